@@ -1,0 +1,436 @@
+#include "config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/text.hpp"
+
+namespace switchyard::config {
+
+std::string_view to_string(UpstreamType type) {
+    switch (type) {
+        case UpstreamType::openai: return "openai";
+        case UpstreamType::llama_server: return "llama-server";
+        case UpstreamType::ollama: return "ollama";
+        case UpstreamType::vllm: return "vllm";
+    }
+    return "openai";
+}
+
+const Model* Gateway::find_model(std::string_view name) const {
+    for (const auto& model : models) {
+        if (model.name == name) return &model;
+    }
+    return nullptr;
+}
+
+std::string to_string(const Error& error) {
+    if (error.line == 0) return error.message;
+    return "line " + std::to_string(error.line) + ", column " + std::to_string(error.column) + ": " +
+           error.message;
+}
+
+EnvLookup process_env() {
+    return [](std::string_view name) -> std::optional<std::string> {
+        const char* value = std::getenv(std::string(name).c_str());
+        if (value == nullptr) return std::nullopt;
+        return std::string(value);
+    };
+}
+
+std::optional<Duration> parse_duration(std::string_view text) {
+    double value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || value < 0) return std::nullopt;
+    const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+    double ms = 0;
+    if (unit.empty() || unit == "s") {
+        ms = value * 1000;
+    } else if (unit == "ms") {
+        ms = value;
+    } else if (unit == "m") {
+        ms = value * 60'000;
+    } else if (unit == "h") {
+        ms = value * 3'600'000;
+    } else {
+        return std::nullopt;
+    }
+    return Duration(static_cast<Duration::rep>(ms));
+}
+
+std::optional<std::size_t> parse_size(std::string_view text) {
+    std::uint64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{}) return std::nullopt;
+    const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+    static constexpr std::pair<std::string_view, std::uint64_t> kUnits[] = {
+        {"", 1},        {"B", 1},          {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},
+        {"KB", 1000},   {"MB", 1000'000},  {"GB", 1000'000'000}};
+    for (const auto& [name, factor] : kUnits) {
+        if (unit == name) return static_cast<std::size_t>(value * factor);
+    }
+    return std::nullopt;
+}
+
+namespace {
+
+// Walks the YAML tree and fills the structs, collecting every error with its place.
+class Parser {
+public:
+    explicit Parser(const EnvLookup& env) : env_(env) {}
+
+    std::vector<Error> errors;
+
+    void error(const YAML::Node& node, std::string message) {
+        const YAML::Mark mark = node.IsDefined() ? node.Mark() : YAML::Mark::null_mark();
+        if (mark.is_null()) {
+            errors.push_back({0, 0, std::move(message)});
+        } else {
+            errors.push_back({mark.line + 1, mark.column + 1, std::move(message)});
+        }
+    }
+
+    // Reports keys of `map` not in `known`, suggesting the closest known key.
+    bool expect_map(const YAML::Node& map, std::string_view what, std::initializer_list<std::string> known) {
+        if (!map.IsMap()) {
+            error(map, std::string(what) + " must be a mapping of keys to values");
+            return false;
+        }
+        const std::vector<std::string> names(known);
+        for (auto it = map.begin(); it != map.end(); ++it) {
+            const auto key = it->first.as<std::string>();
+            if (std::find(names.begin(), names.end(), key) != names.end()) continue;
+            std::string message = "unknown key '" + key + "' in " + std::string(what);
+            if (auto guess = closest(key, names)) message += "; did you mean '" + *guess + "'?";
+            error(it->first, std::move(message));
+        }
+        return true;
+    }
+
+    // The scalar at `map[key]` with ${ENV} references expanded; nullopt if absent or invalid.
+    std::optional<std::string> scalar(const YAML::Node& map, const char* key) {
+        const YAML::Node node = map[key];
+        if (!node) return std::nullopt;
+        if (!node.IsScalar()) {
+            error(node, std::string("'") + key + "' must be a single value, not a list or mapping");
+            return std::nullopt;
+        }
+        return expand(node, node.Scalar());
+    }
+
+    void string(const YAML::Node& map, const char* key, std::string& out) {
+        if (auto value = scalar(map, key)) out = std::move(*value);
+    }
+
+    template <typename Int>
+    void integer(const YAML::Node& map, const char* key, Int& out, std::uint64_t min, std::uint64_t max) {
+        auto value = scalar(map, key);
+        if (!value) return;
+        std::uint64_t parsed = 0;
+        auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), parsed);
+        if (ec != std::errc{} || end != value->data() + value->size() || parsed < min || parsed > max) {
+            error(map[key], std::string("'") + key + "' must be a whole number from " + std::to_string(min) +
+                                " to " + std::to_string(max) + ", got '" + *value + "'");
+            return;
+        }
+        out = static_cast<Int>(parsed);
+    }
+
+    void boolean(const YAML::Node& map, const char* key, bool& out) {
+        auto value = scalar(map, key);
+        if (!value) return;
+        if (*value == "true" || *value == "yes" || *value == "on") {
+            out = true;
+        } else if (*value == "false" || *value == "no" || *value == "off") {
+            out = false;
+        } else {
+            error(map[key], std::string("'") + key + "' must be true or false, got '" + *value + "'");
+        }
+    }
+
+    void duration(const YAML::Node& map, const char* key, Duration& out) {
+        auto value = scalar(map, key);
+        if (!value) return;
+        if (auto parsed = parse_duration(*value); parsed && parsed->count() > 0) {
+            out = *parsed;
+        } else {
+            error(map[key], std::string("'") + key + "' must be a positive duration such as 500ms, 30s, 5m or 1h, got '" +
+                                *value + "'");
+        }
+    }
+
+    void size(const YAML::Node& map, const char* key, std::size_t& out) {
+        auto value = scalar(map, key);
+        if (!value) return;
+        if (auto parsed = parse_size(*value); parsed && *parsed > 0) {
+            out = *parsed;
+        } else {
+            error(map[key], std::string("'") + key + "' must be a positive size such as 65536, 64KiB or 8MiB, got '" +
+                                *value + "'");
+        }
+    }
+
+    Gateway gateway(const YAML::Node& root) {
+        Gateway out;
+        if (!root || root.IsNull()) {
+            error(root, "the configuration is empty");
+            return out;
+        }
+        if (!expect_map(root, "the top level", {"listeners", "server", "upstreams", "models"})) return out;
+        listeners(root["listeners"], out);
+        if (const YAML::Node node = root["server"]) server(node, out.server);
+        upstreams(root["upstreams"], out);
+        models(root["models"], out);
+        return out;
+    }
+
+private:
+    std::string expand(const YAML::Node& node, const std::string& text) {
+        std::string out;
+        std::size_t pos = 0;
+        while (true) {
+            const auto start = text.find("${", pos);
+            if (start == std::string::npos) break;
+            const auto end = text.find('}', start);
+            if (end == std::string::npos) {
+                error(node, "unterminated ${...} environment reference");
+                break;
+            }
+            out.append(text, pos, start - pos);
+            std::string name = text.substr(start + 2, end - start - 2);
+            std::optional<std::string> fallback;
+            if (const auto sep = name.find(":-"); sep != std::string::npos) {
+                fallback = name.substr(sep + 2);
+                name.resize(sep);
+            }
+            if (auto value = env_(name)) {
+                out += *value;
+            } else if (fallback) {
+                out += *fallback;
+            } else {
+                error(node, "environment variable " + name + " is not set (write ${" + name +
+                                ":-default} to give a default)");
+            }
+            pos = end + 1;
+        }
+        out.append(text, pos);
+        return out;
+    }
+
+    void listeners(const YAML::Node& node, Gateway& out) {
+        if (!node) {
+            out.listeners.push_back({});
+            return;
+        }
+        if (!node.IsSequence() || node.size() == 0) {
+            error(node, "'listeners' must be a non-empty list of {address, port}");
+            return;
+        }
+        for (const auto& item : node) {
+            Listener listener;
+            if (expect_map(item, "a listener", {"address", "port"})) {
+                string(item, "address", listener.address);
+                integer(item, "port", listener.port, 0, 65535);
+            }
+            out.listeners.push_back(std::move(listener));
+        }
+    }
+
+    void server(const YAML::Node& node, Server& out) {
+        if (!expect_map(node, "'server'",
+                        {"io_threads", "max_body_bytes", "max_header_bytes", "max_headers",
+                         "request_read_timeout", "keepalive_timeout", "shutdown_grace",
+                         "expose_upstream_address"})) {
+            return;
+        }
+        integer(node, "io_threads", out.io_threads, 1, 256);
+        size(node, "max_body_bytes", out.max_body_bytes);
+        size(node, "max_header_bytes", out.max_header_bytes);
+        integer(node, "max_headers", out.max_headers, 1, 10000);
+        duration(node, "request_read_timeout", out.request_read_timeout);
+        duration(node, "keepalive_timeout", out.keepalive_timeout);
+        duration(node, "shutdown_grace", out.shutdown_grace);
+        boolean(node, "expose_upstream_address", out.expose_upstream_address);
+    }
+
+    void upstreams(const YAML::Node& node, Gateway& out) {
+        if (!node || !node.IsSequence() || node.size() == 0) {
+            error(node, "'upstreams' must be a non-empty list; each upstream needs a name, a type and a base_url");
+            return;
+        }
+        std::set<std::string> names;
+        for (const auto& item : node) {
+            Upstream upstream;
+            if (!expect_map(item, "an upstream",
+                            {"name", "type", "base_url", "api_key", "timeouts", "max_connections",
+                             "max_idle_connections", "idle_connection_timeout", "tls", "health"})) {
+                continue;
+            }
+            string(item, "name", upstream.name);
+            if (upstream.name.empty()) {
+                error(item, "an upstream needs a 'name'");
+            } else if (!names.insert(upstream.name).second) {
+                error(item["name"], "upstream name '" + upstream.name + "' is used twice");
+            }
+            if (auto type = scalar(item, "type")) {
+                if (*type == "openai") {
+                    upstream.type = UpstreamType::openai;
+                } else if (*type == "llama-server" || *type == "llama.cpp") {
+                    upstream.type = UpstreamType::llama_server;
+                } else if (*type == "ollama") {
+                    upstream.type = UpstreamType::ollama;
+                } else if (*type == "vllm") {
+                    upstream.type = UpstreamType::vllm;
+                } else {
+                    error(item["type"], "upstream type '" + *type +
+                                            "' is not one of openai, llama-server, ollama, vllm");
+                }
+            }
+            if (auto base_url = scalar(item, "base_url")) {
+                std::string why;
+                if (auto url = parse_url(*base_url, &why)) {
+                    upstream.url = std::move(*url);
+                } else {
+                    error(item["base_url"], "base_url '" + *base_url + "' " + why);
+                }
+            } else if (!item["base_url"]) {
+                error(item, "upstream '" + upstream.name + "' needs a 'base_url' such as http://127.0.0.1:8080");
+            }
+            string(item, "api_key", upstream.api_key);
+            if (const YAML::Node t = item["timeouts"]) {
+                if (expect_map(t, "'timeouts'", {"connect", "first_byte", "idle", "total"})) {
+                    duration(t, "connect", upstream.timeouts.connect);
+                    duration(t, "first_byte", upstream.timeouts.first_byte);
+                    duration(t, "idle", upstream.timeouts.idle);
+                    duration(t, "total", upstream.timeouts.total);
+                }
+            }
+            integer(item, "max_connections", upstream.max_connections, 1, 1'000'000);
+            integer(item, "max_idle_connections", upstream.max_idle_connections, 0, 1'000'000);
+            duration(item, "idle_connection_timeout", upstream.idle_connection_timeout);
+            if (const YAML::Node tls = item["tls"]) {
+                if (expect_map(tls, "'tls'", {"verify", "ca_file", "server_name"})) {
+                    boolean(tls, "verify", upstream.tls.verify);
+                    string(tls, "ca_file", upstream.tls.ca_file);
+                    string(tls, "server_name", upstream.tls.server_name);
+                    if (!upstream.tls.ca_file.empty() && !std::ifstream(upstream.tls.ca_file)) {
+                        error(tls["ca_file"], "ca_file '" + upstream.tls.ca_file + "' cannot be read");
+                    }
+                }
+            }
+            switch (upstream.type) {
+                case UpstreamType::llama_server:
+                case UpstreamType::vllm: upstream.health.path = "/health"; break;
+                case UpstreamType::ollama: upstream.health.path = "/api/version"; break;
+                case UpstreamType::openai: upstream.health.path = "/v1/models"; break;
+            }
+            if (const YAML::Node health = item["health"]) {
+                if (expect_map(health, "'health'", {"enabled", "path", "interval", "timeout"})) {
+                    boolean(health, "enabled", upstream.health.enabled);
+                    string(health, "path", upstream.health.path);
+                    duration(health, "interval", upstream.health.interval);
+                    duration(health, "timeout", upstream.health.timeout);
+                    if (!upstream.health.path.starts_with("/")) {
+                        error(health["path"], "health path must start with '/'");
+                    }
+                }
+            }
+            out.upstreams.push_back(std::move(upstream));
+        }
+    }
+
+    void models(const YAML::Node& node, Gateway& out) {
+        if (!node || !node.IsSequence() || node.size() == 0) {
+            error(node, "'models' must be a non-empty list; each model needs a name and deployments");
+            return;
+        }
+        std::vector<std::string> upstream_names;
+        for (const auto& upstream : out.upstreams) upstream_names.push_back(upstream.name);
+        std::set<std::string> names;
+        for (const auto& item : node) {
+            Model model;
+            if (!expect_map(item, "a model", {"name", "deployments"})) continue;
+            string(item, "name", model.name);
+            if (model.name.empty()) {
+                error(item, "a model needs a 'name' (the public name callers send)");
+            } else if (!names.insert(model.name).second) {
+                error(item["name"], "model name '" + model.name + "' is used twice");
+            }
+            const YAML::Node deployments = item["deployments"];
+            if (!deployments || !deployments.IsSequence() || deployments.size() == 0) {
+                error(deployments ? deployments : item,
+                      "model '" + model.name + "' needs a non-empty 'deployments' list of {upstream, model}");
+                continue;
+            }
+            for (const auto& d : deployments) {
+                Deployment deployment;
+                if (!expect_map(d, "a deployment", {"name", "upstream", "model"})) continue;
+                std::string upstream;
+                string(d, "upstream", upstream);
+                string(d, "model", deployment.model);
+                string(d, "name", deployment.name);
+                const auto found = std::find(upstream_names.begin(), upstream_names.end(), upstream);
+                if (upstream.empty()) {
+                    error(d, "a deployment needs an 'upstream'");
+                } else if (found == upstream_names.end()) {
+                    std::string message = "deployment refers to unknown upstream '" + upstream + "'";
+                    if (auto guess = closest(upstream, upstream_names)) message += "; did you mean '" + *guess + "'?";
+                    error(d["upstream"], std::move(message));
+                } else {
+                    deployment.upstream = static_cast<std::size_t>(found - upstream_names.begin());
+                }
+                if (deployment.model.empty()) deployment.model = model.name;
+                if (deployment.name.empty()) deployment.name = upstream;
+                model.deployments.push_back(std::move(deployment));
+            }
+            out.models.push_back(std::move(model));
+        }
+    }
+
+    const EnvLookup& env_;
+};
+
+}  // namespace
+
+LoadResult load_string(std::string_view yaml, const EnvLookup& env) {
+    LoadResult result;
+    YAML::Node root;
+    try {
+        root = YAML::Load(std::string(yaml));
+    } catch (const YAML::Exception& e) {
+        result.errors.push_back({e.mark.line + 1, e.mark.column + 1, "YAML syntax error: " + e.msg});
+        return result;
+    }
+    Parser parser(env);
+    try {
+        Gateway gateway = parser.gateway(root);
+        result.errors = std::move(parser.errors);
+        if (result.errors.empty()) result.gateway = std::move(gateway);
+    } catch (const YAML::Exception& e) {
+        result.errors = std::move(parser.errors);
+        result.errors.push_back({e.mark.line + 1, e.mark.column + 1, e.msg});
+    }
+    std::stable_sort(result.errors.begin(), result.errors.end(),
+                     [](const Error& a, const Error& b) { return a.line < b.line; });
+    return result;
+}
+
+LoadResult load_file(const std::string& path, const EnvLookup& env) {
+    std::ifstream in(path);
+    if (!in) {
+        LoadResult result;
+        result.errors.push_back({0, 0, "cannot read config file '" + path + "'"});
+        return result;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    return load_string(text.str(), env);
+}
+
+}  // namespace switchyard::config

@@ -1,0 +1,117 @@
+// The gateway's configuration: a plain tree of typed structs produced by one YAML parser.
+// Every error is reported with its line and column; running code never looks up a string key.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/url.hpp"
+
+namespace switchyard::config {
+
+using Duration = std::chrono::milliseconds;
+
+// All four speak the OpenAI API; the type picks the health path and small quirks.
+enum class UpstreamType { openai, llama_server, ollama, vllm };
+std::string_view to_string(UpstreamType type);
+
+struct Listener {
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 8080;  // 0: let the OS choose (tests); the bound port is reported
+};
+
+struct Timeouts {
+    Duration connect{std::chrono::seconds(5)};
+    Duration first_byte{std::chrono::seconds(120)};  // request sent -> response headers
+    Duration idle{std::chrono::seconds(60)};         // gap between two body reads
+    Duration total{std::chrono::seconds(600)};       // whole exchange
+};
+
+struct Tls {
+    bool verify = true;       // verify the certificate chain and the host name
+    std::string ca_file;      // extra CA bundle (PEM); system store otherwise
+    std::string server_name;  // SNI and verified name; the URL host by default
+};
+
+struct HealthCheck {
+    bool enabled = true;
+    std::string path;  // by type: llama-server/vllm "/health", ollama "/api/version", openai "/v1/models"
+    Duration interval{std::chrono::seconds(5)};
+    Duration timeout{std::chrono::seconds(2)};
+};
+
+struct Upstream {
+    std::string name;
+    UpstreamType type = UpstreamType::openai;
+    Url url;
+    std::string api_key;  // already expanded from ${ENV}; never logged
+    Timeouts timeouts;
+    std::size_t max_connections = 512;     // open connections, all I/O threads together
+    std::size_t max_idle_connections = 64;  // kept alive per I/O thread
+    Duration idle_connection_timeout{std::chrono::seconds(30)};
+    Tls tls;
+    HealthCheck health;
+};
+
+struct Deployment {
+    std::string name;             // shown in x-switchyard-upstream; the upstream's name by default
+    std::size_t upstream = 0;     // index into Gateway::upstreams
+    std::string model;            // the upstream's own model name
+};
+
+struct Model {
+    std::string name;  // the public name callers use
+    std::vector<Deployment> deployments;
+};
+
+struct Server {
+    unsigned io_threads = 2;
+    std::size_t max_body_bytes = 8u << 20;
+    std::size_t max_header_bytes = 16u << 10;
+    std::size_t max_headers = 100;
+    Duration request_read_timeout{std::chrono::seconds(30)};
+    Duration keepalive_timeout{std::chrono::seconds(75)};
+    Duration shutdown_grace{std::chrono::seconds(30)};
+    bool expose_upstream_address = false;  // put the upstream's URL in error messages
+};
+
+struct Gateway {
+    std::vector<Listener> listeners;
+    Server server;
+    std::vector<Upstream> upstreams;
+    std::vector<Model> models;
+
+    const Model* find_model(std::string_view name) const;
+};
+
+struct Error {
+    int line = 0;    // 1-based; 0 when the error is not tied to a place
+    int column = 0;  // 1-based
+    std::string message;
+};
+std::string to_string(const Error& error);
+
+struct LoadResult {
+    std::optional<Gateway> gateway;  // set only when there are no errors
+    std::vector<Error> errors;
+};
+
+// Looks an environment variable up; injectable for tests.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
+EnvLookup process_env();
+
+LoadResult load_string(std::string_view yaml, const EnvLookup& env = process_env());
+LoadResult load_file(const std::string& path, const EnvLookup& env = process_env());
+
+// "250ms", "5s", "2m", "1h" or a bare number of seconds.
+std::optional<Duration> parse_duration(std::string_view text);
+// "512", "64KiB", "8MiB", "1GiB" (also KB/MB/GB as powers of 1000).
+std::optional<std::size_t> parse_size(std::string_view text);
+
+}  // namespace switchyard::config

@@ -1,0 +1,32 @@
+// Errors as values: every expected failure on the request path (bad input, no route, upstream
+// refused or timed out) is an `ApiError` with an HTTP status and the OpenAI error fields.
+// One function, `to_body`, turns it into the `{"error":{...}}` JSON the caller receives.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace switchyard {
+
+struct ApiError {
+    int status = 500;
+    std::string message;
+    std::string type = "invalid_request_error";  // OpenAI's error.type
+    std::optional<std::string> param;            // the offending field, if any
+    std::optional<std::string> code;             // machine-readable code, if any
+
+    static ApiError invalid_request(std::string message, std::optional<std::string> param = {},
+                                    std::optional<std::string> code = {});
+    static ApiError not_found(std::string message, std::string code);
+    static ApiError upstream(int status, std::string message, std::string code);
+    static ApiError server(std::string message);
+};
+
+// `{"error":{"message":...,"type":...,"param":...,"code":...}}`
+std::string to_body(const ApiError& error);
+
+// Appends `text` as a JSON string literal (quotes included) to `out`.
+void append_json_string(std::string& out, std::string_view text);
+
+}  // namespace switchyard

@@ -1,0 +1,29 @@
+#include "core/request_id.hpp"
+
+#include <random>
+
+namespace switchyard {
+
+std::string new_request_id() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string id(32, '0');
+    for (int half = 0; half < 2; ++half) {
+        std::uint64_t bits = rng();
+        for (int i = 0; i < 16; ++i) {
+            id[static_cast<std::size_t>(half * 16 + i)] = kHex[bits & 0xf];
+            bits >>= 4;
+        }
+    }
+    return id;
+}
+
+std::string request_id_from(std::string_view callers) {
+    if (callers.empty() || callers.size() > 128) return new_request_id();
+    for (char c : callers) {
+        if (c <= 0x20 || c >= 0x7f) return new_request_id();
+    }
+    return std::string(callers);
+}
+
+}  // namespace switchyard

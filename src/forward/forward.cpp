@@ -1,0 +1,388 @@
+#include "forward/forward.hpp"
+
+#include <sys/socket.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <cerrno>
+
+#include "core/text.hpp"
+#include "http/wire.hpp"
+
+namespace switchyard::forward {
+
+namespace http = beast::http;
+using Clock = std::chrono::steady_clock;
+using upstream::Connection;
+
+namespace {
+
+// Shared between the forwarding coroutine and the watcher of the caller's socket.
+struct Watch {
+    Connection* active = nullptr;  // the upstream connection in use, closed if the caller leaves
+    bool caller_gone = false;
+};
+
+// Completes when the caller closes its connection (and then closes the upstream connection at
+// once, freeing the engine's slot), or never, until cancelled when forwarding finishes.
+asio::awaitable<void> watch_caller(beast::tcp_stream& caller, Watch& watch) {
+    auto& socket = caller.socket();
+    while (true) {
+        auto [ec] = co_await socket.async_wait(asio::ip::tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
+        if (ec) co_return;
+        char byte;
+        const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+        if (n > 0) {
+            // The caller pipelined its next request, so it is still there; stop watching.
+            asio::steady_timer forever(socket.get_executor(), Clock::time_point::max());
+            co_await forever.async_wait(asio::as_tuple(asio::use_awaitable));
+            co_return;
+        }
+        watch.caller_gone = true;
+        if (watch.active != nullptr) watch.active->close();
+        co_return;
+    }
+}
+
+bool is_timeout(const boost::system::error_code& ec) {
+    return ec == beast::error::timeout || ec == asio::error::timed_out;
+}
+
+// A connection reused from the pool that the upstream had meanwhile closed fails like this,
+// before any response byte; such a request is safe to send again on a fresh connection.
+bool is_stale_connection_error(const boost::system::error_code& ec) {
+    return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+           ec == asio::error::broken_pipe || ec == http::error::partial_message;
+}
+
+bool skip_request_header(std::string_view name) {
+    static constexpr std::string_view kDropped[] = {"authorization", "x-api-key", "api-key",         "content-type",
+                                                    "x-request-id",  "expect",    "accept-encoding", "cookie"};
+    if (wire::is_hop_by_hop(name)) return true;
+    for (auto dropped : kDropped) {
+        if (iequals(dropped, name)) return true;
+    }
+    return false;
+}
+
+bool skip_response_header(std::string_view name) {
+    return iequals(name, "x-request-id") || iequals(name, "x-switchyard-upstream") || iequals(name, "server") ||
+           iequals(name, "date");
+}
+
+class Limits {
+public:
+    Limits(const config::Timeouts& timeouts, Clock::time_point start)
+        : timeouts_(timeouts), deadline_(start + timeouts.total) {}
+    // `phase` capped by what remains of the total; at least 1 ms so the operation fails fast.
+    Clock::duration cap(config::Duration phase) const {
+        const auto remaining = deadline_ - Clock::now();
+        return std::max<Clock::duration>(std::min<Clock::duration>(phase, remaining), std::chrono::milliseconds(1));
+    }
+    bool total_exceeded() const { return Clock::now() >= deadline_; }
+    const config::Timeouts& timeouts() const { return timeouts_; }
+
+private:
+    const config::Timeouts& timeouts_;
+    Clock::time_point deadline_;
+};
+
+std::string duration_text(config::Duration d) {
+    if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+    return std::to_string(d.count()) + "ms";
+}
+
+class Exchange {
+public:
+    Exchange(const config::Gateway& config, const CallerRequest& request, CallerSide& caller, Watch& watch)
+        : config_(config), request_(request), caller_(caller), watch_(watch) {}
+
+    enum class Result { done, stale, failed_before_response };
+
+    // One request/response on `connection` to `deployment`; writes everything to the caller
+    // except an error that happened before the response began (left in `error_`).
+    asio::awaitable<Result> run(Connection& connection, const config::Deployment& deployment,
+                                upstream::Upstream& upstream, Outcome& outcome);
+
+    const ApiError& error() const { return error_; }
+    bool reusable() const { return reusable_; }
+
+private:
+    void fail(const upstream::Upstream& upstream, const boost::system::error_code& ec, std::string_view phase,
+              const Limits& limits, config::Duration phase_limit) {
+        const auto& up = upstream.config();
+        std::string where = "upstream '" + up.name + "'";
+        if (config_.server.expose_upstream_address) where += " (" + up.url.origin() + ")";
+        if (is_timeout(ec)) {
+            const bool total = limits.total_exceeded();
+            error_ = ApiError::upstream(
+                504,
+                where + (total ? " exceeded the total timeout of " + duration_text(limits.timeouts().total)
+                               : " did not " + std::string(phase) + " within " + duration_text(phase_limit)),
+                "upstream_timeout");
+        } else {
+            error_ = ApiError::upstream(502, where + " failed to " + std::string(phase) + ": " + ec.message(),
+                                        "upstream_error");
+        }
+    }
+
+    void build_upstream_head(const upstream::Upstream& upstream, const config::Deployment& deployment,
+                             std::size_t body_size);
+    void build_response_head(const http::response_parser<http::buffer_body>& parser,
+                             const config::Deployment& deployment, bool chunked);
+
+    const config::Gateway& config_;
+    const CallerRequest& request_;
+    CallerSide& caller_;
+    Watch& watch_;
+    ApiError error_;
+    bool reusable_ = false;
+};
+
+void Exchange::build_upstream_head(const upstream::Upstream& upstream, const config::Deployment& deployment,
+                                   std::size_t body_size) {
+    (void)deployment;
+    std::string& head = caller_.head;
+    head.clear();
+    head += "POST ";
+    head += upstream.config().url.path_prefix;
+    head += parse::path_of(request_.endpoint);
+    head += " HTTP/1.1\r\n";
+    wire::add_header(head, "Host", upstream.host_header());
+    wire::add_header(head, "Content-Type", "application/json");
+    wire::add_header(head, "Content-Length", body_size);
+    if (!upstream.authorization().empty()) wire::add_header(head, "Authorization", upstream.authorization());
+    wire::add_header(head, "x-request-id", request_.request_id);
+    for (const auto& field : request_.headers) {
+        if (skip_request_header(field.name_string())) continue;
+        wire::add_header(head, field.name_string(), field.value());
+    }
+    wire::end_headers(head);
+}
+
+void Exchange::build_response_head(const http::response_parser<http::buffer_body>& parser,
+                                   const config::Deployment& deployment, bool chunked) {
+    std::string& head = caller_.head;
+    const auto& response = parser.get();
+    wire::start_response(head, static_cast<int>(response.result_int()));
+    for (const auto& field : response) {
+        const std::string_view name = field.name_string();
+        if (wire::is_hop_by_hop(name) || skip_response_header(name)) continue;
+        wire::add_header(head, name, field.value());
+    }
+    if (chunked) {
+        wire::add_header(head, "Transfer-Encoding", "chunked");
+    } else if (auto length = parser.content_length()) {
+        wire::add_header(head, "Content-Length", static_cast<std::size_t>(*length));
+    } else {
+        wire::add_header(head, "Content-Length", std::size_t{0});
+    }
+    wire::add_header(head, "x-request-id", request_.request_id);
+    wire::add_header(head, "x-switchyard-upstream", deployment.name);
+    if (!request_.keep_alive) wire::add_header(head, "Connection", "close");
+    wire::end_headers(head);
+}
+
+asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const config::Deployment& deployment,
+                                                upstream::Upstream& upstream, Outcome& outcome) {
+    const auto& timeouts = upstream.config().timeouts;
+    const Limits limits(timeouts, Clock::now());
+
+    // Send: the head, then the body with only the model name replaced.
+    const bool rename = request_.facts.model != deployment.model;
+    parse::RewrittenBody body = rename ? parse::rewrite_model(request_.body, request_.facts, deployment.model)
+                                       : parse::RewrittenBody{request_.body, {}, {}};
+    build_upstream_head(upstream, deployment, body.size());
+    const std::array<asio::const_buffer, 4> request_buffers{asio::buffer(caller_.head), asio::buffer(body.prefix),
+                                                            asio::buffer(body.model_literal),
+                                                            asio::buffer(body.suffix)};
+    connection.tcp().expires_after(limits.cap(timeouts.first_byte));
+    auto [write_ec, written] = co_await connection.visit(
+        [&](auto& stream) { return asio::async_write(stream, request_buffers, asio::as_tuple(asio::use_awaitable)); });
+    if (write_ec) {
+        if (connection.reused && is_stale_connection_error(write_ec)) co_return Result::stale;
+        fail(upstream, write_ec, "accept the request", limits, timeouts.first_byte);
+        co_return Result::failed_before_response;
+    }
+
+    // Receive the head.
+    http::response_parser<http::buffer_body> parser;
+    parser.header_limit(64 * 1024);
+    parser.body_limit(boost::none);
+    auto [head_ec, head_bytes] = co_await connection.visit([&](auto& stream) {
+        return http::async_read_header(stream, connection.buffer, parser, asio::as_tuple(asio::use_awaitable));
+    });
+    if (head_ec) {
+        if (connection.reused && !parser.got_some() && is_stale_connection_error(head_ec)) co_return Result::stale;
+        fail(upstream, head_ec, "send response headers", limits, timeouts.first_byte);
+        co_return Result::failed_before_response;
+    }
+
+    const bool chunked = !parser.content_length().has_value() && !parser.is_done();
+    const auto content_type = parser.get()[http::field::content_type];
+    const bool event_stream = content_type.starts_with("text/event-stream");
+    outcome.status = static_cast<int>(parser.get().result_int());
+    build_response_head(parser, deployment, chunked);
+
+    // Relay the body as it arrives, one read into the caller's buffer, one write out.
+    bool head_sent = false;
+    char* const data = caller_.relay.data();
+    const std::size_t capacity = caller_.relay.size();
+    while (true) {
+        std::size_t got = 0;
+        boost::system::error_code read_ec;
+        if (!parser.is_done()) {
+            parser.get().body().data = data;
+            parser.get().body().size = capacity;
+            connection.tcp().expires_after(limits.cap(timeouts.idle));
+            auto [ec, consumed] = co_await connection.visit([&](auto& stream) {
+                return http::async_read_some(stream, connection.buffer, parser, asio::as_tuple(asio::use_awaitable));
+            });
+            read_ec = ec == http::error::need_buffer ? boost::system::error_code{} : ec;
+            got = capacity - parser.get().body().size;
+        }
+        const bool done = parser.is_done() && !read_ec;
+        if (read_ec && !head_sent && got == 0) {
+            fail(upstream, read_ec, "send the response body", limits, timeouts.idle);
+            co_return Result::failed_before_response;
+        }
+
+        wire::ChunkHeader chunk_header(got);
+        std::array<asio::const_buffer, 5> pieces{};
+        std::size_t n = 0;
+        if (!head_sent) pieces[n++] = asio::buffer(caller_.head);
+        if (got > 0) {
+            if (chunked) pieces[n++] = asio::buffer(chunk_header.view());
+            pieces[n++] = asio::buffer(data, got);
+            if (chunked) pieces[n++] = asio::buffer(wire::kCrlf);
+        }
+        if (done && chunked) pieces[n++] = asio::buffer(wire::kLastChunk);
+        if (n > 0) {
+            caller_.stream.expires_after(caller_.write_timeout);
+            auto [caller_ec, sent] =
+                co_await asio::async_write(caller_.stream, pieces, asio::as_tuple(asio::use_awaitable));
+            caller_.stream.expires_never();
+            if (caller_ec) {
+                watch_.caller_gone = true;
+                outcome.caller_reusable = false;
+                outcome.error = "caller went away: " + caller_ec.message();
+                co_return Result::done;
+            }
+            head_sent = true;
+        }
+        if (done) break;
+        if (read_ec) {
+            // The response broke after it began. A stream ends with an SSE error event the
+            // OpenAI clients raise; any other body can only be cut by closing the connection.
+            fail(upstream, read_ec, "finish the response", limits, timeouts.idle);
+            outcome.error = error_.message;
+            if (chunked && event_stream) {
+                std::string event = "data: " + to_body(error_) + "\n\n";
+                wire::ChunkHeader event_header(event.size());
+                const std::array<asio::const_buffer, 4> tail{asio::buffer(event_header.view()), asio::buffer(event),
+                                                             asio::buffer(wire::kCrlf), asio::buffer(wire::kLastChunk)};
+                caller_.stream.expires_after(caller_.write_timeout);
+                auto [tail_ec, tail_sent] =
+                    co_await asio::async_write(caller_.stream, tail, asio::as_tuple(asio::use_awaitable));
+                caller_.stream.expires_never();
+                if (tail_ec) outcome.caller_reusable = false;
+            } else {
+                outcome.caller_reusable = false;
+            }
+            co_return Result::done;
+        }
+    }
+    reusable_ = parser.keep_alive() && connection.buffer.size() == 0;
+    co_return Result::done;
+}
+
+asio::awaitable<Outcome> write_error(CallerSide& caller, const CallerRequest& request, const ApiError& error,
+                                     std::string_view upstream_name) {
+    Outcome outcome;
+    outcome.status = error.status;
+    outcome.error = error.message;
+    const std::string bytes =
+        wire::serialize(wire::error_response(error, upstream_name), request.request_id, request.keep_alive);
+    caller.stream.expires_after(caller.write_timeout);
+    auto [ec, sent] =
+        co_await asio::async_write(caller.stream, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
+    caller.stream.expires_never();
+    if (ec) outcome.caller_reusable = false;
+    co_return outcome;
+}
+
+asio::awaitable<Outcome> attempt(const config::Gateway& config, std::vector<std::unique_ptr<upstream::Pool>>& pools,
+                                 const CallerRequest& request, std::span<const config::Deployment* const> candidates,
+                                 CallerSide& caller, Watch& watch) {
+    ApiError last_error = ApiError::upstream(502, "no deployment could be reached", "upstream_unavailable");
+    const config::Deployment* last_deployment = nullptr;
+    for (const config::Deployment* deployment : candidates) {
+        upstream::Pool& pool = *pools[deployment->upstream];
+        const auto& up = pool.upstream().config();
+        last_deployment = deployment;
+        bool allow_reuse = true;
+        for (int attempt_number = 0; attempt_number < 2; ++attempt_number) {
+            auto acquired = co_await pool.acquire(allow_reuse);
+            if (auto* connect_error = std::get_if<upstream::ConnectError>(&acquired)) {
+                std::string where = "upstream '" + up.name + "'";
+                if (config.server.expose_upstream_address) where += " (" + up.url.origin() + ")";
+                if (connect_error->stage == "limit") {
+                    last_error = ApiError::upstream(
+                        503, where + " has all of its " + std::to_string(up.max_connections) + " connections busy",
+                        "upstream_saturated");
+                } else if (is_timeout(connect_error->code)) {
+                    last_error = ApiError::upstream(
+                        504, where + " did not accept a connection within " + duration_text(up.timeouts.connect),
+                        "upstream_timeout");
+                } else {
+                    last_error = ApiError::upstream(
+                        502,
+                        where + " is unreachable (" + connect_error->stage + ": " + connect_error->code.message() + ")",
+                        "upstream_unavailable");
+                }
+                break;  // try the next deployment: nothing was sent
+            }
+            auto connection = std::move(std::get<std::unique_ptr<Connection>>(acquired));
+            Outcome outcome;
+            outcome.deployment = deployment;
+            Exchange exchange(config, request, caller, watch);
+            watch.active = connection.get();
+            const auto result = co_await exchange.run(*connection, *deployment, pool.upstream(), outcome);
+            watch.active = nullptr;
+            if (result == Exchange::Result::stale) {
+                allow_reuse = false;
+                continue;
+            }
+            if (result == Exchange::Result::failed_before_response) {
+                Outcome failed = co_await write_error(caller, request, exchange.error(), deployment->name);
+                failed.deployment = deployment;
+                co_return failed;
+            }
+            if (exchange.reusable()) pool.release(std::move(connection));
+            co_return outcome;
+        }
+    }
+    // (Named first: GCC 12 mishandles temporaries of a conditional inside a co_await expression.)
+    const std::string_view last_name = last_deployment != nullptr ? std::string_view(last_deployment->name) : "";
+    Outcome failed = co_await write_error(caller, request, last_error, last_name);
+    failed.deployment = last_deployment;
+    co_return failed;
+}
+
+}  // namespace
+
+asio::awaitable<Outcome> Forwarder::run(const CallerRequest& request,
+                                        std::span<const config::Deployment* const> candidates, CallerSide caller) {
+    using namespace asio::experimental::awaitable_operators;
+    Watch watch;
+    auto result =
+        co_await (attempt(config_, pools_, request, candidates, caller, watch) || watch_caller(caller.stream, watch));
+    if (result.index() == 0 && !watch.caller_gone) co_return std::get<0>(std::move(result));
+    Outcome gone;
+    gone.status = 499;  // nginx's "client closed request"
+    gone.caller_reusable = false;
+    gone.error = "caller went away; upstream request closed";
+    co_return gone;
+}
+
+}  // namespace switchyard::forward

@@ -1,0 +1,104 @@
+#include "http/wire.hpp"
+
+#include <charconv>
+
+#include "core/text.hpp"
+
+namespace switchyard::wire {
+
+std::string_view reason_phrase(int status) {
+    switch (status) {
+        case 200: return "OK";
+        case 201: return "Created";
+        case 204: return "No Content";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 408: return "Request Timeout";
+        case 409: return "Conflict";
+        case 413: return "Payload Too Large";
+        case 415: return "Unsupported Media Type";
+        case 422: return "Unprocessable Entity";
+        case 429: return "Too Many Requests";
+        case 431: return "Request Header Fields Too Large";
+        case 500: return "Internal Server Error";
+        case 501: return "Not Implemented";
+        case 502: return "Bad Gateway";
+        case 503: return "Service Unavailable";
+        case 504: return "Gateway Timeout";
+        default: return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+void start_response(std::string& out, int status) {
+    out.clear();
+    out += "HTTP/1.1 ";
+    char digits[8];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, status);
+    (void)ec;
+    out.append(digits, end);
+    out += ' ';
+    out += reason_phrase(status);
+    out += kCrlf;
+}
+
+void add_header(std::string& out, std::string_view name, std::string_view value) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += kCrlf;
+}
+
+void add_header(std::string& out, std::string_view name, std::size_t value) {
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+    (void)ec;
+    add_header(out, name, std::string_view(digits, static_cast<std::size_t>(end - digits)));
+}
+
+void end_headers(std::string& out) { out += kCrlf; }
+
+std::string serialize(const LocalResponse& response, std::string_view request_id, bool keep_alive) {
+    std::string out;
+    out.reserve(response.body.size() + 256);
+    start_response(out, response.status);
+    add_header(out, "Content-Type", response.content_type);
+    add_header(out, "Content-Length", response.body.size());
+    add_header(out, "x-request-id", request_id);
+    if (!response.upstream.empty()) add_header(out, "x-switchyard-upstream", response.upstream);
+    if (!response.allow.empty()) add_header(out, "Allow", response.allow);
+    if (!keep_alive) add_header(out, "Connection", "close");
+    end_headers(out);
+    out += response.body;
+    return out;
+}
+
+LocalResponse error_response(const ApiError& error, std::string_view upstream) {
+    LocalResponse response;
+    response.status = error.status;
+    response.body = to_body(error);
+    response.upstream = upstream;
+    return response;
+}
+
+ChunkHeader::ChunkHeader(std::size_t size) {
+    auto [end, ec] = std::to_chars(bytes.data(), bytes.data() + bytes.size() - 2, size, 16);
+    (void)ec;
+    end[0] = '\r';
+    end[1] = '\n';
+    length = static_cast<std::size_t>(end + 2 - bytes.data());
+}
+
+bool is_hop_by_hop(std::string_view name) {
+    static constexpr std::string_view kNames[] = {
+        "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
+        "te",         "trailer",    "transfer-encoding", "upgrade",           "content-length", "host"};
+    for (auto candidate : kNames) {
+        if (iequals(candidate, name)) return true;
+    }
+    return false;
+}
+
+}  // namespace switchyard::wire

@@ -1,0 +1,20 @@
+// Finds where a malformed JSON text goes wrong, for error messages. Only runs on the error path:
+// the hot path validates with simdjson, which says that a body is bad but not where.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace switchyard::parse {
+
+struct JsonSyntaxError {
+    std::size_t offset = 0;  // byte offset of the first offending byte (or of the end)
+    std::string what;        // "expected ':' after an object key", ...
+};
+
+// nullopt when the text is well-formed JSON (one value, optional surrounding whitespace).
+std::optional<JsonSyntaxError> locate_json_error(std::string_view text);
+
+}  // namespace switchyard::parse

@@ -1,0 +1,301 @@
+// Stage "accept/parse" for one caller connection: reads HTTP/1.1 requests with limits on header
+// size, header count, body size and read time; answers the gateway's own endpoints; hands model
+// requests to parse -> route -> forward.
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <boost/beast/http.hpp>
+
+#include "core/request_id.hpp"
+#include "core/text.hpp"
+#include "http/wire.hpp"
+#include "server/runtime.hpp"
+
+namespace switchyard::server {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+enum class Route { healthz, readyz, models, chat, completions, embeddings, unknown };
+
+Route route_of(std::string_view path) {
+    if (path == "/v1/chat/completions") return Route::chat;
+    if (path == "/v1/completions") return Route::completions;
+    if (path == "/v1/embeddings") return Route::embeddings;
+    if (path == "/v1/models") return Route::models;
+    if (path == "/healthz") return Route::healthz;
+    if (path == "/readyz") return Route::readyz;
+    return Route::unknown;
+}
+
+bool iequals_expect_continue(std::string_view value) { return iequals(value, "100-continue"); }
+
+// RAII count of requests in flight, for graceful shutdown.
+class InFlight {
+public:
+    explicit InFlight(std::atomic<std::size_t>& count) : count_(count) {
+        count_.fetch_add(1, std::memory_order_relaxed);
+    }
+    ~InFlight() { count_.fetch_sub(1, std::memory_order_relaxed); }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+
+private:
+    std::atomic<std::size_t>& count_;
+};
+
+}  // namespace
+
+class ClientConnection {
+public:
+    ClientConnection(Worker& worker, tcp::socket socket) : worker_(worker), stream_(std::move(socket)) {
+        worker_.connections.insert(this);
+        worker_.shared.open_connections.fetch_add(1, std::memory_order_relaxed);
+    }
+    ~ClientConnection() {
+        worker_.connections.erase(this);
+        worker_.shared.open_connections.fetch_sub(1, std::memory_order_relaxed);
+    }
+    ClientConnection(const ClientConnection&) = delete;
+    ClientConnection& operator=(const ClientConnection&) = delete;
+
+    asio::awaitable<void> run();
+
+    void close_if_idle() {
+        if (!idle_) return;
+        boost::system::error_code ignored;
+        stream_.socket().close(ignored);
+    }
+
+private:
+    // Reads and answers one request; false when the connection must close afterwards.
+    asio::awaitable<bool> serve_one();
+    asio::awaitable<bool> handle(http::request<http::string_body>& request, bool keep_alive);
+    asio::awaitable<bool> proxy(parse::Endpoint endpoint, http::request<http::string_body>& request,
+                                std::string_view request_id, bool keep_alive);
+    asio::awaitable<bool> respond(const wire::LocalResponse& response, std::string_view request_id, bool keep_alive);
+    // Answers with `error` and closes: the rest of the stream cannot be trusted.
+    asio::awaitable<bool> reject(ApiError error) {
+        const wire::LocalResponse response = wire::error_response(error);
+        const std::string request_id = new_request_id();
+        co_await respond(response, request_id, false);
+        co_return false;
+    }
+    asio::awaitable<bool> respond_error(const ApiError& error, std::string_view request_id, bool keep_alive) {
+        const wire::LocalResponse response = wire::error_response(error);
+        co_return co_await respond(response, request_id, keep_alive);
+    }
+
+    const config::Server& limits() const { return worker_.shared.config.server; }
+
+    Worker& worker_;
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::string head_;
+    std::array<char, 16 * 1024> relay_{};
+    bool idle_ = true;
+};
+
+void close_if_idle(ClientConnection& connection) { connection.close_if_idle(); }
+
+asio::awaitable<void> ClientConnection::run() {
+    while (!worker_.shared.draining.load(std::memory_order_relaxed)) {
+        idle_ = true;
+        if (buffer_.size() == 0) {
+            stream_.expires_after(limits().keepalive_timeout);
+            auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), asio::as_tuple(asio::use_awaitable));
+            if (ec) break;
+            buffer_.commit(n);
+        }
+        idle_ = false;
+        InFlight in_flight(worker_.shared.in_flight);
+        if (!co_await serve_one()) break;
+    }
+    idle_ = false;
+    boost::system::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.socket().close(ignored);
+}
+
+asio::awaitable<bool> ClientConnection::serve_one() {
+    const auto& server = limits();
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(server.max_header_bytes, UINT32_MAX)));
+    parser.body_limit(server.max_body_bytes);
+
+    stream_.expires_after(server.request_read_timeout);
+    auto [head_ec, head_bytes] =
+        co_await http::async_read_header(stream_, buffer_, parser, asio::as_tuple(asio::use_awaitable));
+    if (head_ec == http::error::header_limit) {
+        ApiError error{431, "request headers exceed the limit of " + std::to_string(server.max_header_bytes) + " bytes",
+                       "invalid_request_error", std::nullopt, "headers_too_large"};
+        co_return co_await reject(std::move(error));
+    }
+    if (head_ec == beast::error::timeout) {
+        ApiError error{
+            408, "the request was not received within " + std::to_string(server.request_read_timeout.count()) + " ms",
+            "invalid_request_error", std::nullopt, "request_timeout"};
+        co_return co_await reject(std::move(error));
+    }
+    if (head_ec == http::error::end_of_stream || head_ec == asio::error::eof ||
+        head_ec == asio::error::connection_reset || head_ec == asio::error::operation_aborted ||
+        head_ec == asio::error::bad_descriptor) {
+        co_return false;
+    }
+    if (head_ec) {
+        ApiError error =
+            ApiError::invalid_request("malformed HTTP request: " + head_ec.message(), std::nullopt, "bad_http");
+        co_return co_await reject(std::move(error));
+    }
+
+    auto& request = parser.get();
+    std::size_t header_count = 0;
+    for (auto it = request.begin(); it != request.end(); ++it) ++header_count;
+    if (header_count > server.max_headers) {
+        ApiError error{431,
+                       "the request has " + std::to_string(header_count) + " headers; the limit is " +
+                           std::to_string(server.max_headers),
+                       "invalid_request_error", std::nullopt, "too_many_headers"};
+        co_return co_await reject(std::move(error));
+    }
+    const auto too_large = [&] {
+        return ApiError{413,
+                        "the request body exceeds the limit of " + std::to_string(server.max_body_bytes) + " bytes",
+                        "invalid_request_error", std::nullopt, "body_too_large"};
+    };
+    if (auto length = parser.content_length(); length && *length > server.max_body_bytes) {
+        ApiError error = too_large();
+        co_return co_await reject(std::move(error));
+    }
+    if (!parser.is_done()) {
+        if (iequals_expect_continue(request[http::field::expect])) {
+            static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+            auto [ec, n] =
+                co_await asio::async_write(stream_, asio::buffer(kContinue), asio::as_tuple(asio::use_awaitable));
+            if (ec) co_return false;
+        }
+        auto [body_ec, body_bytes] =
+            co_await http::async_read(stream_, buffer_, parser, asio::as_tuple(asio::use_awaitable));
+        if (body_ec == http::error::body_limit) {
+            ApiError error = too_large();
+            co_return co_await reject(std::move(error));
+        }
+        if (body_ec == beast::error::timeout) {
+            ApiError error{408,
+                           "the request body was not received within " +
+                               std::to_string(server.request_read_timeout.count()) + " ms",
+                           "invalid_request_error", std::nullopt, "request_timeout"};
+            co_return co_await reject(std::move(error));
+        }
+        if (body_ec) co_return false;
+    }
+    stream_.expires_never();
+    const bool keep_alive = request.keep_alive() && !worker_.shared.draining.load(std::memory_order_relaxed);
+    const bool reusable = co_await handle(request, keep_alive);
+    co_return reusable&& keep_alive;
+}
+
+asio::awaitable<bool> ClientConnection::respond(const wire::LocalResponse& response, std::string_view request_id,
+                                                bool keep_alive) {
+    const std::string bytes = wire::serialize(response, request_id, keep_alive);
+    stream_.expires_after(limits().request_read_timeout);
+    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
+    stream_.expires_never();
+    co_return !ec;
+}
+
+asio::awaitable<bool> ClientConnection::handle(http::request<http::string_body>& request, bool keep_alive) {
+    const std::string request_id = request_id_from(request["x-request-id"]);
+    std::string_view path = request.target();
+    if (const auto query = path.find('?'); query != std::string_view::npos) path = path.substr(0, query);
+    const Route route = route_of(path);
+    const bool is_get = request.method() == http::verb::get;
+    const bool is_post = request.method() == http::verb::post;
+    Shared& shared = worker_.shared;
+
+    switch (route) {
+        case Route::healthz:
+        case Route::readyz:
+        case Route::models: {
+            if (!is_get) break;
+            wire::LocalResponse response;
+            if (route == Route::healthz) {
+                response.body = R"({"status":"ok"})";
+            } else if (route == Route::readyz) {
+                if (shared.draining.load()) {
+                    response = wire::error_response(
+                        ApiError{503, "the gateway is shutting down", "server_error", std::nullopt, "draining"});
+                } else if (!shared.health.any_usable()) {
+                    response = wire::error_response(
+                        ApiError{503, "no upstream is usable", "server_error", std::nullopt, "no_healthy_upstream"});
+                } else {
+                    response.body = R"({"status":"ready"})";
+                }
+            } else {
+                response.body = shared.router.models_body();
+            }
+            co_return co_await respond(response, request_id, keep_alive);
+        }
+        case Route::chat:
+            if (is_post) co_return co_await proxy(parse::Endpoint::chat_completions, request, request_id, keep_alive);
+            break;
+        case Route::completions:
+            if (is_post) co_return co_await proxy(parse::Endpoint::completions, request, request_id, keep_alive);
+            break;
+        case Route::embeddings:
+            if (is_post) co_return co_await proxy(parse::Endpoint::embeddings, request, request_id, keep_alive);
+            break;
+        case Route::unknown: {
+            ApiError error = ApiError::not_found("Invalid URL (" + std::string(request.method_string()) + " " +
+                                                     std::string(path) + "); see GET /v1/models for what is served",
+                                                 "unknown_url");
+            co_return co_await respond_error(error, request_id, keep_alive);
+        }
+    }
+    const bool post_route = route == Route::chat || route == Route::completions || route == Route::embeddings;
+    ApiError error{405,
+                   "Method " + std::string(request.method_string()) + " is not allowed on " + std::string(path) +
+                       "; use " + (post_route ? "POST" : "GET"),
+                   "invalid_request_error", std::nullopt, "method_not_allowed"};
+    wire::LocalResponse response = wire::error_response(error);
+    response.allow = post_route ? "POST" : "GET";
+    co_return co_await respond(response, request_id, keep_alive);
+}
+
+asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::request<http::string_body>& request,
+                                              std::string_view request_id, bool keep_alive) {
+    Shared& shared = worker_.shared;
+    std::string& body = request.body();
+    auto parsed = parse::parse_request(endpoint, body, worker_.json);
+    if (auto* error = std::get_if<ApiError>(&parsed)) co_return co_await respond_error(*error, request_id, keep_alive);
+    const auto& facts = std::get<parse::RequestFacts>(parsed);
+
+    auto routed = shared.router.candidates(facts.model);
+    if (auto* error = std::get_if<ApiError>(&routed)) co_return co_await respond_error(*error, request_id, keep_alive);
+    const auto& candidates = std::get<std::vector<const config::Deployment*>>(routed);
+
+    const forward::CallerRequest caller_request{endpoint, body, facts, request.base(), request_id, keep_alive};
+    const forward::Outcome outcome = co_await worker_.forwarder.run(
+        caller_request, candidates, forward::CallerSide{stream_, head_, relay_, limits().request_read_timeout});
+    if (!outcome.error.empty()) {
+        spdlog::warn("request {} model={} deployment={} status={}: {}", request_id, facts.model,
+                     outcome.deployment ? outcome.deployment->name : "-", outcome.status, outcome.error);
+    }
+    co_return outcome.caller_reusable;
+}
+
+asio::awaitable<void> serve_connection(Worker& worker, tcp::socket socket) {
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    ClientConnection connection(worker, std::move(socket));
+    try {
+        co_await connection.run();
+    } catch (const std::exception& e) {
+        spdlog::error("connection ended by an unexpected error: {}", e.what());
+    }
+}
+
+}  // namespace switchyard::server

@@ -1,0 +1,58 @@
+// What the I/O threads share (the validated config, upstreams, health, router, drain state) and
+// what each I/O thread owns alone (its io_context, upstream pools, JSON parser, connections).
+// One io_context per thread: a connection and its upstream pool live on one thread, no locks.
+#pragma once
+
+#include <simdjson.h>
+
+#include <boost/asio.hpp>
+
+#include <atomic>
+#include <memory>
+#include <unordered_set>
+#include <vector>
+
+#include "config/config.hpp"
+#include "forward/forward.hpp"
+#include "route/router.hpp"
+#include "upstream/health.hpp"
+#include "upstream/pool.hpp"
+
+namespace switchyard::server {
+
+namespace asio = boost::asio;
+
+struct Shared {
+    explicit Shared(config::Gateway gateway);
+
+    config::Gateway config;
+    std::vector<std::unique_ptr<upstream::Upstream>> upstreams;
+    upstream::HealthChecker health;
+    route::Router router;
+
+    std::atomic<bool> draining{false};
+    std::atomic<std::size_t> in_flight{0};         // requests being read, forwarded or answered
+    std::atomic<std::size_t> open_connections{0};  // caller connections
+};
+
+class ClientConnection;
+
+struct Worker {
+    explicit Worker(Shared& shared);
+
+    Shared& shared;
+    asio::io_context io{1};
+    std::vector<std::unique_ptr<upstream::Pool>> pools;  // one per upstream, same order
+    forward::Forwarder forwarder;
+    simdjson::ondemand::parser json;
+    std::vector<asio::ip::tcp::acceptor> acceptors;
+    std::unordered_set<ClientConnection*> connections;
+};
+
+// Serves one caller connection until it closes, times out or the gateway drains.
+asio::awaitable<void> serve_connection(Worker& worker, asio::ip::tcp::socket socket);
+
+// Closes the connection if it is waiting for a request (used when draining).
+void close_if_idle(ClientConnection& connection);
+
+}  // namespace switchyard::server

@@ -1,0 +1,138 @@
+#include "server/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "server/runtime.hpp"
+
+namespace switchyard::server {
+
+using tcp = asio::ip::tcp;
+
+namespace {
+
+std::vector<std::unique_ptr<upstream::Upstream>> make_upstreams(const config::Gateway& config) {
+    std::vector<std::unique_ptr<upstream::Upstream>> out;
+    for (const auto& upstream : config.upstreams) out.push_back(std::make_unique<upstream::Upstream>(upstream));
+    return out;
+}
+
+asio::awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor) {
+    asio::steady_timer backoff(worker.io);
+    while (acceptor.is_open()) {
+        auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+        if (ec) {
+            if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
+            // Out of file descriptors or a transient error: do not spin.
+            spdlog::warn("accept failed: {}", ec.message());
+            backoff.expires_after(std::chrono::milliseconds(20));
+            co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+            continue;
+        }
+        asio::co_spawn(worker.io, serve_connection(worker, std::move(socket)), asio::detached);
+    }
+}
+
+}  // namespace
+
+Shared::Shared(config::Gateway gateway)
+    : config(std::move(gateway)), upstreams(make_upstreams(config)), health(upstreams), router(config, health) {}
+
+Worker::Worker(Shared& shared_state) : shared(shared_state), forwarder(shared_state.config, pools) {
+    for (auto& upstream : shared.upstreams) {
+        pools.push_back(std::make_unique<upstream::Pool>(*upstream, io.get_executor()));
+    }
+}
+
+Server::Server(config::Gateway config) : shared_(std::make_unique<Shared>(std::move(config))) {
+    for (unsigned i = 0; i < shared_->config.server.io_threads; ++i) {
+        workers_.push_back(std::make_unique<Worker>(*shared_));
+    }
+}
+
+Server::~Server() = default;
+
+std::vector<std::uint16_t> Server::bind() {
+    std::vector<std::uint16_t> ports;
+    for (const auto& listener : shared_->config.listeners) {
+        const tcp::endpoint requested(asio::ip::make_address(listener.address), listener.port);
+        std::uint16_t port = listener.port;
+        for (auto& worker : workers_) {
+            tcp::acceptor acceptor(worker->io);
+            const tcp::endpoint endpoint(requested.address(), port);
+            acceptor.open(endpoint.protocol());
+            acceptor.set_option(asio::socket_base::reuse_address(true));
+            const int one = 1;
+            ::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+            acceptor.bind(endpoint);
+            acceptor.listen(asio::socket_base::max_listen_connections);
+            port = acceptor.local_endpoint().port();  // later threads share the port the first got
+            worker->acceptors.push_back(std::move(acceptor));
+        }
+        ports.push_back(port);
+    }
+    return ports;
+}
+
+int Server::run() {
+    if (workers_.front()->acceptors.empty()) bind();
+    for (auto& worker : workers_) {
+        for (auto& acceptor : worker->acceptors) {
+            asio::co_spawn(worker->io, accept_loop(*worker, acceptor), asio::detached);
+        }
+    }
+    shared_->health.start(workers_.front()->io.get_executor());
+
+    std::vector<std::thread> threads;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+    for (auto& worker : workers_) {
+        guards.push_back(asio::make_work_guard(worker->io));
+        threads.emplace_back([&io = worker->io] { io.run(); });
+    }
+
+    asio::io_context signals_io;
+    asio::signal_set signals(signals_io, SIGTERM, SIGINT);
+    int received = 0;
+    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+        if (!ec) received = signal;
+    });
+    signals_io.run();
+    spdlog::info("received signal {}; draining ({} requests in flight)", received, shared_->in_flight.load());
+
+    const bool abandoned = drain_and_stop();
+    guards.clear();
+    for (auto& thread : threads) thread.join();
+    spdlog::info("stopped");
+    if (abandoned) {
+        // Requests still in flight hold sockets in coroutine frames; leave without unwinding them.
+        spdlog::shutdown();
+        std::_Exit(0);
+    }
+    return 0;
+}
+
+bool Server::drain_and_stop() {
+    shared_->draining = true;
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        Worker& worker = *workers_[i];
+        asio::post(worker.io, [&worker, first = i == 0] {
+            boost::system::error_code ignored;
+            for (auto& acceptor : worker.acceptors) acceptor.close(ignored);
+            for (auto* connection : worker.connections) close_if_idle(*connection);
+            if (first) worker.shared.health.stop();
+        });
+    }
+    const auto deadline = std::chrono::steady_clock::now() + shared_->config.server.shutdown_grace;
+    while (std::chrono::steady_clock::now() < deadline &&
+           (shared_->in_flight.load() > 0 || shared_->open_connections.load() > 0)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    const std::size_t abandoned = shared_->in_flight.load();
+    if (abandoned > 0) spdlog::warn("shutdown grace period over; abandoning {} requests in flight", abandoned);
+    for (auto& worker : workers_) worker->io.stop();
+    return abandoned > 0;
+}
+
+}  // namespace switchyard::server

@@ -1,0 +1,36 @@
+// The gateway process: binds the listeners on every I/O thread (SO_REUSEPORT, one acceptor per
+// thread), runs the threads, and on SIGTERM/SIGINT drains: stops accepting, closes idle
+// connections, lets requests in flight finish up to `server.shutdown_grace`, then exits.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace switchyard::server {
+
+struct Shared;
+struct Worker;
+
+class Server {
+public:
+    explicit Server(config::Gateway config);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Binds every listener; returns the bound port of each (useful with port 0). Throws on failure.
+    std::vector<std::uint16_t> bind();
+    // Serves until SIGTERM or SIGINT, then drains. Returns the process exit code.
+    int run();
+
+private:
+    bool drain_and_stop();  // true when requests were still in flight at the deadline
+
+    std::unique_ptr<Shared> shared_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace switchyard::server

@@ -1,0 +1,57 @@
+// switchyard-sim: an OpenAI-compatible fake LLM server with fault injection, the upstream that
+// Switchyard's tests and benchmarks run against. This file turns the command line into Options.
+#include <exception>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "sim/knobs.hpp"
+#include "sim/options.hpp"
+#include "sim/server.hpp"
+
+int main(int argc, char** argv) {
+  sim::Options options;
+  std::string fault = "none";
+  std::string log_level = "info";
+  int port = options.port;
+
+  CLI::App app{"switchyard-sim: OpenAI-compatible LLM server simulator with fault injection"};
+  app.add_option("--host", options.host, "address to listen on")->capture_default_str();
+  app.add_option("--port", port, "port to listen on; 0 lets the OS choose")->check(CLI::Range(0, 65535))->capture_default_str();
+  app.add_option("--ready-file", options.ready_file, "once listening, write the port number here (atomically)");
+  app.add_option("--threads", options.threads, "I/O threads, each with its own acceptor")->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--model", options.models, "model served by /v1/models (repeatable; default sim-model)");
+  app.add_flag("--strict-models", options.strict_models, "answer 404 for models not given with --model");
+  app.add_option("--ttft-ms", options.knobs.ttft_ms, "time to first token, ms")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--itl-ms", options.knobs.itl_ms, "inter-token latency, ms")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--tokens", options.knobs.tokens, "completion length; max_tokens caps it")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--embedding-dims", options.embedding_dims, "embedding vector length")->check(CLI::Range(1, 65536))->capture_default_str();
+  app.add_option("--fault", fault, "none | 429 | 500 | 503 | reset | hang | drop:N | slow-headers:MS")->capture_default_str();
+  app.add_option("--fault-rate", options.knobs.fault_rate, "share of requests that get the fault")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  app.add_option("--retry-after", options.retry_after_s, "Retry-After seconds on injected 429s")->check(CLI::NonNegativeNumber)->capture_default_str();
+  auto* cert = app.add_option("--tls-cert", options.tls_cert, "PEM certificate chain: serve HTTPS")->check(CLI::ExistingFile);
+  auto* key = app.add_option("--tls-key", options.tls_key, "PEM private key for --tls-cert")->check(CLI::ExistingFile);
+  cert->needs(key);
+  key->needs(cert);
+  app.add_option("--api-key", options.api_key, "require Authorization: Bearer KEY on /v1/*");
+  app.add_option("--log-level", log_level, "trace | debug | info | warn | error | off")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  const auto parsed_fault = sim::parse_fault(fault);
+  if (!parsed_fault) {
+    fmt::print(stderr, "--fault: unknown fault '{}'\n", fault);
+    return 2;
+  }
+  options.knobs.fault = *parsed_fault;
+  options.port = static_cast<std::uint16_t>(port);
+  if (options.models.empty()) options.models.push_back("sim-model");
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  try {
+    return sim::run_simulator(options);
+  } catch (const std::exception& e) {
+    spdlog::error("switchyard-sim: {}", e.what());
+    return 1;
+  }
+}

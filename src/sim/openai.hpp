@@ -1,0 +1,52 @@
+// OpenAI wire shapes the simulator answers with: completion objects, stream chunks, embeddings, the
+// model list and error objects. Each function appends JSON text to out; none allocates beyond out.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sim/request.hpp"
+
+namespace sim {
+
+struct Usage {
+  std::uint64_t prompt = 0;
+  std::uint64_t completion = 0;
+};
+
+// The fields every completion object and chunk of one response repeats.
+struct Stamp {
+  std::string_view id;  // chatcmpl-... or cmpl-...
+  std::int64_t created = 0;
+  std::string_view model;
+};
+
+void render_chat_completion(std::string& out, const Stamp& stamp, std::string_view content,
+                            std::string_view finish_reason, Usage usage);
+void render_text_completion(std::string& out, const Stamp& stamp, std::string_view text,
+                            std::string_view finish_reason, Usage usage);
+
+// One chat.completion.chunk. Exactly one of: role (the opening chunk), content, finish_reason.
+enum class Delta { role, content, finish };
+void render_chat_chunk(std::string& out, const Stamp& stamp, Delta delta, std::string_view value,
+                       bool null_usage);
+// One text_completion chunk; finish_reason empty -> null.
+void render_text_chunk(std::string& out, const Stamp& stamp, std::string_view text,
+                       std::string_view finish_reason, bool null_usage);
+// The closing chunk of stream_options.include_usage: empty choices and the usage object.
+void render_usage_chunk(std::string& out, const Stamp& stamp, std::string_view object, Usage usage);
+
+void render_embeddings(std::string& out, const EmbeddingRequest& request, int dims,
+                       std::vector<float>& scratch);
+
+void render_model(std::string& out, std::string_view id, std::int64_t created);
+void render_models(std::string& out, std::span<const std::string> ids, std::int64_t created);
+
+// {"error":{"message","type","param","code"}}; param and code empty -> null.
+void render_error(std::string& out, std::string_view message, std::string_view type,
+                  std::string_view param, std::string_view code);
+
+}  // namespace sim

@@ -1,0 +1,398 @@
+// simdjson on-demand readers for request bodies. Each walks the top-level object once, in document
+// order, and copies out what it keeps: the thread's parser is reused by the next request.
+#include "sim/request.hpp"
+
+#include <cstring>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "sim/wordgen.hpp"
+
+namespace sim {
+
+static_assert(PaddedBody::kPadding >= simdjson::SIMDJSON_PADDING);
+
+namespace od = simdjson::ondemand;
+
+void PaddedBody::assign(std::string_view body) {
+  if (bytes_.size() < body.size() + kPadding) bytes_.resize(body.size() + kPadding);
+  std::memcpy(bytes_.data(), body.data(), body.size());
+  std::memset(bytes_.data() + body.size(), 0, kPadding);
+  size_ = body.size();
+}
+
+namespace {
+
+od::parser& thread_parser() {
+  thread_local od::parser parser;
+  return parser;
+}
+
+Invalid malformed() {
+  return {"We could not parse the JSON body of your request. The API expects a JSON payload.", ""};
+}
+
+Invalid wrong_type(std::string_view param, std::string_view expected) {
+  return {fmt::format("Invalid type for '{}': expected {}.", param, expected), std::string(param)};
+}
+
+// For a failed get_*: a value of the wrong type, or (any other error) a document that is not JSON.
+Invalid refused(simdjson::error_code error, std::string_view param, std::string_view expected) {
+  return error == simdjson::INCORRECT_TYPE ? wrong_type(param, expected) : malformed();
+}
+
+Invalid missing(std::string_view param) {
+  return {fmt::format("Missing required parameter: '{}'.", param), std::string(param)};
+}
+
+Invalid no_model() { return {"you must provide a model parameter", ""}; }
+
+// The prompt as the simulator sees it: a running hash of its text and the token estimate.
+struct PromptTally {
+  std::uint64_t hash = kFnvOffset;
+  std::uint64_t tokens = 0;
+
+  void add_text(std::string_view text) {
+    hash = fnv1a(text, hash);
+    hash = fnv1a("\n", hash);
+    tokens += count_words(text);
+  }
+  void add_token_id(std::int64_t id) {
+    hash = mix(hash ^ static_cast<std::uint64_t>(id));
+    tokens += 1;
+  }
+};
+
+std::uint64_t generation_seed(std::string_view model, const PromptTally& prompt) {
+  return mix(fnv1a(model) ^ mix(prompt.hash));
+}
+
+// Opens the body as a JSON object.
+std::optional<Invalid> open_object(const PaddedBody& body, od::document& doc, od::object& object) {
+  const simdjson::padded_string_view view(body.data(), body.size(), body.capacity());
+  if (thread_parser().iterate(view).get(doc)) return malformed();
+  if (doc.get_object().get(object)) return malformed();
+  return std::nullopt;
+}
+
+// True once the whole document has been read: nothing trails the top-level object.
+bool consumed(od::document& doc) { return doc.current_location().error() == simdjson::OUT_OF_BOUNDS; }
+
+std::optional<Invalid> read_type(od::value& value, od::json_type& type) {
+  if (value.type().get(type)) return malformed();
+  return std::nullopt;
+}
+
+// model: a string; null counts as absent.
+std::optional<Invalid> read_model(od::value value, std::string& model, bool& present) {
+  od::json_type type;
+  if (auto bad = read_type(value, type)) return bad;
+  if (type == od::json_type::null) return std::nullopt;
+  std::string_view text;
+  if (type != od::json_type::string || value.get_string().get(text)) return wrong_type("model", "a string");
+  model.assign(text);
+  present = true;
+  return std::nullopt;
+}
+
+std::optional<Invalid> read_bool(od::value value, std::string_view param, bool& out) {
+  od::json_type type;
+  if (auto bad = read_type(value, type)) return bad;
+  if (type == od::json_type::null) return std::nullopt;
+  if (type != od::json_type::boolean || value.get_bool().get(out)) return wrong_type(param, "a boolean");
+  return std::nullopt;
+}
+
+// A non-negative integer or null.
+std::optional<Invalid> read_count(od::value value, std::string_view param, std::optional<std::int64_t>& out) {
+  od::json_type type;
+  if (auto bad = read_type(value, type)) return bad;
+  if (type == od::json_type::null) return std::nullopt;
+  std::int64_t number = 0;
+  if (type != od::json_type::number || value.get_int64().get(number)) return wrong_type(param, "an integer");
+  if (number < 0) {
+    return Invalid{fmt::format("Invalid '{}': integer below minimum value 0.", param), std::string(param)};
+  }
+  out = number;
+  return std::nullopt;
+}
+
+void cap(std::optional<std::int64_t>& limit, std::optional<std::int64_t> candidate) {
+  if (candidate && (!limit || *candidate < *limit)) limit = candidate;
+}
+
+std::optional<Invalid> read_stream_options(od::value value, bool& include_usage) {
+  od::json_type type;
+  if (auto bad = read_type(value, type)) return bad;
+  if (type == od::json_type::null) return std::nullopt;
+  od::object options;
+  if (type != od::json_type::object || value.get_object().get(options)) {
+    return wrong_type("stream_options", "an object");
+  }
+  for (auto item : options) {
+    od::field field;
+    std::string_view key;
+    if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
+    if (key == "include_usage") {
+      if (auto bad = read_bool(field.value(), "stream_options.include_usage", include_usage)) return bad;
+    }
+  }
+  return std::nullopt;
+}
+
+// A chat message's content: a string, null, or an array of parts whose "text" fields count.
+std::optional<Invalid> read_content(od::value value, PromptTally& prompt) {
+  od::json_type type;
+  if (auto bad = read_type(value, type)) return bad;
+  if (type == od::json_type::null) return std::nullopt;
+  if (type == od::json_type::string) {
+    std::string_view text;
+    if (value.get_string().get(text)) return malformed();
+    prompt.add_text(text);
+    return std::nullopt;
+  }
+  od::array parts;
+  if (type != od::json_type::array || value.get_array().get(parts)) {
+    return wrong_type("messages[].content", "a string or an array of content parts");
+  }
+  for (auto element : parts) {
+    od::value part;
+    od::object fields;
+    od::json_type part_type;
+    if (std::move(element).get(part) || part.type().get(part_type)) return malformed();
+    if (auto error = part.get_object().get(fields)) return refused(error, "messages[].content[]", "an object");
+    for (auto item : fields) {
+      od::field field;
+      std::string_view key;
+      if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
+      if (key != "text") continue;
+      std::string_view text;
+      if (auto error = field.value().get_string().get(text)) return refused(error, "messages[].content[].text", "a string");
+      prompt.add_text(text);
+    }
+  }
+  return std::nullopt;
+}
+
+// messages: a non-empty array of objects; 4 tokens per message on top of its content's words.
+std::optional<Invalid> read_messages(od::value value, PromptTally& prompt) {
+  od::array messages;
+  if (auto error = value.get_array().get(messages)) return refused(error, "messages", "an array");
+  std::uint64_t count = 0;
+  for (auto element : messages) {
+    od::value message;
+    od::object fields;
+    od::json_type type;
+    if (std::move(element).get(message) || message.type().get(type)) return malformed();
+    if (auto error = message.get_object().get(fields)) return refused(error, "messages[]", "an object");
+    ++count;
+    for (auto item : fields) {
+      od::field field;
+      std::string_view key;
+      if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
+      if (key == "content") {
+        if (auto bad = read_content(field.value(), prompt)) return bad;
+      }
+    }
+  }
+  if (count == 0) return Invalid{"Invalid 'messages': empty array. Expected an array with minimum length 1.", "messages"};
+  prompt.tokens += 4 * count;
+  return std::nullopt;
+}
+
+// An array of token ids.
+std::optional<Invalid> read_token_ids(od::array ids, std::string_view param, PromptTally& prompt) {
+  for (auto element : ids) {
+    std::int64_t id = 0;
+    if (auto error = element.get_int64().get(id)) return refused(error, param, "an array of integers");
+    prompt.add_token_id(id);
+  }
+  return std::nullopt;
+}
+
+// A prompt or embedding input: a string, an array of token ids, or an array of those. Each separate
+// input is handed to on_input with its own tally.
+template <class OnInput>
+std::optional<Invalid> read_inputs(od::value value, std::string_view param, OnInput&& on_input) {
+  od::json_type type;
+  if (auto bad = read_type(value, type)) return bad;
+  if (type == od::json_type::string) {
+    std::string_view text;
+    if (value.get_string().get(text)) return malformed();
+    PromptTally tally;
+    tally.add_text(text);
+    on_input(tally);
+    return std::nullopt;
+  }
+  od::array elements;
+  if (type != od::json_type::array || value.get_array().get(elements)) {
+    return wrong_type(param, "a string or an array");
+  }
+  PromptTally ids;  // a flat array of token ids is one input
+  bool flat_ids = false;
+  std::size_t count = 0;
+  for (auto element : elements) {
+    od::value item;
+    od::json_type item_type;
+    if (std::move(element).get(item) || item.type().get(item_type)) return malformed();
+    ++count;
+    if (item_type == od::json_type::number) {
+      std::int64_t id = 0;
+      if (auto error = item.get_int64().get(id)) return refused(error, param, "integer token ids");
+      ids.add_token_id(id);
+      flat_ids = true;
+    } else if (item_type == od::json_type::string) {
+      std::string_view text;
+      if (item.get_string().get(text)) return malformed();
+      PromptTally tally;
+      tally.add_text(text);
+      on_input(tally);
+    } else if (item_type == od::json_type::array) {
+      od::array nested;
+      if (item.get_array().get(nested)) return malformed();
+      PromptTally tally;
+      if (auto bad = read_token_ids(nested, param, tally)) return bad;
+      on_input(tally);
+    } else {
+      return wrong_type(param, "strings or token ids");
+    }
+    if (flat_ids && count != static_cast<std::size_t>(ids.tokens)) {
+      return wrong_type(param, "an array of strings or an array of token ids, not both");
+    }
+  }
+  if (count == 0) return Invalid{fmt::format("Invalid '{}': empty array.", param), std::string(param)};
+  if (flat_ids) on_input(ids);
+  return std::nullopt;
+}
+
+// Reads the fields chat and text completions share; read_prompt handles the one that differs.
+template <class ReadPrompt>
+std::optional<Invalid> parse_generation(const PaddedBody& body, std::string_view prompt_key, Generation& out,
+                                        ReadPrompt&& read_prompt) {
+  od::document doc;
+  od::object object;
+  if (auto bad = open_object(body, doc, object)) return bad;
+  bool has_model = false;
+  bool has_prompt = false;
+  PromptTally prompt;
+  for (auto item : object) {
+    od::field field;
+    std::string_view key;
+    if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
+    std::optional<Invalid> bad;
+    if (key == "model") {
+      bad = read_model(field.value(), out.model, has_model);
+    } else if (key == prompt_key) {
+      has_prompt = true;
+      bad = read_prompt(field.value(), prompt);
+    } else if (key == "stream") {
+      bad = read_bool(field.value(), "stream", out.stream);
+    } else if (key == "stream_options") {
+      bad = read_stream_options(field.value(), out.include_usage);
+    } else if (key == "max_tokens" || key == "max_completion_tokens") {
+      std::optional<std::int64_t> limit;
+      bad = read_count(field.value(), key, limit);
+      cap(out.max_tokens, limit);
+    }
+    if (bad) return bad;
+  }
+  if (!consumed(doc)) return malformed();
+  if (!has_model) return no_model();
+  if (!has_prompt) return missing(prompt_key);
+  out.prompt_tokens = prompt.tokens;
+  out.seed = generation_seed(out.model, prompt);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<Invalid> parse_chat(const PaddedBody& body, Generation& out) {
+  return parse_generation(body, "messages", out, read_messages);
+}
+
+std::optional<Invalid> parse_completion(const PaddedBody& body, Generation& out) {
+  // Several prompts are read as one: their texts are hashed in order and their tokens summed.
+  return parse_generation(body, "prompt", out, [](od::value value, PromptTally& prompt) {
+    return read_inputs(value, "prompt", [&prompt](const PromptTally& input) {
+      prompt.hash = mix(prompt.hash ^ input.hash);
+      prompt.tokens += input.tokens;
+    });
+  });
+}
+
+std::optional<Invalid> parse_embeddings(const PaddedBody& body, EmbeddingRequest& out) {
+  od::document doc;
+  od::object object;
+  if (auto bad = open_object(body, doc, object)) return bad;
+  bool has_model = false;
+  bool has_input = false;
+  for (auto item : object) {
+    od::field field;
+    std::string_view key;
+    if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
+    std::optional<Invalid> bad;
+    if (key == "model") {
+      bad = read_model(field.value(), out.model, has_model);
+    } else if (key == "input") {
+      has_input = true;
+      bad = read_inputs(field.value(), "input", [&out](const PromptTally& input) {
+        out.inputs.push_back({mix(input.hash), input.tokens});
+      });
+    } else if (key == "dimensions") {
+      std::optional<std::int64_t> dims;
+      bad = read_count(field.value(), "dimensions", dims);
+      if (!bad && dims) {
+        if (*dims < 1 || *dims > 65536) return Invalid{"Invalid 'dimensions': expected 1 to 65536.", "dimensions"};
+        out.dimensions = static_cast<int>(*dims);
+      }
+    } else if (key == "encoding_format") {
+      std::string_view format;
+      if (field.value().get_string().get(format) || (format != "float" && format != "base64")) {
+        return Invalid{"Invalid 'encoding_format': expected 'float' or 'base64'.", "encoding_format"};
+      }
+      out.base64 = format == "base64";
+    }
+    if (bad) return bad;
+  }
+  if (!consumed(doc)) return malformed();
+  if (!has_model) return no_model();
+  if (!has_input) return missing("input");
+  return std::nullopt;
+}
+
+std::optional<std::string> parse_config(const PaddedBody& body, Knobs& knobs) {
+  od::document doc;
+  od::object object;
+  if (open_object(body, doc, object)) return "body must be a JSON object";
+  for (auto item : object) {
+    od::field field;
+    std::string_view key;
+    if (std::move(item).get(field) || field.unescaped_key().get(key)) return "malformed JSON";
+    if (key == "fault") {
+      std::string_view text;
+      if (field.value().get_string().get(text)) return "fault must be a string";
+      const auto fault = parse_fault(text);
+      if (!fault) return fmt::format("unknown fault '{}'", text);
+      knobs.fault = *fault;
+    } else if (key == "fault_rate") {
+      double rate = 0;
+      if (field.value().get_double().get(rate) || !(rate >= 0 && rate <= 1)) return "fault_rate must be a number in [0, 1]";
+      knobs.fault_rate = rate;
+    } else if (key == "ttft_ms" || key == "itl_ms" || key == "tokens") {
+      std::int64_t value = 0;
+      if (field.value().get_int64().get(value) || value < 0) return fmt::format("{} must be a non-negative integer", key);
+      (key == "ttft_ms" ? knobs.ttft_ms : key == "itl_ms" ? knobs.itl_ms : knobs.tokens) = value;
+    } else if (key == "healthy") {
+      bool healthy = true;
+      if (field.value().get_bool().get(healthy)) return "healthy must be a boolean";
+      knobs.healthy = healthy;
+    } else {
+      return fmt::format("unknown setting '{}'", key);
+    }
+  }
+  if (!consumed(doc)) return "malformed JSON";
+  return std::nullopt;
+}
+
+}  // namespace sim

@@ -1,0 +1,67 @@
+// Reading request bodies: the few fields of a chat, completion or embedding request the simulator needs,
+// and POST /sim/config edits, parsed with simdjson on demand. Bad input comes back as an Invalid value.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sim/knobs.hpp"
+
+namespace sim {
+
+// A request body copied into storage followed by the zeroed tail simdjson reads past the end;
+// one per connection, reused from request to request.
+class PaddedBody {
+ public:
+  static constexpr std::size_t kPadding = 64;  // >= SIMDJSON_PADDING, checked in request.cpp
+
+  void assign(std::string_view body);
+  const char* data() const { return bytes_.data(); }
+  std::size_t size() const { return size_; }
+  std::size_t capacity() const { return bytes_.size(); }
+
+ private:
+  std::string bytes_;
+  std::size_t size_ = 0;
+};
+
+// Why a body was refused, for the OpenAI error object (param empty -> null).
+struct Invalid {
+  std::string message;
+  std::string param;
+};
+
+// A chat or text completion request, reduced to what the simulator acts on.
+struct Generation {
+  std::string model;
+  bool stream = false;
+  bool include_usage = false;                // stream_options.include_usage
+  std::optional<std::int64_t> max_tokens;    // the smaller of max_tokens and max_completion_tokens
+  std::uint64_t prompt_tokens = 0;           // see count rule in docs/simulator.md
+  std::uint64_t seed = 0;                    // from (model, prompt text): picks the completion words
+};
+
+std::optional<Invalid> parse_chat(const PaddedBody& body, Generation& out);
+std::optional<Invalid> parse_completion(const PaddedBody& body, Generation& out);
+
+struct EmbeddingInput {
+  std::uint64_t seed = 0;    // hash of the text or token ids
+  std::uint64_t tokens = 0;  // words of a text, or number of token ids
+};
+
+struct EmbeddingRequest {
+  std::string model;
+  std::vector<EmbeddingInput> inputs;
+  std::optional<int> dimensions;
+  bool base64 = false;  // encoding_format "base64"
+};
+
+std::optional<Invalid> parse_embeddings(const PaddedBody& body, EmbeddingRequest& out);
+
+// Applies a POST /sim/config body to knobs: any of fault, fault_rate, ttft_ms, itl_ms, tokens, healthy.
+std::optional<std::string> parse_config(const PaddedBody& body, Knobs& knobs);
+
+}  // namespace sim

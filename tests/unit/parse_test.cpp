@@ -1,0 +1,123 @@
+#include <gtest/gtest.h>
+
+#include "parse/json_locate.hpp"
+#include "parse/request.hpp"
+
+namespace switchyard::parse {
+namespace {
+
+std::variant<RequestFacts, ApiError> parse(Endpoint endpoint, std::string body) {
+    static simdjson::ondemand::parser parser;
+    static std::string keep;
+    keep = std::move(body);
+    return parse_request(endpoint, keep, parser);
+}
+
+ApiError error_of(const std::variant<RequestFacts, ApiError>& result) {
+    if (auto* error = std::get_if<ApiError>(&result)) return *error;
+    ADD_FAILURE() << "expected an error";
+    return {};
+}
+
+TEST(ParseRequest, ReadsTheFacts) {
+    std::string body = R"({ "model" : "llama4:maverick" , "messages":[{"role":"user","content":"hi"}],)"
+                       R"("stream":true,"stream_options":{"include_usage":true},"max_tokens":64})";
+    simdjson::ondemand::parser parser;
+    auto result = parse_request(Endpoint::chat_completions, body, parser);
+    ASSERT_TRUE(std::holds_alternative<RequestFacts>(result)) << error_of(result).message;
+    const auto& facts = std::get<RequestFacts>(result);
+    EXPECT_EQ(facts.model, "llama4:maverick");
+    EXPECT_TRUE(facts.stream);
+    EXPECT_TRUE(facts.include_usage);
+    EXPECT_EQ(facts.max_tokens, 64);
+    EXPECT_EQ(body.substr(facts.model_offset, facts.model_length), "\"llama4:maverick\"");
+
+    auto rewritten = rewrite_model(body, facts, "deepseek-v3.2");
+    const std::string joined = std::string(rewritten.prefix) + rewritten.model_literal + std::string(rewritten.suffix);
+    EXPECT_EQ(joined, R"({ "model" : "deepseek-v3.2" , "messages":[{"role":"user","content":"hi"}],)"
+                      R"("stream":true,"stream_options":{"include_usage":true},"max_tokens":64})");
+    EXPECT_EQ(rewritten.size(), joined.size());
+}
+
+TEST(ParseRequest, EscapedModelNames) {
+    std::string body = R"({"model":"a\"b","prompt":"x"})";
+    simdjson::ondemand::parser parser;
+    auto result = parse_request(Endpoint::completions, body, parser);
+    ASSERT_TRUE(std::holds_alternative<RequestFacts>(result));
+    const auto& facts = std::get<RequestFacts>(result);
+    EXPECT_EQ(facts.model, "a\"b");
+    auto rewritten = rewrite_model(body, facts, "new\\name");
+    EXPECT_EQ(rewritten.model_literal, R"("new\\name")");
+    EXPECT_EQ(std::string(rewritten.suffix), R"(,"prompt":"x"})");
+}
+
+TEST(ParseRequest, MalformedJsonGivesTheOffset) {
+    const ApiError e = error_of(parse(Endpoint::chat_completions, R"({"model": "m", "messages": [}])"));
+    EXPECT_EQ(e.status, 400);
+    EXPECT_EQ(e.code, "invalid_json");
+    EXPECT_NE(e.message.find("byte offset 28"), std::string::npos) << e.message;
+
+    const ApiError truncated = error_of(parse(Endpoint::chat_completions, R"({"model": "m", "messa)"));
+    EXPECT_NE(truncated.message.find("unterminated string at byte offset 21"), std::string::npos) << truncated.message;
+}
+
+TEST(ParseRequest, MissingAndWronglyTypedFields) {
+    auto e = error_of(parse(Endpoint::chat_completions, R"({"messages":[{"role":"user","content":"x"}]})"));
+    EXPECT_EQ(e.param, "model");
+    EXPECT_EQ(e.code, "missing_required_parameter");
+
+    e = error_of(parse(Endpoint::chat_completions, R"({"model":42,"messages":[]})"));
+    EXPECT_EQ(e.param, "model");
+    EXPECT_NE(e.message.find("must be a string, got a number"), std::string::npos);
+
+    e = error_of(parse(Endpoint::chat_completions, R"({"model":"m","messages":[{"role":"user"}],"stream":"yes"})"));
+    EXPECT_EQ(e.param, "stream");
+    EXPECT_NE(e.message.find("boolean"), std::string::npos);
+
+    e = error_of(parse(Endpoint::chat_completions, R"({"model":"m","messages":"hi"})"));
+    EXPECT_EQ(e.param, "messages");
+
+    e = error_of(parse(Endpoint::chat_completions, R"({"model":"m","messages":[]})"));
+    EXPECT_EQ(e.param, "messages");
+
+    e = error_of(parse(Endpoint::chat_completions, R"({"model":"m"})"));
+    EXPECT_EQ(e.param, "messages");
+
+    e = error_of(parse(Endpoint::chat_completions, R"({"model":"m","messages":[{}],"max_tokens":1.5})"));
+    EXPECT_EQ(e.param, "max_tokens");
+
+    e = error_of(parse(Endpoint::embeddings, R"({"model":"m","input":{}})"));
+    EXPECT_EQ(e.param, "input");
+
+    e = error_of(parse(Endpoint::completions, R"(["model"])"));
+    EXPECT_NE(e.message.find("must be a JSON object, got an array"), std::string::npos) << e.message;
+
+    e = error_of(parse(Endpoint::completions, "  "));
+    EXPECT_NE(e.message.find("empty"), std::string::npos);
+
+    e = error_of(parse(Endpoint::completions, R"({"model":"m","prompt":"x"} trailing)"));
+    EXPECT_EQ(e.code, "invalid_json");
+}
+
+TEST(LocateJsonError, FindsTheFirstBadByte) {
+    EXPECT_FALSE(locate_json_error(R"({"a":[1,2.5e3,true,null,"\u00e9"]})"));
+    auto e = locate_json_error(R"({"a" 1})");
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->offset, 5u);
+    EXPECT_EQ(e->what, "expected ':' after an object key");
+    e = locate_json_error("[1,]");
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->offset, 3u);
+    e = locate_json_error("{} {}");
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->offset, 3u);
+    e = locate_json_error(R"(["\x"])");
+    ASSERT_TRUE(e);
+    EXPECT_NE(e->what.find("invalid escape"), std::string::npos);
+    e = locate_json_error("01");
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->offset, 1u);
+}
+
+}  // namespace
+}  // namespace switchyard::parse

@@ -1,0 +1,34 @@
+#include <gtest/gtest.h>
+
+#include "core/request_id.hpp"
+#include "http/wire.hpp"
+
+namespace switchyard::wire {
+namespace {
+
+TEST(Wire, ErrorResponseIsOpenAIShaped) {
+    ApiError error = ApiError::invalid_request("bad \"thing\"\n", "model", "x");
+    const std::string bytes = serialize(error_response(error, "local"), "rid-1", false);
+    EXPECT_TRUE(bytes.starts_with("HTTP/1.1 400 Bad Request\r\n"));
+    EXPECT_NE(bytes.find("x-request-id: rid-1\r\n"), std::string::npos);
+    EXPECT_NE(bytes.find("x-switchyard-upstream: local\r\n"), std::string::npos);
+    EXPECT_NE(bytes.find("Connection: close\r\n"), std::string::npos);
+    EXPECT_TRUE(bytes.ends_with(
+        R"({"error":{"message":"bad \"thing\"\n","type":"invalid_request_error","param":"model","code":"x"}})"));
+}
+
+TEST(Wire, ChunkHeader) {
+    EXPECT_EQ(ChunkHeader(0).view(), "0\r\n");
+    EXPECT_EQ(ChunkHeader(255).view(), "ff\r\n");
+    EXPECT_EQ(ChunkHeader(4096).view(), "1000\r\n");
+}
+
+TEST(RequestId, KeepsSaneCallerIdsOnly) {
+    EXPECT_EQ(request_id_from("abc-123"), "abc-123");
+    EXPECT_EQ(request_id_from("").size(), 32u);
+    EXPECT_NE(request_id_from("has space"), "has space");
+    EXPECT_NE(new_request_id(), new_request_id());
+}
+
+}  // namespace
+}  // namespace switchyard::wire
