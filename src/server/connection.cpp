@@ -51,7 +51,8 @@ private:
 
 class ClientConnection {
 public:
-    ClientConnection(Worker& worker, tcp::socket socket) : worker_(worker), stream_(std::move(socket)) {
+    ClientConnection(Worker& worker, tcp::socket socket)
+        : worker_(worker), stream_(std::move(socket)), read_deadline_(worker.io) {
         worker_.connections.insert(this);
         worker_.shared.open_connections.fetch_add(1, std::memory_order_relaxed);
     }
@@ -97,6 +98,10 @@ private:
     std::string head_;
     std::array<char, 16 * 1024> relay_{};
     bool idle_ = true;
+    // The request read deadline cancels the socket's reads rather than closing it (as Beast's
+    // own expiry would), so the caller still gets a 408.
+    asio::steady_timer read_deadline_;
+    bool read_timed_out_ = false;
 };
 
 void close_if_idle(ClientConnection& connection) { connection.close_if_idle(); }
@@ -126,7 +131,24 @@ asio::awaitable<bool> ClientConnection::serve_one() {
     parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(server.max_header_bytes, UINT32_MAX)));
     parser.body_limit(server.max_body_bytes);
 
-    stream_.expires_after(server.request_read_timeout);
+    const auto too_large = [&] {
+        return ApiError{413,
+                        "the request body exceeds the limit of " + std::to_string(server.max_body_bytes) + " bytes",
+                        "invalid_request_error", std::nullopt, "body_too_large"};
+    };
+    stream_.expires_never();
+    read_timed_out_ = false;
+    read_deadline_.expires_after(server.request_read_timeout);
+    read_deadline_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;  // cancelled: the request arrived in time (or the connection is gone)
+        read_timed_out_ = true;
+        boost::system::error_code ignored;
+        stream_.socket().cancel(ignored);
+    });
+    struct StopDeadline {
+        asio::steady_timer& timer;
+        ~StopDeadline() { timer.cancel(); }
+    } stop_deadline{read_deadline_};
     auto [head_ec, head_bytes] =
         co_await http::async_read_header(stream_, buffer_, parser, asio::as_tuple(asio::use_awaitable));
     if (head_ec == http::error::header_limit) {
@@ -134,7 +156,11 @@ asio::awaitable<bool> ClientConnection::serve_one() {
                        "invalid_request_error", std::nullopt, "headers_too_large"};
         co_return co_await reject(std::move(error));
     }
-    if (head_ec == beast::error::timeout) {
+    if (head_ec == http::error::body_limit) {
+        ApiError error = too_large();
+        co_return co_await reject(std::move(error));
+    }
+    if (read_timed_out_) {
         ApiError error{
             408, "the request was not received within " + std::to_string(server.request_read_timeout.count()) + " ms",
             "invalid_request_error", std::nullopt, "request_timeout"};
@@ -161,11 +187,6 @@ asio::awaitable<bool> ClientConnection::serve_one() {
                        "invalid_request_error", std::nullopt, "too_many_headers"};
         co_return co_await reject(std::move(error));
     }
-    const auto too_large = [&] {
-        return ApiError{413,
-                        "the request body exceeds the limit of " + std::to_string(server.max_body_bytes) + " bytes",
-                        "invalid_request_error", std::nullopt, "body_too_large"};
-    };
     if (auto length = parser.content_length(); length && *length > server.max_body_bytes) {
         ApiError error = too_large();
         co_return co_await reject(std::move(error));
@@ -183,7 +204,7 @@ asio::awaitable<bool> ClientConnection::serve_one() {
             ApiError error = too_large();
             co_return co_await reject(std::move(error));
         }
-        if (body_ec == beast::error::timeout) {
+        if (read_timed_out_) {
             ApiError error{408,
                            "the request body was not received within " +
                                std::to_string(server.request_read_timeout.count()) + " ms",
@@ -192,7 +213,7 @@ asio::awaitable<bool> ClientConnection::serve_one() {
         }
         if (body_ec) co_return false;
     }
-    stream_.expires_never();
+    read_deadline_.cancel();
     const bool keep_alive = request.keep_alive() && !worker_.shared.draining.load(std::memory_order_relaxed);
     const bool reusable = co_await handle(request, keep_alive);
     co_return reusable&& keep_alive;

@@ -71,6 +71,7 @@ void Ledger::reset() {
   requests_ = 0;
   completed_ = 0;
   cancelled_ = 0;
+  connections_ = 0;
   faults_ = 0;
   rejected_ = 0;
   prompt_tokens_ = 0;
@@ -86,9 +87,9 @@ void Ledger::render(std::string& out) const {
   const auto load = [](const auto& counter) { return counter.load(std::memory_order_relaxed); };
   fmt::format_to(std::back_inserter(out), "{{\"requests_total\":{},\"in_flight\":{},\"completed\":{},"
                  "\"cancelled\":{},\"faults_injected\":{},\"rejected\":{},\"prompt_tokens_total\":{},"
-                 "\"completion_tokens_total\":{}",
+                 "\"completion_tokens_total\":{},\"connections_total\":{}",
                  load(requests_), load(in_flight_), load(completed_), load(cancelled_), load(faults_),
-                 load(rejected_), load(prompt_tokens_), load(completion_tokens_));
+                 load(rejected_), load(prompt_tokens_), load(completion_tokens_), load(connections_));
   std::lock_guard lock(mutex_);
   out += ",\"by_endpoint\":";
   append_counts(out, by_endpoint_);

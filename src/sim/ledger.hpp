@@ -28,6 +28,7 @@ class Ledger {
 
   void count_completed() { completed_.fetch_add(1, std::memory_order_relaxed); }
   void count_cancelled() { cancelled_.fetch_add(1, std::memory_order_relaxed); }
+  void count_connection() { connections_.fetch_add(1, std::memory_order_relaxed); }
   void count_fault() { faults_.fetch_add(1, std::memory_order_relaxed); }
   void count_rejected() { rejected_.fetch_add(1, std::memory_order_relaxed); }
   void add_prompt_tokens(std::uint64_t n) { prompt_tokens_.fetch_add(n, std::memory_order_relaxed); }
@@ -58,6 +59,7 @@ class Ledger {
   std::atomic<std::int64_t> in_flight_{0};
   std::atomic<std::uint64_t> completed_{0};
   std::atomic<std::uint64_t> cancelled_{0};
+  std::atomic<std::uint64_t> connections_{0};  // accepted connections (keep-alive reuse shows here)
   std::atomic<std::uint64_t> faults_{0};
   std::atomic<std::uint64_t> rejected_{0};
   std::atomic<std::uint64_t> prompt_tokens_{0};

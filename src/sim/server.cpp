@@ -601,10 +601,8 @@ class Session {
     for (;;) {
       auto [ec] = co_await socket().async_wait(Socket::wait_read, use_nothrow);
       if (ec || peer_gone(socket())) co_return;
-      if (::recv(socket().native_handle(), sink.data(), sink.size(), MSG_DONTWAIT) <= 0 &&
-          errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        co_return;
-      }
+      const auto n = ::recv(socket().native_handle(), sink.data(), sink.size(), MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) co_return;
     }
   }
 
@@ -673,8 +671,10 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, Simulator& sim) {
     socket.set_option(tcp::no_delay(true), option_ec);
     const auto executor = socket.get_executor();
     if (sim.tls) {
+      sim.ledger.count_connection();
       asio::co_spawn(executor, serve(TlsStream(std::move(socket), *sim.tls), sim), log_failure);
     } else {
+      sim.ledger.count_connection();
       asio::co_spawn(executor, serve(std::move(socket), sim), log_failure);
     }
   }

@@ -1,0 +1,415 @@
+// The gateway core over real sockets: the switchyard binary in front of switchyard-sim processes.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "harness.hpp"
+
+namespace switchyard::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string closed_port_url() { return "http://127.0.0.1:1"; }  // nothing listens on port 1
+
+// One local simulator and one "cloud" simulator behind the gateway.
+class GatewayTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        local = start_sim({"--model", "llama-4-maverick-q4", "--tokens", "6"});
+        cloud = start_sim({"--model", "deepseek-v3.2", "--tokens", "6", "--api-key", "sk-cloud-secret"});
+        gateway = start_gateway(config(), {{"CLOUD_KEY", "sk-cloud-secret"}});
+    }
+
+    virtual std::string extra_server() const { return ""; }
+
+    std::string config() const {
+        return R"(
+listeners:
+  - address: 127.0.0.1
+    port: 0
+server:
+  io_threads: 2
+  max_body_bytes: 64KiB
+  max_header_bytes: 4KiB
+  max_headers: 20
+  request_read_timeout: 1s
+)" + extra_server() +
+               R"(
+upstreams:
+  - name: local
+    type: llama-server
+    base_url: )" + local.url() +
+               R"(
+    timeouts: {first_byte: 1500ms, idle: 1s}
+  - name: cloud
+    type: openai
+    base_url: http://localhost:)" + std::to_string(cloud.port) +
+               R"(/v1
+    api_key: ${CLOUD_KEY}
+  - name: broken
+    type: vllm
+    base_url: )" + closed_port_url() +
+               R"(
+    health: {interval: 100ms}
+models:
+  - name: llama4:maverick
+    deployments:
+      - upstream: local
+        model: llama-4-maverick-q4
+  - name: deepseek-v3.2
+    deployments:
+      - upstream: cloud
+  - name: broken-model
+    deployments:
+      - upstream: broken
+  - name: with-fallback
+    deployments:
+      - upstream: broken
+        model: x
+      - upstream: local
+        model: llama-4-maverick-q4
+)";
+    }
+
+    Sim local;
+    Sim cloud;
+    Gateway gateway;
+};
+
+TEST_F(GatewayTest, NonStreamingChatPassesThroughWithUsage) {
+    const auto r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick"),
+                        {{"Authorization", "Bearer caller-key"}, {"x-request-id", "req-123"}, {"x-sim-tokens", "5"}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("x-request-id"), "req-123");
+    EXPECT_EQ(r.header("x-switchyard-upstream"), "local");
+    EXPECT_NE(r.body.find(R"("object":"chat.completion")"), std::string::npos);
+    EXPECT_NE(r.body.find(R"("completion_tokens":5)"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find(R"("model":"llama-4-maverick-q4")"), std::string::npos);
+
+    const std::string stats = sim_stats(local);
+    // The model name was rewritten, everything else forwarded byte for byte.
+    EXPECT_NE(stats.find(R"(\"model\":\"llama-4-maverick-q4\",\"messages\":[{\"role\":\"user\",\"content\":\"Say something about trains.\"}])"),
+              std::string::npos)
+        << stats;
+    EXPECT_EQ(stats.find("caller-key"), std::string::npos) << "the caller's key must not reach the upstream";
+    EXPECT_NE(stats.find(R"("x-request-id":"req-123")"), std::string::npos);
+    EXPECT_NE(stats.find(R"("x-sim-tokens":"5")"), std::string::npos) << "other headers are forwarded";
+    EXPECT_EQ(stat_number(sim_stats(cloud), "requests_total"), 0);
+}
+
+TEST_F(GatewayTest, GeneratesRequestIdsAndSendsTheUpstreamKey) {
+    const auto r = post(gateway.port, "/v1/chat/completions", chat_body("deepseek-v3.2"));
+    ASSERT_EQ(r.status, 200) << r.body;  // the cloud sim refuses requests without its key
+    EXPECT_EQ(r.header("x-request-id").size(), 32u);
+    EXPECT_EQ(r.header("x-switchyard-upstream"), "cloud");
+    EXPECT_NE(sim_stats(cloud).find(R"("authorization":"Bearer sk-cloud-secret")"), std::string::npos);
+    const auto again = post(gateway.port, "/v1/chat/completions", chat_body("deepseek-v3.2"));
+    EXPECT_NE(again.header("x-request-id"), r.header("x-request-id"));
+}
+
+TEST_F(GatewayTest, StreamsChunkByChunkAsTheyArrive) {
+    const auto r = post_streaming(gateway.port, "/v1/chat/completions",
+                                  chat_body("llama4:maverick", true, R"("stream_options":{"include_usage":true})"),
+                                  {{"x-sim-itl-ms", "150"}, {"x-sim-tokens", "6"}});
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.headers.at("content-type").rfind("text/event-stream", 0), 0u);
+    EXPECT_EQ(r.headers.at("transfer-encoding"), "chunked");
+    EXPECT_EQ(r.headers.at("x-switchyard-upstream"), "local");
+    // 6 tokens 150 ms apart: the caller sees them spread over ~750 ms, not in one piece at the end.
+    ASSERT_GE(r.pieces.size(), 5u);
+    const auto first = r.pieces.front().first;
+    const auto last = r.pieces.back().first;
+    EXPECT_GE(last - first, 600ms);
+    const std::string body = r.body();
+    EXPECT_NE(body.find(R"("completion_tokens":6)"), std::string::npos) << body;
+    EXPECT_TRUE(body.ends_with("data: [DONE]\n\n")) << body;
+    EXPECT_NE(body.find("chat.completion.chunk"), std::string::npos);
+}
+
+TEST_F(GatewayTest, CompletionsAndEmbeddings) {
+    auto r = post(gateway.port, "/v1/completions", R"({"model":"llama4:maverick","prompt":"Once upon a time"})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find(R"("object":"text_completion")"), std::string::npos);
+    r = post(gateway.port, "/v1/embeddings", R"({"model":"llama4:maverick","input":["a","b"]})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find(R"("object":"embedding")"), std::string::npos);
+    EXPECT_NE(r.body.find(R"("index":1)"), std::string::npos);
+    const auto streamed = post_streaming(gateway.port, "/v1/completions",
+                                         R"({"model":"llama4:maverick","prompt":"x","stream":true})");
+    EXPECT_NE(streamed.body().find("data: [DONE]"), std::string::npos);
+    EXPECT_NE(sim_stats(local).find(R"("/v1/embeddings":1)"), std::string::npos);
+}
+
+TEST_F(GatewayTest, ModelsHealthAndReadiness) {
+    auto r = get(gateway.port, "/v1/models");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_NE(r.body.find(R"("object":"list")"), std::string::npos);
+    for (const char* id : {"llama4:maverick", "deepseek-v3.2", "broken-model", "with-fallback"}) {
+        EXPECT_NE(r.body.find(std::string(R"("id":")") + id + "\""), std::string::npos) << id;
+    }
+    EXPECT_EQ(get(gateway.port, "/healthz").status, 200);
+    EXPECT_EQ(get(gateway.port, "/readyz").status, 200);
+}
+
+TEST_F(GatewayTest, UnknownPathsAndWrongMethods) {
+    auto r = get(gateway.port, "/v1/nothing");
+    EXPECT_EQ(r.status, 404);
+    EXPECT_NE(r.body.find(R"("code":"unknown_url")"), std::string::npos);
+    EXPECT_NE(r.body.find(R"("type":"invalid_request_error")"), std::string::npos);
+    r = get(gateway.port, "/v1/chat/completions");
+    EXPECT_EQ(r.status, 405);
+    EXPECT_EQ(r.header("allow"), "POST");
+    EXPECT_NE(r.body.find(R"({"error":{"message":)"), std::string::npos);
+    r = post(gateway.port, "/v1/models", "{}");
+    EXPECT_EQ(r.status, 405);
+    EXPECT_EQ(r.header("allow"), "GET");
+    EXPECT_FALSE(r.header("x-request-id").empty());
+}
+
+TEST_F(GatewayTest, BadBodiesGetClearErrors) {
+    auto r = post(gateway.port, "/v1/chat/completions", R"({"model": "llama4:maverick", "messages": [}])");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("byte offset 42"), std::string::npos) << r.body;
+    r = post(gateway.port, "/v1/chat/completions", R"({"messages":[{"role":"user","content":"x"}]})");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find(R"("param":"model")"), std::string::npos);
+    r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverik"));
+    EXPECT_EQ(r.status, 404);
+    EXPECT_NE(r.body.find("Did you mean 'llama4:maverick'?"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("deepseek-v3.2"), std::string::npos);
+    EXPECT_NE(r.body.find(R"("code":"model_not_found")"), std::string::npos);
+    r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick", false, R"("stream":"yes")"));
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find(R"("param":"stream")"), std::string::npos);
+    r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick", false, R"("max_tokens":"ten")"));
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find(R"("param":"max_tokens")"), std::string::npos);
+    EXPECT_EQ(stat_number(sim_stats(local), "requests_total"), 0) << "bad requests never reach an upstream";
+}
+
+TEST_F(GatewayTest, BodyOverTheLimitIs413) {
+    const std::string big = chat_body("llama4:maverick", false, R"("pad":")" + std::string(70 * 1024, 'x') + "\"");
+    auto r = post(gateway.port, "/v1/chat/completions", big);
+    EXPECT_EQ(r.status, 413);
+    EXPECT_NE(r.body.find("65536 bytes"), std::string::npos) << r.body;
+    // Chunked, with no Content-Length to check up front.
+    std::string chunked = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 20; ++i) chunked += "1000\r\n" + std::string(4096, 'y') + "\r\n";
+    chunked += "0\r\n\r\n";
+    const std::string raw = raw_exchange(gateway.port, chunked);
+    EXPECT_EQ(raw.rfind("HTTP/1.1 413", 0), 0u) << raw.substr(0, 200);
+}
+
+TEST_F(GatewayTest, ChunkedRequestBodiesAreAccepted) {
+    const std::string body = chat_body("llama4:maverick");
+    const std::string half1 = body.substr(0, 10);
+    const std::string half2 = body.substr(10);
+    char size1[16];
+    char size2[16];
+    std::snprintf(size1, sizeof size1, "%zx", half1.size());
+    std::snprintf(size2, sizeof size2, "%zx", half2.size());
+    const std::string raw = raw_exchange(
+        gateway.port, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                          std::string(size1) + "\r\n" + half1 + "\r\n" + size2 + "\r\n" + half2 + "\r\n0\r\n\r\n");
+    EXPECT_EQ(raw.rfind("HTTP/1.1 200", 0), 0u) << raw;
+}
+
+TEST_F(GatewayTest, HeadersTooLargeOrTooManyAre431) {
+    auto r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick"),
+                  {{"x-big", std::string(5000, 'h')}});
+    EXPECT_EQ(r.status, 431);
+    EXPECT_NE(r.body.find("headers_too_large"), std::string::npos);
+    std::map<std::string, std::string> many;
+    for (int i = 0; i < 25; ++i) many["x-h" + std::to_string(i)] = "v";
+    r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick"), many);
+    EXPECT_EQ(r.status, 431);
+    EXPECT_NE(r.body.find("too_many_headers"), std::string::npos);
+}
+
+TEST_F(GatewayTest, SlowClientsAreCutOffWith408) {
+    // Headers promise a body that never comes; the read timeout is 1 s.
+    const auto start = std::chrono::steady_clock::now();
+    const std::string raw = raw_exchange(
+        gateway.port, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"model\"", 5s);
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(raw.rfind("HTTP/1.1 408", 0), 0u) << raw;
+    EXPECT_NE(raw.find("request_timeout"), std::string::npos);
+    EXPECT_LT(waited, 3s);
+    // Half a request line, then silence.
+    const std::string partial = raw_exchange(gateway.port, "POST /v1/chat/compl", 5s);
+    EXPECT_EQ(partial.rfind("HTTP/1.1 408", 0), 0u) << partial;
+}
+
+TEST_F(GatewayTest, UnreachableUpstreamIs502NamingItButNotItsAddress) {
+    const auto r = post(gateway.port, "/v1/chat/completions", chat_body("broken-model"));
+    EXPECT_EQ(r.status, 502) << r.body;
+    EXPECT_EQ(r.header("x-switchyard-upstream"), "broken");
+    EXPECT_NE(r.body.find("upstream 'broken'"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("127.0.0.1"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find(R"("type":"upstream_error")"), std::string::npos);
+}
+
+TEST_F(GatewayTest, ConnectFailureMovesToTheNextDeployment) {
+    const auto r = post(gateway.port, "/v1/chat/completions", chat_body("with-fallback"));
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("x-switchyard-upstream"), "local");
+}
+
+TEST_F(GatewayTest, UpstreamTimeoutIs504) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick"), {{"x-sim-fault", "hang"}});
+    EXPECT_EQ(r.status, 504) << r.body;
+    EXPECT_NE(r.body.find("within 1500ms"), std::string::npos) << r.body;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+}
+
+TEST_F(GatewayTest, UpstreamErrorsPassThroughWithTheirStatus) {
+    auto r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick"), {{"x-sim-fault", "429"}});
+    EXPECT_EQ(r.status, 429);
+    EXPECT_FALSE(r.header("retry-after").empty());
+    EXPECT_EQ(r.header("x-switchyard-upstream"), "local");
+    r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick"), {{"x-sim-fault", "503"}});
+    EXPECT_EQ(r.status, 503);
+    r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick"), {{"x-sim-fault", "reset"}});
+    EXPECT_EQ(r.status, 502) << r.body;
+    EXPECT_NE(r.body.find("upstream 'local'"), std::string::npos);
+}
+
+TEST_F(GatewayTest, BrokenStreamEndsWithAnSseErrorEvent) {
+    const auto r = post_streaming(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick", true),
+                                  {{"x-sim-fault", "drop:3"}, {"x-sim-tokens", "10"}});
+    ASSERT_EQ(r.status, 200);
+    const std::string body = r.body();
+    EXPECT_EQ(body.find("[DONE]"), std::string::npos) << body;
+    const auto last_event = body.rfind("data: ");
+    ASSERT_NE(last_event, std::string::npos);
+    EXPECT_EQ(body.substr(last_event).rfind(R"(data: {"error":{"message":"upstream 'local')", 0), 0u) << body;
+    EXPECT_TRUE(body.ends_with("\n\n"));
+}
+
+TEST_F(GatewayTest, CallerDisconnectClosesTheUpstreamRequest) {
+    {
+        // Ask for a long generation, read the head, then hang up.
+        const std::string body = chat_body("llama4:maverick", true);
+        const std::string raw = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                "x-sim-itl-ms: 200\r\nx-sim-tokens: 100\r\nContent-Length: " +
+                                std::to_string(body.size()) + "\r\n\r\n" + body;
+        const std::string head = raw_exchange(gateway.port, raw, 500ms);
+        EXPECT_EQ(head.rfind("HTTP/1.1 200", 0), 0u) << head;
+    }
+    // The simulator notices its connection closed long before the 20 s generation would end.
+    long cancelled = 0;
+    for (int i = 0; i < 100 && cancelled == 0; ++i) {
+        std::this_thread::sleep_for(20ms);
+        cancelled = stat_number(sim_stats(local), "cancelled");
+    }
+    EXPECT_EQ(cancelled, 1);
+    EXPECT_EQ(stat_number(sim_stats(local), "in_flight"), 0);
+}
+
+TEST_F(GatewayTest, CallerDisconnectBeforeTheFirstByteClosesTheUpstreamRequest) {
+    const std::string body = chat_body("llama4:maverick");
+    const std::string raw = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nx-sim-fault: hang\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\n\r\n" + body;
+    const std::string nothing = raw_exchange(gateway.port, raw, 300ms);
+    EXPECT_TRUE(nothing.empty());
+    long cancelled = 0;
+    for (int i = 0; i < 100 && cancelled == 0; ++i) {
+        std::this_thread::sleep_for(20ms);
+        cancelled = stat_number(sim_stats(local), "cancelled");
+    }
+    EXPECT_EQ(cancelled, 1);
+}
+
+TEST_F(GatewayTest, KeepAliveConnectionsAreReused) {
+    // Many sequential requests on one caller connection; the upstream sees few connections.
+    std::string pipeline;
+    const std::string body = chat_body("llama4:maverick");
+    for (int i = 0; i < 20; ++i) {
+        pipeline += "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                    (i == 19 ? "\r\nConnection: close" : "") + "\r\n\r\n" + body;
+    }
+    const std::string raw = raw_exchange(gateway.port, pipeline);
+    std::size_t count = 0;
+    for (auto at = raw.find("HTTP/1.1 200"); at != std::string::npos; at = raw.find("HTTP/1.1 200", at + 1)) ++count;
+    EXPECT_EQ(count, 20u);
+    const long connections = stat_number(sim_stats(local), "connections_total");
+    EXPECT_GE(connections, 1);
+    EXPECT_LE(connections, 3);  // the health checker's own connection counts too
+}
+
+TEST_F(GatewayTest, SigtermFinishesRequestsInFlight) {
+    std::thread slow([&] {
+        const auto r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick"),
+                            {{"x-sim-ttft-ms", "1000"}});
+        EXPECT_EQ(r.status, 200) << r.body;
+    });
+    std::this_thread::sleep_for(300ms);
+    ::kill(gateway.process->pid(), SIGTERM);
+    std::this_thread::sleep_for(200ms);
+    EXPECT_THROW(get(gateway.port, "/healthz"), std::exception) << "no new connections while draining";
+    slow.join();
+    EXPECT_EQ(gateway.process->stop(0, 5s), 0);
+}
+
+class ExposedAddressTest : public GatewayTest {
+    std::string extra_server() const override { return "  expose_upstream_address: true\n"; }
+};
+
+TEST_F(ExposedAddressTest, ErrorsNameTheAddressWhenAllowed) {
+    const auto r = post(gateway.port, "/v1/chat/completions", chat_body("broken-model"));
+    EXPECT_EQ(r.status, 502);
+    EXPECT_NE(r.body.find("http://127.0.0.1:1"), std::string::npos) << r.body;
+}
+
+TEST(Readiness, NotReadyWhenNoUpstreamIsUsable) {
+    auto gateway = start_gateway(R"(
+listeners: [{address: 127.0.0.1, port: 0}]
+upstreams:
+  - name: gone
+    type: llama-server
+    base_url: http://127.0.0.1:1
+    health: {interval: 100ms, timeout: 100ms}
+models:
+  - name: m
+    deployments: [{upstream: gone}]
+)");
+    int status = 0;
+    for (int i = 0; i < 50 && status != 503; ++i) {
+        std::this_thread::sleep_for(50ms);
+        status = get(gateway.port, "/readyz").status;
+    }
+    EXPECT_EQ(status, 503);
+    EXPECT_EQ(get(gateway.port, "/healthz").status, 200);
+}
+
+TEST(CheckConfig, ReportsEveryErrorWithItsLine) {
+    const std::string path = write_file("bad.yaml", R"(upstreams:
+  - name: local
+    type: llama-cpp
+    base_url: http://127.0.0.1:8080
+models:
+  - name: m
+    deployments:
+      - upstream: lcal
+)");
+    Process check("check-config", {gateway_binary(), "check-config", path});
+    EXPECT_EQ(check.stop(0, 10s), 1);
+    const std::string out = check.log();
+    EXPECT_NE(out.find("line 3, column 11: upstream type 'llama-cpp'"), std::string::npos) << out;
+    EXPECT_NE(out.find("line 8, column 19: deployment refers to unknown upstream 'lcal'; did you mean 'local'?"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("2 errors"), std::string::npos);
+
+    const std::string good = write_file("good.yaml", R"(upstreams: [{name: a, base_url: "http://127.0.0.1:9"}]
+models: [{name: m, deployments: [{upstream: a}]}]
+)");
+    Process ok("check-config", {gateway_binary(), "check-config", good});
+    EXPECT_EQ(ok.stop(0, 10s), 0) << ok.log();
+}
+
+}  // namespace
+}  // namespace switchyard::testing

@@ -1,0 +1,293 @@
+#include "harness.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace switchyard::testing {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct TempDir {
+    std::string path;
+    TempDir() {
+        std::string pattern = (std::filesystem::temp_directory_path() / "switchyard-test-XXXXXX").string();
+        if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+        path = pattern;
+    }
+    ~TempDir() {
+        if (std::getenv("SWITCHYARD_KEEP_TEST_FILES") == nullptr) {
+            std::error_code ignored;
+            std::filesystem::remove_all(path, ignored);
+        }
+    }
+};
+
+int counter = 0;
+
+}  // namespace
+
+std::string temp_dir() {
+    static TempDir dir;
+    return dir.path;
+}
+
+std::string write_file(const std::string& name, const std::string& text) {
+    const std::string path = temp_dir() + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+}
+
+Process::Process(std::string name, std::vector<std::string> argv, std::map<std::string, std::string> env)
+    : name_(std::move(name)) {
+    log_path_ = temp_dir() + "/" + name_ + "-" + std::to_string(++counter) + ".log";
+    std::vector<std::string> environment;
+    for (char** e = environ; *e != nullptr; ++e) {
+        const std::string entry(*e);
+        const auto eq = entry.find('=');
+        if (eq != std::string::npos && env.contains(entry.substr(0, eq))) continue;
+        environment.push_back(entry);
+    }
+    for (const auto& [key, value] : env) environment.push_back(key + "=" + value);
+    std::vector<char*> args;
+    for (auto& arg : argv) args.push_back(arg.data());
+    args.push_back(nullptr);
+    std::vector<char*> envp;
+    for (auto& entry : environment) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+
+    const pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+        if (::getppid() != parent) ::_exit(127);
+        const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+        ::execve(args[0], args.data(), envp.data());
+        ::_exit(127);
+    }
+}
+
+Process::~Process() {
+    if (running()) stop(SIGTERM, std::chrono::seconds(5));
+    if (running()) stop(SIGKILL, std::chrono::seconds(5));
+}
+
+bool Process::running() {
+    if (status_ || pid_ <= 0) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        status_ = status;
+        return false;
+    }
+    return true;
+}
+
+std::optional<int> Process::stop(int signal, std::chrono::milliseconds timeout) {
+    if (running()) ::kill(pid_, signal);
+    const auto deadline = Clock::now() + timeout;
+    while (running() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!status_) return std::nullopt;
+    return WIFEXITED(*status_) ? WEXITSTATUS(*status_) : 128 + WTERMSIG(*status_);
+}
+
+std::string Process::log() const {
+    std::ifstream in(log_path_);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+int wait_for_port(const std::string& ready_file, Process& process, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+        std::ifstream in(ready_file);
+        int port = 0;
+        if (in >> port && port > 0) return port;
+        if (!process.running()) throw std::runtime_error("process exited before it was ready:\n" + process.log());
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    throw std::runtime_error("process not ready in time:\n" + process.log());
+}
+
+std::string gateway_binary() { return SWITCHYARD_BIN; }
+std::string sim_binary() { return SWITCHYARD_SIM_BIN; }
+
+Sim start_sim(const std::vector<std::string>& args) {
+    Sim sim;
+    const std::string ready = temp_dir() + "/sim-ready-" + std::to_string(++counter);
+    std::vector<std::string> argv{sim_binary(), "--port", "0", "--ready-file", ready};
+    argv.insert(argv.end(), args.begin(), args.end());
+    sim.process = std::make_unique<Process>("sim", argv);
+    sim.port = wait_for_port(ready, *sim.process);
+    return sim;
+}
+
+Gateway start_gateway(const std::string& yaml, std::map<std::string, std::string> env) {
+    Gateway gateway;
+    const std::string config = write_file("gateway-" + std::to_string(++counter) + ".yaml", yaml);
+    const std::string ready = temp_dir() + "/gateway-ready-" + std::to_string(counter);
+    gateway.process = std::make_unique<Process>(
+        "gateway", std::vector<std::string>{gateway_binary(), "serve", "--config", config, "--ready-file", ready},
+        std::move(env));
+    gateway.port = wait_for_port(ready, *gateway.process);
+    return gateway;
+}
+
+std::string Response::header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+}
+
+namespace {
+
+template <typename Message>
+std::map<std::string, std::string> lower_headers(const Message& message) {
+    std::map<std::string, std::string> out;
+    for (const auto& field : message) {
+        std::string name(field.name_string());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        out[name] = std::string(field.value());
+    }
+    return out;
+}
+
+http::request<http::string_body> make_request(const std::string& method, const std::string& target,
+                                              const std::string& body,
+                                              const std::map<std::string, std::string>& headers) {
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::connection, "close");
+    if (!body.empty() || method == "POST") {
+        req.set(http::field::content_type, "application/json");
+        req.body() = body;
+        req.prepare_payload();
+    }
+    for (const auto& [name, value] : headers) req.set(name, value);
+    return req;
+}
+
+}  // namespace
+
+Response request(int port, const std::string& method, const std::string& target, const std::string& body,
+                 const std::map<std::string, std::string>& headers) {
+    asio::io_context io;
+    beast::tcp_stream stream(io);
+    stream.expires_after(std::chrono::seconds(30));
+    stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+    http::write(stream, make_request(method, target, body, headers));
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(boost::none);
+    beast::error_code ec;
+    http::read(stream, buffer, parser, ec);
+    Response out;
+    if (ec && !parser.is_header_done()) throw std::runtime_error("no response: " + ec.message());
+    out.status = static_cast<int>(parser.get().result_int());
+    out.headers = lower_headers(parser.get());
+    out.body = parser.get().body();
+    return out;
+}
+
+std::string StreamedResponse::body() const {
+    std::string out;
+    for (const auto& piece : pieces) out += piece.second;
+    return out;
+}
+
+StreamedResponse post_streaming(int port, const std::string& target, const std::string& body,
+                                const std::map<std::string, std::string>& headers) {
+    asio::io_context io;
+    beast::tcp_stream stream(io);
+    stream.expires_after(std::chrono::seconds(30));
+    stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+    const auto start = Clock::now();
+    http::write(stream, make_request("POST", target, body, headers));
+    beast::flat_buffer buffer;
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(boost::none);
+    http::read_header(stream, buffer, parser);
+    StreamedResponse out;
+    out.status = static_cast<int>(parser.get().result_int());
+    out.headers = lower_headers(parser.get());
+    char data[8192];
+    while (!parser.is_done()) {
+        parser.get().body().data = data;
+        parser.get().body().size = sizeof data;
+        beast::error_code ec;
+        http::read_some(stream, buffer, parser, ec);
+        const std::size_t got = sizeof data - parser.get().body().size;
+        if (got > 0) {
+            out.pieces.emplace_back(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start),
+                                    std::string(data, got));
+        }
+        if (ec == http::error::need_buffer) continue;
+        if (ec) break;
+    }
+    return out;
+}
+
+std::string raw_exchange(int port, const std::string& bytes, std::chrono::milliseconds timeout) {
+    asio::io_context io;
+    tcp::socket socket(io);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+    boost::system::error_code ec;
+    if (!bytes.empty()) asio::write(socket, asio::buffer(bytes), ec);
+    // Plain poll/recv: Asio's blocking reads would ignore a receive timeout.
+    const int fd = socket.native_handle();
+    const auto deadline = Clock::now() + timeout;
+    std::string out;
+    char data[4096];
+    while (true) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) break;
+        pollfd pfd{fd, POLLIN, 0};
+        if (::poll(&pfd, 1, static_cast<int>(left)) <= 0) break;
+        const auto n = ::recv(fd, data, sizeof data, 0);
+        if (n <= 0) break;
+        out.append(data, static_cast<std::size_t>(n));
+    }
+    return out;
+}
+
+std::string sim_stats(const Sim& sim) { return request(sim.port, "GET", "/sim/stats").body; }
+
+long stat_number(const std::string& stats_json, const std::string& key) {
+    const std::string needle = "\"" + key + "\":";
+    const auto at = stats_json.find(needle);
+    if (at == std::string::npos) return -1;
+    return std::strtol(stats_json.c_str() + at + needle.size(), nullptr, 10);
+}
+
+std::string chat_body(const std::string& model, bool stream, const std::string& extra) {
+    std::string body = R"({"model":")" + model + R"(","messages":[{"role":"user","content":"Say something about trains."}])";
+    if (stream) body += R"(,"stream":true)";
+    if (!extra.empty()) body += "," + extra;
+    body += "}";
+    return body;
+}
+
+}  // namespace switchyard::testing

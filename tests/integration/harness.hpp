@@ -1,0 +1,97 @@
+// Test harness for integration tests: starts the real gateway, simulators and llama-server as
+// child processes on loopback ports chosen by the OS, and talks to them over real sockets.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace switchyard::testing {
+
+// A child process, stopped (SIGTERM, then SIGKILL) when the object goes away.
+class Process {
+public:
+    Process(std::string name, std::vector<std::string> argv, std::map<std::string, std::string> env = {});
+    ~Process();
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    pid_t pid() const { return pid_; }
+    bool running();
+    // Sends `signal` and waits up to `timeout` for the exit; returns the exit status or nullopt.
+    std::optional<int> stop(int signal, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    const std::string& log_path() const { return log_path_; }
+    std::string log() const;
+
+private:
+    std::string name_;
+    std::string log_path_;
+    pid_t pid_ = -1;
+    std::optional<int> status_;
+};
+
+std::string temp_dir();  // one per test process, removed at exit
+std::string write_file(const std::string& name, const std::string& text);
+// Waits for a ready file written by a child and returns the first port in it.
+int wait_for_port(const std::string& ready_file, Process& process,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+std::string gateway_binary();
+std::string sim_binary();
+
+struct Sim {
+    std::unique_ptr<Process> process;
+    int port = 0;
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+};
+Sim start_sim(const std::vector<std::string>& args = {});
+
+struct Gateway {
+    std::unique_ptr<Process> process;
+    int port = 0;
+};
+// Starts `switchyard serve` on `yaml`, in which "${PORT}" and the like stay as written.
+Gateway start_gateway(const std::string& yaml, std::map<std::string, std::string> env = {});
+
+struct Response {
+    int status = 0;
+    std::map<std::string, std::string> headers;  // lower-case names
+    std::string body;
+    std::string header(const std::string& name) const;
+};
+
+// One HTTP/1.1 request on a fresh connection (Connection: close).
+Response request(int port, const std::string& method, const std::string& target, const std::string& body = "",
+                 const std::map<std::string, std::string>& headers = {});
+inline Response post(int port, const std::string& target, const std::string& body,
+                     const std::map<std::string, std::string>& headers = {}) {
+    return request(port, "POST", target, body, headers);
+}
+inline Response get(int port, const std::string& target) { return request(port, "GET", target); }
+
+// A streamed response: body pieces with the time each arrived, relative to the request.
+struct StreamedResponse {
+    int status = 0;
+    std::map<std::string, std::string> headers;
+    std::vector<std::pair<std::chrono::milliseconds, std::string>> pieces;
+    std::string body() const;
+};
+StreamedResponse post_streaming(int port, const std::string& target, const std::string& body,
+                                const std::map<std::string, std::string>& headers = {});
+
+// Raw bytes: connects, writes `bytes`, reads until the peer closes or `timeout`.
+std::string raw_exchange(int port, const std::string& bytes,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// GET /sim/stats of a simulator, as text (tests look for substrings or parse numbers).
+std::string sim_stats(const Sim& sim);
+long stat_number(const std::string& stats_json, const std::string& key);
+
+std::string chat_body(const std::string& model, bool stream = false, const std::string& extra = "");
+
+}  // namespace switchyard::testing
