@@ -291,3 +291,45 @@ std::string chat_body(const std::string& model, bool stream, const std::string& 
 }
 
 }  // namespace switchyard::testing
+
+namespace switchyard::testing {
+
+int free_port() {
+    asio::io_context io;
+    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    return acceptor.local_endpoint().port();
+}
+
+bool wait_until_ok(int port, const std::string& path, Process& process, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+        if (!process.running()) return false;
+        try {
+            if (request(port, "GET", path).status == 200) return true;
+        } catch (const std::exception&) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+}
+
+namespace {
+std::string from_env_or(const char* name, const std::string& fallback) {
+    const char* value = std::getenv(name);
+    return value != nullptr && *value != '\0' ? value : fallback;
+}
+}  // namespace
+
+std::string llama_server_binary() {
+    return from_env_or("SWITCHYARD_LLAMA_SERVER",
+                       std::string(SWITCHYARD_SOURCE_DIR) + "/third_party/llama.cpp/build/bin/llama-server");
+}
+std::string tiny_model() {
+    return from_env_or("SWITCHYARD_TINY_MODEL", std::string(SWITCHYARD_SOURCE_DIR) + "/models/tiny-llama.gguf");
+}
+std::string tiny_llama4_model() {
+    return from_env_or("SWITCHYARD_TINY_LLAMA4_MODEL",
+                       std::string(SWITCHYARD_SOURCE_DIR) + "/models/tiny-llama4-moe.gguf");
+}
+
+}  // namespace switchyard::testing

@@ -95,3 +95,18 @@ long stat_number(const std::string& stats_json, const std::string& key);
 std::string chat_body(const std::string& model, bool stream = false, const std::string& extra = "");
 
 }  // namespace switchyard::testing
+
+namespace switchyard::testing {
+
+// A port that was free a moment ago (for programs that cannot report the port they bound).
+int free_port();
+// Polls GET `path` until it answers 200 or `timeout` passes; false on timeout.
+bool wait_until_ok(int port, const std::string& path, Process& process, std::chrono::milliseconds timeout);
+
+// llama-server and the tiny test models: from SWITCHYARD_LLAMA_SERVER / SWITCHYARD_TINY_MODEL /
+// SWITCHYARD_TINY_LLAMA4_MODEL, else where scripts/setup puts them in the source tree.
+std::string llama_server_binary();
+std::string tiny_model();
+std::string tiny_llama4_model();
+
+}  // namespace switchyard::testing
