@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
     auto* serve = app.add_subcommand("serve", "Run the gateway");
     serve->add_option("-c,--config", config_path, "Configuration file (YAML)")->required();
     serve->add_option("--ready-file", ready_file, "Write the bound port of each listener here once listening");
-    serve->add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+    serve->add_option("--log-level", log_level, "Log level")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+        ->capture_default_str();
 
     std::string check_path;
     auto* check = app.add_subcommand("check-config", "Validate a configuration file and report every error");

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <limits>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -47,7 +49,7 @@ EnvLookup process_env() {
 std::optional<Duration> parse_duration(std::string_view text) {
     double value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || value < 0) return std::nullopt;
+    if (ec != std::errc{} || !std::isfinite(value) || value < 0) return std::nullopt;
     const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
     double ms = 0;
     if (unit.empty() || unit == "s") {
@@ -61,6 +63,7 @@ std::optional<Duration> parse_duration(std::string_view text) {
     } else {
         return std::nullopt;
     }
+    if (ms > 1e12) return std::nullopt;  // ~31 years: surely a typo, and no overflow below
     return Duration(static_cast<Duration::rep>(ms));
 }
 
@@ -73,7 +76,9 @@ std::optional<std::size_t> parse_size(std::string_view text) {
         {"", 1},        {"B", 1},          {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},
         {"KB", 1000},   {"MB", 1000'000},  {"GB", 1000'000'000}};
     for (const auto& [name, factor] : kUnits) {
-        if (unit == name) return static_cast<std::size_t>(value * factor);
+        if (unit != name) continue;
+        if (value > std::numeric_limits<std::size_t>::max() / factor) return std::nullopt;
+        return static_cast<std::size_t>(value * factor);
     }
     return std::nullopt;
 }
@@ -117,6 +122,10 @@ public:
     std::optional<std::string> scalar(const YAML::Node& map, const char* key) {
         const YAML::Node node = map[key];
         if (!node) return std::nullopt;
+        if (node.IsNull()) {
+            error(node, std::string("'") + key + "' has no value");
+            return std::nullopt;
+        }
         if (!node.IsScalar()) {
             error(node, std::string("'") + key + "' must be a single value, not a list or mapping");
             return std::nullopt;
@@ -261,7 +270,7 @@ private:
 
     void upstreams(const YAML::Node& node, Gateway& out) {
         if (!node || !node.IsSequence() || node.size() == 0) {
-            error(node, "'upstreams' must be a non-empty list; each upstream needs a name, a type and a base_url");
+            error(node, "'upstreams' must be a non-empty list; each upstream needs a name and a base_url");
             return;
         }
         std::set<std::string> names;
@@ -328,7 +337,7 @@ private:
                 case UpstreamType::llama_server:
                 case UpstreamType::vllm: upstream.health.path = "/health"; break;
                 case UpstreamType::ollama: upstream.health.path = "/api/version"; break;
-                case UpstreamType::openai: upstream.health.path = "/v1/models"; break;
+                case UpstreamType::openai: upstream.health.path = upstream.url.api_base + "/models"; break;
             }
             if (const YAML::Node health = item["health"]) {
                 if (expect_map(health, "'health'", {"enabled", "path", "interval", "timeout"})) {

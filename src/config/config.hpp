@@ -41,7 +41,9 @@ struct Tls {
 
 struct HealthCheck {
     bool enabled = true;
-    std::string path;  // by type: llama-server/vllm "/health", ollama "/api/version", openai "/v1/models"
+    // From the host's root. By type: llama-server and vLLM "/health", Ollama "/api/version",
+    // OpenAI-style "<api base>/models".
+    std::string path;
     Duration interval{std::chrono::seconds(5)};
     Duration timeout{std::chrono::seconds(2)};
 };

@@ -63,8 +63,7 @@ std::optional<Url> parse_url(std::string_view text, std::string* why) {
         url.port = url.tls ? 443 : 80;
     }
     while (path.ends_with("/")) path.remove_suffix(1);
-    if (path.ends_with("/v1")) path.remove_suffix(3);
-    url.path_prefix = std::string(path);
+    url.api_base = path.empty() ? "/v1" : std::string(path);
     return url;
 }
 

@@ -12,7 +12,9 @@ struct Url {
     bool tls = false;
     std::string host;         // without brackets for IPv6 literals
     std::uint16_t port = 0;   // explicit or the scheme's default
-    std::string path_prefix;  // "" or "/something", never ending in "/" and never ending in "/v1"
+    // The OpenAI API base path, like the OpenAI SDKs' base_url: "/v1" when the URL has no path,
+    // else the path as written without a trailing "/" ("/v1beta/openai" for Gemini).
+    std::string api_base;
 
     // "host:port" as it belongs in a Host header (default ports omitted).
     std::string host_header() const;
@@ -20,8 +22,8 @@ struct Url {
     std::string origin() const;
 };
 
-// Parses an absolute http(s) URL. A trailing "/v1" is dropped from the path because the gateway
-// appends the caller's "/v1/..." path; both "http://h:8080" and "https://api.x.com/v1" work.
+// Parses an absolute http(s) URL. The gateway sends "/chat/completions" and the like to
+// `api_base`, so "http://h:8080" and "https://api.openai.com/v1" both reach ".../v1/chat/completions".
 // Returns the reason on failure.
 std::optional<Url> parse_url(std::string_view text, std::string* why);
 

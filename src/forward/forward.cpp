@@ -145,7 +145,7 @@ void Exchange::build_upstream_head(const upstream::Upstream& upstream, const con
     std::string& head = caller_.head;
     head.clear();
     head += "POST ";
-    head += upstream.config().url.path_prefix;
+    head += upstream.config().url.api_base;
     head += parse::path_of(request_.endpoint);
     head += " HTTP/1.1\r\n";
     wire::add_header(head, "Host", upstream.host_header());

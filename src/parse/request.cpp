@@ -8,9 +8,9 @@ namespace od = simdjson::ondemand;
 
 std::string_view path_of(Endpoint endpoint) {
     switch (endpoint) {
-        case Endpoint::chat_completions: return "/v1/chat/completions";
-        case Endpoint::completions: return "/v1/completions";
-        case Endpoint::embeddings: return "/v1/embeddings";
+        case Endpoint::chat_completions: return "/chat/completions";
+        case Endpoint::completions: return "/completions";
+        case Endpoint::embeddings: return "/embeddings";
     }
     return "";
 }

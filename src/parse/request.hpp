@@ -17,7 +17,7 @@
 namespace switchyard::parse {
 
 enum class Endpoint { chat_completions, completions, embeddings };
-std::string_view path_of(Endpoint endpoint);  // "/v1/chat/completions", ...
+std::string_view path_of(Endpoint endpoint);  // "/chat/completions", ... (below the API base)
 
 struct RequestFacts {
     std::string model;

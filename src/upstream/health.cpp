@@ -45,7 +45,7 @@ asio::awaitable<void> HealthChecker::probe_loop(std::size_t index, asio::any_io_
             if (ok) {
                 spdlog::info("upstream {} is healthy again", upstream.config().name);
             } else {
-                spdlog::warn("upstream {} failed its health check ({}); no traffic until it recovers",
+                spdlog::warn("upstream {} failed its health check ({}); it gets traffic only when no healthy deployment can take it",
                              upstream.config().name, upstream.config().health.path);
             }
         }
@@ -57,11 +57,11 @@ asio::awaitable<void> HealthChecker::probe_loop(std::size_t index, asio::any_io_
 
 asio::awaitable<bool> HealthChecker::probe_once(Pool& pool) {
     const auto& config = pool.upstream().config();
-    auto acquired = co_await pool.acquire();
+    auto acquired = co_await pool.acquire(true, /*bounded=*/false);
     if (std::holds_alternative<ConnectError>(acquired)) co_return false;
     auto connection = std::move(std::get<std::unique_ptr<Connection>>(acquired));
 
-    http::request<http::empty_body> request{http::verb::get, config.url.path_prefix + config.health.path, 11};
+    http::request<http::empty_body> request{http::verb::get, config.health.path, 11};
     request.set(http::field::host, config.url.host_header());
     request.set(http::field::user_agent, "switchyard-health");
     if (!config.api_key.empty()) request.set(http::field::authorization, "Bearer " + config.api_key);

@@ -73,16 +73,26 @@ void Connection::close() {
 Pool::Pool(Upstream& upstream, asio::any_io_executor executor)
     : upstream_(upstream), executor_(executor), resolver_(executor) {}
 
-asio::awaitable<std::variant<std::vector<tcp::endpoint>, ConnectError>> Pool::resolve() {
+asio::awaitable<std::variant<std::vector<tcp::endpoint>, ConnectError>> Pool::resolve(Clock::time_point deadline) {
     const auto& url = upstream_.config().url;
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(url.host, ec);
     if (!ec) co_return std::vector<tcp::endpoint>{tcp::endpoint(address, url.port)};
     if (auto cached = upstream_.cached_endpoints(Clock::now())) co_return std::move(*cached);
 
-    // async_resolve runs getaddrinfo on Asio's private resolver thread, off the I/O thread.
+    // async_resolve runs getaddrinfo on Asio's private resolver thread, off the I/O thread; the
+    // connect deadline bounds it.
+    asio::steady_timer limit(executor_, deadline);
+    bool timed_out = false;
+    limit.async_wait([&](const boost::system::error_code& wait_ec) {
+        if (wait_ec) return;
+        timed_out = true;
+        resolver_.cancel();
+    });
     auto [resolve_ec, results] = co_await resolver_.async_resolve(url.host, std::to_string(url.port),
                                                                   asio::as_tuple(asio::use_awaitable));
+    limit.cancel();
+    if (timed_out) co_return ConnectError{asio::error::timed_out, "dns"};
     if (resolve_ec) co_return ConnectError{resolve_ec, "dns"};
     std::vector<tcp::endpoint> endpoints;
     for (const auto& entry : results) endpoints.push_back(entry.endpoint());
@@ -90,21 +100,30 @@ asio::awaitable<std::variant<std::vector<tcp::endpoint>, ConnectError>> Pool::re
     co_return endpoints;
 }
 
-asio::awaitable<std::variant<std::unique_ptr<Connection>, ConnectError>> Pool::acquire(bool allow_reuse) {
-    const auto& config = upstream_.config();
+std::unique_ptr<Connection> Pool::take_idle() {
     const auto now = Clock::now();
-    while (allow_reuse && !idle_.empty()) {
+    while (!idle_.empty()) {
         std::unique_ptr<Connection> connection = std::move(idle_.back());
         idle_.pop_back();
-        if (now - connection->idle_since < config.idle_connection_timeout && !connection->peer_closed()) {
+        if (now - connection->idle_since < upstream_.config().idle_connection_timeout && !connection->peer_closed()) {
             connection->reused = true;
-            co_return connection;
+            return connection;
         }
     }
+    return nullptr;
+}
 
-    const auto deadline = now + config.timeouts.connect;
-    if (upstream_.open_connections.load(std::memory_order_relaxed) >= config.max_connections) {
-        // Wait for another request to give a connection back, up to the connect timeout.
+asio::awaitable<std::variant<std::unique_ptr<Connection>, ConnectError>> Pool::acquire(bool allow_reuse,
+                                                                                       bool bounded) {
+    const auto& config = upstream_.config();
+    if (allow_reuse) {
+        if (auto connection = take_idle()) co_return connection;
+    }
+
+    const auto deadline = Clock::now() + config.timeouts.connect;
+    if (bounded && upstream_.open_connections.load(std::memory_order_relaxed) >= config.max_connections) {
+        // Wait for a request on any thread to give a connection back, up to the connect timeout.
+        // (Other threads' releases are not signalled here, hence the short polling interval.)
         asio::steady_timer timer(executor_);
         while (upstream_.open_connections.load(std::memory_order_relaxed) >= config.max_connections) {
             if (Clock::now() >= deadline) {
@@ -112,11 +131,11 @@ asio::awaitable<std::variant<std::unique_ptr<Connection>, ConnectError>> Pool::a
             }
             timer.expires_after(std::chrono::milliseconds(2));
             co_await timer.async_wait(asio::use_awaitable);
-            if (!idle_.empty()) co_return co_await acquire(allow_reuse);
+            if (auto connection = take_idle()) co_return connection;
         }
     }
 
-    auto resolved = co_await resolve();
+    auto resolved = co_await resolve(deadline);
     if (auto* error = std::get_if<ConnectError>(&resolved)) co_return std::move(*error);
     const auto& endpoints = std::get<std::vector<tcp::endpoint>>(resolved);
 

@@ -103,15 +103,18 @@ public:
 
     Upstream& upstream() { return upstream_; }
 
-    // An idle connection if one is alive, else a new one (bounded by the connect timeout).
-    asio::awaitable<std::variant<std::unique_ptr<Connection>, ConnectError>> acquire(bool allow_reuse = true);
+    // An idle connection if one is alive, else a new one (bounded by the connect timeout). A
+    // `bounded` acquire waits while the upstream has max_connections open; health probes are not.
+    asio::awaitable<std::variant<std::unique_ptr<Connection>, ConnectError>> acquire(bool allow_reuse = true,
+                                                                                     bool bounded = true);
     // Returns a connection whose last exchange completed cleanly and may be reused.
     void release(std::unique_ptr<Connection> connection);
 
     std::size_t idle_count() const { return idle_.size(); }
 
 private:
-    asio::awaitable<std::variant<std::vector<tcp::endpoint>, ConnectError>> resolve();
+    asio::awaitable<std::variant<std::vector<tcp::endpoint>, ConnectError>> resolve(Clock::time_point deadline);
+    std::unique_ptr<Connection> take_idle();
 
     Upstream& upstream_;
     asio::any_io_executor executor_;
