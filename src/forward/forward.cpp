@@ -2,7 +2,6 @@
 
 #include <sys/socket.h>
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <cerrno>
 
 #include "core/text.hpp"
@@ -16,32 +15,33 @@ using upstream::Connection;
 
 namespace {
 
-// Shared between the forwarding coroutine and the watcher of the caller's socket.
+// Shared between the forwarding coroutine and the watch on the caller's socket.
 struct Watch {
     Connection* active = nullptr;  // the upstream connection in use, closed if the caller leaves
     bool caller_gone = false;
+    bool done = false;
+    asio::cancellation_signal stop;
 };
 
-// Completes when the caller closes its connection (and then closes the upstream connection at
-// once, freeing the engine's slot), or never, until cancelled when forwarding finishes.
-asio::awaitable<void> watch_caller(beast::tcp_stream& caller, Watch& watch) {
-    auto& socket = caller.socket();
-    while (true) {
-        auto [ec] = co_await socket.async_wait(asio::ip::tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
-        if (ec) co_return;
-        char byte;
-        const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
-        if (n > 0) {
-            // The caller pipelined its next request, so it is still there; stop watching.
-            asio::steady_timer forever(socket.get_executor(), Clock::time_point::max());
-            co_await forever.async_wait(asio::as_tuple(asio::use_awaitable));
-            co_return;
-        }
-        watch.caller_gone = true;
-        if (watch.active != nullptr) watch.active->close();
-        co_return;
-    }
+// Waits for the caller's socket to become readable while the request is forwarded. A caller that
+// closed its connection makes it close the upstream connection at once, freeing the engine's
+// slot. A plain completion handler, not a coroutine: it costs one socket wait per request.
+void watch_caller(asio::ip::tcp::socket& socket, std::shared_ptr<Watch> watch) {
+    auto slot = watch->stop.slot();
+    socket.async_wait(asio::ip::tcp::socket::wait_read,
+                      asio::bind_cancellation_slot(slot, [&socket, watch](const boost::system::error_code& ec) {
+                          if (ec || watch->done) return;
+                          char byte;
+                          const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+                          if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                              watch_caller(socket, watch);
+                              return;
+                          }
+                          // n > 0: the caller pipelined its next request, so it is still there.
+                          if (n > 0) return;
+                          watch->caller_gone = true;
+                          if (watch->active != nullptr) watch->active->close();
+                      }));
 }
 
 bool is_timeout(const boost::system::error_code& ec) {
@@ -224,7 +224,9 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const co
     outcome.status = static_cast<int>(parser.get().result_int());
     build_response_head(parser, deployment, chunked);
 
-    // Relay the body as it arrives, one read into the caller's buffer, one write out.
+    // Relay the body as it arrives: parse what is buffered into the caller's relay buffer and read
+    // from the upstream only when that yields nothing, so events that arrived together leave in
+    // one write. No allocation per event.
     bool head_sent = false;
     char* const data = caller_.relay.data();
     const std::size_t capacity = caller_.relay.size();
@@ -234,12 +236,39 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const co
         if (!parser.is_done()) {
             parser.get().body().data = data;
             parser.get().body().size = capacity;
-            connection.tcp().expires_after(limits.cap(timeouts.idle));
-            auto [ec, consumed] = co_await connection.visit([&](auto& stream) {
-                return http::async_read_some(stream, connection.buffer, parser, asio::as_tuple(asio::use_awaitable));
-            });
-            read_ec = ec == http::error::need_buffer ? boost::system::error_code{} : ec;
-            got = capacity - parser.get().body().size;
+            while (true) {
+                while (!parser.is_done() && connection.buffer.size() > 0 && parser.get().body().size > 0) {
+                    boost::system::error_code put_ec;
+                    const std::size_t used = parser.put(connection.buffer.data(), put_ec);
+                    connection.buffer.consume(used);
+                    if (put_ec == http::error::need_more || put_ec == http::error::need_buffer) break;
+                    if (put_ec) {
+                        read_ec = put_ec;
+                        break;
+                    }
+                    if (used == 0) break;
+                }
+                got = capacity - parser.get().body().size;
+                if (got > 0 || parser.is_done() || read_ec) break;
+                connection.tcp().expires_after(limits.cap(timeouts.idle));
+                auto [ec, n] = co_await connection.visit([&](auto& stream) {
+                    return stream.async_read_some(connection.buffer.prepare(16 * 1024),
+                                                  asio::as_tuple(asio::use_awaitable));
+                });
+                connection.buffer.commit(n);
+                if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+                    // End of a body delimited by the close of the connection, or a cut response.
+                    boost::system::error_code eof_ec;
+                    parser.put_eof(eof_ec);
+                    if (eof_ec) read_ec = eof_ec;
+                    if (!parser.is_done() && !read_ec) read_ec = ec;
+                    break;
+                }
+                if (ec) {
+                    read_ec = ec;
+                    break;
+                }
+            }
         }
         const bool done = parser.is_done() && !read_ec;
         if (read_ec && !head_sent && got == 0) {
@@ -343,6 +372,7 @@ asio::awaitable<Outcome> attempt(const config::Gateway& config, std::vector<std:
                 break;  // try the next deployment: nothing was sent
             }
             auto connection = std::move(std::get<std::unique_ptr<Connection>>(acquired));
+            if (watch.caller_gone) co_return Outcome{499, false, deployment, "caller went away"};
             Outcome outcome;
             outcome.deployment = deployment;
             Exchange exchange(config, request, caller, watch);
@@ -353,6 +383,7 @@ asio::awaitable<Outcome> attempt(const config::Gateway& config, std::vector<std:
                 allow_reuse = false;
                 continue;
             }
+            if (watch.caller_gone) co_return Outcome{499, false, deployment, "caller went away"};
             if (result == Exchange::Result::failed_before_response) {
                 Outcome failed = co_await write_error(caller, request, exchange.error(), deployment->name);
                 failed.deployment = deployment;
@@ -373,16 +404,17 @@ asio::awaitable<Outcome> attempt(const config::Gateway& config, std::vector<std:
 
 asio::awaitable<Outcome> Forwarder::run(const CallerRequest& request,
                                         std::span<const config::Deployment* const> candidates, CallerSide caller) {
-    using namespace asio::experimental::awaitable_operators;
-    Watch watch;
-    auto result =
-        co_await (attempt(config_, pools_, request, candidates, caller, watch) || watch_caller(caller.stream, watch));
-    if (result.index() == 0 && !watch.caller_gone) co_return std::get<0>(std::move(result));
-    Outcome gone;
-    gone.status = 499;  // nginx's "client closed request"
-    gone.caller_reusable = false;
-    gone.error = "caller went away; upstream request closed";
-    co_return gone;
+    auto watch = std::make_shared<Watch>();
+    watch_caller(caller.stream.socket(), watch);
+    Outcome outcome = co_await attempt(config_, pools_, request, candidates, caller, *watch);
+    watch->done = true;
+    watch->stop.emit(asio::cancellation_type::terminal);
+    if (watch->caller_gone) {
+        outcome.status = 499;  // nginx's "client closed request"
+        outcome.caller_reusable = false;
+        outcome.error = "caller went away; upstream request closed";
+    }
+    co_return outcome;
 }
 
 }  // namespace switchyard::forward

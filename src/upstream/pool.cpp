@@ -105,7 +105,12 @@ std::unique_ptr<Connection> Pool::take_idle() {
     while (!idle_.empty()) {
         std::unique_ptr<Connection> connection = std::move(idle_.back());
         idle_.pop_back();
-        if (now - connection->idle_since < upstream_.config().idle_connection_timeout && !connection->peer_closed()) {
+        const auto idle_for = now - connection->idle_since;
+        // A peek costs a system call; a connection idle for less than a second is taken on trust
+        // (if the upstream closed it meanwhile, the exchange fails before any response byte and
+        // is retried on a fresh connection).
+        if (idle_for < upstream_.config().idle_connection_timeout &&
+            (idle_for < std::chrono::seconds(1) || !connection->peer_closed())) {
             connection->reused = true;
             return connection;
         }
