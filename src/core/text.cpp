@@ -1,13 +1,13 @@
 #include "core/text.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <vector>
 
 namespace switchyard {
 
 namespace {
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+// ASCII only (header names, model names): no locale lookup on the hot path.
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {

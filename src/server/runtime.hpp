@@ -41,7 +41,8 @@ struct Worker {
     explicit Worker(Shared& shared);
 
     Shared& shared;
-    asio::io_context io{1};
+    // Only this thread touches its sockets (others post to it), so the reactor needs no locks.
+    asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     std::vector<std::unique_ptr<upstream::Pool>> pools;  // one per upstream, same order
     forward::Forwarder forwarder;
     simdjson::ondemand::parser json;
