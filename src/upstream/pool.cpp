@@ -159,7 +159,10 @@ asio::awaitable<std::variant<std::unique_ptr<Connection>, ConnectError>> Pool::a
 
     auto tls = std::make_unique<TlsStream>(std::move(stream), *upstream_.tls_context());
     const std::string& name = config.tls.server_name.empty() ? config.url.host : config.tls.server_name;
-    if (!SSL_set_tlsext_host_name(tls->native_handle(), name.c_str())) {
+    boost::system::error_code not_ip;
+    asio::ip::make_address(name, not_ip);
+    // SNI carries host names only (RFC 6066); an IP address is verified but not sent.
+    if (not_ip && !SSL_set_tlsext_host_name(tls->native_handle(), name.c_str())) {
         co_return ConnectError{boost::system::error_code(static_cast<int>(::ERR_get_error()),
                                                          asio::error::get_ssl_category()),
                                "tls"};

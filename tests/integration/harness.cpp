@@ -133,7 +133,11 @@ int wait_for_port(const std::string& ready_file, Process& process, std::chrono::
     throw std::runtime_error("process not ready in time:\n" + process.log());
 }
 
-std::string gateway_binary() { return SWITCHYARD_BIN; }
+// SWITCHYARD_GATEWAY_BIN runs the suite against another build of the gateway (an ASan one, say).
+std::string gateway_binary() {
+    const char* other = std::getenv("SWITCHYARD_GATEWAY_BIN");
+    return other != nullptr && *other != '\0' ? other : SWITCHYARD_BIN;
+}
 std::string sim_binary() { return SWITCHYARD_SIM_BIN; }
 
 Sim start_sim(const std::vector<std::string>& args) {
