@@ -104,6 +104,9 @@ int Server::run() {
     const bool abandoned = drain_and_stop();
     guards.clear();
     for (auto& thread : threads) thread.join();
+    // The I/O threads are gone: release the probe timers here, while their io_context still
+    // exists (the stop posted while draining may not have run).
+    shared_->health.stop();
     spdlog::info("stopped");
     if (abandoned) {
         // Requests still in flight hold sockets in coroutine frames; leave without unwinding them.

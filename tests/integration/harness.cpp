@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -94,6 +96,14 @@ Process::Process(std::string name, std::vector<std::string> argv, std::map<std::
 Process::~Process() {
     if (running()) stop(SIGTERM, std::chrono::seconds(5));
     if (running()) stop(SIGKILL, std::chrono::seconds(5));
+    // A sanitizer build of the gateway (SWITCHYARD_GATEWAY_BIN) reports into its log.
+    const std::string text = log();
+    for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+        if (text.find(marker) != std::string::npos) {
+            ADD_FAILURE() << name_ << " reported a sanitizer error:\n" << text;
+            break;
+        }
+    }
 }
 
 bool Process::running() {
