@@ -44,6 +44,13 @@ void watch_caller(asio::ip::tcp::socket& socket, std::shared_ptr<Watch> watch) {
                       }));
 }
 
+// "upstream 'name'", with its address only when the config allows showing it.
+std::string upstream_label(const config::Gateway& config, const config::Upstream& upstream) {
+    std::string label = "upstream '" + upstream.name + "'";
+    if (config.server.expose_upstream_address) label += " (" + upstream.url.origin() + ")";
+    return label;
+}
+
 bool is_timeout(const boost::system::error_code& ec) {
     return ec == beast::error::timeout || ec == asio::error::timed_out;
 }
@@ -110,9 +117,7 @@ public:
 private:
     void fail(const upstream::Upstream& upstream, const boost::system::error_code& ec, std::string_view phase,
               const Limits& limits, config::Duration phase_limit) {
-        const auto& up = upstream.config();
-        std::string where = "upstream '" + up.name + "'";
-        if (config_.server.expose_upstream_address) where += " (" + up.url.origin() + ")";
+        const std::string where = upstream_label(config_, upstream.config());
         if (is_timeout(ec)) {
             const bool total = limits.total_exceeded();
             error_ = ApiError::upstream(
@@ -126,8 +131,7 @@ private:
         }
     }
 
-    void build_upstream_head(const upstream::Upstream& upstream, const config::Deployment& deployment,
-                             std::size_t body_size);
+    void build_upstream_head(const upstream::Upstream& upstream, std::size_t body_size);
     void build_response_head(const http::response_parser<http::buffer_body>& parser,
                              const config::Deployment& deployment, bool chunked);
 
@@ -139,9 +143,7 @@ private:
     bool reusable_ = false;
 };
 
-void Exchange::build_upstream_head(const upstream::Upstream& upstream, const config::Deployment& deployment,
-                                   std::size_t body_size) {
-    (void)deployment;
+void Exchange::build_upstream_head(const upstream::Upstream& upstream, std::size_t body_size) {
     std::string& head = caller_.head;
     head.clear();
     head += "POST ";
@@ -192,7 +194,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const co
     const bool rename = request_.facts.model != deployment.model;
     parse::RewrittenBody body = rename ? parse::rewrite_model(request_.body, request_.facts, deployment.model)
                                        : parse::RewrittenBody{request_.body, {}, {}};
-    build_upstream_head(upstream, deployment, body.size());
+    build_upstream_head(upstream, body.size());
     const std::array<asio::const_buffer, 4> request_buffers{asio::buffer(caller_.head), asio::buffer(body.prefix),
                                                             asio::buffer(body.model_literal),
                                                             asio::buffer(body.suffix)};
@@ -353,8 +355,7 @@ asio::awaitable<Outcome> attempt(const config::Gateway& config, std::vector<std:
         for (int attempt_number = 0; attempt_number < 2; ++attempt_number) {
             auto acquired = co_await pool.acquire(allow_reuse);
             if (auto* connect_error = std::get_if<upstream::ConnectError>(&acquired)) {
-                std::string where = "upstream '" + up.name + "'";
-                if (config.server.expose_upstream_address) where += " (" + up.url.origin() + ")";
+                const std::string where = upstream_label(config, up);
                 if (connect_error->stage == "limit") {
                     last_error = ApiError::upstream(
                         503, where + " has all of its " + std::to_string(up.max_connections) + " connections busy",
