@@ -25,6 +25,25 @@ std::string_view to_string(UpstreamType type) {
     return "openai";
 }
 
+std::string_view to_string(Strategy strategy) {
+    switch (strategy) {
+        case Strategy::round_robin: return "round-robin";
+        case Strategy::weighted: return "weighted";
+        case Strategy::least_outstanding: return "least-outstanding";
+        case Strategy::latency: return "latency";
+    }
+    return "round-robin";
+}
+
+std::string_view to_string(Overflow overflow) {
+    switch (overflow) {
+        case Overflow::spill: return "spill";
+        case Overflow::queue: return "queue";
+        case Overflow::reject: return "reject";
+    }
+    return "spill";
+}
+
 const Model* Gateway::find_model(std::string_view name) const {
     for (const auto& model : models) {
         if (model.name == name) return &model;
@@ -163,6 +182,42 @@ public:
         }
     }
 
+    void number(const YAML::Node& map, const char* key, double& out, double min, double max) {
+        auto value = scalar(map, key);
+        if (!value) return;
+        double parsed = 0;
+        auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), parsed);
+        if (ec != std::errc{} || end != value->data() + value->size() || !std::isfinite(parsed) || parsed < min ||
+            parsed > max) {
+            std::ostringstream range;
+            range << min << " to " << max;
+            error(map[key], std::string("'") + key + "' must be a number from " + range.str() + ", got '" + *value + "'");
+            return;
+        }
+        out = parsed;
+    }
+
+    // One of `names` (the text each enum value is written as), reported with the closest.
+    template <typename Enum>
+    void choice(const YAML::Node& map, const char* key, Enum& out,
+                std::initializer_list<std::pair<std::string_view, Enum>> names) {
+        auto value = scalar(map, key);
+        if (!value) return;
+        std::vector<std::string> known;
+        for (const auto& [name, e] : names) {
+            if (*value == name) {
+                out = e;
+                return;
+            }
+            known.emplace_back(name);
+        }
+        std::string message = "'" + std::string(key) + "' must be one of ";
+        for (std::size_t i = 0; i < known.size(); ++i) message += (i ? ", " : "") + known[i];
+        message += ", got '" + *value + "'";
+        if (auto guess = closest(*value, known)) message += "; did you mean '" + *guess + "'?";
+        error(map[key], std::move(message));
+    }
+
     void duration(const YAML::Node& map, const char* key, Duration& out) {
         auto value = scalar(map, key);
         if (!value) return;
@@ -191,9 +246,10 @@ public:
             error(root, "the configuration is empty");
             return out;
         }
-        if (!expect_map(root, "the top level", {"listeners", "server", "upstreams", "models"})) return out;
+        if (!expect_map(root, "the top level", {"listeners", "server", "upstreams", "models", "retries"})) return out;
         listeners(root["listeners"], out);
         if (const YAML::Node node = root["server"]) server(node, out.server);
+        if (const YAML::Node node = root["retries"]) retries(node, out.retries);
         upstreams(root["upstreams"], out);
         models(root["models"], out);
         return out;
@@ -268,6 +324,35 @@ private:
         boolean(node, "expose_upstream_address", out.expose_upstream_address);
     }
 
+    void retries(const YAML::Node& node, Retries& out) {
+        if (!expect_map(node, "'retries'",
+                        {"attempts", "backoff_base", "backoff_max", "budget_ratio", "budget_min_per_second",
+                         "budget_window"})) {
+            return;
+        }
+        integer(node, "attempts", out.attempts, 1, 10);
+        duration(node, "backoff_base", out.backoff_base);
+        duration(node, "backoff_max", out.backoff_max);
+        number(node, "budget_ratio", out.budget_ratio, 0, 1);
+        number(node, "budget_min_per_second", out.budget_min_per_second, 0, 1e6);
+        duration(node, "budget_window", out.budget_window);
+    }
+
+    void breaker(const YAML::Node& node, Breaker& out) {
+        if (!expect_map(node, "'breaker'",
+                        {"enabled", "consecutive_failures", "failure_rate", "min_requests", "window", "cooldown",
+                         "half_open_requests"})) {
+            return;
+        }
+        boolean(node, "enabled", out.enabled);
+        integer(node, "consecutive_failures", out.consecutive_failures, 0, 1'000'000);
+        number(node, "failure_rate", out.failure_rate, 0, 1);
+        integer(node, "min_requests", out.min_requests, 1, 1'000'000);
+        duration(node, "window", out.window);
+        duration(node, "cooldown", out.cooldown);
+        integer(node, "half_open_requests", out.half_open_requests, 1, 1000);
+    }
+
     void upstreams(const YAML::Node& node, Gateway& out) {
         if (!node || !node.IsSequence() || node.size() == 0) {
             error(node, "'upstreams' must be a non-empty list; each upstream needs a name and a base_url");
@@ -278,7 +363,8 @@ private:
             Upstream upstream;
             if (!expect_map(item, "an upstream",
                             {"name", "type", "base_url", "api_key", "timeouts", "max_connections",
-                             "max_idle_connections", "idle_connection_timeout", "tls", "health"})) {
+                             "max_idle_connections", "idle_connection_timeout", "tls", "health", "breaker",
+                             "rate_limit_cooldown"})) {
                 continue;
             }
             string(item, "name", upstream.name);
@@ -340,16 +426,21 @@ private:
                 case UpstreamType::openai: upstream.health.path = upstream.url.api_base + "/models"; break;
             }
             if (const YAML::Node health = item["health"]) {
-                if (expect_map(health, "'health'", {"enabled", "path", "interval", "timeout"})) {
+                if (expect_map(health, "'health'",
+                               {"enabled", "path", "interval", "timeout", "unhealthy_threshold", "healthy_threshold"})) {
                     boolean(health, "enabled", upstream.health.enabled);
                     string(health, "path", upstream.health.path);
                     duration(health, "interval", upstream.health.interval);
                     duration(health, "timeout", upstream.health.timeout);
+                    integer(health, "unhealthy_threshold", upstream.health.unhealthy_threshold, 1, 100);
+                    integer(health, "healthy_threshold", upstream.health.healthy_threshold, 1, 100);
                     if (!upstream.health.path.starts_with("/")) {
                         error(health["path"], "health path must start with '/'");
                     }
                 }
             }
+            if (const YAML::Node b = item["breaker"]) breaker(b, upstream.breaker);
+            duration(item, "rate_limit_cooldown", upstream.rate_limit_cooldown);
             out.upstreams.push_back(std::move(upstream));
         }
     }
@@ -364,8 +455,40 @@ private:
         std::set<std::string> names;
         for (const auto& item : node) {
             Model model;
-            if (!expect_map(item, "a model", {"name", "deployments"})) continue;
+            if (!expect_map(item, "a model",
+                            {"name", "deployments", "strategy", "overflow", "queue", "fallbacks"})) {
+                continue;
+            }
             string(item, "name", model.name);
+            choice(item, "strategy", model.strategy,
+                   {{"round-robin", Strategy::round_robin},
+                    {"weighted", Strategy::weighted},
+                    {"least-outstanding", Strategy::least_outstanding},
+                    {"latency", Strategy::latency}});
+            choice(item, "overflow", model.overflow,
+                   {{"spill", Overflow::spill}, {"queue", Overflow::queue}, {"reject", Overflow::reject}});
+            if (model.overflow == Overflow::queue) model.queue_size = 100;
+            if (const YAML::Node queue = item["queue"]) {
+                if (expect_map(queue, "'queue'", {"size", "timeout"})) {
+                    integer(queue, "size", model.queue_size, 0, 1'000'000);
+                    duration(queue, "timeout", model.queue_timeout);
+                }
+            }
+            std::vector<YAML::Node> fallback_nodes;
+            if (const YAML::Node fallbacks = item["fallbacks"]) {
+                if (!fallbacks.IsSequence()) {
+                    error(fallbacks, "'fallbacks' must be a list of model names");
+                } else {
+                    for (const auto& fallback : fallbacks) {
+                        if (!fallback.IsScalar()) {
+                            error(fallback, "each fallback must be a model name");
+                            continue;
+                        }
+                        model.fallbacks.push_back(expand(fallback, fallback.Scalar()));
+                        fallback_nodes.push_back(fallback);
+                    }
+                }
+            }
             if (model.name.empty()) {
                 error(item, "a model needs a 'name' (the public name callers send)");
             } else if (!names.insert(model.name).second) {
@@ -379,9 +502,15 @@ private:
             }
             for (const auto& d : deployments) {
                 Deployment deployment;
-                if (!expect_map(d, "a deployment", {"name", "upstream", "model"})) continue;
+                if (!expect_map(d, "a deployment",
+                                {"name", "upstream", "model", "tier", "weight", "max_concurrency"})) {
+                    continue;
+                }
                 std::string upstream;
                 string(d, "upstream", upstream);
+                integer(d, "tier", deployment.tier, 1, 100);
+                integer(d, "weight", deployment.weight, 1, 1'000'000);
+                integer(d, "max_concurrency", deployment.max_concurrency, 0, 1'000'000);
                 string(d, "model", deployment.model);
                 string(d, "name", deployment.name);
                 const auto found = std::find(upstream_names.begin(), upstream_names.end(), upstream);
@@ -398,9 +527,41 @@ private:
                 if (deployment.name.empty()) deployment.name = upstream;
                 model.deployments.push_back(std::move(deployment));
             }
+            std::stable_sort(model.deployments.begin(), model.deployments.end(),
+                             [](const Deployment& a, const Deployment& b) { return a.tier < b.tier; });
             out.models.push_back(std::move(model));
+            fallback_nodes_.push_back(std::move(fallback_nodes));
+        }
+        resolve_fallbacks(out);
+        for (auto& model : out.models) {
+            for (auto& deployment : model.deployments) deployment.id = out.deployment_count++;
         }
     }
+
+    // Fallbacks name other models; each must exist and a model may not fall back to itself.
+    void resolve_fallbacks(Gateway& out) {
+        std::vector<std::string> names;
+        for (const auto& model : out.models) names.push_back(model.name);
+        for (std::size_t m = 0; m < out.models.size(); ++m) {
+            auto& model = out.models[m];
+            for (std::size_t f = 0; f < model.fallbacks.size(); ++f) {
+                const std::string& fallback = model.fallbacks[f];
+                const YAML::Node& where = fallback_nodes_[m][f];
+                const auto found = std::find(names.begin(), names.end(), fallback);
+                if (found == names.end()) {
+                    std::string message = "model '" + model.name + "' falls back to unknown model '" + fallback + "'";
+                    if (auto guess = closest(fallback, names)) message += "; did you mean '" + *guess + "'?";
+                    error(where, std::move(message));
+                } else if (*found == model.name) {
+                    error(where, "model '" + model.name + "' cannot fall back to itself");
+                } else {
+                    model.fallback_index.push_back(static_cast<std::size_t>(found - names.begin()));
+                }
+            }
+        }
+    }
+
+    std::vector<std::vector<YAML::Node>> fallback_nodes_;  // per model, where each fallback was written
 
     const EnvLookup& env_;
 };

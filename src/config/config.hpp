@@ -46,6 +46,20 @@ struct HealthCheck {
     std::string path;
     Duration interval{std::chrono::seconds(5)};
     Duration timeout{std::chrono::seconds(2)};
+    std::size_t unhealthy_threshold = 2;  // consecutive failed probes that take it out
+    std::size_t healthy_threshold = 1;    // consecutive passed probes that bring it back
+};
+
+// Circuit breaker of each deployment on an upstream. Only upstream faults count: connect errors,
+// timeouts, 5xx answers and broken responses; a 4xx caused by the caller does not.
+struct Breaker {
+    bool enabled = true;
+    std::size_t consecutive_failures = 5;  // opens after this many failures in a row (0: never)
+    double failure_rate = 0.5;             // or when this share of the window's requests failed
+    std::size_t min_requests = 20;         // ... once the window holds at least this many
+    Duration window{std::chrono::seconds(30)};
+    Duration cooldown{std::chrono::seconds(10)};  // open this long, then half-open
+    std::size_t half_open_requests = 1;           // probes let through at once when half-open
 };
 
 struct Upstream {
@@ -59,17 +73,53 @@ struct Upstream {
     Duration idle_connection_timeout{std::chrono::seconds(30)};
     Tls tls;
     HealthCheck health;
+    Breaker breaker;
+    // A 429 answer takes the upstream's deployments out for its Retry-After, or this long
+    // when it gives none.
+    Duration rate_limit_cooldown{std::chrono::seconds(5)};
 };
 
 struct Deployment {
     std::string name;             // shown in x-switchyard-upstream; the upstream's name by default
     std::size_t upstream = 0;     // index into Gateway::upstreams
     std::string model;            // the upstream's own model name
+    unsigned tier = 1;            // traffic stays in the lowest tier that can take it
+    unsigned weight = 1;          // share within its tier under the weighted strategy
+    std::size_t max_concurrency = 0;  // requests at once (an engine's parallel slots); 0: no limit
+    std::size_t id = 0;           // index among every deployment of every model (set by the loader)
 };
+
+// How a request picks among the usable deployments of one tier.
+enum class Strategy { round_robin, weighted, least_outstanding, latency };
+std::string_view to_string(Strategy strategy);
+
+// What a request does when every usable deployment of a tier is at its concurrency limit.
+enum class Overflow {
+    spill,   // go on to the next tier (waiting in the queue only when every tier is full)
+    queue,   // wait for a slot in this tier, up to the queue's size and timeout
+    reject,  // 429 at once
+};
+std::string_view to_string(Overflow overflow);
 
 struct Model {
     std::string name;  // the public name callers use
-    std::vector<Deployment> deployments;
+    std::vector<Deployment> deployments;  // sorted by tier (stable: config order within a tier)
+    Strategy strategy = Strategy::round_robin;
+    Overflow overflow = Overflow::spill;
+    std::size_t queue_size = 0;  // requests waiting for a slot; 0: none wait (default 100 with queue)
+    Duration queue_timeout{std::chrono::seconds(30)};
+    std::vector<std::string> fallbacks;  // other models tried, in order, when this one cannot serve
+    std::vector<std::size_t> fallback_index;  // the same, as indexes into Gateway::models
+};
+
+// Retries: a failed attempt moves to another deployment while nothing has reached the caller.
+struct Retries {
+    std::size_t attempts = 3;  // attempts per request, the first included
+    Duration backoff_base{std::chrono::milliseconds(25)};  // full jitter in [0, base * 2^(n-1)]
+    Duration backoff_max{std::chrono::seconds(1)};
+    double budget_ratio = 0.2;      // retries at most this share of requests over the window...
+    double budget_min_per_second = 5;  // ... plus this many per second, so low traffic can retry
+    Duration budget_window{std::chrono::seconds(10)};
 };
 
 struct Server {
@@ -88,6 +138,8 @@ struct Gateway {
     Server server;
     std::vector<Upstream> upstreams;
     std::vector<Model> models;
+    Retries retries;
+    std::size_t deployment_count = 0;  // every model's deployments together
 
     const Model* find_model(std::string_view name) const;
 };

@@ -10,11 +10,18 @@
 namespace switchyard {
 
 struct ApiError {
+    ApiError() = default;
+    ApiError(int status_, std::string message_, std::string type_ = "invalid_request_error",
+             std::optional<std::string> param_ = {}, std::optional<std::string> code_ = {})
+        : status(status_), message(std::move(message_)), type(std::move(type_)), param(std::move(param_)),
+          code(std::move(code_)) {}
+
     int status = 500;
     std::string message;
     std::string type = "invalid_request_error";  // OpenAI's error.type
     std::optional<std::string> param;            // the offending field, if any
     std::optional<std::string> code;             // machine-readable code, if any
+    std::optional<long> retry_after;             // seconds, sent as Retry-After (429, 503)
 
     static ApiError invalid_request(std::string message, std::optional<std::string> param = {},
                                     std::optional<std::string> code = {});

@@ -2,7 +2,10 @@
 
 #include <sys/socket.h>
 
+#include <boost/container/small_vector.hpp>
+
 #include <cerrno>
+#include <charconv>
 
 #include "core/text.hpp"
 #include "http/wire.hpp"
@@ -13,8 +16,6 @@ namespace http = beast::http;
 using Clock = std::chrono::steady_clock;
 using upstream::Connection;
 
-namespace {
-
 // Shared between the forwarding coroutine and the watch on the caller's socket.
 struct Watch {
     Connection* active = nullptr;  // the upstream connection in use, closed if the caller leaves
@@ -22,6 +23,8 @@ struct Watch {
     bool done = false;
     asio::cancellation_signal stop;
 };
+
+namespace {
 
 // Waits for the caller's socket to become readable while the request is forwarded. A caller that
 // closed its connection makes it close the upstream connection at once, freeing the engine's
@@ -79,19 +82,23 @@ bool skip_response_header(std::string_view name) {
 
 class Limits {
 public:
-    Limits(const config::Timeouts& timeouts, Clock::time_point start)
-        : timeouts_(timeouts), deadline_(start + timeouts.total) {}
+    Limits(const config::Timeouts& timeouts, Clock::time_point start, Clock::time_point caller_deadline)
+        : timeouts_(timeouts),
+          deadline_(std::min(start + timeouts.total, caller_deadline)),
+          caller_bound_(caller_deadline < start + timeouts.total) {}
     // `phase` capped by what remains of the total; at least 1 ms so the operation fails fast.
     Clock::duration cap(config::Duration phase) const {
         const auto remaining = deadline_ - Clock::now();
         return std::max<Clock::duration>(std::min<Clock::duration>(phase, remaining), std::chrono::milliseconds(1));
     }
     bool total_exceeded() const { return Clock::now() >= deadline_; }
+    bool caller_bound() const { return caller_bound_; }  // the caller asked for less than `total`
     const config::Timeouts& timeouts() const { return timeouts_; }
 
 private:
     const config::Timeouts& timeouts_;
     Clock::time_point deadline_;
+    bool caller_bound_;
 };
 
 std::string duration_text(config::Duration d) {
@@ -104,15 +111,24 @@ public:
     Exchange(const config::Gateway& config, const CallerRequest& request, CallerSide& caller, Watch& watch)
         : config_(config), request_(request), caller_(caller), watch_(watch) {}
 
-    enum class Result { done, stale, failed_before_response };
+    enum class Result {
+        done,                    // the response went to the caller (perhaps cut short: broken())
+        stale,                   // a reused connection the upstream had closed: send again
+        failed_before_response,  // nothing reached the caller; error() says why
+        retry_status,            // a 5xx or 429 head, withheld from the caller to retry elsewhere
+    };
 
-    // One request/response on `connection` to `deployment`; writes everything to the caller
-    // except an error that happened before the response began (left in `error_`).
-    asio::awaitable<Result> run(Connection& connection, const config::Deployment& deployment,
-                                upstream::Upstream& upstream, Outcome& outcome);
+    // One request/response on `connection` to the leased deployment; writes everything to the
+    // caller except an error that happened before the response began (left in `error()`), and,
+    // when `may_retry`, a 5xx or 429 answer.
+    asio::awaitable<Result> run(Connection& connection, const route::Lease& lease, upstream::Upstream& upstream,
+                                Outcome& outcome, bool may_retry);
 
     const ApiError& error() const { return error_; }
     bool reusable() const { return reusable_; }
+    bool broken() const { return broken_; }  // the response broke after it began
+    std::chrono::nanoseconds first_byte() const { return first_byte_; }
+    std::optional<std::chrono::seconds> retry_after() const { return retry_after_; }
 
 private:
     void fail(const upstream::Upstream& upstream, const boost::system::error_code& ec, std::string_view phase,
@@ -120,11 +136,15 @@ private:
         const std::string where = upstream_label(config_, upstream.config());
         if (is_timeout(ec)) {
             const bool total = limits.total_exceeded();
-            error_ = ApiError::upstream(
-                504,
-                where + (total ? " exceeded the total timeout of " + duration_text(limits.timeouts().total)
-                               : " did not " + std::string(phase) + " within " + duration_text(phase_limit)),
-                "upstream_timeout");
+            std::string what;
+            if (total && limits.caller_bound()) {
+                what = " did not finish within the timeout the caller asked for";
+            } else if (total) {
+                what = " exceeded the total timeout of " + duration_text(limits.timeouts().total);
+            } else {
+                what = " did not " + std::string(phase) + " within " + duration_text(phase_limit);
+            }
+            error_ = ApiError::upstream(504, where + what, "upstream_timeout");
         } else {
             error_ = ApiError::upstream(502, where + " failed to " + std::string(phase) + ": " + ec.message(),
                                         "upstream_error");
@@ -132,8 +152,8 @@ private:
     }
 
     void build_upstream_head(const upstream::Upstream& upstream, std::size_t body_size);
-    void build_response_head(const http::response_parser<http::buffer_body>& parser,
-                             const config::Deployment& deployment, bool chunked);
+    void build_response_head(const http::response_parser<http::buffer_body>& parser, const route::Lease& lease,
+                             bool chunked);
 
     const config::Gateway& config_;
     const CallerRequest& request_;
@@ -141,7 +161,18 @@ private:
     Watch& watch_;
     ApiError error_;
     bool reusable_ = false;
+    bool broken_ = false;
+    std::chrono::nanoseconds first_byte_{};
+    std::optional<std::chrono::seconds> retry_after_;
 };
+
+// Retry-After in seconds (the HTTP-date form is rare from LLM APIs and taken as absent).
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value) {
+    long seconds = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (ec != std::errc{} || end != value.data() + value.size() || seconds < 0) return std::nullopt;
+    return std::chrono::seconds(std::min(seconds, 3600L));
+}
 
 void Exchange::build_upstream_head(const upstream::Upstream& upstream, std::size_t body_size) {
     std::string& head = caller_.head;
@@ -163,7 +194,7 @@ void Exchange::build_upstream_head(const upstream::Upstream& upstream, std::size
 }
 
 void Exchange::build_response_head(const http::response_parser<http::buffer_body>& parser,
-                                   const config::Deployment& deployment, bool chunked) {
+                                   const route::Lease& lease, bool chunked) {
     std::string& head = caller_.head;
     const auto& response = parser.get();
     wire::start_response(head, static_cast<int>(response.result_int()));
@@ -180,15 +211,19 @@ void Exchange::build_response_head(const http::response_parser<http::buffer_body
         wire::add_header(head, "Content-Length", std::size_t{0});
     }
     wire::add_header(head, "x-request-id", request_.request_id);
-    wire::add_header(head, "x-switchyard-upstream", deployment.name);
+    wire::add_header(head, "x-switchyard-upstream", lease.deployment().name);
+    wire::add_header(head, "x-switchyard-tier", lease.deployment().tier);
+    if (&lease.model() != request_.model) wire::add_header(head, "x-switchyard-model", lease.model().name);
     if (!request_.keep_alive) wire::add_header(head, "Connection", "close");
     wire::end_headers(head);
 }
 
-asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const config::Deployment& deployment,
-                                                upstream::Upstream& upstream, Outcome& outcome) {
+asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const route::Lease& lease,
+                                                upstream::Upstream& upstream, Outcome& outcome, bool may_retry) {
+    const config::Deployment& deployment = lease.deployment();
     const auto& timeouts = upstream.config().timeouts;
-    const Limits limits(timeouts, Clock::now());
+    const auto start = Clock::now();
+    const Limits limits(timeouts, start, request_.deadline);
 
     // Send: the head, then the body with only the model name replaced.
     const bool rename = request_.facts.model != deployment.model;
@@ -224,7 +259,19 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const co
     const auto content_type = parser.get()[http::field::content_type];
     const bool event_stream = content_type.starts_with("text/event-stream");
     outcome.status = static_cast<int>(parser.get().result_int());
-    build_response_head(parser, deployment, chunked);
+    if (outcome.status == 429) retry_after_ = parse_retry_after(parser.get()[http::field::retry_after]);
+    if (may_retry && (outcome.status >= 500 || outcome.status == 429)) {
+        error_ = outcome.status == 429
+                     ? ApiError::upstream(429, upstream_label(config_, upstream.config()) + " is rate-limiting requests",
+                                          "upstream_rate_limited")
+                     : ApiError::upstream(502,
+                                          upstream_label(config_, upstream.config()) + " answered HTTP " +
+                                              std::to_string(outcome.status),
+                                          "upstream_error");
+        if (outcome.status == 429 && retry_after_) error_.retry_after = retry_after_->count();
+        co_return Result::retry_status;  // the connection is dropped with its unread body
+    }
+    build_response_head(parser, lease, chunked);
 
     // Relay the body as it arrives: parse what is buffered into the caller's relay buffer and read
     // from the upstream only when that yields nothing, so events that arrived together leave in
@@ -273,6 +320,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const co
             }
         }
         const bool done = parser.is_done() && !read_ec;
+        if (first_byte_.count() == 0 && (got > 0 || done)) first_byte_ = Clock::now() - start;
         if (read_ec && !head_sent && got == 0) {
             fail(upstream, read_ec, "send the response body", limits, timeouts.idle);
             co_return Result::failed_before_response;
@@ -306,6 +354,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const co
             // The response broke after it began. A stream ends with an SSE error event the
             // OpenAI clients raise; any other body can only be cut by closing the connection.
             fail(upstream, read_ec, "finish the response", limits, timeouts.idle);
+            broken_ = true;
             outcome.error = error_.message;
             if (chunked && event_stream) {
                 std::string event = "data: " + to_body(error_) + "\n\n";
@@ -342,72 +391,45 @@ asio::awaitable<Outcome> write_error(CallerSide& caller, const CallerRequest& re
     co_return outcome;
 }
 
-asio::awaitable<Outcome> attempt(const config::Gateway& config, std::vector<std::unique_ptr<upstream::Pool>>& pools,
-                                 const CallerRequest& request, std::span<const config::Deployment* const> candidates,
-                                 CallerSide& caller, Watch& watch) {
-    ApiError last_error = ApiError::upstream(502, "no deployment could be reached", "upstream_unavailable");
-    const config::Deployment* last_deployment = nullptr;
-    for (const config::Deployment* deployment : candidates) {
-        upstream::Pool& pool = *pools[deployment->upstream];
-        const auto& up = pool.upstream().config();
-        last_deployment = deployment;
-        bool allow_reuse = true;
-        for (int attempt_number = 0; attempt_number < 2; ++attempt_number) {
-            auto acquired = co_await pool.acquire(allow_reuse);
-            if (auto* connect_error = std::get_if<upstream::ConnectError>(&acquired)) {
-                const std::string where = upstream_label(config, up);
-                if (connect_error->stage == "limit") {
-                    last_error = ApiError::upstream(
-                        503, where + " has all of its " + std::to_string(up.max_connections) + " connections busy",
-                        "upstream_saturated");
-                } else if (is_timeout(connect_error->code)) {
-                    last_error = ApiError::upstream(
-                        504, where + " did not accept a connection within " + duration_text(up.timeouts.connect),
-                        "upstream_timeout");
-                } else {
-                    last_error = ApiError::upstream(
-                        502,
-                        where + " is unreachable (" + connect_error->stage + ": " + connect_error->code.message() + ")",
-                        "upstream_unavailable");
-                }
-                break;  // try the next deployment: nothing was sent
-            }
-            auto connection = std::move(std::get<std::unique_ptr<Connection>>(acquired));
-            if (watch.caller_gone) co_return Outcome{499, false, deployment, "caller went away"};
-            Outcome outcome;
-            outcome.deployment = deployment;
-            Exchange exchange(config, request, caller, watch);
-            watch.active = connection.get();
-            const auto result = co_await exchange.run(*connection, *deployment, pool.upstream(), outcome);
-            watch.active = nullptr;
-            if (result == Exchange::Result::stale) {
-                allow_reuse = false;
-                continue;
-            }
-            if (watch.caller_gone) co_return Outcome{499, false, deployment, "caller went away"};
-            if (result == Exchange::Result::failed_before_response) {
-                Outcome failed = co_await write_error(caller, request, exchange.error(), deployment->name);
-                failed.deployment = deployment;
-                co_return failed;
-            }
-            if (exchange.reusable()) pool.release(std::move(connection));
-            co_return outcome;
-        }
+ApiError connect_failure(const config::Gateway& config, const config::Upstream& up,
+                         const upstream::ConnectError& connect_error) {
+    const std::string where = upstream_label(config, up);
+    if (connect_error.stage == "limit") {
+        return ApiError::upstream(
+            503, where + " has all of its " + std::to_string(up.max_connections) + " connections busy",
+            "upstream_saturated");
     }
-    // (Named first: GCC 12 mishandles temporaries of a conditional inside a co_await expression.)
-    const std::string_view last_name = last_deployment != nullptr ? std::string_view(last_deployment->name) : "";
-    Outcome failed = co_await write_error(caller, request, last_error, last_name);
-    failed.deployment = last_deployment;
-    co_return failed;
+    if (is_timeout(connect_error.code)) {
+        return ApiError::upstream(504, where + " did not accept a connection within " + duration_text(up.timeouts.connect),
+                                  "upstream_timeout");
+    }
+    return ApiError::upstream(
+        502, where + " is unreachable (" + connect_error.stage + ": " + connect_error.code.message() + ")",
+        "upstream_unavailable");
+}
+
+// The pause before retry number `retry` (1-based): full jitter over an exponential ceiling.
+Clock::duration backoff(const config::Retries& retries, unsigned retry) {
+    const auto base = std::chrono::duration_cast<std::chrono::nanoseconds>(retries.backoff_base);
+    const auto cap = std::chrono::duration_cast<std::chrono::nanoseconds>(retries.backoff_max);
+    auto ceiling = base * (std::int64_t{1} << std::min(retry - 1, 20u));
+    ceiling = std::min(ceiling, cap);
+    if (ceiling.count() <= 0) return {};
+    return std::chrono::nanoseconds(static_cast<std::int64_t>(route::next_random() % static_cast<std::uint64_t>(ceiling.count())));
+}
+
+route::Verdict verdict_of(int status, bool broken) {
+    if (broken || status >= 500) return route::Verdict::failure;
+    if (status == 429) return route::Verdict::rate_limited;
+    return route::Verdict::success;
 }
 
 }  // namespace
 
-asio::awaitable<Outcome> Forwarder::run(const CallerRequest& request,
-                                        std::span<const config::Deployment* const> candidates, CallerSide caller) {
+asio::awaitable<Outcome> Forwarder::run(const CallerRequest& request, CallerSide caller) {
     auto watch = std::make_shared<Watch>();
     watch_caller(caller.stream.socket(), watch);
-    Outcome outcome = co_await attempt(config_, pools_, request, candidates, caller, *watch);
+    Outcome outcome = co_await attempts(request, caller, *watch);
     watch->done = true;
     watch->stop.emit(asio::cancellation_type::terminal);
     if (watch->caller_gone) {
@@ -417,5 +439,115 @@ asio::awaitable<Outcome> Forwarder::run(const CallerRequest& request,
     }
     co_return outcome;
 }
+
+asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, CallerSide& caller, Watch& watch) {
+    const config::Retries& retries = config_.retries;
+    route::RetryBudget& budget = router_.retry_budget();
+    budget.on_request(router_.clock().now());
+    boost::container::small_vector<std::size_t, 4> tried;
+    std::optional<ApiError> last_error;
+    const config::Deployment* last_deployment = nullptr;
+    const config::Model* last_model = nullptr;
+    unsigned attempt = 0;
+    const auto give_up = [&]() -> asio::awaitable<Outcome> {
+        // (Named first: GCC 12 mishandles temporaries of a conditional inside a co_await expression.)
+        const std::string_view name = last_deployment != nullptr ? std::string_view(last_deployment->name) : "";
+        Outcome failed = co_await write_error(caller, request, *last_error, name);
+        failed.deployment = last_deployment;
+        failed.served_by = last_model;
+        failed.attempts = attempt;
+        co_return failed;
+    };
+
+    while (true) {
+        if (attempt > 0) {
+            // Another attempt: only within the attempts allowed, the budget and the deadline.
+            if (attempt >= retries.attempts || Clock::now() >= request.deadline) co_return co_await give_up();
+            if (!budget.try_retry(router_.clock().now())) {
+                router_.counters().budget_exhausted.fetch_add(1, std::memory_order_relaxed);
+                co_return co_await give_up();
+            }
+            router_.counters().retries.fetch_add(1, std::memory_order_relaxed);
+            const auto pause = std::min<Clock::duration>(backoff(retries, attempt), request.deadline - Clock::now());
+            if (pause > Clock::duration::zero()) {
+                asio::steady_timer timer(co_await asio::this_coro::executor, pause);
+                co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+            }
+            if (watch.caller_gone) co_return Outcome{499, false, last_deployment, last_model, attempt, "caller went away"};
+        }
+        auto picked = co_await router_.acquire(*request.model, tried, request.deadline);
+        if (auto* error = std::get_if<ApiError>(&picked)) {
+            // After a failed attempt the upstream's error says more than "nothing else is left".
+            if (!last_error) last_error = std::move(*error);
+            co_return co_await give_up();
+        }
+        route::Lease lease = std::move(std::get<route::Lease>(picked));
+        const config::Deployment& deployment = lease.deployment();
+        tried.push_back(deployment.id);
+        last_deployment = &deployment;
+        last_model = &lease.model();
+        ++attempt;
+        if (watch.caller_gone) co_return Outcome{499, false, &deployment, last_model, attempt, "caller went away"};
+
+        upstream::Pool& pool = *pools_[deployment.upstream];
+        bool allow_reuse = true;
+        bool retry = false;
+        for (int connect_try = 0; connect_try < 2 && !retry; ++connect_try) {
+            auto acquired = co_await pool.acquire(allow_reuse);
+            if (auto* connect_error = std::get_if<upstream::ConnectError>(&acquired)) {
+                router_.report(lease, connect_error->stage == "limit" ? route::Verdict::none : route::Verdict::failure);
+                last_error = connect_failure(config_, pool.upstream().config(), *connect_error);
+                retry = true;  // nothing was sent
+                break;
+            }
+            auto connection = std::move(std::get<std::unique_ptr<Connection>>(acquired));
+            if (watch.caller_gone) co_return Outcome{499, false, &deployment, last_model, attempt, "caller went away"};
+            Outcome outcome;
+            outcome.deployment = &deployment;
+            outcome.served_by = last_model;
+            outcome.attempts = attempt;
+            const bool may_retry = attempt < retries.attempts && budget.can_retry(router_.clock().now()) &&
+                                   router_.has_alternative(*request.model, tried);
+            Exchange exchange(config_, request, caller, watch);
+            watch.active = connection.get();
+            const auto result = co_await exchange.run(*connection, lease, pool.upstream(), outcome, may_retry);
+            watch.active = nullptr;
+            if (result == Exchange::Result::stale) {
+                allow_reuse = false;
+                continue;
+            }
+            if (watch.caller_gone) {
+                router_.report(lease, route::Verdict::none);
+                co_return Outcome{499, false, &deployment, last_model, attempt, "caller went away"};
+            }
+            switch (result) {
+                case Exchange::Result::done:
+                    router_.report(lease, verdict_of(outcome.status, exchange.broken()), exchange.first_byte(),
+                                   exchange.retry_after());
+                    if (exchange.reusable()) pool.release(std::move(connection));
+                    co_return outcome;
+                case Exchange::Result::retry_status:
+                    router_.report(lease, verdict_of(outcome.status, false), {}, exchange.retry_after());
+                    last_error = exchange.error();
+                    retry = true;
+                    break;
+                case Exchange::Result::failed_before_response:
+                    router_.report(lease, route::Verdict::failure);
+                    last_error = exchange.error();
+                    retry = true;
+                    break;
+                case Exchange::Result::stale: break;
+            }
+        }
+        if (!retry) {
+            // Two stale connections in a row: the upstream keeps closing them.
+            router_.report(lease, route::Verdict::failure);
+            last_error = ApiError::upstream(502, upstream_label(config_, pool.upstream().config()) +
+                                                     " closed the connection before answering",
+                                            "upstream_error");
+        }
+    }
+}
+
 
 }  // namespace switchyard::forward

@@ -1,8 +1,11 @@
 // Stages "forward" and "relay": sends the caller's request to a deployment over a pooled
 // keep-alive connection (the body's bytes unchanged but for the model name), then relays the
 // upstream's response to the caller as it arrives: SSE events are written chunk by chunk from
-// one reused buffer. Connect failures move on to the next candidate deployment; failures after
-// that become 502/504 errors naming the upstream, or an SSE error event once a stream has begun.
+// one reused buffer. An attempt that fails before anything reached the caller (connect error,
+// timeout, reset, 5xx or 429) is retried on another deployment the router picks, with
+// exponential backoff and full jitter, within the retry budget; each attempt's verdict goes back
+// to the router. Failures that cannot be retried become 502/504 errors naming the upstream, or an
+// SSE error event once a stream has begun.
 #pragma once
 
 #include <boost/asio.hpp>
@@ -17,6 +20,7 @@
 
 #include "config/config.hpp"
 #include "parse/request.hpp"
+#include "route/router.hpp"
 #include "upstream/pool.hpp"
 
 namespace switchyard::forward {
@@ -32,6 +36,8 @@ struct CallerRequest {
     const beast::http::fields& headers;
     std::string_view request_id;
     bool keep_alive = true;
+    const config::Model* model = nullptr;     // the model the caller asked for
+    SteadyTime deadline = SteadyTime::max();  // the caller's own timeout, if it asked for one
 };
 
 // The caller's side: where the response goes, and the buffers reused for every request on it.
@@ -45,22 +51,28 @@ struct CallerSide {
 struct Outcome {
     int status = 0;
     bool caller_reusable = true;  // the caller's connection can take another request
-    const config::Deployment* deployment = nullptr;
+    const config::Deployment* deployment = nullptr;  // the last one tried
+    const config::Model* served_by = nullptr;         // its model: another than asked on fallback
+    unsigned attempts = 0;
     std::string error;            // what went wrong, for logs; empty on success
 };
 
+struct Watch;
+
 class Forwarder {
 public:
-    Forwarder(const config::Gateway& config, std::vector<std::unique_ptr<upstream::Pool>>& pools)
-        : config_(config), pools_(pools) {}
+    Forwarder(const config::Gateway& config, route::Router& router, std::vector<std::unique_ptr<upstream::Pool>>& pools)
+        : config_(config), router_(router), pools_(pools) {}
 
-    // Forwards to the first candidate that accepts a connection. Closes the upstream connection
-    // at once if the caller goes away meanwhile.
-    asio::awaitable<Outcome> run(const CallerRequest& request, std::span<const config::Deployment* const> candidates,
-                                 CallerSide caller);
+    // Serves `request` from the deployments the router picks for its model, retrying as above.
+    // Closes the upstream connection at once if the caller goes away meanwhile.
+    asio::awaitable<Outcome> run(const CallerRequest& request, CallerSide caller);
 
 private:
+    asio::awaitable<Outcome> attempts(const CallerRequest& request, CallerSide& caller, Watch& watch);
+
     const config::Gateway& config_;
+    route::Router& router_;
     std::vector<std::unique_ptr<upstream::Pool>>& pools_;
 };
 

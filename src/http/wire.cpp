@@ -69,6 +69,7 @@ std::string serialize(const LocalResponse& response, std::string_view request_id
     add_header(out, "x-request-id", request_id);
     if (!response.upstream.empty()) add_header(out, "x-switchyard-upstream", response.upstream);
     if (!response.allow.empty()) add_header(out, "Allow", response.allow);
+    if (response.retry_after) add_header(out, "Retry-After", static_cast<std::size_t>(*response.retry_after));
     if (!keep_alive) add_header(out, "Connection", "close");
     end_headers(out);
     out += response.body;
@@ -80,6 +81,7 @@ LocalResponse error_response(const ApiError& error, std::string_view upstream) {
     response.status = error.status;
     response.body = to_body(error);
     response.upstream = upstream;
+    response.retry_after = error.retry_after;
     return response;
 }
 

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,7 @@ struct LocalResponse {
     std::string_view content_type = "application/json";
     std::string_view allow;     // for 405
     std::string_view upstream;  // x-switchyard-upstream, when a deployment was involved
+    std::optional<long> retry_after;  // seconds
 };
 std::string serialize(const LocalResponse& response, std::string_view request_id, bool keep_alive);
 LocalResponse error_response(const ApiError& error, std::string_view upstream = {});

@@ -1,17 +1,93 @@
 #include "route/router.hpp"
 
+#include <boost/container/small_vector.hpp>
+
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 
 #include "core/text.hpp"
 
 namespace switchyard::route {
 
-Router::Router(const config::Gateway& config, const HealthView& health) : config_(config), health_(health) {
+using std::chrono::duration_cast;
+using std::chrono::nanoseconds;
+
+// One tier of one model: deployments [first, last) of the model's list.
+struct Router::Tier {
+    const config::Model* model = nullptr;
+    unsigned number = 1;
+    std::size_t first = 0;
+    std::size_t last = 0;
+    std::atomic<std::size_t> cursor{0};
+    std::mutex weights_mutex;
+    std::vector<std::int64_t> weights;  // smooth weighted round-robin state
+    std::mutex queue_mutex;
+    std::deque<std::shared_ptr<Waiter>> waiters;
+    std::atomic<std::size_t> waiting{0};  // waiters.size(), read without the lock
+};
+
+// What the router knows of one deployment.
+struct Router::Slot {
+    Slot(const config::Model& m, const config::Deployment& d, const config::Upstream& u, Tier& t)
+        : model(&m), deployment(&d), upstream(&u), tier(&t), breaker(u.breaker) {}
+    const config::Model* model;
+    const config::Deployment* deployment;
+    const config::Upstream* upstream;
+    Tier* tier;
+    std::atomic<std::size_t> outstanding{0};
+    std::atomic<SteadyTime::rep> cooldown_until{0};
+    mutable std::mutex mutex;  // breaker and ewma
+    Breaker breaker;
+    PeakEwma ewma;
+};
+
+// A request waiting in a tier's queue; a released slot is handed to it as a lease.
+struct Router::Waiter {
+    explicit Waiter(asio::any_io_executor executor) : timer(std::move(executor)) {}
+    asio::steady_timer timer;
+    Lease lease;
+};
+
+Lease& Lease::operator=(Lease&& other) noexcept {
+    if (this != &other) {
+        if (router_ != nullptr) router_->release(*this);
+        router_ = std::exchange(other.router_, nullptr);
+        model_ = other.model_;
+        deployment_ = other.deployment_;
+        probe_ = other.probe_;
+        reported_ = other.reported_;
+    }
+    return *this;
+}
+
+Lease::~Lease() {
+    if (router_ != nullptr) router_->release(*this);
+}
+
+Router::Router(const config::Gateway& config, const HealthView& health, const Clock& clock)
+    : config_(config), health_(health), clock_(clock), budget_(config.retries) {
     const auto created = static_cast<long long>(std::time(nullptr));
     models_body_ = R"({"object":"list","data":[)";
+    slots_.resize(config.deployment_count);
     for (const auto& model : config.models) {
-        entries_.push_back(Entry{&model, std::make_unique<std::atomic<std::size_t>>(0)});
+        auto& tiers = tiers_.emplace_back();
+        for (std::size_t i = 0; i < model.deployments.size(); ++i) {
+            const auto& deployment = model.deployments[i];
+            if (tiers.empty() || tiers.back()->number != deployment.tier) {
+                auto tier = std::make_unique<Tier>();
+                tier->model = &model;
+                tier->number = deployment.tier;
+                tier->first = i;
+                tiers.push_back(std::move(tier));
+            }
+            Tier& tier = *tiers.back();
+            tier.last = i + 1;
+            tier.weights.push_back(0);
+            slots_[deployment.id] =
+                std::make_unique<Slot>(model, deployment, config.upstreams[deployment.upstream], tier);
+        }
+        sorted_.push_back(&model);
         names_.push_back(model.name);
         if (models_body_.back() != '[') models_body_ += ',';
         models_body_ += R"({"id":)";
@@ -19,33 +95,327 @@ Router::Router(const config::Gateway& config, const HealthView& health) : config
         models_body_ += R"(,"object":"model","created":)" + std::to_string(created) + R"(,"owned_by":"switchyard"})";
     }
     models_body_ += "]}";
-    std::sort(entries_.begin(), entries_.end(),
-              [](const Entry& a, const Entry& b) { return a.model->name < b.model->name; });
+    std::sort(sorted_.begin(), sorted_.end(),
+              [](const config::Model* a, const config::Model* b) { return a->name < b->name; });
 }
 
-const Router::Entry* Router::find(std::string_view name) const {
-    auto it = std::lower_bound(entries_.begin(), entries_.end(), name,
-                               [](const Entry& entry, std::string_view key) { return entry.model->name < key; });
-    if (it == entries_.end() || it->model->name != name) return nullptr;
-    return &*it;
+Router::~Router() = default;
+
+std::variant<const config::Model*, ApiError> Router::find(std::string_view name) const {
+    auto it = std::lower_bound(sorted_.begin(), sorted_.end(), name,
+                               [](const config::Model* model, std::string_view key) { return model->name < key; });
+    if (it == sorted_.end() || (*it)->name != name) return unknown_model(name);
+    return *it;
 }
 
-std::variant<std::vector<const config::Deployment*>, ApiError> Router::candidates(std::string_view model) const {
-    const Entry* entry = find(model);
-    if (entry == nullptr) return unknown_model(model);
-    const auto& deployments = entry->model->deployments;
-    const std::size_t start = entry->next->fetch_add(1, std::memory_order_relaxed);
-    std::vector<const config::Deployment*> out;
-    out.reserve(deployments.size());
-    for (std::size_t i = 0; i < deployments.size(); ++i) {
-        const auto& deployment = deployments[(start + i) % deployments.size()];
-        if (health_.usable(deployment.upstream)) out.push_back(&deployment);
+bool Router::usable(const Slot& slot, SteadyTime now) const {
+    if (!health_.usable(slot.deployment->upstream)) return false;
+    if (now.time_since_epoch().count() < slot.cooldown_until.load(std::memory_order_relaxed)) return false;
+    std::lock_guard lock(slot.mutex);
+    return slot.breaker.allows(now);
+}
+
+namespace {
+// Whole seconds from `now` to `until`, rounded up.
+long long seconds_until(SteadyTime until, SteadyTime now) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count();
+    return std::max<long long>(0, (left + 999) / 1000);
+}
+
+bool contains(std::span<const std::size_t> ids, std::size_t id) {
+    return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+// Takes one of the deployment's concurrency slots if it has one free.
+bool take_slot(std::atomic<std::size_t>& outstanding, std::size_t limit) {
+    if (limit == 0) {
+        outstanding.fetch_add(1);
+        return true;
     }
-    for (std::size_t i = 0; i < deployments.size(); ++i) {
-        const auto& deployment = deployments[(start + i) % deployments.size()];
-        if (!health_.usable(deployment.upstream)) out.push_back(&deployment);
+    std::size_t current = outstanding.load();
+    while (current < limit) {
+        if (outstanding.compare_exchange_weak(current, current + 1)) return true;
     }
-    return out;
+    return false;
+}
+}  // namespace
+
+Router::Take Router::take(Tier& tier, std::span<const std::size_t> tried, SteadyTime now, Lease& out) {
+    const config::Model& model = *tier.model;
+    boost::container::small_vector<Candidate, 8> candidates;
+    for (std::size_t i = tier.first; i < tier.last; ++i) {
+        const Slot& slot = *slots_[model.deployments[i].id];
+        if (contains(tried, slot.deployment->id) || !usable(slot, now)) continue;
+        double latency = 0;
+        if (model.strategy == config::Strategy::latency) {
+            std::lock_guard lock(slot.mutex);
+            latency = slot.ewma.value();
+        }
+        candidates.push_back(Candidate{i, slot.outstanding.load(std::memory_order_relaxed), latency,
+                                       slot.deployment->weight});
+    }
+    if (candidates.empty()) return Take::none_usable;
+
+    const std::span<Candidate> list(candidates.data(), candidates.size());
+    switch (model.strategy) {
+        case config::Strategy::round_robin:
+            order_round_robin(list, tier.cursor.fetch_add(1, std::memory_order_relaxed));
+            break;
+        case config::Strategy::least_outstanding:
+            order_least_outstanding(list, tier.cursor.fetch_add(1, std::memory_order_relaxed));
+            break;
+        case config::Strategy::latency: order_latency(list, next_random()); break;
+        case config::Strategy::weighted: {
+            std::lock_guard lock(tier.weights_mutex);
+            order_weighted(list, tier.weights, tier.first);
+            break;
+        }
+    }
+    for (const Candidate& candidate : list) {
+        Slot& slot = *slots_[model.deployments[candidate.index].id];
+        Breaker::Admit admit;
+        {
+            std::lock_guard lock(slot.mutex);
+            admit = slot.breaker.admit(now);
+            if (admit == Breaker::Admit::no) continue;
+            if (!take_slot(slot.outstanding, slot.deployment->max_concurrency)) {
+                slot.breaker.abandon(admit == Breaker::Admit::probe);
+                continue;
+            }
+        }
+        out = Lease(this, &model, slot.deployment, admit == Breaker::Admit::probe);
+        return Take::leased;
+    }
+    return Take::full;
+}
+
+Router::Selection Router::select(const config::Model& model, std::span<const std::size_t> tried, bool may_wait) {
+    const SteadyTime now = clock_.now();
+    Tier* first_full = nullptr;
+    const auto try_model = [&](const config::Model& m, bool fallback) -> std::optional<Selection> {
+        for (auto& tier : tiers_[static_cast<std::size_t>(&m - config_.models.data())]) {
+            Lease lease;
+            switch (take(*tier, tried, now, lease)) {
+                case Take::leased:
+                    if (fallback) counters_.fallbacks.fetch_add(1, std::memory_order_relaxed);
+                    if (first_full != nullptr) counters_.spills.fetch_add(1, std::memory_order_relaxed);
+                    return Selection{std::move(lease)};
+                case Take::none_usable: break;
+                case Take::full:
+                    if (first_full == nullptr) first_full = tier.get();
+                    if (m.overflow == config::Overflow::reject || (m.overflow == config::Overflow::queue && !may_wait)) {
+                        counters_.rejected.fetch_add(1, std::memory_order_relaxed);
+                        return Selection{full_error(*tier, "every usable deployment is at its concurrency limit",
+                                                    "deployments_saturated")};
+                    }
+                    if (m.overflow == config::Overflow::queue) return Selection{ApiError{}, tier.get()};
+                    break;  // spill to the next tier
+            }
+        }
+        return std::nullopt;
+    };
+    if (auto selection = try_model(model, false)) return std::move(*selection);
+    for (const std::size_t index : model.fallback_index) {
+        if (auto selection = try_model(config_.models[index], true)) return std::move(*selection);
+    }
+    if (first_full != nullptr) {
+        if (may_wait && first_full->model->queue_size > 0) return Selection{ApiError{}, first_full};
+        counters_.rejected.fetch_add(1, std::memory_order_relaxed);
+        return Selection{full_error(*first_full, "every usable deployment of every tier is at its concurrency limit",
+                                    "deployments_saturated")};
+    }
+    return Selection{unusable_error(model, tried)};
+}
+
+bool Router::has_alternative(const config::Model& model, std::span<const std::size_t> tried) const {
+    const SteadyTime now = clock_.now();
+    const auto any = [&](const config::Model& m) {
+        for (const auto& deployment : m.deployments) {
+            if (!contains(tried, deployment.id) && usable(*slots_[deployment.id], now)) return true;
+        }
+        return false;
+    };
+    if (any(model)) return true;
+    for (const std::size_t index : model.fallback_index) {
+        if (any(config_.models[index])) return true;
+    }
+    return false;
+}
+
+std::variant<Lease, ApiError> Router::try_acquire(const config::Model& model, std::span<const std::size_t> tried) {
+    return select(model, tried, false).result;
+}
+
+asio::awaitable<std::variant<Lease, ApiError>> Router::acquire(const config::Model& model,
+                                                               std::span<const std::size_t> tried,
+                                                               SteadyTime deadline) {
+    Selection selection = select(model, tried, true);
+    if (selection.wait_in == nullptr) co_return std::move(selection.result);
+    co_return co_await wait(*selection.wait_in, deadline);
+}
+
+asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTime deadline) {
+    const config::Model& model = *tier.model;
+    auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
+    {
+        std::lock_guard lock(tier.queue_mutex);
+        tier.waiting.fetch_add(1);
+        // A slot freed since the tier was found full is taken now (release() checks `waiting`
+        // after freeing, so either it sees this waiter or this sees its slot).
+        Lease lease;
+        const Take taken = take(tier, {}, clock_.now(), lease);
+        if (taken != Take::full || tier.waiters.size() >= model.queue_size) {
+            tier.waiting.fetch_sub(1);
+            if (taken == Take::leased) co_return std::move(lease);
+            if (taken == Take::none_usable) co_return unusable_error(model, {});
+            counters_.rejected.fetch_add(1, std::memory_order_relaxed);
+            co_return full_error(tier, "its queue is full (" + std::to_string(model.queue_size) + " requests waiting)",
+                                 "queue_full");
+        }
+        tier.waiters.push_back(waiter);
+    }
+    counters_.queued.fetch_add(1, std::memory_order_relaxed);
+    // Queue timers run on real time; the deadline is the caller's, so both are steady_clock.
+    const auto until = std::min(std::chrono::steady_clock::now() + model.queue_timeout, deadline);
+    waiter->timer.expires_at(until);
+    auto [ec] = co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    (void)ec;  // woken by a grant (cancelled) or by the timeout: the queue says which
+    std::lock_guard lock(tier.queue_mutex);
+    if (waiter->lease) co_return std::move(waiter->lease);
+    if (auto it = std::find(tier.waiters.begin(), tier.waiters.end(), waiter); it != tier.waiters.end()) {
+        tier.waiters.erase(it);
+        tier.waiting.fetch_sub(1);
+    }
+    counters_.queue_timeouts.fetch_add(1, std::memory_order_relaxed);
+    const auto waited = duration_cast<std::chrono::milliseconds>(model.queue_timeout).count();
+    co_return full_error(tier, "no slot became free within the queue timeout of " + std::to_string(waited) + " ms",
+                         "queue_timeout");
+}
+
+void Router::dispatch(Tier& tier) {
+    std::lock_guard lock(tier.queue_mutex);
+    while (!tier.waiters.empty()) {
+        Lease lease;
+        if (take(tier, {}, clock_.now(), lease) != Take::leased) return;
+        std::shared_ptr<Waiter> waiter = std::move(tier.waiters.front());
+        tier.waiters.pop_front();
+        tier.waiting.fetch_sub(1);
+        waiter->lease = std::move(lease);
+        asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
+    }
+}
+
+void Router::release(Lease& lease) {
+    Slot& slot = *slots_[lease.deployment_->id];
+    lease.router_ = nullptr;
+    if (lease.probe_ && !lease.reported_) {
+        std::lock_guard lock(slot.mutex);
+        slot.breaker.abandon(true);
+    }
+    slot.outstanding.fetch_sub(1);
+    if (slot.tier->waiting.load() > 0) dispatch(*slot.tier);
+}
+
+void Router::report(Lease& lease, Verdict verdict, std::chrono::nanoseconds first_byte,
+                    std::optional<std::chrono::seconds> retry_after) {
+    if (!lease || lease.reported_) return;
+    lease.reported_ = true;
+    Slot& slot = *slots_[lease.deployment_->id];
+    const SteadyTime now = clock_.now();
+    std::lock_guard lock(slot.mutex);
+    switch (verdict) {
+        case Verdict::success:
+            slot.breaker.record(true, lease.probe_, now);
+            if (first_byte.count() > 0) slot.ewma.observe(std::chrono::duration<double, std::milli>(first_byte).count(), now);
+            break;
+        case Verdict::failure: slot.breaker.record(false, lease.probe_, now); break;
+        case Verdict::rate_limited: {
+            slot.breaker.abandon(lease.probe_);
+            const auto pause = retry_after ? duration_cast<nanoseconds>(*retry_after)
+                                           : duration_cast<nanoseconds>(slot.upstream->rate_limit_cooldown);
+            slot.cooldown_until.store((now + pause).time_since_epoch().count(), std::memory_order_relaxed);
+            break;
+        }
+        case Verdict::none: slot.breaker.abandon(lease.probe_); break;
+    }
+}
+
+DeploymentStatus Router::status(std::size_t deployment_id) const {
+    const Slot& slot = *slots_.at(deployment_id);
+    const SteadyTime now = clock_.now();
+    DeploymentStatus status;
+    status.model = slot.model->name;
+    status.name = slot.deployment->name;
+    status.tier = slot.deployment->tier;
+    status.outstanding = slot.outstanding.load();
+    status.healthy = health_.usable(slot.deployment->upstream);
+    status.cooling_down = now.time_since_epoch().count() < slot.cooldown_until.load();
+    std::lock_guard lock(slot.mutex);
+    status.breaker = slot.breaker.state(now);
+    status.breaker_opened = slot.breaker.times_opened();
+    status.latency_ms = slot.ewma.value();
+    return status;
+}
+
+ApiError Router::full_error(const Tier& tier, std::string_view why, std::string code) const {
+    ApiError error{429,
+                   "model '" + tier.model->name + "' is at capacity: tier " + std::to_string(tier.number) + ": " +
+                       std::string(why) + "; retry shortly",
+                   "rate_limit_error", std::nullopt, std::move(code)};
+    error.retry_after = 1;
+    return error;
+}
+
+ApiError Router::unusable_error(const config::Model& model, std::span<const std::size_t> tried) const {
+    const SteadyTime now = clock_.now();
+    std::string reasons;
+    bool only_rate_limited = true;
+    long long retry_after = 0;  // the soonest any of them may take traffic again
+    const auto soonest = [&](long long seconds) {
+        retry_after = retry_after == 0 ? seconds : std::min(retry_after, seconds);
+    };
+    const auto describe = [&](const config::Model& m) {
+        for (const auto& deployment : m.deployments) {
+            const Slot& slot = *slots_[deployment.id];
+            if (!reasons.empty()) reasons += "; ";
+            reasons += deployment.name + ": ";
+            const auto cooldown = slot.cooldown_until.load();
+            if (contains(tried, deployment.id)) {
+                reasons += "failed in this request";
+                only_rate_limited = false;
+            } else if (!health_.usable(deployment.upstream)) {
+                reasons += "failing health checks";
+                only_rate_limited = false;
+            } else if (now.time_since_epoch().count() < cooldown) {
+                const auto left = seconds_until(SteadyTime(SteadyTime::duration(cooldown)), now);
+                reasons += "rate-limited by the upstream for " + std::to_string(left) + " s more";
+                soonest(left);
+            } else {
+                only_rate_limited = false;
+                std::lock_guard lock(slot.mutex);
+                if (slot.breaker.state(now) == Breaker::State::open) {
+                    const auto left = seconds_until(slot.breaker.open_until(), now);
+                    reasons += "circuit open for " + std::to_string(left) + " s more";
+                    soonest(left);
+                } else {
+                    reasons += "circuit half-open, probing";
+                }
+            }
+        }
+    };
+    describe(model);
+    for (const std::size_t index : model.fallback_index) describe(config_.models[index]);
+    ApiError error;
+    if (only_rate_limited) {
+        // Every deployment asked us to slow down: pass that on, with the soonest Retry-After.
+        error = ApiError{429, "model '" + model.name + "' is rate-limited by its upstreams (" + reasons + ")",
+                         "rate_limit_error", std::nullopt, "upstream_rate_limited"};
+    } else {
+        error = ApiError{503, "no deployment of model '" + model.name + "' can take the request now (" + reasons + ")",
+                         "server_error", std::nullopt, "no_usable_deployment"};
+    }
+    error.retry_after = std::max<long long>(1, retry_after);
+    return error;
 }
 
 ApiError Router::unknown_model(std::string_view model) const {

@@ -1,19 +1,40 @@
-// Stage "route": maps the public model name a caller sent to one deployment (an upstream plus the
-// upstream's own model name). Pure routing policy: it reads upstream health through a query and
-// knows nothing of HTTP. Tiers, balancing strategies and spill-over grow here.
+// Stage "route": picks the deployment that serves one attempt of a request. A model's deployments
+// sit in tiers; traffic stays in the lowest tier that has a usable deployment with a free slot.
+// Usable means: passing health checks, not cooling down after a 429, circuit breaker letting
+// requests through. Within a tier a strategy orders the candidates (see balance.hpp); each
+// deployment has a concurrency limit, and a full tier spills to the next one, queues, or refuses,
+// as the model's `overflow` says. A model's fallbacks are tried after all of its own tiers.
+//
+// The router owns the state it decides with: requests in flight, breakers, cooldowns, latency
+// averages, queues and the retry budget. It is shared by every I/O thread (atomics for the hot
+// counters, a small lock per deployment for breaker and average) and reads time through an
+// injected clock. It knows nothing of HTTP: the forward stage reports each attempt's verdict.
 #pragma once
 
+#include <boost/asio.hpp>
+
 #include <atomic>
+#include <chrono>
+#include <deque>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
+#include "route/balance.hpp"
+#include "route/breaker.hpp"
+#include "route/retry_budget.hpp"
 
 namespace switchyard::route {
+
+namespace asio = boost::asio;
 
 // Answers "may this upstream take traffic now?"; implemented by the health checker.
 class HealthView {
@@ -22,32 +43,130 @@ public:
     virtual bool usable(std::size_t upstream) const = 0;
 };
 
+class Router;
+
+// One deployment picked for one attempt; holds one of its concurrency slots until destroyed.
+class Lease {
+public:
+    Lease() = default;
+    Lease(Lease&& other) noexcept { *this = std::move(other); }
+    Lease& operator=(Lease&& other) noexcept;
+    ~Lease();
+
+    explicit operator bool() const { return router_ != nullptr; }
+    const config::Deployment& deployment() const { return *deployment_; }
+    const config::Model& model() const { return *model_; }  // differs from the asked one on fallback
+    bool probe() const { return probe_; }  // a half-open breaker's trial request
+
+private:
+    friend class Router;
+    Lease(Router* router, const config::Model* model, const config::Deployment* deployment, bool probe)
+        : router_(router), model_(model), deployment_(deployment), probe_(probe) {}
+
+    Router* router_ = nullptr;
+    const config::Model* model_ = nullptr;
+    const config::Deployment* deployment_ = nullptr;
+    bool probe_ = false;
+    bool reported_ = false;
+};
+
+// How an attempt ended, as far as the deployment's health goes.
+enum class Verdict {
+    success,       // an answer that is not an upstream fault (2xx, or a 4xx the caller caused)
+    failure,       // an upstream fault: connect error, timeout, 5xx, reset, broken response
+    rate_limited,  // 429: the deployment cools down for Retry-After
+    none,          // no verdict (the caller left first)
+};
+
+// What happened, for metrics and tests; monotonic.
+struct Counters {
+    std::atomic<std::uint64_t> spills{0};          // served by a tier after a full one
+    std::atomic<std::uint64_t> fallbacks{0};       // served by a fallback model
+    std::atomic<std::uint64_t> queued{0};          // waited in a queue
+    std::atomic<std::uint64_t> queue_timeouts{0};
+    std::atomic<std::uint64_t> rejected{0};        // refused with 429: full, queue full
+    std::atomic<std::uint64_t> retries{0};
+    std::atomic<std::uint64_t> budget_exhausted{0};  // a retry refused by the budget
+};
+
+struct DeploymentStatus {
+    std::string_view model;
+    std::string_view name;
+    unsigned tier = 1;
+    std::size_t outstanding = 0;
+    Breaker::State breaker = Breaker::State::closed;
+    std::uint64_t breaker_opened = 0;
+    bool healthy = true;
+    bool cooling_down = false;
+    double latency_ms = 0;
+};
+
 class Router {
 public:
-    Router(const config::Gateway& config, const HealthView& health);
+    Router(const config::Gateway& config, const HealthView& health, const Clock& clock = system_clock());
+    ~Router();
+    Router(const Router&) = delete;
+    Router& operator=(const Router&) = delete;
 
-    // The deployments to try for `model`, best first: usable ones in round-robin order, then the
-    // rest (a deployment marked down may have come back since its last check).
-    std::variant<std::vector<const config::Deployment*>, ApiError> candidates(std::string_view model) const;
+    // The model a caller named, or the 404 listing what is served and the closest name.
+    std::variant<const config::Model*, ApiError> find(std::string_view model) const;
+
+    // A deployment of `model` or of its fallbacks for one attempt, skipping those in `tried`
+    // (deployment ids). Waits in a tier's queue when the model says so, at most until `deadline`.
+    // Errors: 429 when full (with Retry-After), 503 when nothing is usable.
+    asio::awaitable<std::variant<Lease, ApiError>> acquire(const config::Model& model,
+                                                           std::span<const std::size_t> tried,
+                                                           SteadyTime deadline);
+    // The same without waiting: a full tier that would queue is refused instead.
+    std::variant<Lease, ApiError> try_acquire(const config::Model& model, std::span<const std::size_t> tried);
+
+    // Could another attempt find a deployment now (one not in `tried`, usable, with a free slot
+    // or a queue to wait in)? A hint for deciding to retry; changes nothing.
+    bool has_alternative(const config::Model& model, std::span<const std::size_t> tried) const;
+
+    // The verdict on a leased attempt: feeds its breaker, latency average and cooldown.
+    void report(Lease& lease, Verdict verdict, std::chrono::nanoseconds first_byte = {},
+                std::optional<std::chrono::seconds> retry_after = std::nullopt);
+
+    RetryBudget& retry_budget() { return budget_; }
+    Counters& counters() { return counters_; }
+    const Clock& clock() const { return clock_; }
+    DeploymentStatus status(std::size_t deployment_id) const;
 
     // The OpenAI `/v1/models` list body.
     const std::string& models_body() const { return models_body_; }
-
-    // The 404 for an unknown model: lists what is available and the closest name.
     ApiError unknown_model(std::string_view model) const;
 
 private:
-    struct Entry {
-        const config::Model* model;
-        std::unique_ptr<std::atomic<std::size_t>> next;  // round-robin cursor
+    friend class Lease;
+    struct Tier;
+    struct Slot;
+    struct Waiter;
+    enum class Take { leased, none_usable, full };
+    struct Selection {
+        std::variant<Lease, ApiError> result;
+        Tier* wait_in = nullptr;  // set: queue in this tier instead
     };
-    const Entry* find(std::string_view name) const;
+
+    Selection select(const config::Model& model, std::span<const std::size_t> tried, bool may_wait);
+    Take take(Tier& tier, std::span<const std::size_t> tried, SteadyTime now, Lease& out);
+    bool usable(const Slot& slot, SteadyTime now) const;
+    asio::awaitable<std::variant<Lease, ApiError>> wait(Tier& tier, SteadyTime deadline);
+    void release(Lease& lease);
+    void dispatch(Tier& tier);
+    ApiError full_error(const Tier& tier, std::string_view why, std::string code) const;
+    ApiError unusable_error(const config::Model& model, std::span<const std::size_t> tried) const;
 
     const config::Gateway& config_;
     const HealthView& health_;
-    std::vector<Entry> entries_;
+    const Clock& clock_;
+    std::vector<std::unique_ptr<Slot>> slots_;                // by deployment id
+    std::vector<std::vector<std::unique_ptr<Tier>>> tiers_;   // by model index, lowest tier first
+    std::vector<const config::Model*> sorted_;                // by name, for find()
     std::vector<std::string> names_;
     std::string models_body_;
+    RetryBudget budget_;
+    Counters counters_;
 };
 
 }  // namespace switchyard::route

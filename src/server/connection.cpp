@@ -294,13 +294,29 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
     if (auto* error = std::get_if<ApiError>(&parsed)) co_return co_await respond_error(*error, request_id, keep_alive);
     const auto& facts = std::get<parse::RequestFacts>(parsed);
 
-    auto routed = shared.router.candidates(facts.model);
+    auto routed = shared.router.find(facts.model);
     if (auto* error = std::get_if<ApiError>(&routed)) co_return co_await respond_error(*error, request_id, keep_alive);
-    const auto& candidates = std::get<std::vector<const config::Deployment*>>(routed);
+    const config::Model* model = std::get<const config::Model*>(routed);
 
-    const forward::CallerRequest caller_request{endpoint, body, facts, request.base(), request_id, keep_alive};
+    // A caller may ask for less time than the upstreams' configured total.
+    SteadyTime deadline = SteadyTime::max();
+    if (const auto asked = request["x-switchyard-timeout"]; !asked.empty()) {
+        const auto timeout = config::parse_duration(asked);
+        if (!timeout || timeout->count() <= 0) {
+            ApiError error = ApiError::invalid_request(
+                "x-switchyard-timeout must be a positive duration such as 30s or 1500ms, got '" + std::string(asked) +
+                    "'",
+                std::nullopt, "invalid_timeout");
+            co_return co_await respond_error(error, request_id, keep_alive);
+        }
+        deadline = std::chrono::steady_clock::now() + *timeout;
+    }
+
+    forward::CallerRequest caller_request{endpoint, body, facts, request.base(), request_id, keep_alive};
+    caller_request.model = model;
+    caller_request.deadline = deadline;
     const forward::Outcome outcome = co_await worker_.forwarder.run(
-        caller_request, candidates, forward::CallerSide{stream_, head_, relay_, limits().request_read_timeout});
+        caller_request, forward::CallerSide{stream_, head_, relay_, limits().request_read_timeout});
     if (!outcome.error.empty()) {
         spdlog::warn("request {} model={} deployment={} status={}: {}", request_id, facts.model,
                      outcome.deployment ? outcome.deployment->name : "-", outcome.status, outcome.error);

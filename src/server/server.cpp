@@ -40,7 +40,7 @@ asio::awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor) {
 Shared::Shared(config::Gateway gateway)
     : config(std::move(gateway)), upstreams(make_upstreams(config)), health(upstreams), router(config, health) {}
 
-Worker::Worker(Shared& shared_state) : shared(shared_state), forwarder(shared_state.config, pools) {
+Worker::Worker(Shared& shared_state) : shared(shared_state), forwarder(shared_state.config, shared_state.router, pools) {
     for (auto& upstream : shared.upstreams) {
         pools.push_back(std::make_unique<upstream::Pool>(*upstream, io.get_executor()));
     }

@@ -39,15 +39,21 @@ asio::awaitable<void> HealthChecker::probe_loop(std::size_t index, asio::any_io_
     Pool pool(upstream, executor);
     auto timer = std::make_shared<asio::steady_timer>(executor);
     timers_.push_back(timer);
+    const auto& health = upstream.config().health;
+    std::size_t passed = 0;
+    std::size_t failed = 0;
     while (!stopped_) {
         const bool ok = co_await probe_once(pool);
-        if (ok != usable_[index].exchange(ok)) {
-            if (ok) {
-                spdlog::info("upstream {} is healthy again", upstream.config().name);
-            } else {
-                spdlog::warn("upstream {} failed its health check ({}); it gets traffic only when no healthy deployment can take it",
-                             upstream.config().name, upstream.config().health.path);
-            }
+        passed = ok ? passed + 1 : 0;
+        failed = ok ? 0 : failed + 1;
+        const bool was_usable = usable_[index].load();
+        if (!was_usable && passed >= health.healthy_threshold) {
+            usable_[index].store(true);
+            spdlog::info("upstream {} is healthy again", upstream.config().name);
+        } else if (was_usable && failed >= health.unhealthy_threshold) {
+            usable_[index].store(false);
+            spdlog::warn("upstream {} failed {} health check(s) in a row ({}); it takes no traffic until one passes",
+                         upstream.config().name, failed, health.path);
         }
         timer->expires_after(upstream.config().health.interval);
         auto [ec] = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));

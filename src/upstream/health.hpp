@@ -1,6 +1,7 @@
 // Active health checks: each upstream's health path (by type: llama-server and vLLM "/health",
 // Ollama "/api/version", OpenAI-style "/v1/models") is probed on an interval with a timeout;
-// a non-2xx answer or no answer marks the upstream down until a probe succeeds again.
+// `unhealthy_threshold` failed probes in a row (a non-2xx answer or none) take the upstream out of
+// routing; `healthy_threshold` passed probes in a row bring it back.
 #pragma once
 
 #include <boost/asio.hpp>

@@ -266,15 +266,22 @@ TEST_F(GatewayTest, UpstreamTimeoutIs504) {
 }
 
 TEST_F(GatewayTest, UpstreamErrorsPassThroughWithTheirStatus) {
-    auto r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick"), {{"x-sim-fault", "429"}});
-    EXPECT_EQ(r.status, 429);
-    EXPECT_FALSE(r.header("retry-after").empty());
-    EXPECT_EQ(r.header("x-switchyard-upstream"), "local");
-    r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick"), {{"x-sim-fault", "503"}});
+    // With no other deployment to retry on, the upstream's own answer reaches the caller.
+    auto r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick"), {{"x-sim-fault", "503"}});
     EXPECT_EQ(r.status, 503);
+    EXPECT_EQ(r.header("x-switchyard-upstream"), "local");
     r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick"), {{"x-sim-fault", "reset"}});
     EXPECT_EQ(r.status, 502) << r.body;
     EXPECT_NE(r.body.find("upstream 'local'"), std::string::npos);
+    r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick"), {{"x-sim-fault", "429"}});
+    EXPECT_EQ(r.status, 429);
+    EXPECT_EQ(r.header("retry-after"), "1");
+    EXPECT_EQ(r.header("x-switchyard-upstream"), "local");
+    // The deployment now cools down for that Retry-After: callers are told so at once.
+    r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick"));
+    EXPECT_EQ(r.status, 429) << r.body;
+    EXPECT_EQ(r.header("retry-after"), "1");
+    EXPECT_NE(r.body.find("rate-limited by the upstream"), std::string::npos) << r.body;
 }
 
 TEST_F(GatewayTest, BrokenStreamEndsWithAnSseErrorEvent) {

@@ -1,0 +1,86 @@
+#include "route/balance.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+namespace switchyard::route {
+
+void order_round_robin(std::span<Candidate> candidates, std::size_t cursor) {
+    if (candidates.empty()) return;
+    std::rotate(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(cursor % candidates.size()),
+                candidates.end());
+}
+
+void order_least_outstanding(std::span<Candidate> candidates, std::size_t cursor) {
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const Candidate& a, const Candidate& b) { return a.outstanding < b.outstanding; });
+    // The cursor takes turns among those tied for the fewest.
+    std::size_t tied = 0;
+    while (tied < candidates.size() && candidates[tied].outstanding == candidates[0].outstanding) ++tied;
+    order_round_robin(candidates.first(tied), cursor);
+}
+
+double latency_score(const Candidate& candidate) {
+    // 1 ms floor: an unmeasured deployment still counts its requests in flight.
+    return (candidate.latency_ms + 1.0) * static_cast<double>(candidate.outstanding + 1);
+}
+
+void order_latency(std::span<Candidate> candidates, std::uint64_t random) {
+    const std::size_t n = candidates.size();
+    if (n < 2) return;
+    const std::size_t first = static_cast<std::size_t>(random % n);
+    std::size_t second = static_cast<std::size_t>((random >> 32) % (n - 1));
+    if (second >= first) ++second;
+    const std::size_t winner = latency_score(candidates[second]) < latency_score(candidates[first]) ? second : first;
+    std::swap(candidates[0], candidates[winner]);
+    // The rest, should the winner be full: best score first.
+    std::stable_sort(candidates.begin() + 1, candidates.end(), [](const Candidate& a, const Candidate& b) {
+        return latency_score(a) < latency_score(b);
+    });
+}
+
+void order_weighted(std::span<Candidate> candidates, std::span<std::int64_t> current, std::size_t first) {
+    if (candidates.empty()) return;
+    std::int64_t total = 0;
+    std::size_t best = 0;
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+        std::int64_t& weight = current[candidates[i].index - first];
+        weight += candidates[i].weight;
+        total += candidates[i].weight;
+        if (weight > current[candidates[best].index - first]) best = i;
+    }
+    current[candidates[best].index - first] -= total;
+    std::swap(candidates[0], candidates[best]);
+    // The rest, should the pick be full: by running weight, highest first.
+    std::stable_sort(candidates.begin() + 1, candidates.end(), [&](const Candidate& a, const Candidate& b) {
+        return current[a.index - first] > current[b.index - first];
+    });
+}
+
+void PeakEwma::observe(double sample_ms, SteadyTime now) {
+    if (!seen_) {
+        value_ = sample_ms;
+        last_ = now;
+        seen_ = true;
+        return;
+    }
+    const double elapsed = std::chrono::duration<double>(std::max(now - last_, SteadyTime::duration::zero())).count();
+    last_ = now;
+    if (sample_ms > value_) {
+        value_ = sample_ms;
+        return;
+    }
+    const double w = std::exp(-elapsed / std::chrono::duration<double>(tau_).count());
+    value_ = value_ * w + sample_ms * (1 - w);
+}
+
+std::uint64_t next_random() {
+    thread_local std::uint64_t state = std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32);
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+}  // namespace switchyard::route

@@ -1,0 +1,57 @@
+// Balancing within one tier: each strategy puts the tier's usable deployments in the order the
+// router tries them (the first with a free slot serves). Pure functions of the candidates and of
+// the randomness or cursor they are given, so their distributions are unit-tested exactly.
+//
+//   round-robin        rotate by a shared cursor
+//   weighted           smooth weighted round-robin (nginx's): over any run of sum(weights)
+//                      picks, each deployment gets exactly its weight, interleaved
+//   least-outstanding  fewest requests in flight first; ties rotate
+//   latency            power of two choices on peak-EWMA time to first token x (in flight + 1)
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "core/clock.hpp"
+
+namespace switchyard::route {
+
+struct Candidate {
+    std::size_t index = 0;        // the deployment's place in its model's list
+    std::size_t outstanding = 0;  // requests in flight on it
+    double latency_ms = 0;        // its peak-EWMA time to first token (0: not measured yet)
+    unsigned weight = 1;
+};
+
+void order_round_robin(std::span<Candidate> candidates, std::size_t cursor);
+void order_least_outstanding(std::span<Candidate> candidates, std::size_t cursor);
+// `random` is a fresh 64-bit random number; two candidates are drawn from it.
+void order_latency(std::span<Candidate> candidates, std::uint64_t random);
+double latency_score(const Candidate& candidate);
+
+// Smooth weighted round-robin over a tier. `current` holds one running weight per deployment of
+// the tier (indexed by Candidate::index - first) and persists between calls; candidates that are
+// not usable now are simply absent and keep their running weight.
+void order_weighted(std::span<Candidate> candidates, std::span<std::int64_t> current, std::size_t first);
+
+// Peak-sensitive exponentially weighted moving average (Finagle's peak EWMA): a sample above the
+// average replaces it at once, one below decays it with time constant `tau`, so a deployment that
+// turns slow is avoided immediately and trusted again gradually.
+class PeakEwma {
+public:
+    explicit PeakEwma(std::chrono::nanoseconds tau = std::chrono::seconds(10)) : tau_(tau) {}
+    void observe(double sample_ms, SteadyTime now);
+    double value() const { return value_; }
+
+private:
+    std::chrono::nanoseconds tau_;
+    double value_ = 0;
+    SteadyTime last_{};
+    bool seen_ = false;
+};
+
+// A small fast random generator for balancing decisions (splitmix64); one per thread.
+std::uint64_t next_random();
+
+}  // namespace switchyard::route
