@@ -12,6 +12,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -153,7 +154,9 @@ std::string sim_binary() { return SWITCHYARD_SIM_BIN; }
 Sim start_sim(const std::vector<std::string>& args) {
     Sim sim;
     const std::string ready = temp_dir() + "/sim-ready-" + std::to_string(++counter);
-    std::vector<std::string> argv{sim_binary(), "--port", "0", "--ready-file", ready};
+    std::vector<std::string> argv{sim_binary(), "--ready-file", ready};
+    // A port given in `args` (to restart a simulator where it was) wins over the OS's choice.
+    if (std::find(args.begin(), args.end(), "--port") == args.end()) argv.insert(argv.end(), {"--port", "0"});
     argv.insert(argv.end(), args.begin(), args.end());
     sim.process = std::make_unique<Process>("sim", argv);
     sim.port = wait_for_port(ready, *sim.process);

@@ -2,7 +2,11 @@
 // the text is noise, but tokenizer, batching, streaming and usage are the real engine's.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -14,7 +18,7 @@ struct LlamaServer {
     int port = 0;
 };
 
-LlamaServer start_llama_server(const std::string& model) {
+LlamaServer start_llama_server(const std::string& model, int slots = 2) {
     const std::string binary = llama_server_binary();
     if (!std::filesystem::exists(binary) || !std::filesystem::exists(model)) {
         throw std::runtime_error("llama-server or the tiny model is missing (" + binary + ", " + model +
@@ -24,7 +28,7 @@ LlamaServer start_llama_server(const std::string& model) {
     server.port = free_port();
     server.process = std::make_unique<Process>(
         "llama-server", std::vector<std::string>{binary, "-m", model, "--host", "127.0.0.1", "--port",
-                                                 std::to_string(server.port), "-c", "1024", "-np", "2", "-t", "1",
+                                                 std::to_string(server.port), "-c", "1024", "-np", std::to_string(slots), "-t", "1",
                                                  "--no-webui"});
     if (!wait_until_ok(server.port, "/health", *server.process, std::chrono::seconds(60))) {
         throw std::runtime_error("llama-server did not become healthy:\n" + server.process->log());
@@ -79,6 +83,56 @@ TEST(LlamaServerEndToEnd, Llama4MixtureOfExpertsModel) {
                             chat_body("llama4:maverick", true, R"("max_tokens":6)"));
     ASSERT_EQ(s.status, 200);
     EXPECT_NE(s.body().find("data: [DONE]"), std::string::npos) << s.body();
+}
+
+// The mission's set-up: a real llama-server with one slot as tier 1, a cloud provider (played by
+// the simulator) as tier 2. Concurrent requests beyond the engine's slot spill to the cloud; when
+// the engine dies every request is still answered, from the cloud.
+TEST(LlamaServerEndToEnd, LocalEngineFirstCloudWhenSaturatedOrDead) {
+    auto llama = start_llama_server(tiny_model(), 1);
+    Sim cloud = start_sim({"--tokens", "4", "--ttft-ms", "20"});
+    auto gateway = start_gateway(R"(
+listeners: [{address: 127.0.0.1, port: 0}]
+upstreams:
+  - name: local-llama
+    type: llama-server
+    base_url: http://127.0.0.1:)" + std::to_string(llama.port) + R"(
+    health: {interval: 200ms, unhealthy_threshold: 1}
+  - name: cloud
+    base_url: )" + cloud.url() + R"(/v1
+models:
+  - name: llama4:maverick
+    deployments:
+      - {upstream: local-llama, model: tiny-llama, max_concurrency: 1}
+      - {upstream: cloud, model: deepseek-v3.2, tier: 2}
+)");
+    const std::string body = chat_body("llama4:maverick", false, R"("max_tokens":32)");
+    auto r = post(gateway.port, "/v1/chat/completions", body);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("x-switchyard-tier"), "1");
+
+    // Four at once: one on the engine's slot, the rest spill to the cloud.
+    std::atomic<int> local{0};
+    std::atomic<int> ok{0};
+    std::vector<std::thread> callers;
+    for (int i = 0; i < 4; ++i) {
+        callers.emplace_back([&] {
+            const auto answer = post(gateway.port, "/v1/chat/completions", body);
+            if (answer.status == 200) ++ok;
+            if (answer.header("x-switchyard-upstream") == "local-llama") ++local;
+        });
+    }
+    for (auto& caller : callers) caller.join();
+    EXPECT_EQ(ok.load(), 4);
+    EXPECT_GE(local.load(), 1);
+    EXPECT_GE(stat_number(sim_stats(cloud), "requests_total"), 1);
+
+    llama.process->stop(SIGKILL);
+    for (int i = 0; i < 5; ++i) {
+        r = post(gateway.port, "/v1/chat/completions", body);
+        EXPECT_EQ(r.status, 200) << r.body;
+        EXPECT_EQ(r.header("x-switchyard-upstream"), "cloud");
+    }
 }
 
 }  // namespace
