@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/digest.hpp"
 #include "core/text.hpp"
 
 namespace switchyard::config {
@@ -246,12 +247,21 @@ public:
             error(root, "the configuration is empty");
             return out;
         }
-        if (!expect_map(root, "the top level", {"listeners", "server", "upstreams", "models", "retries"})) return out;
+        if (!expect_map(root, "the top level",
+                        {"listeners", "server", "upstreams", "models", "retries", "auth", "keys", "ledger",
+                         "prices"})) {
+            return out;
+        }
         listeners(root["listeners"], out);
         if (const YAML::Node node = root["server"]) server(node, out.server);
         if (const YAML::Node node = root["retries"]) retries(node, out.retries);
         upstreams(root["upstreams"], out);
         models(root["models"], out);
+        if (const YAML::Node node = root["auth"]) auth(node, out.auth);
+        if (const YAML::Node node = root["keys"]) keys(node, out);
+        if (const YAML::Node node = root["ledger"]) ledger(node, out.ledger);
+        if (const YAML::Node node = root["prices"]) prices(node, out.prices);
+        if (!out.keys.empty() || !out.auth.master_key_sha256.empty()) out.auth.required = true;
         return out;
     }
 
@@ -338,6 +348,164 @@ private:
         duration(node, "budget_window", out.budget_window);
     }
 
+    // {rpm, tpm, rpm_burst, tpm_burst}
+    void rate_limit(const YAML::Node& node, RateLimit& out) {
+        if (!expect_map(node, "'limits'", {"rpm", "tpm", "rpm_burst", "tpm_burst"})) return;
+        integer(node, "rpm", out.rpm, 0, 1'000'000'000);
+        integer(node, "tpm", out.tpm, 0, 1'000'000'000'000);
+        integer(node, "rpm_burst", out.rpm_burst, 0, 1'000'000'000);
+        integer(node, "tpm_burst", out.tpm_burst, 0, 1'000'000'000'000);
+    }
+
+    // A secret given in the file (usually ${ENV}), kept only as its SHA-256.
+    void secret_digest(const YAML::Node& map, const char* key, const char* digest_key, std::string& out) {
+        if (auto secret = scalar(map, key)) {
+            if (secret->size() < 8) {
+                error(map[key], std::string("'") + key + "' is too short to be a secret (at least 8 characters)");
+            } else {
+                out = sha256_hex(*secret);
+            }
+        }
+        if (auto digest = scalar(map, digest_key)) {
+            const bool hex = digest->size() == 64 && digest->find_first_not_of("0123456789abcdef") == std::string::npos;
+            if (!hex) {
+                error(map[digest_key], std::string("'") + digest_key + "' must be 64 lower-case hex digits (sha256sum of the key)");
+            } else if (!out.empty()) {
+                error(map[digest_key], std::string("give either '") + key + "' or '" + digest_key + "', not both");
+            } else {
+                out = *digest;
+            }
+        }
+    }
+
+    void auth(const YAML::Node& node, Auth& out) {
+        if (!expect_map(node, "'auth'", {"required", "master_key", "master_key_sha256"})) return;
+        boolean(node, "required", out.required);
+        secret_digest(node, "master_key", "master_key_sha256", out.master_key_sha256);
+    }
+
+    void keys(const YAML::Node& node, Gateway& out) {
+        if (!node.IsSequence()) {
+            error(node, "'keys' must be a list of {name, key, ...}");
+            return;
+        }
+        std::set<std::string> names;
+        std::set<std::string> digests;
+        std::vector<std::string> model_names;
+        for (const auto& model : out.models) model_names.push_back(model.name);
+        for (const auto& item : node) {
+            Key key;
+            if (!expect_map(item, "a key",
+                            {"name", "key", "key_sha256", "models", "limits", "max_concurrent", "budget", "labels"})) {
+                continue;
+            }
+            string(item, "name", key.name);
+            if (key.name.empty()) {
+                error(item, "a key needs a 'name' (its id in logs, metrics and the ledger)");
+            } else if (!names.insert(key.name).second) {
+                error(item["name"], "key name '" + key.name + "' is used twice");
+            }
+            secret_digest(item, "key", "key_sha256", key.sha256);
+            if (key.sha256.empty() && !item["key"] && !item["key_sha256"]) {
+                error(item, "key '" + key.name + "' needs 'key' (usually ${SOME_ENV_VAR}) or 'key_sha256'");
+            } else if (!key.sha256.empty() && !digests.insert(key.sha256).second) {
+                error(item, "key '" + key.name + "' has the same secret as another key");
+            }
+            if (const YAML::Node models = item["models"]) {
+                if (!models.IsSequence()) {
+                    error(models, "'models' must be a list of model names");
+                } else {
+                    for (const auto& m : models) {
+                        const std::string name = m.IsScalar() ? m.Scalar() : "";
+                        if (std::find(model_names.begin(), model_names.end(), name) == model_names.end()) {
+                            std::string message = "key '" + key.name + "' allows unknown model '" + name + "'";
+                            if (auto guess = closest(name, model_names)) message += "; did you mean '" + *guess + "'?";
+                            error(m, std::move(message));
+                        } else {
+                            key.models.push_back(name);
+                        }
+                    }
+                }
+            }
+            if (const YAML::Node limits = item["limits"]) rate_limit(limits, key.limits);
+            integer(item, "max_concurrent", key.max_concurrent, 0, 1'000'000);
+            if (const YAML::Node budget = item["budget"]) {
+                if (expect_map(budget, "'budget'", {"daily", "monthly"})) {
+                    number(budget, "daily", key.budget_daily, 0, 1e9);
+                    number(budget, "monthly", key.budget_monthly, 0, 1e12);
+                }
+            }
+            if (const YAML::Node labels = item["labels"]) {
+                if (!labels.IsMap()) {
+                    error(labels, "'labels' must be a mapping such as {team: research, user: alice}");
+                } else {
+                    for (auto it = labels.begin(); it != labels.end(); ++it) {
+                        key.labels[it->first.as<std::string>()] = it->second.IsScalar() ? it->second.Scalar() : "";
+                    }
+                }
+            }
+            out.keys.push_back(std::move(key));
+        }
+    }
+
+    void ledger(const YAML::Node& node, Ledger& out) {
+        if (node.IsScalar()) {
+            out.url = expand(node, node.Scalar());
+            return;
+        }
+        if (!expect_map(node, "'ledger'", {"url", "flush_interval", "queue_size", "batch_size"})) return;
+        string(node, "url", out.url);
+        duration(node, "flush_interval", out.flush_interval);
+        integer(node, "queue_size", out.queue_size, 1, 100'000'000);
+        integer(node, "batch_size", out.batch_size, 1, 1'000'000);
+        if (!out.url.empty() && !out.url.starts_with("postgres://") && !out.url.starts_with("postgresql://") &&
+            out.url.find("://") != std::string::npos) {
+            error(node["url"], "ledger url must be a file path, sqlite:PATH or postgres://...");
+        }
+    }
+
+    void prices(const YAML::Node& node, Prices& out) {
+        if (!expect_map(node, "'prices'", {"catalog", "models"})) return;
+        string(node, "catalog", out.catalog);
+        if (!out.catalog.empty() && !std::ifstream(out.catalog)) {
+            error(node["catalog"], "price catalog '" + out.catalog + "' cannot be read");
+        }
+        if (const YAML::Node models = node["models"]) {
+            if (!models.IsMap()) {
+                error(models, "'prices.models' must map model names to {input, cached_input, output}");
+                return;
+            }
+            for (auto it = models.begin(); it != models.end(); ++it) {
+                const YAML::Node price = it->second;
+                if (!expect_map(price, "a price", {"input", "cached_input", "output"})) continue;
+                std::array<double, 3> value{-1, -1, -1};
+                number(price, "input", value[0], 0, 1e6);
+                number(price, "cached_input", value[1], 0, 1e6);
+                number(price, "output", value[2], 0, 1e6);
+                if (value[0] < 0 || value[2] < 0) {
+                    error(price, "a price needs 'input' and 'output' (dollars per million tokens)");
+                    continue;
+                }
+                if (value[1] < 0) value[1] = value[0];
+                out.models[it->first.as<std::string>()] = value;
+            }
+        }
+    }
+
+    void cost_model(const YAML::Node& node, CostModel& out) {
+        if (!expect_map(node, "'cost'",
+                        {"hardware_usd", "lifetime_months", "power_watts", "electricity_usd_per_kwh",
+                         "ops_usd_per_month", "tokens_per_month"})) {
+            return;
+        }
+        number(node, "hardware_usd", out.hardware_usd, 0, 1e9);
+        number(node, "lifetime_months", out.lifetime_months, 0.1, 1200);
+        number(node, "power_watts", out.power_watts, 0, 1e7);
+        number(node, "electricity_usd_per_kwh", out.electricity_usd_per_kwh, 0, 100);
+        number(node, "ops_usd_per_month", out.ops_usd_per_month, 0, 1e9);
+        number(node, "tokens_per_month", out.tokens_per_month, 0, 1e18);
+    }
+
     void breaker(const YAML::Node& node, Breaker& out) {
         if (!expect_map(node, "'breaker'",
                         {"enabled", "consecutive_failures", "failure_rate", "min_requests", "window", "cooldown",
@@ -364,7 +532,7 @@ private:
             if (!expect_map(item, "an upstream",
                             {"name", "type", "base_url", "api_key", "timeouts", "max_connections",
                              "max_idle_connections", "idle_connection_timeout", "tls", "health", "breaker",
-                             "rate_limit_cooldown"})) {
+                             "rate_limit_cooldown", "local", "cost"})) {
                 continue;
             }
             string(item, "name", upstream.name);
@@ -441,6 +609,12 @@ private:
             }
             if (const YAML::Node b = item["breaker"]) breaker(b, upstream.breaker);
             duration(item, "rate_limit_cooldown", upstream.rate_limit_cooldown);
+            upstream.local = upstream.type != UpstreamType::openai;
+            boolean(item, "local", upstream.local);
+            if (const YAML::Node cost = item["cost"]) {
+                upstream.cost.emplace();
+                cost_model(cost, *upstream.cost);
+            }
             out.upstreams.push_back(std::move(upstream));
         }
     }
@@ -456,7 +630,7 @@ private:
         for (const auto& item : node) {
             Model model;
             if (!expect_map(item, "a model",
-                            {"name", "deployments", "strategy", "overflow", "queue", "fallbacks"})) {
+                            {"name", "deployments", "strategy", "overflow", "queue", "fallbacks", "limits"})) {
                 continue;
             }
             string(item, "name", model.name);
@@ -474,6 +648,7 @@ private:
                     duration(queue, "timeout", model.queue_timeout);
                 }
             }
+            if (const YAML::Node limits = item["limits"]) rate_limit(limits, model.limits);
             std::vector<YAML::Node> fallback_nodes;
             if (const YAML::Node fallbacks = item["fallbacks"]) {
                 if (!fallbacks.IsSequence()) {
@@ -503,7 +678,7 @@ private:
             for (const auto& d : deployments) {
                 Deployment deployment;
                 if (!expect_map(d, "a deployment",
-                                {"name", "upstream", "model", "tier", "weight", "max_concurrency"})) {
+                                {"name", "upstream", "model", "tier", "weight", "max_concurrency", "limits"})) {
                     continue;
                 }
                 std::string upstream;
@@ -511,6 +686,7 @@ private:
                 integer(d, "tier", deployment.tier, 1, 100);
                 integer(d, "weight", deployment.weight, 1, 1'000'000);
                 integer(d, "max_concurrency", deployment.max_concurrency, 0, 1'000'000);
+                if (const YAML::Node limits = d["limits"]) rate_limit(limits, deployment.limits);
                 string(d, "model", deployment.model);
                 string(d, "name", deployment.name);
                 const auto found = std::find(upstream_names.begin(), upstream_names.end(), upstream);

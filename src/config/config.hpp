@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -62,6 +64,30 @@ struct Breaker {
     std::size_t half_open_requests = 1;           // probes let through at once when half-open
 };
 
+// A rate limit: `requests` and/or `tokens` per minute, with bursts of up to a minute's worth
+// unless `*_burst` says otherwise. 0: no limit.
+struct RateLimit {
+    std::uint64_t rpm = 0;
+    std::uint64_t tpm = 0;
+    std::uint64_t rpm_burst = 0;  // 0: rpm
+    std::uint64_t tpm_burst = 0;  // 0: tpm
+    bool any() const { return rpm > 0 || tpm > 0; }
+};
+
+// What a local deployment costs to own and run, spread over the tokens it serves.
+struct CostModel {
+    double hardware_usd = 0;          // purchase price of the machine (or its share of it)
+    double lifetime_months = 36;      // amortization period
+    double power_watts = 0;           // average draw while serving
+    double electricity_usd_per_kwh = 0;
+    double ops_usd_per_month = 0;     // hosting, maintenance, people's time
+    double tokens_per_month = 0;      // expected tokens served a month, for per-request estimates
+    double monthly_usd() const {
+        return (lifetime_months > 0 ? hardware_usd / lifetime_months : 0) +
+               power_watts / 1000.0 * 24 * 30.4375 * electricity_usd_per_kwh + ops_usd_per_month;
+    }
+};
+
 struct Upstream {
     std::string name;
     UpstreamType type = UpstreamType::openai;
@@ -77,6 +103,10 @@ struct Upstream {
     // A 429 answer takes the upstream's deployments out for its Retry-After, or this long
     // when it gives none.
     Duration rate_limit_cooldown{std::chrono::seconds(5)};
+    // Local engines (llama-server, Ollama, vLLM) are priced by `cost`; providers (openai) by the
+    // price catalog. `local` overrides the guess from the type.
+    bool local = false;
+    std::optional<CostModel> cost;
 };
 
 struct Deployment {
@@ -86,6 +116,7 @@ struct Deployment {
     unsigned tier = 1;            // traffic stays in the lowest tier that can take it
     unsigned weight = 1;          // share within its tier under the weighted strategy
     std::size_t max_concurrency = 0;  // requests at once (an engine's parallel slots); 0: no limit
+    RateLimit limits;             // what the deployment may be sent; over it, it counts as full
     std::size_t id = 0;           // index among every deployment of every model (set by the loader)
 };
 
@@ -110,6 +141,36 @@ struct Model {
     Duration queue_timeout{std::chrono::seconds(30)};
     std::vector<std::string> fallbacks;  // other models tried, in order, when this one cannot serve
     std::vector<std::size_t> fallback_index;  // the same, as indexes into Gateway::models
+    RateLimit limits;  // all callers together
+};
+
+// A caller's API key and what it may do.
+struct Key {
+    std::string name;                // unique; shown in logs, metrics and the ledger as the key id
+    std::string sha256;              // hex digest of the key; the key itself is never kept
+    std::vector<std::string> models; // allowed models; empty: all
+    RateLimit limits;
+    std::size_t max_concurrent = 0;  // requests in flight at once; 0: no limit
+    double budget_daily = 0;         // dollars per UTC day; 0: none
+    double budget_monthly = 0;       // dollars per UTC calendar month; 0: none
+    std::map<std::string, std::string> labels;  // team, user...: in the ledger and reports
+};
+
+struct Auth {
+    bool required = false;   // true when keys or a master key are configured
+    std::string master_key_sha256;  // guards /admin/*; empty: no admin API
+};
+
+struct Ledger {
+    std::string url;  // "sqlite:PATH" (or a bare path) or "postgres://..."; empty: no ledger
+    Duration flush_interval{std::chrono::seconds(1)};
+    std::size_t queue_size = 100'000;  // rows waiting to be written; beyond, rows are counted as dropped
+    std::size_t batch_size = 1000;
+};
+
+struct Prices {
+    std::string catalog;  // the price catalog file; empty: data/prices.yaml next to the binary's source
+    std::map<std::string, std::array<double, 3>> models;  // overrides: input, cached input, output per million
 };
 
 // Retries: a failed attempt moves to another deployment while nothing has reached the caller.
@@ -139,6 +200,10 @@ struct Gateway {
     std::vector<Upstream> upstreams;
     std::vector<Model> models;
     Retries retries;
+    Auth auth;
+    std::vector<Key> keys;
+    Ledger ledger;
+    Prices prices;
     std::size_t deployment_count = 0;  // every model's deployments together
 
     const Model* find_model(std::string_view name) const;

@@ -1,0 +1,53 @@
+// Where ledger rows and API keys created at run time are kept: SQLite (a file, WAL mode) or
+// PostgreSQL (a URL), with one schema and versioned migrations (see docs/ledger.md). A Store is
+// used by one thread at a time: the ledger's writer thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ledger/row.hpp"
+
+namespace switchyard::ledger {
+
+// A key created through the admin API: its digest and its policy as JSON (see auth/keys).
+struct StoredKey {
+    std::string name;
+    std::string sha256;
+    std::string policy_json;
+    std::int64_t created_ms = 0;
+};
+
+struct Spend {
+    std::string key;
+    double today_usd = 0;
+    double month_usd = 0;
+};
+
+class Store {
+public:
+    virtual ~Store() = default;
+    // Creates or upgrades the schema to the current version. Throws on failure.
+    virtual void migrate() = 0;
+    virtual int schema_version() = 0;
+    // Inserts the rows in one transaction. Throws on failure (nothing is inserted then).
+    virtual void insert(std::span<const Row> rows) = 0;
+    // Spend per key since the two instants (Unix ms): the start of today and of this month, UTC.
+    virtual std::vector<Spend> spend_since(std::int64_t day_start_ms, std::int64_t month_start_ms) = 0;
+    // Calls `visit` for every row with from_ms <= ts_ms < to_ms, oldest first (for reports).
+    virtual void each_row(std::int64_t from_ms, std::int64_t to_ms, const std::function<void(const Row&)>& visit) = 0;
+    virtual std::vector<StoredKey> load_keys() = 0;  // not revoked
+    virtual void save_key(const StoredKey& key) = 0;
+    virtual bool revoke_key(const std::string& name, std::int64_t when_ms) = 0;  // false: unknown
+    virtual std::string describe() const = 0;  // for logs: "sqlite /path" or "postgres host/db"
+};
+
+// Opens the store a ledger URL names: "postgres://..." or "postgresql://...", else a SQLite file
+// ("sqlite:PATH" or a bare path; created with its schema on first use). Throws with a plain reason.
+std::unique_ptr<Store> open_store(const std::string& url);
+
+}  // namespace switchyard::ledger
