@@ -82,6 +82,7 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
     }
 
     RequestFacts facts;
+    facts.root_open = body.find('{');
     bool have_model = false;
     bool have_required = false;
     const std::string_view required = endpoint == Endpoint::chat_completions ? "messages"
@@ -134,8 +135,16 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
             if (type != od::json_type::boolean) return wrong_type(key, "a boolean", type);
             if (auto error = value.get_bool().get(facts.stream)) return malformed(body, error);
         } else if (key == "stream_options") {
-            if (type == od::json_type::null) continue;
+            facts.stream_options_offset = static_cast<std::size_t>(value.raw_json_token().data() - body.data());
+            if (type == od::json_type::null) {
+                facts.stream_options_null = true;
+                continue;
+            }
             if (type != od::json_type::object) return wrong_type(key, "an object", type);
+            {
+                const auto after = body.find_first_not_of(" \t\r\n", facts.stream_options_offset + 1);
+                facts.stream_options_empty = after != std::string::npos && body[after] == '}';
+            }
             od::object options;
             if (auto error = value.get_object().get(options)) return malformed(body, error);
             for (auto option_result : options) {
@@ -150,6 +159,8 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
                 if (flag_type != od::json_type::boolean) {
                     return wrong_type("stream_options.include_usage", "a boolean", flag_type);
                 }
+                facts.include_usage_offset = static_cast<std::size_t>(flag.raw_json_token().data() - body.data());
+                facts.include_usage_length = body.compare(facts.include_usage_offset, 4, "true") == 0 ? 4 : 5;
                 if (auto error = flag.get_bool().get(facts.include_usage)) return malformed(body, error);
             }
         } else if (key == "max_tokens" || key == "max_completion_tokens") {
@@ -183,6 +194,43 @@ RewrittenBody rewrite_model(std::string_view body, const RequestFacts& facts, st
     append_json_string(out.model_literal, model);
     out.suffix = body.substr(facts.model_offset + facts.model_length);
     return out;
+}
+
+void forward_body(ForwardBody& out, std::string_view body, const RequestFacts& facts, std::string_view model,
+                  bool add_usage) {
+    struct Edit {
+        std::size_t offset;
+        std::size_t erase;
+        std::string_view insert;
+    };
+    std::array<Edit, 2> edits{};
+    std::size_t n = 0;
+    out.count = 0;
+    out.model_literal.clear();
+    if (model != facts.model) {
+        append_json_string(out.model_literal, model);
+        edits[n++] = Edit{facts.model_offset, facts.model_length, out.model_literal};
+    }
+    if (add_usage && !facts.include_usage) {
+        if (facts.include_usage_offset != std::string::npos) {
+            edits[n++] = Edit{facts.include_usage_offset, facts.include_usage_length, "true"};
+        } else if (facts.stream_options_offset == std::string::npos) {
+            edits[n++] = Edit{facts.root_open + 1, 0, R"("stream_options":{"include_usage":true},)"};
+        } else if (facts.stream_options_null) {
+            edits[n++] = Edit{facts.stream_options_offset, 4, R"({"include_usage":true})"};
+        } else {
+            edits[n++] = Edit{facts.stream_options_offset + 1, 0,
+                              facts.stream_options_empty ? R"("include_usage":true)" : R"("include_usage":true,)"};
+        }
+    }
+    if (n == 2 && edits[1].offset < edits[0].offset) std::swap(edits[0], edits[1]);
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        out.parts[out.count++] = body.substr(at, edits[i].offset - at);
+        out.parts[out.count++] = edits[i].insert;
+        at = edits[i].offset + edits[i].erase;
+    }
+    out.parts[out.count++] = body.substr(at);
 }
 
 }  // namespace switchyard::parse

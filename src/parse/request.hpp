@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,13 @@ struct RequestFacts {
     bool stream = false;
     bool include_usage = false;  // stream_options.include_usage
     std::optional<std::int64_t> max_tokens;
+    // Where usage reporting could be switched on in the body (see forward_body).
+    std::size_t root_open = 0;                      // the root object's '{'
+    std::size_t stream_options_offset = std::string::npos;  // its value's first byte ('{' or 'n' of null)
+    bool stream_options_null = false;
+    bool stream_options_empty = false;              // {} (whitespace aside)
+    std::size_t include_usage_offset = std::string::npos;   // the literal true/false
+    std::size_t include_usage_length = 0;
 };
 
 // `body` gets simdjson's padding reserved (capacity only; its size and bytes are unchanged).
@@ -41,5 +49,22 @@ struct RewrittenBody {
     std::size_t size() const { return prefix.size() + model_literal.size() + suffix.size(); }
 };
 RewrittenBody rewrite_model(std::string_view body, const RequestFacts& facts, std::string_view model);
+
+// The body to forward, as pieces of the caller's bytes and a few inserted ones: the model literal
+// replaced by `model` (when it differs), and, with `add_usage`, stream_options.include_usage set
+// to true (inserted, or a false literal replaced) so the upstream reports the usage of a stream.
+// Everything else is the caller's bytes, unchanged. Views point into `body` and into this object.
+struct ForwardBody {
+    std::array<std::string_view, 5> parts{};
+    std::size_t count = 0;
+    std::string model_literal;
+    std::size_t size() const {
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < count; ++i) n += parts[i].size();
+        return n;
+    }
+};
+void forward_body(ForwardBody& out, std::string_view body, const RequestFacts& facts, std::string_view model,
+                  bool add_usage);
 
 }  // namespace switchyard::parse

@@ -1,0 +1,221 @@
+#include "auth/keys.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <mutex>
+
+#include "core/digest.hpp"
+
+namespace switchyard::auth {
+
+namespace {
+std::string labels_to_json(const std::map<std::string, std::string>& labels) {
+    std::string out = "{";
+    for (const auto& [name, value] : labels) {
+        if (out.size() > 1) out += ',';
+        append_json_string(out, name);
+        out += ':';
+        append_json_string(out, value);
+    }
+    out += '}';
+    return out;
+}
+}  // namespace
+
+KeyEntry::KeyEntry(config::Key key, bool configured, SteadyTime now)
+    : policy(std::move(key)),
+      from_config(configured),
+      labels_json(labels_to_json(policy.labels)),
+      limiter(policy.limits, now),
+      budget(policy.budget_daily, policy.budget_monthly) {}
+
+bool KeyEntry::allows(std::string_view model) const {
+    return policy.models.empty() || std::find(policy.models.begin(), policy.models.end(), model) != policy.models.end();
+}
+
+std::string policy_to_json(const config::Key& key) {
+    std::string out = "{\"name\":";
+    append_json_string(out, key.name);
+    out += ",\"models\":[";
+    for (std::size_t i = 0; i < key.models.size(); ++i) {
+        if (i) out += ',';
+        append_json_string(out, key.models[i]);
+    }
+    out += "],\"limits\":{\"rpm\":" + std::to_string(key.limits.rpm) + ",\"tpm\":" + std::to_string(key.limits.tpm) +
+           ",\"rpm_burst\":" + std::to_string(key.limits.rpm_burst) +
+           ",\"tpm_burst\":" + std::to_string(key.limits.tpm_burst) + "}";
+    out += ",\"max_concurrent\":" + std::to_string(key.max_concurrent);
+    char budget[96];
+    std::snprintf(budget, sizeof budget, ",\"budget\":{\"daily\":%.6f,\"monthly\":%.6f}", key.budget_daily,
+                  key.budget_monthly);
+    out += budget;
+    out += ",\"labels\":" + labels_to_json(key.labels) + "}";
+    return out;
+}
+
+std::optional<config::Key> policy_from_json(std::string_view json, std::string* why) {
+    namespace od = simdjson::ondemand;
+    const simdjson::padded_string padded(json);
+    od::parser parser;
+    od::document doc;
+    config::Key key;
+    const auto fail = [&](std::string message) -> std::optional<config::Key> {
+        if (why) *why = std::move(message);
+        return std::nullopt;
+    };
+    if (parser.iterate(padded).get(doc)) return fail("the body is not valid JSON");
+    od::object root;
+    if (doc.get_object().get(root)) return fail("the body must be a JSON object");
+    for (auto field_result : root) {
+        od::field field;
+        if (std::move(field_result).get(field)) return fail("the body is not valid JSON");
+        std::string_view name;
+        if (field.unescaped_key().get(name)) return fail("the body is not valid JSON");
+        od::value value = field.value();
+        if (name == "name") {
+            std::string_view text;
+            if (value.get_string().get(text)) return fail("'name' must be a string");
+            key.name = std::string(text);
+        } else if (name == "models") {
+            od::array models;
+            if (value.get_array().get(models)) return fail("'models' must be an array of model names");
+            for (auto m : models) {
+                std::string_view text;
+                if (m.get_string().get(text)) return fail("'models' must be an array of model names");
+                key.models.emplace_back(text);
+            }
+        } else if (name == "limits") {
+            od::object limits;
+            if (value.get_object().get(limits)) return fail("'limits' must be an object");
+            for (auto limit_result : limits) {
+                od::field limit;
+                if (std::move(limit_result).get(limit)) return fail("'limits' is not valid JSON");
+                std::string_view limit_name;
+                if (limit.unescaped_key().get(limit_name)) return fail("'limits' is not valid JSON");
+                std::uint64_t number = 0;
+                if (limit.value().get_uint64().get(number)) return fail("limits must be whole numbers");
+                if (limit_name == "rpm") key.limits.rpm = number;
+                else if (limit_name == "tpm") key.limits.tpm = number;
+                else if (limit_name == "rpm_burst") key.limits.rpm_burst = number;
+                else if (limit_name == "tpm_burst") key.limits.tpm_burst = number;
+                else return fail("unknown limit '" + std::string(limit_name) + "' (rpm, tpm, rpm_burst, tpm_burst)");
+            }
+        } else if (name == "max_concurrent") {
+            std::uint64_t number = 0;
+            if (value.get_uint64().get(number)) return fail("'max_concurrent' must be a whole number");
+            key.max_concurrent = number;
+        } else if (name == "budget") {
+            od::object budget;
+            if (value.get_object().get(budget)) return fail("'budget' must be an object {daily, monthly}");
+            for (auto budget_result : budget) {
+                od::field item;
+                if (std::move(budget_result).get(item)) return fail("'budget' is not valid JSON");
+                std::string_view item_name;
+                if (item.unescaped_key().get(item_name)) return fail("'budget' is not valid JSON");
+                double number = 0;
+                if (item.value().get_double().get(number) || number < 0) return fail("budgets must be dollar amounts");
+                if (item_name == "daily") key.budget_daily = number;
+                else if (item_name == "monthly") key.budget_monthly = number;
+                else return fail("unknown budget '" + std::string(item_name) + "' (daily, monthly)");
+            }
+        } else if (name == "labels") {
+            od::object labels;
+            if (value.get_object().get(labels)) return fail("'labels' must be an object of strings");
+            for (auto label_result : labels) {
+                od::field label;
+                if (std::move(label_result).get(label)) return fail("'labels' is not valid JSON");
+                std::string_view label_name;
+                std::string_view label_value;
+                if (label.unescaped_key().get(label_name) || label.value().get_string().get(label_value)) {
+                    return fail("'labels' must be an object of strings");
+                }
+                key.labels[std::string(label_name)] = std::string(label_value);
+            }
+        } else {
+            return fail("unknown field '" + std::string(name) +
+                        "' (name, models, limits, max_concurrent, budget, labels)");
+        }
+    }
+    if (key.name.empty()) return fail("a key needs a 'name'");
+    return key;
+}
+
+KeyStore::KeyStore(const config::Gateway& config, const Clock& clock)
+    : clock_(clock), required_(config.auth.required), master_sha256_(config.auth.master_key_sha256) {
+    for (const auto& key : config.keys) {
+        auto entry = std::make_shared<KeyEntry>(key, true, clock_.now());
+        by_digest_[key.sha256] = entry;
+        by_name_[key.name] = entry;
+    }
+}
+
+std::shared_ptr<KeyEntry> KeyStore::find(std::string_view presented) const {
+    if (presented.empty()) return nullptr;
+    const std::string digest = sha256_hex(presented);
+    std::shared_lock lock(mutex_);
+    auto it = by_digest_.find(digest);
+    return it == by_digest_.end() ? nullptr : it->second;
+}
+
+bool KeyStore::is_master(std::string_view presented) const {
+    return !master_sha256_.empty() && !presented.empty() && constant_time_equals(sha256_hex(presented), master_sha256_);
+}
+
+bool KeyStore::add(config::Key key, std::int64_t created_ms) {
+    auto entry = std::make_shared<KeyEntry>(std::move(key), false, clock_.now());
+    entry->created_ms = created_ms;
+    std::unique_lock lock(mutex_);
+    if (by_name_.contains(entry->policy.name) || by_digest_.contains(entry->policy.sha256)) return false;
+    by_digest_[entry->policy.sha256] = entry;
+    by_name_[entry->policy.name] = entry;
+    return true;
+}
+
+KeyStore::Revoke KeyStore::revoke(std::string_view name) {
+    std::unique_lock lock(mutex_);
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) return Revoke::unknown;
+    if (it->second->from_config) return Revoke::configured;
+    by_digest_.erase(it->second->policy.sha256);
+    by_name_.erase(it);
+    return Revoke::revoked;
+}
+
+std::vector<std::shared_ptr<KeyEntry>> KeyStore::list() const {
+    std::shared_lock lock(mutex_);
+    std::vector<std::shared_ptr<KeyEntry>> out;
+    for (const auto& [name, entry] : by_name_) out.push_back(entry);
+    return out;
+}
+
+std::shared_ptr<KeyEntry> KeyStore::by_name(std::string_view name) const {
+    std::shared_lock lock(mutex_);
+    auto it = by_name_.find(name);
+    return it == by_name_.end() ? nullptr : it->second;
+}
+
+std::string_view presented_key(std::string_view authorization, std::string_view x_api_key) {
+    if (authorization.size() > 7 && (authorization.substr(0, 7) == "Bearer " || authorization.substr(0, 7) == "bearer ")) {
+        std::string_view key = authorization.substr(7);
+        while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
+        while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
+        return key;
+    }
+    return x_api_key;
+}
+
+ApiError missing_key_error() {
+    return ApiError{401,
+                    "You didn't provide an API key. You need to provide your API key in an Authorization header "
+                    "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                    "invalid_request_error", std::nullopt, "missing_api_key"};
+}
+
+ApiError invalid_key_error() {
+    // Never echo the key, not even in part.
+    return ApiError{401, "Incorrect API key provided.", "invalid_request_error", std::nullopt, "invalid_api_key"};
+}
+
+}  // namespace switchyard::auth

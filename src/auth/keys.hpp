@@ -1,0 +1,76 @@
+// Stage "authenticate": callers present `Authorization: Bearer <key>` (or `x-api-key`); the key is
+// hashed with SHA-256 and looked up. Keys come from the config file or from the admin API (stored
+// in the ledger's database as digests only). Each key carries its policy (models, limits,
+// budgets, labels) and the admission state that goes with it: its rate limiter, its budget and
+// its requests in flight.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "limit/limiter.hpp"
+
+namespace switchyard::auth {
+
+struct KeyEntry {
+    KeyEntry(config::Key key, bool configured, SteadyTime now);
+
+    bool allows(std::string_view model) const;
+
+    const config::Key policy;
+    const bool from_config;       // defined in the file (cannot be revoked through the API)
+    const std::string labels_json;  // policy.labels as a JSON object, for the ledger
+    std::int64_t created_ms = 0;
+    limit::RateLimiter limiter;
+    limit::Budget budget;
+    std::atomic<std::size_t> in_flight{0};
+};
+
+// The key's policy as JSON (for the admin API and the ledger's key table) and back.
+std::string policy_to_json(const config::Key& key);
+std::optional<config::Key> policy_from_json(std::string_view json, std::string* why);
+
+class KeyStore {
+public:
+    KeyStore(const config::Gateway& config, const Clock& clock);
+
+    bool required() const { return required_; }
+    // The key a caller presented, or null.
+    std::shared_ptr<KeyEntry> find(std::string_view presented) const;
+    bool is_master(std::string_view presented) const;
+    bool has_master() const { return !master_sha256_.empty(); }
+
+    // Adds a key (from the admin API, or loaded from the database); false if its name or digest is
+    // taken.
+    bool add(config::Key key, std::int64_t created_ms);
+    enum class Revoke { revoked, unknown, configured };
+    Revoke revoke(std::string_view name);
+    std::vector<std::shared_ptr<KeyEntry>> list() const;
+    std::shared_ptr<KeyEntry> by_name(std::string_view name) const;
+
+private:
+    const Clock& clock_;
+    bool required_;
+    std::string master_sha256_;
+    mutable std::shared_mutex mutex_;
+    std::unordered_map<std::string, std::shared_ptr<KeyEntry>> by_digest_;
+    std::map<std::string, std::shared_ptr<KeyEntry>, std::less<>> by_name_;
+};
+
+// The key in `Authorization: Bearer <key>`, else in `x-api-key`; empty when neither.
+std::string_view presented_key(std::string_view authorization, std::string_view x_api_key);
+
+ApiError missing_key_error();
+ApiError invalid_key_error();
+
+}  // namespace switchyard::auth

@@ -1,0 +1,101 @@
+#include "usage/usage.hpp"
+
+#include <simdjson.h>
+
+#include <cstring>
+#include <string>
+
+namespace switchyard::usage {
+
+namespace od = simdjson::ondemand;
+
+Usage parse_usage(std::string_view json) {
+    Usage out;
+    const auto at = json.find("\"usage\"");
+    if (at == std::string_view::npos) return out;
+    thread_local od::parser parser;
+    thread_local std::string padded;
+    padded.assign(json);
+    padded.reserve(padded.size() + simdjson::SIMDJSON_PADDING);
+    od::document doc;
+    if (parser.iterate(padded.data(), padded.size(), padded.capacity()).get(doc)) return out;
+    od::object usage;
+    if (doc["usage"].get_object().get(usage)) return out;
+    for (auto field_result : usage) {
+        od::field field;
+        if (std::move(field_result).get(field)) return out;
+        std::string_view key;
+        if (field.unescaped_key().get(key)) return out;
+        if (key == "prompt_tokens" || key == "input_tokens") {
+            if (field.value().get_int64().get(out.prompt) == simdjson::SUCCESS) out.found = true;
+        } else if (key == "completion_tokens" || key == "output_tokens") {
+            if (field.value().get_int64().get(out.completion) == simdjson::SUCCESS) out.found = true;
+        } else if (key == "prompt_tokens_details") {
+            od::object details;
+            if (field.value().get_object().get(details) == simdjson::SUCCESS) {
+                std::int64_t cached = 0;
+                if (details["cached_tokens"].get_int64().get(cached) == simdjson::SUCCESS) out.cached = cached;
+            }
+        }
+    }
+    return out;
+}
+
+std::int64_t estimate_tokens(std::string_view text) { return static_cast<std::int64_t>((text.size() + 3) / 4); }
+
+namespace {
+// A non-empty string value after `key` ("content":"x", "text":"x").
+bool has_text(std::string_view event, std::string_view key) {
+    const auto at = event.find(key);
+    return at != std::string_view::npos && at + key.size() < event.size() && event[at + key.size()] != '"';
+}
+}  // namespace
+
+void StreamScanner::event(std::string_view text) {
+    strip_this_ = false;
+    if (!text.starts_with("data:")) return;
+    if (has_text(text, "\"content\":\"") || has_text(text, "\"text\":\"")) ++content_events_;
+    if (text.find("\"usage\":{") == std::string_view::npos && text.find("\"usage\": {") == std::string_view::npos) {
+        return;
+    }
+    std::string_view data = text.substr(5);
+    Usage parsed = parse_usage(data);
+    if (!parsed.found) return;
+    usage_ = parsed;
+    // The final usage chunk has no choices; the caller did not ask for it.
+    strip_this_ = strip_ && (text.find("\"choices\":[]") != std::string_view::npos);
+}
+
+std::size_t StreamScanner::feed(char* buffer, std::size_t& length) {
+    std::size_t start = 0;  // of the current event
+    std::size_t ready = 0;
+    std::size_t i = 0;
+    while (i + 1 < length) {
+        const void* found = std::memchr(buffer + i, '\n', length - i - 1);
+        if (found == nullptr) break;
+        const std::size_t nl = static_cast<std::size_t>(static_cast<const char*>(found) - buffer);
+        std::size_t end = 0;  // one past the event's blank line
+        if (buffer[nl + 1] == '\n') {
+            end = nl + 2;
+        } else if (buffer[nl + 1] == '\r' && nl + 2 < length && buffer[nl + 2] == '\n') {
+            end = nl + 3;
+        } else {
+            i = nl + 1;
+            continue;
+        }
+        event(std::string_view(buffer + start, end - start));
+        if (strip_this_) {
+            std::memmove(buffer + start, buffer + end, length - end);
+            length -= end - start;
+            i = start;
+            ready = start;
+            continue;
+        }
+        start = end;
+        ready = end;
+        i = end;
+    }
+    return ready;
+}
+
+}  // namespace switchyard::usage

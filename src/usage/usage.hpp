@@ -1,0 +1,50 @@
+// Token usage of a response, as the upstream reports it: the `usage` object of a JSON body, or of
+// the final chunk of a stream (asked for with stream_options.include_usage, see
+// parse::forward_body). `StreamScanner` reads a relayed SSE stream event by event in the relay
+// buffer itself (no copy, no allocation): it finds the usage chunk, removes it when the caller
+// did not ask for it, and counts content events, from which a stream cut short is estimated.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace switchyard::usage {
+
+struct Usage {
+    std::int64_t prompt = 0;
+    std::int64_t cached = 0;  // prompt_tokens_details.cached_tokens
+    std::int64_t completion = 0;
+    bool found = false;       // reported by the upstream (else estimated)
+};
+
+// The `usage` object in a JSON text (a whole body, or one event's data); found=false when absent
+// or null.
+Usage parse_usage(std::string_view json);
+
+// Rough token counts for when an upstream reports none: about four bytes a token of JSON text.
+std::int64_t estimate_tokens(std::string_view text);
+
+class StreamScanner {
+public:
+    explicit StreamScanner(bool strip_usage_event) : strip_(strip_usage_event) {}
+
+    // `buffer[0, length)` holds relayed stream bytes; `[0, scanned)` of them were looked at before
+    // (an unfinished event). Returns how many bytes from the start are complete events ready to
+    // send; a usage event to strip has been cut out of them (the rest moved down), and `length`
+    // is updated to the bytes still in the buffer. The unfinished tail stays after the ready ones.
+    std::size_t feed(char* buffer, std::size_t& length);
+
+    const Usage& usage() const { return usage_; }
+    std::int64_t content_events() const { return content_events_; }
+
+private:
+    void event(std::string_view text);
+
+    bool strip_;
+    bool strip_this_ = false;
+    Usage usage_;
+    std::int64_t content_events_ = 0;
+};
+
+}  // namespace switchyard::usage
