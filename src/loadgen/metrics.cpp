@@ -81,7 +81,7 @@ std::optional<Objectives> parse_objectives(std::string_view text, std::string* w
 
 std::optional<double> tpot_ms(const RequestRecord& r) {
     if (r.ttft_ms < 0 || r.output_tokens < 2) return std::nullopt;
-    return (r.e2e_ms() - r.ttft_ms) / static_cast<double>(r.output_tokens - 1);
+    return std::max(0.0, r.e2e_ms() - r.ttft_ms) / static_cast<double>(r.output_tokens - 1);
 }
 
 bool meets(const RequestRecord& r, const Objectives& objectives) {
