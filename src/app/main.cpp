@@ -44,6 +44,7 @@ void add_bench_options(CLI::App& cmd, loadgen::BenchOptions& o) {
     cmd.add_option("--api-key-env", o.api_key_env, "Environment variable holding the API key (sent as a Bearer token)");
     cmd.add_option("-H,--header", o.headers, "Extra request header 'Name: value' (repeatable)");
     cmd.add_flag("--insecure", o.insecure, "Do not verify the server's TLS certificate");
+    cmd.add_option("--ca-file", o.ca_file, "PEM file of CA certificates to trust (default: the system's)");
     cmd.add_option("-c,--concurrency", o.concurrency, "Sessions in flight; a comma-separated list is a sweep")
         ->delimiter(',');
     cmd.add_option("-r,--rate", o.rate, "Sessions started per second (Poisson arrivals); a list is a sweep")

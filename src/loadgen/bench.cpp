@@ -157,6 +157,7 @@ int run_bench(const BenchOptions& o) {
     t.path = workload.options().endpoint == Endpoint::chat ? "/chat/completions" : "/completions";
     t.headers = o.headers;
     t.insecure = o.insecure;
+    t.ca_file = o.ca_file;
     if (!o.api_key_env.empty()) {
         const char* key = std::getenv(o.api_key_env.c_str());
         if (key == nullptr || *key == '\0') return fail("--api-key-env: the environment variable " + o.api_key_env + " is not set");

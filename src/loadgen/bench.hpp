@@ -17,6 +17,7 @@ struct BenchOptions {
     std::string api_key_env;
     std::vector<std::string> headers;
     bool insecure = false;
+    std::string ca_file;
 
     std::vector<double> concurrency;  // sweep values; neither given: concurrency 1
     std::vector<double> rate;

@@ -24,10 +24,17 @@ Target make_target(const TargetOptions& options) {
 
     if (url->tls) {
         target.tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+        target.verify = !options.insecure;
         if (options.insecure) {
             target.tls->set_verify_mode(asio::ssl::verify_none);
         } else {
-            target.tls->set_default_verify_paths();
+            boost::system::error_code tls_ec;
+            if (options.ca_file.empty()) {
+                target.tls->set_default_verify_paths(tls_ec);
+            } else {
+                target.tls->load_verify_file(options.ca_file, tls_ec);
+            }
+            if (tls_ec) throw std::runtime_error("cannot load CA certificates: " + tls_ec.message());
             target.tls->set_verify_mode(asio::ssl::verify_peer);
         }
     }
@@ -80,7 +87,7 @@ asio::awaitable<boost::system::error_code> Connection::connect() {
         boost::system::error_code address_ec;
         asio::ip::make_address(host, address_ec);
         if (address_ec) SSL_set_tlsext_host_name(tls_->native_handle(), host.c_str());  // SNI for names only
-        if (target_.tls) tls_->set_verify_callback(asio::ssl::host_name_verification(host));
+        if (target_.verify) tls_->set_verify_callback(asio::ssl::host_name_verification(host));
         auto [handshake_ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client,
                                                               asio::as_tuple(asio::use_awaitable));
         if (handshake_ec) co_return handshake_ec;

@@ -28,6 +28,7 @@ struct Target {
     Url url;
     std::vector<tcp::endpoint> endpoints;
     std::shared_ptr<asio::ssl::context> tls;  // null for http
+    bool verify = true;                       // check the certificate chain and host name
     // "POST <path> HTTP/1.1\r\nHost: ...\r\n...Content-Length: " (the length and the blank line follow).
     std::string head_prefix;
 };
@@ -38,6 +39,7 @@ struct TargetOptions {
     std::string api_key;        // empty: no Authorization header
     std::vector<std::string> headers;  // "Name: value"
     bool insecure = false;      // skip TLS certificate and host name verification
+    std::string ca_file;        // PEM CA certificates to trust instead of the system's
 };
 
 // Parses the URL, resolves the host (blocking, once) and prepares TLS. Throws std::runtime_error

@@ -245,6 +245,30 @@ TEST(Bench, RateModeMultiTurnFilesAndApiKey) {
     EXPECT_EQ(stat_number(stats, "completion_tokens_total"), 2 + 4 + 4 + 4);
 }
 
+TEST(Bench, HttpsWithVerificationCustomCaAndInsecure) {
+    // A throwaway CA and a certificate for "localhost" signed by it (as tls_test.cpp makes them).
+    const std::string dir = temp_dir() + "/bench-certs";
+    const std::string script =
+        "set -e; mkdir -p " + dir + "; cd " + dir +
+        "; printf 'subjectAltName=DNS:localhost\\n' > ext.cnf; "
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=bench-test-ca -keyout ca.key -out ca.pem; "
+        "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr; "
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out server.pem";
+    Process openssl("openssl", {"/bin/sh", "-c", script});
+    ASSERT_EQ(openssl.stop(0, std::chrono::seconds(60)), 0) << openssl.log();
+    auto sim = start_sim({"--tls-cert", dir + "/server.pem", "--tls-key", dir + "/server.key", "--tokens", "3"});
+    const std::string url = "https://localhost:" + std::to_string(sim.port);
+
+    auto bench = run_bench({"-u", url, "-m", "m", "-c", "2", "-n", "10", "--ca-file", dir + "/ca.pem"});
+    ASSERT_EQ(bench.exit_code, 0) << bench.output;
+    EXPECT_EQ(Report(bench.json).number("completed"), 10);
+
+    bench = run_bench({"-u", url, "-m", "m", "-n", "2"});  // the system's CAs do not know ours
+    EXPECT_EQ(Report(bench.json).error_count("connect"), 2) << bench.output;
+    bench = run_bench({"-u", url, "-m", "m", "-n", "2", "--insecure"});
+    EXPECT_EQ(Report(bench.json).number("completed"), 2) << bench.output;
+}
+
 TEST(Bench, RejectsBadOptions) {
     auto bench = run_bench({"-m", "m", "-c", "2", "-r", "3"});
     EXPECT_EQ(bench.exit_code, 1);
