@@ -349,15 +349,18 @@ struct Frame {
     double py(double y) const { return kHeight - kBottom - (y - y0) / (y1 - y0) * (kHeight - kTop - kBottom); }
 };
 
-std::string open_chart(const std::string& title, const std::string& x_label, const std::string& y_label, Frame& f) {
+// The frame, grid, ticks and labels; `legend_rows` lines of legend go below the plot.
+std::string open_chart(const std::string& title, const std::string& x_label, const std::string& y_label, Frame& f,
+                       std::size_t legend_rows = 0) {
     const auto xt = ticks(f.x0, f.x1, 6);
     const auto yt = ticks(f.y0, f.y1, 5);
     f.x1 = std::max(f.x1, xt.empty() ? f.x1 : xt.back());
     f.y1 = std::max(f.y1, yt.empty() ? f.y1 : yt.back());
+    const double height = kHeight + (legend_rows > 1 ? 6 + 15 * static_cast<double>(legend_rows) : 0);
     std::string out = fmt::format(
         R"(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 {} {}" font-family="sans-serif" font-size="11">)"
         "\n",
-        kWidth, kHeight, kWidth, kHeight);
+        kWidth, height, kWidth, height);
     out += fmt::format(R"(<text x="{}" y="20" font-size="14" font-weight="bold">{}</text>)"
                        "\n",
                        kLeft, escape(title));
@@ -385,15 +388,16 @@ std::string open_chart(const std::string& title, const std::string& x_label, con
     return out;
 }
 
+// Below the x-axis label, one series per line.
 std::string legend(const std::vector<std::string>& names) {
     std::string out;
-    if (names.size() < 2 && (names.empty() || names[0].empty())) return out;
-    double y = kTop + 14;
+    if (names.size() < 2) return out;
+    double y = kHeight + 14;
     for (std::size_t i = 0; i < names.size(); ++i) {
         out += fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="10" height="10" fill="{}"/>)"
                            R"(<text x="{:.1f}" y="{:.1f}">{}</text>)"
                            "\n",
-                           kWidth - kRight - 200, y - 9, kColors[i % 8], kWidth - kRight - 186, y, escape(names[i]));
+                           kLeft, y - 9, kColors[i % 8], kLeft + 14, y, escape(names[i]));
         y += 15;
     }
     return out;
@@ -416,7 +420,8 @@ std::string line_chart(const std::string& title, const std::string& x_label, con
     if (f.x1 <= f.x0) f.x1 = f.x0 + 1;
     if (f.y1 <= f.y0) f.y1 = f.y0 + 1;
     if (f.x0 > 0 && f.x0 < f.x1 * 0.5) f.x0 = 0;
-    std::string out = open_chart(title, x_label, y_label, f);
+    f.y1 *= 1.05;  // headroom above the highest point
+    std::string out = open_chart(title, x_label, y_label, f, series.size());
     std::vector<std::string> names;
     for (std::size_t i = 0; i < series.size(); ++i) {
         const auto& s = series[i];
@@ -456,7 +461,7 @@ std::string histogram(const std::string& title, const std::string& x_label, cons
         ++counts[b];
     }
     const double peak = static_cast<double>(*std::max_element(counts.begin(), counts.end()));
-    Frame f{lo, hi, 0, peak};
+    Frame f{lo, hi, 0, peak * 1.05};
     std::string out = open_chart(title, x_label, "requests", f);
     for (std::size_t b = 0; b < counts.size(); ++b) {
         if (counts[b] == 0) continue;
