@@ -25,10 +25,10 @@ struct Shared {
     const RunOptions& options;
     Clock::time_point t0;
     std::string model_json;
-    std::uint64_t limit = std::numeric_limits<std::uint64_t>::max();  // warm-up + measured requests
     Clock::time_point warmup_end;
     std::atomic<std::int64_t> stop_ns{std::numeric_limits<std::int64_t>::max()};  // since t0
-    std::atomic<std::uint64_t> next_request{0};
+    std::atomic<std::uint64_t> next_request{0};  // every request, warm-up included
+    std::atomic<std::uint64_t> measured{0};      // measured requests handed out
     std::atomic<std::uint64_t> next_session{0};
     std::atomic<std::uint64_t> completed{0};
     std::atomic<std::uint64_t> failed{0};
@@ -54,19 +54,23 @@ struct Shared {
             return std::nullopt;
         }
         const std::uint64_t index = next_request.fetch_add(1, std::memory_order_relaxed);
-        if (index >= limit) {
-            stopped = true;
-            return std::nullopt;
-        }
         const bool warmup = index < options.warmup_requests || now < warmup_end;
-        if (options.duration_s > 0 && options.warmup_requests > 0 && index == options.warmup_requests) {
-            // Warm-up by count: the measured duration starts with the first measured request.
-            stop_ns = since_t0(now) + static_cast<std::int64_t>(options.duration_s * 1e9);
+        if (!warmup) {
+            const std::uint64_t n = measured.fetch_add(1, std::memory_order_relaxed);
+            if (options.requests > 0 && n >= options.requests) {
+                stopped = true;
+                return std::nullopt;
+            }
+            if (n == 0 && options.duration_s > 0 && options.warmup_requests > 0) {
+                // Warm-up by count: the measured duration starts with the first measured request.
+                stop_ns = since_t0(now) + static_cast<std::int64_t>(options.duration_s * 1e9);
+            }
         }
         return Ticket{index, warmup};
     }
     bool over() const {
-        return stopped.load(std::memory_order_relaxed) || next_request.load(std::memory_order_relaxed) >= limit ||
+        return stopped.load(std::memory_order_relaxed) ||
+               (options.requests > 0 && measured.load(std::memory_order_relaxed) >= options.requests) ||
                since_t0(Clock::now()) >= stop_ns.load(std::memory_order_relaxed);
     }
 };
@@ -220,7 +224,6 @@ private:
 RunResult run_load(const RunOptions& options) {
     Shared shared(options);
     shared.model_json = json_quote(options.model);
-    if (options.requests > 0) shared.limit = options.warmup_requests + options.requests;
     shared.t0 = Clock::now();
     shared.warmup_end = shared.t0 + std::chrono::nanoseconds(static_cast<std::int64_t>(options.warmup_s * 1e9));
     if (options.duration_s > 0 && options.warmup_requests == 0) {

@@ -123,6 +123,13 @@ TEST(Bench, CountsMatchTheSimulatorsStatistics) {
     EXPECT_EQ(r.number("output_tokens"), stat_number(stats, "completion_tokens_total"));
     EXPECT_LT(r.number("output_tokens"), 60 * 8);  // some max_tokens below 8
     EXPECT_EQ(r.stat("ttft_ms", "count"), -1);     // no TTFT without streaming (null)
+
+    // A warm-up in seconds does not eat into the measured request count.
+    bench = run_bench({"-u", sim.url(), "-m", "m", "-c", "2", "-n", "20", "--warmup", "0.2s", "-H", "x-sim-ttft-ms: 5"});
+    ASSERT_EQ(bench.exit_code, 0) << bench.output;
+    Report timed(bench.json);
+    EXPECT_EQ(timed.number("completed"), 20);
+    EXPECT_GE(timed.number("warmup"), 20);  // 0.2 s at 2 x ~5 ms per request
 }
 
 TEST(Bench, ErrorsAreCountedByKind) {
