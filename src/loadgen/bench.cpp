@@ -231,6 +231,7 @@ int run_bench(const BenchOptions& o) {
             r.model = model;
             r.load = load;
             r.wall_s = result.wall_s;
+            r.first_error = std::move(result.first_error);
             r.summary = summarize(result.samples, objectives);
             if (const pricing::Price* price = catalog.find(model)) {
                 r.price = *price;

@@ -122,6 +122,7 @@ void print_summary(std::ostream& out, const BenchReport& report) {
         line("Successful requests", std::to_string(s.completed));
         line("Failed requests", std::to_string(s.failed));
         if (s.failed > 0) line("Errors", errors_text(s));
+        if (!run.first_error.empty()) line("First error", run.first_error);
         if (s.warmup > 0) line("Warm-up requests (excluded)", std::to_string(s.warmup));
         line("Benchmark duration (s)", fmt::format("{:.2f}", s.duration_s));
         line("Total input tokens", std::to_string(s.input_tokens));
@@ -244,6 +245,7 @@ std::string to_json(const BenchReport& report) {
             first = false;
         }
         out += "}, ";
+        out += fmt::format("\"first_error\": {}, ", run.first_error.empty() ? "null" : json_string(run.first_error));
         out += fmt::format("\"input_tokens\": {}, \"output_tokens\": {}, \"cached_tokens\": {}, \"usage_missing\": {}, ",
                            s.input_tokens, s.output_tokens, s.cached_tokens, s.usage_missing);
         out += fmt::format("\"request_throughput\": {}, \"output_throughput\": {}, \"total_throughput\": {}, "
@@ -567,9 +569,10 @@ dt{font-weight:bold}
     bool any_errors = false;
     for (const auto& run : report.runs) any_errors |= run.summary.failed > 0;
     if (any_errors) {
-        Table errors({"model", "load", "failed", "errors"});
+        Table errors({"model", "load", "failed", "errors", "first error"});
         for (const auto& run : report.runs) {
-            errors.add({run.model, run.load.describe(), std::to_string(run.summary.failed), errors_text(run.summary)});
+            errors.add({run.model, run.load.describe(), std::to_string(run.summary.failed), errors_text(run.summary),
+                        run.first_error});
         }
         out += "<h2>Errors</h2>\n" + html_table(errors);
     }

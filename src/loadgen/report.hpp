@@ -22,6 +22,7 @@ struct RunReport {
     double wall_s = 0;
     std::optional<pricing::Price> price;
     double cost_usd = 0;  // of the measured requests, when priced
+    std::string first_error;  // what the first failed request looked like
     // Dollars per million tokens (input and output together) of this workload, when priced.
     std::optional<double> usd_per_million_tokens() const;
 };

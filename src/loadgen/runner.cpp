@@ -110,12 +110,25 @@ public:
     }
 
     Samples& samples() { return samples_; }
+    const std::string& first_error() const { return first_error_; }
 
 private:
     void run() {
         if (live_ == 0) return;
         asio::co_spawn(io_, sweep(), asio::detached);
         io_.run();
+    }
+
+    // Keeps what the first failure looked like, so that a run that fails tells why.
+    void note_error(const RequestRecord& record, const Scratch& scratch) {
+        first_error_ = error_label(record);
+        std::string_view detail = record.error == ErrorKind::http ? std::string_view(scratch.response_body)
+                                                                  : std::string_view(scratch.parser.error());
+        if (detail.size() > 300) detail = detail.substr(0, 300);
+        if (!detail.empty()) {
+            first_error_ += ": ";
+            for (const char c : detail) first_error_ += (c == '\n' || c == '\r') ? ' ' : c;
+        }
     }
 
     void finished_one() {
@@ -142,6 +155,7 @@ private:
                 shared_.output_tokens.fetch_add(record.output_tokens, std::memory_order_relaxed);
             } else {
                 shared_.failed.fetch_add(1, std::memory_order_relaxed);
+                if (first_error_.empty()) note_error(record, lane.scratch);
                 co_return true;  // a failed turn ends its session
             }
             if (context_.collect_reply) workload.reply(session, lane.scratch.reply);
@@ -216,6 +230,7 @@ private:
     std::size_t live_ = 0;
     UsageReader usage_;
     Samples samples_;
+    std::string first_error_;
     Connection::Context context_;
 };
 
@@ -285,7 +300,10 @@ RunResult run_load(const RunOptions& options) {
 
     RunResult result;
     result.wall_s = std::chrono::duration<double>(Clock::now() - shared.t0).count();
-    for (auto& worker : workers) result.samples.append(worker->samples());
+    for (auto& worker : workers) {
+        result.samples.append(worker->samples());
+        if (result.first_error.empty()) result.first_error = worker->first_error();
+    }
     return result;
 }
 

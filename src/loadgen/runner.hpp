@@ -39,6 +39,7 @@ struct RunOptions {
 struct RunResult {
     Samples samples;
     double wall_s = 0;
+    std::string first_error;  // the first failure's kind and, for an HTTP error, the start of its body
 };
 
 RunResult run_load(const RunOptions& options);

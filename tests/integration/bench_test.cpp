@@ -157,6 +157,8 @@ TEST(Bench, ErrorsAreCountedByKind) {
     EXPECT_EQ(Report(bench.json).error_count("timeout"), 3) << bench.output;
     bench = run_bench({"-u", sim.url(), "-m", "m", "-n", "2", "-H", "x-sim-fault: 429"});
     EXPECT_EQ(Report(bench.json).error_count("http 429"), 2) << bench.output;
+    EXPECT_NE(bench.output.find("First error:"), std::string::npos) << bench.output;  // with the server's message
+    EXPECT_NE(bench.json.find(R"("first_error": "http 429: {)"), std::string::npos) << bench.json;
 
     // Nothing listening.
     const int closed_port = free_port();
