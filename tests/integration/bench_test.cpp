@@ -278,6 +278,36 @@ TEST(Bench, HttpsWithVerificationCustomCaAndInsecure) {
     EXPECT_EQ(Report(bench.json).number("completed"), 2) << bench.output;
 }
 
+TEST(Bench, ThroughTheGateway) {
+    auto sim = start_sim({"--ttft-ms", "50", "--itl-ms", "10", "--tokens", "8"});
+    auto gateway = start_gateway(R"(
+listeners:
+  - address: 127.0.0.1
+    port: 0
+upstreams:
+  - name: sim
+    type: openai
+    base_url: )" + sim.url() + R"(
+    health: {enabled: false}
+models:
+  - name: front
+    deployments:
+      - upstream: sim
+        model: back
+)");
+    const auto bench = run_bench({"-u", "http://127.0.0.1:" + std::to_string(gateway.port) + "/v1", "-m", "front", "-c",
+                                  "4", "-n", "20"});
+    ASSERT_EQ(bench.exit_code, 0) << bench.output;
+    Report r(bench.json);
+    EXPECT_EQ(r.number("completed"), 20);
+    EXPECT_EQ(r.number("output_tokens"), 20 * 8);
+    EXPECT_NEAR(r.stat("ttft_ms", "mean"), 50.0, 5.0);  // the gateway adds well under a millisecond
+    EXPECT_NEAR(r.stat("itl_ms", "mean"), 10.0, 0.5);
+    const auto stats = sim_stats(sim);
+    EXPECT_EQ(stat_number(stats, "requests_total"), 20);
+    EXPECT_NE(stats.find(R"("by_model":{"back":20})"), std::string::npos) << stats;
+}
+
 TEST(Bench, RejectsBadOptions) {
     auto bench = run_bench({"-m", "m", "-c", "2", "-r", "3"});
     EXPECT_EQ(bench.exit_code, 1);
