@@ -255,7 +255,7 @@ asio::awaitable<void> Connection::exchange(Scratch& x, const Context& ctx, Reque
                 record.input_tokens = usage->prompt_tokens;
                 record.output_tokens = usage->completion_tokens;
                 record.cached_tokens = usage->cached_tokens;
-            } else if (x.response_body.find("\"error\"") != std::string::npos) {
+            } else if (inspect_chunk(x.response_body).error) {
                 record.error = ErrorKind::stream_error;
             }
             if (ctx.collect_reply) x.reply.assign(ctx.usage->message_text(x.response_body));
