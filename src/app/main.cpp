@@ -73,6 +73,7 @@ void add_bench_options(CLI::App& cmd, loadgen::BenchOptions& o) {
     cmd.add_option("--json", o.json_path, "Write the results as JSON");
     cmd.add_option("--csv", o.csv_path, "Write the results as CSV");
     cmd.add_option("--html", o.html_path, "Write a self-contained HTML report with plots");
+    cmd.add_option("--requests-file", o.requests_path, "Write one JSON line per request (times, tokens, error)");
     cmd.add_flag("--progress,!--no-progress", o.progress, "Live progress line on stderr (default: when a terminal)");
 }
 

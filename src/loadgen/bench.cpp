@@ -10,6 +10,8 @@
 #include <fstream>
 #include <iostream>
 
+#include <fmt/format.h>
+
 #include "loadgen/report.hpp"
 #include "loadgen/runner.hpp"
 #include "loadgen/workload.hpp"
@@ -47,6 +49,23 @@ std::string default_prices_file() {
         if (std::filesystem::exists(candidate, ec)) return candidate;
     }
     return "";
+}
+
+// One JSON line per request of a run, for analysis elsewhere.
+void write_requests(std::ofstream& out, const std::string& model, const Load& load, const Samples& samples) {
+    const std::string model_json = json_quote(model);
+    for (const RequestRecord& r : samples.requests) {
+        const auto tpot = tpot_ms(r);
+        out << fmt::format(R"({{"model":{},"load":{{"mode":"{}","value":{:g}}},"start_s":{:.6f},"e2el_ms":{:.3f},)"
+                           R"("ttft_ms":{},"tpot_ms":{},"itl_count":{},"input_tokens":{},"output_tokens":{},)"
+                           R"("cached_tokens":{},"status":{},"error":{},"warmup":{}}})"
+                           "\n",
+                           model_json, load.mode == Load::Mode::concurrency ? "concurrency" : "rate", load.value,
+                           r.start_s, r.e2e_ms(), r.ttft_ms >= 0 ? fmt::format("{:.3f}", r.ttft_ms) : "null",
+                           tpot ? fmt::format("{:.3f}", *tpot) : "null", r.itl_count, r.input_tokens, r.output_tokens,
+                           r.cached_tokens, r.status, r.ok() ? "null" : json_quote(error_label(r)),
+                           r.warmup ? "true" : "false");
+    }
 }
 
 std::string join(const std::vector<double>& values) {
@@ -209,6 +228,12 @@ int run_bench(const BenchOptions& o) {
     s.emplace_back("threads", std::to_string(o.threads));
     s.emplace_back("prices", prices_file.empty() ? "none" : prices_file);
 
+    std::ofstream requests_out;
+    if (!o.requests_path.empty()) {
+        requests_out.open(o.requests_path, std::ios::trunc);
+        if (!requests_out) return fail("cannot write " + o.requests_path);
+    }
+
     bool any_success = false;
     for (const auto& model : o.models) {
         for (const auto& load : loads) {
@@ -226,6 +251,7 @@ int run_bench(const BenchOptions& o) {
             run.progress = progress;
             run.progress_label = model + " @ " + load.describe();
             RunResult result = run_load(run);
+            if (requests_out.is_open()) write_requests(requests_out, model, load, result.samples);
 
             RunReport r;
             r.model = model;

@@ -44,6 +44,7 @@ struct BenchOptions {
     std::string json_path;
     std::string csv_path;
     std::string html_path;
+    std::string requests_path;  // one JSON line per request
     int progress = 0;  // 1: on, -1: off, 0: when stderr is a terminal
 };
 

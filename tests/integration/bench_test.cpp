@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -169,10 +171,11 @@ TEST(Bench, ErrorsAreCountedByKind) {
 TEST(Bench, OutputsSweepModelsAndCost) {
     auto sim = start_sim({"--tokens", "5", "--itl-ms", "1"});
     const std::string csv = temp_dir() + "/sweep.csv";
+    const std::string requests = temp_dir() + "/sweep-requests.jsonl";
     const std::string html = temp_dir() + "/sweep.html";
     const auto bench = run_bench({"-u", sim.url(), "-m", "cheap,pricey", "-c", "1,2", "-n", "10", "--csv", csv,
                                   "--html", html, "--price", "cheap=1,2", "--price", "pricey=10,20",
-                                  "--goodput", "ttft:1000,tpot:500"});
+                                  "--goodput", "ttft:1000,tpot:500", "--requests-file", requests});
     ASSERT_EQ(bench.exit_code, 0) << bench.output;
     EXPECT_NE(bench.output.find("Model comparison"), std::string::npos) << bench.output;
     Report first(bench.json, 0), last(bench.json, 3);
@@ -189,6 +192,17 @@ TEST(Bench, OutputsSweepModelsAndCost) {
     while (std::getline(csv_in, line)) lines.push_back(line);
     ASSERT_EQ(lines.size(), 5u);  // header + 2 models x 2 concurrencies
     for (const auto& l : lines) EXPECT_EQ(std::count(l.begin(), l.end(), ','), std::count(lines[0].begin(), lines[0].end(), ','));
+
+    std::ifstream requests_in(requests);
+    std::size_t request_lines = 0;
+    simdjson::dom::parser line_parser;
+    while (std::getline(requests_in, line)) {
+        simdjson::dom::element doc;
+        ASSERT_EQ(line_parser.parse(line).get(doc), simdjson::SUCCESS) << line;
+        EXPECT_EQ(doc["output_tokens"].get_int64().value(), 5) << line;
+        ++request_lines;
+    }
+    EXPECT_EQ(request_lines, 40u);  // 2 models x 2 concurrencies x 10 requests
 
     std::ifstream html_in(html);
     std::stringstream page;
@@ -209,15 +223,30 @@ TEST(Bench, OutputsSweepModelsAndCost) {
 
 TEST(Bench, RateModeMultiTurnFilesAndApiKey) {
     auto sim = start_sim({"--tokens", "4", "--api-key", "sekret-key"});
-    // Poisson arrivals at 200 sessions/s for 60 requests take about 0.3 s.
-    auto bench = run_bench({"-u", sim.url(), "-m", "m", "-r", "200", "-n", "60", "--api-key-env", "BENCH_TEST_KEY"},
+    // Poisson arrivals at 300 sessions/s for 300 requests: about a second, and gaps between starts
+    // that look exponential (mean 1/300 s, coefficient of variation about 1).
+    const std::string requests = temp_dir() + "/rate-requests.jsonl";
+    auto bench = run_bench({"-u", sim.url(), "-m", "m", "-r", "300", "-n", "300", "--api-key-env", "BENCH_TEST_KEY",
+                            "--requests-file", requests, "--seed", "11"},
                            {{"BENCH_TEST_KEY", "sekret-key"}});
     ASSERT_EQ(bench.exit_code, 0) << bench.output;
     {
         Report r(bench.json);
-        EXPECT_EQ(r.number("completed"), 60);
-        EXPECT_GT(r.number("duration_s"), 0.1);
-        EXPECT_LT(r.number("duration_s"), 1.5);
+        EXPECT_EQ(r.number("completed"), 300);
+        std::ifstream in(requests);
+        std::string line;
+        std::vector<double> starts;
+        simdjson::dom::parser parser;
+        while (std::getline(in, line)) starts.push_back(parser.parse(line)["start_s"].get_double().value());
+        ASSERT_EQ(starts.size(), 300u);
+        std::sort(starts.begin(), starts.end());
+        double sum = 0, squares = 0;
+        for (std::size_t i = 1; i < starts.size(); ++i) sum += starts[i] - starts[i - 1];
+        const double mean = sum / static_cast<double>(starts.size() - 1);
+        for (std::size_t i = 1; i < starts.size(); ++i) squares += std::pow(starts[i] - starts[i - 1] - mean, 2);
+        const double cv = std::sqrt(squares / static_cast<double>(starts.size() - 1)) / mean;
+        EXPECT_NEAR(mean, 1.0 / 300, 0.25 / 300);
+        EXPECT_NEAR(cv, 1.0, 0.3);  // a fixed-interval schedule would give about 0
     }
     EXPECT_EQ(bench.output.find("sekret-key"), std::string::npos);  // never printed
     EXPECT_EQ(bench.json.find("sekret-key"), std::string::npos);
