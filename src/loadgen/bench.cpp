@@ -93,6 +93,8 @@ int run_bench(const BenchOptions& o) {
     for (double r : o.rate) {
         if (!(r > 0)) return fail("--rate values must be positive");
     }
+    if (!(o.timeout_s > 0)) return fail("--timeout must be positive");
+    if (o.duration_s < 0) return fail("--duration must not be negative");
 
     WorkloadOptions w;
     w.endpoint = o.endpoint == "completions" ? Endpoint::completions : Endpoint::chat;
