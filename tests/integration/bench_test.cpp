@@ -113,10 +113,11 @@ TEST(Bench, CountsMatchTheSimulatorsStatistics) {
         EXPECT_EQ(stat_number(stats, "completion_tokens_total"), 180 * 8);
         EXPECT_LE(stat_number(stats, "connections_total"), 8 + 1);  // keep-alive: one per lane (+ the stats call)
     }
-    // Not streamed, output capped by max_tokens from a distribution: totals equal the simulator's.
+    // Not streamed, output capped by max_tokens from a distribution: totals equal the simulator's,
     ASSERT_EQ(post(sim.port, "/sim/reset", "").status, 200);
+    // Two I/O threads share the three lanes and the request count.
     bench = run_bench({"-u", sim.url(), "-m", "m", "-c", "3", "-n", "60", "--no-stream", "--output-len", "uniform:2:12",
-                       "--input-len", "uniform:1:30", "--seed", "7"});
+                       "--input-len", "uniform:1:30", "--seed", "7", "--threads", "2"});
     ASSERT_EQ(bench.exit_code, 0) << bench.output;
     stats = sim_stats(sim);
     Report r(bench.json);
