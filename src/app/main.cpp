@@ -1,4 +1,5 @@
-// The `switchyard` command: `serve` runs the gateway, `check-config` validates a config file.
+// The `switchyard` command: `serve` runs the gateway, `check-config` validates a config file,
+// `bench` load-tests an OpenAI-compatible endpoint (src/loadgen).
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -8,6 +9,7 @@
 #include <iostream>
 
 #include "config/config.hpp"
+#include "loadgen/bench.hpp"
 #include "server/server.hpp"
 
 namespace {
@@ -27,6 +29,52 @@ void write_ready_file(const std::string& path, const std::vector<std::uint16_t>&
         for (auto port : ports) out << port << "\n";
     }
     std::filesystem::rename(tmp, path);
+}
+
+void add_bench_options(CLI::App& cmd, loadgen::BenchOptions& o) {
+    cmd.add_option("-u,--base-url", o.base_url, "OpenAI API base URL (http or https)")->capture_default_str();
+    cmd.add_option("-m,--model", o.models, "Model(s), comma-separated; several give a comparison")
+        ->required()
+        ->delimiter(',');
+    cmd.add_option("--endpoint", o.endpoint, "chat or completions")
+        ->check(CLI::IsMember({"chat", "completions"}))
+        ->capture_default_str();
+    cmd.add_flag("--no-stream", o.no_stream, "Ask for whole responses instead of streams (no TTFT, TPOT or ITL)");
+    cmd.add_flag("--no-usage", o.no_usage, "Do not send stream_options.include_usage");
+    cmd.add_option("--api-key-env", o.api_key_env, "Environment variable holding the API key (sent as a Bearer token)");
+    cmd.add_option("-H,--header", o.headers, "Extra request header 'Name: value' (repeatable)");
+    cmd.add_flag("--insecure", o.insecure, "Do not verify the server's TLS certificate");
+    cmd.add_option("--ca-file", o.ca_file, "PEM file of CA certificates to trust (default: the system's)");
+    cmd.add_option("-c,--concurrency", o.concurrency, "Sessions in flight; a comma-separated list is a sweep")
+        ->delimiter(',');
+    cmd.add_option("-r,--rate", o.rate, "Sessions started per second (Poisson arrivals); a list is a sweep")
+        ->delimiter(',');
+    cmd.add_option("-n,--requests", o.requests, "Measured requests per run (default 100 without --duration)");
+    cmd.add_option("-d,--duration", o.duration_s, "Measured seconds per run");
+    cmd.add_option("--warmup", o.warmup, "Warm-up excluded from the metrics: N requests or Ns seconds")
+        ->capture_default_str();
+    cmd.add_option("--threads", o.threads, "I/O threads, one io_context each")->capture_default_str();
+    cmd.add_option("--timeout", o.timeout_s, "Seconds before a request counts as timed out")->capture_default_str();
+    cmd.add_option("--input-len", o.input_len,
+                   "Prompt length in words: N, uniform:LO:HI, normal:MEAN:SD, exponential:MEAN")
+        ->capture_default_str();
+    cmd.add_option("--output-len", o.output_len, "max_tokens per request, same forms as --input-len")
+        ->capture_default_str();
+    cmd.add_option("--prefix-len", o.prefix_len, "Words of a system prompt shared by every session");
+    cmd.add_option("--turns", o.turns, "Turns per session; each resends the conversation so far")->capture_default_str();
+    cmd.add_option("--prompts", o.prompts_file, "JSONL file: {\"prompt\"}, {\"messages\"} or {\"turns\"} per line");
+    cmd.add_option("--seed", o.seed, "Seed of prompts, lengths and arrivals")->capture_default_str();
+    cmd.add_flag("--ignore-eos", o.ignore_eos, "Send ignore_eos (vLLM, llama.cpp) so completions run to max_tokens");
+    cmd.add_option("--extra-body", o.extra_body, "JSON members added to every body, e.g. '\"temperature\":0'");
+    cmd.add_option("--max-tokens-field", o.max_tokens_field, "Name of the output length field")->capture_default_str();
+    cmd.add_option("--goodput", o.goodput, "Latency objectives in ms for goodput, e.g. ttft:500,tpot:50,e2el:5000");
+    cmd.add_option("--prices", o.prices_file, "Price catalog (default: data/prices.yaml)");
+    cmd.add_option("--price", o.price_overrides, "Price override MODEL=IN,OUT[,CACHED] in $ per million tokens");
+    cmd.add_option("--json", o.json_path, "Write the results as JSON");
+    cmd.add_option("--csv", o.csv_path, "Write the results as CSV");
+    cmd.add_option("--html", o.html_path, "Write a self-contained HTML report with plots");
+    cmd.add_option("--requests-file", o.requests_path, "Write one JSON line per request (times, tokens, error)");
+    cmd.add_flag("--progress,!--no-progress", o.progress, "Live progress line on stderr (default: when a terminal)");
 }
 
 }  // namespace
@@ -51,12 +99,17 @@ int main(int argc, char** argv) {
 
     app.add_subcommand("version", "Print the version");
 
+    loadgen::BenchOptions bench_options;
+    auto* bench = app.add_subcommand("bench", "Load-test an OpenAI-compatible endpoint (see docs/bench.md)");
+    add_bench_options(*bench, bench_options);
+
     CLI11_PARSE(app, argc, argv);
 
     if (app.got_subcommand("version")) {
         std::cout << "switchyard 0.1.0\n";
         return 0;
     }
+    if (bench->parsed()) return loadgen::run_bench(bench_options);
     if (check->parsed()) {
         const auto result = config::load_file(check_path);
         if (!result.gateway) return report_errors(check_path, result);

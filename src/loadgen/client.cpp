@@ -1,0 +1,269 @@
+#include "loadgen/client.hpp"
+
+#include <openssl/ssl.h>
+
+#include <charconv>
+#include <stdexcept>
+
+namespace switchyard::loadgen {
+
+Target make_target(const TargetOptions& options) {
+    std::string why;
+    auto url = parse_url(options.base_url, &why);
+    if (!url) throw std::runtime_error("base URL '" + options.base_url + "' " + why);
+    Target target;
+    target.url = *url;
+
+    asio::io_context io;
+    tcp::resolver resolver(io);
+    boost::system::error_code ec;
+    const auto results = resolver.resolve(url->host, std::to_string(url->port), ec);
+    if (ec) throw std::runtime_error("cannot resolve '" + url->host + "': " + ec.message());
+    for (const auto& entry : results) target.endpoints.push_back(entry.endpoint());
+    if (target.endpoints.empty()) throw std::runtime_error("'" + url->host + "' has no address");
+
+    if (url->tls) {
+        target.tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+        target.verify = !options.insecure;
+        if (options.insecure) {
+            target.tls->set_verify_mode(asio::ssl::verify_none);
+        } else {
+            boost::system::error_code tls_ec;
+            if (options.ca_file.empty()) {
+                target.tls->set_default_verify_paths(tls_ec);
+            } else {
+                target.tls->load_verify_file(options.ca_file, tls_ec);
+            }
+            if (tls_ec) throw std::runtime_error("cannot load CA certificates: " + tls_ec.message());
+            target.tls->set_verify_mode(asio::ssl::verify_peer);
+        }
+    }
+
+    std::string& head = target.head_prefix;
+    head = "POST " + url->api_base + options.path + " HTTP/1.1\r\nHost: " + url->host_header() +
+           "\r\nUser-Agent: switchyard-bench/0.1\r\nAccept: text/event-stream, application/json\r\n"
+           "Content-Type: application/json\r\n";
+    if (!options.api_key.empty()) head += "Authorization: Bearer " + options.api_key + "\r\n";
+    for (const auto& header : options.headers) head += header + "\r\n";
+    head += "Content-Length: ";
+    return target;
+}
+
+Connection::Connection(asio::io_context& io, const Target& target) : io_(io), target_(target) {}
+
+bool Connection::is_open() const {
+    if (tls_) return tls_->lowest_layer().is_open();
+    return plain_ && plain_->is_open();
+}
+
+void Connection::close() {
+    boost::system::error_code ignored;
+    if (tls_) tls_->lowest_layer().close(ignored);
+    if (plain_) plain_->close(ignored);
+}
+
+void Connection::expire() {
+    timed_out = true;
+    close();
+}
+
+asio::awaitable<boost::system::error_code> Connection::connect() {
+    close();
+    tls_.reset();
+    plain_.reset();
+    tcp::socket* socket = nullptr;
+    if (target_.tls) {
+        tls_.emplace(io_, *target_.tls);
+        socket = &tls_->next_layer();
+    } else {
+        plain_.emplace(io_);
+        socket = &*plain_;
+    }
+    auto [ec, endpoint] = co_await asio::async_connect(*socket, target_.endpoints, asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return ec;
+    socket->set_option(tcp::no_delay(true), ec);
+    if (tls_) {
+        const std::string& host = target_.url.host;
+        boost::system::error_code address_ec;
+        asio::ip::make_address(host, address_ec);
+        if (address_ec) SSL_set_tlsext_host_name(tls_->native_handle(), host.c_str());  // SNI for names only
+        if (target_.verify) tls_->set_verify_callback(asio::ssl::host_name_verification(host));
+        auto [handshake_ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client,
+                                                              asio::as_tuple(asio::use_awaitable));
+        if (handshake_ec) co_return handshake_ec;
+    }
+    co_return boost::system::error_code{};
+}
+
+namespace {
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace
+
+asio::awaitable<void> Connection::exchange(Scratch& x, const Context& ctx, RequestRecord& record) {
+    const auto start = Clock::now();
+    record.start_s = std::chrono::duration<double>(start - ctx.t0).count();
+    busy = true;
+    timed_out = false;
+    deadline = start + ctx.timeout;
+
+    x.head.assign(target_.head_prefix);
+    char digits[24];
+    const auto [digits_end, digits_ec] = std::to_chars(digits, digits + sizeof digits, x.body.size());
+    (void)digits_ec;
+    x.head.append(digits, digits_end);
+    x.head += "\r\n\r\n";
+    const std::array<asio::const_buffer, 2> request{asio::buffer(x.head), asio::buffer(x.body)};
+    const auto itl_begin = static_cast<std::uint32_t>(ctx.itl_ms->size());
+
+    for (int attempt = 0;; ++attempt) {
+        const bool reused = is_open();
+        const double start_s = record.start_s;
+        const bool warmup = record.warmup;
+        record = RequestRecord{};
+        record.start_s = start_s;
+        record.warmup = warmup;
+        record.itl_begin = itl_begin;
+        ctx.itl_ms->resize(itl_begin);
+        x.reply.clear();
+        if (!reused) {
+            const auto connect_ec = co_await connect();
+            if (connect_ec) {
+                record.error = timed_out ? ErrorKind::timeout : ErrorKind::connect;
+                close();
+                break;
+            }
+        }
+        auto [write_ec, written] = co_await visit(
+            [&](auto& stream) { return asio::async_write(stream, request, asio::as_tuple(asio::use_awaitable)); });
+        (void)written;
+        if (write_ec) {
+            close();
+            if (reused && attempt == 0 && !timed_out) continue;  // a stale keep-alive connection
+            record.error = timed_out ? ErrorKind::timeout : ErrorKind::closed;
+            break;
+        }
+
+        x.parser.reset();
+        x.sse.reset();
+        x.response_body.clear();
+        bool any_bytes = false;
+        bool saw_done = false;
+        bool stream_error = false;
+        Clock::time_point last_token{};
+        Clock::time_point now{};
+        bool retry = false;
+        bool finished = false;
+
+        auto on_event = [&](std::string_view data) {
+            const ChunkFacts facts = inspect_chunk(data);
+            if (facts.done) {
+                saw_done = true;
+                return;
+            }
+            if (facts.error) {
+                stream_error = true;
+                return;
+            }
+            if (facts.token) {
+                if (record.ttft_ms < 0) {
+                    record.ttft_ms = ms_between(start, now);
+                } else {
+                    ctx.itl_ms->push_back(static_cast<float>(ms_between(last_token, now)));
+                    ++record.itl_count;
+                }
+                last_token = now;
+                if (ctx.collect_reply) x.reply.append(raw_text(data));
+            }
+            if (facts.usage) {
+                if (const auto usage = ctx.usage->read(data)) {
+                    record.usage = true;
+                    record.input_tokens = usage->prompt_tokens;
+                    record.output_tokens = usage->completion_tokens;
+                    record.cached_tokens = usage->cached_tokens;
+                }
+            }
+        };
+        auto on_body = [&](std::string_view bytes) {
+            if (x.parser.status() == 200 && x.parser.event_stream()) {
+                x.sse.feed(bytes, on_event);
+            } else if (x.response_body.size() < 16 * 1024 * 1024) {
+                x.response_body.append(bytes);
+            }
+        };
+
+        while (!finished) {
+            auto [read_ec, n] = co_await visit([&](auto& stream) {
+                return stream.async_read_some(asio::buffer(buffer_), asio::as_tuple(asio::use_awaitable));
+            });
+            now = Clock::now();
+            if (read_ec) {
+                const bool eof = read_ec == asio::error::eof || read_ec == asio::ssl::error::stream_truncated;
+                if (eof && x.parser.eof() == ResponseParser::Result::done) {
+                    close();
+                    finished = true;
+                    break;
+                }
+                close();
+                if (!any_bytes && reused && attempt == 0 && !timed_out) {
+                    retry = true;
+                    break;
+                }
+                if (timed_out) {
+                    record.error = ErrorKind::timeout;
+                } else if (!x.parser.head_complete()) {
+                    record.error = ErrorKind::closed;
+                } else {
+                    record.error = ErrorKind::broken_stream;
+                }
+                record.status = static_cast<std::uint16_t>(x.parser.status());
+                break;
+            }
+            any_bytes = true;
+            std::string_view input(buffer_.data(), n);
+            std::size_t consumed = 0;
+            const auto result = x.parser.feed(input, consumed, on_body);
+            if (result == ResponseParser::Result::error) {
+                record.error = ErrorKind::bad_response;
+                close();
+                break;
+            }
+            if (result == ResponseParser::Result::done) {
+                finished = true;
+                if (consumed != input.size() || !x.parser.keep_alive()) close();  // no pipelining: stray bytes
+            }
+        }
+        if (retry) continue;
+        record.end_s = std::chrono::duration<double>(now - ctx.t0).count();
+        if (!finished) break;
+
+        record.status = static_cast<std::uint16_t>(x.parser.status());
+        if (record.status != 200) {
+            record.error = ErrorKind::http;
+            break;
+        }
+        if (x.parser.event_stream()) {
+            x.sse.finish(on_event);
+            if (stream_error) record.error = ErrorKind::stream_error;
+            (void)saw_done;  // a clean end of the HTTP body is enough; [DONE] is not required
+        } else {
+            if (const auto usage = ctx.usage->read(x.response_body)) {
+                record.usage = true;
+                record.input_tokens = usage->prompt_tokens;
+                record.output_tokens = usage->completion_tokens;
+                record.cached_tokens = usage->cached_tokens;
+            } else if (inspect_chunk(x.response_body).error) {
+                record.error = ErrorKind::stream_error;
+            }
+            if (ctx.collect_reply) x.reply.assign(ctx.usage->message_text(x.response_body));
+        }
+        break;
+    }
+    if (record.end_s == 0) record.end_s = std::chrono::duration<double>(Clock::now() - ctx.t0).count();
+    busy = false;
+}
+
+}  // namespace switchyard::loadgen
