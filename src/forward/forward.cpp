@@ -6,9 +6,11 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 
 #include "core/text.hpp"
 #include "http/wire.hpp"
+#include "usage/usage.hpp"
 
 namespace switchyard::forward {
 
@@ -53,6 +55,9 @@ std::string upstream_label(const config::Gateway& config, const config::Upstream
     if (config.server.expose_upstream_address) label += " (" + upstream.url.origin() + ")";
     return label;
 }
+
+// Bytes of a non-streaming response body copied aside to read its usage; beyond, it is estimated.
+constexpr std::size_t kMaxCapture = 8u << 20;
 
 bool is_timeout(const boost::system::error_code& ec) {
     return ec == beast::error::timeout || ec == asio::error::timed_out;
@@ -213,6 +218,7 @@ void Exchange::build_response_head(const http::response_parser<http::buffer_body
     wire::add_header(head, "x-request-id", request_.request_id);
     wire::add_header(head, "x-switchyard-upstream", lease.deployment().name);
     wire::add_header(head, "x-switchyard-tier", lease.deployment().tier);
+    head += request_.extra_headers;
     if (&lease.model() != request_.model) wire::add_header(head, "x-switchyard-model", lease.model().name);
     if (!request_.keep_alive) wire::add_header(head, "Connection", "close");
     wire::end_headers(head);
@@ -225,14 +231,14 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     const auto start = Clock::now();
     const Limits limits(timeouts, start, request_.deadline);
 
-    // Send: the head, then the body with only the model name replaced.
-    const bool rename = request_.facts.model != deployment.model;
-    parse::RewrittenBody body = rename ? parse::rewrite_model(request_.body, request_.facts, deployment.model)
-                                       : parse::RewrittenBody{request_.body, {}, {}};
+    // Send: the head, then the body with only the model name replaced and, when the gateway
+    // accounts for usage, a stream's usage asked for.
+    const bool add_usage = request_.account_usage && request_.facts.stream && !request_.facts.include_usage;
+    parse::ForwardBody body;
+    parse::forward_body(body, request_.body, request_.facts, deployment.model, add_usage);
     build_upstream_head(upstream, body.size());
-    const std::array<asio::const_buffer, 4> request_buffers{asio::buffer(caller_.head), asio::buffer(body.prefix),
-                                                            asio::buffer(body.model_literal),
-                                                            asio::buffer(body.suffix)};
+    std::array<asio::const_buffer, 6> request_buffers{asio::buffer(caller_.head)};
+    for (std::size_t i = 0; i < body.count; ++i) request_buffers[i + 1] = asio::buffer(body.parts[i]);
     connection.tcp().expires_after(limits.cap(timeouts.first_byte));
     auto [write_ec, written] = co_await connection.visit(
         [&](auto& stream) { return asio::async_write(stream, request_buffers, asio::as_tuple(asio::use_awaitable)); });
@@ -276,15 +282,37 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     // Relay the body as it arrives: parse what is buffered into the caller's relay buffer and read
     // from the upstream only when that yields nothing, so events that arrived together leave in
     // one write. No allocation per event.
+    //
+    // When the gateway accounts for usage, a stream goes out in whole SSE events (an unfinished one
+    // waits at the start of the buffer for its end) so that the usage event can be read, and cut
+    // when the caller did not ask for it; another body is copied aside to read its usage.
     bool head_sent = false;
     char* const data = caller_.relay.data();
     const std::size_t capacity = caller_.relay.size();
+    std::optional<usage::StreamScanner> scanner;
+    if (request_.account_usage && event_stream) scanner.emplace(add_usage);
+    const bool capture = request_.account_usage && !event_stream && outcome.status / 100 == 2;
+    if (capture) caller_.capture.clear();
+    std::size_t carry = 0;  // unsent bytes at the start of the buffer: an unfinished event
+    const auto settle_usage = [&] {
+        if (!request_.account_usage) return;
+        usage::Usage found = scanner ? scanner->usage() : usage::Usage{};
+        if (capture && !found.found) found = usage::parse_usage(caller_.capture);
+        if (!found.found && outcome.status / 100 == 2) {
+            // No usage from the upstream (or the stream broke before it): estimate, and say so.
+            found.prompt = usage::estimate_tokens(request_.body);
+            found.completion = scanner ? scanner->content_events() : usage::estimate_tokens(caller_.capture);
+            outcome.usage_estimated = true;
+        }
+        outcome.usage = found;
+        if (first_byte_.count() > 0) outcome.ttft_ms = std::chrono::duration<double, std::milli>(first_byte_).count();
+    };
     while (true) {
         std::size_t got = 0;
         boost::system::error_code read_ec;
         if (!parser.is_done()) {
-            parser.get().body().data = data;
-            parser.get().body().size = capacity;
+            parser.get().body().data = data + carry;
+            parser.get().body().size = capacity - carry;
             while (true) {
                 while (!parser.is_done() && connection.buffer.size() > 0 && parser.get().body().size > 0) {
                     boost::system::error_code put_ec;
@@ -297,7 +325,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
                     }
                     if (used == 0) break;
                 }
-                got = capacity - parser.get().body().size;
+                got = capacity - carry - parser.get().body().size;
                 if (got > 0 || parser.is_done() || read_ec) break;
                 connection.tcp().expires_after(limits.cap(timeouts.idle));
                 auto [ec, n] = co_await connection.visit([&](auto& stream) {
@@ -326,13 +354,22 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
             co_return Result::failed_before_response;
         }
 
-        wire::ChunkHeader chunk_header(got);
+        std::size_t length = carry + got;
+        std::size_t send = length;
+        if (scanner) {
+            const std::size_t ready = scanner->feed(data, length);
+            // At the end, or when one event fills the buffer, everything goes as it is.
+            send = (done || read_ec || length == capacity) ? length : ready;
+        } else if (capture && caller_.capture.size() < kMaxCapture) {
+            caller_.capture.append(data, got);
+        }
+        wire::ChunkHeader chunk_header(send);
         std::array<asio::const_buffer, 5> pieces{};
         std::size_t n = 0;
         if (!head_sent) pieces[n++] = asio::buffer(caller_.head);
-        if (got > 0) {
+        if (send > 0) {
             if (chunked) pieces[n++] = asio::buffer(chunk_header.view());
-            pieces[n++] = asio::buffer(data, got);
+            pieces[n++] = asio::buffer(data, send);
             if (chunked) pieces[n++] = asio::buffer(wire::kCrlf);
         }
         if (done && chunked) pieces[n++] = asio::buffer(wire::kLastChunk);
@@ -345,10 +382,13 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
                 watch_.caller_gone = true;
                 outcome.caller_reusable = false;
                 outcome.error = "caller went away: " + caller_ec.message();
+                settle_usage();
                 co_return Result::done;
             }
             head_sent = true;
         }
+        carry = length - send;
+        if (carry > 0) std::memmove(data, data + send, carry);
         if (done) break;
         if (read_ec) {
             // The response broke after it began. A stream ends with an SSE error event the
@@ -356,6 +396,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
             fail(upstream, read_ec, "finish the response", limits, timeouts.idle);
             broken_ = true;
             outcome.error = error_.message;
+            settle_usage();
             if (chunked && event_stream) {
                 std::string event = "data: " + to_body(error_) + "\n\n";
                 wire::ChunkHeader event_header(event.size());
@@ -373,6 +414,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
         }
     }
     reusable_ = parser.keep_alive() && connection.buffer.size() == 0;
+    settle_usage();
     co_return Result::done;
 }
 
@@ -416,6 +458,17 @@ Clock::duration backoff(const config::Retries& retries, unsigned retry) {
     ceiling = std::min(ceiling, cap);
     if (ceiling.count() <= 0) return {};
     return std::chrono::nanoseconds(static_cast<std::int64_t>(route::next_random() % static_cast<std::uint64_t>(ceiling.count())));
+}
+
+Outcome gone(const config::Deployment* deployment, const config::Model* model, unsigned attempts) {
+    Outcome outcome;
+    outcome.status = 499;
+    outcome.caller_reusable = false;
+    outcome.deployment = deployment;
+    outcome.served_by = model;
+    outcome.attempts = attempts;
+    outcome.error = "caller went away";
+    return outcome;
 }
 
 route::Verdict verdict_of(int status, bool broken) {
@@ -473,9 +526,9 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
                 asio::steady_timer timer(co_await asio::this_coro::executor, pause);
                 co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
             }
-            if (watch.caller_gone) co_return Outcome{499, false, last_deployment, last_model, attempt, "caller went away"};
+            if (watch.caller_gone) co_return gone(last_deployment, last_model, attempt);
         }
-        auto picked = co_await router_.acquire(*request.model, tried, request.deadline);
+        auto picked = co_await router_.acquire(*request.model, tried, request.deadline, request.estimated_tokens);
         if (auto* error = std::get_if<ApiError>(&picked)) {
             // After a failed attempt the upstream's error says more than "nothing else is left".
             if (!last_error) last_error = std::move(*error);
@@ -487,7 +540,7 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
         last_deployment = &deployment;
         last_model = &lease.model();
         ++attempt;
-        if (watch.caller_gone) co_return Outcome{499, false, &deployment, last_model, attempt, "caller went away"};
+        if (watch.caller_gone) co_return gone(&deployment, last_model, attempt);
 
         upstream::Pool& pool = *pools_[deployment.upstream];
         bool allow_reuse = true;
@@ -501,7 +554,7 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
                 break;
             }
             auto connection = std::move(std::get<std::unique_ptr<Connection>>(acquired));
-            if (watch.caller_gone) co_return Outcome{499, false, &deployment, last_model, attempt, "caller went away"};
+            if (watch.caller_gone) co_return gone(&deployment, last_model, attempt);
             Outcome outcome;
             outcome.deployment = &deployment;
             outcome.served_by = last_model;
@@ -518,12 +571,16 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
             }
             if (watch.caller_gone) {
                 router_.report(lease, route::Verdict::none);
-                co_return Outcome{499, false, &deployment, last_model, attempt, "caller went away"};
+                co_return outcome;  // Forwarder::run marks it 499
             }
             switch (result) {
                 case Exchange::Result::done:
                     router_.report(lease, verdict_of(outcome.status, exchange.broken()), exchange.first_byte(),
                                    exchange.retry_after());
+                    if (request.account_usage) {
+                        const double used = static_cast<double>(outcome.usage.prompt + outcome.usage.completion);
+                        router_.correct_tokens(lease, used - request.estimated_tokens);
+                    }
                     if (exchange.reusable()) pool.release(std::move(connection));
                     co_return outcome;
                 case Exchange::Result::retry_status:

@@ -21,6 +21,7 @@
 #include "config/config.hpp"
 #include "parse/request.hpp"
 #include "route/router.hpp"
+#include "usage/usage.hpp"
 #include "upstream/pool.hpp"
 
 namespace switchyard::forward {
@@ -38,6 +39,9 @@ struct CallerRequest {
     bool keep_alive = true;
     const config::Model* model = nullptr;     // the model the caller asked for
     SteadyTime deadline = SteadyTime::max();  // the caller's own timeout, if it asked for one
+    bool account_usage = false;               // read the usage of the response (ask for it in streams)
+    double estimated_tokens = 0;              // for deployments with token limits
+    std::string_view extra_headers;           // header lines added to a forwarded response (rate limits)
 };
 
 // The caller's side: where the response goes, and the buffers reused for every request on it.
@@ -46,6 +50,7 @@ struct CallerSide {
     std::string& head;           // response head scratch
     std::span<char> relay;       // body relay buffer
     config::Duration write_timeout;
+    std::string& capture;        // a non-streaming body copied aside for its usage
 };
 
 struct Outcome {
@@ -55,6 +60,10 @@ struct Outcome {
     const config::Model* served_by = nullptr;         // its model: another than asked on fallback
     unsigned attempts = 0;
     std::string error;            // what went wrong, for logs; empty on success
+    usage::Usage usage;           // with account_usage: as reported, or estimated
+    bool usage_estimated = false;
+    double ttft_ms = -1;          // upstream time to the first body byte of the answer that was sent
+    bool stream = false;
 };
 
 struct Watch;

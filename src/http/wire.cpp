@@ -70,6 +70,7 @@ std::string serialize(const LocalResponse& response, std::string_view request_id
     if (!response.upstream.empty()) add_header(out, "x-switchyard-upstream", response.upstream);
     if (!response.allow.empty()) add_header(out, "Allow", response.allow);
     if (response.retry_after) add_header(out, "Retry-After", static_cast<std::size_t>(*response.retry_after));
+    out += response.extra_headers;
     if (!keep_alive) add_header(out, "Connection", "close");
     end_headers(out);
     out += response.body;

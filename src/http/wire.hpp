@@ -28,6 +28,7 @@ struct LocalResponse {
     std::string_view allow;     // for 405
     std::string_view upstream;  // x-switchyard-upstream, when a deployment was involved
     std::optional<long> retry_after;  // seconds
+    std::string_view extra_headers;   // whole header lines, e.g. x-ratelimit-*
 };
 std::string serialize(const LocalResponse& response, std::string_view request_id, bool keep_alive);
 LocalResponse error_response(const ApiError& error, std::string_view upstream = {});

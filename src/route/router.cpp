@@ -29,8 +29,10 @@ struct Router::Tier {
 
 // What the router knows of one deployment.
 struct Router::Slot {
-    Slot(const config::Model& m, const config::Deployment& d, const config::Upstream& u, Tier& t)
-        : model(&m), deployment(&d), upstream(&u), tier(&t), breaker(u.breaker) {}
+    Slot(const config::Model& m, const config::Deployment& d, const config::Upstream& u, Tier& t, SteadyTime now)
+        : model(&m), deployment(&d), upstream(&u), tier(&t), breaker(u.breaker) {
+        if (d.limits.any()) limiter = std::make_unique<limit::RateLimiter>(d.limits, now);
+    }
     const config::Model* model;
     const config::Deployment* deployment;
     const config::Upstream* upstream;
@@ -40,6 +42,7 @@ struct Router::Slot {
     mutable std::mutex mutex;  // breaker and ewma
     Breaker breaker;
     PeakEwma ewma;
+    std::unique_ptr<limit::RateLimiter> limiter;  // the deployment's own rate limit, if any
 };
 
 // A request waiting in a tier's queue; a released slot is handed to it as a lease.
@@ -85,7 +88,7 @@ Router::Router(const config::Gateway& config, const HealthView& health, const Cl
             tier.last = i + 1;
             tier.weights.push_back(0);
             slots_[deployment.id] =
-                std::make_unique<Slot>(model, deployment, config.upstreams[deployment.upstream], tier);
+                std::make_unique<Slot>(model, deployment, config.upstreams[deployment.upstream], tier, clock_.now());
         }
         sorted_.push_back(&model);
         names_.push_back(model.name);
@@ -140,7 +143,7 @@ bool take_slot(std::atomic<std::size_t>& outstanding, std::size_t limit) {
 }
 }  // namespace
 
-Router::Take Router::take(Tier& tier, std::span<const std::size_t> tried, SteadyTime now, Lease& out) {
+Router::Take Router::take(Tier& tier, std::span<const std::size_t> tried, SteadyTime now, Lease& out, double tokens) {
     const config::Model& model = *tier.model;
     boost::container::small_vector<Candidate, 8> candidates;
     for (std::size_t i = tier.first; i < tier.last; ++i) {
@@ -182,6 +185,11 @@ Router::Take Router::take(Tier& tier, std::span<const std::size_t> tried, Steady
                 slot.breaker.abandon(admit == Breaker::Admit::probe);
                 continue;
             }
+            if (slot.limiter && slot.limiter->admit(tokens, now)) {  // over its rate limit: full
+                slot.outstanding.fetch_sub(1);
+                slot.breaker.abandon(admit == Breaker::Admit::probe);
+                continue;
+            }
         }
         out = Lease(this, &model, slot.deployment, admit == Breaker::Admit::probe);
         return Take::leased;
@@ -189,13 +197,14 @@ Router::Take Router::take(Tier& tier, std::span<const std::size_t> tried, Steady
     return Take::full;
 }
 
-Router::Selection Router::select(const config::Model& model, std::span<const std::size_t> tried, bool may_wait) {
+Router::Selection Router::select(const config::Model& model, std::span<const std::size_t> tried, bool may_wait,
+                                 double tokens) {
     const SteadyTime now = clock_.now();
     Tier* first_full = nullptr;
     const auto try_model = [&](const config::Model& m, bool fallback) -> std::optional<Selection> {
         for (auto& tier : tiers_[static_cast<std::size_t>(&m - config_.models.data())]) {
             Lease lease;
-            switch (take(*tier, tried, now, lease)) {
+            switch (take(*tier, tried, now, lease, tokens)) {
                 case Take::leased:
                     if (fallback) counters_.fallbacks.fetch_add(1, std::memory_order_relaxed);
                     if (first_full != nullptr) counters_.spills.fetch_add(1, std::memory_order_relaxed);
@@ -242,14 +251,21 @@ bool Router::has_alternative(const config::Model& model, std::span<const std::si
     return false;
 }
 
-std::variant<Lease, ApiError> Router::try_acquire(const config::Model& model, std::span<const std::size_t> tried) {
-    return select(model, tried, false).result;
+std::variant<Lease, ApiError> Router::try_acquire(const config::Model& model, std::span<const std::size_t> tried,
+                                                  double tokens) {
+    return select(model, tried, false, tokens).result;
+}
+
+void Router::correct_tokens(const Lease& lease, double delta) {
+    if (!lease) return;
+    Slot& slot = *slots_[lease.deployment_->id];
+    if (slot.limiter) slot.limiter->correct(delta, clock_.now());
 }
 
 asio::awaitable<std::variant<Lease, ApiError>> Router::acquire(const config::Model& model,
                                                                std::span<const std::size_t> tried,
-                                                               SteadyTime deadline) {
-    Selection selection = select(model, tried, true);
+                                                               SteadyTime deadline, double tokens) {
+    Selection selection = select(model, tried, true, tokens);
     if (selection.wait_in == nullptr) co_return std::move(selection.result);
     co_return co_await wait(*selection.wait_in, deadline);
 }

@@ -1,7 +1,7 @@
 // Stage "route": picks the deployment that serves one attempt of a request. A model's deployments
 // sit in tiers; traffic stays in the lowest tier that has a usable deployment with a free slot.
 // Usable means: passing health checks, not cooling down after a 429, circuit breaker letting
-// requests through. Within a tier a strategy orders the candidates (see balance.hpp); each
+// requests through. A deployment over its own rate limit (`limits`) counts as full. Within a tier a strategy orders the candidates (see balance.hpp); each
 // deployment has a concurrency limit, and a full tier spills to the next one, queues, or refuses,
 // as the model's `overflow` says. A model's fallbacks are tried after all of its own tiers.
 //
@@ -28,6 +28,7 @@
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "limit/limiter.hpp"
 #include "route/balance.hpp"
 #include "route/breaker.hpp"
 #include "route/retry_budget.hpp"
@@ -114,11 +115,15 @@ public:
     // A deployment of `model` or of its fallbacks for one attempt, skipping those in `tried`
     // (deployment ids). Waits in a tier's queue when the model says so, at most until `deadline`.
     // Errors: 429 when full (with Retry-After), 503 when nothing is usable.
+    // `tokens` is the request's estimated tokens, for deployments with a token limit.
     asio::awaitable<std::variant<Lease, ApiError>> acquire(const config::Model& model,
                                                            std::span<const std::size_t> tried,
-                                                           SteadyTime deadline);
+                                                           SteadyTime deadline, double tokens = 0);
     // The same without waiting: a full tier that would queue is refused instead.
-    std::variant<Lease, ApiError> try_acquire(const config::Model& model, std::span<const std::size_t> tried);
+    std::variant<Lease, ApiError> try_acquire(const config::Model& model, std::span<const std::size_t> tried,
+                                              double tokens = 0);
+    // A leased attempt used `delta` more tokens than estimated (negative: fewer).
+    void correct_tokens(const Lease& lease, double delta);
 
     // Could another attempt find a deployment now (one not in `tried`, usable, with a free slot
     // or a queue to wait in)? A hint for deciding to retry; changes nothing.
@@ -148,8 +153,8 @@ private:
         Tier* wait_in = nullptr;  // set: queue in this tier instead
     };
 
-    Selection select(const config::Model& model, std::span<const std::size_t> tried, bool may_wait);
-    Take take(Tier& tier, std::span<const std::size_t> tried, SteadyTime now, Lease& out);
+    Selection select(const config::Model& model, std::span<const std::size_t> tried, bool may_wait, double tokens);
+    Take take(Tier& tier, std::span<const std::size_t> tried, SteadyTime now, Lease& out, double tokens = 0);
     bool usable(const Slot& slot, SteadyTime now) const;
     asio::awaitable<std::variant<Lease, ApiError>> wait(Tier& tier, SteadyTime deadline);
     void release(Lease& lease);

@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 
 #include "core/request_id.hpp"
+#include "usage/usage.hpp"
 #include "core/text.hpp"
 #include "http/wire.hpp"
 #include "server/runtime.hpp"
@@ -96,6 +97,8 @@ private:
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
     std::string head_;
+    std::string extra_headers_;  // x-ratelimit-* lines for the current response
+    std::string capture_;        // a non-streaming body kept to read its usage
     std::array<char, 16 * 1024> relay_{};
     bool idle_ = true;
     // The request read deadline cancels the socket's reads rather than closing it (as Beast's
@@ -289,13 +292,51 @@ asio::awaitable<bool> ClientConnection::handle(http::request<http::string_body>&
 asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::request<http::string_body>& request,
                                               std::string_view request_id, bool keep_alive) {
     Shared& shared = worker_.shared;
+    const auto arrived = std::chrono::steady_clock::now();
+    const std::int64_t arrived_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     std::string& body = request.body();
-    auto parsed = parse::parse_request(endpoint, body, worker_.json);
-    if (auto* error = std::get_if<ApiError>(&parsed)) co_return co_await respond_error(*error, request_id, keep_alive);
-    const auto& facts = std::get<parse::RequestFacts>(parsed);
 
+    // What the ledger will say about this request, filled in as it goes.
+    ledger::Row row;
+    const bool keep_row = shared.ledger != nullptr;
+    const auto refuse = [&](const ApiError& error, std::string_view headers = {}) -> asio::awaitable<bool> {
+        if (keep_row) {
+            row.ts_ms = arrived_ms;
+            row.request_id = std::string(request_id);
+            row.status = error.status;
+            row.error = error.message;
+            row.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - arrived).count();
+            shared.ledger->record(std::move(row));
+        }
+        wire::LocalResponse response = wire::error_response(error);
+        response.extra_headers = headers;
+        co_return co_await respond(response, request_id, keep_alive);
+    };
+
+    // Authenticate.
+    std::shared_ptr<auth::KeyEntry> key;
+    if (shared.keys.required()) {
+        const std::string_view presented = auth::presented_key(request[http::field::authorization], request["x-api-key"]);
+        if (presented.empty()) co_return co_await refuse(auth::missing_key_error());
+        key = shared.keys.find(presented);
+        if (!key) co_return co_await refuse(auth::invalid_key_error());
+        if (keep_row) {
+            row.key = key->policy.name;
+            row.labels = key->labels_json;
+        }
+    }
+
+    // Parse and route.
+    auto parsed = parse::parse_request(endpoint, body, worker_.json);
+    if (auto* error = std::get_if<ApiError>(&parsed)) co_return co_await refuse(*error);
+    const auto& facts = std::get<parse::RequestFacts>(parsed);
+    if (keep_row) {
+        row.model = facts.model;
+        row.stream = facts.stream;
+    }
     auto routed = shared.router.find(facts.model);
-    if (auto* error = std::get_if<ApiError>(&routed)) co_return co_await respond_error(*error, request_id, keep_alive);
+    if (auto* error = std::get_if<ApiError>(&routed)) co_return co_await refuse(*error);
     const config::Model* model = std::get<const config::Model*>(routed);
 
     // A caller may ask for less time than the upstreams' configured total.
@@ -307,19 +348,122 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
                 "x-switchyard-timeout must be a positive duration such as 30s or 1500ms, got '" + std::string(asked) +
                     "'",
                 std::nullopt, "invalid_timeout");
-            co_return co_await respond_error(error, request_id, keep_alive);
+            co_return co_await refuse(error);
         }
         deadline = std::chrono::steady_clock::now() + *timeout;
     }
 
-    forward::CallerRequest caller_request{endpoint, body, facts, request.base(), request_id, keep_alive};
-    caller_request.model = model;
-    caller_request.deadline = deadline;
+    // Admit: the key's models, requests in flight, budget and rate limits, then the model's limits.
+    // Tokens are estimated now (about 4 bytes a prompt token, plus max_tokens) and corrected from
+    // the real usage afterwards.
+    const double estimated = static_cast<double>(usage::estimate_tokens(body)) +
+                             (endpoint == parse::Endpoint::embeddings ? 0.0
+                                                                      : static_cast<double>(facts.max_tokens.value_or(256)));
+    const SteadyTime now = system_clock().now();
+    const std::time_t wall_now = std::time(nullptr);
+    struct InFlightKey {
+        std::shared_ptr<auth::KeyEntry> key;
+        ~InFlightKey() {
+            if (key) key->in_flight.fetch_sub(1);
+        }
+    } in_flight_key;
+    extra_headers_.clear();
+    if (key) {
+        if (!key->allows(model->name)) {
+            co_return co_await refuse(ApiError{403,
+                                               "this key may not use model '" + model->name + "'",
+                                               "permission_error", "model", "model_not_allowed"});
+        }
+        if (key->in_flight.fetch_add(1) >= key->policy.max_concurrent && key->policy.max_concurrent > 0) {
+            key->in_flight.fetch_sub(1);
+            ApiError error{429,
+                           "this key already has " + std::to_string(key->policy.max_concurrent) +
+                               " requests in flight, its limit",
+                           "rate_limit_error", std::nullopt, "concurrency_limit_exceeded"};
+            error.retry_after = 1;
+            co_return co_await refuse(error);
+        }
+        in_flight_key.key = key;
+        if (auto over = key->budget.check(wall_now)) co_return co_await refuse(*over);
+        if (key->limiter.any()) {
+            const auto refusal = key->limiter.admit(estimated, now);
+            limit::append_headers(extra_headers_, key->limiter.snapshot(now));
+            if (refusal) {
+                ApiError error{429,
+                               "rate limit reached for this key: " + std::string(refusal->which) + " per minute; retry in " +
+                                   limit::reset_text(refusal->retry_after),
+                               "rate_limit_error", std::nullopt, "rate_limit_exceeded"};
+                error.retry_after = std::max<long>(
+                    1, static_cast<long>(std::chrono::ceil<std::chrono::seconds>(refusal->retry_after).count()));
+                co_return co_await refuse(error, extra_headers_);
+            }
+        }
+    }
+    limit::RateLimiter* model_limiter = shared.model_limits[static_cast<std::size_t>(model - shared.config.models.data())].get();
+    if (model_limiter != nullptr) {
+        if (const auto refusal = model_limiter->admit(estimated, now)) {
+            if (key && key->limiter.any()) key->limiter.correct(-estimated, now);  // not served: give it back
+            ApiError error{429,
+                           "rate limit reached for model '" + model->name + "': " + std::string(refusal->which) +
+                               " per minute; retry in " + limit::reset_text(refusal->retry_after),
+                           "rate_limit_error", std::nullopt, "rate_limit_exceeded"};
+            error.retry_after =
+                std::max<long>(1, static_cast<long>(std::chrono::ceil<std::chrono::seconds>(refusal->retry_after).count()));
+            co_return co_await refuse(error, extra_headers_);
+        }
+    }
+
+    // Forward and relay.
+    const forward::CallerRequest caller_request{.endpoint = endpoint,
+                                                .body = body,
+                                                .facts = facts,
+                                                .headers = request.base(),
+                                                .request_id = request_id,
+                                                .keep_alive = keep_alive,
+                                                .model = model,
+                                                .deadline = deadline,
+                                                .account_usage = shared.accounting,
+                                                .estimated_tokens = estimated,
+                                                .extra_headers = extra_headers_};
     const forward::Outcome outcome = co_await worker_.forwarder.run(
-        caller_request, forward::CallerSide{stream_, head_, relay_, limits().request_read_timeout});
+        caller_request, forward::CallerSide{stream_, head_, relay_, limits().request_read_timeout, capture_});
     if (!outcome.error.empty()) {
         spdlog::warn("request {} model={} deployment={} status={}: {}", request_id, facts.model,
                      outcome.deployment ? outcome.deployment->name : "-", outcome.status, outcome.error);
+    }
+
+    // Account: tokens, cost, limits corrected, budget spent, the ledger row.
+    const usage::Usage& used = outcome.usage;
+    const double tokens = static_cast<double>(used.prompt + used.completion);
+    const double cost = outcome.deployment != nullptr ? shared.pricer.cost(*outcome.deployment, used) : 0.0;
+    if (key) {
+        if (key->limiter.any()) key->limiter.correct(tokens - estimated, system_clock().now());
+        if (cost > 0) key->budget.spend(cost, std::time(nullptr));
+    }
+    if (model_limiter != nullptr) model_limiter->correct(tokens - estimated, system_clock().now());
+    if (keep_row) {
+        row.ts_ms = arrived_ms;
+        row.request_id = std::string(request_id);
+        if (outcome.deployment != nullptr) {
+            const auto& upstream = shared.config.upstreams[outcome.deployment->upstream];
+            row.deployment = outcome.deployment->name;
+            row.upstream = upstream.name;
+            row.tier = static_cast<int>(outcome.deployment->tier);
+            row.local = upstream.local;
+            if (outcome.status / 100 == 2 && outcome.served_by != nullptr) row.served_model = outcome.served_by->name;
+        }
+        row.status = outcome.status;
+        row.prompt_tokens = used.prompt;
+        row.cached_tokens = used.cached;
+        row.completion_tokens = used.completion;
+        row.usage_estimated = outcome.usage_estimated;
+        row.cost_usd = cost;
+        row.ttft_ms = outcome.ttft_ms;
+        row.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - arrived).count();
+        row.retries = outcome.attempts > 0 ? static_cast<int>(outcome.attempts) - 1 : 0;
+        row.fallback = outcome.served_by != nullptr && outcome.served_by != model;
+        row.error = outcome.error;
+        shared.ledger->record(std::move(row));
     }
     co_return outcome.caller_reusable;
 }

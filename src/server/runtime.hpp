@@ -12,8 +12,12 @@
 #include <unordered_set>
 #include <vector>
 
+#include "account/pricer.hpp"
+#include "auth/keys.hpp"
 #include "config/config.hpp"
 #include "forward/forward.hpp"
+#include "ledger/ledger.hpp"
+#include "limit/limiter.hpp"
 #include "route/router.hpp"
 #include "upstream/health.hpp"
 #include "upstream/pool.hpp"
@@ -29,6 +33,13 @@ struct Shared {
     std::vector<std::unique_ptr<upstream::Upstream>> upstreams;
     upstream::HealthChecker health;
     route::Router router;
+    auth::KeyStore keys;
+    pricing::Catalog catalog;
+    account::Pricer pricer;
+    std::vector<std::unique_ptr<limit::RateLimiter>> model_limits;  // by model index; null: none
+    std::unique_ptr<ledger::Ledger> ledger;                          // null: no ledger configured
+    // Usage is read from responses (and asked for in streams) only when something needs it.
+    bool accounting = false;
 
     std::atomic<bool> draining{false};
     std::atomic<std::size_t> in_flight{0};         // requests being read, forwarded or answered

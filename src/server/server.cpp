@@ -37,8 +37,70 @@ asio::awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor) {
 
 }  // namespace
 
+namespace {
+
+pricing::Catalog catalog_for(const config::Gateway& config) {
+    std::string why;
+    pricing::Catalog catalog = account::load_catalog(config.prices, &why);
+    if (!why.empty()) spdlog::warn("{}; requests to cloud deployments without a price in prices.models cost 0", why);
+    return catalog;
+}
+
+std::vector<std::string> log_warnings(std::vector<std::string> warnings) {
+    for (const auto& warning : warnings) spdlog::warn("{}", warning);
+    return warnings;
+}
+
+}  // namespace
+
 Shared::Shared(config::Gateway gateway)
-    : config(std::move(gateway)), upstreams(make_upstreams(config)), health(upstreams), router(config, health) {}
+    : config(std::move(gateway)),
+      upstreams(make_upstreams(config)),
+      health(upstreams),
+      router(config, health),
+      keys(config, system_clock()),
+      catalog(catalog_for(config)),
+      pricer(config, catalog, nullptr) {
+    std::vector<std::string> warnings;
+    account::Pricer(config, catalog, &warnings);
+    if (!config.ledger.url.empty()) log_warnings(std::move(warnings));  // prices matter once costs are kept
+    bool token_limits = false;
+    for (const auto& model : config.models) {
+        model_limits.push_back(model.limits.any() ? std::make_unique<limit::RateLimiter>(model.limits, system_clock().now())
+                                                  : nullptr);
+        token_limits = token_limits || model.limits.tpm > 0;
+        for (const auto& deployment : model.deployments) token_limits = token_limits || deployment.limits.tpm > 0;
+    }
+    for (const auto& key : config.keys) {
+        token_limits = token_limits || key.limits.tpm > 0 || key.budget_daily > 0 || key.budget_monthly > 0;
+    }
+    if (!config.ledger.url.empty()) {
+        ledger = std::make_unique<ledger::Ledger>(config.ledger, ledger::open_store(config.ledger.url));
+        ledger::Store& store = ledger->store();
+        store.migrate();
+        // Keys created through the admin API, and what every key spent so far this day and month.
+        for (const auto& stored : store.load_keys()) {
+            std::string why;
+            auto policy = auth::policy_from_json(stored.policy_json, &why);
+            if (!policy) {
+                spdlog::error("ledger: key '{}' has an unreadable policy ({}); it is not loaded", stored.name, why);
+                continue;
+            }
+            policy->sha256 = stored.sha256;
+            if (!keys.add(std::move(*policy), stored.created_ms)) {
+                spdlog::warn("ledger: key '{}' clashes with a key of the config file; the config's wins", stored.name);
+            }
+        }
+        const std::time_t now = std::time(nullptr);
+        for (const auto& spend : store.spend_since(limit::utc_day_start(now) * 1000LL, limit::utc_month_start(now) * 1000LL)) {
+            if (auto key = keys.by_name(spend.key)) key->budget.load(spend.today_usd, spend.month_usd, now);
+        }
+        spdlog::info("ledger: {} (schema version {})", store.describe(), store.schema_version());
+        ledger->start();
+    }
+    accounting = ledger != nullptr || token_limits;
+}
+
 
 Worker::Worker(Shared& shared_state) : shared(shared_state), forwarder(shared_state.config, shared_state.router, pools) {
     for (auto& upstream : shared.upstreams) {
@@ -107,6 +169,11 @@ int Server::run() {
     // The I/O threads are gone: release the probe timers here, while their io_context still
     // exists (the stop posted while draining may not have run).
     shared_->health.stop();
+    if (shared_->ledger) {
+        shared_->ledger->stop();  // writes every queued row
+        const auto stats = shared_->ledger->stats();
+        spdlog::info("ledger: {} rows written, {} dropped", stats.written, stats.dropped);
+    }
     spdlog::info("stopped");
     if (abandoned) {
         // Requests still in flight hold sockets in coroutine frames; leave without unwinding them.
