@@ -7,7 +7,7 @@
 
 namespace switchyard::limit {
 
-RateLimiter::RateLimiter(const config::RateLimit& limits, SteadyTime now) {
+RateLimiter::RateLimiter(const config::RateLimit& limits, SteadyTime now) : limits_(limits) {
     if (limits.rpm > 0) {
         const double burst = static_cast<double>(limits.rpm_burst > 0 ? limits.rpm_burst : limits.rpm);
         requests_.emplace(static_cast<double>(limits.rpm) / 60.0, burst, now);
@@ -43,12 +43,12 @@ Snapshot RateLimiter::snapshot(SteadyTime now) {
     std::lock_guard lock(mutex_);
     Snapshot s;
     if (requests_) {
-        s.limit_requests = static_cast<std::uint64_t>(requests_->capacity());
+        s.limit_requests = limits_.rpm;
         s.remaining_requests = static_cast<std::uint64_t>(std::max(0.0, std::floor(requests_->level(now))));
         s.reset_requests = requests_->until_full(now);
     }
     if (tokens_) {
-        s.limit_tokens = static_cast<std::uint64_t>(tokens_->capacity());
+        s.limit_tokens = limits_.tpm;
         s.remaining_tokens = static_cast<std::uint64_t>(std::max(0.0, std::floor(tokens_->level(now))));
         s.reset_tokens = tokens_->until_full(now);
     }

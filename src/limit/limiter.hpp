@@ -48,6 +48,7 @@ public:
     Snapshot snapshot(SteadyTime now);
 
 private:
+    const config::RateLimit limits_;
     std::mutex mutex_;
     std::optional<Bucket> requests_;
     std::optional<Bucket> tokens_;

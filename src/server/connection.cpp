@@ -10,6 +10,7 @@
 #include "usage/usage.hpp"
 #include "core/text.hpp"
 #include "http/wire.hpp"
+#include "server/admin.hpp"
 #include "server/runtime.hpp"
 
 namespace switchyard::server {
@@ -239,6 +240,13 @@ asio::awaitable<bool> ClientConnection::handle(http::request<http::string_body>&
     const bool is_get = request.method() == http::verb::get;
     const bool is_post = request.method() == http::verb::post;
     Shared& shared = worker_.shared;
+
+    if (path.starts_with("/admin/")) {
+        const wire::LocalResponse response =
+            co_await admin(shared, AdminRequest{request.method_string(), path, request.body(),
+                                                request[http::field::authorization]});
+        co_return co_await respond(response, request_id, keep_alive);
+    }
 
     switch (route) {
         case Route::healthz:

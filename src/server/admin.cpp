@@ -1,0 +1,139 @@
+#include "server/admin.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "auth/keys.hpp"
+#include "core/digest.hpp"
+#include "server/runtime.hpp"
+
+namespace switchyard::server {
+
+namespace {
+
+wire::LocalResponse error(ApiError e) { return wire::error_response(e); }
+
+std::string money(double usd) {
+    char out[32];
+    std::snprintf(out, sizeof out, "%.6f", usd);
+    return out;
+}
+
+// A key's policy and state, without its secret.
+std::string describe(auth::KeyEntry& key, std::time_t now) {
+    std::string policy = auth::policy_to_json(key.policy);
+    policy.pop_back();  // '}'
+    policy += ",\"source\":";
+    policy += key.from_config ? "\"config\"" : "\"api\"";
+    policy += ",\"created_ms\":" + std::to_string(key.created_ms);
+    policy += ",\"in_flight\":" + std::to_string(key.in_flight.load());
+    policy += ",\"spent_today_usd\":" + money(key.budget.spent_today(now));
+    policy += ",\"spent_this_month_usd\":" + money(key.budget.spent_this_month(now)) + "}";
+    return policy;
+}
+
+}  // namespace
+
+asio::awaitable<wire::LocalResponse> admin(Shared& shared, AdminRequest request) {
+    if (!shared.keys.has_master()) {
+        co_return error(ApiError::not_found("the admin API is off: set auth.master_key to turn it on", "admin_disabled"));
+    }
+    const std::string_view presented = auth::presented_key(request.authorization, {});
+    if (!shared.keys.is_master(presented)) {
+        co_return error(ApiError{401, "the admin API needs the master key (Authorization: Bearer <master key>)",
+                                 "invalid_request_error", std::nullopt, "invalid_api_key"});
+    }
+    const std::time_t now = std::time(nullptr);
+    const std::int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+
+    if (request.path == "/admin/keys" && request.method == "GET") {
+        wire::LocalResponse response;
+        response.body = R"({"object":"list","data":[)";
+        bool first = true;
+        for (const auto& key : shared.keys.list()) {
+            if (!first) response.body += ',';
+            first = false;
+            response.body += describe(*key, now);
+        }
+        response.body += "]}";
+        co_return response;
+    }
+
+    if (request.path == "/admin/keys" && request.method == "POST") {
+        std::string why;
+        auto policy = auth::policy_from_json(request.body, &why);
+        if (!policy) co_return error(ApiError::invalid_request(why, std::nullopt, "invalid_key_request"));
+        for (const auto& name : policy->models) {
+            if (shared.config.find_model(name) == nullptr) {
+                co_return error(ApiError::invalid_request("unknown model '" + name + "'", "models", "model_not_found"));
+            }
+        }
+        if (shared.keys.by_name(policy->name)) {
+            co_return error(ApiError{409, "a key named '" + policy->name + "' exists", "invalid_request_error",
+                                     "name", "key_exists"});
+        }
+        const std::string secret = generate_api_key();
+        policy->sha256 = sha256_hex(secret);
+        if (shared.ledger) {
+            const ledger::StoredKey stored{policy->name, policy->sha256, auth::policy_to_json(*policy), now_ms};
+            const auto failure = co_await shared.ledger->run([stored](ledger::Store& store) { store.save_key(stored); });
+            if (failure) {
+                std::string what = "unknown error";
+                try {
+                    std::rethrow_exception(failure);
+                } catch (const std::exception& e) {
+                    what = e.what();
+                }
+                spdlog::error("admin: storing key '{}' failed: {}", policy->name, what);
+                co_return error(ApiError{503, "the key could not be stored: " + what, "server_error", std::nullopt,
+                                         "ledger_unavailable"});
+            }
+        }
+        const std::string name = policy->name;
+        if (!shared.keys.add(*policy, now_ms)) {
+            co_return error(ApiError{409, "a key named '" + name + "' exists", "invalid_request_error", "name",
+                                     "key_exists"});
+        }
+        spdlog::info("admin: key '{}' created", name);
+        wire::LocalResponse response;
+        response.status = 201;
+        response.body = describe(*shared.keys.by_name(name), now);
+        response.body.pop_back();
+        response.body += ",\"key\":";
+        append_json_string(response.body, secret);
+        response.body += "}";
+        co_return response;
+    }
+
+    if (request.path.starts_with("/admin/keys/") && request.method == "DELETE") {
+        const std::string name(request.path.substr(12));
+        switch (shared.keys.revoke(name)) {
+            case auth::KeyStore::Revoke::unknown:
+                co_return error(ApiError::not_found("no key named '" + name + "'", "key_not_found"));
+            case auth::KeyStore::Revoke::configured:
+                co_return error(ApiError{409, "key '" + name + "' is defined in the config file; remove it there",
+                                         "invalid_request_error", std::nullopt, "key_in_config"});
+            case auth::KeyStore::Revoke::revoked: break;
+        }
+        if (shared.ledger) {
+            const auto failure =
+                co_await shared.ledger->run([name, now_ms](ledger::Store& store) { store.revoke_key(name, now_ms); });
+            if (failure) spdlog::error("admin: key '{}' revoked here but not in the ledger", name);
+        }
+        spdlog::info("admin: key '{}' revoked", name);
+        wire::LocalResponse response;
+        response.body = R"({"name":)";
+        append_json_string(response.body, name);
+        response.body += R"(,"revoked":true})";
+        co_return response;
+    }
+
+    co_return error(ApiError::not_found("Invalid URL (" + std::string(request.method) + " " +
+                                             std::string(request.path) + ")",
+                                         "unknown_url"));
+}
+
+}  // namespace switchyard::server

@@ -1,0 +1,29 @@
+// The admin API, behind the master key (auth.master_key): key management.
+//   GET    /admin/keys          every key (never its secret) with its spend and requests in flight
+//   POST   /admin/keys          create a key from {name, models, limits, max_concurrent, budget,
+//                               labels}; the answer holds the key itself, shown this once
+//   DELETE /admin/keys/{name}   revoke a key created here (keys of the config file stay)
+// Keys created here are stored in the ledger's database (as digests) and survive restarts; with no
+// ledger they live until the gateway stops.
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include <string_view>
+
+#include "http/wire.hpp"
+
+namespace switchyard::server {
+
+struct Shared;
+
+struct AdminRequest {
+    std::string_view method;
+    std::string_view path;  // query string removed
+    std::string_view body;
+    std::string_view authorization;
+};
+
+boost::asio::awaitable<wire::LocalResponse> admin(Shared& shared, AdminRequest request);
+
+}  // namespace switchyard::server
