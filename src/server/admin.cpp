@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 
 #include "auth/keys.hpp"
 #include "core/digest.hpp"
@@ -79,7 +80,9 @@ asio::awaitable<wire::LocalResponse> admin(Shared& shared, AdminRequest request)
         policy->sha256 = sha256_hex(secret);
         if (shared.ledger) {
             const ledger::StoredKey stored{policy->name, policy->sha256, auth::policy_to_json(*policy), now_ms};
-            const auto failure = co_await shared.ledger->run([stored](ledger::Store& store) { store.save_key(stored); });
+            // (Named first: GCC 12 mishandles temporaries inside a co_await expression.)
+            std::function<void(ledger::Store&)> save = [stored](ledger::Store& store) { store.save_key(stored); };
+            const auto failure = co_await shared.ledger->run(std::move(save));
             if (failure) {
                 std::string what = "unknown error";
                 try {
@@ -119,8 +122,10 @@ asio::awaitable<wire::LocalResponse> admin(Shared& shared, AdminRequest request)
             case auth::KeyStore::Revoke::revoked: break;
         }
         if (shared.ledger) {
-            const auto failure =
-                co_await shared.ledger->run([name, now_ms](ledger::Store& store) { store.revoke_key(name, now_ms); });
+            std::function<void(ledger::Store&)> revoke = [name, now_ms](ledger::Store& store) {
+                store.revoke_key(name, now_ms);
+            };
+            const auto failure = co_await shared.ledger->run(std::move(revoke));
             if (failure) spdlog::error("admin: key '{}' revoked here but not in the ledger", name);
         }
         spdlog::info("admin: key '{}' revoked", name);

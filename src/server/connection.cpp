@@ -242,9 +242,9 @@ asio::awaitable<bool> ClientConnection::handle(http::request<http::string_body>&
     Shared& shared = worker_.shared;
 
     if (path.starts_with("/admin/")) {
-        const wire::LocalResponse response =
-            co_await admin(shared, AdminRequest{request.method_string(), path, request.body(),
-                                                request[http::field::authorization]});
+        const AdminRequest admin_request{request.method_string(), path, request.body(),
+                                         request[http::field::authorization]};
+        const wire::LocalResponse response = co_await admin(shared, admin_request);
         co_return co_await respond(response, request_id, keep_alive);
     }
 
@@ -326,9 +326,16 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
     std::shared_ptr<auth::KeyEntry> key;
     if (shared.keys.required()) {
         const std::string_view presented = auth::presented_key(request[http::field::authorization], request["x-api-key"]);
-        if (presented.empty()) co_return co_await refuse(auth::missing_key_error());
+        // (Errors are named before co_await: GCC 12 mishandles temporaries inside one.)
+        if (presented.empty()) {
+            const ApiError error = auth::missing_key_error();
+            co_return co_await refuse(error);
+        }
         key = shared.keys.find(presented);
-        if (!key) co_return co_await refuse(auth::invalid_key_error());
+        if (!key) {
+            const ApiError error = auth::invalid_key_error();
+            co_return co_await refuse(error);
+        }
         if (keep_row) {
             row.key = key->policy.name;
             row.labels = key->labels_json;
@@ -378,9 +385,9 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
     extra_headers_.clear();
     if (key) {
         if (!key->allows(model->name)) {
-            co_return co_await refuse(ApiError{403,
-                                               "this key may not use model '" + model->name + "'",
-                                               "permission_error", "model", "model_not_allowed"});
+            const ApiError error{403, "this key may not use model '" + model->name + "'", "permission_error", "model",
+                                 "model_not_allowed"};
+            co_return co_await refuse(error);
         }
         if (key->in_flight.fetch_add(1) >= key->policy.max_concurrent && key->policy.max_concurrent > 0) {
             key->in_flight.fetch_sub(1);
@@ -403,7 +410,8 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
                                "rate_limit_error", std::nullopt, "rate_limit_exceeded"};
                 error.retry_after = std::max<long>(
                     1, static_cast<long>(std::chrono::ceil<std::chrono::seconds>(refusal->retry_after).count()));
-                co_return co_await refuse(error, extra_headers_);
+                const std::string_view headers = extra_headers_;
+                co_return co_await refuse(error, headers);
             }
         }
     }
@@ -417,7 +425,8 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
                            "rate_limit_error", std::nullopt, "rate_limit_exceeded"};
             error.retry_after =
                 std::max<long>(1, static_cast<long>(std::chrono::ceil<std::chrono::seconds>(refusal->retry_after).count()));
-            co_return co_await refuse(error, extra_headers_);
+            const std::string_view headers = extra_headers_;
+            co_return co_await refuse(error, headers);
         }
     }
 
@@ -433,8 +442,8 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
                                                 .account_usage = shared.accounting,
                                                 .estimated_tokens = estimated,
                                                 .extra_headers = extra_headers_};
-    const forward::Outcome outcome = co_await worker_.forwarder.run(
-        caller_request, forward::CallerSide{stream_, head_, relay_, limits().request_read_timeout, capture_});
+    const forward::CallerSide caller_side{stream_, head_, relay_, limits().request_read_timeout, capture_};
+    const forward::Outcome outcome = co_await worker_.forwarder.run(caller_request, caller_side);
     if (!outcome.error.empty()) {
         spdlog::warn("request {} model={} deployment={} status={}: {}", request_id, facts.model,
                      outcome.deployment ? outcome.deployment->name : "-", outcome.status, outcome.error);
