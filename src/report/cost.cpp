@@ -145,7 +145,17 @@ void Aggregator::add(const ledger::Row& row) {
         group_of(local_upstreams_, row.upstream.empty() ? kNone : row.upstream).add(row);
         if (!row.deployment.empty()) {
             const auto end = row.ts_ms + static_cast<std::int64_t>(std::max(0.0, row.total_ms));
-            local_busy_[row.deployment].push_back({row.ts_ms, end});
+            auto [it, first] = local_busy_.try_emplace(row.deployment, Busy{row.ts_ms, end, 0});
+            Busy& busy = it->second;
+            if (!first) {
+                if (row.ts_ms <= busy.end_ms && row.ts_ms >= busy.start_ms) {
+                    busy.end_ms = std::max(busy.end_ms, end);  // overlaps the current run
+                } else {
+                    busy.closed_ms += busy.end_ms - busy.start_ms;  // a new run (or a row out of order)
+                    busy.start_ms = row.ts_ms;
+                    busy.end_ms = end;
+                }
+            }
         }
     } else {
         group_of(cloud_models_, row_model(row).empty() ? kNone : row_model(row)).add(row);
@@ -212,23 +222,8 @@ Usage Aggregator::finish() {
     usage_.cloud_models = sorted(cloud_models_, by_tokens);
     usage_.local_upstreams = sorted(local_upstreams_, by_tokens);
     double busy_ms = 0;
-    for (auto& [deployment, intervals] : local_busy_) {
-        std::sort(intervals.begin(), intervals.end(),
-                  [](const Interval& a, const Interval& b) { return a.start_ms < b.start_ms; });
-        std::int64_t start = 0;
-        std::int64_t end = 0;
-        bool open = false;
-        for (const auto& interval : intervals) {
-            if (open && interval.start_ms <= end) {
-                end = std::max(end, interval.end_ms);
-                continue;
-            }
-            if (open) busy_ms += static_cast<double>(end - start);
-            start = interval.start_ms;
-            end = interval.end_ms;
-            open = true;
-        }
-        if (open) busy_ms += static_cast<double>(end - start);
+    for (const auto& [deployment, busy] : local_busy_) {
+        busy_ms += static_cast<double>(busy.closed_ms + busy.end_ms - busy.start_ms);
     }
     usage_.local_busy_seconds = busy_ms / 1000.0;
     return std::move(usage_);

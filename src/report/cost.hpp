@@ -93,7 +93,8 @@ struct Usage {
     std::optional<double> local_tokens_per_second() const;
 };
 
-// Sums rows one at a time (the ledger is read as a stream); rows outside the period are skipped.
+// Sums rows one at a time (the ledger is read as a stream, oldest first, as Store::each_row gives
+// it); rows outside the period are skipped. Memory grows with the number of groups, not of rows.
 class Aggregator {
 public:
     Aggregator(Period period, std::vector<Dimension> dimensions);
@@ -101,9 +102,11 @@ public:
     Usage finish();
 
 private:
-    struct Interval {
-        std::int64_t start_ms;
-        std::int64_t end_ms;
+    // The run of overlapping requests a local deployment is in, and the busy time before it.
+    struct Busy {
+        std::int64_t start_ms = 0;
+        std::int64_t end_ms = 0;
+        std::int64_t closed_ms = 0;
     };
     Period period_;
     std::vector<Dimension> dimensions_;
@@ -112,7 +115,7 @@ private:
     std::map<std::string, std::map<std::string, Group>> labels_;   // label name -> value -> group
     std::map<std::string, Group> cloud_models_;
     std::map<std::string, Group> local_upstreams_;
-    std::map<std::string, std::vector<Interval>> local_busy_;      // per local deployment
+    std::map<std::string, Busy> local_busy_;                        // per local deployment
 };
 
 // The model a row is counted under: the one that served, else the one asked for.

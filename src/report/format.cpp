@@ -205,7 +205,7 @@ std::string json_group(const Group& g) {
 std::string input_text(const Input& input) {
     if (!input.number) return input.text;
     std::string value = std::abs(*input.number) >= 1000 ? format_count(*input.number) : fmt::format("{:g}", *input.number);
-    return input.text.empty() ? value : value + " " + input.text;
+    return input.text.empty() ? value : value + " (" + input.text + ")";
 }
 
 }  // namespace
