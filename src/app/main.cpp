@@ -94,7 +94,7 @@ void add_cost_options(CLI::App& cmd, report::CostOptions& o) {
     cmd.add_option("--local-throughput", o.local_throughput,
                    "Tokens/s one local machine serves (default: observed in the ledger, else 1000)")
         ->check(CLI::PositiveNumber);
-    cmd.add_option("--utilization", o.utilization, "Busy share machines are sized for, (0, 1] (default 0.5)")
+    cmd.add_option("--utilization", o.utilization, "Busy share machines are sized for, 0.01 to 1 (default 0.5)")
         ->check(CLI::Range(0.01, 1.0));
     cmd.add_option("--hardware-usd", o.hardware_usd, "Price of one local machine")->check(CLI::NonNegativeNumber);
     cmd.add_option("--lifetime-months", o.lifetime_months, "Months the hardware is amortized over")
