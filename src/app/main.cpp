@@ -1,5 +1,6 @@
 // The `switchyard` command: `serve` runs the gateway, `check-config` validates a config file,
-// `bench` load-tests an OpenAI-compatible endpoint (src/loadgen).
+// `bench` load-tests an OpenAI-compatible endpoint (src/loadgen), `cost` reports spend and compares
+// local with cloud (src/report).
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -10,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "loadgen/bench.hpp"
+#include "report/command.hpp"
 #include "server/server.hpp"
 
 namespace {
@@ -77,6 +79,33 @@ void add_bench_options(CLI::App& cmd, loadgen::BenchOptions& o) {
     cmd.add_flag("--progress,!--no-progress", o.progress, "Live progress line on stderr (default: when a terminal)");
 }
 
+void add_cost_options(CLI::App& cmd, report::CostOptions& o) {
+    cmd.add_option("-c,--config", o.config_path, "Gateway configuration whose ledger, prices and cost models to use");
+    cmd.add_option("--scenario", o.scenario_path, "Plan from a scenario file instead of a ledger (see docs/cost.md)");
+    cmd.add_option("--from", o.from, "Start of the period, UTC: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z (default: this month)");
+    cmd.add_option("--to", o.to, "End of the period, UTC; a bare date includes that day (default: now)");
+    cmd.add_option("--format", o.format, "Output format")
+        ->check(CLI::IsMember({"table", "csv", "json"}))
+        ->capture_default_str();
+    cmd.add_option("--by", o.by, "Groupings, comma-separated: key, label, label:NAME, model, deployment, tier (default: all)");
+    cmd.add_option("--cloud-model", o.cloud_model, "Catalog model for the all-cloud option (default: the most used one)");
+    cmd.add_option("--prices", o.prices_file, "Price catalog (default: the config's, else data/prices.yaml)");
+    cmd.add_option("-o,--output", o.output_path, "Write the report to this file instead of stdout");
+    cmd.add_option("--local-throughput", o.local_throughput,
+                   "Tokens/s one local machine serves (default: observed in the ledger, else 1000)")
+        ->check(CLI::PositiveNumber);
+    cmd.add_option("--utilization", o.utilization, "Busy share machines are sized for, 0.01 to 1 (default 0.5)")
+        ->check(CLI::Range(0.01, 1.0));
+    cmd.add_option("--hardware-usd", o.hardware_usd, "Price of one local machine")->check(CLI::NonNegativeNumber);
+    cmd.add_option("--lifetime-months", o.lifetime_months, "Months the hardware is amortized over")
+        ->check(CLI::Range(0.1, 1200.0));
+    cmd.add_option("--power-watts", o.power_watts, "Average power draw of one machine")->check(CLI::NonNegativeNumber);
+    cmd.add_option("--electricity-usd-per-kwh", o.electricity_usd_per_kwh, "Electricity price")
+        ->check(CLI::NonNegativeNumber);
+    cmd.add_option("--ops-usd-per-month", o.ops_usd_per_month, "Hosting, maintenance and people per machine a month")
+        ->check(CLI::NonNegativeNumber);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,6 +132,10 @@ int main(int argc, char** argv) {
     auto* bench = app.add_subcommand("bench", "Load-test an OpenAI-compatible endpoint (see docs/bench.md)");
     add_bench_options(*bench, bench_options);
 
+    report::CostOptions cost_options;
+    auto* cost = app.add_subcommand("cost", "Spend by key, label, model; repricing; local versus cloud (see docs/cost.md)");
+    add_cost_options(*cost, cost_options);
+
     CLI11_PARSE(app, argc, argv);
 
     if (app.got_subcommand("version")) {
@@ -110,6 +143,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (bench->parsed()) return loadgen::run_bench(bench_options);
+    if (cost->parsed()) return report::run_cost(cost_options);
     if (check->parsed()) {
         const auto result = config::load_file(check_path);
         if (!result.gateway) return report_errors(check_path, result);

@@ -1,0 +1,341 @@
+#include "report/command.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "config/config.hpp"
+#include "ledger/store.hpp"
+#include "report/cost.hpp"
+#include "report/format.hpp"
+#include "report/scenario.hpp"
+
+namespace switchyard::report {
+
+namespace {
+
+// data/prices.yaml in the working directory, else in the source tree the binary was built from.
+std::string default_prices_file() {
+    for (const std::string& candidate :
+         {std::string("data/prices.yaml"), std::string(SWITCHYARD_SOURCE_DIR) + "/data/prices.yaml"}) {
+        std::error_code ec;
+        if (std::filesystem::exists(candidate, ec)) return candidate;
+    }
+    return "";
+}
+
+std::optional<pricing::Catalog> load_catalog(const std::string& path) {
+    if (path.empty()) {
+        std::cerr << "switchyard cost: no price catalog found (data/prices.yaml); give one with --prices\n";
+        return std::nullopt;
+    }
+    auto loaded = pricing::load_catalog_file(path);
+    if (!loaded.catalog) {
+        for (const auto& error : loaded.errors) std::cerr << path << ": " << error << "\n";
+        return std::nullopt;
+    }
+    return std::move(*loaded.catalog);
+}
+
+Hardware from_cost_model(const std::string& name, const config::CostModel& cost) {
+    Hardware h;
+    h.name = name;
+    h.hardware_usd = cost.hardware_usd;
+    h.lifetime_months = cost.lifetime_months;
+    h.power_watts = cost.power_watts;
+    h.electricity_usd_per_kwh = cost.electricity_usd_per_kwh;
+    h.ops_usd_per_month = cost.ops_usd_per_month;
+    return h;
+}
+
+// The flags that override a cost model's fields; true when any was given.
+bool apply_overrides(const CostOptions& o, Hardware& h) {
+    bool any = false;
+    auto set = [&](double flag, double& field) {
+        if (flag >= 0) {
+            field = flag;
+            any = true;
+        }
+    };
+    set(o.hardware_usd, h.hardware_usd);
+    set(o.lifetime_months, h.lifetime_months);
+    set(o.power_watts, h.power_watts);
+    set(o.electricity_usd_per_kwh, h.electricity_usd_per_kwh);
+    set(o.ops_usd_per_month, h.ops_usd_per_month);
+    return any;
+}
+
+int write_report(const CostOptions& o, const CostReport& report, const std::string& only) {
+    std::ofstream file;
+    if (!o.output_path.empty()) {
+        file.open(o.output_path);
+        if (!file) {
+            std::cerr << "switchyard cost: cannot write " << o.output_path << "\n";
+            return 1;
+        }
+    }
+    std::ostream& out = o.output_path.empty() ? std::cout : file;
+    if (o.format == "json") {
+        out << to_json(report);
+    } else if (o.format == "csv") {
+        out << to_csv(report, only);
+    } else {
+        print_table(out, report);
+    }
+    out.flush();
+    if (!out) {
+        std::cerr << "switchyard cost: writing the report failed\n";
+        return 1;
+    }
+    return 0;
+}
+
+int run_scenario(const CostOptions& o) {
+    auto loaded = load_scenario_file(o.scenario_path);
+    if (!loaded.scenario) {
+        for (const auto& error : loaded.errors) std::cerr << o.scenario_path << ": " << error << "\n";
+        return 1;
+    }
+    Scenario& scenario = *loaded.scenario;
+    if (o.utilization > 0) scenario.utilization = o.utilization;
+    std::string prices = o.prices_file;
+    if (prices.empty() && !scenario.prices.empty()) {
+        prices = scenario.prices;
+        // A relative path is taken from the scenario file's folder when it is not found from here.
+        std::error_code ec;
+        const auto beside = std::filesystem::path(o.scenario_path).parent_path() / prices;
+        if (!std::filesystem::exists(prices, ec) && std::filesystem::exists(beside, ec)) prices = beside.string();
+    }
+    if (prices.empty()) prices = default_prices_file();
+    pricing::Catalog catalog;
+    const bool needs_catalog = std::any_of(scenario.cloud.begin(), scenario.cloud.end(),
+                                           [](const CloudChoice& c) { return !c.price; });
+    if (needs_catalog) {
+        auto loaded_catalog = load_catalog(prices);
+        if (!loaded_catalog) return 1;
+        catalog = std::move(*loaded_catalog);
+    }
+    std::vector<std::string> errors;
+    const auto cloud = resolve_cloud(scenario, catalog, errors);
+    if (!cloud) {
+        for (const auto& error : errors) std::cerr << o.scenario_path << ": " << error << "\n";
+        return 1;
+    }
+    CostReport report;
+    report.mode = "scenario";
+    report.source = o.scenario_path;
+    report.comparison = compare(scenario, *cloud);
+    if (needs_catalog) report.inputs.push_back({"price catalog", std::nullopt, prices});
+    return write_report(o, report, "");
+}
+
+int run_ledger(const CostOptions& o) {
+    const auto loaded = config::load_file(o.config_path);
+    if (!loaded.gateway) {
+        for (const auto& error : loaded.errors) std::cerr << o.config_path << ": " << config::to_string(error) << "\n";
+        return 1;
+    }
+    const config::Gateway& gateway = *loaded.gateway;
+    if (gateway.ledger.url.empty()) {
+        std::cerr << o.config_path << ": the configuration has no 'ledger' to report on\n";
+        return 1;
+    }
+
+    std::vector<Dimension> dimensions = default_dimensions();
+    if (!o.by.empty()) {
+        std::string why;
+        auto parsed = parse_dimensions(o.by, &why);
+        if (!parsed) {
+            std::cerr << "switchyard cost: --by: " << why << "\n";
+            return 2;
+        }
+        dimensions = std::move(*parsed);
+    }
+    const std::string only =
+        !o.by.empty() && dimensions.size() == 1 &&
+                !(dimensions[0].kind == Dimension::Kind::label && dimensions[0].label.empty())
+            ? dimensions[0].title()
+            : std::string();
+
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    Period period{month_start_utc(now_ms), now_ms};
+    if (!o.from.empty()) {
+        const auto from = parse_utc(o.from);
+        if (!from) {
+            std::cerr << "switchyard cost: --from: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z, got '" << o.from << "'\n";
+            return 2;
+        }
+        period.from_ms = *from;
+        if (o.to.empty()) period.to_ms = std::max(now_ms, *from);
+    }
+    if (!o.to.empty()) {
+        const auto to = parse_utc(o.to, true);
+        if (!to) {
+            std::cerr << "switchyard cost: --to: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z, got '" << o.to << "'\n";
+            return 2;
+        }
+        period.to_ms = *to;
+    }
+    if (period.to_ms <= period.from_ms) {
+        std::cerr << "switchyard cost: the period is empty: " << format_utc(period.from_ms) << " to "
+                  << format_utc(period.to_ms) << "\n";
+        return 2;
+    }
+
+    // Prices: --prices, else the config's catalog, else the default one; the config's models on top.
+    std::string prices = !o.prices_file.empty() ? o.prices_file : gateway.prices.catalog;
+    if (prices.empty()) prices = default_prices_file();
+    auto catalog = load_catalog(prices);
+    if (!catalog) return 1;
+    for (const auto& [model, value] : gateway.prices.models) {
+        catalog->set(model, {value[0], value[1], value[2], "config", o.config_path});
+    }
+
+    const std::string& url = gateway.ledger.url;
+    const bool postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if (!postgres) {
+        const std::string path = url.starts_with("sqlite:") ? url.substr(7) : url;
+        std::error_code ec;
+        if (!std::filesystem::exists(path, ec)) {
+            std::cerr << "switchyard cost: the ledger " << path << " does not exist (yet)\n";
+            return 1;
+        }
+    }
+    Aggregator aggregator(period, dimensions);
+    CostReport report;
+    try {
+        auto store = ledger::open_store(url);
+        report.source = store->describe();
+        store->each_row(period.from_ms, period.to_ms, [&](const ledger::Row& row) { aggregator.add(row); });
+    } catch (const std::exception& e) {
+        std::cerr << "switchyard cost: cannot read the ledger: " << e.what() << "\n";
+        return 1;
+    }
+    Usage usage = aggregator.finish();
+    report.repricing = reprice(usage.total.tokens, *catalog, usage.total.spend_usd);
+    const Workload workload = monthly_workload(usage.total.tokens, period.days());
+
+    // The all-cloud model: the flag, else the cloud model that carried the most tokens, else a default.
+    std::string cloud_name = o.cloud_model;
+    std::string cloud_origin = "flag";
+    if (cloud_name.empty()) {
+        for (const auto& group : usage.cloud_models) {
+            if (catalog->find(group.name)) {
+                cloud_name = group.name;
+                cloud_origin = "most used cloud model in the ledger";
+                break;
+            }
+        }
+    }
+    if (cloud_name.empty()) {
+        cloud_name = catalog->find("gpt-4o-mini") ? "gpt-4o-mini" : catalog->entries().begin()->first;
+        cloud_origin = "default";
+    }
+    const pricing::Price* cloud_price = catalog->find(cloud_name);
+    if (!cloud_price) {
+        std::cerr << "switchyard cost: --cloud-model '" << cloud_name << "' is not in the price catalog " << prices << "\n";
+        return 2;
+    }
+
+    // The local machine: the cost model of the local upstream that served most, flags on top.
+    std::map<std::string, Hardware> local_hardware;
+    for (const auto& upstream : gateway.upstreams) {
+        if (!upstream.local || !upstream.cost) continue;
+        Hardware h = from_cost_model(upstream.name, *upstream.cost);
+        apply_overrides(o, h);
+        local_hardware.emplace(upstream.name, h);
+    }
+    std::optional<Hardware> local;
+    std::string local_origin;
+    for (const auto& group : usage.local_upstreams) {
+        if (auto it = local_hardware.find(group.name); it != local_hardware.end()) {
+            local = it->second;
+            local_origin = "config, upstream " + group.name + " (most local tokens)";
+            break;
+        }
+    }
+    if (!local) {
+        for (const auto& upstream : gateway.upstreams) {
+            if (auto it = local_hardware.find(upstream.name); it != local_hardware.end()) {
+                local = it->second;
+                local_origin = "config, upstream " + upstream.name;
+                break;
+            }
+        }
+    }
+    if (!local) {
+        Hardware h;
+        h.name = "local";
+        if (apply_overrides(o, h)) {
+            local = h;
+            local_origin = "flags";
+        }
+    } else if (o.hardware_usd >= 0 || o.lifetime_months >= 0 || o.power_watts >= 0 ||
+               o.electricity_usd_per_kwh >= 0 || o.ops_usd_per_month >= 0) {
+        local_origin += ", flags on top";
+    }
+    std::string throughput_origin = "flag";
+    double throughput = o.local_throughput;
+    if (throughput <= 0) {
+        if (const auto observed = usage.local_tokens_per_second()) {
+            throughput = *observed;
+            throughput_origin = "ledger: local tokens per busy second";
+        } else {
+            throughput = kDefaultLocalThroughput;
+            throughput_origin = "default (no local traffic in the ledger)";
+        }
+    }
+    const double utilization = o.utilization > 0 ? o.utilization : 0.5;
+
+    const std::string all_cloud = "all cloud (" + cloud_name + ")";
+    std::vector<Hardware> owned;
+    if (local) {
+        local->name = "all local (" + local->name + ")";
+        local->tokens_per_second = throughput;
+        owned.push_back(*local);
+    }
+    report.comparison = compare(workload, {{all_cloud, *cloud_price}}, {}, owned, utilization, all_cloud);
+    add_option(report.comparison, hybrid_option(usage, local_hardware));
+
+    report.inputs.push_back({"period days", period.days(), ""});
+    report.inputs.push_back({"scale to a month", period.days() > 0 ? kDaysPerMonth / period.days() : 0, ""});
+    report.inputs.push_back({"price catalog", std::nullopt, prices});
+    report.inputs.push_back({"cloud model", std::nullopt, cloud_name + " (" + cloud_origin + ")"});
+    report.inputs.push_back({"local throughput", throughput, "tokens/s per machine, " + throughput_origin});
+    report.inputs.push_back({"utilization", utilization, o.utilization > 0 ? "flag" : "default"});
+    if (local) {
+        report.inputs.push_back({"hardware_usd", local->hardware_usd, local_origin});
+        report.inputs.push_back({"lifetime_months", local->lifetime_months, local_origin});
+        report.inputs.push_back({"power_watts", local->power_watts, local_origin});
+        report.inputs.push_back({"electricity_usd_per_kwh", local->electricity_usd_per_kwh, local_origin});
+        report.inputs.push_back({"ops_usd_per_month", local->ops_usd_per_month, local_origin});
+    } else {
+        report.inputs.push_back({"local cost model", std::nullopt,
+                                 "none: set upstreams[].cost in the config or --hardware-usd and friends"});
+    }
+    report.usage = std::move(usage);
+    return write_report(o, report, only);
+}
+
+}  // namespace
+
+int run_cost(const CostOptions& options) {
+    if (options.scenario_path.empty() == options.config_path.empty()) {
+        std::cerr << "switchyard cost: give either --config (report on the ledger) or --scenario (plan without one)\n";
+        return 2;
+    }
+    if (options.utilization > 1) {
+        std::cerr << "switchyard cost: --utilization must be in (0, 1]\n";
+        return 2;
+    }
+    return options.scenario_path.empty() ? run_ledger(options) : run_scenario(options);
+}
+
+}  // namespace switchyard::report

@@ -1,0 +1,396 @@
+#include "report/cost.hpp"
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace switchyard::report {
+
+namespace {
+
+const std::string kNone = "(none)";
+
+bool by_spend(const Group& a, const Group& b) {
+    if (a.spend_usd != b.spend_usd) return a.spend_usd > b.spend_usd;
+    if (a.requests != b.requests) return a.requests > b.requests;
+    return a.name < b.name;
+}
+
+bool by_tokens(const Group& a, const Group& b) {
+    if (a.tokens.total() != b.tokens.total()) return a.tokens.total() > b.tokens.total();
+    return a.name < b.name;
+}
+
+std::vector<Group> sorted(const std::map<std::string, Group>& groups, bool (*order)(const Group&, const Group&)) {
+    std::vector<Group> out;
+    out.reserve(groups.size());
+    for (const auto& [name, group] : groups) out.push_back(group);
+    std::sort(out.begin(), out.end(), order);
+    return out;
+}
+
+Group& group_of(std::map<std::string, Group>& groups, const std::string& name) {
+    auto [it, inserted] = groups.try_emplace(name);
+    if (inserted) it->second.name = name;
+    return it->second;
+}
+
+// Dollars for a month of tokens at a price (dollars per million).
+double cost_of(const pricing::Price& price, const Workload& w) {
+    const double cached = std::min(w.cached, w.input);
+    return ((w.input - cached) * price.input + cached * price.cached_input + w.output * price.output) / 1e6;
+}
+
+}  // namespace
+
+void Group::add(const ledger::Row& row) {
+    ++requests;
+    if (row.status >= 400) ++failed;
+    tokens.prompt += row.prompt_tokens;
+    tokens.cached += row.cached_tokens;
+    tokens.completion += row.completion_tokens;
+    spend_usd += row.cost_usd;
+}
+
+std::string Dimension::title() const {
+    switch (kind) {
+        case Kind::key: return "key";
+        case Kind::label: return label.empty() ? "label" : "label:" + label;
+        case Kind::model: return "model";
+        case Kind::deployment: return "deployment";
+        case Kind::tier: return "tier";
+    }
+    return "key";
+}
+
+std::vector<Dimension> default_dimensions() {
+    return {{Dimension::Kind::key, {}},
+            {Dimension::Kind::label, {}},
+            {Dimension::Kind::model, {}},
+            {Dimension::Kind::deployment, {}},
+            {Dimension::Kind::tier, {}}};
+}
+
+std::optional<std::vector<Dimension>> parse_dimensions(std::string_view text, std::string* why) {
+    std::vector<Dimension> out;
+    while (true) {
+        const auto comma = text.find(',');
+        std::string_view part = text.substr(0, comma);
+        while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+        while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+        Dimension d;
+        if (part == "key") {
+            d.kind = Dimension::Kind::key;
+        } else if (part == "model") {
+            d.kind = Dimension::Kind::model;
+        } else if (part == "deployment") {
+            d.kind = Dimension::Kind::deployment;
+        } else if (part == "tier") {
+            d.kind = Dimension::Kind::tier;
+        } else if (part == "label" || part == "labels") {
+            d.kind = Dimension::Kind::label;
+        } else if (part.starts_with("label:") && part.size() > 6) {
+            d.kind = Dimension::Kind::label;
+            d.label = std::string(part.substr(6));
+        } else {
+            if (why) {
+                *why = "unknown grouping '" + std::string(part) +
+                       "': expected key, label, label:NAME, model, deployment or tier";
+            }
+            return std::nullopt;
+        }
+        out.push_back(std::move(d));
+        if (comma == std::string_view::npos) break;
+        text.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
+std::map<std::string, std::string> parse_labels(std::string_view json) {
+    std::map<std::string, std::string> out;
+    if (json.size() <= 2) return out;  // "", "{}"
+    thread_local simdjson::dom::parser parser;
+    simdjson::dom::object object;
+    if (parser.parse(json.data(), json.size()).get(object) != simdjson::SUCCESS) return out;
+    for (auto [name, value] : object) {
+        std::string_view text;
+        if (value.get_string().get(text) == simdjson::SUCCESS) {
+            out.emplace(std::string(name), std::string(text));
+        } else {
+            out.emplace(std::string(name), simdjson::to_string(value));
+        }
+    }
+    return out;
+}
+
+const std::string& row_model(const ledger::Row& row) { return row.served_model.empty() ? row.model : row.served_model; }
+
+std::optional<double> Usage::local_tokens_per_second() const {
+    if (local_busy_seconds <= 0 || local.tokens.total() <= 0) return std::nullopt;
+    return static_cast<double>(local.tokens.total()) / local_busy_seconds;
+}
+
+Aggregator::Aggregator(Period period, std::vector<Dimension> dimensions)
+    : period_(period), dimensions_(std::move(dimensions)), groups_(dimensions_.size()) {
+    usage_.period = period;
+}
+
+void Aggregator::add(const ledger::Row& row) {
+    if (!period_.contains(row.ts_ms)) return;
+    usage_.total.add(row);
+    (row.local ? usage_.local : usage_.cloud).add(row);
+    if (row.local) {
+        group_of(local_upstreams_, row.upstream.empty() ? kNone : row.upstream).add(row);
+        if (!row.deployment.empty()) {
+            const auto end = row.ts_ms + static_cast<std::int64_t>(std::max(0.0, row.total_ms));
+            auto [it, first] = local_busy_.try_emplace(row.deployment, Busy{row.ts_ms, end, 0});
+            Busy& busy = it->second;
+            if (!first) {
+                if (row.ts_ms <= busy.end_ms && row.ts_ms >= busy.start_ms) {
+                    busy.end_ms = std::max(busy.end_ms, end);  // overlaps the current run
+                } else {
+                    busy.closed_ms += busy.end_ms - busy.start_ms;  // a new run (or a row out of order)
+                    busy.start_ms = row.ts_ms;
+                    busy.end_ms = end;
+                }
+            }
+        }
+    } else {
+        group_of(cloud_models_, row_model(row).empty() ? kNone : row_model(row)).add(row);
+    }
+    std::optional<std::map<std::string, std::string>> labels;
+    for (std::size_t i = 0; i < dimensions_.size(); ++i) {
+        const Dimension& d = dimensions_[i];
+        switch (d.kind) {
+            case Dimension::Kind::key: group_of(groups_[i], row.key.empty() ? kNone : row.key).add(row); break;
+            case Dimension::Kind::model:
+                group_of(groups_[i], row_model(row).empty() ? kNone : row_model(row)).add(row);
+                break;
+            case Dimension::Kind::deployment:
+                group_of(groups_[i], row.deployment.empty() ? kNone : row.deployment).add(row);
+                break;
+            case Dimension::Kind::tier:
+                group_of(groups_[i], row.tier == 0 ? kNone : std::to_string(row.tier)).add(row);
+                break;
+            case Dimension::Kind::label: {
+                if (!labels) labels = parse_labels(row.labels);
+                if (!d.label.empty()) {
+                    const auto it = labels->find(d.label);
+                    group_of(groups_[i], it == labels->end() ? kNone : it->second).add(row);
+                } else {
+                    for (const auto& [name, value] : *labels) group_of(labels_[name], value).add(row);
+                }
+                break;
+            }
+        }
+    }
+}
+
+Usage Aggregator::finish() {
+    for (std::size_t i = 0; i < dimensions_.size(); ++i) {
+        const Dimension& d = dimensions_[i];
+        if (d.kind == Dimension::Kind::label && d.label.empty()) {
+            // One table per label name; rows without that label under "(none)", so each sums to the total.
+            for (auto& [name, groups] : labels_) {
+                Group none = named_group(kNone);
+                none.requests = usage_.total.requests;
+                none.failed = usage_.total.failed;
+                none.tokens = usage_.total.tokens;
+                none.spend_usd = usage_.total.spend_usd;
+                for (const auto& [value, group] : groups) {
+                    none.requests -= group.requests;
+                    none.failed -= group.failed;
+                    none.tokens.prompt -= group.tokens.prompt;
+                    none.tokens.cached -= group.tokens.cached;
+                    none.tokens.completion -= group.tokens.completion;
+                    none.spend_usd -= group.spend_usd;
+                }
+                auto breakdown = Breakdown{"label:" + name, sorted(groups, by_spend)};
+                if (none.requests > 0 && !groups.contains(kNone)) {
+                    if (std::abs(none.spend_usd) < 1e-12) none.spend_usd = 0;
+                    breakdown.groups.push_back(none);
+                    std::sort(breakdown.groups.begin(), breakdown.groups.end(), by_spend);
+                }
+                usage_.breakdowns.push_back(std::move(breakdown));
+            }
+            continue;
+        }
+        usage_.breakdowns.push_back({d.title(), sorted(groups_[i], by_spend)});
+    }
+    usage_.cloud_models = sorted(cloud_models_, by_tokens);
+    usage_.local_upstreams = sorted(local_upstreams_, by_tokens);
+    double busy_ms = 0;
+    for (const auto& [deployment, busy] : local_busy_) {
+        busy_ms += static_cast<double>(busy.closed_ms + busy.end_ms - busy.start_ms);
+    }
+    usage_.local_busy_seconds = busy_ms / 1000.0;
+    return std::move(usage_);
+}
+
+std::vector<Repriced> reprice(const Tokens& tokens, const pricing::Catalog& catalog, double actual_usd) {
+    std::vector<Repriced> out;
+    for (const auto& [model, price] : catalog.entries()) {
+        Repriced r{model, price,
+                   price.cost(static_cast<std::uint64_t>(std::max<std::int64_t>(tokens.prompt, 0)),
+                              static_cast<std::uint64_t>(std::max<std::int64_t>(tokens.cached, 0)),
+                              static_cast<std::uint64_t>(std::max<std::int64_t>(tokens.completion, 0))),
+                   std::nullopt};
+        if (actual_usd > 0) r.ratio = r.cost_usd / actual_usd;
+        out.push_back(std::move(r));
+    }
+    std::sort(out.begin(), out.end(), [](const Repriced& a, const Repriced& b) {
+        if (a.cost_usd != b.cost_usd) return a.cost_usd < b.cost_usd;
+        return a.model < b.model;
+    });
+    return out;
+}
+
+Workload monthly_workload(const Tokens& tokens, double period_days) {
+    const double scale = period_days > 0 ? kDaysPerMonth / period_days : 0;
+    return {static_cast<double>(tokens.prompt) * scale, static_cast<double>(tokens.cached) * scale,
+            static_cast<double>(tokens.completion) * scale};
+}
+
+std::optional<double> machines_needed(double tokens_per_month, double tokens_per_second, double utilization) {
+    if (tokens_per_second <= 0 || utilization <= 0) return std::nullopt;
+    if (tokens_per_month <= 0) return 0.0;
+    double n = tokens_per_month / (tokens_per_second * kSecondsPerMonth * utilization);
+    // 2.0000000001 machines is two: floating error must not buy a machine.
+    if (const double r = std::round(n); std::abs(n - r) < 1e-9 * std::max(1.0, r)) n = r;
+    return std::max(1.0, std::ceil(n));
+}
+
+BreakEven break_even(double machine_monthly_usd, double capacity_tokens_per_month, double cloud_usd_per_token) {
+    BreakEven out;
+    if (cloud_usd_per_token <= 0) return out;
+    const double volume = machine_monthly_usd / cloud_usd_per_token;
+    // Past one machine's capacity each further machine costs as much again: if a full machine
+    // costs more than the cloud for its tokens, owning never catches up.
+    if (capacity_tokens_per_month > 0 && volume > capacity_tokens_per_month * (1 + 1e-12)) return out;
+    out.tokens_per_month = volume;
+    return out;
+}
+
+std::optional<double> payback_months(double purchase_usd, double cloud_monthly_usd, double running_monthly_usd) {
+    const double saving = cloud_monthly_usd - running_monthly_usd;
+    if (saving <= 0) return std::nullopt;
+    return purchase_usd / saving;
+}
+
+std::optional<double> Option::usd_per_million(double tokens) const {
+    if (tokens <= 0 || ((kind == "rental" || kind == "owned") && !machines)) return std::nullopt;
+    return monthly_usd / tokens * 1e6;
+}
+
+namespace {
+
+bool priced(const Option& o) { return o.kind == "cloud" || o.kind == "hybrid" || o.machines.has_value(); }
+
+void sort_options(std::vector<Option>& options) {
+    std::stable_sort(options.begin(), options.end(), [](const Option& a, const Option& b) {
+        if (priced(a) != priced(b)) return priced(a);
+        if (!priced(a)) return false;
+        return a.monthly_usd < b.monthly_usd;
+    });
+}
+
+}  // namespace
+
+Comparison compare(const Workload& workload, const std::vector<CloudModel>& clouds,
+                   const std::vector<Rental>& rentals, const std::vector<Hardware>& owned, double utilization,
+                   const std::string& reference) {
+    Comparison out;
+    out.workload = workload;
+    out.utilization = utilization;
+    const CloudModel* ref = clouds.empty() ? nullptr : &clouds.front();
+    for (const auto& cloud : clouds) {
+        if (cloud.name == reference) ref = &cloud;
+    }
+    double ref_monthly = 0;
+    if (ref) {
+        out.reference = ref->name;
+        ref_monthly = cost_of(ref->price, workload);
+        if (workload.total() > 0) {
+            out.reference_usd_per_token = ref_monthly / workload.total();
+        } else {
+            // No traffic to take a mix from: assume three prompt tokens per completion token.
+            out.reference_usd_per_token = (0.75 * ref->price.input + 0.25 * ref->price.output) / 1e6;
+        }
+    }
+    for (const auto& cloud : clouds) {
+        Option o;
+        o.name = cloud.name;
+        o.kind = "cloud";
+        o.monthly_usd = cost_of(cloud.price, workload);
+        out.options.push_back(std::move(o));
+    }
+    auto machine_option = [&](Option& o, double tokens_per_second, double machine_monthly) {
+        o.machine_monthly_usd = machine_monthly;
+        o.machines = machines_needed(workload.total(), tokens_per_second, utilization);
+        if (!o.machines) {
+            o.note = "no throughput (tokens_per_second) given";
+            return;
+        }
+        o.capacity_tokens_per_month = tokens_per_second * kSecondsPerMonth * utilization;
+        o.monthly_usd = *o.machines * machine_monthly;
+        if (ref) {
+            o.break_even_tokens_per_month =
+                break_even(machine_monthly, o.capacity_tokens_per_month, out.reference_usd_per_token).tokens_per_month;
+        }
+    };
+    for (const auto& rental : rentals) {
+        Option o;
+        o.name = rental.name;
+        o.kind = "rental";
+        machine_option(o, rental.tokens_per_second, rental.monthly_usd());
+        if (o.machines) o.note = fmt::format("per machine: ${:.2f}/h around the clock", rental.usd_per_hour);
+        out.options.push_back(std::move(o));
+    }
+    for (const auto& hardware : owned) {
+        Option o;
+        o.name = hardware.name;
+        o.kind = "owned";
+        machine_option(o, hardware.tokens_per_second, hardware.monthly_usd());
+        if (o.machines) {
+            o.note = fmt::format("per machine: hardware ${:.2f} + power ${:.2f} + ops ${:.2f}",
+                                 hardware.amortization_monthly(), hardware.power_monthly(), hardware.ops_usd_per_month);
+            o.purchase_usd = *o.machines * hardware.hardware_usd;
+            if (ref) o.payback_months = payback_months(o.purchase_usd, ref_monthly, *o.machines * hardware.running_monthly());
+        }
+        out.options.push_back(std::move(o));
+    }
+    sort_options(out.options);
+    return out;
+}
+
+Option hybrid_option(const Usage& usage, const std::map<std::string, Hardware>& local_hardware) {
+    const double days = usage.period.days();
+    const double scale = days > 0 ? kDaysPerMonth / days : 0;
+    Option o;
+    o.name = "hybrid (as recorded)";
+    o.kind = "hybrid";
+    const double cloud = usage.cloud.spend_usd * scale;
+    double local = 0;
+    double machines = 0;
+    for (const auto& upstream : usage.local_upstreams) {
+        if (const auto it = local_hardware.find(upstream.name); it != local_hardware.end()) {
+            local += it->second.monthly_usd();
+            machines += 1;
+        } else {
+            local += upstream.spend_usd * scale;
+        }
+    }
+    o.monthly_usd = cloud + local;
+    if (machines > 0) o.machines = machines;
+    o.note = fmt::format("cloud ${:.2f} + local ${:.2f}", cloud, local);
+    return o;
+}
+
+void add_option(Comparison& comparison, Option option) {
+    comparison.options.push_back(std::move(option));
+    sort_options(comparison.options);
+}
+
+}  // namespace switchyard::report

@@ -1,0 +1,224 @@
+// The arithmetic of `switchyard cost`: ledger rows summed by key, label, model, deployment and tier;
+// the same tokens priced under every catalog model; and the monthly cost of cloud, rented and owned
+// hardware with the break-even point. Pure functions of rows and numbers: no files, no clock.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ledger/row.hpp"
+#include "pricing/catalog.hpp"
+
+namespace switchyard::report {
+
+// A month is a twelfth of a Julian year, as in config::CostModel::monthly_usd (about 30.44 days).
+inline constexpr double kDaysPerMonth = 365.25 / 12;
+inline constexpr double kHoursPerMonth = kDaysPerMonth * 24;
+inline constexpr double kSecondsPerMonth = kHoursPerMonth * 3600;
+inline constexpr std::int64_t kMsPerDay = 86'400'000;
+
+struct Tokens {
+    std::int64_t prompt = 0;      // cached ones included, as OpenAI reports them
+    std::int64_t cached = 0;
+    std::int64_t completion = 0;
+    std::int64_t total() const { return prompt + completion; }
+    void add(const Tokens& other) {
+        prompt += other.prompt;
+        cached += other.cached;
+        completion += other.completion;
+    }
+};
+
+// Requests, tokens and spend of one group of rows (one key, one model, everything...).
+struct Group {
+    std::string name;
+    std::uint64_t requests = 0;
+    std::uint64_t failed = 0;  // status >= 400 (499: the caller left)
+    Tokens tokens;
+    double spend_usd = 0;
+    void add(const ledger::Row& row);
+};
+inline Group named_group(std::string name) {
+    Group group;
+    group.name = std::move(name);
+    return group;
+}
+
+// What rows are grouped by. `label` with an empty name stands for every label name found.
+struct Dimension {
+    enum class Kind { key, label, model, deployment, tier };
+    Kind kind = Kind::key;
+    std::string label;  // for Kind::label: the label's name ("team"); empty: each label name
+    std::string title() const;  // "key", "label:team", "model", "deployment", "tier"
+};
+// The default grouping: key, every label, model, deployment, tier.
+std::vector<Dimension> default_dimensions();
+// Parses "key,label:team,model" (also "label" for every label). nullopt with `why` on an unknown name.
+std::optional<std::vector<Dimension>> parse_dimensions(std::string_view text, std::string* why);
+
+// A label set as the ledger stores it ({"team":"research"}); an empty map for "{}", "" or bad JSON.
+std::map<std::string, std::string> parse_labels(std::string_view json);
+
+struct Breakdown {
+    std::string dimension;      // Dimension::title() of what was grouped by
+    std::vector<Group> groups;  // most spend first, then name
+};
+
+// [from_ms, to_ms), Unix milliseconds.
+struct Period {
+    std::int64_t from_ms = 0;
+    std::int64_t to_ms = 0;
+    double days() const { return static_cast<double>(to_ms - from_ms) / static_cast<double>(kMsPerDay); }
+    bool contains(std::int64_t ts_ms) const { return ts_ms >= from_ms && ts_ms < to_ms; }
+};
+
+// A period's rows, summed.
+struct Usage {
+    Period period;
+    Group total = named_group("total");
+    std::vector<Breakdown> breakdowns;  // one per dimension asked for, in the order asked
+    Group local = named_group("local");            // rows served by local engines
+    Group cloud = named_group("cloud");            // the other rows
+    // Seconds during which a local deployment had at least one request in flight, summed over the
+    // local deployments: the busy time behind `local` tokens (for the observed throughput).
+    double local_busy_seconds = 0;
+    std::vector<Group> cloud_models;    // cloud rows by served model, most tokens first
+    std::vector<Group> local_upstreams; // local rows by upstream, most tokens first
+    // Local tokens per busy second (one deployment = one machine); nullopt without local traffic.
+    std::optional<double> local_tokens_per_second() const;
+};
+
+// Sums rows one at a time (the ledger is read as a stream, oldest first, as Store::each_row gives
+// it); rows outside the period are skipped. Memory grows with the number of groups, not of rows.
+class Aggregator {
+public:
+    Aggregator(Period period, std::vector<Dimension> dimensions);
+    void add(const ledger::Row& row);
+    Usage finish();
+
+private:
+    // The run of overlapping requests a local deployment is in, and the busy time before it.
+    struct Busy {
+        std::int64_t start_ms = 0;
+        std::int64_t end_ms = 0;
+        std::int64_t closed_ms = 0;
+    };
+    Period period_;
+    std::vector<Dimension> dimensions_;
+    Usage usage_;
+    std::vector<std::map<std::string, Group>> groups_;             // per dimension (not label-all)
+    std::map<std::string, std::map<std::string, Group>> labels_;   // label name -> value -> group
+    std::map<std::string, Group> cloud_models_;
+    std::map<std::string, Group> local_upstreams_;
+    std::map<std::string, Busy> local_busy_;                        // per local deployment
+};
+
+// The model a row is counted under: the one that served, else the one asked for.
+const std::string& row_model(const ledger::Row& row);
+
+// This period's tokens priced under one catalog model.
+struct Repriced {
+    std::string model;
+    pricing::Price price;
+    double cost_usd = 0;
+    std::optional<double> ratio;  // cost / actual spend; nullopt when nothing was spent
+};
+// Every catalog model, cheapest first (then by name).
+std::vector<Repriced> reprice(const Tokens& tokens, const pricing::Catalog& catalog, double actual_usd);
+
+// A month of traffic: `input` includes `cached`.
+struct Workload {
+    double input = 0;
+    double cached = 0;
+    double output = 0;
+    double total() const { return input + output; }
+};
+// The period's tokens scaled to a month (kDaysPerMonth / period days).
+Workload monthly_workload(const Tokens& tokens, double period_days);
+
+// A machine one owns: the config's cost model plus what it can serve.
+struct Hardware {
+    std::string name;
+    double hardware_usd = 0;
+    double lifetime_months = 36;
+    double power_watts = 0;               // average draw, around the clock
+    double electricity_usd_per_kwh = 0;
+    double ops_usd_per_month = 0;
+    double tokens_per_second = 0;         // prompt and completion tokens together, at full load
+    double amortization_monthly() const { return lifetime_months > 0 ? hardware_usd / lifetime_months : 0; }
+    double power_monthly() const { return power_watts / 1000.0 * kHoursPerMonth * electricity_usd_per_kwh; }
+    double monthly_usd() const { return amortization_monthly() + power_monthly() + ops_usd_per_month; }
+    double running_monthly() const { return power_monthly() + ops_usd_per_month; }  // all but the purchase
+};
+
+// A GPU machine rented by the hour, kept around the clock.
+struct Rental {
+    std::string name;
+    double usd_per_hour = 0;
+    double tokens_per_second = 0;
+    double monthly_usd() const { return usd_per_hour * kHoursPerMonth; }
+};
+
+struct CloudModel {
+    std::string name;
+    pricing::Price price;
+};
+
+// Machines needed to serve `tokens_per_month` at `tokens_per_second` each, kept at most
+// `utilization` busy: ceil(tokens / (tokens_per_second * seconds a month * utilization)); 0 for no
+// tokens, and at least 1 otherwise. nullopt when throughput or utilization is not positive.
+std::optional<double> machines_needed(double tokens_per_month, double tokens_per_second, double utilization);
+
+// Owning (or renting) machines at `machine_monthly_usd` each, of `capacity` tokens a month each,
+// against paying `cloud_usd_per_token`: the monthly volume from which owning costs no more, and
+// how long the purchase takes to pay back at `tokens_per_month`.
+struct BreakEven {
+    // machine_monthly_usd / cloud_usd_per_token, when one machine can carry it; nullopt: never
+    // (a machine at full capacity costs more than the cloud for the same tokens).
+    std::optional<double> tokens_per_month;
+    // purchase / (cloud monthly - running costs monthly) at the given volume; nullopt: never.
+    std::optional<double> payback_months;
+};
+BreakEven break_even(double machine_monthly_usd, double capacity_tokens_per_month, double cloud_usd_per_token);
+std::optional<double> payback_months(double purchase_usd, double cloud_monthly_usd, double running_monthly_usd);
+
+// One way to serve the month's tokens.
+struct Option {
+    std::string name;
+    std::string kind;               // "cloud", "rental", "owned", "hybrid"
+    double monthly_usd = 0;
+    std::optional<double> machines; // rental and owned
+    double machine_monthly_usd = 0; // one machine a month (rental and owned)
+    double capacity_tokens_per_month = 0;  // one machine at the utilization
+    double purchase_usd = 0;        // owned: machines * hardware price
+    std::optional<double> break_even_tokens_per_month;  // rental and owned, against the reference
+    std::optional<double> payback_months;               // owned, against the reference
+    std::string note;               // why a number is missing, or what it is made of
+    std::optional<double> usd_per_million(double tokens) const;
+};
+
+struct Comparison {
+    Workload workload;
+    double utilization = 0.5;
+    std::string reference;             // the cloud model break-even is measured against
+    double reference_usd_per_token = 0;
+    std::vector<Option> options;       // cheapest first; options that cannot be costed last
+};
+// Prices the workload on each option. `reference` names one of `clouds` (empty: the first).
+Comparison compare(const Workload& workload, const std::vector<CloudModel>& clouds,
+                   const std::vector<Rental>& rentals, const std::vector<Hardware>& owned, double utilization,
+                   const std::string& reference);
+
+// Hybrid, as recorded: cloud rows at what they cost, scaled to a month; each local upstream that
+// served at its cost model's monthly cost (one machine each), or, for an upstream without one
+// (absent from `local_hardware`), at what its rows cost, scaled.
+Option hybrid_option(const Usage& usage, const std::map<std::string, Hardware>& local_hardware);
+// Adds `option` to a comparison, keeping it sorted.
+void add_option(Comparison& comparison, Option option);
+
+}  // namespace switchyard::report

@@ -1,0 +1,453 @@
+#include "report/format.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+namespace switchyard::report {
+
+namespace {
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const auto yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+struct Civil {
+    std::int64_t year;
+    unsigned month;
+    unsigned day;
+};
+
+Civil civil_from_days(std::int64_t z) {
+    z += 719468;
+    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const auto doe = static_cast<unsigned>(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    return {static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2), m, d};
+}
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+bool digits(std::string_view text, std::size_t pos, std::size_t count, unsigned& out) {
+    if (pos + count > text.size()) return false;
+    out = 0;
+    for (std::size_t i = pos; i < pos + count; ++i) {
+        if (text[i] < '0' || text[i] > '9') return false;
+        out = out * 10 + static_cast<unsigned>(text[i] - '0');
+    }
+    return true;
+}
+
+// Groups of three digits: "1234567" -> "1,234,567".
+std::string thousands(const std::string& text) {
+    const std::size_t start = text.starts_with('-') ? 1 : 0;
+    const std::size_t dot = std::min(text.find('.'), text.size());
+    std::string out(text, 0, start);
+    for (std::size_t i = start; i < dot; ++i) {
+        if (i > start && (dot - i) % 3 == 0) out += ',';
+        out += text[i];
+    }
+    out.append(text, dot, std::string::npos);
+    return out;
+}
+
+// A plain number for CSV and JSON: shortest form, at most 8 decimals, no exponent for money.
+std::string plain(double value) {
+    if (!std::isfinite(value)) return "0";
+    std::string text = fmt::format("{:.8f}", value);
+    while (text.back() == '0') text.pop_back();
+    if (text.back() == '.') text.pop_back();
+    if (text == "-0") text = "0";
+    return text;
+}
+
+std::string json_string(std::string_view text) {
+    std::string out = "\"";
+    for (const char c : text) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+                } else {
+                    out += c;
+                }
+        }
+    }
+    return out + "\"";
+}
+
+std::string json_optional(const std::optional<double>& value) { return value ? plain(*value) : "null"; }
+
+std::string csv_field(const std::string& text) {
+    if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+    std::string out = "\"";
+    for (const char c : text) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+std::string csv_line(const std::vector<std::string>& fields) {
+    std::string out;
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        if (i) out += ',';
+        out += csv_field(fields[i]);
+    }
+    return out + "\n";
+}
+
+std::string ratio_text(const std::optional<double>& ratio) {
+    if (!ratio) return "-";
+    return fmt::format("{:.2f}x", *ratio);
+}
+
+std::string percent(double part, double whole) {
+    if (whole <= 0) return "-";
+    return fmt::format("{:.1f}%", part / whole * 100);
+}
+
+std::string per_request(const Group& g) {
+    return g.requests == 0 ? "-" : format_usd(g.spend_usd / static_cast<double>(g.requests));
+}
+
+std::string months_text(const std::optional<double>& months) {
+    if (!months) return "never";
+    return fmt::format("{:.1f}", *months);
+}
+
+std::string tokens_text(const std::optional<double>& tokens) { return tokens ? format_count(*tokens) : "never"; }
+
+// A plain-text table: first column left-aligned, the others right-aligned.
+class Table {
+public:
+    explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
+    void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+    void print(std::ostream& out, std::size_t left_columns = 1) const {
+        std::vector<std::size_t> width(rows_[0].size(), 0);
+        for (const auto& row : rows_) {
+            for (std::size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());
+        }
+        for (std::size_t r = 0; r < rows_.size(); ++r) {
+            std::string line;
+            for (std::size_t i = 0; i < rows_[r].size() && i < width.size(); ++i) {
+                if (i > 0) line += "  ";
+                const std::string& cell = rows_[r][i];
+                const std::string pad(width[i] - cell.size(), ' ');
+                line += (i < left_columns || (i + 1 == width.size() && left_columns > 1)) ? cell + pad : pad + cell;
+            }
+            while (!line.empty() && line.back() == ' ') line.pop_back();
+            out << line << "\n";
+            if (r == 0) {
+                std::size_t total = 0;
+                for (auto w : width) total += w + 2;
+                out << std::string(total - 2, '-') << "\n";
+            }
+        }
+    }
+
+private:
+    std::vector<std::vector<std::string>> rows_;
+};
+
+const std::vector<std::string> kGroupHeader{"requests", "failed", "prompt", "cached", "completion", "spend",
+                                            "per request", "share"};
+
+std::vector<std::string> group_cells(const Group& g, double total_spend) {
+    return {g.name,
+            format_count(static_cast<double>(g.requests)),
+            format_count(static_cast<double>(g.failed)),
+            format_count(static_cast<double>(g.tokens.prompt)),
+            format_count(static_cast<double>(g.tokens.cached)),
+            format_count(static_cast<double>(g.tokens.completion)),
+            format_usd(g.spend_usd),
+            per_request(g),
+            percent(g.spend_usd, total_spend)};
+}
+
+std::string option_note(const Option& o) { return o.note; }
+
+void csv_groups(std::string& out, const std::string& first_column, const std::vector<Group>& groups) {
+    out += csv_line({first_column, "requests", "failed", "prompt_tokens", "cached_tokens", "completion_tokens",
+                     "spend_usd", "usd_per_request"});
+    for (const auto& g : groups) {
+        out += csv_line({g.name, std::to_string(g.requests), std::to_string(g.failed), std::to_string(g.tokens.prompt),
+                         std::to_string(g.tokens.cached), std::to_string(g.tokens.completion), plain(g.spend_usd),
+                         g.requests ? plain(g.spend_usd / static_cast<double>(g.requests)) : ""});
+    }
+}
+
+std::string json_group(const Group& g) {
+    return fmt::format(
+        "{{\"name\": {}, \"requests\": {}, \"failed\": {}, \"prompt_tokens\": {}, \"cached_tokens\": {}, "
+        "\"completion_tokens\": {}, \"spend_usd\": {}}}",
+        json_string(g.name), g.requests, g.failed, g.tokens.prompt, g.tokens.cached, g.tokens.completion,
+        plain(g.spend_usd));
+}
+
+std::string input_text(const Input& input) {
+    if (!input.number) return input.text;
+    std::string value = std::abs(*input.number) >= 1000 ? format_count(*input.number) : fmt::format("{:g}", *input.number);
+    return input.text.empty() ? value : value + " (" + input.text + ")";
+}
+
+}  // namespace
+
+std::string format_usd(double usd) {
+    if (!std::isfinite(usd)) return "-";
+    const double magnitude = std::abs(usd);
+    if (magnitude == 0 || magnitude >= 0.01) {
+        std::string text = thousands(fmt::format("{:.2f}", magnitude));
+        return (usd < 0 && text != "0.00" ? "-$" : "$") + text;
+    }
+    // Two significant digits for amounts under a cent, up to eight decimals.
+    const int decimals = std::min(8, static_cast<int>(std::ceil(-std::log10(magnitude))) + 1);
+    return (usd < 0 ? "-$" : "$") + fmt::format("{:.{}f}", magnitude, decimals);
+}
+
+std::string format_count(double count) {
+    if (!std::isfinite(count)) return "-";
+    return thousands(fmt::format("{:.0f}", std::round(count)));
+}
+
+std::string format_utc(std::int64_t ms) {
+    const std::int64_t seconds = floor_div(ms, 1000);
+    const std::int64_t days = floor_div(seconds, 86400);
+    const std::int64_t rest = seconds - days * 86400;
+    const Civil c = civil_from_days(days);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", c.year, c.month, c.day, rest / 3600, rest / 60 % 60,
+                       rest % 60);
+}
+
+std::optional<std::int64_t> parse_utc(std::string_view text, bool end_of_day) {
+    unsigned year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+    if (!digits(text, 0, 4, year) || text.size() < 10 || text[4] != '-' || !digits(text, 5, 2, month) ||
+        text[7] != '-' || !digits(text, 8, 2, day)) {
+        return std::nullopt;
+    }
+    if (month < 1 || month > 12 || day < 1 || day > 31) return std::nullopt;
+    const std::int64_t days = days_from_civil(year, month, day);
+    if (civil_from_days(days).day != day) return std::nullopt;  // 2026-02-30
+    if (text.size() == 10) return (days + (end_of_day ? 1 : 0)) * kMsPerDay;
+    std::string_view rest = text.substr(10);
+    if (rest.front() != 'T' && rest.front() != ' ') return std::nullopt;
+    rest.remove_prefix(1);
+    if (rest.ends_with('Z')) rest.remove_suffix(1);
+    if (!digits(rest, 0, 2, hour) || rest.size() < 5 || rest[2] != ':' || !digits(rest, 3, 2, minute)) {
+        return std::nullopt;
+    }
+    if (rest.size() == 8) {
+        if (rest[5] != ':' || !digits(rest, 6, 2, second)) return std::nullopt;
+    } else if (rest.size() != 5) {
+        return std::nullopt;
+    }
+    if (hour > 23 || minute > 59 || second > 59) return std::nullopt;
+    return days * kMsPerDay + (static_cast<std::int64_t>(hour) * 3600 + minute * 60 + second) * 1000;
+}
+
+std::int64_t month_start_utc(std::int64_t ms) {
+    const Civil c = civil_from_days(floor_div(ms, kMsPerDay));
+    return days_from_civil(c.year, c.month, 1) * kMsPerDay;
+}
+
+void print_table(std::ostream& out, const CostReport& report) {
+    const Comparison& cmp = report.comparison;
+    if (report.usage) {
+        const Usage& u = *report.usage;
+        out << fmt::format("Period {} to {} ({:.2f} days), {}\n", format_utc(u.period.from_ms),
+                           format_utc(u.period.to_ms), u.period.days(), report.source);
+        const Group& t = u.total;
+        out << fmt::format("{} requests ({} failed); tokens: prompt {} (cached {}), completion {}; spend {}\n\n",
+                           format_count(static_cast<double>(t.requests)), format_count(static_cast<double>(t.failed)),
+                           format_count(static_cast<double>(t.tokens.prompt)),
+                           format_count(static_cast<double>(t.tokens.cached)),
+                           format_count(static_cast<double>(t.tokens.completion)), format_usd(t.spend_usd));
+        for (const auto& b : u.breakdowns) {
+            out << "By " << b.dimension << "\n";
+            std::vector<std::string> header{b.dimension};
+            header.insert(header.end(), kGroupHeader.begin(), kGroupHeader.end());
+            Table table(header);
+            for (const auto& g : b.groups) table.add(group_cells(g, t.spend_usd));
+            table.add(group_cells(t, t.spend_usd));
+            table.print(out);
+            out << "\n";
+        }
+        out << "The same tokens priced under each catalog model (actual spend " << format_usd(t.spend_usd) << ")\n";
+        Table table({"model", "input $/M", "cached $/M", "output $/M", "cost", "vs actual", "difference"});
+        for (const auto& r : report.repricing) {
+            table.add({r.model, fmt::format("{:.3f}", r.price.input), fmt::format("{:.3f}", r.price.cached_input),
+                       fmt::format("{:.3f}", r.price.output), format_usd(r.cost_usd), ratio_text(r.ratio),
+                       (r.cost_usd >= t.spend_usd ? "+" : "") + format_usd(r.cost_usd - t.spend_usd)});
+        }
+        table.print(out);
+        out << "\n";
+    }
+    const Workload& w = cmp.workload;
+    out << fmt::format("A month ({:.2f} days): {} prompt tokens ({} cached), {} completion tokens; utilization {:.0f}%\n",
+                       kDaysPerMonth, format_count(w.input), format_count(w.cached), format_count(w.output),
+                       cmp.utilization * 100);
+    {
+        Table table({"option", "kind", "machines", "monthly", "$/M tokens", "break-even tokens/month",
+                     "payback months", "note"});
+        for (const auto& o : cmp.options) {
+            const bool machine = o.kind == "rental" || o.kind == "owned";
+            const auto per_million = o.usd_per_million(w.total());
+            table.add({o.name, o.kind, o.machines ? format_count(*o.machines) : "-",
+                       (machine && !o.machines) ? "-" : format_usd(o.monthly_usd),
+                       per_million ? format_usd(*per_million) : "-",
+                       machine && o.machines ? tokens_text(o.break_even_tokens_per_month) : "-",
+                       o.kind == "owned" && o.machines ? months_text(o.payback_months) : "-", option_note(o)});
+        }
+        table.print(out, 2);
+    }
+    if (!cmp.reference.empty()) {
+        out << fmt::format("Break-even and payback against {} ({} per million tokens at this mix).\n",
+                           cmp.reference, format_usd(cmp.reference_usd_per_token * 1e6));
+    }
+    if (!report.inputs.empty()) {
+        out << "\nInputs\n";
+        Table table({"input", "value"});
+        for (const auto& input : report.inputs) table.add({input.name, input_text(input)});
+        table.print(out, 2);
+    }
+}
+
+std::string to_csv(const CostReport& report, const std::string& only) {
+    std::string out;
+    if (report.usage) {
+        const Usage& u = *report.usage;
+        if (!only.empty()) {
+            for (const auto& b : u.breakdowns) {
+                if (b.dimension == only) csv_groups(out, b.dimension, b.groups);
+            }
+            return out;
+        }
+        out += "# period\n";
+        out += csv_line({"from", "to", "days", "source"});
+        out += csv_line({format_utc(u.period.from_ms), format_utc(u.period.to_ms), plain(u.period.days()), report.source});
+        out += "\n# totals\n";
+        csv_groups(out, "total", {u.total});
+        for (const auto& b : u.breakdowns) {
+            out += "\n# by " + b.dimension + "\n";
+            csv_groups(out, b.dimension, b.groups);
+        }
+        out += "\n# repricing\n";
+        out += csv_line({"model", "input_usd_per_million", "cached_input_usd_per_million", "output_usd_per_million",
+                         "cost_usd", "ratio_to_actual", "difference_usd"});
+        for (const auto& r : report.repricing) {
+            out += csv_line({r.model, plain(r.price.input), plain(r.price.cached_input), plain(r.price.output),
+                             plain(r.cost_usd), r.ratio ? plain(*r.ratio) : "", plain(r.cost_usd - u.total.spend_usd)});
+        }
+        out += "\n";
+    }
+    const Comparison& cmp = report.comparison;
+    out += "# monthly\n";
+    out += csv_line({"option", "kind", "machines", "monthly_usd", "usd_per_million_tokens", "machine_monthly_usd",
+                     "capacity_tokens_per_month", "purchase_usd", "break_even_tokens_per_month", "payback_months",
+                     "note"});
+    for (const auto& o : cmp.options) {
+        const bool machine = o.kind == "rental" || o.kind == "owned";
+        const auto per_million = o.usd_per_million(cmp.workload.total());
+        out += csv_line({o.name, o.kind, o.machines ? plain(*o.machines) : "",
+                         (machine && !o.machines) ? "" : plain(o.monthly_usd), per_million ? plain(*per_million) : "",
+                         machine ? plain(o.machine_monthly_usd) : "", machine ? plain(o.capacity_tokens_per_month) : "",
+                         o.kind == "owned" ? plain(o.purchase_usd) : "",
+                         o.break_even_tokens_per_month ? plain(*o.break_even_tokens_per_month) : "",
+                         o.payback_months ? plain(*o.payback_months) : "", o.note});
+    }
+    out += "\n# inputs\n";
+    out += csv_line({"input", "value", "note"});
+    out += csv_line({"tokens_per_month_input", plain(cmp.workload.input), ""});
+    out += csv_line({"tokens_per_month_cached", plain(cmp.workload.cached), ""});
+    out += csv_line({"tokens_per_month_output", plain(cmp.workload.output), ""});
+    out += csv_line({"utilization", plain(cmp.utilization), ""});
+    out += csv_line({"reference", cmp.reference, ""});
+    for (const auto& input : report.inputs) {
+        out += csv_line({input.name, input.number ? plain(*input.number) : input.text, input.number ? input.text : ""});
+    }
+    return out;
+}
+
+std::string to_json(const CostReport& report) {
+    std::string out = "{\n";
+    out += fmt::format("  \"tool\": \"switchyard cost\",\n  \"mode\": {},\n  \"source\": {},\n",
+                       json_string(report.mode), json_string(report.source));
+    if (report.usage) {
+        const Usage& u = *report.usage;
+        out += fmt::format("  \"period\": {{\"from\": {}, \"to\": {}, \"from_ms\": {}, \"to_ms\": {}, \"days\": {}}},\n",
+                           json_string(format_utc(u.period.from_ms)), json_string(format_utc(u.period.to_ms)),
+                           u.period.from_ms, u.period.to_ms, plain(u.period.days()));
+        out += "  \"totals\": " + json_group(u.total) + ",\n";
+        out += fmt::format("  \"local\": {},\n  \"cloud\": {},\n", json_group(u.local), json_group(u.cloud));
+        out += fmt::format("  \"local_busy_seconds\": {},\n", plain(u.local_busy_seconds));
+        out += "  \"by\": {";
+        for (std::size_t i = 0; i < u.breakdowns.size(); ++i) {
+            const Breakdown& b = u.breakdowns[i];
+            out += fmt::format("{}\n    {}: [", i ? "," : "", json_string(b.dimension));
+            for (std::size_t j = 0; j < b.groups.size(); ++j) {
+                out += (j ? ",\n      " : "\n      ") + json_group(b.groups[j]);
+            }
+            out += "]";
+        }
+        out += "\n  },\n";
+        out += fmt::format("  \"repricing\": {{\"actual_usd\": {}, \"models\": [", plain(u.total.spend_usd));
+        for (std::size_t i = 0; i < report.repricing.size(); ++i) {
+            const Repriced& r = report.repricing[i];
+            out += fmt::format(
+                "{}\n    {{\"model\": {}, \"input\": {}, \"cached_input\": {}, \"output\": {}, \"cost_usd\": {}, "
+                "\"ratio\": {}, \"difference_usd\": {}, \"date\": {}, \"source\": {}}}",
+                i ? "," : "", json_string(r.model), plain(r.price.input), plain(r.price.cached_input),
+                plain(r.price.output), plain(r.cost_usd), json_optional(r.ratio), plain(r.cost_usd - u.total.spend_usd),
+                json_string(r.price.date), json_string(r.price.source));
+        }
+        out += "]},\n";
+    }
+    const Comparison& cmp = report.comparison;
+    out += fmt::format(
+        "  \"monthly\": {{\n    \"days_per_month\": {},\n    \"tokens\": {{\"input\": {}, \"cached\": {}, \"output\": {}}},\n"
+        "    \"utilization\": {},\n    \"reference\": {},\n    \"reference_usd_per_million\": {},\n    \"options\": [",
+        plain(kDaysPerMonth), plain(cmp.workload.input), plain(cmp.workload.cached), plain(cmp.workload.output),
+        plain(cmp.utilization), cmp.reference.empty() ? "null" : json_string(cmp.reference),
+        plain(cmp.reference_usd_per_token * 1e6));
+    for (std::size_t i = 0; i < cmp.options.size(); ++i) {
+        const Option& o = cmp.options[i];
+        const bool machine = o.kind == "rental" || o.kind == "owned";
+        out += fmt::format(
+            "{}\n      {{\"name\": {}, \"kind\": {}, \"monthly_usd\": {}, \"usd_per_million\": {}, \"machines\": {}, "
+            "\"machine_monthly_usd\": {}, \"capacity_tokens_per_month\": {}, \"purchase_usd\": {}, "
+            "\"break_even_tokens_per_month\": {}, \"payback_months\": {}, \"note\": {}}}",
+            i ? "," : "", json_string(o.name), json_string(o.kind),
+            (machine && !o.machines) ? "null" : plain(o.monthly_usd), json_optional(o.usd_per_million(cmp.workload.total())),
+            json_optional(o.machines), machine ? plain(o.machine_monthly_usd) : "null",
+            machine ? plain(o.capacity_tokens_per_month) : "null", o.kind == "owned" ? plain(o.purchase_usd) : "null",
+            json_optional(o.break_even_tokens_per_month), json_optional(o.payback_months), json_string(o.note));
+    }
+    out += "\n    ]\n  },\n  \"inputs\": {";
+    for (std::size_t i = 0; i < report.inputs.size(); ++i) {
+        const Input& input = report.inputs[i];
+        out += fmt::format("{}\n    {}: {{\"value\": {}, \"note\": {}}}", i ? "," : "", json_string(input.name),
+                           input.number ? plain(*input.number) : json_string(input.text),
+                           input.number ? json_string(input.text) : "\"\"");
+    }
+    out += report.inputs.empty() ? "}\n}\n" : "\n  }\n}\n";
+    return out;
+}
+
+}  // namespace switchyard::report

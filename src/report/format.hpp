@@ -1,0 +1,50 @@
+// How `switchyard cost` prints its results: aligned tables for a terminal, CSV with one section per
+// table, and one JSON object. Formatting only: every number is computed in report/cost.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "report/cost.hpp"
+
+namespace switchyard::report {
+
+// An input the comparison used, and where it came from ("flag", "config", "ledger", "default").
+struct Input {
+    std::string name;
+    std::optional<double> number;  // set for numeric inputs
+    std::string text;              // for text inputs, or the unit/origin note of a number
+};
+
+struct CostReport {
+    std::string mode = "ledger";           // "ledger" or "scenario"
+    std::string source;                    // the ledger ("sqlite /path") or the scenario file
+    std::optional<Usage> usage;            // ledger mode
+    std::vector<Repriced> repricing;       // ledger mode
+    Comparison comparison;
+    std::vector<Input> inputs;
+};
+
+void print_table(std::ostream& out, const CostReport& report);
+// One section per table, each introduced by a "# title" line and followed by a blank line; with
+// `only` set to a breakdown's dimension ("key", "label:team"...), that table alone, no title.
+std::string to_csv(const CostReport& report, const std::string& only = {});
+std::string to_json(const CostReport& report);
+
+// "$1,234.56"; amounts under a cent keep two significant digits ("$0.00042").
+std::string format_usd(double usd);
+// "1,234,567"
+std::string format_count(double count);
+// "2026-11-25T13:04:05Z"
+std::string format_utc(std::int64_t ms);
+
+// Unix milliseconds of "YYYY-MM-DD" (midnight UTC) or "YYYY-MM-DDTHH:MM[:SS][Z]" (UTC); with
+// `end_of_day`, a bare date means the midnight after it (so --to 2026-11-30 includes that day).
+std::optional<std::int64_t> parse_utc(std::string_view text, bool end_of_day = false);
+// Midnight UTC of the first day of the month `ms` falls in.
+std::int64_t month_start_utc(std::int64_t ms);
+
+}  // namespace switchyard::report

@@ -1,0 +1,309 @@
+// `switchyard cost` end to end: a SQLite ledger written with known rows through ledger::open_store,
+// the real binary run on a config that points at it (JSON and CSV checked number by number), and
+// the scenario mode on examples/cost-scenario.yaml.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "harness.hpp"
+#include "ledger/store.hpp"
+
+namespace switchyard::testing {
+namespace {
+
+struct CostRun {
+    int exit_code = -1;
+    std::string log;     // stdout and stderr
+    std::string output;  // the -o file
+};
+
+CostRun run_cost(const std::vector<std::string>& args) {
+    static int counter = 0;
+    const std::string out_path = temp_dir() + "/cost-" + std::to_string(++counter) + ".out";
+    std::vector<std::string> argv{gateway_binary(), "cost", "-o", out_path};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Process process("cost", argv);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (process.running() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CostRun run;
+    const auto status = process.stop(SIGKILL);
+    run.exit_code = status ? *status : -1;
+    run.log = process.log();
+    std::ifstream in(out_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    run.output = text.str();
+    return run;
+}
+
+constexpr std::int64_t kOct1 = 1790812800000;  // 2026-10-01T00:00:00Z
+constexpr std::int64_t kHour = 3'600'000;
+constexpr std::int64_t kDay = 24 * kHour;
+
+ledger::Row make_row(std::int64_t ts, std::string key, std::string labels, std::string model, std::string deployment,
+                     std::string upstream, int tier, bool local, std::int64_t prompt, std::int64_t cached,
+                     std::int64_t completion, double cost, double total_ms) {
+    ledger::Row r;
+    r.ts_ms = ts;
+    r.request_id = "req-" + std::to_string(ts);
+    r.key = std::move(key);
+    r.labels = std::move(labels);
+    r.model = model;
+    r.served_model = std::move(model);
+    r.deployment = std::move(deployment);
+    r.upstream = std::move(upstream);
+    r.tier = tier;
+    r.local = local;
+    r.status = 200;
+    r.prompt_tokens = prompt;
+    r.cached_tokens = cached;
+    r.completion_tokens = completion;
+    r.cost_usd = cost;
+    r.ttft_ms = 10;
+    r.total_ms = total_ms;
+    return r;
+}
+
+// A ledger with four rows in October 2026 and one in November, and a config pointing at it.
+std::string write_ledger_and_config() {
+    static std::string config_path;
+    if (!config_path.empty()) return config_path;
+    const std::string db = temp_dir() + "/ledger.db";
+    {
+        auto store = ledger::open_store("sqlite:" + db);
+        store->migrate();
+        std::vector<ledger::Row> rows;
+        rows.push_back(make_row(kOct1 + 8 * kHour, "alice", R"({"team":"research"})", "test-cloud", "cloud-a", "cloud",
+                                2, false, 1'000'000, 200'000, 100'000, 1.25, 900));
+        rows.push_back(make_row(kOct1 + kDay + 12 * kHour, "bob", R"({"team":"ops"})", "llama", "box-a", "box", 1, true,
+                                3'000'000, 0, 1'000'000, 0.5, 2000));
+        // Overlaps the previous one by a second: the box is busy 3 s for both.
+        rows.push_back(make_row(kOct1 + kDay + 12 * kHour + 1000, "alice", R"({"team":"research"})", "llama", "box-a",
+                                "box", 1, true, 1'000'000, 0, 0, 0.25, 2000));
+        auto failed = make_row(kOct1 + 9 * kDay, "bob", R"({"team":"ops"})", "test-cloud", "cloud-a", "cloud", 2, false,
+                               0, 0, 0, 0, 50);
+        failed.status = 502;
+        failed.error = "upstream refused";
+        rows.push_back(failed);
+        // Outside the period asked for.
+        rows.push_back(make_row(kOct1 + 32 * kDay, "carol", "{}", "test-cloud", "cloud-a", "cloud", 2, false, 5'000'000,
+                                0, 0, 100, 100));
+        store->insert(rows);
+    }
+    config_path = write_file("cost-config.yaml", R"(
+listeners:
+  - {address: 127.0.0.1, port: 0}
+upstreams:
+  - name: box
+    type: llama-server
+    base_url: http://127.0.0.1:9
+    cost: {hardware_usd: 3600, lifetime_months: 36, power_watts: 500, electricity_usd_per_kwh: 0.20, ops_usd_per_month: 50}
+  - name: cloud
+    type: openai
+    base_url: http://127.0.0.1:9
+models:
+  - name: llama
+    deployments:
+      - {upstream: box, model: llama}
+      - {upstream: cloud, model: test-cloud, tier: 2}
+ledger: )" + db + R"(
+prices:
+  models:
+    test-cloud: {input: 1.0, cached_input: 0.25, output: 4.0}
+)");
+    return config_path;
+}
+
+double number(simdjson::dom::element e) {
+    double d = 0;
+    if (e.get_double().get(d) == simdjson::SUCCESS) return d;
+    std::int64_t i = 0;
+    if (e.get_int64().get(i) == simdjson::SUCCESS) return static_cast<double>(i);
+    ADD_FAILURE() << "not a number: " << simdjson::to_string(e);
+    return -1;
+}
+
+simdjson::dom::element named(simdjson::simdjson_result<simdjson::dom::element> result, const std::string& name) {
+    simdjson::dom::array array;
+    if (result.get_array().get(array) != simdjson::SUCCESS) {
+        ADD_FAILURE() << "not an array, looking for " << name;
+        return {};
+    }
+    for (auto item : array) {
+        std::string_view n;
+        if (item["name"].get_string().get(n) == simdjson::SUCCESS && n == name) return item;
+        if (item["model"].get_string().get(n) == simdjson::SUCCESS && n == name) return item;
+    }
+    ADD_FAILURE() << "no entry named " << name << " in " << simdjson::to_string(array);
+    return {};
+}
+
+TEST(Cost, LedgerReportAsJson) {
+    const std::string config = write_ledger_and_config();
+    const auto run = run_cost({"--config", config, "--from", "2026-10-01", "--to", "2026-10-30", "--format", "json"});
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    ASSERT_EQ(parser.parse(run.output).get(root), simdjson::SUCCESS) << run.output;
+
+    EXPECT_DOUBLE_EQ(number(root["period"]["days"]), 30);  // --to includes the 30th
+    auto totals = root["totals"];
+    EXPECT_EQ(number(totals["requests"]), 4);  // November's row is outside
+    EXPECT_EQ(number(totals["failed"]), 1);
+    EXPECT_EQ(number(totals["prompt_tokens"]), 5'000'000);
+    EXPECT_EQ(number(totals["cached_tokens"]), 200'000);
+    EXPECT_EQ(number(totals["completion_tokens"]), 1'100'000);
+    EXPECT_NEAR(number(totals["spend_usd"]), 2.0, 1e-9);
+
+    auto alice = named(root["by"]["key"], "alice");
+    EXPECT_EQ(number(alice["requests"]), 2);
+    EXPECT_NEAR(number(alice["spend_usd"]), 1.5, 1e-9);
+    EXPECT_NEAR(number(named(root["by"]["label:team"], "ops")["spend_usd"]), 0.5, 1e-9);
+    EXPECT_EQ(number(named(root["by"]["model"], "llama")["prompt_tokens"]), 4'000'000);
+    EXPECT_EQ(number(named(root["by"]["deployment"], "box-a")["requests"]), 2);
+    EXPECT_EQ(number(named(root["by"]["tier"], "2")["requests"]), 2);
+
+    // The config's price for test-cloud: 4.8M uncached at $1, 0.2M cached at $0.25, 1.1M out at $4.
+    auto test_cloud = named(root["repricing"]["models"], "test-cloud");
+    EXPECT_NEAR(number(test_cloud["cost_usd"]), 9.25, 1e-9);
+    EXPECT_NEAR(number(test_cloud["ratio"]), 4.625, 1e-9);
+    EXPECT_GT(root["repricing"]["models"].get_array().size(), 5u);  // and the shipped catalog
+
+    // A month is 30.4375/30 of the period. The box: 3600/36 + 0.5 kW * 730.5 h * 0.20 + 50 = 223.05.
+    const double scale = 30.4375 / 30;
+    auto monthly = root["monthly"];
+    EXPECT_NEAR(number(monthly["tokens"]["input"]), 5e6 * scale, 1e-3);
+    EXPECT_EQ(monthly["reference"].get_string().value(), "all cloud (test-cloud)");
+    auto options = monthly["options"];
+    EXPECT_NEAR(number(named(options, "all cloud (test-cloud)")["monthly_usd"]), 9.25 * scale, 1e-6);
+    auto local = named(options, "all local (box)");
+    EXPECT_EQ(number(local["machines"]), 1);
+    EXPECT_NEAR(number(local["monthly_usd"]), 223.05, 1e-6);
+    EXPECT_TRUE(local["payback_months"].is_null());  // the box costs more to run than the cloud bill
+    // Break-even: $223.05 / ($9.25 / 6.1M tokens) a month.
+    EXPECT_NEAR(number(local["break_even_tokens_per_month"]), 223.05 / (9.25 / 6.1e6), 1);
+    auto hybrid = named(options, "hybrid (as recorded)");
+    EXPECT_NEAR(number(hybrid["monthly_usd"]), 1.25 * scale + 223.05, 1e-6);
+    // Observed throughput: 5M local tokens in 3 busy seconds.
+    EXPECT_NEAR(number(root["inputs"]["local throughput"]["value"]), 5e6 / 3, 1e-3);
+}
+
+TEST(Cost, FlagsOverrideTheCostModel) {
+    const std::string config = write_ledger_and_config();
+    const auto run = run_cost({"--config", config, "--from", "2026-10-01", "--to", "2026-10-30", "--format", "json",
+                               "--local-throughput", "1", "--utilization", "1", "--hardware-usd", "7200",
+                               "--ops-usd-per-month", "0", "--cloud-model", "gpt-4o-mini"});
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    ASSERT_EQ(parser.parse(run.output).get(root), simdjson::SUCCESS) << run.output;
+    auto local = named(root["monthly"]["options"], "all local (box)");
+    // 6.1M * 30.4375/30 tokens at 1 tok/s (2,629,800 a month): 3 machines of 7200/36 + 73.05.
+    EXPECT_EQ(number(local["machines"]), 3);
+    EXPECT_NEAR(number(local["monthly_usd"]), 3 * 273.05, 1e-6);
+    EXPECT_NEAR(number(local["purchase_usd"]), 3 * 7200, 1e-6);
+    EXPECT_EQ(root["monthly"]["reference"].get_string().value(), "all cloud (gpt-4o-mini)");
+}
+
+TEST(Cost, LedgerReportAsCsv) {
+    const std::string config = write_ledger_and_config();
+    auto run = run_cost({"--config", config, "--from", "2026-10-01", "--to", "2026-10-30", "--format", "csv",
+                         "--by", "key"});
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_EQ(run.output,
+              "key,requests,failed,prompt_tokens,cached_tokens,completion_tokens,spend_usd,usd_per_request\n"
+              "alice,2,0,2000000,200000,100000,1.5,0.75\n"
+              "bob,2,1,3000000,0,1000000,0.5,0.25\n");
+
+    run = run_cost({"--config", config, "--from", "2026-10-01", "--to", "2026-10-30", "--format", "csv"});
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_NE(run.output.find("# totals\ntotal,requests,failed,prompt_tokens,cached_tokens,completion_tokens,spend_usd,"
+                              "usd_per_request\ntotal,4,1,5000000,200000,1100000,2,0.5\n"),
+              std::string::npos)
+        << run.output;
+    EXPECT_NE(run.output.find("\n# by label:team\n"), std::string::npos);
+    EXPECT_NE(run.output.find("\ntest-cloud,1,0.25,4,9.25,4.625,7.25\n"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("\n# monthly\n"), std::string::npos);
+
+    // The table format prints too.
+    run = run_cost({"--config", config, "--from", "2026-10-01", "--to", "2026-10-30"});
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_NE(run.output.find("By key"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("$2.00"), std::string::npos);
+}
+
+TEST(Cost, RejectsBadInput) {
+    const std::string config = write_ledger_and_config();
+    auto run = run_cost({"--config", config, "--from", "October"});
+    EXPECT_EQ(run.exit_code, 2);
+    EXPECT_NE(run.log.find("--from"), std::string::npos) << run.log;
+    run = run_cost({"--config", config, "--by", "team"});
+    EXPECT_EQ(run.exit_code, 2);
+    EXPECT_NE(run.log.find("unknown grouping 'team'"), std::string::npos) << run.log;
+    run = run_cost({"--config", config, "--cloud-model", "no-such-model"});
+    EXPECT_EQ(run.exit_code, 2);
+    run = run_cost({});
+    EXPECT_EQ(run.exit_code, 2);
+    const std::string missing = write_file("cost-missing.yaml", R"(
+listeners: [{address: 127.0.0.1, port: 0}]
+upstreams: [{name: u, type: openai, base_url: "http://127.0.0.1:9"}]
+models: [{name: m, deployments: [{upstream: u, model: m}]}]
+ledger: )" + temp_dir() + "/nothing-here.db\n");
+    run = run_cost({"--config", missing});
+    EXPECT_EQ(run.exit_code, 1);
+    EXPECT_NE(run.log.find("does not exist"), std::string::npos) << run.log;
+}
+
+TEST(Cost, ScenarioFromTheExample) {
+    const std::string example = std::string(SWITCHYARD_SOURCE_DIR) + "/examples/cost-scenario.yaml";
+    auto run = run_cost({"--scenario", example, "--format", "json"});
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    ASSERT_EQ(parser.parse(run.output).get(root), simdjson::SUCCESS) << run.output;
+    EXPECT_EQ(root["mode"].get_string().value(), "scenario");
+    auto monthly = root["monthly"];
+    EXPECT_DOUBLE_EQ(number(monthly["tokens"]["input"]), 2e9);
+    EXPECT_DOUBLE_EQ(number(monthly["tokens"]["cached"]), 6e8);
+    auto options = monthly["options"];
+    EXPECT_EQ(options.get_array().size(), 9u);
+    // 1.4B uncached at $0.20, 0.6B cached at $0.05, 0.4B out at $0.80.
+    EXPECT_NEAR(number(named(options, "negotiated-provider")["monthly_usd"]), 630, 1e-6);
+    // 2.4B tokens at 800 tok/s, half busy (1,051,920,000 a machine): 3 machines of
+    // 3500/36 + 0.45 kW * 730.5 h * 0.15 + 60 = 206.5309722.
+    auto box = named(options, "rtx-4090-box");
+    EXPECT_EQ(number(box["machines"]), 3);
+    EXPECT_NEAR(number(box["monthly_usd"]), 3 * (3500.0 / 36 + 0.45 * 730.5 * 0.15 + 60), 1e-6);
+    auto rented = named(options, "h100-rented");
+    EXPECT_EQ(number(rented["machines"]), 1);
+    EXPECT_NEAR(number(rented["monthly_usd"]), 2.5 * 730.5, 1e-6);
+    // Cheapest first.
+    double previous = 0;
+    for (auto option : options.get_array()) {
+        const double monthly_usd = number(option["monthly_usd"]);
+        EXPECT_GE(monthly_usd, previous);
+        previous = monthly_usd;
+    }
+
+    run = run_cost({"--scenario", example});
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_NE(run.output.find("negotiated-provider"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("$630.00"), std::string::npos) << run.output;
+    run = run_cost({"--scenario", example, "--format", "csv"});
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_EQ(run.output.rfind("# monthly\n", 0), 0u) << run.output;
+
+    const std::string bad = write_file("bad-scenario.yaml", "tokens_per_month: {input: 1M, output: 1M}\ncloud:\n  - nope-model\n");
+    run = run_cost({"--scenario", bad});
+    EXPECT_EQ(run.exit_code, 1);
+    EXPECT_NE(run.log.find("line 3, column 5: model 'nope-model'"), std::string::npos) << run.log;
+}
+
+}  // namespace
+}  // namespace switchyard::testing

@@ -1,0 +1,451 @@
+// `switchyard cost` (src/report): ledger rows summed by group and period, repricing, the cost-model
+// and break-even arithmetic against hand-computed values, the scenario parser's located errors,
+// and the three output formats.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <sstream>
+
+#include "report/cost.hpp"
+#include "report/format.hpp"
+#include "report/scenario.hpp"
+
+namespace switchyard::report {
+namespace {
+
+ledger::Row row(std::int64_t ts, std::string key, std::string labels, std::string model, std::string deployment,
+                int tier, std::int64_t prompt, std::int64_t cached, std::int64_t completion, double cost) {
+    ledger::Row r;
+    r.ts_ms = ts;
+    r.key = std::move(key);
+    r.labels = std::move(labels);
+    r.model = model;
+    r.served_model = std::move(model);
+    r.deployment = deployment;
+    r.upstream = std::move(deployment);
+    r.tier = tier;
+    r.status = 200;
+    r.prompt_tokens = prompt;
+    r.cached_tokens = cached;
+    r.completion_tokens = completion;
+    r.cost_usd = cost;
+    return r;
+}
+
+const Group* find(const Usage& usage, const std::string& dimension, const std::string& name) {
+    for (const auto& b : usage.breakdowns) {
+        if (b.dimension != dimension) continue;
+        for (const auto& g : b.groups) {
+            if (g.name == name) return &g;
+        }
+    }
+    return nullptr;
+}
+
+std::vector<ledger::Row> sample_rows() {
+    std::vector<ledger::Row> rows;
+    rows.push_back(row(1000, "alice", R"({"team":"research","user":"alice"})", "gpt-4o-mini", "cloud", 2, 100, 20, 50, 0.25));
+    rows.push_back(row(2000, "alice", R"({"team":"research","user":"alice"})", "llama", "box", 1, 300, 0, 100, 0.5));
+    rows.push_back(row(3000, "bob", R"({"team":"ops"})", "llama", "box", 1, 1000, 500, 200, 1.0));
+    rows.push_back(row(4000, "", "{}", "gpt-4o-mini", "cloud", 2, 10, 0, 5, 0.125));
+    rows[1].local = rows[2].local = true;
+    rows[3].status = 502;
+    return rows;
+}
+
+TEST(CostAggregate, SumsEachGroup) {
+    Aggregator aggregator({0, 10'000}, default_dimensions());
+    for (const auto& r : sample_rows()) aggregator.add(r);
+    const Usage u = aggregator.finish();
+    EXPECT_EQ(u.total.requests, 4u);
+    EXPECT_EQ(u.total.failed, 1u);
+    EXPECT_EQ(u.total.tokens.prompt, 1410);
+    EXPECT_EQ(u.total.tokens.cached, 520);
+    EXPECT_EQ(u.total.tokens.completion, 355);
+    EXPECT_DOUBLE_EQ(u.total.spend_usd, 1.875);
+
+    const Group* alice = find(u, "key", "alice");
+    ASSERT_NE(alice, nullptr);
+    EXPECT_EQ(alice->requests, 2u);
+    EXPECT_EQ(alice->tokens.prompt, 400);
+    EXPECT_DOUBLE_EQ(alice->spend_usd, 0.75);
+    ASSERT_NE(find(u, "key", "(none)"), nullptr);  // unauthenticated rows
+    EXPECT_EQ(find(u, "key", "(none)")->failed, 1u);
+
+    EXPECT_EQ(find(u, "model", "llama")->tokens.completion, 300);
+    EXPECT_DOUBLE_EQ(find(u, "model", "gpt-4o-mini")->spend_usd, 0.375);
+    EXPECT_EQ(find(u, "deployment", "box")->requests, 2u);
+    EXPECT_EQ(find(u, "tier", "2")->tokens.prompt, 110);
+
+    // Most spend first.
+    ASSERT_EQ(u.breakdowns[0].dimension, "key");
+    EXPECT_EQ(u.breakdowns[0].groups[0].name, "bob");
+
+    EXPECT_EQ(u.local.requests, 2u);
+    EXPECT_DOUBLE_EQ(u.cloud.spend_usd, 0.375);
+    ASSERT_EQ(u.cloud_models.size(), 1u);
+    EXPECT_EQ(u.cloud_models[0].name, "gpt-4o-mini");
+    ASSERT_EQ(u.local_upstreams.size(), 1u);
+    EXPECT_EQ(u.local_upstreams[0].name, "box");
+}
+
+TEST(CostAggregate, GroupsByEachLabel) {
+    Aggregator aggregator({0, 10'000}, {{Dimension::Kind::label, {}}, {Dimension::Kind::label, "team"}});
+    for (const auto& r : sample_rows()) aggregator.add(r);
+    const Usage u = aggregator.finish();
+    // label (all): one table per label name, in name order, then label:team as asked.
+    ASSERT_EQ(u.breakdowns.size(), 3u);
+    EXPECT_EQ(u.breakdowns[0].dimension, "label:team");
+    EXPECT_EQ(u.breakdowns[1].dimension, "label:user");
+    EXPECT_EQ(u.breakdowns[2].dimension, "label:team");
+    EXPECT_EQ(find(u, "label:team", "research")->requests, 2u);
+    EXPECT_DOUBLE_EQ(find(u, "label:team", "ops")->spend_usd, 1.0);
+    // Rows without the label are counted under "(none)", so each table sums to the total.
+    const Group* no_user = find(u, "label:user", "(none)");
+    ASSERT_NE(no_user, nullptr);
+    EXPECT_EQ(no_user->requests, 2u);
+    EXPECT_EQ(no_user->tokens.prompt, 1010);
+    EXPECT_DOUBLE_EQ(no_user->spend_usd, 1.125);
+    EXPECT_EQ(u.breakdowns[2].groups.size(), 3u);  // research, ops, (none)
+}
+
+TEST(CostAggregate, KeepsOnlyThePeriod) {
+    Aggregator aggregator({2000, 4000}, {{Dimension::Kind::key, {}}});
+    for (const auto& r : sample_rows()) aggregator.add(r);
+    const Usage u = aggregator.finish();
+    EXPECT_EQ(u.total.requests, 2u);  // ts 2000 and 3000: from inclusive, to exclusive
+    EXPECT_DOUBLE_EQ(u.total.spend_usd, 1.5);
+    EXPECT_EQ(find(u, "key", "(none)"), nullptr);
+}
+
+TEST(CostAggregate, LocalBusyTimeIsTheUnionOfRequests) {
+    Aggregator aggregator({0, 100'000}, {});
+    auto local = [&](std::int64_t ts, double total_ms, const std::string& deployment, std::int64_t tokens) {
+        auto r = row(ts, "k", "{}", "llama", deployment, 1, tokens, 0, 0, 0);
+        r.local = true;
+        r.total_ms = total_ms;
+        aggregator.add(r);
+    };
+    local(0, 1000, "a", 100);
+    local(500, 1000, "a", 100);   // overlaps: a is busy 0..1500
+    local(3000, 1000, "a", 100);  // +1 s
+    local(0, 1000, "b", 400);     // another machine: +1 s
+    const Usage u = aggregator.finish();
+    EXPECT_DOUBLE_EQ(u.local_busy_seconds, 3.5);
+    ASSERT_TRUE(u.local_tokens_per_second());
+    EXPECT_DOUBLE_EQ(*u.local_tokens_per_second(), 700 / 3.5);
+}
+
+TEST(CostAggregate, ParsesGroupingsAndLabels) {
+    std::string why;
+    const auto dims = parse_dimensions("key, label:team,model,deployment,tier,label", &why);
+    ASSERT_TRUE(dims) << why;
+    ASSERT_EQ(dims->size(), 6u);
+    EXPECT_EQ((*dims)[1].title(), "label:team");
+    EXPECT_EQ((*dims)[5].title(), "label");
+    EXPECT_FALSE(parse_dimensions("key,modle", &why));
+    EXPECT_NE(why.find("modle"), std::string::npos);
+    EXPECT_FALSE(parse_dimensions("label:", &why));
+
+    const auto labels = parse_labels(R"({"team":"re\"search","n":3})");
+    EXPECT_EQ(labels.at("team"), "re\"search");
+    EXPECT_EQ(labels.at("n"), "3");
+    EXPECT_TRUE(parse_labels("").empty());
+    EXPECT_TRUE(parse_labels("{not json").empty());
+}
+
+TEST(CostReprice, PricesTheSameTokensUnderEachModel) {
+    pricing::Catalog catalog;
+    catalog.set("a", {1.0, 0.5, 4.0, "d", "s"});
+    catalog.set("b", {0.1, 0.1, 0.2, "d", "s"});
+    const Tokens tokens{1'000'000, 200'000, 100'000};
+    const auto repriced = reprice(tokens, catalog, 2.6);
+    ASSERT_EQ(repriced.size(), 2u);
+    // b: 1M prompt at 0.1 + 0.1M completion at 0.2 = 0.12; a: 0.8M*1 + 0.2M*0.5 + 0.1M*4 = 1.3.
+    EXPECT_EQ(repriced[0].model, "b");
+    EXPECT_NEAR(repriced[0].cost_usd, 0.12, 1e-12);
+    EXPECT_EQ(repriced[1].model, "a");
+    EXPECT_NEAR(repriced[1].cost_usd, 1.3, 1e-12);
+    ASSERT_TRUE(repriced[1].ratio);
+    EXPECT_NEAR(*repriced[1].ratio, 0.5, 1e-12);
+    EXPECT_FALSE(reprice(tokens, catalog, 0)[0].ratio);  // nothing spent: no ratio
+}
+
+TEST(CostModel, MonthlyArithmetic) {
+    Hardware h;
+    h.hardware_usd = 3600;
+    h.lifetime_months = 36;
+    h.power_watts = 500;
+    h.electricity_usd_per_kwh = 0.20;
+    h.ops_usd_per_month = 50;
+    EXPECT_DOUBLE_EQ(kHoursPerMonth, 730.5);
+    EXPECT_DOUBLE_EQ(h.amortization_monthly(), 100);
+    EXPECT_NEAR(h.power_monthly(), 73.05, 1e-9);  // 0.5 kW * 730.5 h * $0.20
+    EXPECT_NEAR(h.monthly_usd(), 223.05, 1e-9);
+    EXPECT_NEAR(h.running_monthly(), 123.05, 1e-9);
+    EXPECT_DOUBLE_EQ((Rental{"r", 2.0, 1000}.monthly_usd()), 1461);
+
+    // One machine serves 1000 tok/s * 2,629,800 s * 0.5 = 1,314,900,000 tokens a month.
+    EXPECT_EQ(machines_needed(1e9, 1000, 0.5).value_or(-1), 1.0);
+    EXPECT_EQ(machines_needed(3e9, 1000, 0.5).value_or(-1), 3.0);
+    EXPECT_EQ(machines_needed(2 * 1'314'900'000.0, 1000, 0.5).value_or(-1), 2.0);  // exactly two, not three
+    EXPECT_EQ(machines_needed(0, 1000, 0.5).value_or(-1), 0.0);
+    EXPECT_EQ(machines_needed(1, 1000, 0.5).value_or(-1), 1.0);
+    EXPECT_FALSE(machines_needed(1e9, 0, 0.5));
+    EXPECT_FALSE(machines_needed(1e9, 1000, 0));
+
+    const Workload month = monthly_workload({1000, 100, 500}, kDaysPerMonth / 2);
+    EXPECT_DOUBLE_EQ(month.input, 2000);
+    EXPECT_DOUBLE_EQ(month.cached, 200);
+    EXPECT_DOUBLE_EQ(month.output, 1000);
+}
+
+TEST(CostModel, BreakEvenAndPayback) {
+    // $223.05 a month against $1 per million tokens: even at 223,050,000 tokens a month.
+    auto even = break_even(223.05, 1'314'900'000, 1e-6);
+    ASSERT_TRUE(even.tokens_per_month);
+    EXPECT_NEAR(*even.tokens_per_month, 223'050'000, 1e-3);
+    // A machine that cannot carry that many tokens never pays.
+    EXPECT_FALSE(break_even(223.05, 1e8, 1e-6).tokens_per_month);
+    EXPECT_FALSE(break_even(223.05, 1e9, 0).tokens_per_month);
+    // $3600 back from saving $1000 - $123.05 a month: 4.105 months.
+    ASSERT_TRUE(payback_months(3600, 1000, 123.05));
+    EXPECT_NEAR(*payback_months(3600, 1000, 123.05), 3600 / 876.95, 1e-12);
+    EXPECT_FALSE(payback_months(3600, 100, 123.05));
+}
+
+TEST(CostModel, ComparesOptions) {
+    Hardware h{"box", 3600, 36, 500, 0.20, 50, 1000};
+    const Rental rent{"gpu", 2.0, 1000};
+    const CloudModel cloud{"x", {1.0, 1.0, 4.0, "d", "s"}};
+    const Workload w{1e9, 0, 0};
+    const Comparison c = compare(w, {cloud}, {rent}, {h}, 0.5, "");
+    EXPECT_EQ(c.reference, "x");
+    EXPECT_NEAR(c.reference_usd_per_token, 1e-6, 1e-18);
+    ASSERT_EQ(c.options.size(), 3u);
+    EXPECT_EQ(c.options[0].name, "box");  // cheapest first
+    EXPECT_NEAR(c.options[0].monthly_usd, 223.05, 1e-9);
+    EXPECT_EQ(c.options[0].machines.value_or(-1), 1.0);
+    EXPECT_NEAR(c.options[0].purchase_usd, 3600, 1e-9);
+    ASSERT_TRUE(c.options[0].payback_months);
+    EXPECT_NEAR(*c.options[0].payback_months, 3600 / 876.95, 1e-9);
+    ASSERT_TRUE(c.options[0].break_even_tokens_per_month);
+    EXPECT_NEAR(*c.options[0].break_even_tokens_per_month, 223'050'000, 1e-3);
+    EXPECT_EQ(c.options[1].name, "x");
+    EXPECT_NEAR(c.options[1].monthly_usd, 1000, 1e-9);
+    EXPECT_NEAR(*c.options[1].usd_per_million(w.total()), 1.0, 1e-12);
+    EXPECT_EQ(c.options[2].name, "gpu");
+    EXPECT_NEAR(c.options[2].monthly_usd, 1461, 1e-9);
+    // $1461 a month needs 1.461e9 tokens, more than the machine's 1.3149e9: never.
+    EXPECT_FALSE(c.options[2].break_even_tokens_per_month);
+
+    // No throughput: the option is listed last, without a cost.
+    Hardware slow = h;
+    slow.name = "unknown";
+    slow.tokens_per_second = 0;
+    const Comparison d = compare(w, {cloud}, {}, {slow}, 0.5, "x");
+    ASSERT_EQ(d.options.size(), 2u);
+    EXPECT_EQ(d.options[1].name, "unknown");
+    EXPECT_FALSE(d.options[1].machines);
+    EXPECT_FALSE(d.options[1].usd_per_million(w.total()));
+}
+
+TEST(CostModel, HybridAsRecorded) {
+    Usage u;
+    u.period = {0, static_cast<std::int64_t>(kDaysPerMonth / 2 * kMsPerDay)};  // half a month: x2
+    u.cloud.spend_usd = 10;
+    Group box = named_group("box");
+    box.spend_usd = 99;  // priced by its cost model below instead
+    Group other = named_group("other");
+    other.spend_usd = 1;  // no cost model: at its recorded cost
+    u.local_upstreams = {box, other};
+    const Option o = hybrid_option(u, {{"box", Hardware{"box", 3600, 36, 500, 0.20, 50, 0}}});
+    EXPECT_EQ(o.kind, "hybrid");
+    EXPECT_NEAR(o.monthly_usd, 20 + 223.05 + 2, 1e-6);
+    EXPECT_EQ(o.machines.value_or(-1), 1.0);
+}
+
+TEST(CostScenario, Parses) {
+    const auto result = parse_scenario(R"(
+tokens_per_month: {input: 2B, output: 500M, cached_share: 0.25}
+utilization: 0.6
+reference: mine
+cloud:
+  - gpt-4o-mini
+  - {name: mine, input: 0.2, output: 0.8}
+rental:
+  - {name: h100, usd_per_hour: 2.5, tokens_per_second: 3000}
+owned:
+  - name: box
+    hardware_usd: 9000
+    lifetime_months: 36
+    power_watts: 700
+    electricity_usd_per_kwh: 0.15
+    ops_usd_per_month: 100
+    tokens_per_second: 1500
+)");
+    ASSERT_TRUE(result.scenario) << (result.errors.empty() ? "" : result.errors[0]);
+    const Scenario& s = *result.scenario;
+    EXPECT_DOUBLE_EQ(s.workload.input, 2e9);
+    EXPECT_DOUBLE_EQ(s.workload.cached, 5e8);
+    EXPECT_DOUBLE_EQ(s.workload.output, 5e8);
+    EXPECT_DOUBLE_EQ(s.utilization, 0.6);
+    ASSERT_EQ(s.cloud.size(), 2u);
+    EXPECT_FALSE(s.cloud[0].price);
+    ASSERT_TRUE(s.cloud[1].price);
+    EXPECT_DOUBLE_EQ(s.cloud[1].price->cached_input, 0.2);  // defaults to input
+    ASSERT_EQ(s.owned.size(), 1u);
+    EXPECT_DOUBLE_EQ(s.owned[0].power_watts, 700);
+    EXPECT_DOUBLE_EQ(s.rental[0].tokens_per_second, 3000);
+
+    pricing::Catalog catalog;
+    catalog.set("gpt-4o-mini", {0.15, 0.075, 0.6, "d", "s"});
+    std::vector<std::string> errors;
+    const auto cloud = resolve_cloud(s, catalog, errors);
+    ASSERT_TRUE(cloud);
+    const Comparison c = compare(s, *cloud);
+    EXPECT_EQ(c.reference, "mine");
+    EXPECT_EQ(c.options.size(), 4u);
+}
+
+TEST(CostScenario, ReportsErrorsWithLines) {
+    const auto result = parse_scenario(R"(tokens_per_month:
+  input: lots
+  output: 5
+cloud:
+  - {name: a, inptu: 1, output: 2}
+rental:
+  - {name: r, usd_per_hour: 2}
+colud: []
+reference: zzz
+)");
+    ASSERT_FALSE(result.scenario);
+    auto has = [&](const std::string& text) {
+        for (const auto& e : result.errors) {
+            if (e.find(text) != std::string::npos) return true;
+        }
+        return false;
+    };
+    EXPECT_TRUE(has("line 2, column 10: 'input' must be a number")) << result.errors[0];
+    EXPECT_TRUE(has("line 5, column 15: unknown key 'inptu' in a cloud model; did you mean 'input'?"));
+    EXPECT_TRUE(has("line 7, column 5: missing 'tokens_per_second'"));
+    EXPECT_TRUE(has("line 8, column 1: unknown key 'colud' in the top level; did you mean 'cloud'?"));
+    EXPECT_TRUE(has("line 9, column 12: 'reference' must name one of the 'cloud' models"));
+
+    EXPECT_FALSE(parse_scenario("cloud: [a]\n").scenario);             // no tokens_per_month
+    EXPECT_FALSE(parse_scenario("tokens_per_month: {input: 1, output: 1}\n").scenario);  // nothing to compare
+    const auto broken = parse_scenario("tokens_per_month: {input: 1\n");
+    ASSERT_FALSE(broken.errors.empty());
+    EXPECT_EQ(broken.errors[0].rfind("line ", 0), 0u);
+
+    const auto unknown = parse_scenario("tokens_per_month: {input: 1, output: 1}\ncloud:\n  - gpt-4o-mnii\n");
+    ASSERT_TRUE(unknown.scenario);
+    pricing::Catalog catalog;
+    catalog.set("gpt-4o-mini", {0.15, 0.075, 0.6, "d", "s"});
+    std::vector<std::string> errors;
+    EXPECT_FALSE(resolve_cloud(*unknown.scenario, catalog, errors));
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_NE(errors[0].find("line 3, column 5: model 'gpt-4o-mnii'"), std::string::npos) << errors[0];
+    EXPECT_NE(errors[0].find("did you mean 'gpt-4o-mini'?"), std::string::npos);
+}
+
+TEST(CostFormat, NumbersAndTimes) {
+    EXPECT_EQ(format_usd(1234.5), "$1,234.50");
+    EXPECT_EQ(format_usd(0), "$0.00");
+    EXPECT_EQ(format_usd(0.5), "$0.50");
+    EXPECT_EQ(format_usd(-3), "-$3.00");
+    EXPECT_EQ(format_usd(0.00042), "$0.00042");
+    EXPECT_EQ(format_usd(0.0042), "$0.0042");
+    EXPECT_EQ(format_count(1234567), "1,234,567");
+    EXPECT_EQ(format_count(999), "999");
+    EXPECT_EQ(format_utc(0), "1970-01-01T00:00:00Z");
+    EXPECT_EQ(format_utc(1795611845000), "2026-11-25T13:04:05Z");
+    EXPECT_EQ(parse_utc("2026-11-25"), 1795564800000);
+    EXPECT_EQ(parse_utc("2026-11-25", true), 1795564800000 + kMsPerDay);
+    EXPECT_EQ(parse_utc("2026-11-25T13:04:05Z"), 1795611845000);
+    EXPECT_EQ(parse_utc("2026-11-25T13:04"), 1795611840000);
+    EXPECT_FALSE(parse_utc("2026-02-30"));
+    EXPECT_FALSE(parse_utc("2026-11-25T25:00"));
+    EXPECT_FALSE(parse_utc("yesterday"));
+    EXPECT_EQ(month_start_utc(1795611845000), 1793491200000);
+}
+
+CostReport sample_report() {
+    Aggregator aggregator({0, kMsPerDay}, {{Dimension::Kind::key, {}}, {Dimension::Kind::model, {}}});
+    for (const auto& r : sample_rows()) aggregator.add(r);
+    CostReport report;
+    report.source = "sqlite test.db";
+    report.usage = aggregator.finish();
+    pricing::Catalog catalog;
+    catalog.set("gpt-4o-mini", {0.15, 0.075, 0.6, "2026-05-27", "https://example"});
+    report.repricing = reprice(report.usage->total.tokens, catalog, report.usage->total.spend_usd);
+    const Hardware h{"all local (box)", 3600, 36, 500, 0.20, 50, 1000};
+    report.comparison = compare(monthly_workload(report.usage->total.tokens, 1),
+                                {{"all cloud (gpt-4o-mini)", catalog.entries().begin()->second}}, {}, {h}, 0.5, "");
+    add_option(report.comparison, hybrid_option(*report.usage, {}));
+    report.inputs.push_back({"utilization", 0.5, "default"});
+    return report;
+}
+
+TEST(CostFormat, Table) {
+    std::ostringstream out;
+    print_table(out, sample_report());
+    const std::string text = out.str();
+    EXPECT_NE(text.find("Period 1970-01-01T00:00:00Z to 1970-01-02T00:00:00Z (1.00 days), sqlite test.db"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("By key\nkey "), std::string::npos) << text;
+    // Columns line up: each row of the key table is as wide as its header.
+    std::istringstream lines(text.substr(text.find("By key\n") + 7));
+    std::string header, rule, first;
+    std::getline(lines, header);
+    std::getline(lines, rule);
+    std::getline(lines, first);
+    EXPECT_EQ(rule.size(), header.size());
+    EXPECT_EQ(first.size(), header.size()) << first;
+    EXPECT_EQ(first.rfind("bob ", 0), 0u);
+    EXPECT_NE(first.find("$1.00"), std::string::npos);
+    EXPECT_NE(text.find("all local (box)"), std::string::npos);
+    EXPECT_NE(text.find("hybrid (as recorded)"), std::string::npos);
+    EXPECT_NE(text.find("Inputs"), std::string::npos);
+}
+
+TEST(CostFormat, Csv) {
+    const CostReport report = sample_report();
+    const std::string csv = to_csv(report);
+    EXPECT_NE(csv.find("# by key\nkey,requests,failed,prompt_tokens,cached_tokens,completion_tokens,spend_usd,"
+                       "usd_per_request\nbob,1,0,1000,500,200,1,1\nalice,2,0,400,20,150,0.75,0.375\n"),
+              std::string::npos)
+        << csv;
+    EXPECT_NE(csv.find("# totals\n"), std::string::npos);
+    EXPECT_NE(csv.find("# repricing\n"), std::string::npos);
+    EXPECT_NE(csv.find("# monthly\n"), std::string::npos);
+    EXPECT_NE(csv.find("\n# inputs\n"), std::string::npos);
+    // One grouping alone: just its table.
+    EXPECT_EQ(to_csv(report, "model"),
+              "model,requests,failed,prompt_tokens,cached_tokens,completion_tokens,spend_usd,usd_per_request\n"
+              "llama,2,0,1300,500,300,1.5,0.75\ngpt-4o-mini,2,1,110,20,55,0.375,0.1875\n");
+}
+
+TEST(CostFormat, Json) {
+    const std::string json = to_json(sample_report());
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    ASSERT_EQ(parser.parse(json).get(root), simdjson::SUCCESS) << json;
+    EXPECT_EQ(root["mode"].get_string().value(), "ledger");
+    EXPECT_EQ(root["totals"]["requests"].get_int64().value(), 4);
+    EXPECT_DOUBLE_EQ(root["totals"]["spend_usd"].get_double().value(), 1.875);
+    EXPECT_EQ(root["by"]["key"].get_array().size(), 3u);
+    EXPECT_EQ(root["by"]["model"].at(0)["name"].get_string().value(), "llama");
+    // 1410 prompt (520 cached) and 355 completion tokens at gpt-4o-mini's prices.
+    const double expected = (890 * 0.15 + 520 * 0.075 + 355 * 0.6) / 1e6;
+    EXPECT_NEAR(root["repricing"]["models"].at(0)["cost_usd"].get_double().value(), expected, 1e-8);
+    simdjson::dom::array options;
+    ASSERT_EQ(root["monthly"]["options"].get_array().get(options), simdjson::SUCCESS);
+    EXPECT_EQ(options.size(), 3u);
+    EXPECT_EQ(root["monthly"]["reference"].get_string().value(), "all cloud (gpt-4o-mini)");
+    EXPECT_DOUBLE_EQ(root["inputs"]["utilization"]["value"].get_double().value(), 0.5);
+}
+
+}  // namespace
+}  // namespace switchyard::report
