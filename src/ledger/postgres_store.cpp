@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -270,7 +271,12 @@ public:
         PQconninfoFree(options);
         describe_ = "postgres " + (host.empty() ? std::string("localhost") : host) + (port.empty() ? "" : ":" + port) +
                     "/" + dbname;
-        connect();
+        try {
+            connect();
+        } catch (...) {
+            PQfinish(conn_);
+            throw;
+        }
     }
     ~PostgresStore() override { PQfinish(conn_); }
 
@@ -375,14 +381,19 @@ public:
         return out;
     }
 
+    // In a transaction so that only BEGIN is ever tried again on a fresh connection (see exec_params).
     void save_key(const StoredKey& key) override {
+        Transaction t(*this);
         exec_params("INSERT INTO api_keys (name, sha256, policy, created_ms) VALUES ($1, $2, $3, $4)",
                     {clean_text(key.name), clean_text(key.sha256), clean_text(key.policy_json), number(key.created_ms)});
+        t.commit();
     }
 
     bool revoke_key(const std::string& name, std::int64_t when_ms) override {
+        Transaction t(*this);
         const Result r = exec_params("UPDATE api_keys SET revoked_ms = $1 WHERE name = $2 AND revoked_ms IS NULL",
                                      {number(when_ms), clean_text(name)});
+        t.commit();
         return std::strcmp(PQcmdTuples(r.get()), "0") != 0;
     }
 
@@ -441,9 +452,12 @@ private:
             PQreset(conn_);
         } else {
             // Defaults first: the URL's own settings, expanded from `dbname`, override them.
-            const char* keywords[] = {"connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
-                                      "client_encoding", "application_name", "dbname", nullptr};
-            const char* values[] = {"5", "30", "10", "3", "UTF8", "switchyard", url_.c_str(), nullptr};
+            // Keepalives notice a server gone silent while idle, tcp_user_timeout (ms) while
+            // sending: the writer thread is never stuck for TCP's quarter of an hour.
+            const char* keywords[] = {"connect_timeout",  "keepalives_idle",  "keepalives_interval", "keepalives_count",
+                                      "tcp_user_timeout", "client_encoding", "application_name",    "dbname",
+                                      nullptr};
+            const char* values[] = {"5", "30", "10", "3", "30000", "UTF8", "switchyard", url_.c_str(), nullptr};
             conn_ = PQconnectdbParams(keywords, values, 1);
             if (conn_ == nullptr) throw std::runtime_error(describe_ + ": cannot connect: out of memory");
             PQsetNoticeProcessor(conn_, ignore_notice, nullptr);
@@ -464,15 +478,15 @@ private:
     }
     Result exec_params(const std::string& sql, const Params& p) {
         ready();
-        const bool idle = PQtransactionStatus(conn_) == PQTRANS_IDLE;
+        // A connection found dead by BEGIN or a lone SELECT (the server restarted while it was
+        // idle): nothing was done, so a fresh connection tries once more at once and the first
+        // write after a restart succeeds. Anything else may have been done before the connection
+        // broke, and is not repeated.
+        const bool may_retry = PQtransactionStatus(conn_) == PQTRANS_IDLE && (sql == "BEGIN" || sql.starts_with("SELECT"));
         Result r = run(sql, p);
-        // A connection found dead at the start of a unit of work: nothing was done yet, so one
-        // fresh connection may try again (the first write after a server restart succeeds).
-        if (r.get() == nullptr || (PQresultStatus(r.get()) == PGRES_FATAL_ERROR && PQstatus(conn_) == CONNECTION_BAD)) {
-            if (idle && PQstatus(conn_) == CONNECTION_BAD) {
-                connect();
-                r = run(sql, p);
-            }
+        if (may_retry && PQstatus(conn_) == CONNECTION_BAD) {
+            connect();
+            r = run(sql, p);
         }
         const auto status = r.get() == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r.get());
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <ostream>
 #include <set>
 #include <string>
 #include <thread>
@@ -37,6 +38,7 @@ Postgres& postgres() {
 }
 
 enum class Backend { sqlite, postgres };
+void PrintTo(Backend backend, std::ostream* out) { *out << (backend == Backend::sqlite ? "sqlite" : "postgres"); }
 
 int databases = 0;
 
