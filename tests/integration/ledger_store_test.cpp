@@ -246,31 +246,33 @@ TEST_P(LedgerStore, KeysAreSavedLoadedAndRevoked) {
     EXPECT_EQ(store_->load_keys().size(), 2u);
 }
 
+TEST_P(LedgerStore, GatewaysStartingTogetherMigrateOnce) {
+    // Many rounds: a race between readers of the version shows in some rounds only (a new
+    // PostgreSQL database costs more than a new SQLite file).
+    const int rounds = GetParam() == Backend::sqlite ? 30 : 4;
+    for (int round = 0; round < rounds; ++round) {
+        const std::string url = fresh_ledger_url(GetParam());
+        std::vector<std::unique_ptr<ledger::Store>> stores;
+        for (int i = 0; i < 6; ++i) stores.push_back(ledger::open_store(url));
+        std::vector<std::thread> threads;
+        for (auto& store : stores) {
+            threads.emplace_back([s = store.get()] {
+                try {
+                    s->migrate();
+                } catch (const std::exception& e) {
+                    ADD_FAILURE() << e.what();
+                }
+            });
+        }
+        for (auto& t : threads) t.join();
+        for (auto& store : stores) EXPECT_EQ(store->schema_version(), ledger::kSchemaVersion);
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, LedgerStore, ::testing::Values(Backend::sqlite, Backend::postgres), backend_name);
 
-// What only a server does: several gateways migrating at once, going away, coming back.
+// What only a server does: a password, bytes it refuses, going away and coming back.
 class LedgerStorePostgres : public ::testing::Test {};
-
-TEST_F(LedgerStorePostgres, GatewaysStartingTogetherMigrateOnce) {
-    const std::string url = fresh_ledger_url(Backend::postgres);
-    std::vector<std::unique_ptr<ledger::Store>> stores;
-    for (int i = 0; i < 6; ++i) stores.push_back(ledger::open_store(url));
-    std::atomic<int> failures{0};
-    std::vector<std::thread> threads;
-    for (auto& store : stores) {
-        threads.emplace_back([&failures, s = store.get()] {
-            try {
-                s->migrate();
-            } catch (const std::exception& e) {
-                ADD_FAILURE() << e.what();
-                ++failures;
-            }
-        });
-    }
-    for (auto& t : threads) t.join();
-    EXPECT_EQ(failures.load(), 0);
-    for (auto& store : stores) EXPECT_EQ(store->schema_version(), ledger::kSchemaVersion);
-}
 
 TEST_F(LedgerStorePostgres, DescribesWithoutThePassword) {
     const std::string url = fresh_ledger_url(Backend::postgres);
