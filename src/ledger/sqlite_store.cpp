@@ -65,7 +65,10 @@ public:
         exec("PRAGMA journal_mode=WAL");
         exec("PRAGMA synchronous=NORMAL");
     }
-    ~SqliteStore() override { sqlite3_close(db_); }
+    ~SqliteStore() override {
+        insert_.reset();  // a statement left unfinalized keeps sqlite3_close from closing the file
+        sqlite3_close(db_);
+    }
 
     void migrate() override {
         exec("CREATE TABLE IF NOT EXISTS switchyard_schema (version INTEGER NOT NULL)");
