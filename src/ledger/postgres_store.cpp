@@ -51,7 +51,8 @@ std::vector<std::string> url_secrets(const std::string& url) {
         if (std::string decoded = percent_decode(raw); decoded != raw) out.push_back(std::move(decoded));
     };
     const auto scheme = url.find("://");
-    const std::string_view rest = scheme == std::string::npos ? std::string_view(url) : std::string_view(url).substr(scheme + 3);
+    const std::string_view rest =
+        scheme == std::string::npos ? std::string_view(url) : std::string_view(url).substr(scheme + 3);
     const std::string_view authority = rest.substr(0, rest.find_first_of("?"));
     if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
         const std::string_view user_info = authority.substr(0, at);
@@ -296,7 +297,9 @@ public:
                 return;
             }
             std::string sql(kMigrations[version]);
-            for (std::size_t at; (at = sql.find("{{ID}}")) != std::string::npos;) sql.replace(at, 6, "BIGSERIAL PRIMARY KEY");
+            for (std::size_t at; (at = sql.find("{{ID}}")) != std::string::npos;) {
+                sql.replace(at, 6, "BIGSERIAL PRIMARY KEY");
+            }
             exec(sql);
             exec("DELETE FROM switchyard_schema");
             exec_params("INSERT INTO switchyard_schema (version) VALUES ($1)", {std::to_string(version + 1)});
@@ -375,17 +378,21 @@ public:
     }
 
     std::vector<StoredKey> load_keys() override {
-        const Result r = exec("SELECT name, sha256, policy, created_ms FROM api_keys WHERE revoked_ms IS NULL ORDER BY name");
+        const Result r =
+            exec("SELECT name, sha256, policy, created_ms FROM api_keys WHERE revoked_ms IS NULL ORDER BY name");
         std::vector<StoredKey> out;
-        for (int i = 0; i < r.rows(); ++i) out.push_back(StoredKey{r.text(i, 0), r.text(i, 1), r.text(i, 2), r.integer(i, 3)});
+        for (int i = 0; i < r.rows(); ++i) {
+            out.push_back(StoredKey{r.text(i, 0), r.text(i, 1), r.text(i, 2), r.integer(i, 3)});
+        }
         return out;
     }
 
     // In a transaction so that only BEGIN is ever tried again on a fresh connection (see exec_params).
     void save_key(const StoredKey& key) override {
         Transaction t(*this);
-        exec_params("INSERT INTO api_keys (name, sha256, policy, created_ms) VALUES ($1, $2, $3, $4)",
-                    {clean_text(key.name), clean_text(key.sha256), clean_text(key.policy_json), number(key.created_ms)});
+        exec_params(
+            "INSERT INTO api_keys (name, sha256, policy, created_ms) VALUES ($1, $2, $3, $4)",
+            {clean_text(key.name), clean_text(key.sha256), clean_text(key.policy_json), number(key.created_ms)});
         t.commit();
     }
 
@@ -482,7 +489,8 @@ private:
         // idle): nothing was done, so a fresh connection tries once more at once and the first
         // write after a restart succeeds. Anything else may have been done before the connection
         // broke, and is not repeated.
-        const bool may_retry = PQtransactionStatus(conn_) == PQTRANS_IDLE && (sql == "BEGIN" || sql.starts_with("SELECT"));
+        const bool may_retry =
+            PQtransactionStatus(conn_) == PQTRANS_IDLE && (sql == "BEGIN" || sql.starts_with("SELECT"));
         Result r = run(sql, p);
         if (may_retry && PQstatus(conn_) == CONNECTION_BAD) {
             connect();

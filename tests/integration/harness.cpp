@@ -436,7 +436,9 @@ Postgres::Postgres() {
         // the test's temp dir (0700 from mkdtemp): it may pass through it, not list it.
         user_ = "postgres";
         const passwd* entry = ::getpwnam(user_.c_str());
-        if (entry == nullptr) throw std::runtime_error("running as root and there is no 'postgres' user to run PostgreSQL as");
+        if (entry == nullptr) {
+            throw std::runtime_error("running as root and there is no 'postgres' user to run PostgreSQL as");
+        }
         ::chmod(temp_dir().c_str(), 0711);
         if (::chown(data_dir_.c_str(), entry->pw_uid, entry->pw_gid) != 0) {
             throw std::runtime_error("cannot give " + data_dir_ + " to the postgres user");
@@ -466,15 +468,17 @@ void Postgres::start() {
     while (true) {
         process_ = std::make_unique<Process>(
             "postgres",
-            std::vector<std::string>{bindir_ + "/postgres", "-D", data_dir_, "-p", std::to_string(port_), "-k", data_dir_,
-                                     "-c", "listen_addresses=127.0.0.1",
+            std::vector<std::string>{bindir_ + "/postgres", "-D", data_dir_, "-p", std::to_string(port_), "-k",
+                                     data_dir_, "-c", "listen_addresses=127.0.0.1",
                                      // fsync off: fast, and a killed server loses nothing (the OS keeps
                                      // what was written); commits stay synchronous for that reason.
                                      "-c", "fsync=off", "-c", "max_connections=40", "-c", "shared_buffers=16MB"},
             std::map<std::string, std::string>{}, user_);
         while (process_->running()) {
             if (PQping(conninfo.c_str()) == PQPING_OK) return;
-            if (Clock::now() > deadline) throw std::runtime_error("postgres did not start in time:\n" + process_->log());
+            if (Clock::now() > deadline) {
+                throw std::runtime_error("postgres did not start in time:\n" + process_->log());
+            }
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
         if (Clock::now() > deadline) throw std::runtime_error("postgres exited at start:\n" + process_->log());
