@@ -317,6 +317,22 @@ TEST_F(LedgerStorePostgres, BytesThatAreNotUtf8AreStoredReplacedNotRefused) {
     EXPECT_EQ(rows[0].key, odd.key);
 }
 
+TEST_F(LedgerStorePostgres, RefusesASchemaNewerThanItKnows) {
+    const std::string url = fresh_ledger_url(Backend::postgres);
+    auto store = ledger::open_store(url);
+    store->migrate();
+    postgres().exec(url.substr(url.rfind('/') + 1), "UPDATE switchyard_schema SET version = 99");
+    EXPECT_EQ(store->schema_version(), 99);
+    try {
+        store->migrate();
+        ADD_FAILURE() << "migrated a schema from the future";
+    } catch (const std::exception& e) {
+        EXPECT_NE(std::string(e.what()).find("newer than this switchyard's"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(store->schema_version(), 99);  // rolled back, lock released: the store goes on
+    EXPECT_TRUE(store->load_keys().empty());
+}
+
 TEST_F(LedgerStorePostgres, ReconnectsAfterTheServerRestarts) {
     const std::string url = fresh_ledger_url(Backend::postgres);
     const std::string secret = "an0ther-secret";
