@@ -65,22 +65,31 @@ public:
         exec("PRAGMA journal_mode=WAL");
         exec("PRAGMA synchronous=NORMAL");
     }
-    ~SqliteStore() override { sqlite3_close(db_); }
+    ~SqliteStore() override {
+        insert_.reset();  // a statement left unfinalized keeps sqlite3_close from closing the file
+        sqlite3_close(db_);
+    }
 
     void migrate() override {
         exec("CREATE TABLE IF NOT EXISTS switchyard_schema (version INTEGER NOT NULL)");
-        int version = schema_version();
-        if (version > kSchemaVersion) {
-            throw std::runtime_error("ledger '" + path_ + "' has schema version " + std::to_string(version) +
-                                     ", newer than this switchyard's " + std::to_string(kSchemaVersion));
-        }
-        for (; version < kSchemaVersion; ++version) {
-            std::string sql(kMigrations[version]);
-            for (std::size_t at; (at = sql.find("{{ID}}")) != std::string::npos;) {
-                sql.replace(at, 6, "INTEGER PRIMARY KEY AUTOINCREMENT");
-            }
+        // The version is read under the write lock: of several gateways opening the file
+        // together, one applies a migration and the others then find it applied.
+        while (true) {
             exec("BEGIN IMMEDIATE");
             try {
+                const int version = schema_version();
+                if (version > kSchemaVersion) {
+                    throw std::runtime_error("ledger '" + path_ + "' has schema version " + std::to_string(version) +
+                                             ", newer than this switchyard's " + std::to_string(kSchemaVersion));
+                }
+                if (version == kSchemaVersion) {
+                    exec("COMMIT");
+                    return;
+                }
+                std::string sql(kMigrations[version]);
+                for (std::size_t at; (at = sql.find("{{ID}}")) != std::string::npos;) {
+                    sql.replace(at, 6, "INTEGER PRIMARY KEY AUTOINCREMENT");
+                }
                 exec(sql);
                 exec("DELETE FROM switchyard_schema");
                 exec("INSERT INTO switchyard_schema (version) VALUES (" + std::to_string(version + 1) + ")");

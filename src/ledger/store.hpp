@@ -43,7 +43,7 @@ public:
     virtual std::vector<StoredKey> load_keys() = 0;  // not revoked
     virtual void save_key(const StoredKey& key) = 0;
     virtual bool revoke_key(const std::string& name, std::int64_t when_ms) = 0;  // false: unknown
-    virtual std::string describe() const = 0;  // for logs: "sqlite /path" or "postgres host/db"
+    virtual std::string describe() const = 0;  // for logs: "sqlite /path" or "postgres host:port/db"
 };
 
 // Opens the store a ledger URL names: "postgres://..." or "postgresql://...", else a SQLite file

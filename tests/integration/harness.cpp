@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <grp.h>
+#include <libpq-fe.h>
+#include <pwd.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,8 +66,16 @@ std::string write_file(const std::string& name, const std::string& text) {
     return path;
 }
 
-Process::Process(std::string name, std::vector<std::string> argv, std::map<std::string, std::string> env)
+Process::Process(std::string name, std::vector<std::string> argv, std::map<std::string, std::string> env,
+                 const std::string& user)
     : name_(std::move(name)) {
+    // Looked up before fork: getpwnam is not safe in the child of a threaded process.
+    std::optional<std::pair<uid_t, gid_t>> ids;
+    if (!user.empty()) {
+        const passwd* entry = ::getpwnam(user.c_str());
+        if (entry == nullptr) throw std::runtime_error("no user '" + user + "' to run " + name_ + " as");
+        ids.emplace(entry->pw_uid, entry->pw_gid);
+    }
     log_path_ = temp_dir() + "/" + name_ + "-" + std::to_string(++counter) + ".log";
     std::vector<std::string> environment;
     for (char** e = environ; *e != nullptr; ++e) {
@@ -89,6 +101,14 @@ Process::Process(std::string name, std::vector<std::string> argv, std::map<std::
         const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         ::dup2(fd, 1);
         ::dup2(fd, 2);
+        if (ids) {
+            const gid_t gid = ids->second;
+            if (::setgroups(1, &gid) != 0 || ::setgid(gid) != 0 || ::setuid(ids->first) != 0 || ::chdir("/") != 0) {
+                ::_exit(126);
+            }
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a change of user clears it
+            if (::getppid() != parent) ::_exit(127);
+        }
         ::execve(args[0], args.data(), envp.data());
         ::_exit(127);
     }
@@ -347,6 +367,156 @@ std::string tiny_model() {
 std::string tiny_llama4_model() {
     return from_env_or("SWITCHYARD_TINY_LLAMA4_MODEL",
                        std::string(SWITCHYARD_SOURCE_DIR) + "/models/tiny-llama4-moe.gguf");
+}
+
+}  // namespace switchyard::testing
+
+namespace switchyard::testing {
+
+namespace {
+
+bool has_server(const std::filesystem::path& dir) {
+    return std::filesystem::exists(dir / "initdb") && std::filesystem::exists(dir / "postgres");
+}
+
+// Runs a command and returns its first line of output ("" on failure).
+std::string first_line_of(const std::string& command) {
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) return {};
+    char line[4096] = {};
+    const bool got = std::fgets(line, sizeof line, pipe) != nullptr;
+    ::pclose(pipe);
+    std::string out = got ? line : "";
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    return out;
+}
+
+}  // namespace
+
+std::string postgres_bindir() {
+    if (const char* dir = std::getenv("SWITCHYARD_PG_BINDIR"); dir != nullptr && *dir != '\0') {
+        return has_server(dir) ? dir : "";
+    }
+    // pg_config comes with libpq-dev, which may be newer than the server: check it has the server.
+    if (const std::string dir = first_line_of("pg_config --bindir 2>/dev/null"); !dir.empty() && has_server(dir)) {
+        return dir;
+    }
+    // Debian and Ubuntu: /usr/lib/postgresql/<major>/bin; the newest major wins.
+    std::string best;
+    int best_major = -1;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/usr/lib/postgresql", ec)) {
+        const std::string name = entry.path().filename().string();
+        const int major = std::atoi(name.c_str());
+        if (major > best_major && has_server(entry.path() / "bin")) {
+            best_major = major;
+            best = (entry.path() / "bin").string();
+        }
+    }
+    if (!best.empty()) return best;
+    // Elsewhere (Fedora, Homebrew): initdb on PATH.
+    if (const std::string initdb = first_line_of("command -v initdb 2>/dev/null"); !initdb.empty()) {
+        const auto dir = std::filesystem::path(initdb).parent_path();
+        if (has_server(dir)) return dir.string();
+    }
+    return {};
+}
+
+Postgres::Postgres() {
+    bindir_ = postgres_bindir();
+    if (bindir_.empty()) {
+        throw std::runtime_error("PostgreSQL server binaries (initdb, postgres) not found; run scripts/setup or set "
+                                 "SWITCHYARD_PG_BINDIR");
+    }
+    data_dir_ = temp_dir() + "/postgres-" + std::to_string(++counter);
+    std::filesystem::create_directory(data_dir_);
+    ::chmod(data_dir_.c_str(), 0700);
+    if (::geteuid() == 0) {
+        // PostgreSQL refuses to run as root. The `postgres` user must reach the data dir through
+        // the test's temp dir (0700 from mkdtemp): it may pass through it, not list it.
+        user_ = "postgres";
+        const passwd* entry = ::getpwnam(user_.c_str());
+        if (entry == nullptr) {
+            throw std::runtime_error("running as root and there is no 'postgres' user to run PostgreSQL as");
+        }
+        ::chmod(temp_dir().c_str(), 0711);
+        if (::chown(data_dir_.c_str(), entry->pw_uid, entry->pw_gid) != 0) {
+            throw std::runtime_error("cannot give " + data_dir_ + " to the postgres user");
+        }
+    }
+    Process initdb("initdb",
+                   {bindir_ + "/initdb", "-D", data_dir_, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C",
+                    "--no-sync", "--no-instructions"},
+                   {}, user_);
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    while (initdb.running() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const auto status = initdb.stop(SIGKILL, std::chrono::seconds(1));
+    if (status != 0) throw std::runtime_error("initdb failed:\n" + initdb.log());
+    port_ = free_port();
+    start();
+}
+
+Postgres::~Postgres() { stop(SIGINT); }
+
+void Postgres::start() {
+    if (running()) return;
+    const std::string conninfo =
+        "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=postgres user=postgres connect_timeout=2";
+    // After a crash the old server's processes may hold its shared memory for a moment: the new
+    // one then exits at once and is tried again.
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (true) {
+        process_ = std::make_unique<Process>(
+            "postgres",
+            std::vector<std::string>{bindir_ + "/postgres", "-D", data_dir_, "-p", std::to_string(port_), "-k",
+                                     data_dir_, "-c", "listen_addresses=127.0.0.1",
+                                     // fsync off: fast, and a killed server loses nothing (the OS keeps
+                                     // what was written); commits stay synchronous for that reason.
+                                     "-c", "fsync=off", "-c", "max_connections=40", "-c", "shared_buffers=16MB"},
+            std::map<std::string, std::string>{}, user_);
+        while (process_->running()) {
+            if (PQping(conninfo.c_str()) == PQPING_OK) return;
+            if (Clock::now() > deadline) {
+                throw std::runtime_error("postgres did not start in time:\n" + process_->log());
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        if (Clock::now() > deadline) throw std::runtime_error("postgres exited at start:\n" + process_->log());
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+}
+
+void Postgres::stop(int signal) {
+    if (!process_) return;
+    process_->stop(signal, std::chrono::seconds(10));
+    if (process_->running()) process_->stop(SIGKILL, std::chrono::seconds(5));
+}
+
+std::string Postgres::url(const std::string& database) const {
+    return "postgres://postgres@127.0.0.1:" + std::to_string(port_) + "/" + database;
+}
+
+void Postgres::exec(const std::string& database, const std::string& sql) {
+    PGconn* conn = PQconnectdb(("host=127.0.0.1 port=" + std::to_string(port_) + " dbname=" + database +
+                                " user=postgres connect_timeout=5")
+                                   .c_str());
+    PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);  // "does not exist, skipping"
+    std::string error;
+    if (PQstatus(conn) != CONNECTION_OK) {
+        error = PQerrorMessage(conn);
+    } else {
+        PGresult* result = PQexec(conn, sql.c_str());
+        const auto status = PQresultStatus(result);
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) error = PQresultErrorMessage(result);
+        PQclear(result);
+    }
+    PQfinish(conn);
+    if (!error.empty()) throw std::runtime_error("postgres: " + sql + ": " + error);
+}
+
+void Postgres::create_database(const std::string& name) {
+    exec("postgres", "DROP DATABASE IF EXISTS \"" + name + "\" WITH (FORCE)");
+    exec("postgres", "CREATE DATABASE \"" + name + "\"");
 }
 
 }  // namespace switchyard::testing

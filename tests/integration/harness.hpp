@@ -2,6 +2,7 @@
 // child processes on loopback ports chosen by the OS, and talks to them over real sockets.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -13,10 +14,12 @@
 
 namespace switchyard::testing {
 
-// A child process, stopped (SIGTERM, then SIGKILL) when the object goes away.
+// A child process, stopped (SIGTERM, then SIGKILL) when the object goes away. With `user`, it runs
+// as that user (the tests run as root, and PostgreSQL refuses to).
 class Process {
 public:
-    Process(std::string name, std::vector<std::string> argv, std::map<std::string, std::string> env = {});
+    Process(std::string name, std::vector<std::string> argv, std::map<std::string, std::string> env = {},
+            const std::string& user = "");
     ~Process();
     Process(const Process&) = delete;
     Process& operator=(const Process&) = delete;
@@ -110,3 +113,44 @@ std::string tiny_model();
 std::string tiny_llama4_model();
 
 }  // namespace switchyard::testing
+
+namespace switchyard::testing {
+
+// A PostgreSQL server of the test's own: a cluster made by initdb in the test's temp dir
+// (trust auth, UTF-8, fsync off), listening on a free loopback port and on a socket in its data
+// dir. When the tests run as root it runs as the `postgres` user. The binaries come from
+// SWITCHYARD_PG_BINDIR, else `pg_config --bindir`, else the newest /usr/lib/postgresql/*/bin.
+class Postgres {
+public:
+    Postgres();  // initdb, then start()
+    ~Postgres();
+    Postgres(const Postgres&) = delete;
+    Postgres& operator=(const Postgres&) = delete;
+
+    // Starts the server on its port and data dir (again, after stop()); waits until it accepts.
+    void start();
+    // SIGINT: a fast clean shutdown (clients are disconnected); SIGKILL: a crash (the next start()
+    // recovers). SIGTERM would wait for every client to leave.
+    void stop(int signal = SIGINT);
+    bool running() { return process_ && process_->running(); }
+    int port() const { return port_; }
+    // postgres://postgres@127.0.0.1:PORT/DATABASE
+    std::string url(const std::string& database = "postgres") const;
+    // Creates a database (dropped first if it exists).
+    void create_database(const std::string& name);
+    // Runs SQL on a database; throws with the server's message.
+    void exec(const std::string& database, const std::string& sql);
+    std::string log() const { return process_ ? process_->log() : std::string(); }
+
+private:
+    std::string bindir_;
+    std::string data_dir_;
+    std::string user_;  // empty: this process's user
+    int port_ = 0;
+    std::unique_ptr<Process> process_;
+};
+
+std::string postgres_bindir();  // empty when no PostgreSQL server binaries are found
+
+}  // namespace switchyard::testing
+
