@@ -1,6 +1,7 @@
 // Keys, limits, budgets and the ledger over real sockets: the gateway with a SQLite ledger in front
-// of a simulator whose counters say what really happened. Rows are read back from the ledger file
-// after the gateway stopped (SIGTERM writes everything queued).
+// of a simulator whose counters say what really happened. Rows are read back from the ledger (a
+// SQLite file, or a PostgreSQL server the harness starts) after the gateway stopped (SIGTERM
+// writes everything queued).
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -68,13 +69,34 @@ std::string keys_yaml(const std::string& bob_extra = "") {
 )" + bob_extra;
 }
 
+enum class Backend { sqlite, postgres };
+
+// Every test runs with a SQLite ledger and with a PostgreSQL one (a real server, started once).
+class Accounting : public ::testing::TestWithParam<Backend> {
+protected:
+    std::string ledger_url(const std::string& name) {
+        if (GetParam() == Backend::sqlite) return temp_dir() + "/" + name + ".db";
+        if (!postgres_) postgres_ = std::make_unique<Postgres>();
+        postgres_->create_database(name);
+        return postgres_->url(name);
+    }
+    static void TearDownTestSuite() { postgres_.reset(); }
+
+private:
+    static inline std::unique_ptr<Postgres> postgres_;
+};
+
+std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
+    return info.param == Backend::sqlite ? "SQLite" : "PostgreSQL";
+}
+
 double cost_of(long prompt, long completion) {
     return (static_cast<double>(prompt) * kInputPrice + static_cast<double>(completion) * kOutputPrice) / 1e6;
 }
 
-TEST(Accounting, LedgerRowsMatchWhatTheSimulatorSaw) {
+TEST_P(Accounting, LedgerRowsMatchWhatTheSimulatorSaw) {
     Sim sim = start_sim({"--tokens", "5"});
-    const std::string path = temp_dir() + "/ledger-match.db";
+    const std::string path = ledger_url("ledger_match");
     auto gateway = start_gateway(config(sim, path, keys_yaml()), kEnv);
     const int port = gateway.port;
 
@@ -166,9 +188,9 @@ TEST(Accounting, LedgerRowsMatchWhatTheSimulatorSaw) {
     EXPECT_EQ(rows[6].deployment, "");
 }
 
-TEST(Accounting, ABudgetStopsTrafficWithinOneRequestAndSurvivesARestart) {
+TEST_P(Accounting, ABudgetStopsTrafficWithinOneRequestAndSurvivesARestart) {
     Sim sim = start_sim({"--tokens", "5"});
-    const std::string path = temp_dir() + "/ledger-budget.db";
+    const std::string path = ledger_url("ledger_budget");
     const std::string keys = keys_yaml("    budget: {daily: 0.2}\n");
     auto gateway = start_gateway(config(sim, path, keys), kEnv);
     auto r = post(gateway.port, "/v1/chat/completions", chat_body("m"), kBob);
@@ -196,9 +218,9 @@ TEST(Accounting, ABudgetStopsTrafficWithinOneRequestAndSurvivesARestart) {
     EXPECT_EQ(post(again.port, "/v1/chat/completions", chat_body("m"), kBob).status, 429);
 }
 
-TEST(Accounting, ARateLimitAdmitsNoMoreThanItsLimitUnderTenTimesTheLoad) {
+TEST_P(Accounting, ARateLimitAdmitsNoMoreThanItsLimitUnderTenTimesTheLoad) {
     Sim sim = start_sim({"--tokens", "1"});
-    const std::string path = temp_dir() + "/ledger-rate.db";
+    const std::string path = ledger_url("ledger_rate");
     // 120 a minute (2 a second), bursts of 4.
     auto gateway = start_gateway(config(sim, path, keys_yaml("    limits: {rpm: 120, rpm_burst: 4}\n")), kEnv);
     std::atomic<int> ok{0};
@@ -240,9 +262,9 @@ TEST(Accounting, ARateLimitAdmitsNoMoreThanItsLimitUnderTenTimesTheLoad) {
     EXPECT_FALSE(r.header("x-ratelimit-reset-requests").empty());
 }
 
-TEST(Accounting, SigtermInTheMiddleOfLoadLosesNoRow) {
+TEST_P(Accounting, SigtermInTheMiddleOfLoadLosesNoRow) {
     Sim sim = start_sim({"--tokens", "3", "--ttft-ms", "20"});
-    const std::string path = temp_dir() + "/ledger-sigterm.db";
+    const std::string path = ledger_url("ledger_sigterm");
     auto gateway = start_gateway(config(sim, path, keys_yaml()), kEnv);
     std::atomic<int> answered{0};
     std::atomic<bool> stop{false};
@@ -268,9 +290,9 @@ TEST(Accounting, SigtermInTheMiddleOfLoadLosesNoRow) {
     EXPECT_EQ(static_cast<int>(read_ledger(path).size()), answered.load());
 }
 
-TEST(Accounting, KeysCreatedThroughTheAdminApiAreStoredAsDigestsAndSurviveARestart) {
+TEST_P(Accounting, KeysCreatedThroughTheAdminApiAreStoredAsDigestsAndSurviveARestart) {
     Sim sim = start_sim({"--tokens", "2"});
-    const std::string path = temp_dir() + "/ledger-admin.db";
+    const std::string path = ledger_url("ledger_admin");
     auto gateway = start_gateway(config(sim, path, keys_yaml()), kEnv);
     const std::map<std::string, std::string> master{{"authorization", "Bearer master-secret-0001"}};
     EXPECT_EQ(request(gateway.port, "GET", "/admin/keys", "", kAlice).status, 401);
@@ -307,6 +329,8 @@ TEST(Accounting, KeysCreatedThroughTheAdminApiAreStoredAsDigestsAndSurviveAResta
     EXPECT_EQ(revoked.status, 401);
     EXPECT_EQ(revoked.body.find(secret.substr(6)), std::string::npos);  // the key is never echoed
 }
+
+INSTANTIATE_TEST_SUITE_P(Ledgers, Accounting, ::testing::Values(Backend::sqlite, Backend::postgres), backend_name);
 
 }  // namespace
 }  // namespace switchyard::testing
