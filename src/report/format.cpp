@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/error.hpp"
+
 namespace switchyard::report {
 
 namespace {
@@ -74,23 +76,9 @@ std::string plain(double value) {
 }
 
 std::string json_string(std::string_view text) {
-    std::string out = "\"";
-    for (const char c : text) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-                } else {
-                    out += c;
-                }
-        }
-    }
-    return out + "\"";
+    std::string out;
+    append_json_string(out, text);
+    return out;
 }
 
 std::string json_optional(const std::optional<double>& value) { return value ? plain(*value) : "null"; }
