@@ -188,6 +188,34 @@ TEST_P(Accounting, LedgerRowsMatchWhatTheSimulatorSaw) {
     EXPECT_EQ(rows[6].deployment, "");
 }
 
+TEST_P(Accounting, ACancelledStreamIsRecordedWithTheTokensItGot) {
+    Sim sim = start_sim({"--tokens", "50", "--itl-ms", "100"});
+    const std::string path = ledger_url("ledger_cancel");
+    auto gateway = start_gateway(config(sim, path, keys_yaml()), kEnv);
+    const std::string body = chat_body("m", true);
+    const std::string raw = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-alice-0000000001\r\n"
+                            "Content-Type: application/json\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\n\r\n" + body;
+    raw_exchange(gateway.port, raw, 450ms);  // about four tokens, then the caller hangs up
+    const auto deadline = std::chrono::steady_clock::now() + 3s;
+    while (stat_number(sim_stats(sim), "cancelled") == 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    const std::string stats = sim_stats(sim);
+    ASSERT_EQ(stat_number(stats, "cancelled"), 1);
+    ASSERT_EQ(gateway.process->stop(SIGTERM), 0);
+    const auto rows = read_ledger(path);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].status, 499);
+    EXPECT_TRUE(rows[0].usage_estimated);
+    EXPECT_GE(rows[0].completion_tokens, 3);
+    // What the gateway had received when it closed the upstream: the engine may have sent one more
+    // token into the closing connection.
+    const long sent = stat_number(stats, "completion_tokens_total");
+    EXPECT_GE(rows[0].completion_tokens, sent - 1);
+    EXPECT_LE(rows[0].completion_tokens, sent);
+}
+
 TEST_P(Accounting, ABudgetStopsTrafficWithinOneRequestAndSurvivesARestart) {
     Sim sim = start_sim({"--tokens", "5"});
     const std::string path = ledger_url("ledger_budget");
