@@ -249,7 +249,7 @@ public:
         }
         if (!expect_map(root, "the top level",
                         {"listeners", "server", "upstreams", "models", "retries", "auth", "keys", "ledger",
-                         "prices"})) {
+                         "prices", "access_log"})) {
             return out;
         }
         listeners(root["listeners"], out);
@@ -261,6 +261,7 @@ public:
         if (const YAML::Node node = root["keys"]) keys(node, out);
         if (const YAML::Node node = root["ledger"]) ledger(node, out.ledger);
         if (const YAML::Node node = root["prices"]) prices(node, out.prices);
+        if (const YAML::Node node = root["access_log"]) access_log(node, out.access_log);
         if (!out.keys.empty() || !out.auth.master_key_sha256.empty()) out.auth.required = true;
         return out;
     }
@@ -462,6 +463,17 @@ private:
             out.url.find("://") != std::string::npos) {
             error(node["url"], "ledger url must be a file path, sqlite:PATH or postgres://...");
         }
+    }
+
+    void access_log(const YAML::Node& node, AccessLog& out) {
+        if (node.IsScalar()) {
+            out.path = expand(node, node.Scalar());
+            return;
+        }
+        if (!expect_map(node, "'access_log'", {"path", "max_size", "max_files"})) return;
+        string(node, "path", out.path);
+        size(node, "max_size", out.max_size);
+        integer(node, "max_files", out.max_files, 1, 1000);
     }
 
     void prices(const YAML::Node& node, Prices& out) {

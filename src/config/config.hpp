@@ -168,6 +168,13 @@ struct Ledger {
     std::size_t batch_size = 1000;
 };
 
+// One JSON line per request; see server/access_log.hpp.
+struct AccessLog {
+    std::string path;                   // "stdout" or a file; empty: off
+    std::size_t max_size = 100u << 20;  // the file is rotated past this
+    std::size_t max_files = 5;          // rotated files kept
+};
+
 struct Prices {
     std::string catalog;  // the price catalog file; empty: data/prices.yaml next to the binary's source
     std::map<std::string, std::array<double, 3>> models;  // overrides: input, cached input, output per million
@@ -203,6 +210,7 @@ struct Gateway {
     Auth auth;
     std::vector<Key> keys;
     Ledger ledger;
+    AccessLog access_log;
     Prices prices;
     std::size_t deployment_count = 0;  // every model's deployments together
 

@@ -348,7 +348,6 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
             }
         }
         const bool done = parser.is_done() && !read_ec;
-        if (first_byte_.count() == 0 && (got > 0 || done)) first_byte_ = Clock::now() - start;
         if (read_ec && !head_sent && got == 0) {
             fail(upstream, read_ec, "send the response body", limits, timeouts.idle);
             co_return Result::failed_before_response;
@@ -362,6 +361,11 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
             send = (done || read_ec || length == capacity) ? length : ready;
         } else if (capture && caller_.capture.size() < kMaxCapture) {
             caller_.capture.append(data, got);
+        }
+        // Time to first token: a stream's first content event when it is read event by event, else
+        // the first body byte.
+        if (first_byte_.count() == 0 && (done || (scanner ? scanner->content_events() > 0 : got > 0))) {
+            first_byte_ = Clock::now() - start;
         }
         wire::ChunkHeader chunk_header(send);
         std::array<asio::const_buffer, 5> pieces{};

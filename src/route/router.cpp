@@ -373,6 +373,12 @@ DeploymentStatus Router::status(std::size_t deployment_id) const {
     return status;
 }
 
+std::size_t Router::queued(const config::Model& model) const {
+    std::size_t n = 0;
+    for (const auto& tier : tiers_[static_cast<std::size_t>(&model - config_.models.data())]) n += tier->waiting.load();
+    return n;
+}
+
 ApiError Router::full_error(const Tier& tier, std::string_view why, std::string code) const {
     ApiError error{429,
                    "model '" + tier.model->name + "' is at capacity: tier " + std::to_string(tier.number) + ": " +

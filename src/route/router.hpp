@@ -137,6 +137,7 @@ public:
     Counters& counters() { return counters_; }
     const Clock& clock() const { return clock_; }
     DeploymentStatus status(std::size_t deployment_id) const;
+    std::size_t queued(const config::Model& model) const;  // requests waiting in its tiers' queues
 
     // The OpenAI `/v1/models` list body.
     const std::string& models_body() const { return models_body_; }

@@ -10,7 +10,9 @@
 #include "usage/usage.hpp"
 #include "core/text.hpp"
 #include "http/wire.hpp"
+#include "server/access_log.hpp"
 #include "server/admin.hpp"
+#include "server/metrics_page.hpp"
 #include "server/runtime.hpp"
 
 namespace switchyard::server {
@@ -21,7 +23,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-enum class Route { healthz, readyz, models, chat, completions, embeddings, unknown };
+enum class Route { healthz, readyz, models, metrics, chat, completions, embeddings, unknown };
 
 Route route_of(std::string_view path) {
     if (path == "/v1/chat/completions") return Route::chat;
@@ -29,6 +31,7 @@ Route route_of(std::string_view path) {
     if (path == "/v1/embeddings") return Route::embeddings;
     if (path == "/v1/models") return Route::models;
     if (path == "/healthz") return Route::healthz;
+    if (path == "/metrics") return Route::metrics;
     if (path == "/readyz") return Route::readyz;
     return Route::unknown;
 }
@@ -249,6 +252,13 @@ asio::awaitable<bool> ClientConnection::handle(http::request<http::string_body>&
     }
 
     switch (route) {
+        case Route::metrics: {
+            if (!is_get) break;
+            wire::LocalResponse response;
+            response.body = render_metrics(shared);
+            response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+            co_return co_await respond(response, request_id, keep_alive);
+        }
         case Route::healthz:
         case Route::readyz:
         case Route::models: {
@@ -305,17 +315,32 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     std::string& body = request.body();
 
-    // What the ledger will say about this request, filled in as it goes.
+    // What the ledger and the access log will say about this request, filled in as it goes.
     ledger::Row row;
-    const bool keep_row = shared.ledger != nullptr;
-    const auto refuse = [&](const ApiError& error, std::string_view headers = {}) -> asio::awaitable<bool> {
+    const bool keep_row = shared.ledger != nullptr || shared.access_log != nullptr;
+    std::string_view asked_model;  // once parsed
+    std::string_view key_name;     // once authenticated
+    const auto emit = [&] {
+        if (shared.access_log) shared.access_log->info(access_line(row));
+        if (shared.ledger) shared.ledger->record(std::move(row));
+    };
+    const auto refuse = [&](const ApiError& error, std::string_view headers = {},
+                            std::optional<metrics::Refusal> why = std::nullopt) -> asio::awaitable<bool> {
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count();
+        metrics::Observation observation;
+        observation.model = asked_model;
+        observation.key = key_name;
+        observation.status = error.status;
+        observation.duration_s = elapsed;
+        worker_.metrics.record(observation);
+        if (why) worker_.metrics.refused(*why);
         if (keep_row) {
             row.ts_ms = arrived_ms;
             row.request_id = std::string(request_id);
             row.status = error.status;
             row.error = error.message;
-            row.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - arrived).count();
-            shared.ledger->record(std::move(row));
+            row.total_ms = elapsed * 1000;
+            emit();
         }
         wire::LocalResponse response = wire::error_response(error);
         response.extra_headers = headers;
@@ -329,13 +354,14 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
         // (Errors are named before co_await: GCC 12 mishandles temporaries inside one.)
         if (presented.empty()) {
             const ApiError error = auth::missing_key_error();
-            co_return co_await refuse(error);
+            co_return co_await refuse(error, {}, metrics::Refusal::auth);
         }
         key = shared.keys.find(presented);
         if (!key) {
             const ApiError error = auth::invalid_key_error();
-            co_return co_await refuse(error);
+            co_return co_await refuse(error, {}, metrics::Refusal::auth);
         }
+        key_name = key->policy.name;
         if (keep_row) {
             row.key = key->policy.name;
             row.labels = key->labels_json;
@@ -346,6 +372,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
     auto parsed = parse::parse_request(endpoint, body, worker_.json);
     if (auto* error = std::get_if<ApiError>(&parsed)) co_return co_await refuse(*error);
     const auto& facts = std::get<parse::RequestFacts>(parsed);
+    asked_model = facts.model;
     if (keep_row) {
         row.model = facts.model;
         row.stream = facts.stream;
@@ -387,7 +414,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
         if (!key->allows(model->name)) {
             const ApiError error{403, "this key may not use model '" + model->name + "'", "permission_error", "model",
                                  "model_not_allowed"};
-            co_return co_await refuse(error);
+            co_return co_await refuse(error, {}, metrics::Refusal::model_not_allowed);
         }
         if (key->in_flight.fetch_add(1) >= key->policy.max_concurrent && key->policy.max_concurrent > 0) {
             key->in_flight.fetch_sub(1);
@@ -396,10 +423,10 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
                                " requests in flight, its limit",
                            "rate_limit_error", std::nullopt, "concurrency_limit_exceeded"};
             error.retry_after = 1;
-            co_return co_await refuse(error);
+            co_return co_await refuse(error, {}, metrics::Refusal::concurrency);
         }
         in_flight_key.key = key;
-        if (auto over = key->budget.check(wall_now)) co_return co_await refuse(*over);
+        if (auto over = key->budget.check(wall_now)) co_return co_await refuse(*over, {}, metrics::Refusal::budget);
         if (key->limiter.any()) {
             const auto refusal = key->limiter.admit(estimated, now);
             limit::append_headers(extra_headers_, key->limiter.snapshot(now));
@@ -411,7 +438,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
                 error.retry_after = std::max<long>(
                     1, static_cast<long>(std::chrono::ceil<std::chrono::seconds>(refusal->retry_after).count()));
                 const std::string_view headers = extra_headers_;
-                co_return co_await refuse(error, headers);
+                co_return co_await refuse(error, headers, metrics::Refusal::key_rate_limit);
             }
         }
     }
@@ -426,7 +453,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
             error.retry_after =
                 std::max<long>(1, static_cast<long>(std::chrono::ceil<std::chrono::seconds>(refusal->retry_after).count()));
             const std::string_view headers = extra_headers_;
-            co_return co_await refuse(error, headers);
+            co_return co_await refuse(error, headers, metrics::Refusal::model_rate_limit);
         }
     }
 
@@ -458,6 +485,21 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
         if (cost > 0) key->budget.spend(cost, std::time(nullptr));
     }
     if (model_limiter != nullptr) model_limiter->correct(tokens - estimated, system_clock().now());
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count();
+    metrics::Observation observation;
+    observation.model = asked_model;
+    if (outcome.deployment != nullptr) {
+        observation.deployment = outcome.deployment->name;
+        observation.tier = static_cast<int>(outcome.deployment->tier);
+    }
+    observation.key = key_name;
+    observation.status = outcome.status;
+    observation.prompt_tokens = used.prompt;
+    observation.completion_tokens = used.completion;
+    observation.cost = cost;
+    observation.duration_s = elapsed;
+    observation.ttft_s = outcome.ttft_ms >= 0 ? outcome.ttft_ms / 1000 : -1;
+    worker_.metrics.record(observation);
     if (keep_row) {
         row.ts_ms = arrived_ms;
         row.request_id = std::string(request_id);
@@ -476,11 +518,11 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
         row.usage_estimated = outcome.usage_estimated;
         row.cost_usd = cost;
         row.ttft_ms = outcome.ttft_ms;
-        row.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - arrived).count();
+        row.total_ms = elapsed * 1000;
         row.retries = outcome.attempts > 0 ? static_cast<int>(outcome.attempts) - 1 : 0;
         row.fallback = outcome.served_by != nullptr && outcome.served_by != model;
         row.error = outcome.error;
-        shared.ledger->record(std::move(row));
+        emit();
     }
     co_return outcome.caller_reusable;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <simdjson.h>
+#include <spdlog/logger.h>
 
 #include <boost/asio.hpp>
 
@@ -17,6 +18,7 @@
 #include "config/config.hpp"
 #include "forward/forward.hpp"
 #include "ledger/ledger.hpp"
+#include "metrics/metrics.hpp"
 #include "limit/limiter.hpp"
 #include "route/router.hpp"
 #include "upstream/health.hpp"
@@ -38,8 +40,11 @@ struct Shared {
     account::Pricer pricer;
     std::vector<std::unique_ptr<limit::RateLimiter>> model_limits;  // by model index; null: none
     std::unique_ptr<ledger::Ledger> ledger;                          // null: no ledger configured
+    std::shared_ptr<spdlog::logger> access_log;                      // null: off
     // Usage is read from responses (and asked for in streams) only when something needs it.
     bool accounting = false;
+
+    std::vector<struct Worker*> workers;  // set by the Server once they exist (for /metrics)
 
     std::atomic<bool> draining{false};
     std::atomic<std::size_t> in_flight{0};         // requests being read, forwarded or answered
@@ -59,6 +64,7 @@ struct Worker {
     simdjson::ondemand::parser json;
     std::vector<asio::ip::tcp::acceptor> acceptors;
     std::unordered_set<ClientConnection*> connections;
+    metrics::Shard metrics;  // this thread's request series
 };
 
 // Serves one caller connection until it closes, times out or the gateway drains.

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "server/access_log.hpp"
 #include "server/runtime.hpp"
 
 namespace switchyard::server {
@@ -98,7 +99,8 @@ Shared::Shared(config::Gateway gateway)
         spdlog::info("ledger: {} (schema version {})", store.describe(), store.schema_version());
         ledger->start();
     }
-    accounting = ledger != nullptr || token_limits;
+    access_log = make_access_log(config.access_log);
+    accounting = ledger != nullptr || access_log != nullptr || token_limits;
 }
 
 
@@ -111,6 +113,7 @@ Worker::Worker(Shared& shared_state) : shared(shared_state), forwarder(shared_st
 Server::Server(config::Gateway config) : shared_(std::make_unique<Shared>(std::move(config))) {
     for (unsigned i = 0; i < shared_->config.server.io_threads; ++i) {
         workers_.push_back(std::make_unique<Worker>(*shared_));
+        shared_->workers.push_back(workers_.back().get());
     }
 }
 
@@ -174,6 +177,7 @@ int Server::run() {
         const auto stats = shared_->ledger->stats();
         spdlog::info("ledger: {} rows written, {} dropped", stats.written, stats.dropped);
     }
+    if (shared_->access_log) shared_->access_log->flush();
     spdlog::info("stopped");
     if (abandoned) {
         // Requests still in flight hold sockets in coroutine frames; leave without unwinding them.

@@ -1,0 +1,248 @@
+#include "server/metrics_page.hpp"
+
+#include <map>
+#include <tuple>
+
+#include "server/runtime.hpp"
+
+namespace switchyard::server {
+
+namespace {
+
+using metrics::append_escaped;
+using metrics::append_number;
+
+struct Totals {
+    std::uint64_t requests = 0;
+    std::uint64_t prompt = 0;
+    std::uint64_t completion = 0;
+    double cost = 0;
+    std::array<std::uint64_t, metrics::kBuckets.size() + 1> duration{}, ttft{}, tpot{};
+    double duration_sum = 0, ttft_sum = 0, tpot_sum = 0;
+};
+
+using Key = std::tuple<std::string, std::string, int, std::string, std::string>;
+
+void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+}
+
+// {model="..",deployment="..",tier="..",key="..",status=".."} with `extra` (e.g. le="0.5") appended.
+std::string labels_of(const Key& k, std::string_view extra = {}) {
+    std::string out = "{model=\"";
+    append_escaped(out, std::get<0>(k));
+    out += "\",deployment=\"";
+    append_escaped(out, std::get<1>(k));
+    out += "\",tier=\"" + std::to_string(std::get<2>(k)) + "\",key=\"";
+    append_escaped(out, std::get<3>(k));
+    out += "\",status=\"";
+    append_escaped(out, std::get<4>(k));
+    out += '"';
+    if (!extra.empty()) {
+        out += ',';
+        out += extra;
+    }
+    out += '}';
+    return out;
+}
+
+void sample(std::string& out, std::string_view name, const std::string& labels, double value) {
+    out += name;
+    out += labels;
+    out += ' ';
+    append_number(out, value);
+    out += '\n';
+}
+
+void histogram(std::string& out, std::string_view name, std::string_view help, const std::map<Key, Totals>& all,
+               auto member, auto sum_member) {
+    header(out, name, "histogram", help);
+    const std::string bucket = std::string(name) + "_bucket";
+    for (const auto& [key, totals] : all) {
+        const auto& counts = totals.*member;
+        std::uint64_t cumulative = 0;
+        for (std::size_t i = 0; i < counts.size(); ++i) {
+            cumulative += counts[i];
+            std::string le = "le=\"";
+            if (i < metrics::kBuckets.size()) {
+                append_number(le, metrics::kBuckets[i]);
+            } else {
+                le += "+Inf";
+            }
+            le += '"';
+            sample(out, bucket, labels_of(key, le), static_cast<double>(cumulative));
+        }
+        sample(out, std::string(name) + "_sum", labels_of(key), totals.*sum_member);
+        sample(out, std::string(name) + "_count", labels_of(key), static_cast<double>(cumulative));
+    }
+}
+
+// Prometheus label names: [a-zA-Z_][a-zA-Z0-9_]*.
+std::string label_name(std::string_view raw) {
+    std::string out = "label_";
+    for (const char c : raw) out += std::isalnum(static_cast<unsigned char>(c)) || c == '_' ? c : '_';
+    return out;
+}
+
+}  // namespace
+
+std::string render_metrics(Shared& shared) {
+    std::map<Key, Totals> all;
+    std::array<std::uint64_t, static_cast<std::size_t>(metrics::Refusal::count)> refusals{};
+    for (Worker* worker : shared.workers) {
+        worker->metrics.each([&](const metrics::Labels& l, const metrics::Series& s) {
+            Totals& t = all[Key{l.model, l.deployment, l.tier, l.key, l.status}];
+            t.requests += s.requests.get();
+            t.prompt += s.prompt_tokens.get();
+            t.completion += s.completion_tokens.get();
+            t.cost += s.cost.get();
+            for (std::size_t i = 0; i <= metrics::kBuckets.size(); ++i) {
+                t.duration[i] += s.duration.bucket(i);
+                t.ttft[i] += s.ttft.bucket(i);
+                t.tpot[i] += s.tpot.bucket(i);
+            }
+            t.duration_sum += s.duration.sum();
+            t.ttft_sum += s.ttft.sum();
+            t.tpot_sum += s.tpot.sum();
+        });
+        for (std::size_t i = 0; i < refusals.size(); ++i) {
+            refusals[i] += worker->metrics.refusals(static_cast<metrics::Refusal>(i));
+        }
+    }
+
+    std::string out;
+    out.reserve(16 * 1024);
+    const auto per_series = [&](std::string_view name, std::string_view type, std::string_view help, auto value) {
+        header(out, name, type, help);
+        for (const auto& [key, totals] : all) sample(out, name, labels_of(key), value(totals));
+    };
+    per_series("switchyard_requests_total", "counter",
+               "Requests answered on the OpenAI endpoints, by model asked for, deployment, tier, key and status class.",
+               [](const Totals& t) { return static_cast<double>(t.requests); });
+    per_series("switchyard_prompt_tokens_total", "counter", "Prompt tokens, as the upstreams reported them (or estimated).",
+               [](const Totals& t) { return static_cast<double>(t.prompt); });
+    per_series("switchyard_completion_tokens_total", "counter", "Completion tokens, as reported (or estimated).",
+               [](const Totals& t) { return static_cast<double>(t.completion); });
+    per_series("switchyard_cost_dollars_total", "counter", "What the requests cost, in US dollars.",
+               [](const Totals& t) { return t.cost; });
+    histogram(out, "switchyard_request_duration_seconds", "From a request's arrival to the last byte sent.", all,
+              &Totals::duration, &Totals::duration_sum);
+    histogram(out, "switchyard_time_to_first_token_seconds", "From sending a request upstream to its first body byte.",
+              all, &Totals::ttft, &Totals::ttft_sum);
+    histogram(out, "switchyard_inter_token_latency_seconds",
+              "Mean time between two output tokens of a request: (duration - time to first token) / (tokens - 1).",
+              all, &Totals::tpot, &Totals::tpot_sum);
+
+    header(out, "switchyard_refusals_total", "counter", "Requests refused before reaching an upstream, by reason.");
+    for (std::size_t i = 0; i < refusals.size(); ++i) {
+        std::string labels = "{reason=\"";
+        labels += metrics::to_string(static_cast<metrics::Refusal>(i));
+        labels += "\"}";
+        sample(out, "switchyard_refusals_total", labels, static_cast<double>(refusals[i]));
+    }
+
+    // Deployments, from the router.
+    route::Router& router = shared.router;
+    struct Gauge {
+        std::string_view name, type, help;
+        double (*value)(const route::DeploymentStatus&);
+    };
+    static constexpr Gauge kDeploymentGauges[] = {
+        {"switchyard_deployment_requests_in_flight", "gauge", "Requests in flight on a deployment.",
+         [](const route::DeploymentStatus& s) { return static_cast<double>(s.outstanding); }},
+        {"switchyard_deployment_healthy", "gauge", "1 when the deployment's upstream passes its health checks.",
+         [](const route::DeploymentStatus& s) { return s.healthy ? 1.0 : 0.0; }},
+        {"switchyard_deployment_breaker_state", "gauge", "Circuit breaker: 0 closed, 1 half-open, 2 open.",
+         [](const route::DeploymentStatus& s) {
+             return s.breaker == route::Breaker::State::closed      ? 0.0
+                    : s.breaker == route::Breaker::State::half_open ? 1.0
+                                                                    : 2.0;
+         }},
+        {"switchyard_deployment_breaker_opened_total", "counter", "Times the deployment's breaker opened.",
+         [](const route::DeploymentStatus& s) { return static_cast<double>(s.breaker_opened); }},
+        {"switchyard_deployment_cooling_down", "gauge", "1 while the deployment rests after a 429.",
+         [](const route::DeploymentStatus& s) { return s.cooling_down ? 1.0 : 0.0; }},
+        {"switchyard_deployment_latency_ewma_seconds", "gauge",
+         "Peak-EWMA of the deployment's time to first byte (the latency strategy's measure).",
+         [](const route::DeploymentStatus& s) { return s.latency_ms / 1000.0; }},
+    };
+    for (const auto& gauge : kDeploymentGauges) {
+        header(out, gauge.name, gauge.type, gauge.help);
+        for (std::size_t id = 0; id < shared.config.deployment_count; ++id) {
+            const auto status = router.status(id);
+            std::string labels = "{model=\"";
+            append_escaped(labels, status.model);
+            labels += "\",deployment=\"";
+            append_escaped(labels, status.name);
+            labels += "\",tier=\"" + std::to_string(status.tier) + "\"}";
+            sample(out, gauge.name, labels, gauge.value(status));
+        }
+    }
+    header(out, "switchyard_queued_requests", "gauge", "Requests waiting in a model's tier queues.");
+    for (const auto& model : shared.config.models) {
+        std::string labels = "{model=\"";
+        append_escaped(labels, model.name);
+        labels += "\"}";
+        sample(out, "switchyard_queued_requests", labels, static_cast<double>(router.queued(model)));
+    }
+    const auto& c = router.counters();
+    const std::pair<std::string_view, const std::atomic<std::uint64_t>*> kRouting[] = {
+        {"switchyard_retries_total", &c.retries},
+        {"switchyard_fallbacks_total", &c.fallbacks},
+        {"switchyard_spills_total", &c.spills},
+        {"switchyard_queued_total", &c.queued},
+        {"switchyard_queue_timeouts_total", &c.queue_timeouts},
+        {"switchyard_saturated_refusals_total", &c.rejected},
+        {"switchyard_retry_budget_exhausted_total", &c.budget_exhausted},
+    };
+    for (const auto& [name, counter] : kRouting) {
+        header(out, name, "counter", "Routing events (see docs/observability.md).");
+        sample(out, name, "", static_cast<double>(counter->load()));
+    }
+
+    header(out, "switchyard_requests_in_flight", "gauge", "Requests being read, forwarded or answered.");
+    sample(out, "switchyard_requests_in_flight", "", static_cast<double>(shared.in_flight.load()));
+    header(out, "switchyard_open_connections", "gauge", "Open caller connections.");
+    sample(out, "switchyard_open_connections", "", static_cast<double>(shared.open_connections.load()));
+
+    if (shared.ledger) {
+        const auto stats = shared.ledger->stats();
+        header(out, "switchyard_ledger_queued_rows", "gauge", "Ledger rows waiting to be written.");
+        sample(out, "switchyard_ledger_queued_rows", "", static_cast<double>(stats.queued));
+        header(out, "switchyard_ledger_written_rows_total", "counter", "Ledger rows written.");
+        sample(out, "switchyard_ledger_written_rows_total", "", static_cast<double>(stats.written));
+        header(out, "switchyard_ledger_dropped_rows_total", "counter",
+               "Ledger rows dropped because the queue was full or the database stayed unreachable.");
+        sample(out, "switchyard_ledger_dropped_rows_total", "", static_cast<double>(stats.dropped));
+        header(out, "switchyard_ledger_failed_batches_total", "counter", "Ledger batches whose write failed (kept, retried).");
+        sample(out, "switchyard_ledger_failed_batches_total", "", static_cast<double>(stats.failed_batches));
+    }
+
+    const auto keys = shared.keys.list();
+    if (!keys.empty()) {
+        header(out, "switchyard_key_info", "gauge", "Each API key's labels, to join with the key label of other series.");
+        for (const auto& key : keys) {
+            std::string labels = "{key=\"";
+            append_escaped(labels, key->policy.name);
+            labels += '"';
+            for (const auto& [name, value] : key->policy.labels) {
+                labels += ',' + label_name(name) + "=\"";
+                append_escaped(labels, value);
+                labels += '"';
+            }
+            labels += '}';
+            sample(out, "switchyard_key_info", labels, 1);
+        }
+    }
+    return out;
+}
+
+}  // namespace switchyard::server
