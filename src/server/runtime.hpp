@@ -37,6 +37,7 @@ struct Shared {
     route::Router router;
     auth::KeyStore keys;
     pricing::Catalog catalog;
+    std::vector<std::string> price_warnings;  // deployments without a price (logged when costs are kept)
     account::Pricer pricer;
     std::vector<std::unique_ptr<limit::RateLimiter>> model_limits;  // by model index; null: none
     std::unique_ptr<ledger::Ledger> ledger;                          // null: no ledger configured

@@ -47,11 +47,6 @@ pricing::Catalog catalog_for(const config::Gateway& config) {
     return catalog;
 }
 
-std::vector<std::string> log_warnings(std::vector<std::string> warnings) {
-    for (const auto& warning : warnings) spdlog::warn("{}", warning);
-    return warnings;
-}
-
 }  // namespace
 
 Shared::Shared(config::Gateway gateway)
@@ -61,10 +56,10 @@ Shared::Shared(config::Gateway gateway)
       router(config, health),
       keys(config, system_clock()),
       catalog(catalog_for(config)),
-      pricer(config, catalog, nullptr) {
-    std::vector<std::string> warnings;
-    account::Pricer(config, catalog, &warnings);
-    if (!config.ledger.url.empty()) log_warnings(std::move(warnings));  // prices matter once costs are kept
+      pricer(config, catalog, &price_warnings) {
+    if (!config.ledger.url.empty()) {  // prices matter once costs are kept
+        for (const auto& warning : price_warnings) spdlog::warn("{}", warning);
+    }
     bool token_limits = false;
     for (const auto& model : config.models) {
         model_limits.push_back(model.limits.any() ? std::make_unique<limit::RateLimiter>(model.limits, system_clock().now())
