@@ -55,12 +55,28 @@ std::vector<std::string> log_warnings(std::vector<std::string> warnings) {
 
 Shared::Shared(config::Gateway gateway)
     : config(std::move(gateway)),
+      engines(config),
       upstreams(make_upstreams(config)),
       health(upstreams),
-      router(config, health),
+      routable(health, engines),
+      router(config, routable),
       keys(config, system_clock()),
       catalog(catalog_for(config)),
       pricer(config, catalog, nullptr) {
+    // An engine's requests in flight: the router's count over the deployments on its upstream.
+    std::vector<std::vector<std::size_t>> engine_deployments(config.engines.size());
+    for (const auto& model : config.models) {
+        for (const auto& deployment : model.deployments) {
+            if (const auto engine = config.upstreams[deployment.upstream].engine) {
+                engine_deployments[*engine].push_back(deployment.id);
+            }
+        }
+    }
+    engines.set_in_flight([this, by_engine = std::move(engine_deployments)](std::size_t engine) {
+        std::size_t total = 0;
+        for (std::size_t id : by_engine[engine]) total += router.status(id).outstanding;
+        return total;
+    });
     std::vector<std::string> warnings;
     account::Pricer(config, catalog, &warnings);
     if (!config.ledger.url.empty()) log_warnings(std::move(warnings));  // prices matter once costs are kept
@@ -146,6 +162,7 @@ int Server::run() {
         }
     }
     shared_->health.start(workers_.front()->io.get_executor());
+    shared_->engines.start();
 
     std::vector<std::thread> threads;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
@@ -169,6 +186,7 @@ int Server::run() {
     // The I/O threads are gone: release the probe timers here, while their io_context still
     // exists (the stop posted while draining may not have run).
     shared_->health.stop();
+    shared_->engines.stop();  // every engine stopped, none left behind
     if (shared_->ledger) {
         shared_->ledger->stop();  // writes every queued row
         const auto stats = shared_->ledger->stats();
