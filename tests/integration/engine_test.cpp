@@ -1,11 +1,15 @@
 // The engine supervisor with a real llama-server on the tiny model: preload, load on the first
 // request, idle unload, kill -9 and restart, a memory limit below the engine's RSS (drain, then
-// restart), and two engines sharing a GPU group that holds one (least recently used stopped).
+// restart), two engines sharing a GPU group that holds one (least recently used stopped; the
+// second serves the tiny Llama 4 mixture-of-experts model), a crash loop, and no orphan engine
+// when the gateway is killed.
 #include <gtest/gtest.h>
 
 #include <signal.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "harness.hpp"
@@ -191,7 +195,10 @@ TEST(Engines, MemoryLimitBelowRssDrainsThenRestarts) {
 
 TEST(Engines, GpuGroupOfOneStopsTheLeastRecentlyUsed) {
     require_llama();
-    auto gateway = start_gateway(config(engine("one", "    gpu: gpu0\n") + engine("two", "    gpu: gpu0\n"),
+    // The second engine serves the tiny Llama 4 (mixture of experts) model.
+    std::string two = engine("two", "    gpu: gpu0\n");
+    two.replace(two.find("model: " + tiny_model()), 7 + tiny_model().size(), "model: " + tiny_llama4_model());
+    auto gateway = start_gateway(config(engine("one", "    gpu: gpu0\n") + two,
                                         "  - name: one\n    deployments: [{engine: one}]\n"
                                         "  - name: two\n    deployments: [{engine: two}]\n",
                                         "gpu_groups:\n  gpu0: {max_loaded: 1}\n"),
@@ -205,6 +212,46 @@ TEST(Engines, GpuGroupOfOneStopsTheLeastRecentlyUsed) {
     const std::string json = admin_engines(gateway);
     EXPECT_EQ(field(json, "one", "state"), R"("stopped")") << json;
     EXPECT_EQ(field(json, "two", "state"), R"("ready")") << json;
+}
+
+// A crash loop is reported, not hidden: an engine that cannot start (a missing model file) is
+// restarted up to max_restarts, then failed; the waiting caller gets 503 with its log's last lines.
+TEST(Engines, CrashLoopIsFailedWithTheLogTailInTheError) {
+    require_llama();
+    std::string broken = engine("broken", "    restart: {backoff_base: 100ms, backoff_max: 200ms, max_restarts: 1}\n");
+    broken.replace(broken.find("model: " + tiny_model()), 7 + tiny_model().size(), "model: /nonexistent/model.gguf");
+    auto gateway = start_gateway(config(broken, "  - name: broken\n    deployments: [{engine: broken}]\n"), kEnv);
+    const auto r = ask(gateway, "broken");
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_NE(r.body.find("engine_failed"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("exited with status"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("last lines of its log"), std::string::npos) << r.body;
+    const std::string json = admin_engines(gateway);
+    EXPECT_EQ(field(json, "broken", "state"), R"("failed")") << json;
+    EXPECT_EQ(field(json, "broken", "restarts"), "2") << json;
+    EXPECT_EQ(json.find(R"("log_tail":[])"), std::string::npos) << json;
+}
+
+// kill -9 of the gateway itself leaves no engine behind (PR_SET_PDEATHSIG).
+TEST(Engines, NoOrphanWhenTheGatewayIsKilled) {
+    require_llama();
+    auto gateway = start_gateway(config(engine("tiny", "    preload: true\n"),
+                                        "  - name: tiny\n    deployments: [{engine: tiny}]\n"),
+                                 kEnv);
+    wait_for_state(gateway, "tiny", "ready");
+    const long pid = number(gateway, "tiny", "pid");
+    ASSERT_GT(pid, 0);
+    gateway.process->stop(SIGKILL);
+    auto alive = [pid] {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (text.empty()) return false;
+        const auto paren = text.rfind(')');
+        return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z';  // a zombie is dead
+    };
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (alive() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    EXPECT_FALSE(alive()) << "engine pid " << pid << " outlived the gateway";
 }
 
 }  // namespace
