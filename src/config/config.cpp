@@ -560,7 +560,7 @@ private:
             Engine engine;
             if (!expect_map(item, "an engine",
                             {"name", "command", "env", "workdir", "model", "port", "gpu", "preload", "ready_path",
-                             "load_timeout", "idle_unload", "drain_timeout", "stop_grace", "restart", "memory_limit",
+                             "load_timeout", "health_interval", "unhealthy_threshold", "idle_unload", "drain_timeout", "stop_grace", "restart", "memory_limit",
                              "gpu_memory_limit", "max_waiting", "log", "max_loaded"})) {
                 continue;
             }
@@ -605,6 +605,8 @@ private:
             string(item, "ready_path", engine.ready_path);
             if (!engine.ready_path.starts_with("/")) error(item["ready_path"], "'ready_path' must start with '/'");
             duration(item, "load_timeout", engine.load_timeout);
+            duration_or_zero(item, "health_interval", engine.health_interval);
+            integer(item, "unhealthy_threshold", engine.unhealthy_threshold, 1, 100);
             duration_or_zero(item, "idle_unload", engine.idle_unload);
             duration(item, "drain_timeout", engine.drain_timeout);
             duration(item, "stop_grace", engine.stop_grace);

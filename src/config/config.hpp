@@ -123,6 +123,8 @@ struct Engine {
     bool preload = false;                    // start with the gateway instead of on first request
     std::string ready_path = "/health";      // 200 here means ready
     Duration load_timeout{std::chrono::seconds(120)};
+    Duration health_interval{std::chrono::seconds(5)};  // ready_path probed this often while ready; 0: never
+    std::size_t unhealthy_threshold = 3;  // failed probes in a row that drain and restart it
     Duration idle_unload{0};                 // stopped after this long without requests; 0: never
     Duration drain_timeout{std::chrono::seconds(30)};  // in-flight requests get this long before a stop
     Duration stop_grace{std::chrono::seconds(10)};     // SIGTERM, then SIGKILL after this

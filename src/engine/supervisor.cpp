@@ -118,7 +118,7 @@ struct Supervisor::Run {
     std::atomic<bool> wanted{false};                 // a request (or preload) wants it loaded
     std::atomic<SteadyTime::rep> last_used{0};       // steady_clock, when a request last wanted it
     std::atomic<std::size_t> waiting{0};             // requests waiting for it to be ready
-    std::atomic<std::uint64_t> failed_generation{0};  // bumped each time it enters `failed`
+    std::atomic<SteadyTime::rep> retry_failed_at{0};  // a failed engine may be started again from then
 
     // Supervisor thread (and status() under mutex_).
     pid_t pid = -1;
@@ -135,6 +135,8 @@ struct Supervisor::Run {
     bool restart_after_exit = false;
     bool load_timed_out = false;
     std::size_t consecutive_failures = 0;
+    SteadyTime next_health{};            // next probe while ready
+    std::size_t failed_probes = 0;       // in a row, while ready
     std::deque<SteadyTime> restart_times;  // unplanned restarts within the window
     std::uint64_t restarts = 0;
     std::string last_error;
@@ -267,10 +269,12 @@ asio::awaitable<std::optional<ApiError>> Supervisor::wait_ready(const config::Mo
     asio::steady_timer timer(executor);
     while (true) {
         bool all_failed = true;
+        const auto t = std::chrono::steady_clock::now().time_since_epoch().count();
         for (Run* run : counted) {
             const State state = run->state.load();
             if (state == State::ready) co_return std::nullopt;
-            all_failed = all_failed && state == State::failed;
+            // A failed engine whose window has passed is started again by this request.
+            all_failed = all_failed && state == State::failed && t < run->retry_failed_at.load();
         }
         if (all_failed) {
             Run& run = *counted.front();
@@ -355,8 +359,13 @@ void Supervisor::loop() {
 void Supervisor::tick(SteadyTime now) {
     // Readiness probes happen outside the lock: they may take up to half a second.
     std::vector<bool> probed(runs_.size(), false);
+    std::vector<bool> checked(runs_.size(), false);  // a health check of a ready engine ran
     for (auto& run : runs_) {
-        if (run->state.load() == State::loading && run->pid > 0 && !run->restart_pending) {
+        const State state = run->state.load();
+        if (state == State::loading && run->pid > 0 && !run->restart_pending) {
+            probed[run->index] = probe(run->config.port, run->config.ready_path);
+        } else if (state == State::ready && run->config.health_interval.count() > 0 && now >= run->next_health) {
+            checked[run->index] = true;
             probed[run->index] = probe(run->config.port, run->config.ready_path);
         }
     }
@@ -396,6 +405,8 @@ void Supervisor::tick(SteadyTime now) {
                 run.consecutive_failures = 0;
                 run.detail.clear();
                 run.wanted = false;
+                run.next_health = now + run.config.health_interval;
+                run.failed_probes = 0;
                 next_memory_check_ = now;  // its memory at once, not half a second later
                 spdlog::info("engine {}: ready after {} (pid {}, port {})", run.config.name,
                              seconds_text(std::chrono::duration_cast<config::Duration>(now - run.started)), run.pid,
@@ -407,6 +418,18 @@ void Supervisor::tick(SteadyTime now) {
                 ::kill(-run.pid, SIGKILL);
             }
             continue;
+        }
+        if (state == State::ready && checked[run.index]) {
+            run.next_health = now + run.config.health_interval;
+            run.failed_probes = probed[run.index] ? 0 : run.failed_probes + 1;
+            if (run.failed_probes >= run.config.unhealthy_threshold) {
+                run.failed_probes = 0;
+                run.last_error = "failed " + std::to_string(run.config.unhealthy_threshold) + " health checks in a row (" +
+                                 run.config.ready_path + ")";
+                spdlog::warn("engine {}: {}; draining, then restarting", run.config.name, run.last_error);
+                begin_stop(run, now, run.last_error, true);
+                continue;
+            }
         }
         if (state == State::ready && run.config.idle_unload.count() > 0 && in_flight(run.index) == 0) {
             const SteadyTime last(SteadyTime::duration(run.last_used.load()));
@@ -484,7 +507,7 @@ void Supervisor::reap(Run& run, SteadyTime now) {
         run.failed_at = now;
         run.detail = std::to_string(run.restart_times.size()) + " restarts within " +
                      seconds_text(run.config.restart_window) + "; not restarted before that window has passed";
-        run.failed_generation.fetch_add(1);
+        run.retry_failed_at.store((now + run.config.restart_window).time_since_epoch().count());
         spdlog::error("engine {}: failed ({}); {}", run.config.name, run.last_error, run.detail);
         return;
     }

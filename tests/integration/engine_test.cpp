@@ -214,6 +214,30 @@ TEST(Engines, GpuGroupOfOneStopsTheLeastRecentlyUsed) {
     EXPECT_EQ(field(json, "two", "state"), R"("ready")") << json;
 }
 
+// An engine that stops answering (SIGSTOP: alive, but its health checks time out) is drained and
+// restarted; SIGTERM stays pending while it is stopped, so the SIGKILL after stop_grace ends it.
+TEST(Engines, HungEngineFailsHealthChecksAndIsRestarted) {
+    require_llama();
+    auto gateway = start_gateway(config(engine("tiny", "    preload: true\n    health_interval: 200ms\n"
+                                                       "    unhealthy_threshold: 2\n"),
+                                        "  - name: tiny\n    deployments: [{engine: tiny}]\n"),
+                                 kEnv);
+    wait_for_state(gateway, "tiny", "ready");
+    const long pid = number(gateway, "tiny", "pid");
+    ASSERT_GT(pid, 0);
+    ASSERT_EQ(::kill(static_cast<pid_t>(pid), SIGSTOP), 0);
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (number(gateway, "tiny", "restarts") < 1 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_EQ(number(gateway, "tiny", "restarts"), 1) << gateway.process->log();
+    wait_for_state(gateway, "tiny", "ready");
+    EXPECT_NE(number(gateway, "tiny", "pid"), pid);
+    EXPECT_NE(gateway.process->log().find("health checks in a row"), std::string::npos);
+    const auto r = ask(gateway, "tiny");
+    EXPECT_EQ(r.status, 200) << r.body;
+}
+
 // A crash loop is reported, not hidden: an engine that cannot start (a missing model file) is
 // restarted up to max_restarts, then failed; the waiting caller gets 503 with its log's last lines.
 TEST(Engines, CrashLoopIsFailedWithTheLogTailInTheError) {

@@ -90,6 +90,8 @@ engines:
     gpu: gpu0
     preload: true
     idle_unload: 10m
+    health_interval: 0
+    unhealthy_threshold: 5
     memory_limit: 2GiB
     restart: {backoff_base: 500ms, backoff_max: 30s, max_restarts: 3, window: 5m}
     log: {dir: /tmp/engines, max_size: 1MiB, files: 2}
@@ -115,6 +117,9 @@ models:
     EXPECT_TRUE(small.preload);
     EXPECT_EQ(small.idle_unload, std::chrono::minutes(10));
     EXPECT_EQ(small.memory_limit, 2ull << 30);
+    EXPECT_EQ(small.health_interval.count(), 0);  // never probed once ready
+    EXPECT_EQ(small.unhealthy_threshold, 5u);
+    EXPECT_EQ(g.engines[1].health_interval, std::chrono::seconds(5));
     EXPECT_EQ(small.backoff_base, std::chrono::milliseconds(500));
     EXPECT_EQ(small.max_restarts, 3u);
     EXPECT_EQ(small.log_files, 2u);
