@@ -98,7 +98,7 @@ Response ask(const Gateway& gateway, const std::string& model) {
     return post(gateway.port, "/v1/chat/completions", chat_body(model, false, R"("max_tokens":4)"), kCaller);
 }
 
-TEST(Engines, PreloadIsReadyBeforeTheFirstRequestAndShowsInPs) {
+TEST(Engines, PreloadIsReadyBeforeTheFirstRequestAndShowsInPsAndModels) {
     require_llama();
     auto gateway = start_gateway(config(engine("tiny", "    preload: true\n"),
                                         "  - name: tiny\n    deployments: [{engine: tiny}]\n"),
@@ -120,6 +120,12 @@ TEST(Engines, PreloadIsReadyBeforeTheFirstRequestAndShowsInPs) {
     EXPECT_EQ(exit, std::optional<int>(0)) << ps.log();
     EXPECT_NE(ps.log().find("NAME"), std::string::npos) << ps.log();
     EXPECT_NE(ps.log().find("ready"), std::string::npos) << ps.log();
+
+    Process models("models", {gateway_binary(), "models", "--url", "http://127.0.0.1:" + std::to_string(gateway.port)},
+                   {{"SWITCHYARD_MASTER_KEY", "master-secret-0001"}});
+    EXPECT_EQ(models.stop(0, 10s), std::optional<int>(0)) << models.log();
+    EXPECT_NE(models.log().find("engine tiny"), std::string::npos) << models.log();
+    EXPECT_NE(models.log().find("closed"), std::string::npos) << models.log();
 }
 
 TEST(Engines, LoadsOnTheFirstRequest) {
