@@ -1,6 +1,6 @@
 // The `switchyard` command: `serve` runs the gateway, `check-config` validates a config file,
 // `bench` load-tests an OpenAI-compatible endpoint (src/loadgen), `cost` reports spend and compares
-// local with cloud (src/report).
+// local with cloud (src/report), `ps` and `models` list the running gateway's engines and models (src/engine).
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "config/config.hpp"
+#include "engine/ps.hpp"
 #include "loadgen/bench.hpp"
 #include "report/command.hpp"
 #include "server/server.hpp"
@@ -136,6 +137,18 @@ int main(int argc, char** argv) {
     auto* cost = app.add_subcommand("cost", "Spend by key, label, model; repricing; local versus cloud (see docs/cost.md)");
     add_cost_options(*cost, cost_options);
 
+    engine::PsOptions ps_options;
+    auto* ps = app.add_subcommand("ps", "The running gateway's engines: state, pid, memory, requests, uptime, restarts");
+    ps->add_option("--url", ps_options.url, "The gateway's URL")->capture_default_str();
+    ps->add_option("--key-env", ps_options.key_env, "Environment variable holding the master key")->capture_default_str();
+    ps->add_flag("--json", ps_options.json, "Print the admin API's JSON instead of a table");
+    engine::PsOptions models_options;
+    auto* models = app.add_subcommand("models", "The running gateway's models: deployments, tier, health, in flight");
+    models->add_option("--url", models_options.url, "The gateway's URL")->capture_default_str();
+    models->add_option("--key-env", models_options.key_env, "Environment variable holding the master key")
+        ->capture_default_str();
+    models->add_flag("--json", models_options.json, "Print the admin API's JSON instead of a table");
+
     CLI11_PARSE(app, argc, argv);
 
     if (app.got_subcommand("version")) {
@@ -144,12 +157,15 @@ int main(int argc, char** argv) {
     }
     if (bench->parsed()) return loadgen::run_bench(bench_options);
     if (cost->parsed()) return report::run_cost(cost_options);
+    if (ps->parsed()) return engine::run_ps(ps_options);
+    if (models->parsed()) return engine::run_models(models_options);
     if (check->parsed()) {
         const auto result = config::load_file(check_path);
         if (!result.gateway) return report_errors(check_path, result);
         const auto& gateway = *result.gateway;
         std::cout << check_path << ": OK (" << gateway.listeners.size() << " listener(s), " << gateway.upstreams.size()
-                  << " upstream(s), " << gateway.models.size() << " model(s))\n";
+                  << " upstream(s), " << gateway.engines.size() << " engine(s), " << gateway.models.size()
+                  << " model(s))\n";
         return 0;
     }
 

@@ -248,14 +248,16 @@ public:
             return out;
         }
         if (!expect_map(root, "the top level",
-                        {"listeners", "server", "upstreams", "models", "retries", "auth", "keys", "ledger",
-                         "prices", "access_log"})) {
+                        {"listeners", "server", "upstreams", "engines", "gpu_groups", "models", "retries", "auth",
+                         "keys", "ledger", "prices", "access_log"})) {
             return out;
         }
         listeners(root["listeners"], out);
         if (const YAML::Node node = root["server"]) server(node, out.server);
         if (const YAML::Node node = root["retries"]) retries(node, out.retries);
-        upstreams(root["upstreams"], out);
+        if (root["upstreams"] || !root["engines"]) upstreams(root["upstreams"], out);
+        if (const YAML::Node node = root["gpu_groups"]) gpu_groups(node, out);
+        if (const YAML::Node node = root["engines"]) engines(node, out);
         models(root["models"], out);
         if (const YAML::Node node = root["auth"]) auth(node, out.auth);
         if (const YAML::Node node = root["keys"]) keys(node, out);
@@ -533,6 +535,167 @@ private:
         integer(node, "half_open_requests", out.half_open_requests, 1, 1000);
     }
 
+    void gpu_groups(const YAML::Node& node, Gateway& out) {
+        if (!node.IsMap()) {
+            error(node, "'gpu_groups' must map group names to {max_loaded}");
+            return;
+        }
+        for (auto it = node.begin(); it != node.end(); ++it) {
+            GpuGroup group;
+            if (expect_map(it->second, "a GPU group", {"max_loaded"})) {
+                integer(it->second, "max_loaded", group.max_loaded, 0, 1000);
+            }
+            out.gpu_groups[it->first.as<std::string>()] = group;
+        }
+    }
+
+    // A duration that may be 0 (for "never").
+    void duration_or_zero(const YAML::Node& map, const char* key, Duration& out) {
+        auto value = scalar(map, key);
+        if (!value) return;
+        if (auto parsed = parse_duration(*value); parsed && parsed->count() >= 0) {
+            out = *parsed;
+        } else {
+            error(map[key], std::string("'") + key + "' must be a duration such as 0, 30s, 5m or 1h, got '" + *value + "'");
+        }
+    }
+
+    void engines(const YAML::Node& node, Gateway& out) {
+        if (!node.IsSequence() || node.size() == 0) {
+            error(node, "'engines' must be a non-empty list of {name, command, ...}");
+            return;
+        }
+        std::set<std::string> names;
+        for (const auto& upstream : out.upstreams) names.insert(upstream.name);
+        std::set<std::uint16_t> ports;
+        for (const auto& item : node) {
+            Engine engine;
+            if (!expect_map(item, "an engine",
+                            {"name", "command", "env", "workdir", "model", "port", "gpu", "preload", "ready_path",
+                             "load_timeout", "health_interval", "unhealthy_threshold", "idle_unload", "drain_timeout", "stop_grace", "restart", "memory_limit",
+                             "gpu_memory_limit", "max_waiting", "log", "max_loaded"})) {
+                continue;
+            }
+            string(item, "name", engine.name);
+            if (engine.name.empty()) {
+                error(item, "an engine needs a 'name'");
+            } else if (!names.insert(engine.name).second) {
+                error(item["name"], "engine name '" + engine.name + "' is used twice (engines and upstreams share names)");
+            }
+            const YAML::Node command = item["command"];
+            if (!command || !command.IsSequence() || command.size() == 0) {
+                error(command ? command : item, "engine '" + engine.name +
+                                                    "' needs a 'command': a list such as [llama-server, -m, "
+                                                    "${MODEL}, --port, ${PORT}]");
+            } else {
+                for (const auto& arg : command) {
+                    if (!arg.IsScalar()) {
+                        error(arg, "each 'command' item must be a single string");
+                        continue;
+                    }
+                    engine.command.push_back(expand_env_only(arg, arg.Scalar()));
+                }
+            }
+            if (const YAML::Node env = item["env"]) {
+                if (!env.IsMap()) {
+                    error(env, "'env' must map variable names to values");
+                } else {
+                    for (auto it = env.begin(); it != env.end(); ++it) {
+                        engine.env[it->first.as<std::string>()] =
+                            it->second.IsScalar() ? expand_env_only(it->second, it->second.Scalar()) : "";
+                    }
+                }
+            }
+            string(item, "workdir", engine.workdir);
+            string(item, "model", engine.model);
+            integer(item, "port", engine.port, 1, 65535);
+            if (engine.port != 0 && !ports.insert(engine.port).second) {
+                error(item["port"], "port " + std::to_string(engine.port) + " is given to two engines");
+            }
+            string(item, "gpu", engine.gpu);
+            boolean(item, "preload", engine.preload);
+            string(item, "ready_path", engine.ready_path);
+            if (!engine.ready_path.starts_with("/")) error(item["ready_path"], "'ready_path' must start with '/'");
+            duration(item, "load_timeout", engine.load_timeout);
+            duration_or_zero(item, "health_interval", engine.health_interval);
+            integer(item, "unhealthy_threshold", engine.unhealthy_threshold, 1, 100);
+            duration_or_zero(item, "idle_unload", engine.idle_unload);
+            duration(item, "drain_timeout", engine.drain_timeout);
+            duration(item, "stop_grace", engine.stop_grace);
+            if (const YAML::Node restart = item["restart"]) {
+                if (expect_map(restart, "'restart'", {"backoff_base", "backoff_max", "max_restarts", "window"})) {
+                    duration(restart, "backoff_base", engine.backoff_base);
+                    duration(restart, "backoff_max", engine.backoff_max);
+                    integer(restart, "max_restarts", engine.max_restarts, 0, 1'000'000);
+                    duration(restart, "window", engine.restart_window);
+                    if (engine.backoff_max < engine.backoff_base) {
+                        error(restart, "'backoff_max' must not be shorter than 'backoff_base'");
+                    }
+                }
+            }
+            size(item, "memory_limit", engine.memory_limit);
+            size(item, "gpu_memory_limit", engine.gpu_memory_limit);
+            integer(item, "max_waiting", engine.max_waiting, 0, 1'000'000);
+            if (const YAML::Node log = item["log"]) {
+                if (expect_map(log, "'log'", {"dir", "max_size", "files"})) {
+                    string(log, "dir", engine.log_dir);
+                    size(log, "max_size", engine.log_max_bytes);
+                    integer(log, "files", engine.log_files, 1, 100);
+                }
+            }
+            if (item["max_loaded"]) {
+                // Shorthand for a GPU group of this engine's own limit.
+                GpuGroup group;
+                integer(item, "max_loaded", group.max_loaded, 0, 1000);
+                if (engine.gpu.empty()) {
+                    error(item["max_loaded"], "'max_loaded' needs a 'gpu' group to apply to");
+                } else {
+                    auto& existing = out.gpu_groups[engine.gpu];
+                    if (existing.max_loaded == 0 || group.max_loaded < existing.max_loaded) existing = group;
+                }
+            }
+            if (!engine.gpu.empty() && !out.gpu_groups.contains(engine.gpu)) out.gpu_groups[engine.gpu] = GpuGroup{};
+
+            // The engine's upstream: llama-server's API on loopback. The port is filled in at
+            // start-up when the supervisor picks one; health checks are the supervisor's job.
+            Upstream upstream;
+            upstream.name = engine.name;
+            upstream.type = UpstreamType::llama_server;
+            std::string ignored;
+            upstream.url = *parse_url("http://127.0.0.1:" + std::to_string(engine.port == 0 ? 1 : engine.port), &ignored);
+            upstream.health.enabled = false;
+            upstream.health.path = engine.ready_path;
+            upstream.local = true;
+            upstream.engine = out.engines.size();
+            engine.upstream = out.upstreams.size();
+            out.upstreams.push_back(std::move(upstream));
+            out.engines.push_back(std::move(engine));
+        }
+    }
+
+    // ${ENV} references are expanded, but ${PORT}, ${MODEL} and ${NAME} stay for the supervisor
+    // (unless the environment sets them, which it must not for these).
+    std::string expand_env_only(const YAML::Node& node, const std::string& text) {
+        std::string out;
+        std::size_t pos = 0;
+        while (true) {
+            const auto start = text.find("${", pos);
+            if (start == std::string::npos) break;
+            const auto end = text.find('}', start);
+            if (end == std::string::npos) break;
+            const std::string name = text.substr(start + 2, end - start - 2);
+            out.append(text, pos, start - pos);
+            if (name == "PORT" || name == "MODEL" || name == "NAME") {
+                out.append(text, start, end + 1 - start);
+            } else {
+                out += expand(node, text.substr(start, end + 1 - start));
+            }
+            pos = end + 1;
+        }
+        out.append(text, pos);
+        return out;
+    }
+
     void upstreams(const YAML::Node& node, Gateway& out) {
         if (!node || !node.IsSequence() || node.size() == 0) {
             error(node, "'upstreams' must be a non-empty list; each upstream needs a name and a base_url");
@@ -690,11 +853,14 @@ private:
             for (const auto& d : deployments) {
                 Deployment deployment;
                 if (!expect_map(d, "a deployment",
-                                {"name", "upstream", "model", "tier", "weight", "max_concurrency", "limits"})) {
+                                {"name", "upstream", "engine", "model", "tier", "weight", "max_concurrency",
+                                 "limits"})) {
                     continue;
                 }
                 std::string upstream;
                 string(d, "upstream", upstream);
+                std::string engine;
+                string(d, "engine", engine);
                 integer(d, "tier", deployment.tier, 1, 100);
                 integer(d, "weight", deployment.weight, 1, 1'000'000);
                 integer(d, "max_concurrency", deployment.max_concurrency, 0, 1'000'000);
@@ -702,12 +868,29 @@ private:
                 string(d, "model", deployment.model);
                 string(d, "name", deployment.name);
                 const auto found = std::find(upstream_names.begin(), upstream_names.end(), upstream);
-                if (upstream.empty()) {
-                    error(d, "a deployment needs an 'upstream'");
+                if (!engine.empty()) {
+                    // An engine's upstream has the engine's name.
+                    std::vector<std::string> engine_names;
+                    for (const auto& e : out.engines) engine_names.push_back(e.name);
+                    const auto e = std::find(engine_names.begin(), engine_names.end(), engine);
+                    if (!upstream.empty()) {
+                        error(d["engine"], "a deployment names either an 'upstream' or an 'engine', not both");
+                    } else if (e == engine_names.end()) {
+                        std::string message = "deployment refers to unknown engine '" + engine + "'";
+                        if (auto guess = closest(engine, engine_names)) message += "; did you mean '" + *guess + "'?";
+                        error(d["engine"], std::move(message));
+                    } else {
+                        deployment.upstream = out.engines[static_cast<std::size_t>(e - engine_names.begin())].upstream;
+                    }
+                    upstream = engine;
+                } else if (upstream.empty()) {
+                    error(d, "a deployment needs an 'upstream' or an 'engine'");
                 } else if (found == upstream_names.end()) {
                     std::string message = "deployment refers to unknown upstream '" + upstream + "'";
                     if (auto guess = closest(upstream, upstream_names)) message += "; did you mean '" + *guess + "'?";
                     error(d["upstream"], std::move(message));
+                } else if (out.upstreams[static_cast<std::size_t>(found - upstream_names.begin())].engine) {
+                    error(d["upstream"], "'" + upstream + "' is an engine: write 'engine: " + upstream + "'");
                 } else {
                     deployment.upstream = static_cast<std::size_t>(found - upstream_names.begin());
                 }

@@ -107,6 +107,42 @@ struct Upstream {
     // price catalog. `local` overrides the guess from the type.
     bool local = false;
     std::optional<CostModel> cost;
+    std::optional<std::size_t> engine;  // set: made for this engine (index into Gateway::engines)
+};
+
+// A local engine process the gateway starts and watches (src/engine, docs/engines.md). Each one
+// becomes an upstream of type llama-server named after it, at 127.0.0.1 and the engine's port.
+struct Engine {
+    std::string name;
+    std::vector<std::string> command;  // argv; ${PORT}, ${MODEL} and ${NAME} expanded at start
+    std::map<std::string, std::string> env;  // added to the gateway's environment
+    std::string workdir;                     // empty: the gateway's
+    std::string model;                       // path or name, for ${MODEL}
+    std::uint16_t port = 0;                  // 0: a free loopback port picked at start-up
+    std::string gpu;                         // GPU group; empty: none
+    bool preload = false;                    // start with the gateway instead of on first request
+    std::string ready_path = "/health";      // 200 here means ready
+    Duration load_timeout{std::chrono::seconds(120)};
+    Duration health_interval{std::chrono::seconds(5)};  // ready_path probed this often while ready; 0: never
+    std::size_t unhealthy_threshold = 3;  // failed probes in a row that drain and restart it
+    Duration idle_unload{0};                 // stopped after this long without requests; 0: never
+    Duration drain_timeout{std::chrono::seconds(30)};  // in-flight requests get this long before a stop
+    Duration stop_grace{std::chrono::seconds(10)};     // SIGTERM, then SIGKILL after this
+    Duration backoff_base{std::chrono::seconds(1)};    // restart delays: base, 2 base, 4 base ... max
+    Duration backoff_max{std::chrono::seconds(60)};
+    std::size_t max_restarts = 5;                      // unplanned restarts within `restart_window`...
+    Duration restart_window{std::chrono::minutes(10)}; // ... beyond which it is failed
+    std::size_t memory_limit = 0;                      // RSS bytes; 0: none
+    std::size_t gpu_memory_limit = 0;                  // bytes of GPU memory (nvidia-smi); 0: none
+    std::size_t max_waiting = 100;                     // requests waiting for it to load
+    std::string log_dir;                               // empty: no log files (output kept in memory only)
+    std::size_t log_max_bytes = 10u << 20;             // rotated beyond this
+    std::size_t log_files = 3;                         // rotated files kept
+    std::size_t upstream = 0;                          // index into Gateway::upstreams
+};
+
+struct GpuGroup {
+    std::size_t max_loaded = 0;  // engines loading, ready or draining at once; 0: no limit
 };
 
 struct Deployment {
@@ -205,6 +241,8 @@ struct Gateway {
     std::vector<Listener> listeners;
     Server server;
     std::vector<Upstream> upstreams;
+    std::vector<Engine> engines;
+    std::map<std::string, GpuGroup> gpu_groups;
     std::vector<Model> models;
     Retries retries;
     Auth auth;

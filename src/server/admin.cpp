@@ -50,6 +50,46 @@ asio::awaitable<wire::LocalResponse> admin(Shared& shared, AdminRequest request)
     const std::int64_t now_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 
+    if (request.path == "/admin/engines" && request.method == "GET") {
+        wire::LocalResponse response;
+        response.body = shared.engines.json();
+        co_return response;
+    }
+
+    if (request.path == "/admin/models" && request.method == "GET") {
+        wire::LocalResponse response;
+        response.body = R"({"object":"list","data":[)";
+        for (std::size_t m = 0; m < shared.config.models.size(); ++m) {
+            const auto& model = shared.config.models[m];
+            if (m) response.body += ',';
+            response.body += R"({"name":)";
+            append_json_string(response.body, model.name);
+            response.body += R"(,"deployments":[)";
+            for (std::size_t d = 0; d < model.deployments.size(); ++d) {
+                const auto& deployment = model.deployments[d];
+                const auto& upstream = shared.config.upstreams[deployment.upstream];
+                const route::DeploymentStatus status = shared.router.status(deployment.id);
+                if (d) response.body += ',';
+                response.body += R"({"name":)";
+                append_json_string(response.body, deployment.name);
+                response.body += upstream.engine ? R"(,"engine":)" : R"(,"upstream":)";
+                append_json_string(response.body, upstream.name);
+                response.body += R"(,"model":)";
+                append_json_string(response.body, deployment.model);
+                response.body += R"(,"tier":)" + std::to_string(deployment.tier);
+                response.body += std::string(R"(,"healthy":)") + (status.healthy ? "true" : "false");
+                response.body += R"(,"breaker":")";
+                response.body += status.breaker == route::Breaker::State::closed ? "closed"
+                                 : status.breaker == route::Breaker::State::open ? "open"
+                                                                                 : "half-open";
+                response.body += R"(","in_flight":)" + std::to_string(status.outstanding) + "}";
+            }
+            response.body += "]}";
+        }
+        response.body += "]}";
+        co_return response;
+    }
+
     if (request.path == "/admin/keys" && request.method == "GET") {
         wire::LocalResponse response;
         response.body = R"({"object":"list","data":[)";

@@ -3,6 +3,9 @@
 //   POST   /admin/keys          create a key from {name, models, limits, max_concurrent, budget,
 //                               labels}; the answer holds the key itself, shown this once
 //   DELETE /admin/keys/{name}   revoke a key created here (keys of the config file stay)
+//   GET    /admin/engines       the supervised engines: state, pid, memory, requests in flight,
+//                               uptime, restarts, last error and log tail (docs/engines.md)
+//   GET    /admin/models        every model with its deployments: tier, health, breaker, in flight
 // Keys created here are stored in the ledger's database (as digests) and survive restarts; with no
 // ledger they live until the gateway stops.
 #pragma once

@@ -457,6 +457,16 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
         }
     }
 
+    // A model served by engines: start a stopped one and wait until it is ready.
+    if (!shared.engines.empty()) {
+        const auto engine_error = co_await shared.engines.wait_ready(*model, deadline);
+        if (engine_error) {
+            if (key && key->limiter.any()) key->limiter.correct(-estimated, system_clock().now());
+            if (model_limiter != nullptr) model_limiter->correct(-estimated, system_clock().now());
+            co_return co_await refuse(*engine_error);
+        }
+    }
+
     // Forward and relay.
     const forward::CallerRequest caller_request{.endpoint = endpoint,
                                                 .body = body,

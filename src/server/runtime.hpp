@@ -16,6 +16,7 @@
 #include "account/pricer.hpp"
 #include "auth/keys.hpp"
 #include "config/config.hpp"
+#include "engine/supervisor.hpp"
 #include "forward/forward.hpp"
 #include "ledger/ledger.hpp"
 #include "metrics/metrics.hpp"
@@ -32,8 +33,10 @@ struct Shared {
     explicit Shared(config::Gateway gateway);
 
     config::Gateway config;
+    engine::Supervisor engines;  // before the upstreams: it gives engines their ports
     std::vector<std::unique_ptr<upstream::Upstream>> upstreams;
     upstream::HealthChecker health;
+    engine::EngineHealth routable;  // health checks, and engines only while ready
     route::Router router;
     auth::KeyStore keys;
     pricing::Catalog catalog;

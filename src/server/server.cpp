@@ -51,15 +51,31 @@ pricing::Catalog catalog_for(const config::Gateway& config) {
 
 Shared::Shared(config::Gateway gateway)
     : config(std::move(gateway)),
+      engines(config),
       upstreams(make_upstreams(config)),
       health(upstreams),
-      router(config, health),
+      routable(health, engines),
+      router(config, routable),
       keys(config, system_clock()),
       catalog(catalog_for(config)),
       pricer(config, catalog, &price_warnings) {
     if (!config.ledger.url.empty()) {  // prices matter once costs are kept
         for (const auto& warning : price_warnings) spdlog::warn("{}", warning);
     }
+    // An engine's requests in flight: the router's count over the deployments on its upstream.
+    std::vector<std::vector<std::size_t>> engine_deployments(config.engines.size());
+    for (const auto& model : config.models) {
+        for (const auto& deployment : model.deployments) {
+            if (const auto engine = config.upstreams[deployment.upstream].engine) {
+                engine_deployments[*engine].push_back(deployment.id);
+            }
+        }
+    }
+    engines.set_in_flight([this, by_engine = std::move(engine_deployments)](std::size_t engine) {
+        std::size_t total = 0;
+        for (std::size_t id : by_engine[engine]) total += router.status(id).outstanding;
+        return total;
+    });
     bool token_limits = false;
     for (const auto& model : config.models) {
         model_limits.push_back(model.limits.any() ? std::make_unique<limit::RateLimiter>(model.limits, system_clock().now())
@@ -144,6 +160,7 @@ int Server::run() {
         }
     }
     shared_->health.start(workers_.front()->io.get_executor());
+    shared_->engines.start();
 
     std::vector<std::thread> threads;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
@@ -167,6 +184,7 @@ int Server::run() {
     // The I/O threads are gone: release the probe timers here, while their io_context still
     // exists (the stop posted while draining may not have run).
     shared_->health.stop();
+    shared_->engines.stop();  // every engine stopped, none left behind
     if (shared_->ledger) {
         shared_->ledger->stop();  // writes every queued row
         const auto stats = shared_->ledger->stats();

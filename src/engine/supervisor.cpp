@@ -1,0 +1,800 @@
+#include "engine/supervisor.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace switchyard::engine {
+
+namespace {
+
+constexpr std::size_t tail_lines = 40;
+constexpr std::size_t tail_line_bytes = 400;
+constexpr auto tick_interval = std::chrono::milliseconds(50);
+constexpr auto memory_interval = std::chrono::milliseconds(500);
+
+std::uint16_t free_loopback_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error("engines: cannot open a socket to find a free port");
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = 0;
+    socklen_t length = sizeof address;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        ::close(fd);
+        throw std::runtime_error("engines: cannot find a free loopback port");
+    }
+    ::close(fd);
+    return ntohs(address.sin_port);
+}
+
+// GET `path` on 127.0.0.1:port with a short timeout; true on a 2xx status. Runs on the supervisor
+// thread only.
+bool probe(std::uint16_t port, const std::string& path) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    timeval timeout{0, 500'000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(port);
+    bool ok = false;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+        const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: switchyard-engines\r\n\r\n";
+        if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+            char buffer[64];
+            std::size_t got = 0;
+            while (got < 12) {
+                const ssize_t n = ::recv(fd, buffer + got, sizeof buffer - got, 0);
+                if (n <= 0) break;
+                got += static_cast<std::size_t>(n);
+            }
+            // "HTTP/1.1 200"
+            ok = got >= 12 && buffer[9] == '2';
+        }
+    }
+    ::close(fd);
+    return ok;
+}
+
+std::string find_in_path(const std::string& program) {
+    if (program.find('/') != std::string::npos) return program;
+    const char* path = std::getenv("PATH");
+    std::stringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
+    std::string dir;
+    while (std::getline(dirs, dir, ':')) {
+        const std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    return program;  // execve fails with ENOENT, reported in the engine's log
+}
+
+std::string describe_exit(int status) {
+    if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+    return "ended (wait status " + std::to_string(status) + ")";
+}
+
+std::string seconds_text(config::Duration d) {
+    std::ostringstream out;
+    out << static_cast<double>(d.count()) / 1000.0 << "s";
+    return out.str();
+}
+
+}  // namespace
+
+// One engine: its config, what I/O threads read and set (atomics), and what the supervisor
+// thread alone changes (guarded by mutex_ for status readers).
+struct Supervisor::Run {
+    explicit Run(const config::Engine& engine, std::size_t engine_index) : config(engine), index(engine_index) {}
+
+    const config::Engine& config;
+    std::size_t index;
+    std::atomic<State> state{State::stopped};
+    std::atomic<bool> wanted{false};                 // a request (or preload) wants it loaded
+    std::atomic<SteadyTime::rep> last_used{0};       // steady_clock, when a request last wanted it
+    std::atomic<std::size_t> waiting{0};             // requests waiting for it to be ready
+    std::atomic<SteadyTime::rep> retry_failed_at{0};  // a failed engine may be started again from then
+
+    // Supervisor thread (and status() under mutex_).
+    pid_t pid = -1;
+    int output_fd = -1;
+    std::string detail;
+    SteadyTime started{};
+    SteadyTime ready_since{};
+    SteadyTime failed_at{};
+    SteadyTime restart_at{};   // pending restart after backoff, when `restart_pending`
+    bool restart_pending = false;
+    SteadyTime drain_deadline{};
+    bool terminating = false;  // SIGTERM sent
+    SteadyTime kill_at{};
+    bool restart_after_exit = false;
+    bool load_timed_out = false;
+    std::size_t consecutive_failures = 0;
+    SteadyTime next_health{};            // next probe while ready
+    std::size_t failed_probes = 0;       // in a row, while ready
+    std::deque<SteadyTime> restart_times;  // unplanned restarts within the window
+    std::uint64_t restarts = 0;
+    std::string last_error;
+    std::size_t rss = 0;
+    std::optional<std::size_t> gpu;
+    std::string partial_line;
+    std::deque<std::string> tail;
+    int log_fd = -1;
+    std::size_t log_bytes = 0;
+    std::string log_path;
+};
+
+Supervisor::Supervisor(config::Gateway& config) : config_(config) {
+    engine_of_upstream_.assign(config.upstreams.size(), -1);
+    for (std::size_t i = 0; i < config.engines.size(); ++i) {
+        auto& engine = config.engines[i];
+        if (engine.port == 0) engine.port = free_loopback_port();
+        std::string ignored;
+        config.upstreams[engine.upstream].url = *parse_url("http://127.0.0.1:" + std::to_string(engine.port), &ignored);
+        engine_of_upstream_[engine.upstream] = static_cast<int>(i);
+        runs_.push_back(std::make_unique<Run>(engine, i));
+    }
+    for (const auto& model : config.models) {
+        std::vector<std::size_t> engines;
+        bool elsewhere = false;
+        for (const auto& deployment : model.deployments) {
+            const int engine = engine_of_upstream_[deployment.upstream];
+            if (engine < 0) {
+                elsewhere = true;
+            } else if (std::find(engines.begin(), engines.end(), static_cast<std::size_t>(engine)) == engines.end()) {
+                engines.push_back(static_cast<std::size_t>(engine));
+            }
+        }
+        model_engines_.push_back(std::move(engines));
+        model_elsewhere_.push_back(elsewhere);
+    }
+}
+
+Supervisor::~Supervisor() { stop(); }
+
+void Supervisor::set_in_flight(std::function<std::size_t(std::size_t)> in_flight) { in_flight_ = std::move(in_flight); }
+
+std::size_t Supervisor::in_flight(std::size_t engine) const { return in_flight_ ? in_flight_(engine) : 0; }
+
+void Supervisor::start() {
+    if (runs_.empty() || thread_.joinable()) return;
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    const std::string smi = find_in_path("nvidia-smi");
+    if (smi.find('/') != std::string::npos && ::access(smi.c_str(), X_OK) == 0) {
+        nvidia_smi_ = smi;
+        spdlog::info("engines: GPU memory is read with {}", smi);
+    } else {
+        spdlog::info("engines: nvidia-smi not found; GPU memory is not watched (gpu_memory_limit has no effect)");
+    }
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& run : runs_) {
+        run->last_used.store(now.time_since_epoch().count());
+        if (run->config.preload) run->wanted.store(true);
+        spdlog::info("engine {}: port {}, {}", run->config.name, run->config.port,
+                     run->config.preload ? "preloading" : "started on first request");
+    }
+    thread_ = std::thread([this] { loop(); });
+}
+
+void Supervisor::stop() {
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+    wake();
+    thread_.join();
+    ::close(wake_fd_);
+    wake_fd_ = -1;
+}
+
+void Supervisor::wake() {
+    if (wake_fd_ < 0) return;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof one);
+}
+
+bool Supervisor::accepts(std::size_t upstream) const {
+    if (upstream >= engine_of_upstream_.size()) return true;
+    const int engine = engine_of_upstream_[upstream];
+    return engine < 0 || runs_[static_cast<std::size_t>(engine)]->state.load(std::memory_order_relaxed) == State::ready;
+}
+
+asio::awaitable<std::optional<ApiError>> Supervisor::wait_ready(const config::Model& model, SteadyTime deadline) {
+    const std::size_t model_index = static_cast<std::size_t>(&model - config_.models.data());
+    if (model_index >= model_engines_.size() || model_engines_[model_index].empty()) co_return std::nullopt;
+    const auto& engines = model_engines_[model_index];
+    const auto now = std::chrono::steady_clock::now();
+    bool any_ready = false;
+    for (std::size_t e : engines) {
+        Run& run = *runs_[e];
+        run.last_used.store(now.time_since_epoch().count());
+        any_ready = any_ready || run.state.load() == State::ready;
+    }
+    if (any_ready) co_return std::nullopt;
+    for (std::size_t e : engines) runs_[e]->wanted.store(true);
+    wake();
+    if (model_elsewhere_[model_index]) co_return std::nullopt;  // spill while it loads
+
+    // Wait, counted per engine, bounded by the longest load timeout of its engines.
+    config::Duration longest{0};
+    std::vector<Run*> counted;
+    struct Uncount {
+        std::vector<Run*>& runs;
+        ~Uncount() {
+            for (Run* run : runs) run->waiting.fetch_sub(1);
+        }
+    } uncount{counted};
+    for (std::size_t e : engines) {
+        Run& run = *runs_[e];
+        longest = std::max(longest, run.config.load_timeout + run.config.backoff_max);
+        if (run.waiting.fetch_add(1) >= run.config.max_waiting) {
+            run.waiting.fetch_sub(1);
+            continue;
+        }
+        counted.push_back(&run);
+    }
+    if (counted.empty()) {
+        ApiError error{503, "engine '" + runs_[engines.front()]->config.name + "' is loading and " +
+                                std::to_string(runs_[engines.front()]->config.max_waiting) +
+                                " requests already wait for it",
+                       "server_error", std::nullopt, "engine_loading"};
+        error.retry_after = 1;
+        co_return error;
+    }
+    const SteadyTime until = std::min(deadline, now + longest);
+    const auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer timer(executor);
+    while (true) {
+        bool all_failed = true;
+        const auto t = std::chrono::steady_clock::now().time_since_epoch().count();
+        for (Run* run : counted) {
+            const State state = run->state.load();
+            if (state == State::ready) co_return std::nullopt;
+            // A failed engine whose window has passed is started again by this request.
+            all_failed = all_failed && state == State::failed && t < run->retry_failed_at.load();
+        }
+        if (all_failed) {
+            Run& run = *counted.front();
+            std::string message = "engine '" + run.config.name + "' failed";
+            {
+                std::lock_guard lock(mutex_);
+                if (!run.last_error.empty()) message += ": " + run.last_error;
+                if (!run.tail.empty()) {
+                    message += "; last lines of its log:";
+                    const std::size_t from = run.tail.size() > 10 ? run.tail.size() - 10 : 0;
+                    for (std::size_t i = from; i < run.tail.size(); ++i) message += "\n" + run.tail[i];
+                }
+            }
+            co_return ApiError{503, std::move(message), "server_error", std::nullopt, "engine_failed"};
+        }
+        if (std::chrono::steady_clock::now() >= until) {
+            ApiError error{503, "engine '" + counted.front()->config.name + "' did not become ready within " +
+                                    seconds_text(std::chrono::duration_cast<config::Duration>(until - now)),
+                           "server_error", std::nullopt, "engine_loading"};
+            error.retry_after = 1;
+            co_return error;
+        }
+        timer.expires_after(std::chrono::milliseconds(20));
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+}
+
+// --- The supervisor thread ---------------------------------------------------------------------
+
+void Supervisor::loop() {
+    while (!stopping_) {
+        std::vector<pollfd> fds;
+        fds.push_back({wake_fd_, POLLIN, 0});
+        for (auto& run : runs_) {
+            if (run->output_fd >= 0) fds.push_back({run->output_fd, POLLIN, 0});
+        }
+        ::poll(fds.data(), fds.size(), static_cast<int>(tick_interval.count()));
+        std::uint64_t drained = 0;
+        [[maybe_unused]] const auto got = ::read(wake_fd_, &drained, sizeof drained);
+        tick(std::chrono::steady_clock::now());
+    }
+
+    // Shut down: every engine gets SIGTERM, then SIGKILL after its grace.
+    const auto now = std::chrono::steady_clock::now();
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& run : runs_) {
+            run->wanted = false;
+            run->restart_pending = false;
+            if (run->pid > 0 && !run->terminating) begin_stop(*run, now, "the gateway is stopping", false);
+            if (run->pid > 0) {
+                run->terminating = true;
+                run->kill_at = now + run->config.stop_grace;
+                ::kill(-run->pid, SIGTERM);
+            }
+        }
+    }
+    while (true) {
+        bool any = false;
+        const auto t = std::chrono::steady_clock::now();
+        std::lock_guard lock(mutex_);
+        for (auto& run : runs_) {
+            if (run->pid <= 0) continue;
+            read_output(*run);
+            reap(*run, t);
+            if (run->pid <= 0) continue;
+            any = true;
+            if (t >= run->kill_at) {
+                ::kill(-run->pid, SIGKILL);
+                run->kill_at = t + std::chrono::seconds(1);
+            }
+        }
+        if (!any) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (auto& run : runs_) {
+        if (run->log_fd >= 0) ::close(run->log_fd);
+        run->log_fd = -1;
+    }
+}
+
+void Supervisor::tick(SteadyTime now) {
+    // Readiness probes happen outside the lock: they may take up to half a second.
+    std::vector<bool> probed(runs_.size(), false);
+    std::vector<bool> checked(runs_.size(), false);  // a health check of a ready engine ran
+    for (auto& run : runs_) {
+        const State state = run->state.load();
+        if (state == State::loading && run->pid > 0 && !run->restart_pending) {
+            probed[run->index] = probe(run->config.port, run->config.ready_path);
+        } else if (state == State::ready && run->config.health_interval.count() > 0 && now >= run->next_health) {
+            checked[run->index] = true;
+            probed[run->index] = probe(run->config.port, run->config.ready_path);
+        }
+    }
+    if (now >= next_memory_check_) {
+        next_memory_check_ = now + memory_interval;
+        watch_memory(now);
+    }
+    std::lock_guard lock(mutex_);
+    for (auto& owned : runs_) {
+        Run& run = *owned;
+        read_output(run);
+        if (run.pid > 0) reap(run, now);
+        const State state = run.state.load();
+
+        if (run.restart_pending && now >= run.restart_at && run.pid <= 0) {
+            run.restart_pending = false;
+            spawn(run, now);
+            continue;
+        }
+        if (run.pid <= 0 && !run.restart_pending && run.wanted.load()) {
+            const bool may_retry_failed = state == State::failed && now >= run.failed_at + run.config.restart_window;
+            if (state == State::stopped || may_retry_failed) {
+                if (may_retry_failed) run.restart_times.clear();
+                if (group_has_room(run, now)) {
+                    run.wanted = false;
+                    spawn(run, now);
+                }
+            } else if (state == State::failed) {
+                run.wanted = false;  // reported to the caller; the window must pass first
+            }
+            continue;
+        }
+        if (state == State::loading && run.pid > 0 && !run.restart_pending) {
+            if (probed[run.index]) {
+                run.state = State::ready;
+                run.ready_since = now;
+                run.consecutive_failures = 0;
+                run.detail.clear();
+                run.wanted = false;
+                run.next_health = now + run.config.health_interval;
+                run.failed_probes = 0;
+                next_memory_check_ = now;  // its memory at once, not half a second later
+                spdlog::info("engine {}: ready after {} (pid {}, port {})", run.config.name,
+                             seconds_text(std::chrono::duration_cast<config::Duration>(now - run.started)), run.pid,
+                             run.config.port);
+            } else if (now - run.started > run.config.load_timeout) {
+                run.last_error = "not ready within its load_timeout of " + seconds_text(run.config.load_timeout);
+                run.load_timed_out = true;
+                spdlog::error("engine {}: {}; killing it", run.config.name, run.last_error);
+                ::kill(-run.pid, SIGKILL);
+            }
+            continue;
+        }
+        if (state == State::ready && checked[run.index]) {
+            run.next_health = now + run.config.health_interval;
+            run.failed_probes = probed[run.index] ? 0 : run.failed_probes + 1;
+            if (run.failed_probes >= run.config.unhealthy_threshold) {
+                run.failed_probes = 0;
+                run.last_error = "failed " + std::to_string(run.config.unhealthy_threshold) + " health checks in a row (" +
+                                 run.config.ready_path + ")";
+                spdlog::warn("engine {}: {}; draining, then restarting", run.config.name, run.last_error);
+                begin_stop(run, now, run.last_error, true);
+                continue;
+            }
+        }
+        if (state == State::ready && run.config.idle_unload.count() > 0 && in_flight(run.index) == 0) {
+            const SteadyTime last(SteadyTime::duration(run.last_used.load()));
+            if (now - last >= run.config.idle_unload) {
+                begin_stop(run, now, "idle for " + seconds_text(run.config.idle_unload), false);
+            }
+        }
+        if (run.state.load() == State::draining && run.pid > 0) {
+            if (!run.terminating && (in_flight(run.index) == 0 || now >= run.drain_deadline)) {
+                if (in_flight(run.index) > 0) {
+                    spdlog::warn("engine {}: drain deadline passed with {} requests in flight; stopping it",
+                                 run.config.name, in_flight(run.index));
+                }
+                run.terminating = true;
+                run.kill_at = now + run.config.stop_grace;
+                ::kill(-run.pid, SIGTERM);
+            } else if (run.terminating && now >= run.kill_at) {
+                spdlog::warn("engine {}: still running {} after SIGTERM; SIGKILL", run.config.name,
+                             seconds_text(run.config.stop_grace));
+                ::kill(-run.pid, SIGKILL);
+                run.kill_at = now + run.config.stop_grace;
+            }
+        }
+    }
+}
+
+// Checks whether the engine's process ended, and decides what comes next.
+void Supervisor::reap(Run& run, SteadyTime now) {
+    int status = 0;
+    const pid_t done = ::waitpid(run.pid, &status, WNOHANG);
+    if (done != run.pid) return;
+    // The rest of its output, then the pipe is closed.
+    read_output(run);
+    if (run.output_fd >= 0) ::close(run.output_fd);
+    run.output_fd = -1;
+    ::kill(-run.pid, SIGKILL);  // anything it left in its process group
+    const pid_t old_pid = run.pid;
+    run.pid = -1;
+    run.rss = 0;
+    run.gpu.reset();
+    if (stopping_) {
+        run.state = State::stopped;
+        run.detail = "stopped with the gateway";
+        spdlog::info("engine {}: stopped (pid {}, {})", run.config.name, old_pid, describe_exit(status));
+        return;
+    }
+    const bool planned = run.terminating;
+    run.terminating = false;
+    if (planned && !run.restart_after_exit) {
+        run.state = State::stopped;
+        spdlog::info("engine {}: stopped (pid {}, {})", run.config.name, old_pid, describe_exit(status));
+        return;
+    }
+    // A restart: planned (memory limit) or not (a crash, a load timeout).
+    ++run.restarts;
+    run.restart_times.push_back(now);
+    while (!run.restart_times.empty() && now - run.restart_times.front() > run.config.restart_window) {
+        run.restart_times.pop_front();
+    }
+    if (planned) {
+        spdlog::info("engine {}: stopped for a restart (pid {}); starting it again", run.config.name, old_pid);
+        run.restart_after_exit = false;
+    } else {
+        if (!run.load_timed_out) run.last_error = describe_exit(status);
+        run.load_timed_out = false;
+        ++run.consecutive_failures;
+        std::string tail;
+        for (std::size_t i = run.tail.size() > 5 ? run.tail.size() - 5 : 0; i < run.tail.size(); ++i) {
+            tail += "\n  " + run.tail[i];
+        }
+        spdlog::error("engine {}: pid {} {}; last lines of its log:{}", run.config.name, old_pid, run.last_error, tail);
+    }
+    if (run.restart_times.size() > run.config.max_restarts) {
+        run.state = State::failed;
+        run.failed_at = now;
+        run.detail = std::to_string(run.restart_times.size()) + " restarts within " +
+                     seconds_text(run.config.restart_window) + "; not restarted before that window has passed";
+        run.retry_failed_at.store((now + run.config.restart_window).time_since_epoch().count());
+        spdlog::error("engine {}: failed ({}); {}", run.config.name, run.last_error, run.detail);
+        return;
+    }
+    const auto delay = planned ? config::Duration{0}
+                               : backoff_delay(run.config.backoff_base, run.config.backoff_max, run.consecutive_failures);
+    run.state = State::loading;
+    run.restart_pending = true;
+    run.restart_at = now + delay;
+    run.detail = "restarting in " + seconds_text(delay);
+    if (!planned) spdlog::warn("engine {}: restarting in {}", run.config.name, seconds_text(delay));
+}
+
+void Supervisor::begin_stop(Run& run, SteadyTime now, std::string why, bool restart) {
+    spdlog::info("engine {}: draining ({}; {} requests in flight)", run.config.name, why, in_flight(run.index));
+    run.state = State::draining;
+    run.detail = std::move(why);
+    run.drain_deadline = now + run.config.drain_timeout;
+    run.restart_after_exit = restart;
+}
+
+bool Supervisor::group_has_room(const Run& starting, SteadyTime now) {
+    if (starting.config.gpu.empty()) return true;
+    const auto group = config_.gpu_groups.find(starting.config.gpu);
+    if (group == config_.gpu_groups.end() || group->second.max_loaded == 0) return true;
+    std::vector<LruCandidate> members;
+    std::size_t loaded = 0;
+    for (auto& run : runs_) {
+        if (run->config.gpu != starting.config.gpu) continue;
+        const bool is_loaded = run->pid > 0 || run->restart_pending;
+        loaded += is_loaded && run.get() != &starting ? 1 : 0;
+        members.push_back({run->index, SteadyTime(SteadyTime::duration(run->last_used.load())), is_loaded,
+                           run->state.load() == State::draining || run->restart_pending});
+    }
+    if (loaded < group->second.max_loaded) return true;
+    // Full: make room by stopping the least recently used, unless one is already on its way out.
+    for (const auto& member : members) {
+        if (member.engine != starting.index && member.loaded && member.stopping) return false;
+    }
+    if (const auto victim = pick_eviction(members, starting.index)) {
+        begin_stop(*runs_[*victim], now,
+                   "making room in GPU group '" + starting.config.gpu + "' for engine '" + starting.config.name + "'",
+                   false);
+    }
+    return false;
+}
+
+void Supervisor::spawn(Run& run, SteadyTime now) {
+    const Placeholders values{std::to_string(run.config.port), run.config.model, run.config.name};
+    std::vector<std::string> argv_strings = expand_command(run.config.command, values);
+    argv_strings[0] = find_in_path(argv_strings[0]);
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+        const std::string_view entry(*e);
+        const std::string name(entry.substr(0, entry.find('=')));
+        if (!run.config.env.contains(name)) env_strings.emplace_back(entry);
+    }
+    for (const auto& [name, value] : run.config.env) env_strings.push_back(name + "=" + expand(value, values));
+    std::vector<char*> argv;
+    for (auto& arg : argv_strings) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (auto& entry : env_strings) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+    const char* workdir = run.config.workdir.empty() ? nullptr : run.config.workdir.c_str();
+
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+        run.last_error = std::string("cannot create a pipe: ") + std::strerror(errno);
+        run.state = State::failed;
+        run.failed_at = now;
+        return;
+    }
+    open_log(run);
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        // The child: only async-signal-safe calls until execve.
+        ::setpgid(0, 0);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the gateway (its supervisor thread) gone: so is the engine
+        if (::getppid() != parent) ::_exit(127);
+        sigset_t all;
+        sigemptyset(&all);
+        ::sigprocmask(SIG_SETMASK, &all, nullptr);
+        ::signal(SIGPIPE, SIG_DFL);
+        const int null_fd = ::open("/dev/null", O_RDONLY);
+        if (null_fd >= 0) ::dup2(null_fd, 0);
+        ::dup2(pipe_fds[1], 1);
+        ::dup2(pipe_fds[1], 2);
+        if (workdir != nullptr && ::chdir(workdir) != 0) {
+            const char message[] = "switchyard: cannot change to the engine's workdir\n";
+            [[maybe_unused]] auto w = ::write(2, message, sizeof message - 1);
+            ::_exit(127);
+        }
+        ::execve(argv[0], argv.data(), envp.data());
+        const char message[] = "switchyard: cannot execute the engine's command (execve failed)\n";
+        [[maybe_unused]] auto w = ::write(2, message, sizeof message - 1);
+        ::_exit(127);
+    }
+    ::close(pipe_fds[1]);
+    if (pid < 0) {
+        ::close(pipe_fds[0]);
+        run.last_error = std::string("fork failed: ") + std::strerror(errno);
+        run.state = State::failed;
+        run.failed_at = now;
+        return;
+    }
+    ::setpgid(pid, pid);  // also here, so that kill(-pid) works before the child ran
+    ::fcntl(pipe_fds[0], F_SETFL, ::fcntl(pipe_fds[0], F_GETFL) | O_NONBLOCK);
+    run.pid = pid;
+    run.output_fd = pipe_fds[0];
+    run.started = now;
+    run.terminating = false;
+    run.state = State::loading;
+    run.detail = "loading";
+    std::string line;
+    for (const auto& arg : argv_strings) line += (line.empty() ? "" : " ") + arg;
+    spdlog::info("engine {}: started pid {}: {}", run.config.name, pid, line);
+}
+
+void Supervisor::read_output(Run& run) {
+    if (run.output_fd < 0) return;
+    char buffer[8192];
+    while (true) {
+        const ssize_t n = ::read(run.output_fd, buffer, sizeof buffer);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
+        if (n <= 0) {
+            // End of its output (it exited, or closed both streams): poll() must not keep waking.
+            ::close(run.output_fd);
+            run.output_fd = -1;
+            break;
+        }
+        const std::string_view bytes(buffer, static_cast<std::size_t>(n));
+        write_log(run, bytes);
+        for (char c : bytes) {
+            if (c == '\n') {
+                run.tail.push_back(std::move(run.partial_line));
+                run.partial_line.clear();
+                if (run.tail.size() > tail_lines) run.tail.pop_front();
+            } else if (run.partial_line.size() < tail_line_bytes && c != '\r') {
+                run.partial_line += c;
+            }
+        }
+    }
+}
+
+void Supervisor::open_log(Run& run) {
+    if (run.config.log_dir.empty() || run.log_fd >= 0) return;
+    std::error_code ec;
+    std::filesystem::create_directories(run.config.log_dir, ec);
+    run.log_path = run.config.log_dir + "/" + run.config.name + ".log";
+    run.log_fd = ::open(run.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (run.log_fd < 0) {
+        spdlog::warn("engine {}: cannot write its log {}: {}", run.config.name, run.log_path, std::strerror(errno));
+        return;
+    }
+    struct stat info {};
+    run.log_bytes = ::fstat(run.log_fd, &info) == 0 ? static_cast<std::size_t>(info.st_size) : 0;
+}
+
+// Appends to NAME.log; beyond log.max_size it becomes NAME.log.1 (older ones shift up to
+// NAME.log.<files>, the oldest dropped) and a new NAME.log begins.
+void Supervisor::write_log(Run& run, std::string_view bytes) {
+    if (run.log_fd < 0) return;
+    if (run.log_bytes + bytes.size() > run.config.log_max_bytes && run.log_bytes > 0) {
+        ::close(run.log_fd);
+        run.log_fd = -1;
+        for (std::size_t i = run.config.log_files; i >= 1; --i) {
+            const std::string from = i == 1 ? run.log_path : run.log_path + "." + std::to_string(i - 1);
+            const std::string to = run.log_path + "." + std::to_string(i);
+            std::rename(from.c_str(), to.c_str());
+        }
+        open_log(run);
+        if (run.log_fd < 0) return;
+    }
+    [[maybe_unused]] const auto written = ::write(run.log_fd, bytes.data(), bytes.size());
+    run.log_bytes += bytes.size();
+}
+
+// RSS from /proc/PID/status; GPU memory from nvidia-smi when there is one. Over a limit while
+// ready: drain, then restart.
+void Supervisor::watch_memory(SteadyTime now) {
+    std::map<pid_t, std::size_t> gpu;
+    bool gpu_read = false;
+    if (!nvidia_smi_.empty()) {
+        bool any_running = false;
+        for (auto& run : runs_) any_running = any_running || run->pid > 0;
+        if (any_running) {
+            const std::string command = nvidia_smi_ + " --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>/dev/null";
+            if (FILE* pipe = ::popen(command.c_str(), "r")) {
+                std::string text;
+                char buffer[4096];
+                std::size_t n = 0;
+                while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) text.append(buffer, n);
+                gpu_read = ::pclose(pipe) == 0;
+                gpu = parse_nvidia_smi(text);
+            }
+        }
+    }
+    std::lock_guard lock(mutex_);
+    for (auto& owned : runs_) {
+        Run& run = *owned;
+        if (run.pid <= 0) continue;
+        std::ifstream in("/proc/" + std::to_string(run.pid) + "/status");
+        std::stringstream text;
+        text << in.rdbuf();
+        run.rss = parse_vm_rss(text.str()).value_or(0);
+        if (gpu_read) {
+            const auto found = gpu.find(run.pid);
+            run.gpu = found == gpu.end() ? 0 : found->second;
+        }
+        if (run.state.load() != State::ready) continue;
+        if (run.config.memory_limit > 0 && run.rss > run.config.memory_limit) {
+            const std::string why = "RSS " + std::to_string(run.rss >> 20) + " MiB over its memory_limit of " +
+                                    std::to_string(run.config.memory_limit >> 20) + " MiB";
+            spdlog::warn("engine {}: {}; draining, then restarting", run.config.name, why);
+            begin_stop(run, now, why, true);
+        } else if (run.config.gpu_memory_limit > 0 && run.gpu && *run.gpu > run.config.gpu_memory_limit) {
+            const std::string why = "GPU memory " + std::to_string(*run.gpu >> 20) + " MiB over its gpu_memory_limit of " +
+                                    std::to_string(run.config.gpu_memory_limit >> 20) + " MiB";
+            spdlog::warn("engine {}: {}; draining, then restarting", run.config.name, why);
+            begin_stop(run, now, why, true);
+        }
+    }
+}
+
+// --- Status ------------------------------------------------------------------------------------
+
+Status Supervisor::status_of(const Run& run, SteadyTime now) const {
+    Status s;
+    s.name = run.config.name;
+    s.state = run.state.load();
+    s.detail = run.detail;
+    s.pid = run.pid > 0 ? run.pid : 0;
+    s.port = run.config.port;
+    s.model = run.config.model;
+    s.gpu = run.config.gpu;
+    s.rss_bytes = run.rss;
+    s.gpu_bytes = run.gpu;
+    s.in_flight = in_flight(run.index);
+    s.uptime_s = run.pid > 0 ? std::chrono::duration<double>(now - run.started).count() : 0;
+    s.restarts = run.restarts;
+    s.last_error = run.last_error;
+    if (s.state == State::failed || !run.last_error.empty()) s.log_tail.assign(run.tail.begin(), run.tail.end());
+    return s;
+}
+
+std::vector<Status> Supervisor::status() const {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex_);
+    std::vector<Status> out;
+    for (const auto& run : runs_) out.push_back(status_of(*run, now));
+    return out;
+}
+
+std::string Supervisor::json() const {
+    std::string out = R"({"object":"list","data":[)";
+    bool first = true;
+    for (const auto& s : status()) {
+        if (!first) out += ',';
+        first = false;
+        out += R"({"name":)";
+        append_json_string(out, s.name);
+        out += R"(,"state":")" + std::string(to_string(s.state)) + '"';
+        out += R"(,"detail":)";
+        append_json_string(out, s.detail);
+        out += R"(,"pid":)" + std::to_string(s.pid);
+        out += R"(,"port":)" + std::to_string(s.port);
+        out += R"(,"model":)";
+        append_json_string(out, s.model);
+        out += R"(,"gpu":)";
+        append_json_string(out, s.gpu);
+        out += R"(,"rss_bytes":)" + std::to_string(s.rss_bytes);
+        out += R"(,"gpu_memory_bytes":)" + (s.gpu_bytes ? std::to_string(*s.gpu_bytes) : std::string("null"));
+        out += R"(,"in_flight":)" + std::to_string(s.in_flight);
+        out += R"(,"uptime_s":)" + std::to_string(static_cast<long long>(s.uptime_s));
+        out += R"(,"restarts":)" + std::to_string(s.restarts);
+        out += R"(,"last_error":)";
+        append_json_string(out, s.last_error);
+        out += R"(,"log_tail":[)";
+        for (std::size_t i = 0; i < s.log_tail.size(); ++i) {
+            if (i) out += ',';
+            append_json_string(out, s.log_tail[i]);
+        }
+        out += "]}";
+    }
+    out += "]}";
+    return out;
+}
+
+}  // namespace switchyard::engine

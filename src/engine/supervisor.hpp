@@ -1,0 +1,123 @@
+// The engine supervisor: starts the configured engines (llama-server and the like) as child
+// processes, probes them until ready, restarts them after a crash with backoff, drains and
+// restarts one over its memory limit, stops idle ones and keeps at most N loaded per GPU group.
+//
+// All process work (fork/exec, waitpid, /proc, nvidia-smi, readiness probes, log files) happens on
+// the supervisor's own thread; I/O threads only read atomics (is this engine ready?) and set them
+// (a request wants this engine), then wait on a timer of their own. See docs/engines.md.
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/error.hpp"
+#include "engine/policy.hpp"
+#include "route/router.hpp"
+
+namespace switchyard::engine {
+
+namespace asio = boost::asio;
+
+struct Status {
+    std::string name;
+    State state = State::stopped;
+    std::string detail;  // why it is in this state (restart pending, memory limit, idle...)
+    int pid = 0;
+    std::uint16_t port = 0;
+    std::string model;
+    std::string gpu;
+    std::size_t rss_bytes = 0;
+    std::optional<std::size_t> gpu_bytes;  // when nvidia-smi is there
+    std::size_t in_flight = 0;
+    double uptime_s = 0;
+    std::uint64_t restarts = 0;
+    std::string last_error;
+    std::vector<std::string> log_tail;  // on failure
+};
+
+class Supervisor {
+public:
+    // Picks a free loopback port for each engine without one and writes it into the engine's
+    // upstream URL in `config` (before the upstreams are made from it).
+    explicit Supervisor(config::Gateway& config);
+    ~Supervisor();
+    Supervisor(const Supervisor&) = delete;
+    Supervisor& operator=(const Supervisor&) = delete;
+
+    bool empty() const { return runs_.empty(); }
+
+    // Requests in flight on an engine (the router's count over its deployments).
+    void set_in_flight(std::function<std::size_t(std::size_t engine)> in_flight);
+
+    // Starts the supervisor thread; engines with `preload` start at once.
+    void start();
+    // Stops every engine (SIGTERM, SIGKILL after its grace) and the thread.
+    void stop();
+
+    // May the router send traffic to this upstream? Upstreams that are not engines: always.
+    bool accepts(std::size_t upstream) const;
+
+    // Before routing a request for `model`: marks its engines used and, when none is ready and
+    // the model has no deployment outside engines, starts them and waits until one is ready
+    // (bounded by the load timeout, the deadline and the number of waiting requests). With a
+    // deployment elsewhere the request goes on at once (it spills there) while the engine loads.
+    asio::awaitable<std::optional<ApiError>> wait_ready(const config::Model& model, SteadyTime deadline);
+
+    std::vector<Status> status() const;
+    std::string json() const;  // {"object":"list","data":[...]} of status()
+
+private:
+    struct Run;
+
+    void loop();
+    void tick(SteadyTime now);
+    void reap(Run& run, SteadyTime now);
+    void spawn(Run& run, SteadyTime now);
+    void begin_stop(Run& run, SteadyTime now, std::string why, bool restart);
+    void read_output(Run& run);
+    void write_log(Run& run, std::string_view bytes);
+    void open_log(Run& run);
+    void watch_memory(SteadyTime now);
+    bool group_has_room(const Run& run, SteadyTime now);
+    void wake();
+    std::size_t in_flight(std::size_t engine) const;
+    Status status_of(const Run& run, SteadyTime now) const;
+
+    const config::Gateway& config_;
+    std::vector<std::unique_ptr<Run>> runs_;
+    std::vector<int> engine_of_upstream_;               // -1: not an engine
+    std::vector<std::vector<std::size_t>> model_engines_;  // by model index
+    std::vector<bool> model_elsewhere_;                    // by model index: a deployment not on an engine
+    std::function<std::size_t(std::size_t)> in_flight_;
+    mutable std::mutex mutex_;  // the runs' supervisor-thread fields, for status()
+    std::thread thread_;
+    std::atomic<bool> stopping_{false};
+    int wake_fd_ = -1;  // eventfd: a request wants an engine, or stop()
+    std::string nvidia_smi_;  // its path; empty: GPU memory is not watched
+    SteadyTime next_memory_check_{};
+};
+
+// The router's view of health with engines in it: an engine's upstream is usable only while the
+// engine is ready, on top of the health checks.
+class EngineHealth final : public route::HealthView {
+public:
+    EngineHealth(const route::HealthView& checks, const Supervisor& engines) : checks_(checks), engines_(engines) {}
+    bool usable(std::size_t upstream) const override { return engines_.accepts(upstream) && checks_.usable(upstream); }
+
+private:
+    const route::HealthView& checks_;
+    const Supervisor& engines_;
+};
+
+}  // namespace switchyard::engine

@@ -1,0 +1,288 @@
+// The engine supervisor with a real llama-server on the tiny model: preload, load on the first
+// request, idle unload, kill -9 and restart, a memory limit below the engine's RSS (drain, then
+// restart), two engines sharing a GPU group that holds one (least recently used stopped; the
+// second serves the tiny Llama 4 mixture-of-experts model), a crash loop, and no orphan engine
+// when the gateway is killed.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace switchyard::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::map<std::string, std::string> kEnv{{"MASTER_KEY", "master-secret-0001"}, {"CALLER_KEY", "sk-caller-00000001"}};
+const std::map<std::string, std::string> kCaller{{"authorization", "Bearer sk-caller-00000001"}};
+const std::map<std::string, std::string> kMaster{{"authorization", "Bearer master-secret-0001"}};
+
+void require_llama() {
+    if (!std::filesystem::exists(llama_server_binary()) || !std::filesystem::exists(tiny_model())) {
+        throw std::runtime_error("llama-server or the tiny model is missing (" + llama_server_binary() + ", " +
+                                 tiny_model() + "); run scripts/setup");
+    }
+}
+
+// One engine entry of `engines:`; `extra` is more keys, indented by four spaces.
+std::string engine(const std::string& name, const std::string& extra = "") {
+    return "  - name: " + name + R"(
+    command: [")" + llama_server_binary() + R"(", -m, "${MODEL}", --host, 127.0.0.1, --port, "${PORT}", -c, "512", -np, "1", -t, "1", --no-webui]
+    model: )" + tiny_model() + R"(
+    load_timeout: 60s
+    drain_timeout: 5s
+    stop_grace: 3s
+)" + extra;
+}
+
+std::string config(const std::string& engines, const std::string& models, const std::string& more = "") {
+    return R"(
+listeners: [{address: 127.0.0.1, port: 0}]
+server: {io_threads: 2, shutdown_grace: 5s}
+auth:
+  master_key: ${MASTER_KEY}
+keys:
+  - {name: caller, key: "${CALLER_KEY}"}
+)" + more + "engines:\n" + engines + "models:\n" + models;
+}
+
+std::string admin_engines(const Gateway& gateway) {
+    const auto r = request(gateway.port, "GET", "/admin/engines", "", kMaster);
+    if (r.status != 200) throw std::runtime_error("/admin/engines answered " + std::to_string(r.status) + ": " + r.body);
+    return r.body;
+}
+
+// The raw JSON value of `field` in the engine named `name` (strings keep their quotes).
+std::string field(const std::string& json, const std::string& name, const std::string& key) {
+    const auto at = json.find(R"("name":")" + name + '"');
+    if (at == std::string::npos) return "";
+    const auto k = json.find('"' + key + R"(":)", at);
+    if (k == std::string::npos) return "";
+    const auto start = k + key.size() + 3;
+    std::size_t end = start;
+    if (json[start] == '"') {
+        end = json.find('"', start + 1) + 1;
+    } else {
+        while (end < json.size() && json[end] != ',' && json[end] != '}') ++end;
+    }
+    return json.substr(start, end - start);
+}
+
+std::string state(const Gateway& gateway, const std::string& name) { return field(admin_engines(gateway), name, "state"); }
+long number(const Gateway& gateway, const std::string& name, const std::string& key) {
+    const std::string value = field(admin_engines(gateway), name, key);
+    return value.empty() ? -1 : std::stol(value);
+}
+
+// Polls until the engine is in `wanted` (a quoted state such as "\"ready\""), or throws.
+void wait_for_state(const Gateway& gateway, const std::string& name, const std::string& wanted,
+                    std::chrono::milliseconds timeout = 60s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string json;
+    while (std::chrono::steady_clock::now() < deadline) {
+        json = admin_engines(gateway);
+        if (field(json, name, "state") == '"' + wanted + '"') return;
+        std::this_thread::sleep_for(50ms);
+    }
+    throw std::runtime_error("engine " + name + " not " + wanted + " in time: " + json + "\ngateway log:\n" +
+                             gateway.process->log());
+}
+
+Response ask(const Gateway& gateway, const std::string& model) {
+    return post(gateway.port, "/v1/chat/completions", chat_body(model, false, R"("max_tokens":4)"), kCaller);
+}
+
+TEST(Engines, PreloadIsReadyBeforeTheFirstRequestAndShowsInPsAndModels) {
+    require_llama();
+    auto gateway = start_gateway(config(engine("tiny", "    preload: true\n"),
+                                        "  - name: tiny\n    deployments: [{engine: tiny}]\n"),
+                                 kEnv);
+    wait_for_state(gateway, "tiny", "ready");
+    EXPECT_GT(number(gateway, "tiny", "pid"), 0);
+    const auto deadline = std::chrono::steady_clock::now() + 2s;  // memory is read right after ready
+    while (number(gateway, "tiny", "rss_bytes") <= 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_GT(number(gateway, "tiny", "rss_bytes"), 0);
+    const auto r = ask(gateway, "tiny");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("x-switchyard-upstream"), "tiny");
+
+    Process ps("ps", {gateway_binary(), "ps", "--url", "http://127.0.0.1:" + std::to_string(gateway.port)},
+               {{"SWITCHYARD_MASTER_KEY", "master-secret-0001"}});
+    const auto exit = ps.stop(0, 10s);  // signal 0: only wait for it to finish
+    EXPECT_EQ(exit, std::optional<int>(0)) << ps.log();
+    EXPECT_NE(ps.log().find("NAME"), std::string::npos) << ps.log();
+    EXPECT_NE(ps.log().find("ready"), std::string::npos) << ps.log();
+
+    Process models("models", {gateway_binary(), "models", "--url", "http://127.0.0.1:" + std::to_string(gateway.port)},
+                   {{"SWITCHYARD_MASTER_KEY", "master-secret-0001"}});
+    EXPECT_EQ(models.stop(0, 10s), std::optional<int>(0)) << models.log();
+    EXPECT_NE(models.log().find("engine tiny"), std::string::npos) << models.log();
+    EXPECT_NE(models.log().find("closed"), std::string::npos) << models.log();
+}
+
+TEST(Engines, LoadsOnTheFirstRequest) {
+    require_llama();
+    auto gateway = start_gateway(config(engine("tiny"), "  - name: tiny\n    deployments: [{engine: tiny}]\n"), kEnv);
+    EXPECT_EQ(state(gateway, "tiny"), R"("stopped")");
+    const auto r = ask(gateway, "tiny");
+    ASSERT_EQ(r.status, 200) << r.body << gateway.process->log();
+    EXPECT_EQ(state(gateway, "tiny"), R"("ready")");
+}
+
+TEST(Engines, IdleUnloadStopsAndARequestStartsAgain) {
+    require_llama();
+    auto gateway = start_gateway(config(engine("tiny", "    preload: true\n    idle_unload: 1s\n"),
+                                        "  - name: tiny\n    deployments: [{engine: tiny}]\n"),
+                                 kEnv);
+    wait_for_state(gateway, "tiny", "ready");
+    ASSERT_EQ(ask(gateway, "tiny").status, 200);
+    wait_for_state(gateway, "tiny", "stopped", 15s);
+    EXPECT_EQ(number(gateway, "tiny", "pid"), 0);
+    const auto r = ask(gateway, "tiny");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(number(gateway, "tiny", "restarts"), 0);  // an unload is no restart
+}
+
+// kill -9 under sequential requests: they go to the cloud tier while the engine restarts; none
+// fails; the engine comes back with one restart counted.
+TEST(Engines, KilledEngineRestartsAndNothingIsLost) {
+    require_llama();
+    Sim cloud = start_sim({"--tokens", "4"});
+    auto gateway = start_gateway(
+        config(engine("tiny", "    preload: true\n    restart: {backoff_base: 200ms, backoff_max: 1s}\n"),
+               "  - name: tiny\n    deployments:\n      - {engine: tiny}\n      - {upstream: cloud, model: m, tier: 2}\n",
+               "upstreams:\n  - {name: cloud, base_url: \"" + cloud.url() + "/v1\"}\n"),
+        kEnv);
+    wait_for_state(gateway, "tiny", "ready");
+    auto r = ask(gateway, "tiny");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("x-switchyard-upstream"), "tiny");
+    const long pid = number(gateway, "tiny", "pid");
+    ASSERT_GT(pid, 0);
+    ASSERT_EQ(::kill(static_cast<pid_t>(pid), SIGKILL), 0);
+    for (int i = 0; i < 10; ++i) {
+        r = ask(gateway, "tiny");
+        EXPECT_EQ(r.status, 200) << r.body;
+        std::this_thread::sleep_for(50ms);
+    }
+    wait_for_state(gateway, "tiny", "ready");
+    EXPECT_EQ(number(gateway, "tiny", "restarts"), 1);
+    EXPECT_NE(number(gateway, "tiny", "pid"), pid);
+    EXPECT_NE(field(admin_engines(gateway), "tiny", "last_error").find("signal 9"), std::string::npos);
+    r = ask(gateway, "tiny");
+    EXPECT_EQ(r.status, 200) << r.body;
+}
+
+TEST(Engines, MemoryLimitBelowRssDrainsThenRestarts) {
+    require_llama();
+    auto gateway = start_gateway(config(engine("tiny", "    preload: true\n    memory_limit: 1MiB\n"
+                                                       "    restart: {max_restarts: 100}\n"),
+                                        "  - name: tiny\n    deployments: [{engine: tiny}]\n"),
+                                 kEnv);
+    wait_for_state(gateway, "tiny", "ready");
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (number(gateway, "tiny", "restarts") < 1 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_GE(number(gateway, "tiny", "restarts"), 1) << gateway.process->log();
+    const std::string log = gateway.process->log();
+    EXPECT_NE(log.find("over its memory_limit"), std::string::npos) << log;
+    EXPECT_NE(log.find("draining"), std::string::npos) << log;
+    EXPECT_NE(log.find("stopped for a restart"), std::string::npos) << log;
+}
+
+TEST(Engines, GpuGroupOfOneStopsTheLeastRecentlyUsed) {
+    require_llama();
+    // The second engine serves the tiny Llama 4 (mixture of experts) model.
+    std::string two = engine("two", "    gpu: gpu0\n");
+    two.replace(two.find("model: " + tiny_model()), 7 + tiny_model().size(), "model: " + tiny_llama4_model());
+    auto gateway = start_gateway(config(engine("one", "    gpu: gpu0\n") + two,
+                                        "  - name: one\n    deployments: [{engine: one}]\n"
+                                        "  - name: two\n    deployments: [{engine: two}]\n",
+                                        "gpu_groups:\n  gpu0: {max_loaded: 1}\n"),
+                                 kEnv);
+    auto r = ask(gateway, "one");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(state(gateway, "one"), R"("ready")");
+    r = ask(gateway, "two");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("x-switchyard-upstream"), "two");
+    const std::string json = admin_engines(gateway);
+    EXPECT_EQ(field(json, "one", "state"), R"("stopped")") << json;
+    EXPECT_EQ(field(json, "two", "state"), R"("ready")") << json;
+}
+
+// An engine that stops answering (SIGSTOP: alive, but its health checks time out) is drained and
+// restarted; SIGTERM stays pending while it is stopped, so the SIGKILL after stop_grace ends it.
+TEST(Engines, HungEngineFailsHealthChecksAndIsRestarted) {
+    require_llama();
+    auto gateway = start_gateway(config(engine("tiny", "    preload: true\n    health_interval: 200ms\n"
+                                                       "    unhealthy_threshold: 2\n"),
+                                        "  - name: tiny\n    deployments: [{engine: tiny}]\n"),
+                                 kEnv);
+    wait_for_state(gateway, "tiny", "ready");
+    const long pid = number(gateway, "tiny", "pid");
+    ASSERT_GT(pid, 0);
+    ASSERT_EQ(::kill(static_cast<pid_t>(pid), SIGSTOP), 0);
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (number(gateway, "tiny", "restarts") < 1 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_EQ(number(gateway, "tiny", "restarts"), 1) << gateway.process->log();
+    wait_for_state(gateway, "tiny", "ready");
+    EXPECT_NE(number(gateway, "tiny", "pid"), pid);
+    EXPECT_NE(gateway.process->log().find("health checks in a row"), std::string::npos);
+    const auto r = ask(gateway, "tiny");
+    EXPECT_EQ(r.status, 200) << r.body;
+}
+
+// A crash loop is reported, not hidden: an engine that cannot start (a missing model file) is
+// restarted up to max_restarts, then failed; the waiting caller gets 503 with its log's last lines.
+TEST(Engines, CrashLoopIsFailedWithTheLogTailInTheError) {
+    require_llama();
+    std::string broken = engine("broken", "    restart: {backoff_base: 100ms, backoff_max: 200ms, max_restarts: 1}\n");
+    broken.replace(broken.find("model: " + tiny_model()), 7 + tiny_model().size(), "model: /nonexistent/model.gguf");
+    auto gateway = start_gateway(config(broken, "  - name: broken\n    deployments: [{engine: broken}]\n"), kEnv);
+    const auto r = ask(gateway, "broken");
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_NE(r.body.find("engine_failed"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("exited with status"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("last lines of its log"), std::string::npos) << r.body;
+    const std::string json = admin_engines(gateway);
+    EXPECT_EQ(field(json, "broken", "state"), R"("failed")") << json;
+    EXPECT_EQ(field(json, "broken", "restarts"), "2") << json;
+    EXPECT_EQ(json.find(R"("log_tail":[])"), std::string::npos) << json;
+}
+
+// kill -9 of the gateway itself leaves no engine behind (PR_SET_PDEATHSIG).
+TEST(Engines, NoOrphanWhenTheGatewayIsKilled) {
+    require_llama();
+    auto gateway = start_gateway(config(engine("tiny", "    preload: true\n"),
+                                        "  - name: tiny\n    deployments: [{engine: tiny}]\n"),
+                                 kEnv);
+    wait_for_state(gateway, "tiny", "ready");
+    const long pid = number(gateway, "tiny", "pid");
+    ASSERT_GT(pid, 0);
+    gateway.process->stop(SIGKILL);
+    auto alive = [pid] {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (text.empty()) return false;
+        const auto paren = text.rfind(')');
+        return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z';  // a zombie is dead
+    };
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (alive() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    EXPECT_FALSE(alive()) << "engine pid " << pid << " outlived the gateway";
+}
+
+}  // namespace
+}  // namespace switchyard::testing

@@ -1,0 +1,174 @@
+// The engine supervisor's pure parts: placeholders, backoff, LRU choice, /proc and nvidia-smi
+// readings, the `ps` table, and the `engines:` configuration with its errors.
+#include <gtest/gtest.h>
+
+#include "config/config.hpp"
+#include "engine/policy.hpp"
+#include "engine/ps.hpp"
+
+namespace switchyard::engine {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(EnginePlaceholders, ExpandsPortModelAndNameAndLeavesOthers) {
+    const Placeholders values{"8123", "/models/tiny.gguf", "tiny"};
+    EXPECT_EQ(expand("--port=${PORT}", values), "--port=8123");
+    EXPECT_EQ(expand("${NAME}-${MODEL}", values), "tiny-/models/tiny.gguf");
+    EXPECT_EQ(expand("${OTHER} and ${PORT", values), "${OTHER} and ${PORT");
+    const auto argv = expand_command({"llama-server", "-m", "${MODEL}", "--port", "${PORT}"}, values);
+    ASSERT_EQ(argv.size(), 5u);
+    EXPECT_EQ(argv[2], "/models/tiny.gguf");
+    EXPECT_EQ(argv[4], "8123");
+}
+
+TEST(EngineBackoff, DoublesFromBaseUpToMax) {
+    EXPECT_EQ(backoff_delay(1s, 60s, 0), 0ms);
+    EXPECT_EQ(backoff_delay(1s, 60s, 1), 1s);
+    EXPECT_EQ(backoff_delay(1s, 60s, 2), 2s);
+    EXPECT_EQ(backoff_delay(1s, 60s, 3), 4s);
+    EXPECT_EQ(backoff_delay(1s, 60s, 7), 60s);
+    EXPECT_EQ(backoff_delay(1s, 60s, 1000), 60s);
+    EXPECT_EQ(backoff_delay(300ms, 1s, 3), 1s);
+}
+
+TEST(EngineLru, StopsTheLeastRecentlyUsedLoadedEngine) {
+    const SteadyTime t0{};
+    std::vector<LruCandidate> group{
+        {0, t0 + 5s, true, false},
+        {1, t0 + 1s, true, false},
+        {2, t0 + 0s, false, false},  // not loaded: nothing to free
+        {3, t0 + 9s, false, false},  // the one starting
+    };
+    EXPECT_EQ(pick_eviction(group, 3), 1u);
+    group[1].stopping = true;  // already on its way out
+    EXPECT_EQ(pick_eviction(group, 3), 0u);
+    EXPECT_EQ(pick_eviction(group, 0), std::nullopt);  // only the starter itself is loaded
+}
+
+TEST(EngineMemory, ReadsVmRssAndNvidiaSmi) {
+    EXPECT_EQ(parse_vm_rss("Name:\tllama-server\nVmPeak:\t  99 kB\nVmRSS:\t   20480 kB\nThreads: 4\n"), 20480u * 1024);
+    EXPECT_EQ(parse_vm_rss("Name: zombie\n"), std::nullopt);
+    const auto gpu = parse_nvidia_smi("1234, 5120\n99, 10\ngarbage\n1234, 1\n");
+    EXPECT_EQ(gpu.at(1234), 5121ull << 20);
+    EXPECT_EQ(gpu.at(99), 10ull << 20);
+    EXPECT_EQ(gpu.size(), 2u);
+}
+
+TEST(EnginePs, PrintsATable) {
+    std::string why;
+    const std::string table = ps_table(
+        R"({"object":"list","data":[{"name":"tiny","state":"ready","detail":"","pid":42,"port":1,"model":"m","gpu":"",)"
+        R"("rss_bytes":104857600,"gpu_memory_bytes":null,"in_flight":2,"uptime_s":75,"restarts":1,"last_error":"","log_tail":[]}]})",
+        &why);
+    EXPECT_NE(table.find("NAME"), std::string::npos) << table;
+    EXPECT_NE(table.find("tiny"), std::string::npos);
+    EXPECT_NE(table.find("ready"), std::string::npos);
+    EXPECT_NE(table.find("100.0MiB"), std::string::npos) << table;
+    EXPECT_NE(table.find("1m15s"), std::string::npos) << table;
+    EXPECT_TRUE(ps_table("not json", &why).empty());
+}
+
+}  // namespace
+}  // namespace switchyard::engine
+
+namespace switchyard::config {
+namespace {
+
+EnvLookup no_env() {
+    return [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+}
+
+TEST(EngineConfig, ParsesEnginesAndDeploymentsOnThem) {
+    const auto result = load_string(R"(
+gpu_groups:
+  gpu0: {max_loaded: 1}
+engines:
+  - name: small
+    command: [llama-server, -m, "${MODEL}", --port, "${PORT}"]
+    model: /models/small.gguf
+    gpu: gpu0
+    preload: true
+    idle_unload: 10m
+    health_interval: 0
+    unhealthy_threshold: 5
+    memory_limit: 2GiB
+    restart: {backoff_base: 500ms, backoff_max: 30s, max_restarts: 3, window: 5m}
+    log: {dir: /tmp/engines, max_size: 1MiB, files: 2}
+    env: {CUDA_VISIBLE_DEVICES: "0"}
+  - name: big
+    command: [llama-server, --port, "${PORT}"]
+    port: 9555
+    gpu: gpu0
+models:
+  - name: small
+    deployments: [{engine: small}]
+  - name: big
+    deployments: [{engine: big, model: big-q4}]
+)",
+                                    no_env());
+    ASSERT_TRUE(result.gateway) << (result.errors.empty() ? "" : to_string(result.errors[0]));
+    const Gateway& g = *result.gateway;
+    ASSERT_EQ(g.engines.size(), 2u);
+    ASSERT_EQ(g.upstreams.size(), 2u);  // one per engine, none declared
+    const Engine& small = g.engines[0];
+    EXPECT_EQ(small.command[2], "${MODEL}");  // left for the supervisor
+    EXPECT_EQ(small.command[4], "${PORT}");
+    EXPECT_TRUE(small.preload);
+    EXPECT_EQ(small.idle_unload, std::chrono::minutes(10));
+    EXPECT_EQ(small.memory_limit, 2ull << 30);
+    EXPECT_EQ(small.health_interval.count(), 0);  // never probed once ready
+    EXPECT_EQ(small.unhealthy_threshold, 5u);
+    EXPECT_EQ(g.engines[1].health_interval, std::chrono::seconds(5));
+    EXPECT_EQ(small.backoff_base, std::chrono::milliseconds(500));
+    EXPECT_EQ(small.max_restarts, 3u);
+    EXPECT_EQ(small.log_files, 2u);
+    EXPECT_EQ(small.env.at("CUDA_VISIBLE_DEVICES"), "0");
+    EXPECT_EQ(g.gpu_groups.at("gpu0").max_loaded, 1u);
+    EXPECT_EQ(g.engines[1].port, 9555);
+    const Upstream& upstream = g.upstreams[g.engines[1].upstream];
+    EXPECT_EQ(upstream.name, "big");
+    EXPECT_EQ(upstream.type, UpstreamType::llama_server);
+    EXPECT_EQ(upstream.url.port, 9555);
+    EXPECT_FALSE(upstream.health.enabled);
+    EXPECT_EQ(upstream.engine, std::optional<std::size_t>(1));
+    EXPECT_EQ(g.models[1].deployments[0].upstream, g.engines[1].upstream);
+    EXPECT_EQ(g.models[1].deployments[0].name, "big");
+    EXPECT_EQ(g.models[1].deployments[0].model, "big-q4");
+}
+
+TEST(EngineConfig, ReportsErrorsWithTheirLines) {
+    const auto result = load_string(R"(
+upstreams:
+  - {name: cloud, base_url: "https://api.example.com/v1"}
+engines:
+  - name: cloud
+    command: llama-server
+    idle_unload: soon
+    restart: {backoff_base: 10s, backoff_max: 1s}
+    colour: blue
+models:
+  - name: a
+    deployments: [{engine: clod}]
+  - name: b
+    deployments: [{upstream: cloud, engine: cloud}]
+)",
+                                    no_env());
+    ASSERT_FALSE(result.gateway);
+    auto has = [&](int line, std::string_view text) {
+        for (const auto& e : result.errors) {
+            if (e.line == line && e.message.find(text) != std::string::npos) return true;
+        }
+        return false;
+    };
+    EXPECT_TRUE(has(5, "used twice")) << to_string(result.errors[0]);
+    EXPECT_TRUE(has(6, "needs a 'command'"));
+    EXPECT_TRUE(has(7, "'idle_unload' must be a duration"));
+    EXPECT_TRUE(has(8, "'backoff_max' must not be shorter"));
+    EXPECT_TRUE(has(9, "unknown key 'colour'"));
+    EXPECT_TRUE(has(12, "unknown engine 'clod'; did you mean 'cloud'?"));
+    EXPECT_TRUE(has(14, "either an 'upstream' or an 'engine'"));
+}
+
+}  // namespace
+}  // namespace switchyard::config
