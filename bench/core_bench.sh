@@ -178,15 +178,18 @@ EOF
     [[ -n "$NGINX_WORKER" ]] || die "nginx did not start"
 }
 
+# start_switchyard [NAME METRICS]: "switchyard" with metrics on (the default), or another name.
 start_switchyard() {
-    rm -f "$WORK/switchyard.port"
-    cat >"$WORK/switchyard.yaml" <<EOF
+    local name=${1:-switchyard} metrics=${2:-true}
+    rm -f "$WORK/$name.port"
+    cat >"$WORK/$name.yaml" <<EOF
 # Written by bench/core_bench.sh: one I/O thread; 64 idle upstream connections kept, like nginx.
 listeners:
   - address: 127.0.0.1
     port: 0
 server:
   io_threads: 1
+  metrics: $metrics
 upstreams:
   - name: sim
     type: openai
@@ -200,16 +203,28 @@ models:
       - upstream: sim
         model: sim-model
 EOF
-    taskset -c "$PROXY_CPU" "$SWITCHYARD" serve --config "$WORK/switchyard.yaml" \
-        --ready-file "$WORK/switchyard.port" --log-level warn >"$WORK/switchyard.log" 2>&1 &
-    SY_PID=$!
-    PIDS+=("$SY_PID")
-    wait_for_file "$WORK/switchyard.port" "$SY_PID"
-    SY_PORT=$(head -n1 "$WORK/switchyard.port")
+    taskset -c "$PROXY_CPU" "$SWITCHYARD" serve --config "$WORK/$name.yaml" \
+        --ready-file "$WORK/$name.port" --log-level warn >"$WORK/$name.log" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    wait_for_file "$WORK/$name.port" "$pid"
+    if [[ $name == switchyard ]]; then
+        SY_PID=$pid
+        SY_PORT=$(head -n1 "$WORK/$name.port")
+    else
+        SYN_PID=$pid
+        SYN_PORT=$(head -n1 "$WORK/$name.port")
+    fi
 }
 
-port_of() { case $1 in direct) echo "$SIM_PORT" ;; nginx) echo "$NGINX_PORT" ;; switchyard) echo "$SY_PORT" ;; esac; }
-proxy_pid_of() { case $1 in direct) echo "" ;; nginx) echo "$NGINX_WORKER" ;; switchyard) echo "$SY_PID" ;; esac; }
+port_of() {
+    case $1 in direct) echo "$SIM_PORT" ;; nginx) echo "$NGINX_PORT" ;; switchyard) echo "$SY_PORT" ;;
+        switchyard-nometrics) echo "$SYN_PORT" ;; esac
+}
+proxy_pid_of() {
+    case $1 in direct) echo "" ;; nginx) echo "$NGINX_WORKER" ;; switchyard) echo "$SY_PID" ;;
+        switchyard-nometrics) echo "$SYN_PID" ;; esac
+}
 
 # wrk output -> "rps p50_ms p99_ms errors"
 parse_wrk() {
@@ -240,20 +255,21 @@ START_EPOCH=$(date +%s)
 start_sim
 start_nginx
 start_switchyard
+start_switchyard switchyard-nometrics false  # the same with `server.metrics: false`: what metrics cost
 log "sim :$SIM_PORT (pid $SIM_PID), nginx :$NGINX_PORT (worker $NGINX_WORKER), switchyard :$SY_PORT (pid $SY_PID)"
 
 CHAT='{"model":"bench","messages":[{"role":"user","content":"hello"}],"max_tokens":8}'
-for config in direct nginx switchyard; do  # every path answers 200 before anything is timed
+for config in direct nginx switchyard switchyard-nometrics; do  # every path answers 200 before anything is timed
     code=$(curl -s -o "$WORK/check.json" -w '%{http_code}' -H 'Content-Type: application/json' \
         -d "$CHAT" "http://127.0.0.1:$(port_of $config)/v1/chat/completions")
     [[ "$code" == 200 ]] || die "$config answered $code: $(head -c 300 "$WORK/check.json")"
 done
 
 # 1. Non-streaming chat completions ------------------------------------------------------------
-CONFIGS=(direct nginx switchyard)
+CHAT_CONFIGS=(direct nginx switchyard switchyard-nometrics)
 for ((round = 1; round <= ROUNDS; round++)); do
-    for ((k = 0; k < 3; k++)); do
-        config=${CONFIGS[$(((k + round - 1) % 3))]}  # rotate the order from round to round
+    for ((k = 0; k < 4; k++)); do
+        config=${CHAT_CONFIGS[$(((k + round - 1) % 4))]}  # rotate the order from round to round
         port=$(port_of "$config")
         pid=$(proxy_pid_of "$config")
         taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${WARMUP}s" -s "$ROOT/bench/wrk_chat.lua" \
@@ -273,6 +289,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 # 2. Streaming: SSE events relayed per second ---------------------------------------------------
+stop_pid "$SYN_PID"
+CONFIGS=(direct nginx switchyard)
 for ((round = 1; round <= ROUNDS; round++)); do
     for ((k = 0; k < 3; k++)); do
         config=${CONFIGS[$(((k + round - 1) % 3))]}
@@ -393,7 +411,7 @@ L.append("| path | requests/s | p50 ms | p99 ms | proxy CPU µs/req |")
 L.append("| --- | ---: | ---: | ---: | ---: |")
 def rounds(vals, f):
     return " [" + ", ".join(f(v) for v in vals) + "]"
-for config in ("direct", "nginx", "switchyard"):
+for config in ("direct", "nginx", "switchyard", "switchyard-nometrics"):
     v = chat.get(config, [])
     if not v:
         continue
@@ -411,6 +429,15 @@ L.append(f"**switchyard / nginx:** requests/s **{ratio_rps:.2f}×** ({verdict_rp
          f"p99 **{ratio_p99:.2f}×** ({verdict_p99} the ≤ 1.0× target), proxy CPU per request {ratio_cpu:.2f}×. "
          "Requests/s and p99 swing from round to round with other work on the shared machine; CPU per request "
          "is the steadier comparison.")
+if chat.get("switchyard-nometrics"):
+    on_cpu = med([x[3] for x in chat["switchyard"]])
+    off_cpu = med([x[3] for x in chat["switchyard-nometrics"]])
+    on_rps = med([x[0] for x in chat["switchyard"]])
+    off_rps = med([x[0] for x in chat["switchyard-nometrics"]])
+    L.append("")
+    L.append(f"**Metrics on / off** (`switchyard-nometrics` runs with `server.metrics: false`): proxy CPU per request "
+             f"{on_cpu:.1f} / {off_cpu:.1f} µs ({(on_cpu / off_cpu - 1) * 100:+.1f}%), requests/s "
+             f"{on_rps / off_rps:.2f}×.")
 L.append("")
 L.append("### Streaming")
 L.append("")

@@ -324,7 +324,7 @@ private:
         if (!expect_map(node, "'server'",
                         {"io_threads", "max_body_bytes", "max_header_bytes", "max_headers",
                          "request_read_timeout", "keepalive_timeout", "shutdown_grace",
-                         "expose_upstream_address"})) {
+                         "expose_upstream_address", "metrics"})) {
             return;
         }
         integer(node, "io_threads", out.io_threads, 1, 256);
@@ -335,6 +335,7 @@ private:
         duration(node, "keepalive_timeout", out.keepalive_timeout);
         duration(node, "shutdown_grace", out.shutdown_grace);
         boolean(node, "expose_upstream_address", out.expose_upstream_address);
+        boolean(node, "metrics", out.metrics);
     }
 
     void retries(const YAML::Node& node, Retries& out) {

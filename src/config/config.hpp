@@ -235,6 +235,7 @@ struct Server {
     Duration keepalive_timeout{std::chrono::seconds(75)};
     Duration shutdown_grace{std::chrono::seconds(30)};
     bool expose_upstream_address = false;  // put the upstream's URL in error messages
+    bool metrics = true;                   // record request series for GET /metrics
 };
 
 struct Gateway {

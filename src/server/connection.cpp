@@ -332,8 +332,10 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
         observation.key = key_name;
         observation.status = error.status;
         observation.duration_s = elapsed;
-        worker_.metrics.record(observation);
-        if (why) worker_.metrics.refused(*why);
+        if (limits().metrics) {
+            worker_.metrics.record(observation);
+            if (why) worker_.metrics.refused(*why);
+        }
         if (keep_row) {
             row.ts_ms = arrived_ms;
             row.request_id = std::string(request_id);
@@ -509,7 +511,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
     observation.cost = cost;
     observation.duration_s = elapsed;
     observation.ttft_s = outcome.ttft_ms >= 0 ? outcome.ttft_ms / 1000 : -1;
-    worker_.metrics.record(observation);
+    if (limits().metrics) worker_.metrics.record(observation);
     if (keep_row) {
         row.ts_ms = arrived_ms;
         row.request_id = std::string(request_id);
