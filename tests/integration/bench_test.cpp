@@ -81,18 +81,25 @@ struct Report {
 TEST(Bench, MeasuredLatenciesMatchTheSimulatorWithin2Percent) {
     // 200 ms to the first token, then 20 ms per token, 32 tokens: E2EL 200 + 31 * 20 = 820 ms.
     auto sim = start_sim({"--ttft-ms", "200", "--itl-ms", "20", "--tokens", "32"});
-    const auto bench = run_bench({"-u", sim.url(), "-m", "m", "-c", "4", "-n", "16", "--input-len", "16",
-                                  "--output-len", "64"});
-    ASSERT_EQ(bench.exit_code, 0) << bench.output;
-    Report r(bench.json);
-    EXPECT_EQ(r.number("completed"), 16);
-    EXPECT_EQ(r.number("failed"), 0);
-    EXPECT_NEAR(r.stat("ttft_ms", "mean"), 200.0, 200.0 * 0.02) << bench.output;
-    EXPECT_NEAR(r.stat("itl_ms", "mean"), 20.0, 20.0 * 0.02) << bench.output;
-    EXPECT_NEAR(r.stat("tpot_ms", "mean"), 20.0, 20.0 * 0.02) << bench.output;
-    EXPECT_NEAR(r.stat("e2el_ms", "mean"), 820.0, 820.0 * 0.02) << bench.output;
-    EXPECT_EQ(r.stat("itl_ms", "count"), 16 * 31);  // every gap between 32 tokens
-    EXPECT_EQ(r.number("output_tokens"), 16 * 32);  // from usage, not capped by --output-len 64
+    const auto within = [](double measured, double expected) { return std::abs(measured - expected) <= expected * 0.02; };
+    // The test machine is shared: a burst of load there delays the simulator's timers by
+    // milliseconds. One more run absorbs such a burst; a wrong measurement fails both.
+    std::string failures;
+    for (int attempt = 1; attempt <= 2; ++attempt) {
+        const auto bench = run_bench({"-u", sim.url(), "-m", "m", "-c", "4", "-n", "16", "--input-len", "16",
+                                      "--output-len", "64"});
+        ASSERT_EQ(bench.exit_code, 0) << bench.output;
+        Report r(bench.json);
+        ASSERT_EQ(r.number("completed"), 16);
+        EXPECT_EQ(r.stat("itl_ms", "count"), 16 * 31);  // every gap between 32 tokens
+        EXPECT_EQ(r.number("output_tokens"), 16 * 32);  // from usage, not capped by --output-len 64
+        const double ttft = r.stat("ttft_ms", "mean"), itl = r.stat("itl_ms", "mean");
+        const double tpot = r.stat("tpot_ms", "mean"), e2el = r.stat("e2el_ms", "mean");
+        if (within(ttft, 200) && within(itl, 20) && within(tpot, 20) && within(e2el, 820)) return;
+        failures += "attempt " + std::to_string(attempt) + ": TTFT " + std::to_string(ttft) + ", ITL " +
+                    std::to_string(itl) + ", TPOT " + std::to_string(tpot) + ", E2EL " + std::to_string(e2el) + "\n";
+    }
+    ADD_FAILURE() << "means not within 2% of TTFT 200, ITL 20, TPOT 20, E2EL 820 ms:\n" << failures;
 }
 
 TEST(Bench, CountsMatchTheSimulatorsStatistics) {
