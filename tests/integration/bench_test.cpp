@@ -83,9 +83,9 @@ TEST(Bench, MeasuredLatenciesMatchTheSimulatorWithin2Percent) {
     auto sim = start_sim({"--ttft-ms", "200", "--itl-ms", "20", "--tokens", "32"});
     const auto within = [](double measured, double expected) { return std::abs(measured - expected) <= expected * 0.02; };
     // The test machine is shared: a burst of load there delays the simulator's timers by
-    // milliseconds. One more run absorbs such a burst; a wrong measurement fails both.
+    // milliseconds. Two more runs absorb such a burst; a wrong measurement fails all three.
     std::string failures;
-    for (int attempt = 1; attempt <= 2; ++attempt) {
+    for (int attempt = 1; attempt <= 3; ++attempt) {
         const auto bench = run_bench({"-u", sim.url(), "-m", "m", "-c", "4", "-n", "16", "--input-len", "16",
                                       "--output-len", "64"});
         ASSERT_EQ(bench.exit_code, 0) << bench.output;
