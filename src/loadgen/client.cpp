@@ -129,10 +129,12 @@ asio::awaitable<void> Connection::exchange(Scratch& x, const Context& ctx, Reque
         record.itl_begin = itl_begin;
         ctx.itl_ms->resize(itl_begin);
         x.reply.clear();
+        x.error.clear();
         if (!reused) {
             const auto connect_ec = co_await connect();
             if (connect_ec) {
                 record.error = timed_out ? ErrorKind::timeout : ErrorKind::connect;
+                x.error = connect_ec.message();
                 close();
                 break;
             }
@@ -144,6 +146,7 @@ asio::awaitable<void> Connection::exchange(Scratch& x, const Context& ctx, Reque
             close();
             if (reused && attempt == 0 && !timed_out) continue;  // a stale keep-alive connection
             record.error = timed_out ? ErrorKind::timeout : ErrorKind::closed;
+            x.error = write_ec.message();
             break;
         }
 
@@ -220,6 +223,7 @@ asio::awaitable<void> Connection::exchange(Scratch& x, const Context& ctx, Reque
                     record.error = ErrorKind::broken_stream;
                 }
                 record.status = static_cast<std::uint16_t>(x.parser.status());
+                x.error = x.parser.error().empty() || read_ec != asio::error::eof ? read_ec.message() : x.parser.error();
                 break;
             }
             any_bytes = true;
@@ -228,6 +232,7 @@ asio::awaitable<void> Connection::exchange(Scratch& x, const Context& ctx, Reque
             const auto result = x.parser.feed(input, consumed, on_body);
             if (result == ResponseParser::Result::error) {
                 record.error = ErrorKind::bad_response;
+                x.error = x.parser.error();
                 close();
                 break;
             }

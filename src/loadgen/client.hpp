@@ -52,6 +52,7 @@ struct Scratch {
     std::string body;           // the request body
     std::string response_body;  // a non-streamed response
     std::string reply;          // the assistant's text, when a multi-turn session needs it
+    std::string error;          // why the last request failed, when not an HTTP status (a system error, a parse error)
     ResponseParser parser;
     SseParser sse;
 };

@@ -150,8 +150,10 @@ void print_summary(std::ostream& out, const BenchReport& report) {
         row("TPOT", s.tpot);
         row("ITL", s.itl);
         row("E2EL", s.e2el);
-        out << "\n";
-        t.print(out);
+        if (t.rows().size() > 1) {
+            out << "\n";
+            t.print(out);
+        }
     }
     if (report.runs.size() > 1) {
         out << "\n";

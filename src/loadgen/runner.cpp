@@ -123,7 +123,7 @@ private:
     void note_error(const RequestRecord& record, const Scratch& scratch) {
         first_error_ = error_label(record);
         std::string_view detail = record.error == ErrorKind::http ? std::string_view(scratch.response_body)
-                                                                  : std::string_view(scratch.parser.error());
+                                                                  : std::string_view(scratch.error);
         if (detail.size() > 300) detail = detail.substr(0, 300);
         if (!detail.empty()) {
             first_error_ += ": ";
