@@ -1,6 +1,7 @@
-// Micro-benchmarks of the hot-path pieces: request parsing and model rewrite.
+// Micro-benchmarks of the hot-path pieces: request parsing, model rewrite, recording metrics.
 #include <benchmark/benchmark.h>
 
+#include "metrics/metrics.hpp"
 #include "parse/request.hpp"
 
 namespace {
@@ -32,6 +33,25 @@ void BM_RewriteModel(benchmark::State& state) {
     }
 }
 BENCHMARK(BM_RewriteModel);
+
+// What recording one answered request in the metrics costs the I/O thread (same series each
+// time, as on a busy connection).
+void BM_MetricsRecord(benchmark::State& state) {
+    switchyard::metrics::Shard shard;
+    switchyard::metrics::Observation observation;
+    observation.model = "llama4:maverick";
+    observation.deployment = "gpu-1";
+    observation.tier = 1;
+    observation.key = "research";
+    observation.status = 200;
+    observation.prompt_tokens = 20;
+    observation.completion_tokens = 8;
+    observation.cost = 0.0001;
+    observation.duration_s = 0.0012;
+    observation.ttft_s = 0.0004;
+    for (auto _ : state) shard.record(observation);
+}
+BENCHMARK(BM_MetricsRecord);
 
 }  // namespace
 

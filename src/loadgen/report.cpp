@@ -6,6 +6,8 @@
 #include <cmath>
 #include <set>
 
+#include "loadgen/workload.hpp"
+
 namespace switchyard::loadgen {
 
 std::optional<double> RunReport::usd_per_million_tokens() const {
@@ -170,25 +172,7 @@ void print_summary(std::ostream& out, const BenchReport& report) {
 
 namespace {
 
-std::string json_string(std::string_view text) {
-    std::string out = "\"";
-    for (const char c : text) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
-            case '\r': out += "\\r"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    out += fmt::format("\\u{:04x}", static_cast<int>(c));
-                } else {
-                    out += c;
-                }
-        }
-    }
-    return out + "\"";
-}
+std::string json_string(std::string_view text) { return json_quote(text); }
 
 std::string json_number(double v) {
     if (!std::isfinite(v)) return "null";

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <fstream>
 
+#include "core/error.hpp"
+
 namespace switchyard::loadgen {
 
 namespace {
@@ -30,25 +32,8 @@ void append_uint(std::string& out, std::uint64_t value) {
 }  // namespace
 
 std::string json_quote(std::string_view text) {
-    std::string out = "\"";
-    for (const char c : text) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out += c;
-                }
-        }
-    }
-    out += '"';
+    std::string out;
+    append_json_string(out, text);
     return out;
 }
 
