@@ -292,15 +292,26 @@ asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTi
     }
     counters_.queued.fetch_add(1, std::memory_order_relaxed);
     // Queue timers run on real time; the deadline is the caller's, so both are steady_clock.
+    // A freed slot is handed over by dispatch() and cancels the timer at once; the waiter also
+    // looks again every kRecheck, for a deployment that recovered (breaker closed, cooldown or
+    // rate limit over), which frees no slot and so wakes nobody.
+    constexpr auto kRecheck = std::chrono::milliseconds(100);
     const auto until = std::min(std::chrono::steady_clock::now() + model.queue_timeout, deadline);
-    waiter->timer.expires_at(until);
-    auto [ec] = co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    (void)ec;  // woken by a grant (cancelled) or by the timeout: the queue says which
-    std::lock_guard lock(tier.queue_mutex);
-    if (waiter->lease) co_return std::move(waiter->lease);
-    if (auto it = std::find(tier.waiters.begin(), tier.waiters.end(), waiter); it != tier.waiters.end()) {
-        tier.waiters.erase(it);
-        tier.waiting.fetch_sub(1);
+    while (true) {
+        waiter->timer.expires_at(std::min(until, std::chrono::steady_clock::now() + kRecheck));
+        auto [ec] = co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        (void)ec;  // a grant (cancelled) or a recheck: the queue says which
+        std::lock_guard lock(tier.queue_mutex);
+        if (waiter->lease) co_return std::move(waiter->lease);
+        Lease lease;
+        const bool leased = take(tier, {}, clock_.now(), lease) == Take::leased;
+        if (!leased && std::chrono::steady_clock::now() < until) continue;
+        if (auto it = std::find(tier.waiters.begin(), tier.waiters.end(), waiter); it != tier.waiters.end()) {
+            tier.waiters.erase(it);
+            tier.waiting.fetch_sub(1);
+        }
+        if (leased) co_return std::move(lease);
+        break;
     }
     counters_.queue_timeouts.fetch_add(1, std::memory_order_relaxed);
     const auto waited = duration_cast<std::chrono::milliseconds>(model.queue_timeout).count();

@@ -331,6 +331,36 @@ models:
     EXPECT_EQ(router.status(model.deployments[0].id).outstanding, 1u);
 }
 
+TEST(Router, AQueuedRequestTakesADeploymentThatRecoversWithoutASlotBeingFreed) {
+    // One request a minute and no burst: the deployment is "full" until its rate limit refills,
+    // which frees no slot; the waiter must notice by looking again.
+    const auto config = load(R"(
+upstreams:
+  - {name: gpu, base_url: "http://127.0.0.1:1"}
+models:
+  - name: m
+    overflow: queue
+    queue: {size: 4, timeout: 3s}
+    deployments: [{upstream: gpu, limits: {rpm: 60, rpm_burst: 1}}]
+)");
+    const auto& model = model_named(config, "m");
+    FakeHealth health;
+    ManualClock clock;
+    Router router(config, health, clock);
+    take(router, model);  // the one request of this second; its lease ends at once
+    asio::io_context io;
+    asio::steady_timer refill(io, 150ms);
+    refill.async_wait([&](auto) { clock.advance(1s); });  // the limit refills one request
+    const auto start = std::chrono::steady_clock::now();
+    auto result = run(io, router.acquire(model, {}, SteadyTime::max()));
+    ASSERT_TRUE(std::holds_alternative<Lease>(result)) << std::get<ApiError>(result).message;
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(waited, 150ms);
+    EXPECT_LT(waited, 1s);  // well before the queue timeout
+    EXPECT_EQ(router.counters().queued.load(), 1u);
+    EXPECT_EQ(router.queued(model), 0u);
+}
+
 TEST(Router, UnknownModelListsModelsAndTheClosest) {
     const auto config = tiered();
     FakeHealth health;
