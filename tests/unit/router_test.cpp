@@ -307,13 +307,13 @@ models:
     auto held = std::make_unique<Lease>(take(router, model));
 
     // The slot is handed to the waiter when the lease is released.
+    const auto start = std::chrono::steady_clock::now();  // before the release timer starts
     asio::steady_timer release_later(io, 50ms);
     release_later.async_wait([&](auto) { held.reset(); });
     std::optional<std::variant<Lease, ApiError>> second;
     std::optional<std::variant<Lease, ApiError>> third;
     asio::co_spawn(io, router.acquire(model, {}, SteadyTime::max()), [&](std::exception_ptr, auto r) { second = std::move(r); });
     asio::co_spawn(io, router.acquire(model, {}, SteadyTime::max()), [&](std::exception_ptr, auto r) { third = std::move(r); });
-    const auto start = std::chrono::steady_clock::now();
     io.run();
     io.restart();
     ASSERT_TRUE(second && third);
