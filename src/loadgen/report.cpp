@@ -6,6 +6,7 @@
 #include <cmath>
 #include <set>
 
+#include "core/table.hpp"
 #include "loadgen/workload.hpp"
 
 namespace switchyard::loadgen {
@@ -48,38 +49,7 @@ std::string objectives_text(const Objectives& o) {
     return out;
 }
 
-// A plain-text table with right-aligned columns (the first left-aligned).
-class Table {
-public:
-    explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
-    void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
-    void print(std::ostream& out) const {
-        std::vector<std::size_t> width(rows_[0].size(), 0);
-        for (const auto& row : rows_) {
-            for (std::size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());
-        }
-        for (std::size_t r = 0; r < rows_.size(); ++r) {
-            std::string line;
-            for (std::size_t i = 0; i < rows_[r].size() && i < width.size(); ++i) {
-                if (i > 0) line += "  ";
-                const std::string& cell = rows_[r][i];
-                const std::string pad(width[i] - cell.size(), ' ');
-                line += i == 0 ? cell + pad : pad + cell;
-            }
-            while (!line.empty() && line.back() == ' ') line.pop_back();
-            out << line << "\n";
-            if (r == 0) {
-                std::size_t total = 0;
-                for (auto w : width) total += w + 2;
-                out << std::string(total - 2, '-') << "\n";
-            }
-        }
-    }
-    const std::vector<std::vector<std::string>>& rows() const { return rows_; }
-
-private:
-    std::vector<std::vector<std::string>> rows_;
-};
+using Table = TextTable;
 
 Table sweep_table(const BenchReport& report) {
     Table t({"model", "load", "ok", "failed", "req/s", "out tok/s", "TTFT mean", "TTFT p99", "TPOT mean", "ITL mean",

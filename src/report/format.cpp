@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/table.hpp"
 
 namespace switchyard::report {
 
@@ -123,37 +124,7 @@ std::string months_text(const std::optional<double>& months) {
 
 std::string tokens_text(const std::optional<double>& tokens) { return tokens ? format_count(*tokens) : "never"; }
 
-// A plain-text table: first column left-aligned, the others right-aligned.
-class Table {
-public:
-    explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
-    void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
-    void print(std::ostream& out, std::size_t left_columns = 1) const {
-        std::vector<std::size_t> width(rows_[0].size(), 0);
-        for (const auto& row : rows_) {
-            for (std::size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());
-        }
-        for (std::size_t r = 0; r < rows_.size(); ++r) {
-            std::string line;
-            for (std::size_t i = 0; i < rows_[r].size() && i < width.size(); ++i) {
-                if (i > 0) line += "  ";
-                const std::string& cell = rows_[r][i];
-                const std::string pad(width[i] - cell.size(), ' ');
-                line += (i < left_columns || (i + 1 == width.size() && left_columns > 1)) ? cell + pad : pad + cell;
-            }
-            while (!line.empty() && line.back() == ' ') line.pop_back();
-            out << line << "\n";
-            if (r == 0) {
-                std::size_t total = 0;
-                for (auto w : width) total += w + 2;
-                out << std::string(total - 2, '-') << "\n";
-            }
-        }
-    }
-
-private:
-    std::vector<std::vector<std::string>> rows_;
-};
+using Table = TextTable;
 
 const std::vector<std::string> kGroupHeader{"requests", "failed", "prompt", "cached", "completion", "spend",
                                             "per request", "share"};
