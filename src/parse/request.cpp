@@ -188,14 +188,6 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
     return facts;
 }
 
-RewrittenBody rewrite_model(std::string_view body, const RequestFacts& facts, std::string_view model) {
-    RewrittenBody out;
-    out.prefix = body.substr(0, facts.model_offset);
-    append_json_string(out.model_literal, model);
-    out.suffix = body.substr(facts.model_offset + facts.model_length);
-    return out;
-}
-
 void forward_body(ForwardBody& out, std::string_view body, const RequestFacts& facts, std::string_view model,
                   bool add_usage) {
     struct Edit {

@@ -41,15 +41,6 @@ struct RequestFacts {
 std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::string& body,
                                                    simdjson::ondemand::parser& parser);
 
-// `body` with the model literal replaced by `model` as a JSON string: (prefix, literal, suffix).
-struct RewrittenBody {
-    std::string_view prefix;
-    std::string model_literal;
-    std::string_view suffix;
-    std::size_t size() const { return prefix.size() + model_literal.size() + suffix.size(); }
-};
-RewrittenBody rewrite_model(std::string_view body, const RequestFacts& facts, std::string_view model);
-
 // The body to forward, as pieces of the caller's bytes and a few inserted ones: the model literal
 // replaced by `model` (when it differs), and, with `add_usage`, stream_options.include_usage set
 // to true (inserted, or a false literal replaced) so the upstream reports the usage of a stream.

@@ -32,8 +32,10 @@ TEST(ParseRequest, ReadsTheFacts) {
     EXPECT_EQ(facts.max_tokens, 64);
     EXPECT_EQ(body.substr(facts.model_offset, facts.model_length), "\"llama4:maverick\"");
 
-    auto rewritten = rewrite_model(body, facts, "deepseek-v3.2");
-    const std::string joined = std::string(rewritten.prefix) + rewritten.model_literal + std::string(rewritten.suffix);
+    ForwardBody rewritten;
+    forward_body(rewritten, body, facts, "deepseek-v3.2", false);
+    std::string joined;
+    for (std::size_t i = 0; i < rewritten.count; ++i) joined += rewritten.parts[i];
     EXPECT_EQ(joined, R"({ "model" : "deepseek-v3.2" , "messages":[{"role":"user","content":"hi"}],)"
                       R"("stream":true,"stream_options":{"include_usage":true},"max_tokens":64})");
     EXPECT_EQ(rewritten.size(), joined.size());
@@ -46,9 +48,11 @@ TEST(ParseRequest, EscapedModelNames) {
     ASSERT_TRUE(std::holds_alternative<RequestFacts>(result));
     const auto& facts = std::get<RequestFacts>(result);
     EXPECT_EQ(facts.model, "a\"b");
-    auto rewritten = rewrite_model(body, facts, "new\\name");
+    ForwardBody rewritten;
+    forward_body(rewritten, body, facts, "new\\name", false);
     EXPECT_EQ(rewritten.model_literal, R"("new\\name")");
-    EXPECT_EQ(std::string(rewritten.suffix), R"(,"prompt":"x"})");
+    ASSERT_EQ(rewritten.count, 3u);
+    EXPECT_EQ(rewritten.parts[2], R"(,"prompt":"x"})");
 }
 
 TEST(ParseRequest, MalformedJsonGivesTheOffset) {
