@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
     auto result = config::load_file(config_path);
     if (!result.gateway) return report_errors(config_path, result);
     try {
-        server::Server gateway(std::move(*result.gateway));
+        server::Server gateway(std::move(*result.gateway), config_path);
         const auto ports = gateway.bind();
         for (auto port : ports) spdlog::info("listening on port {}", port);
         if (!ready_file.empty()) write_ready_file(ready_file, ports);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <mutex>
 
 #include "core/digest.hpp"
@@ -143,7 +144,7 @@ std::optional<config::Key> policy_from_json(std::string_view json, std::string* 
 }
 
 KeyStore::KeyStore(const config::Gateway& config, const Clock& clock)
-    : clock_(clock), required_(config.auth.required), master_sha256_(config.auth.master_key_sha256) {
+    : clock_(clock), master_sha256_(config.auth.master_key_sha256), required_(config.auth.required) {
     for (const auto& key : config.keys) {
         auto entry = std::make_shared<KeyEntry>(key, true, clock_.now());
         by_digest_[key.sha256] = entry;
@@ -160,7 +161,61 @@ std::shared_ptr<KeyEntry> KeyStore::find(std::string_view presented) const {
 }
 
 bool KeyStore::is_master(std::string_view presented) const {
-    return !master_sha256_.empty() && !presented.empty() && constant_time_equals(sha256_hex(presented), master_sha256_);
+    if (presented.empty()) return false;
+    const std::string digest = sha256_hex(presented);
+    std::shared_lock lock(mutex_);
+    return !master_sha256_.empty() && constant_time_equals(digest, master_sha256_);
+}
+
+bool KeyStore::has_master() const {
+    std::shared_lock lock(mutex_);
+    return !master_sha256_.empty();
+}
+
+KeyStore::Changes KeyStore::reconfigure(const config::Gateway& config) {
+    Changes changes;
+    const auto now = clock_.now();
+    const std::time_t wall_now = std::time(nullptr);
+    std::unique_lock lock(mutex_);
+    std::unordered_map<std::string, std::shared_ptr<KeyEntry>> by_digest;
+    std::map<std::string, std::shared_ptr<KeyEntry>, std::less<>> by_name;
+    for (const auto& key : config.keys) {
+        std::shared_ptr<KeyEntry> entry;
+        const auto old = by_name_.find(key.name);
+        if (old != by_name_.end() && old->second->from_config && old->second->policy == key) {
+            entry = old->second;  // unchanged: its limiter, budget and requests in flight go on
+        } else {
+            entry = std::make_shared<KeyEntry>(key, true, now);
+            if (old != by_name_.end()) {
+                // Same key name, new policy: what it spent this day and month still counts.
+                limit::Budget& spent = old->second->budget;
+                entry->budget.load(spent.spent_today(wall_now), spent.spent_this_month(wall_now), wall_now);
+                ++changes.changed;
+            } else {
+                ++changes.added;
+            }
+        }
+        by_digest[key.sha256] = entry;
+        by_name[key.name] = entry;
+    }
+    for (const auto& [name, entry] : by_name_) {
+        if (entry->from_config) {
+            if (!by_name.contains(name)) ++changes.removed;
+            continue;
+        }
+        // Keys made through the admin API stay, unless the file now has one of the same name or digest.
+        if (by_name.contains(name) || by_digest.contains(entry->policy.sha256)) {
+            ++changes.shadowed;
+            continue;
+        }
+        by_digest[entry->policy.sha256] = entry;
+        by_name[name] = entry;
+    }
+    by_digest_ = std::move(by_digest);
+    by_name_ = std::move(by_name);
+    master_sha256_ = config.auth.master_key_sha256;
+    required_.store(config.auth.required || !by_name_.empty());
+    return changes;
 }
 
 bool KeyStore::add(config::Key key, std::int64_t created_ms) {
@@ -170,6 +225,7 @@ bool KeyStore::add(config::Key key, std::int64_t created_ms) {
     if (by_name_.contains(entry->policy.name) || by_digest_.contains(entry->policy.sha256)) return false;
     by_digest_[entry->policy.sha256] = entry;
     by_name_[entry->policy.name] = entry;
+    required_.store(true);
     return true;
 }
 

@@ -44,11 +44,11 @@ class KeyStore {
 public:
     KeyStore(const config::Gateway& config, const Clock& clock);
 
-    bool required() const { return required_; }
+    bool required() const { return required_.load(std::memory_order_relaxed); }
     // The key a caller presented, or null.
     std::shared_ptr<KeyEntry> find(std::string_view presented) const;
     bool is_master(std::string_view presented) const;
-    bool has_master() const { return !master_sha256_.empty(); }
+    bool has_master() const;
 
     // Adds a key (from the admin API, or loaded from the database); false if its name or digest is
     // taken.
@@ -58,11 +58,23 @@ public:
     std::vector<std::shared_ptr<KeyEntry>> list() const;
     std::shared_ptr<KeyEntry> by_name(std::string_view name) const;
 
+    // A reloaded config: its keys replace the file's old ones. A key whose policy is unchanged
+    // keeps its entry (limiter, budget, requests in flight); a changed one starts a new limiter
+    // but keeps what it spent. Keys made through the admin API stay unless the file now has one
+    // of the same name or digest. The master key changes with the file.
+    struct Changes {
+        std::size_t added = 0;
+        std::size_t changed = 0;
+        std::size_t removed = 0;
+        std::size_t shadowed = 0;  // admin API keys replaced by a key of the file
+    };
+    Changes reconfigure(const config::Gateway& config);
+
 private:
     const Clock& clock_;
-    bool required_;
-    std::string master_sha256_;
     mutable std::shared_mutex mutex_;
+    std::string master_sha256_;  // guarded by mutex_
+    std::atomic<bool> required_;
     std::unordered_map<std::string, std::shared_ptr<KeyEntry>> by_digest_;
     std::map<std::string, std::shared_ptr<KeyEntry>, std::less<>> by_name_;
 };

@@ -26,6 +26,8 @@ std::string_view to_string(UpstreamType type);
 struct Listener {
     std::string address = "127.0.0.1";
     std::uint16_t port = 8080;  // 0: let the OS choose (tests); the bound port is reported
+
+    bool operator==(const Listener&) const = default;
 };
 
 struct Timeouts {
@@ -33,12 +35,16 @@ struct Timeouts {
     Duration first_byte{std::chrono::seconds(120)};  // request sent -> response headers
     Duration idle{std::chrono::seconds(60)};         // gap between two body reads
     Duration total{std::chrono::seconds(600)};       // whole exchange
+
+    bool operator==(const Timeouts&) const = default;
 };
 
 struct Tls {
     bool verify = true;       // verify the certificate chain and the host name
     std::string ca_file;      // extra CA bundle (PEM); system store otherwise
     std::string server_name;  // SNI and verified name; the URL host by default
+
+    bool operator==(const Tls&) const = default;
 };
 
 struct HealthCheck {
@@ -50,6 +56,8 @@ struct HealthCheck {
     Duration timeout{std::chrono::seconds(2)};
     std::size_t unhealthy_threshold = 2;  // consecutive failed probes that take it out
     std::size_t healthy_threshold = 1;    // consecutive passed probes that bring it back
+
+    bool operator==(const HealthCheck&) const = default;
 };
 
 // Circuit breaker of each deployment on an upstream. Only upstream faults count: connect errors,
@@ -62,6 +70,8 @@ struct Breaker {
     Duration window{std::chrono::seconds(30)};
     Duration cooldown{std::chrono::seconds(10)};  // open this long, then half-open
     std::size_t half_open_requests = 1;           // probes let through at once when half-open
+
+    bool operator==(const Breaker&) const = default;
 };
 
 // A rate limit: `requests` and/or `tokens` per minute, with bursts of up to a minute's worth
@@ -72,6 +82,8 @@ struct RateLimit {
     std::uint64_t rpm_burst = 0;  // 0: rpm
     std::uint64_t tpm_burst = 0;  // 0: tpm
     bool any() const { return rpm > 0 || tpm > 0; }
+
+    bool operator==(const RateLimit&) const = default;
 };
 
 // What a local deployment costs to own and run, spread over the tokens it serves.
@@ -86,6 +98,8 @@ struct CostModel {
         return (lifetime_months > 0 ? hardware_usd / lifetime_months : 0) +
                power_watts / 1000.0 * 24 * 30.4375 * electricity_usd_per_kwh + ops_usd_per_month;
     }
+
+    bool operator==(const CostModel&) const = default;
 };
 
 struct Upstream {
@@ -108,6 +122,8 @@ struct Upstream {
     bool local = false;
     std::optional<CostModel> cost;
     std::optional<std::size_t> engine;  // set: made for this engine (index into Gateway::engines)
+
+    bool operator==(const Upstream&) const = default;
 };
 
 // A local engine process the gateway starts and watches (src/engine, docs/engines.md). Each one
@@ -139,10 +155,14 @@ struct Engine {
     std::size_t log_max_bytes = 10u << 20;             // rotated beyond this
     std::size_t log_files = 3;                         // rotated files kept
     std::size_t upstream = 0;                          // index into Gateway::upstreams
+
+    bool operator==(const Engine&) const = default;
 };
 
 struct GpuGroup {
     std::size_t max_loaded = 0;  // engines loading, ready or draining at once; 0: no limit
+
+    bool operator==(const GpuGroup&) const = default;
 };
 
 struct Deployment {
@@ -154,6 +174,8 @@ struct Deployment {
     std::size_t max_concurrency = 0;  // requests at once (an engine's parallel slots); 0: no limit
     RateLimit limits;             // what the deployment may be sent; over it, it counts as full
     std::size_t id = 0;           // index among every deployment of every model (set by the loader)
+
+    bool operator==(const Deployment&) const = default;
 };
 
 // How a request picks among the usable deployments of one tier.
@@ -178,6 +200,8 @@ struct Model {
     std::vector<std::string> fallbacks;  // other models tried, in order, when this one cannot serve
     std::vector<std::size_t> fallback_index;  // the same, as indexes into Gateway::models
     RateLimit limits;  // all callers together
+
+    bool operator==(const Model&) const = default;
 };
 
 // A caller's API key and what it may do.
@@ -190,11 +214,15 @@ struct Key {
     double budget_daily = 0;         // dollars per UTC day; 0: none
     double budget_monthly = 0;       // dollars per UTC calendar month; 0: none
     std::map<std::string, std::string> labels;  // team, user...: in the ledger and reports
+
+    bool operator==(const Key&) const = default;
 };
 
 struct Auth {
     bool required = false;   // true when keys or a master key are configured
     std::string master_key_sha256;  // guards /admin/*; empty: no admin API
+
+    bool operator==(const Auth&) const = default;
 };
 
 struct Ledger {
@@ -202,6 +230,8 @@ struct Ledger {
     Duration flush_interval{std::chrono::seconds(1)};
     std::size_t queue_size = 100'000;  // rows waiting to be written; beyond, rows are counted as dropped
     std::size_t batch_size = 1000;
+
+    bool operator==(const Ledger&) const = default;
 };
 
 // One JSON line per request; see server/access_log.hpp.
@@ -209,11 +239,15 @@ struct AccessLog {
     std::string path;                   // "stdout" or a file; empty: off
     std::size_t max_size = 100u << 20;  // the file is rotated past this
     std::size_t max_files = 5;          // rotated files kept
+
+    bool operator==(const AccessLog&) const = default;
 };
 
 struct Prices {
     std::string catalog;  // the price catalog file; empty: data/prices.yaml next to the binary's source
     std::map<std::string, std::array<double, 3>> models;  // overrides: input, cached input, output per million
+
+    bool operator==(const Prices&) const = default;
 };
 
 // Retries: a failed attempt moves to another deployment while nothing has reached the caller.
@@ -224,6 +258,8 @@ struct Retries {
     double budget_ratio = 0.2;      // retries at most this share of requests over the window...
     double budget_min_per_second = 5;  // ... plus this many per second, so low traffic can retry
     Duration budget_window{std::chrono::seconds(10)};
+
+    bool operator==(const Retries&) const = default;
 };
 
 struct Server {
@@ -236,6 +272,8 @@ struct Server {
     Duration shutdown_grace{std::chrono::seconds(30)};
     bool expose_upstream_address = false;  // put the upstream's URL in error messages
     bool metrics = true;                   // record request series for GET /metrics
+
+    bool operator==(const Server&) const = default;
 };
 
 struct Gateway {

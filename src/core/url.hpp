@@ -20,6 +20,8 @@ struct Url {
     std::string host_header() const;
     // "http://host:port" (no path), for logs and, when allowed, error messages.
     std::string origin() const;
+
+    bool operator==(const Url&) const = default;
 };
 
 // Parses an absolute http(s) URL. The gateway sends "/chat/completions" and the like to

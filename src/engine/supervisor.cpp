@@ -150,28 +150,21 @@ struct Supervisor::Run {
 };
 
 Supervisor::Supervisor(config::Gateway& config) : config_(config) {
-    engine_of_upstream_.assign(config.upstreams.size(), -1);
     for (std::size_t i = 0; i < config.engines.size(); ++i) {
         auto& engine = config.engines[i];
         if (engine.port == 0) engine.port = free_loopback_port();
         std::string ignored;
         config.upstreams[engine.upstream].url = *parse_url("http://127.0.0.1:" + std::to_string(engine.port), &ignored);
-        engine_of_upstream_[engine.upstream] = static_cast<int>(i);
         runs_.push_back(std::make_unique<Run>(engine, i));
     }
-    for (const auto& model : config.models) {
-        std::vector<std::size_t> engines;
-        bool elsewhere = false;
-        for (const auto& deployment : model.deployments) {
-            const int engine = engine_of_upstream_[deployment.upstream];
-            if (engine < 0) {
-                elsewhere = true;
-            } else if (std::find(engines.begin(), engines.end(), static_cast<std::size_t>(engine)) == engines.end()) {
-                engines.push_back(static_cast<std::size_t>(engine));
-            }
-        }
-        model_engines_.push_back(std::move(engines));
-        model_elsewhere_.push_back(elsewhere);
+}
+
+void Supervisor::bind(config::Gateway& config) const {
+    for (std::size_t i = 0; i < config.engines.size() && i < runs_.size(); ++i) {
+        auto& engine = config.engines[i];
+        engine.port = runs_[i]->config.port;
+        std::string ignored;
+        config.upstreams[engine.upstream].url = *parse_url("http://127.0.0.1:" + std::to_string(engine.port), &ignored);
     }
 }
 
@@ -216,16 +209,25 @@ void Supervisor::wake() {
     [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof one);
 }
 
-bool Supervisor::accepts(std::size_t upstream) const {
-    if (upstream >= engine_of_upstream_.size()) return true;
-    const int engine = engine_of_upstream_[upstream];
-    return engine < 0 || runs_[static_cast<std::size_t>(engine)]->state.load(std::memory_order_relaxed) == State::ready;
+bool Supervisor::ready(std::size_t engine) const {
+    return engine >= runs_.size() || runs_[engine]->state.load(std::memory_order_relaxed) == State::ready;
 }
 
-asio::awaitable<std::optional<ApiError>> Supervisor::wait_ready(const config::Model& model, SteadyTime deadline) {
-    const std::size_t model_index = static_cast<std::size_t>(&model - config_.models.data());
-    if (model_index >= model_engines_.size() || model_engines_[model_index].empty()) co_return std::nullopt;
-    const auto& engines = model_engines_[model_index];
+asio::awaitable<std::optional<ApiError>> Supervisor::wait_ready(const config::Model& model,
+                                                                const std::vector<config::Upstream>& upstreams,
+                                                                SteadyTime deadline) {
+    // The model's engines, from the config the request was routed with (a reload makes new ones).
+    std::vector<std::size_t> engines;
+    bool elsewhere = false;
+    for (const auto& deployment : model.deployments) {
+        const auto engine = upstreams[deployment.upstream].engine;
+        if (!engine || *engine >= runs_.size()) {
+            elsewhere = true;
+        } else if (std::find(engines.begin(), engines.end(), *engine) == engines.end()) {
+            engines.push_back(*engine);
+        }
+    }
+    if (engines.empty()) co_return std::nullopt;
     const auto now = std::chrono::steady_clock::now();
     bool any_ready = false;
     for (std::size_t e : engines) {
@@ -236,7 +238,7 @@ asio::awaitable<std::optional<ApiError>> Supervisor::wait_ready(const config::Mo
     if (any_ready) co_return std::nullopt;
     for (std::size_t e : engines) runs_[e]->wanted.store(true);
     wake();
-    if (model_elsewhere_[model_index]) co_return std::nullopt;  // spill while it loads
+    if (elsewhere) co_return std::nullopt;  // spill while it loads
 
     // Wait, counted per engine, bounded by the longest load timeout of its engines.
     config::Duration longest{0};

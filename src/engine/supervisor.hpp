@@ -65,14 +65,21 @@ public:
     // Stops every engine (SIGTERM, SIGKILL after its grace) and the thread.
     void stop();
 
-    // May the router send traffic to this upstream? Upstreams that are not engines: always.
-    bool accepts(std::size_t upstream) const;
+    // Gives a reloaded config's engines the ports (and their upstreams the URLs) the running
+    // engines have. The engines section must be the one the supervisor was made with.
+    void bind(config::Gateway& config) const;
+
+    // May the router send traffic to this engine (index into the engines section)?
+    bool ready(std::size_t engine) const;
 
     // Before routing a request for `model`: marks its engines used and, when none is ready and
     // the model has no deployment outside engines, starts them and waits until one is ready
     // (bounded by the load timeout, the deadline and the number of waiting requests). With a
     // deployment elsewhere the request goes on at once (it spills there) while the engine loads.
-    asio::awaitable<std::optional<ApiError>> wait_ready(const config::Model& model, SteadyTime deadline);
+    // `upstreams`: the config `model` belongs to.
+    asio::awaitable<std::optional<ApiError>> wait_ready(const config::Model& model,
+                                                        const std::vector<config::Upstream>& upstreams,
+                                                        SteadyTime deadline);
 
     std::vector<Status> status() const;
     std::string json() const;  // {"object":"list","data":[...]} of status()
@@ -96,9 +103,6 @@ private:
 
     const config::Gateway& config_;
     std::vector<std::unique_ptr<Run>> runs_;
-    std::vector<int> engine_of_upstream_;               // -1: not an engine
-    std::vector<std::vector<std::size_t>> model_engines_;  // by model index
-    std::vector<bool> model_elsewhere_;                    // by model index: a deployment not on an engine
     std::function<std::size_t(std::size_t)> in_flight_;
     mutable std::mutex mutex_;  // the runs' supervisor-thread fields, for status()
     std::thread thread_;
@@ -112,12 +116,18 @@ private:
 // engine is ready, on top of the health checks.
 class EngineHealth final : public route::HealthView {
 public:
-    EngineHealth(const route::HealthView& checks, const Supervisor& engines) : checks_(checks), engines_(engines) {}
-    bool usable(std::size_t upstream) const override { return engines_.accepts(upstream) && checks_.usable(upstream); }
+    // `upstreams`: the config the router was made with.
+    EngineHealth(const route::HealthView& checks, const Supervisor& engines, const std::vector<config::Upstream>& upstreams)
+        : checks_(checks), engines_(engines), upstreams_(upstreams) {}
+    bool usable(std::size_t upstream) const override {
+        const auto& engine = upstreams_[upstream].engine;
+        return (!engine || engines_.ready(*engine)) && checks_.usable(upstream);
+    }
 
 private:
     const route::HealthView& checks_;
     const Supervisor& engines_;
+    const std::vector<config::Upstream>& upstreams_;
 };
 
 }  // namespace switchyard::engine

@@ -70,7 +70,7 @@ struct Watch;
 
 class Forwarder {
 public:
-    Forwarder(const config::Gateway& config, route::Router& router, std::vector<std::unique_ptr<upstream::Pool>>& pools)
+    Forwarder(const config::Gateway& config, route::Router& router, std::vector<std::shared_ptr<upstream::Pool>>& pools)
         : config_(config), router_(router), pools_(pools) {}
 
     // Serves `request` from the deployments the router picks for its model, retrying as above.
@@ -82,7 +82,7 @@ private:
 
     const config::Gateway& config_;
     route::Router& router_;
-    std::vector<std::unique_ptr<upstream::Pool>>& pools_;
+    std::vector<std::shared_ptr<upstream::Pool>>& pools_;
 };
 
 }  // namespace switchyard::forward

@@ -47,7 +47,7 @@ private:
     void window_totals(SteadyTime now, std::uint64_t& requests, std::uint64_t& failures) const;
     std::int64_t bucket_index(SteadyTime now) const;
 
-    const config::Breaker& config_;
+    const config::Breaker config_;  // a copy: the breaker may outlive the config (reloads)
     State state_ = State::closed;
     SteadyTime open_until_{};
     std::size_t consecutive_ = 0;

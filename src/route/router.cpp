@@ -27,22 +27,48 @@ struct Router::Tier {
     std::atomic<std::size_t> waiting{0};  // waiters.size(), read without the lock
 };
 
-// What the router knows of one deployment.
-struct Router::Slot {
-    Slot(const config::Model& m, const config::Deployment& d, const config::Upstream& u, Tier& t, SteadyTime now)
-        : model(&m), deployment(&d), upstream(&u), tier(&t), breaker(u.breaker) {
-        if (d.limits.any()) limiter = std::make_unique<limit::RateLimiter>(d.limits, now);
+// What the router decides with about one deployment. A config reload that keeps the deployment
+// as it was (same upstream, breaker and limits) hands it to the new router, so requests in
+// flight, an open breaker, a cooldown and the latency average carry over.
+struct Router::State {
+    State(const config::Breaker& breaker_config, const config::RateLimit& limits, SteadyTime now)
+        : breaker(breaker_config) {
+        if (limits.any()) limiter = std::make_unique<limit::RateLimiter>(limits, now);
     }
+    std::atomic<std::size_t> outstanding{0};
+    std::atomic<SteadyTime::rep> cooldown_until{0};
+    std::mutex mutex;  // breaker and ewma
+    Breaker breaker;
+    PeakEwma ewma;
+    std::unique_ptr<limit::RateLimiter> limiter;  // the deployment's own rate limit, if any
+};
+
+// One deployment in this router: where it sits, and its state (see State).
+struct Router::Slot {
+    Slot(const config::Model& m, const config::Deployment& d, const config::Upstream& u, Tier& t,
+         std::shared_ptr<State> s)
+        : model(&m),
+          deployment(&d),
+          upstream(&u),
+          tier(&t),
+          state(std::move(s)),
+          outstanding(state->outstanding),
+          cooldown_until(state->cooldown_until),
+          mutex(state->mutex),
+          breaker(state->breaker),
+          ewma(state->ewma),
+          limiter(state->limiter) {}
     const config::Model* model;
     const config::Deployment* deployment;
     const config::Upstream* upstream;
     Tier* tier;
-    std::atomic<std::size_t> outstanding{0};
-    std::atomic<SteadyTime::rep> cooldown_until{0};
-    mutable std::mutex mutex;  // breaker and ewma
-    Breaker breaker;
-    PeakEwma ewma;
-    std::unique_ptr<limit::RateLimiter> limiter;  // the deployment's own rate limit, if any
+    std::shared_ptr<State> state;
+    std::atomic<std::size_t>& outstanding;
+    std::atomic<SteadyTime::rep>& cooldown_until;
+    std::mutex& mutex;
+    Breaker& breaker;
+    PeakEwma& ewma;
+    std::unique_ptr<limit::RateLimiter>& limiter;
 };
 
 // A request waiting in a tier's queue; a released slot is handed to it as a lease.
@@ -68,9 +94,33 @@ Lease::~Lease() {
     if (router_ != nullptr) router_->release(*this);
 }
 
-Router::Router(const config::Gateway& config, const HealthView& health, const Clock& clock)
-    : config_(config), health_(health), clock_(clock), budget_(config.retries) {
+Router::Router(const config::Gateway& config, const HealthView& health, const Clock& clock, const Router* previous)
+    : config_(config),
+      health_(health),
+      clock_(clock),
+      budget_(config.retries),
+      counters_(previous != nullptr ? previous->counters_ : std::make_shared<Counters>()) {
     const auto created = static_cast<long long>(std::time(nullptr));
+    // The state a deployment of the previous router had, if this one is the same deployment.
+    const auto inherited = [&](const config::Model& model, const config::Deployment& deployment) {
+        std::shared_ptr<State> state;
+        if (previous == nullptr) return state;
+        const auto found = previous->find(model.name);
+        if (!std::holds_alternative<const config::Model*>(found)) return state;
+        const config::Model& before = *std::get<const config::Model*>(found);
+        for (const auto& old : before.deployments) {
+            if (old.name != deployment.name) continue;
+            const auto& old_upstream = previous->config_.upstreams[old.upstream];
+            const auto& upstream = config.upstreams[deployment.upstream];
+            if (old.model == deployment.model && old.limits == deployment.limits &&
+                old_upstream.name == upstream.name && old_upstream.url == upstream.url &&
+                old_upstream.breaker == upstream.breaker) {
+                state = previous->slots_[old.id]->state;
+            }
+            break;
+        }
+        return state;
+    };
     models_body_ = R"({"object":"list","data":[)";
     slots_.resize(config.deployment_count);
     for (const auto& model : config.models) {
@@ -87,8 +137,10 @@ Router::Router(const config::Gateway& config, const HealthView& health, const Cl
             Tier& tier = *tiers.back();
             tier.last = i + 1;
             tier.weights.push_back(0);
-            slots_[deployment.id] =
-                std::make_unique<Slot>(model, deployment, config.upstreams[deployment.upstream], tier, clock_.now());
+            const auto& upstream = config.upstreams[deployment.upstream];
+            auto state = inherited(model, deployment);
+            if (!state) state = std::make_shared<State>(upstream.breaker, deployment.limits, clock_.now());
+            slots_[deployment.id] = std::make_unique<Slot>(model, deployment, upstream, tier, std::move(state));
         }
         sorted_.push_back(&model);
         names_.push_back(model.name);
@@ -206,14 +258,14 @@ Router::Selection Router::select(const config::Model& model, std::span<const std
             Lease lease;
             switch (take(*tier, tried, now, lease, tokens)) {
                 case Take::leased:
-                    if (fallback) counters_.fallbacks.fetch_add(1, std::memory_order_relaxed);
-                    if (first_full != nullptr) counters_.spills.fetch_add(1, std::memory_order_relaxed);
+                    if (fallback) counters_->fallbacks.fetch_add(1, std::memory_order_relaxed);
+                    if (first_full != nullptr) counters_->spills.fetch_add(1, std::memory_order_relaxed);
                     return Selection{std::move(lease)};
                 case Take::none_usable: break;
                 case Take::full:
                     if (first_full == nullptr) first_full = tier.get();
                     if (m.overflow == config::Overflow::reject || (m.overflow == config::Overflow::queue && !may_wait)) {
-                        counters_.rejected.fetch_add(1, std::memory_order_relaxed);
+                        counters_->rejected.fetch_add(1, std::memory_order_relaxed);
                         return Selection{full_error(*tier, "every usable deployment is at its concurrency limit",
                                                     "deployments_saturated")};
                     }
@@ -229,7 +281,7 @@ Router::Selection Router::select(const config::Model& model, std::span<const std
     }
     if (first_full != nullptr) {
         if (may_wait && first_full->model->queue_size > 0) return Selection{ApiError{}, first_full};
-        counters_.rejected.fetch_add(1, std::memory_order_relaxed);
+        counters_->rejected.fetch_add(1, std::memory_order_relaxed);
         return Selection{full_error(*first_full, "every usable deployment of every tier is at its concurrency limit",
                                     "deployments_saturated")};
     }
@@ -284,13 +336,13 @@ asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTi
             tier.waiting.fetch_sub(1);
             if (taken == Take::leased) co_return std::move(lease);
             if (taken == Take::none_usable) co_return unusable_error(model, {});
-            counters_.rejected.fetch_add(1, std::memory_order_relaxed);
+            counters_->rejected.fetch_add(1, std::memory_order_relaxed);
             co_return full_error(tier, "its queue is full (" + std::to_string(model.queue_size) + " requests waiting)",
                                  "queue_full");
         }
         tier.waiters.push_back(waiter);
     }
-    counters_.queued.fetch_add(1, std::memory_order_relaxed);
+    counters_->queued.fetch_add(1, std::memory_order_relaxed);
     // Queue timers run on real time; the deadline is the caller's, so both are steady_clock.
     // A freed slot is handed over by dispatch() and cancels the timer at once; the waiter also
     // looks again every kRecheck, for a deployment that recovered (breaker closed, cooldown or
@@ -313,7 +365,7 @@ asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTi
         if (leased) co_return std::move(lease);
         break;
     }
-    counters_.queue_timeouts.fetch_add(1, std::memory_order_relaxed);
+    counters_->queue_timeouts.fetch_add(1, std::memory_order_relaxed);
     const auto waited = duration_cast<std::chrono::milliseconds>(model.queue_timeout).count();
     co_return full_error(tier, "no slot became free within the queue timeout of " + std::to_string(waited) + " ms",
                          "queue_timeout");

@@ -104,7 +104,10 @@ struct DeploymentStatus {
 
 class Router {
 public:
-    Router(const config::Gateway& config, const HealthView& health, const Clock& clock = system_clock());
+    // `previous`: the router this one replaces on a config reload; deployments that stay the same
+    // keep their state (requests in flight, breaker, cooldown, latency), and the counters go on.
+    Router(const config::Gateway& config, const HealthView& health, const Clock& clock = system_clock(),
+           const Router* previous = nullptr);
     ~Router();
     Router(const Router&) = delete;
     Router& operator=(const Router&) = delete;
@@ -134,7 +137,7 @@ public:
                 std::optional<std::chrono::seconds> retry_after = std::nullopt);
 
     RetryBudget& retry_budget() { return budget_; }
-    Counters& counters() { return counters_; }
+    Counters& counters() { return *counters_; }
     const Clock& clock() const { return clock_; }
     DeploymentStatus status(std::size_t deployment_id) const;
     std::size_t queued(const config::Model& model) const;  // requests waiting in its tiers' queues
@@ -146,6 +149,7 @@ public:
 private:
     friend class Lease;
     struct Tier;
+    struct State;
     struct Slot;
     struct Waiter;
     enum class Take { leased, none_usable, full };
@@ -172,7 +176,7 @@ private:
     std::vector<std::string> names_;
     std::string models_body_;
     RetryBudget budget_;
-    Counters counters_;
+    std::shared_ptr<Counters> counters_;
 };
 
 }  // namespace switchyard::route

@@ -56,19 +56,58 @@ asio::awaitable<wire::LocalResponse> admin(Shared& shared, AdminRequest request)
         co_return response;
     }
 
+    const std::shared_ptr<Generation> generation = shared.current();
+
+    if (request.path == "/admin/reload" && request.method == "POST") {
+        if (shared.draining.load() || !shared.request_reload) {
+            co_return error(ApiError{503, "the gateway is shutting down", "server_error", std::nullopt, "draining"});
+        }
+        // The reload runs on the control thread (it reads files and builds the new routing
+        // state); this coroutine waits for its result without blocking the I/O thread.
+        struct Waiting {
+            explicit Waiting(asio::any_io_executor executor) : done(std::move(executor)) {}
+            asio::steady_timer done;
+            ReloadResult result;
+        };
+        const auto executor = co_await asio::this_coro::executor;
+        auto waiting = std::make_shared<Waiting>(executor);
+        waiting->done.expires_at(asio::steady_timer::time_point::max());
+        std::function<void(ReloadResult)> done = [waiting, executor](ReloadResult result) {
+            asio::post(executor, [waiting, result = std::move(result)]() mutable {
+                waiting->result = std::move(result);
+                waiting->done.cancel();
+            });
+        };
+        shared.request_reload(std::move(done));
+        co_await waiting->done.async_wait(asio::as_tuple(asio::use_awaitable));
+        const ReloadResult& result = waiting->result;
+        wire::LocalResponse response;
+        if (!result.ok) {
+            std::string message = "the new config was refused; generation " + std::to_string(result.generation) +
+                                  " keeps serving:";
+            for (const auto& reason : result.errors) message += "\n" + reason;
+            response = error(ApiError{422, std::move(message), "invalid_request_error", std::nullopt, "config_invalid"});
+            co_return response;
+        }
+        response.body = R"({"reloaded":true,"generation":)" + std::to_string(result.generation) + R"(,"summary":)";
+        append_json_string(response.body, result.summary);
+        response.body += "}";
+        co_return response;
+    }
+
     if (request.path == "/admin/models" && request.method == "GET") {
         wire::LocalResponse response;
         response.body = R"({"object":"list","data":[)";
-        for (std::size_t m = 0; m < shared.config.models.size(); ++m) {
-            const auto& model = shared.config.models[m];
+        for (std::size_t m = 0; m < generation->config.models.size(); ++m) {
+            const auto& model = generation->config.models[m];
             if (m) response.body += ',';
             response.body += R"({"name":)";
             append_json_string(response.body, model.name);
             response.body += R"(,"deployments":[)";
             for (std::size_t d = 0; d < model.deployments.size(); ++d) {
                 const auto& deployment = model.deployments[d];
-                const auto& upstream = shared.config.upstreams[deployment.upstream];
-                const route::DeploymentStatus status = shared.router.status(deployment.id);
+                const auto& upstream = generation->config.upstreams[deployment.upstream];
+                const route::DeploymentStatus status = generation->router.status(deployment.id);
                 if (d) response.body += ',';
                 response.body += R"({"name":)";
                 append_json_string(response.body, deployment.name);
@@ -84,7 +123,7 @@ asio::awaitable<wire::LocalResponse> admin(Shared& shared, AdminRequest request)
                                                                                  : "half-open";
                 response.body += R"(","in_flight":)" + std::to_string(status.outstanding) + "}";
             }
-            response.body += "]}";
+            response.body += R"(],"queued":)" + std::to_string(generation->router.queued(model)) + "}";
         }
         response.body += "]}";
         co_return response;
@@ -108,7 +147,7 @@ asio::awaitable<wire::LocalResponse> admin(Shared& shared, AdminRequest request)
         auto policy = auth::policy_from_json(request.body, &why);
         if (!policy) co_return error(ApiError::invalid_request(why, std::nullopt, "invalid_key_request"));
         for (const auto& name : policy->models) {
-            if (shared.config.find_model(name) == nullptr) {
+            if (generation->config.find_model(name) == nullptr) {
                 co_return error(ApiError::invalid_request("unknown model '" + name + "'", "models", "model_not_found"));
             }
         }

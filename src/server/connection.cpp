@@ -57,7 +57,7 @@ private:
 class ClientConnection {
 public:
     ClientConnection(Worker& worker, tcp::socket socket)
-        : worker_(worker), stream_(std::move(socket)), read_deadline_(worker.io) {
+        : worker_(worker), local_(worker.local), stream_(std::move(socket)), read_deadline_(worker.io) {
         worker_.connections.insert(this);
         worker_.shared.open_connections.fetch_add(1, std::memory_order_relaxed);
     }
@@ -95,9 +95,12 @@ private:
         co_return co_await respond(response, request_id, keep_alive);
     }
 
-    const config::Server& limits() const { return worker_.shared.config.server; }
+    // The server settings of the generation this connection's current request runs with.
+    const config::Server& limits() const { return local_->generation->config.server; }
 
     Worker& worker_;
+    // The generation the current request started with (a reload swaps the worker's, not this).
+    std::shared_ptr<Local> local_;
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
     std::string head_;
@@ -116,6 +119,7 @@ void close_if_idle(ClientConnection& connection) { connection.close_if_idle(); }
 asio::awaitable<void> ClientConnection::run() {
     while (!worker_.shared.draining.load(std::memory_order_relaxed)) {
         idle_ = true;
+        local_ = worker_.local;  // between requests: take up a reloaded config
         if (buffer_.size() == 0) {
             stream_.expires_after(limits().keepalive_timeout);
             auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), asio::as_tuple(asio::use_awaitable));
@@ -243,6 +247,7 @@ asio::awaitable<bool> ClientConnection::handle(http::request<http::string_body>&
     const bool is_get = request.method() == http::verb::get;
     const bool is_post = request.method() == http::verb::post;
     Shared& shared = worker_.shared;
+    Generation& generation = *local_->generation;
 
     if (path.starts_with("/admin/")) {
         const AdminRequest admin_request{request.method_string(), path, request.body(),
@@ -270,14 +275,14 @@ asio::awaitable<bool> ClientConnection::handle(http::request<http::string_body>&
                 if (shared.draining.load()) {
                     response = wire::error_response(
                         ApiError{503, "the gateway is shutting down", "server_error", std::nullopt, "draining"});
-                } else if (!shared.health.any_usable()) {
+                } else if (!generation.health.any_usable()) {
                     response = wire::error_response(
                         ApiError{503, "no upstream is usable", "server_error", std::nullopt, "no_healthy_upstream"});
                 } else {
                     response.body = R"({"status":"ready"})";
                 }
             } else {
-                response.body = shared.router.models_body();
+                response.body = generation.router.models_body();
             }
             co_return co_await respond(response, request_id, keep_alive);
         }
@@ -310,6 +315,8 @@ asio::awaitable<bool> ClientConnection::handle(http::request<http::string_body>&
 asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::request<http::string_body>& request,
                                               std::string_view request_id, bool keep_alive) {
     Shared& shared = worker_.shared;
+    const std::shared_ptr<Local> local = local_;  // kept until the request is accounted for
+    Generation& generation = *local->generation;
     const auto arrived = std::chrono::steady_clock::now();
     const std::int64_t arrived_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -379,7 +386,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
         row.model = facts.model;
         row.stream = facts.stream;
     }
-    auto routed = shared.router.find(facts.model);
+    auto routed = generation.router.find(facts.model);
     if (auto* error = std::get_if<ApiError>(&routed)) co_return co_await refuse(*error);
     const config::Model* model = std::get<const config::Model*>(routed);
 
@@ -444,7 +451,8 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
             }
         }
     }
-    limit::RateLimiter* model_limiter = shared.model_limits[static_cast<std::size_t>(model - shared.config.models.data())].get();
+    limit::RateLimiter* model_limiter =
+        generation.model_limits[static_cast<std::size_t>(model - generation.config.models.data())].get();
     if (model_limiter != nullptr) {
         if (const auto refusal = model_limiter->admit(estimated, now)) {
             if (key && key->limiter.any()) key->limiter.correct(-estimated, now);  // not served: give it back
@@ -461,7 +469,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
 
     // A model served by engines: start a stopped one and wait until it is ready.
     if (!shared.engines.empty()) {
-        const auto engine_error = co_await shared.engines.wait_ready(*model, deadline);
+        const auto engine_error = co_await shared.engines.wait_ready(*model, generation.config.upstreams, deadline);
         if (engine_error) {
             if (key && key->limiter.any()) key->limiter.correct(-estimated, system_clock().now());
             if (model_limiter != nullptr) model_limiter->correct(-estimated, system_clock().now());
@@ -478,11 +486,11 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
                                                 .keep_alive = keep_alive,
                                                 .model = model,
                                                 .deadline = deadline,
-                                                .account_usage = shared.accounting,
+                                                .account_usage = shared.accounting(generation),
                                                 .estimated_tokens = estimated,
                                                 .extra_headers = extra_headers_};
     const forward::CallerSide caller_side{stream_, head_, relay_, limits().request_read_timeout, capture_};
-    const forward::Outcome outcome = co_await worker_.forwarder.run(caller_request, caller_side);
+    const forward::Outcome outcome = co_await local->forwarder.run(caller_request, caller_side);
     if (!outcome.error.empty()) {
         spdlog::warn("request {} model={} deployment={} status={}: {}", request_id, facts.model,
                      outcome.deployment ? outcome.deployment->name : "-", outcome.status, outcome.error);
@@ -491,7 +499,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
     // Account: tokens, cost, limits corrected, budget spent, the ledger row.
     const usage::Usage& used = outcome.usage;
     const double tokens = static_cast<double>(used.prompt + used.completion);
-    const double cost = outcome.deployment != nullptr ? shared.pricer.cost(*outcome.deployment, used) : 0.0;
+    const double cost = outcome.deployment != nullptr ? generation.pricer.cost(*outcome.deployment, used) : 0.0;
     if (key) {
         if (key->limiter.any()) key->limiter.correct(tokens - estimated, system_clock().now());
         if (cost > 0) key->budget.spend(cost, std::time(nullptr));
@@ -516,7 +524,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
         row.ts_ms = arrived_ms;
         row.request_id = std::string(request_id);
         if (outcome.deployment != nullptr) {
-            const auto& upstream = shared.config.upstreams[outcome.deployment->upstream];
+            const auto& upstream = generation.config.upstreams[outcome.deployment->upstream];
             row.deployment = outcome.deployment->name;
             row.upstream = upstream.name;
             row.tier = static_cast<int>(outcome.deployment->tier);

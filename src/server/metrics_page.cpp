@@ -149,8 +149,9 @@ std::string render_metrics(Shared& shared) {
         sample(out, "switchyard_refusals_total", labels, static_cast<double>(refusals[i]));
     }
 
-    // Deployments, from the router.
-    route::Router& router = shared.router;
+    // Deployments, from the router of the current generation.
+    const std::shared_ptr<Generation> generation = shared.current();
+    route::Router& router = generation->router;
     struct Gauge {
         std::string_view name, type, help;
         double (*value)(const route::DeploymentStatus&);
@@ -176,7 +177,7 @@ std::string render_metrics(Shared& shared) {
     };
     for (const auto& gauge : kDeploymentGauges) {
         header(out, gauge.name, gauge.type, gauge.help);
-        for (std::size_t id = 0; id < shared.config.deployment_count; ++id) {
+        for (std::size_t id = 0; id < generation->config.deployment_count; ++id) {
             const auto status = router.status(id);
             std::string labels = "{model=\"";
             append_escaped(labels, status.model);
@@ -187,7 +188,7 @@ std::string render_metrics(Shared& shared) {
         }
     }
     header(out, "switchyard_queued_requests", "gauge", "Requests waiting in a model's tier queues.");
-    for (const auto& model : shared.config.models) {
+    for (const auto& model : generation->config.models) {
         std::string labels = "{model=\"";
         append_escaped(labels, model.name);
         labels += "\"}";
@@ -212,6 +213,16 @@ std::string render_metrics(Shared& shared) {
     sample(out, "switchyard_requests_in_flight", "", static_cast<double>(shared.in_flight.load()));
     header(out, "switchyard_open_connections", "gauge", "Open caller connections.");
     sample(out, "switchyard_open_connections", "", static_cast<double>(shared.open_connections.load()));
+
+    header(out, "switchyard_config_generation", "gauge", "The config in use: 1 at start, one more each applied reload.");
+    sample(out, "switchyard_config_generation", "", static_cast<double>(generation->number));
+    header(out, "switchyard_config_reloads_total", "counter", "Config reloads (SIGHUP or POST /admin/reload), by result.");
+    sample(out, "switchyard_config_reloads_total", "{result=\"applied\"}", static_cast<double>(shared.reloads_applied.load()));
+    sample(out, "switchyard_config_reloads_total", "{result=\"refused\"}", static_cast<double>(shared.reloads_refused.load()));
+    header(out, "switchyard_config_last_reload_success_timestamp_seconds", "gauge",
+           "When the config in use was loaded (start-up or the last applied reload), Unix seconds.");
+    sample(out, "switchyard_config_last_reload_success_timestamp_seconds", "",
+           static_cast<double>(shared.last_reload_ok_ms.load()) / 1000.0);
 
     if (shared.ledger) {
         const auto stats = shared.ledger->stats();

@@ -1,6 +1,7 @@
-// What the I/O threads share (the validated config, upstreams, health, router, drain state) and
-// what each I/O thread owns alone (its io_context, upstream pools, JSON parser, connections).
-// One io_context per thread: a connection and its upstream pool live on one thread, no locks.
+// What the I/O threads share (the current generation of the config with its upstreams, health and
+// router; keys, engines, ledger, drain state) and what each I/O thread owns alone (its
+// io_context, upstream pools, JSON parser, connections). One io_context per thread: a connection
+// and its upstream pool live on one thread, no locks.
 #pragma once
 
 #include <simdjson.h>
@@ -9,6 +10,9 @@
 #include <boost/asio.hpp>
 
 #include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
 #include <memory>
 #include <unordered_set>
 #include <vector>
@@ -29,30 +33,83 @@ namespace switchyard::server {
 
 namespace asio = boost::asio;
 
-struct Shared {
-    explicit Shared(config::Gateway gateway);
+// Everything built from one version of the config file: upstreams, health checks, router, prices,
+// model limits. A reload builds the next generation beside the running one (taking over the state
+// of what stayed the same: upstreams and their health, deployments' breakers and requests in
+// flight, model limiters) and swaps it in; a request keeps the generation it started with until it
+// ends, so none is dropped.
+struct Generation {
+    Generation(config::Gateway gateway, std::uint64_t generation_number, const engine::Supervisor& engines,
+               const Generation* previous);
 
-    config::Gateway config;
-    engine::Supervisor engines;  // before the upstreams: it gives engines their ports
-    std::vector<std::unique_ptr<upstream::Upstream>> upstreams;
+    const std::uint64_t number;  // 1 at start-up, +1 a reload
+    const config::Gateway config;
+    std::vector<std::shared_ptr<upstream::Upstream>> upstreams;
     upstream::HealthChecker health;
     engine::EngineHealth routable;  // health checks, and engines only while ready
     route::Router router;
-    auth::KeyStore keys;
     pricing::Catalog catalog;
     std::vector<std::string> price_warnings;  // deployments without a price (logged when costs are kept)
     account::Pricer pricer;
-    std::vector<std::unique_ptr<limit::RateLimiter>> model_limits;  // by model index; null: none
-    std::unique_ptr<ledger::Ledger> ledger;                          // null: no ledger configured
-    std::shared_ptr<spdlog::logger> access_log;                      // null: off
+    std::vector<std::shared_ptr<limit::RateLimiter>> model_limits;  // by model index; null: none
+    bool token_limits = false;  // some limit or budget counts tokens
+};
+
+// One I/O thread's side of a generation: its upstream connection pools (kept across a reload for
+// upstreams that stayed the same) and its forwarder.
+struct Local {
+    Local(std::shared_ptr<Generation> current, asio::any_io_executor executor, const Local* previous);
+
+    std::shared_ptr<Generation> generation;
+    std::vector<std::shared_ptr<upstream::Pool>> pools;  // one per upstream, same order
+    forward::Forwarder forwarder;
+};
+
+struct ReloadResult {
+    bool ok = false;
+    std::uint64_t generation = 0;      // the one serving afterwards
+    std::vector<std::string> errors;   // why it was refused ("line 12: ..." for config errors)
+    std::string summary;               // what changed, when applied
+};
+
+struct Shared {
+    explicit Shared(config::Gateway gateway, std::string config_path = {});
+
+    // The config the gateway started with: the engines are bound to it, and what cannot change
+    // without a restart (listeners, threads, engines, ledger, access log) is compared with it.
+    config::Gateway boot;
+    std::vector<config::Engine> engines_as_written;  // boot.engines before ports were picked
+    const std::string config_path;                   // re-read on reload; empty: no reload
+    engine::Supervisor engines;
+    auth::KeyStore keys;  // keys of the current config and of the admin API
+    std::unique_ptr<ledger::Ledger> ledger;              // null: no ledger configured
+    std::shared_ptr<spdlog::logger> access_log;          // null: off
+
+    std::shared_ptr<Generation> current() const;
     // Usage is read from responses (and asked for in streams) only when something needs it.
-    bool accounting = false;
+    bool accounting(const Generation& generation) const {
+        return ledger != nullptr || access_log != nullptr || generation.token_limits;
+    }
+
+    // Reads the config file again and, when it is valid and changes nothing that needs a restart,
+    // swaps the new generation in on every I/O thread. Runs off the I/O threads; one at a time.
+    ReloadResult reload();
+    // Set by the Server: runs `reload()` on its control thread and hands the result back.
+    std::function<void(std::function<void(ReloadResult)>)> request_reload;
 
     std::vector<struct Worker*> workers;  // set by the Server once they exist (for /metrics)
 
     std::atomic<bool> draining{false};
     std::atomic<std::size_t> in_flight{0};         // requests being read, forwarded or answered
     std::atomic<std::size_t> open_connections{0};  // caller connections
+    std::atomic<std::uint64_t> reloads_applied{0};
+    std::atomic<std::uint64_t> reloads_refused{0};
+    std::atomic<std::int64_t> last_reload_ok_ms{0};  // Unix ms of the last applied reload (or start)
+
+private:
+    mutable std::mutex current_mutex_;
+    std::shared_ptr<Generation> current_;
+    std::mutex reload_mutex_;
 };
 
 class ClientConnection;
@@ -63,8 +120,7 @@ struct Worker {
     Shared& shared;
     // Only this thread touches its sockets (others post to it), so the reactor needs no locks.
     asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
-    std::vector<std::unique_ptr<upstream::Pool>> pools;  // one per upstream, same order
-    forward::Forwarder forwarder;
+    std::shared_ptr<Local> local;  // the current generation on this thread; replaced on this thread only
     simdjson::ondemand::parser json;
     std::vector<asio::ip::tcp::acceptor> acceptors;
     std::unordered_set<ClientConnection*> connections;

@@ -14,12 +14,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-std::vector<std::unique_ptr<upstream::Upstream>> make_upstreams(const config::Gateway& config) {
-    std::vector<std::unique_ptr<upstream::Upstream>> out;
-    for (const auto& upstream : config.upstreams) out.push_back(std::make_unique<upstream::Upstream>(upstream));
-    return out;
-}
-
 asio::awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor) {
     asio::steady_timer backoff(worker.io);
     while (acceptor.is_open()) {
@@ -36,10 +30,6 @@ asio::awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor) {
     }
 }
 
-}  // namespace
-
-namespace {
-
 pricing::Catalog catalog_for(const config::Gateway& config) {
     std::string why;
     pricing::Catalog catalog = account::load_catalog(config.prices, &why);
@@ -47,47 +37,105 @@ pricing::Catalog catalog_for(const config::Gateway& config) {
     return catalog;
 }
 
-}  // namespace
-
-Shared::Shared(config::Gateway gateway)
-    : config(std::move(gateway)),
-      engines(config),
-      upstreams(make_upstreams(config)),
-      health(upstreams),
-      routable(health, engines),
-      router(config, routable),
-      keys(config, system_clock()),
-      catalog(catalog_for(config)),
-      pricer(config, catalog, &price_warnings) {
-    if (!config.ledger.url.empty()) {  // prices matter once costs are kept
-        for (const auto& warning : price_warnings) spdlog::warn("{}", warning);
-    }
-    // An engine's requests in flight: the router's count over the deployments on its upstream.
-    std::vector<std::vector<std::size_t>> engine_deployments(config.engines.size());
-    for (const auto& model : config.models) {
-        for (const auto& deployment : model.deployments) {
-            if (const auto engine = config.upstreams[deployment.upstream].engine) {
-                engine_deployments[*engine].push_back(deployment.id);
+// The previous generation's upstream object when this upstream is configured exactly as before
+// (it keeps its connections, DNS cache and health), else a new one.
+std::vector<std::shared_ptr<upstream::Upstream>> make_upstreams(const config::Gateway& config,
+                                                                const Generation* previous) {
+    std::vector<std::shared_ptr<upstream::Upstream>> out;
+    for (const auto& wanted : config.upstreams) {
+        std::shared_ptr<upstream::Upstream> found;
+        if (previous != nullptr) {
+            for (const auto& old : previous->upstreams) {
+                if (old->config() == wanted) {
+                    found = old;
+                    break;
+                }
             }
         }
+        out.push_back(found ? std::move(found) : std::make_shared<upstream::Upstream>(wanted));
     }
-    engines.set_in_flight([this, by_engine = std::move(engine_deployments)](std::size_t engine) {
-        std::size_t total = 0;
-        for (std::size_t id : by_engine[engine]) total += router.status(id).outstanding;
-        return total;
-    });
-    bool token_limits = false;
+    return out;
+}
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+Generation::Generation(config::Gateway gateway, std::uint64_t generation_number, const engine::Supervisor& engines,
+                       const Generation* previous)
+    : number(generation_number),
+      config(std::move(gateway)),
+      upstreams(make_upstreams(config, previous)),
+      health(upstreams),
+      routable(health, engines, config.upstreams),
+      router(config, routable, system_clock(), previous != nullptr ? &previous->router : nullptr),
+      catalog(catalog_for(config)),
+      pricer(config, catalog, &price_warnings) {
     for (const auto& model : config.models) {
-        model_limits.push_back(model.limits.any() ? std::make_unique<limit::RateLimiter>(model.limits, system_clock().now())
-                                                  : nullptr);
+        std::shared_ptr<limit::RateLimiter> limiter;
+        if (model.limits.any()) {
+            // A model limited as before keeps its buckets.
+            if (previous != nullptr) {
+                const config::Model* old = previous->config.find_model(model.name);
+                if (old != nullptr && old->limits == model.limits) {
+                    limiter = previous->model_limits[static_cast<std::size_t>(old - previous->config.models.data())];
+                }
+            }
+            if (!limiter) limiter = std::make_shared<limit::RateLimiter>(model.limits, system_clock().now());
+        }
+        model_limits.push_back(std::move(limiter));
         token_limits = token_limits || model.limits.tpm > 0;
         for (const auto& deployment : model.deployments) token_limits = token_limits || deployment.limits.tpm > 0;
     }
     for (const auto& key : config.keys) {
         token_limits = token_limits || key.limits.tpm > 0 || key.budget_daily > 0 || key.budget_monthly > 0;
     }
-    if (!config.ledger.url.empty()) {
-        ledger = std::make_unique<ledger::Ledger>(config.ledger, ledger::open_store(config.ledger.url));
+}
+
+Local::Local(std::shared_ptr<Generation> current, asio::any_io_executor executor, const Local* previous)
+    : generation(std::move(current)), forwarder(generation->config, generation->router, pools) {
+    for (const auto& upstream : generation->upstreams) {
+        std::shared_ptr<upstream::Pool> pool;
+        if (previous != nullptr) {
+            for (std::size_t i = 0; i < previous->generation->upstreams.size(); ++i) {
+                if (previous->generation->upstreams[i] == upstream) {
+                    pool = previous->pools[i];  // same upstream: its idle connections stay
+                    break;
+                }
+            }
+        }
+        pools.push_back(pool ? std::move(pool) : std::make_shared<upstream::Pool>(*upstream, executor));
+    }
+}
+
+Shared::Shared(config::Gateway gateway, std::string path)
+    : boot(std::move(gateway)),
+      engines_as_written(boot.engines),
+      config_path(std::move(path)),
+      engines(boot),
+      keys(boot, system_clock()) {
+    current_ = std::make_shared<Generation>(boot, 1, engines, nullptr);
+    if (!boot.ledger.url.empty()) {  // prices matter once costs are kept
+        for (const auto& warning : current_->price_warnings) spdlog::warn("{}", warning);
+    }
+    // An engine's requests in flight: the router's count over the deployments on its upstream.
+    engines.set_in_flight([this](std::size_t engine) {
+        const auto generation = current();
+        std::size_t total = 0;
+        for (const auto& model : generation->config.models) {
+            for (const auto& deployment : model.deployments) {
+                if (generation->config.upstreams[deployment.upstream].engine == engine) {
+                    total += generation->router.status(deployment.id).outstanding;
+                }
+            }
+        }
+        return total;
+    });
+    if (!boot.ledger.url.empty()) {
+        ledger = std::make_unique<ledger::Ledger>(boot.ledger, ledger::open_store(boot.ledger.url));
         ledger::Store& store = ledger->store();
         store.migrate();
         // Keys created through the admin API, and what every key spent so far this day and month.
@@ -110,29 +158,128 @@ Shared::Shared(config::Gateway gateway)
         spdlog::info("ledger: {} (schema version {})", store.describe(), store.schema_version());
         ledger->start();
     }
-    access_log = make_access_log(config.access_log);
-    accounting = ledger != nullptr || access_log != nullptr || token_limits;
+    access_log = make_access_log(boot.access_log);
+    last_reload_ok_ms = now_ms();
 }
 
+std::shared_ptr<Generation> Shared::current() const {
+    std::lock_guard lock(current_mutex_);
+    return current_;
+}
 
-Worker::Worker(Shared& shared_state) : shared(shared_state), forwarder(shared_state.config, shared_state.router, pools) {
-    for (auto& upstream : shared.upstreams) {
-        pools.push_back(std::make_unique<upstream::Pool>(*upstream, io.get_executor()));
+namespace {
+
+// What differs between the running config and `next` that only a restart can apply.
+std::vector<std::string> needs_restart(const Shared& shared, const config::Gateway& next) {
+    std::vector<std::string> out;
+    const auto& boot = shared.boot;
+    if (next.listeners != boot.listeners) out.emplace_back("listeners changed");
+    if (next.server.io_threads != boot.server.io_threads) out.emplace_back("server.io_threads changed");
+    // (An engine's upstream index may shift when upstreams are added: not a change of the engine.)
+    const auto without_index = [](std::vector<config::Engine> engines) {
+        for (auto& engine : engines) engine.upstream = 0;
+        return engines;
+    };
+    if (without_index(next.engines) != without_index(shared.engines_as_written)) out.emplace_back("engines changed");
+    if (next.gpu_groups != boot.gpu_groups) out.emplace_back("gpu_groups changed");
+    if (next.ledger != boot.ledger) out.emplace_back("ledger changed");
+    if (next.access_log != boot.access_log) out.emplace_back("access_log changed");
+    for (auto& reason : out) reason += " (applied only by a restart; nothing was changed)";
+    return out;
+}
+
+}  // namespace
+
+ReloadResult Shared::reload() {
+    std::lock_guard one_at_a_time(reload_mutex_);
+    const auto previous = current();
+    ReloadResult result;
+    result.generation = previous->number;
+    const auto refuse = [&](std::vector<std::string> errors) {
+        result.errors = std::move(errors);
+        reloads_refused.fetch_add(1);
+        std::string joined;
+        for (const auto& error : result.errors) joined += (joined.empty() ? "" : "; ") + error;
+        spdlog::error("config reload refused, generation {} keeps serving: {}", previous->number, joined);
+        return result;
+    };
+    if (config_path.empty()) return refuse({"the gateway was not started from a config file"});
+    if (draining.load()) return refuse({"the gateway is shutting down"});
+
+    auto loaded = config::load_file(config_path);
+    if (!loaded.gateway) {
+        std::vector<std::string> errors;
+        for (const auto& error : loaded.errors) errors.push_back(config::to_string(error));
+        return refuse(std::move(errors));
     }
+    config::Gateway next_config = std::move(*loaded.gateway);
+    if (auto reasons = needs_restart(*this, next_config); !reasons.empty()) return refuse(std::move(reasons));
+    engines.bind(next_config);  // the running engines' ports
+
+    std::shared_ptr<Generation> next;
+    try {
+        next = std::make_shared<Generation>(std::move(next_config), previous->number + 1, engines, previous.get());
+    } catch (const std::exception& e) {
+        return refuse({std::string("the new config cannot be applied: ") + e.what()});
+    }
+    if (ledger) {
+        for (const auto& warning : next->price_warnings) spdlog::warn("{}", warning);
+    }
+
+    // Apply: keys first (new requests authenticate against the new file), then every I/O thread
+    // takes the new generation; requests already running finish on the one they started with.
+    const auto keys_changed = keys.reconfigure(next->config);
+    {
+        std::lock_guard lock(current_mutex_);
+        current_ = next;
+    }
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+        Worker& worker = *workers[i];
+        asio::post(worker.io, [&worker, next, previous, first = i == 0] {
+            worker.local = std::make_shared<Local>(next, worker.io.get_executor(), worker.local.get());
+            if (first) {  // the probe timers live on the first thread
+                previous->health.stop();
+                next->health.start(worker.io.get_executor());
+            }
+        });
+    }
+    std::size_t kept_upstreams = 0;
+    for (const auto& upstream : next->upstreams) {
+        for (const auto& old : previous->upstreams) kept_upstreams += old == upstream ? 1 : 0;
+    }
+    result.ok = true;
+    result.generation = next->number;
+    result.summary = std::to_string(next->config.models.size()) + " models, " +
+                     std::to_string(next->config.upstreams.size()) + " upstreams (" + std::to_string(kept_upstreams) +
+                     " unchanged), " + std::to_string(next->config.deployment_count) + " deployments; keys: " +
+                     std::to_string(keys_changed.added) + " added, " + std::to_string(keys_changed.changed) +
+                     " changed, " + std::to_string(keys_changed.removed) + " removed";
+    reloads_applied.fetch_add(1);
+    last_reload_ok_ms = now_ms();
+    spdlog::info("config reloaded from {}: generation {} ({})", config_path, next->number, result.summary);
+    return result;
 }
 
-Server::Server(config::Gateway config) : shared_(std::make_unique<Shared>(std::move(config))) {
-    for (unsigned i = 0; i < shared_->config.server.io_threads; ++i) {
+Worker::Worker(Shared& shared_state) : shared(shared_state) {
+    local = std::make_shared<Local>(shared.current(), io.get_executor(), nullptr);
+}
+
+Server::Server(config::Gateway config, std::string config_path)
+    : shared_(std::make_unique<Shared>(std::move(config), std::move(config_path))) {
+    for (unsigned i = 0; i < shared_->boot.server.io_threads; ++i) {
         workers_.push_back(std::make_unique<Worker>(*shared_));
         shared_->workers.push_back(workers_.back().get());
     }
+    shared_->request_reload = [this](std::function<void(ReloadResult)> done) {
+        asio::post(control_, [this, done = std::move(done)] { done(shared_->reload()); });
+    };
 }
 
 Server::~Server() = default;
 
 std::vector<std::uint16_t> Server::bind() {
     std::vector<std::uint16_t> ports;
-    for (const auto& listener : shared_->config.listeners) {
+    for (const auto& listener : shared_->boot.listeners) {
         const tcp::endpoint requested(asio::ip::make_address(listener.address), listener.port);
         std::uint16_t port = listener.port;
         for (auto& worker : workers_) {
@@ -159,7 +306,8 @@ int Server::run() {
             asio::co_spawn(worker->io, accept_loop(*worker, acceptor), asio::detached);
         }
     }
-    shared_->health.start(workers_.front()->io.get_executor());
+    const auto first = shared_->current();
+    first->health.start(workers_.front()->io.get_executor());
     shared_->engines.start();
 
     std::vector<std::thread> threads;
@@ -169,13 +317,25 @@ int Server::run() {
         threads.emplace_back([&io = worker->io] { io.run(); });
     }
 
-    asio::io_context signals_io;
-    asio::signal_set signals(signals_io, SIGTERM, SIGINT);
+    // This thread runs the control loop: signals, and reloads asked for through the admin API.
+    asio::signal_set signals(control_, SIGTERM, SIGINT, SIGHUP);
     int received = 0;
-    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-        if (!ec) received = signal;
-    });
-    signals_io.run();
+    std::function<void()> wait_signal;
+    wait_signal = [&] {
+        signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+            if (ec) return;
+            if (signal == SIGHUP) {
+                spdlog::info("received SIGHUP; reloading {}", shared_->config_path);
+                shared_->reload();
+                wait_signal();
+                return;
+            }
+            received = signal;
+            control_.stop();
+        });
+    };
+    wait_signal();
+    control_.run();
     spdlog::info("received signal {}; draining ({} requests in flight)", received, shared_->in_flight.load());
 
     const bool abandoned = drain_and_stop();
@@ -183,7 +343,7 @@ int Server::run() {
     for (auto& thread : threads) thread.join();
     // The I/O threads are gone: release the probe timers here, while their io_context still
     // exists (the stop posted while draining may not have run).
-    shared_->health.stop();
+    shared_->current()->health.stop();
     shared_->engines.stop();  // every engine stopped, none left behind
     if (shared_->ledger) {
         shared_->ledger->stop();  // writes every queued row
@@ -208,10 +368,10 @@ bool Server::drain_and_stop() {
             boost::system::error_code ignored;
             for (auto& acceptor : worker.acceptors) acceptor.close(ignored);
             for (auto* connection : worker.connections) close_if_idle(*connection);
-            if (first) worker.shared.health.stop();
+            if (first) worker.shared.current()->health.stop();
         });
     }
-    const auto deadline = std::chrono::steady_clock::now() + shared_->config.server.shutdown_grace;
+    const auto deadline = std::chrono::steady_clock::now() + shared_->current()->config.server.shutdown_grace;
     while (std::chrono::steady_clock::now() < deadline &&
            (shared_->in_flight.load() > 0 || shared_->open_connections.load() > 0)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -3,6 +3,8 @@
 // connections, lets requests in flight finish up to `server.shutdown_grace`, then exits.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -16,19 +18,22 @@ struct Worker;
 
 class Server {
 public:
-    explicit Server(config::Gateway config);
+    // `config_path`: where `config` was read from; SIGHUP and POST /admin/reload read it again.
+    explicit Server(config::Gateway config, std::string config_path = {});
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
     // Binds every listener; returns the bound port of each (useful with port 0). Throws on failure.
     std::vector<std::uint16_t> bind();
-    // Serves until SIGTERM or SIGINT, then drains. Returns the process exit code.
+    // Serves until SIGTERM or SIGINT, then drains; SIGHUP reloads the config. Returns the process
+    // exit code.
     int run();
 
 private:
     bool drain_and_stop();  // true when requests were still in flight at the deadline
 
+    boost::asio::io_context control_;  // signals and reloads, on the thread that called run()
     std::unique_ptr<Shared> shared_;
     std::vector<std::unique_ptr<Worker>> workers_;
 };

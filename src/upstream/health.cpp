@@ -7,12 +7,31 @@ namespace switchyard::upstream {
 
 namespace http = beast::http;
 
-HealthChecker::HealthChecker(std::vector<std::unique_ptr<Upstream>>& upstreams)
-    : upstreams_(upstreams), usable_(new std::atomic<bool>[upstreams.size()]) {
-    for (std::size_t i = 0; i < upstreams.size(); ++i) usable_[i].store(true);
+namespace {
+asio::awaitable<bool> probe_once(Pool& pool);
 }
 
-bool HealthChecker::usable(std::size_t upstream) const { return usable_[upstream].load(std::memory_order_relaxed); }
+// What the probe loops share; each loop holds it, so it outlives the checker if need be.
+struct HealthChecker::Loops {
+    std::atomic<bool> stopped{false};
+    std::vector<std::shared_ptr<asio::steady_timer>> timers;  // touched on the executor's thread only
+};
+
+namespace {
+
+asio::awaitable<void> probe_loop(std::shared_ptr<Upstream> upstream_ptr, std::shared_ptr<HealthChecker::Loops> loops,
+                                 std::shared_ptr<asio::steady_timer> timer, asio::any_io_executor executor);
+
+}  // namespace
+
+HealthChecker::HealthChecker(std::vector<std::shared_ptr<Upstream>> upstreams)
+    : upstreams_(std::move(upstreams)), loops_(std::make_shared<Loops>()) {}
+
+HealthChecker::~HealthChecker() { loops_->stopped = true; }
+
+bool HealthChecker::usable(std::size_t upstream) const {
+    return upstreams_[upstream]->healthy.load(std::memory_order_relaxed);
+}
 
 bool HealthChecker::any_usable() const {
     for (std::size_t i = 0; i < upstreams_.size(); ++i) {
@@ -22,46 +41,50 @@ bool HealthChecker::any_usable() const {
 }
 
 void HealthChecker::start(asio::any_io_executor executor) {
-    for (std::size_t i = 0; i < upstreams_.size(); ++i) {
-        if (!upstreams_[i]->config().health.enabled) continue;
-        asio::co_spawn(executor, probe_loop(i, executor), asio::detached);
+    for (const auto& upstream : upstreams_) {
+        if (!upstream->config().health.enabled) continue;
+        auto timer = std::make_shared<asio::steady_timer>(executor);
+        loops_->timers.push_back(timer);
+        asio::co_spawn(executor, probe_loop(upstream, loops_, std::move(timer), executor), asio::detached);
     }
 }
 
 void HealthChecker::stop() {
-    stopped_ = true;
-    for (auto& timer : timers_) timer->cancel();
-    timers_.clear();  // the probe loops hold their own references until they end
+    loops_->stopped = true;
+    for (auto& timer : loops_->timers) timer->cancel();
+    loops_->timers.clear();  // the probe loops hold their own references until they end
 }
 
-asio::awaitable<void> HealthChecker::probe_loop(std::size_t index, asio::any_io_executor executor) {
-    Upstream& upstream = *upstreams_[index];
+namespace {
+
+asio::awaitable<void> probe_loop(std::shared_ptr<Upstream> upstream_ptr, std::shared_ptr<HealthChecker::Loops> loops,
+                                 std::shared_ptr<asio::steady_timer> timer, asio::any_io_executor executor) {
+    Upstream& upstream = *upstream_ptr;
     Pool pool(upstream, executor);
-    auto timer = std::make_shared<asio::steady_timer>(executor);
-    timers_.push_back(timer);
     const auto& health = upstream.config().health;
     std::size_t passed = 0;
     std::size_t failed = 0;
-    while (!stopped_) {
+    while (!loops->stopped) {
         const bool ok = co_await probe_once(pool);
+        if (loops->stopped) break;  // replaced by a reload's checker meanwhile: it decides now
         passed = ok ? passed + 1 : 0;
         failed = ok ? 0 : failed + 1;
-        const bool was_usable = usable_[index].load();
+        const bool was_usable = upstream.healthy.load();
         if (!was_usable && passed >= health.healthy_threshold) {
-            usable_[index].store(true);
+            upstream.healthy.store(true);
             spdlog::info("upstream {} is healthy again", upstream.config().name);
         } else if (was_usable && failed >= health.unhealthy_threshold) {
-            usable_[index].store(false);
+            upstream.healthy.store(false);
             spdlog::warn("upstream {} failed {} health check(s) in a row ({}); it takes no traffic until one passes",
                          upstream.config().name, failed, health.path);
         }
-        timer->expires_after(upstream.config().health.interval);
+        timer->expires_after(health.interval);
         auto [ec] = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
         if (ec) break;
     }
 }
 
-asio::awaitable<bool> HealthChecker::probe_once(Pool& pool) {
+asio::awaitable<bool> probe_once(Pool& pool) {
     const auto& config = pool.upstream().config();
     auto acquired = co_await pool.acquire(true, /*bounded=*/false);
     if (std::holds_alternative<ConnectError>(acquired)) co_return false;
@@ -88,5 +111,7 @@ asio::awaitable<bool> HealthChecker::probe_once(Pool& pool) {
     if (parser.get().keep_alive()) pool.release(std::move(connection));
     co_return ok;
 }
+
+}  // namespace
 
 }  // namespace switchyard::upstream

@@ -43,13 +43,16 @@ public:
 
     // Open connections, all threads together (bounded by config().max_connections).
     std::atomic<std::size_t> open_connections{0};
+    // Set by the health checker; kept here so that a config reload which keeps this upstream
+    // keeps what its checks found.
+    std::atomic<bool> healthy{true};
 
     // Cached DNS answer; empty or expired means "resolve again".
     std::optional<std::vector<tcp::endpoint>> cached_endpoints(Clock::time_point now);
     void cache_endpoints(std::vector<tcp::endpoint> endpoints, Clock::time_point now);
 
 private:
-    const config::Upstream& config_;
+    const config::Upstream config_;  // a copy: the upstream may outlive the config it came from
     std::unique_ptr<asio::ssl::context> tls_context_;
     std::string host_header_;
     std::string authorization_;

@@ -137,6 +137,46 @@ TEST(Engines, LoadsOnTheFirstRequest) {
     EXPECT_EQ(state(gateway, "tiny"), R"("ready")");
 }
 
+TEST(Engines, ReloadKeepsTheRunningEngineAndRoutesNewModelsToIt) {
+    require_llama();
+    const std::string engines = engine("tiny", "    preload: true\n");
+    auto gateway = start_gateway(config(engines, "  - name: tiny\n    deployments: [{engine: tiny}]\n"), kEnv);
+    wait_for_state(gateway, "tiny", "ready");
+    const long pid = number(gateway, "tiny", "pid");
+    ASSERT_EQ(ask(gateway, "tiny").status, 200);
+
+    // A second public name on the same engine (and a new upstream listed before the engine's, so
+    // upstream indexes shift): applied without restarting the engine.
+    Sim cloud = start_sim({"--tokens", "4"});
+    const std::string more = "upstreams:\n  - {name: cloud, base_url: " + cloud.url() + "}\n";
+    {
+        std::ofstream(gateway.config_path)
+            << config(engines,
+                      "  - name: tiny\n    deployments: [{engine: tiny}]\n"
+                      "  - name: alias\n    deployments: [{engine: tiny}, {upstream: cloud, tier: 2}]\n",
+                      more);
+    }
+    const auto reloaded = post(gateway.port, "/admin/reload", "", kMaster);
+    ASSERT_EQ(reloaded.status, 200) << reloaded.body << gateway.process->log();
+    const auto r = ask(gateway, "alias");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("x-switchyard-upstream"), "tiny");
+    EXPECT_EQ(ask(gateway, "tiny").status, 200);
+    EXPECT_EQ(number(gateway, "tiny", "pid"), pid) << "the engine was restarted";
+    EXPECT_EQ(stat_number(sim_stats(cloud), "requests_total"), 0);
+
+    // Changing the engine itself needs a restart: refused, the engine untouched.
+    {
+        std::ofstream(gateway.config_path)
+            << config(engine("tiny", "    preload: true\n    idle_unload: 1h\n"),
+                      "  - name: tiny\n    deployments: [{engine: tiny}]\n");
+    }
+    const auto refused = post(gateway.port, "/admin/reload", "", kMaster);
+    EXPECT_EQ(refused.status, 422) << refused.body;
+    EXPECT_NE(refused.body.find("engines changed"), std::string::npos) << refused.body;
+    EXPECT_EQ(ask(gateway, "alias").status, 200);
+}
+
 TEST(Engines, IdleUnloadStopsAndARequestStartsAgain) {
     require_llama();
     auto gateway = start_gateway(config(engine("tiny", "    preload: true\n    idle_unload: 1s\n"),

@@ -191,6 +191,7 @@ Gateway start_gateway(const std::string& yaml, std::map<std::string, std::string
         "gateway", std::vector<std::string>{gateway_binary(), "serve", "--config", config, "--ready-file", ready},
         std::move(env));
     gateway.port = wait_for_port(ready, *gateway.process);
+    gateway.config_path = config;
     return gateway;
 }
 

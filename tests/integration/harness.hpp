@@ -57,6 +57,7 @@ Sim start_sim(const std::vector<std::string>& args = {});
 struct Gateway {
     std::unique_ptr<Process> process;
     int port = 0;
+    std::string config_path;  // the file it was started on (rewrite it, then reload)
 };
 // Starts `switchyard serve` on `yaml`, in which "${PORT}" and the like stay as written.
 Gateway start_gateway(const std::string& yaml, std::map<std::string, std::string> env = {});

@@ -361,6 +361,50 @@ models:
     EXPECT_EQ(router.queued(model), 0u);
 }
 
+TEST(Router, AReloadKeepsTheStateOfDeploymentsThatStayTheSame) {
+    const auto before = tiered();
+    FakeHealth health;
+    ManualClock clock;
+    Router first(before, health, clock);
+    const auto& model = model_named(before, "llama4:maverick");
+    // gpu-1's breaker opens; gpu-2 has both its slots taken by requests still in flight.
+    for (int i = 0; i < 3; ++i) {
+        health.down = {1};  // gpu-2 out while gpu-1 fails
+        Lease lease = take(first, model);
+        ASSERT_EQ(lease.deployment().name, "gpu-1");
+        first.report(lease, Verdict::failure);
+    }
+    health.down.clear();
+    Lease a = take(first, model);
+    Lease b = take(first, model);
+    ASSERT_EQ(a.deployment().name, "gpu-2");
+    ASSERT_EQ(b.deployment().name, "gpu-2");
+    first.counters().spills.fetch_add(7);
+
+    // The new config keeps gpu-1 and gpu-2 as they were and changes the cloud's breaker.
+    std::string yaml(kTiered);
+    yaml.replace(yaml.find("OVERFLOW"), 8, "overflow: spill");
+    yaml.replace(yaml.find("rate_limit_cooldown: 7s"), 23, "rate_limit_cooldown: 7s, breaker: {cooldown: 1s}");
+    const auto after = load(yaml);
+    Router second(after, health, clock, &first);
+    const auto& same = model_named(after, "llama4:maverick");
+    // gpu-1 still open, gpu-2 still full: the next request spills to the cloud.
+    Lease c = take(second, same);
+    EXPECT_EQ(c.deployment().name, "cloud");
+    EXPECT_EQ(second.status(same.deployments[0].id).breaker, Breaker::State::open);
+    EXPECT_EQ(second.status(same.deployments[1].id).outstanding, 2u);
+    EXPECT_EQ(second.counters().spills.load(), 8u);  // counters go on (7 + this spill)
+    // A slot released through the old router frees it for the new one.
+    a = Lease();
+    Lease d = take(second, same);
+    EXPECT_EQ(d.deployment().name, "gpu-2");
+    // After the cooldown gpu-1 probes again.
+    clock.advance(11s);
+    Lease e = take(second, same);
+    EXPECT_EQ(e.deployment().name, "gpu-1");
+    EXPECT_TRUE(e.probe());
+}
+
 TEST(Router, UnknownModelListsModelsAndTheClosest) {
     const auto config = tiered();
     FakeHealth health;
