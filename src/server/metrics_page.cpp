@@ -214,6 +214,47 @@ std::string render_metrics(Shared& shared) {
     header(out, "switchyard_open_connections", "gauge", "Open caller connections.");
     sample(out, "switchyard_open_connections", "", static_cast<double>(shared.open_connections.load()));
 
+    if (!shared.engines.empty()) {
+        const auto engines = shared.engines.status();
+        const auto engine_label = [](const engine::Status& status) {
+            std::string labels = "{engine=\"";
+            append_escaped(labels, status.name);
+            return labels + '"';
+        };
+        header(out, "switchyard_engine_state", "gauge", "1 for the state each supervised engine is in, 0 for the others.");
+        for (const auto& status : engines) {
+            for (const auto state : {engine::State::stopped, engine::State::loading, engine::State::ready,
+                                     engine::State::draining, engine::State::failed}) {
+                sample(out, "switchyard_engine_state",
+                       engine_label(status) + ",state=\"" + std::string(engine::to_string(state)) + "\"}",
+                       status.state == state ? 1 : 0);
+            }
+        }
+        header(out, "switchyard_engine_restarts_total", "counter", "Restarts of an engine (crashes, memory limits, failed checks).");
+        for (const auto& status : engines) {
+            sample(out, "switchyard_engine_restarts_total", engine_label(status) + "}", static_cast<double>(status.restarts));
+        }
+        header(out, "switchyard_engine_memory_bytes", "gauge",
+               "An engine's memory: resident (kind=\"rss\") and on the GPU (kind=\"gpu\", when nvidia-smi is there).");
+        for (const auto& status : engines) {
+            sample(out, "switchyard_engine_memory_bytes", engine_label(status) + ",kind=\"rss\"}",
+                   static_cast<double>(status.rss_bytes));
+            if (status.gpu_bytes) {
+                sample(out, "switchyard_engine_memory_bytes", engine_label(status) + ",kind=\"gpu\"}",
+                       static_cast<double>(*status.gpu_bytes));
+            }
+        }
+        header(out, "switchyard_engine_requests_in_flight", "gauge", "Requests in flight on an engine's deployments.");
+        for (const auto& status : engines) {
+            sample(out, "switchyard_engine_requests_in_flight", engine_label(status) + "}",
+                   static_cast<double>(status.in_flight));
+        }
+        header(out, "switchyard_engine_uptime_seconds", "gauge", "Seconds since the engine became ready (0 when not running).");
+        for (const auto& status : engines) {
+            sample(out, "switchyard_engine_uptime_seconds", engine_label(status) + "}", status.uptime_s);
+        }
+    }
+
     header(out, "switchyard_config_generation", "gauge", "The config in use: 1 at start, one more each applied reload.");
     sample(out, "switchyard_config_generation", "", static_cast<double>(generation->number));
     header(out, "switchyard_config_reloads_total", "counter", "Config reloads (SIGHUP or POST /admin/reload), by result.");

@@ -114,6 +114,15 @@ TEST(Engines, PreloadIsReadyBeforeTheFirstRequestAndShowsInPsAndModels) {
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.header("x-switchyard-upstream"), "tiny");
 
+    const std::string metrics = get(gateway.port, "/metrics").body;
+    EXPECT_NE(metrics.find("switchyard_engine_state{engine=\"tiny\",state=\"ready\"} 1\n"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("switchyard_engine_state{engine=\"tiny\",state=\"loading\"} 0\n"), std::string::npos);
+    EXPECT_NE(metrics.find("switchyard_engine_restarts_total{engine=\"tiny\"} 0\n"), std::string::npos);
+    EXPECT_NE(metrics.find("switchyard_engine_memory_bytes{engine=\"tiny\",kind=\"rss\"} "), std::string::npos);
+    EXPECT_EQ(metrics.find("switchyard_engine_memory_bytes{engine=\"tiny\",kind=\"rss\"} 0\n"), std::string::npos);
+    Process promtool("promtool", {"/bin/sh", "-c", "promtool check metrics < " + write_file("engine-metrics.txt", metrics)});
+    EXPECT_EQ(promtool.stop(0, 10s), std::optional<int>(0)) << promtool.log();
+
     Process ps("ps", {gateway_binary(), "ps", "--url", "http://127.0.0.1:" + std::to_string(gateway.port)},
                {{"SWITCHYARD_MASTER_KEY", "master-secret-0001"}});
     const auto exit = ps.stop(0, 10s);  // signal 0: only wait for it to finish
