@@ -8,6 +8,7 @@
 #include <limits>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -473,10 +474,53 @@ private:
             out.path = expand(node, node.Scalar());
             return;
         }
-        if (!expect_map(node, "'access_log'", {"path", "max_size", "max_files"})) return;
+        if (!expect_map(node, "'access_log'",
+                        {"path", "max_size", "max_files", "content", "max_content_bytes", "redact"})) {
+            return;
+        }
         string(node, "path", out.path);
         size(node, "max_size", out.max_size);
         integer(node, "max_files", out.max_files, 1, 1000);
+        boolean(node, "content", out.content);
+        size(node, "max_content_bytes", out.max_content_bytes);
+        out.redact.clear();
+        const YAML::Node redact = node["redact"];
+        if (!redact) {
+            for (const char* name : {"email", "api_key", "credit_card"}) out.redact.push_back(*builtin_redaction(name));
+            return;
+        }
+        if (!redact.IsSequence()) {
+            error(redact, "'access_log.redact' must be a list of built-in names (email, api_key, credit_card, phone, "
+                          "ipv4) or {pattern, replace} mappings");
+            return;
+        }
+        for (const YAML::Node& item : redact) {
+            if (item.IsScalar()) {
+                if (auto builtin = builtin_redaction(item.Scalar())) {
+                    out.redact.push_back(std::move(*builtin));
+                } else {
+                    error(item, "unknown redaction '" + item.Scalar() +
+                                    "'; built-in ones are email, api_key, credit_card, phone and ipv4, or give "
+                                    "{pattern: REGEX, replace: TEXT}");
+                }
+                continue;
+            }
+            if (!expect_map(item, "a redaction", {"pattern", "replace"})) continue;
+            Redaction custom{"custom", "", "[REDACTED]"};
+            string(item, "pattern", custom.pattern);
+            string(item, "replace", custom.replace);
+            if (custom.pattern.empty()) {
+                error(item, "a redaction needs a 'pattern' (a regular expression)");
+                continue;
+            }
+            try {
+                std::regex compiled(custom.pattern, std::regex::ECMAScript);
+            } catch (const std::regex_error& e) {
+                error(item["pattern"], "'" + custom.pattern + "' is not a valid regular expression: " + e.what());
+                continue;
+            }
+            out.redact.push_back(std::move(custom));
+        }
     }
 
     void prices(const YAML::Node& node, Prices& out) {
@@ -939,6 +983,27 @@ private:
 };
 
 }  // namespace
+
+std::optional<Redaction> builtin_redaction(std::string_view name) {
+    struct Builtin {
+        std::string_view name;
+        std::string_view pattern;
+    };
+    static constexpr Builtin kBuiltins[] = {
+        {"email", R"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})"},
+        // OpenAI/Anthropic-style secret keys, bearer tokens, AWS access key ids.
+        {"api_key", R"((sk|pk|rk)-[A-Za-z0-9_-]{16,}|[Bb]earer [A-Za-z0-9._~+/=-]{16,}|AKIA[0-9A-Z]{16})"},
+        {"credit_card", R"(\b(?:\d[ -]?){12,18}\d\b)"},
+        {"phone", R"(\+?\d{1,3}[ .-]?\(?\d{2,4}\)?[ .-]?\d{3,4}[ .-]?\d{3,4}\b)"},
+        {"ipv4", R"(\b(?:\d{1,3}\.){3}\d{1,3}\b)"},
+    };
+    for (const auto& builtin : kBuiltins) {
+        if (builtin.name == name) {
+            return Redaction{std::string(name), std::string(builtin.pattern), "[REDACTED:" + std::string(name) + "]"};
+        }
+    }
+    return std::nullopt;
+}
 
 LoadResult load_string(std::string_view yaml, const EnvLookup& env) {
     LoadResult result;

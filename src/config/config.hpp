@@ -235,13 +235,29 @@ struct Ledger {
 };
 
 // One JSON line per request; see server/access_log.hpp.
+// A pattern cut out of logged prompts and completions: a built-in one by `name` (email, api_key,
+// credit_card, phone, ipv4) or a regular expression (ECMAScript) of the user's.
+struct Redaction {
+    std::string name;     // the built-in's name, or "custom"
+    std::string pattern;  // the regular expression (filled in for built-ins too)
+    std::string replace;  // what a match becomes; "[REDACTED:<name>]" by default
+
+    bool operator==(const Redaction&) const = default;
+};
+
 struct AccessLog {
     std::string path;                   // "stdout" or a file; empty: off
     std::size_t max_size = 100u << 20;  // the file is rotated past this
     std::size_t max_files = 5;          // rotated files kept
+    bool content = false;               // also log prompts and completions (redacted)
+    std::size_t max_content_bytes = 4096;  // each, after redaction; the rest is cut
+    std::vector<Redaction> redact;      // applied in order; email, api_key and credit_card by default
 
     bool operator==(const AccessLog&) const = default;
 };
+
+// The built-in redaction named `name`, if there is one.
+std::optional<Redaction> builtin_redaction(std::string_view name);
 
 struct Prices {
     std::string catalog;  // the price catalog file; empty: data/prices.yaml next to the binary's source

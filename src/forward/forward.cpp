@@ -290,7 +290,10 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     char* const data = caller_.relay.data();
     const std::size_t capacity = caller_.relay.size();
     std::optional<usage::StreamScanner> scanner;
-    if (request_.account_usage && event_stream) scanner.emplace(add_usage);
+    if (request_.account_usage && event_stream) {
+        scanner.emplace(add_usage);
+        if (caller_.stream_text != nullptr) scanner->keep_text(caller_.stream_text, caller_.stream_text_limit);
+    }
     const bool capture = request_.account_usage && !event_stream && outcome.status / 100 == 2;
     if (capture) caller_.capture.clear();
     std::size_t carry = 0;  // unsent bytes at the start of the buffer: an unfinished event

@@ -51,6 +51,8 @@ struct CallerSide {
     std::span<char> relay;       // body relay buffer
     config::Duration write_timeout;
     std::string& capture;        // a non-streaming body copied aside for its usage
+    std::string* stream_text;    // set: collect a stream's generated text here (access log content)
+    std::size_t stream_text_limit;
 };
 
 struct Outcome {

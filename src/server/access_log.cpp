@@ -4,13 +4,16 @@
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <simdjson.h>
+
+#include <algorithm>
 #include <ctime>
 
 #include "core/error.hpp"
 
 namespace switchyard::server {
 
-std::shared_ptr<spdlog::logger> make_access_log(const config::AccessLog& config) {
+std::unique_ptr<AccessLog> AccessLog::make(const config::AccessLog& config) {
     if (config.path.empty()) return nullptr;
     spdlog::init_thread_pool(8192, 1);
     std::shared_ptr<spdlog::sinks::sink> sink;
@@ -24,10 +27,111 @@ std::shared_ptr<spdlog::logger> make_access_log(const config::AccessLog& config)
     logger->set_pattern("%v");
     logger->set_level(spdlog::level::info);
     logger->flush_on(spdlog::level::info);
-    return logger;
+    return std::make_unique<AccessLog>(config, std::move(logger));
 }
 
-std::string access_line(const ledger::Row& row) {
+AccessLog::AccessLog(const config::AccessLog& config, std::shared_ptr<spdlog::logger> logger)
+    : config_(config), logger_(std::move(logger)) {
+    if (!config_.content) return;
+    for (const auto& redaction : config_.redact) {  // validated by the config loader
+        // A replacement is taken literally: "$" would otherwise start a group reference.
+        std::string replace;
+        for (char c : redaction.replace) replace += c == '$' ? std::string("$$") : std::string(1, c);
+        rules_.push_back(Rule{std::regex(redaction.pattern, std::regex::ECMAScript | std::regex::optimize),
+                              std::move(replace)});
+    }
+}
+
+void AccessLog::write(const ledger::Row& row, const Content* content) {
+    if (content != nullptr && config_.content) {
+        const Content redacted{redact(content->prompt), redact(content->completion)};
+        logger_->info(access_line(row, &redacted));
+        return;
+    }
+    logger_->info(access_line(row, nullptr));
+}
+
+std::string AccessLog::redact(std::string_view text) const {
+    std::string out(text);
+    for (const auto& rule : rules_) {
+        out = std::regex_replace(out, rule.pattern, rule.replace);
+    }
+    if (out.size() > config_.max_content_bytes) {
+        std::size_t cut = config_.max_content_bytes;
+        while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+        out.resize(cut);
+        out += "…";
+    }
+    return out;
+}
+
+namespace {
+
+void append_limited(std::string& out, std::string_view piece, std::size_t limit) {
+    if (out.size() >= limit) return;
+    std::size_t take = std::min(piece.size(), limit - out.size());
+    while (take < piece.size() && take > 0 && (static_cast<unsigned char>(piece[take]) & 0xC0) == 0x80) --take;
+    out.append(piece.substr(0, take));
+}
+
+// A string, or the strings of an array (prompts, inputs), one per line.
+void append_strings(std::string& out, simdjson::dom::element value, std::size_t limit) {
+    std::string_view text;
+    if (value.get_string().get(text) == simdjson::SUCCESS) {
+        append_limited(out, text, limit);
+        return;
+    }
+    simdjson::dom::array items;
+    if (value.get_array().get(items) != simdjson::SUCCESS) return;
+    for (simdjson::dom::element item : items) {
+        if (item.get_string().get(text) != simdjson::SUCCESS) continue;  // token ids are not text
+        if (!out.empty()) append_limited(out, "\n", limit);
+        append_limited(out, text, limit);
+    }
+}
+
+}  // namespace
+
+std::string prompt_text(parse::Endpoint endpoint, std::string_view body, std::size_t limit) {
+    std::string out;
+    thread_local simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS) return out;
+    if (endpoint == parse::Endpoint::completions) {
+        simdjson::dom::element prompt;
+        if (doc["prompt"].get(prompt) == simdjson::SUCCESS) append_strings(out, prompt, limit);
+        return out;
+    }
+    if (endpoint == parse::Endpoint::embeddings) {
+        simdjson::dom::element input;
+        if (doc["input"].get(input) == simdjson::SUCCESS) append_strings(out, input, limit);
+        return out;
+    }
+    simdjson::dom::array messages;
+    if (doc["messages"].get_array().get(messages) != simdjson::SUCCESS) return out;
+    for (simdjson::dom::element message : messages) {
+        std::string_view role;
+        if (message["role"].get_string().get(role) != simdjson::SUCCESS) role = "?";
+        if (!out.empty()) append_limited(out, "\n", limit);
+        append_limited(out, role, limit);
+        append_limited(out, ": ", limit);
+        simdjson::dom::element content;
+        if (message["content"].get(content) != simdjson::SUCCESS) continue;
+        std::string_view text;
+        if (content.get_string().get(text) == simdjson::SUCCESS) {
+            append_limited(out, text, limit);
+            continue;
+        }
+        simdjson::dom::array parts;  // [{"type":"text","text":...}, {"type":"image_url",...}]
+        if (content.get_array().get(parts) != simdjson::SUCCESS) continue;
+        for (simdjson::dom::element part : parts) {
+            if (part["text"].get_string().get(text) == simdjson::SUCCESS) append_limited(out, text, limit);
+        }
+    }
+    return out;
+}
+
+std::string access_line(const ledger::Row& row, const Content* content) {
     std::string out;
     out.reserve(512);
     char time[40];
@@ -76,6 +180,10 @@ std::string access_line(const ledger::Row& row) {
     number("retries", row.retries);
     boolean("fallback", row.fallback);
     text("error", row.error);
+    if (content != nullptr) {
+        text("prompt", content->prompt);
+        text("completion", content->completion);
+    }
     out += '}';
     return out;
 }

@@ -1,20 +1,62 @@
 // The JSON access log: one line per request on the OpenAI endpoints (request id, key name — never
 // the key —, model, deployment, tier, status, tokens, cost, timings, retries, fallback, error), to
 // stdout or to a size-rotated file, written by spdlog's background thread (never on an I/O
-// thread's time beyond formatting the line). Prompts and completions are never logged.
+// thread's time beyond formatting the line). Prompts and completions are logged only with
+// `access_log.content`, then redacted (emails, API keys, card numbers by default, or the user's
+// patterns) and cut to `max_content_bytes` each.
 #pragma once
 
 #include <spdlog/logger.h>
 
 #include <memory>
+#include <regex>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 #include "ledger/row.hpp"
+#include "parse/request.hpp"
 
 namespace switchyard::server {
 
-std::shared_ptr<spdlog::logger> make_access_log(const config::AccessLog& config);
-std::string access_line(const ledger::Row& row);
+// What a request said and what it got back, for an access log that keeps content.
+struct Content {
+    std::string prompt;
+    std::string completion;
+};
+
+class AccessLog {
+public:
+    // Null when the config turns the log off.
+    static std::unique_ptr<AccessLog> make(const config::AccessLog& config);
+
+    bool content() const { return config_.content; }
+    std::size_t max_content_bytes() const { return config_.max_content_bytes; }
+    // One line for `row`; `content` (redacted here) when the log keeps content.
+    void write(const ledger::Row& row, const Content* content);
+    void flush() { logger_->flush(); }
+
+    // `text` with every redaction applied, then cut to max_content_bytes (on a UTF-8 boundary).
+    std::string redact(std::string_view text) const;
+
+    AccessLog(const config::AccessLog& config, std::shared_ptr<spdlog::logger> logger);
+
+private:
+    struct Rule {
+        std::regex pattern;
+        std::string replace;
+    };
+    config::AccessLog config_;
+    std::shared_ptr<spdlog::logger> logger_;
+    std::vector<Rule> rules_;
+};
+
+// The line for `row` (and its content, as given).
+std::string access_line(const ledger::Row& row, const Content* content = nullptr);
+
+// The text a caller sent: chat messages ("role: content" per line, text parts of multi-part
+// contents), a completion's prompt(s) or an embedding's input(s); at most `limit` bytes.
+std::string prompt_text(parse::Endpoint endpoint, std::string_view body, std::size_t limit);
 
 }  // namespace switchyard::server

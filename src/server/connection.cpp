@@ -327,8 +327,12 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
     const bool keep_row = shared.ledger != nullptr || shared.access_log != nullptr;
     std::string_view asked_model;  // once parsed
     std::string_view key_name;     // once authenticated
+    // Prompt and completion, only for an access log that keeps them.
+    const bool keep_content = shared.access_log != nullptr && shared.access_log->content();
+    const std::size_t content_limit = keep_content ? 2 * shared.access_log->max_content_bytes() + 64 : 0;
+    Content content;
     const auto emit = [&] {
-        if (shared.access_log) shared.access_log->info(access_line(row));
+        if (shared.access_log) shared.access_log->write(row, keep_content ? &content : nullptr);
         if (shared.ledger) shared.ledger->record(std::move(row));
     };
     const auto refuse = [&](const ApiError& error, std::string_view headers = {},
@@ -382,6 +386,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
     if (auto* error = std::get_if<ApiError>(&parsed)) co_return co_await refuse(*error);
     const auto& facts = std::get<parse::RequestFacts>(parsed);
     asked_model = facts.model;
+    if (keep_content) content.prompt = prompt_text(endpoint, body, content_limit);
     if (keep_row) {
         row.model = facts.model;
         row.stream = facts.stream;
@@ -489,11 +494,21 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
                                                 .account_usage = shared.accounting(generation),
                                                 .estimated_tokens = estimated,
                                                 .extra_headers = extra_headers_};
-    const forward::CallerSide caller_side{stream_, head_, relay_, limits().request_read_timeout, capture_};
+    const forward::CallerSide caller_side{stream_,
+                                          head_,
+                                          relay_,
+                                          limits().request_read_timeout,
+                                          capture_,
+                                          keep_content ? &content.completion : nullptr,
+                                          content_limit};
     const forward::Outcome outcome = co_await local->forwarder.run(caller_request, caller_side);
     if (!outcome.error.empty()) {
         spdlog::warn("request {} model={} deployment={} status={}: {}", request_id, facts.model,
                      outcome.deployment ? outcome.deployment->name : "-", outcome.status, outcome.error);
+    }
+
+    if (keep_content && !outcome.stream && outcome.status / 100 == 2) {
+        usage::append_completion_text(capture_, content.completion, content_limit);
     }
 
     // Account: tokens, cost, limits corrected, budget spent, the ledger row.

@@ -26,6 +26,7 @@
 #include "metrics/metrics.hpp"
 #include "limit/limiter.hpp"
 #include "route/router.hpp"
+#include "server/access_log.hpp"
 #include "upstream/health.hpp"
 #include "upstream/pool.hpp"
 
@@ -83,7 +84,7 @@ struct Shared {
     engine::Supervisor engines;
     auth::KeyStore keys;  // keys of the current config and of the admin API
     std::unique_ptr<ledger::Ledger> ledger;              // null: no ledger configured
-    std::shared_ptr<spdlog::logger> access_log;          // null: off
+    std::unique_ptr<AccessLog> access_log;               // null: off
 
     std::shared_ptr<Generation> current() const;
     // Usage is read from responses (and asked for in streams) only when something needs it.

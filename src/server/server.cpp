@@ -158,7 +158,7 @@ Shared::Shared(config::Gateway gateway, std::string path)
         spdlog::info("ledger: {} (schema version {})", store.describe(), store.schema_version());
         ledger->start();
     }
-    access_log = make_access_log(boot.access_log);
+    access_log = AccessLog::make(boot.access_log);
     last_reload_ok_ms = now_ms();
 }
 

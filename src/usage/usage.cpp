@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -41,6 +42,27 @@ Usage parse_usage(std::string_view json) {
     return out;
 }
 
+void append_completion_text(std::string_view json, std::string& out, std::size_t limit) {
+    thread_local simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS) return;
+    simdjson::dom::array choices;
+    if (doc["choices"].get_array().get(choices) != simdjson::SUCCESS) return;
+    for (simdjson::dom::element choice : choices) {
+        std::string_view piece;
+        if (choice["message"]["content"].get_string().get(piece) != simdjson::SUCCESS &&
+            choice["delta"]["content"].get_string().get(piece) != simdjson::SUCCESS &&
+            choice["text"].get_string().get(piece) != simdjson::SUCCESS) {
+            continue;
+        }
+        if (out.size() >= limit) return;
+        std::size_t take = std::min(piece.size(), limit - out.size());
+        // Never cut a UTF-8 sequence in two.
+        while (take < piece.size() && take > 0 && (static_cast<unsigned char>(piece[take]) & 0xC0) == 0x80) --take;
+        out.append(piece.substr(0, take));
+    }
+}
+
 std::int64_t estimate_tokens(std::string_view text) { return static_cast<std::int64_t>((text.size() + 3) / 4); }
 
 namespace {
@@ -54,7 +76,10 @@ bool has_text(std::string_view event, std::string_view key) {
 void StreamScanner::event(std::string_view text) {
     strip_this_ = false;
     if (!text.starts_with("data:")) return;
-    if (has_text(text, "\"content\":\"") || has_text(text, "\"text\":\"")) ++content_events_;
+    if (has_text(text, "\"content\":\"") || has_text(text, "\"text\":\"")) {
+        ++content_events_;
+        if (text_ != nullptr && text_->size() < text_limit_) append_completion_text(text.substr(5), *text_, text_limit_);
+    }
     if (text.find("\"usage\":{") == std::string_view::npos && text.find("\"usage\": {") == std::string_view::npos) {
         return;
     }

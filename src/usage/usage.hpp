@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace switchyard::usage {
@@ -21,6 +22,10 @@ struct Usage {
 // The `usage` object in a JSON text (a whole body, or one event's data); found=false when absent
 // or null.
 Usage parse_usage(std::string_view json);
+
+// The generated text of a completion body or of one stream event's data: choices' message.content,
+// delta.content or text, appended to `out` up to `limit` bytes in all.
+void append_completion_text(std::string_view json, std::string& out, std::size_t limit);
 
 // Rough token counts for when an upstream reports none: about four bytes a token of JSON text.
 std::int64_t estimate_tokens(std::string_view text);
@@ -38,9 +43,18 @@ public:
     const Usage& usage() const { return usage_; }
     std::int64_t content_events() const { return content_events_; }
 
+    // Also collect the text of the content events into `sink`, up to `limit` bytes (for an
+    // access log that keeps completions; each content event is then parsed).
+    void keep_text(std::string* sink, std::size_t limit) {
+        text_ = sink;
+        text_limit_ = limit;
+    }
+
 private:
     void event(std::string_view text);
 
+    std::string* text_ = nullptr;
+    std::size_t text_limit_ = 0;
     bool strip_;
     bool strip_this_ = false;
     Usage usage_;

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "harness.hpp"
+#include "usage/usage.hpp"
 
 namespace switchyard::testing {
 namespace {
@@ -97,6 +98,86 @@ models:
     EXPECT_NE(lines[3].find(R"("stream":true)"), std::string::npos) << lines[3];
     EXPECT_NE(lines[4].find(R"("status":401)"), std::string::npos) << lines[4];
     for (const auto& line : lines) EXPECT_EQ(line.find("sk-alice"), std::string::npos) << line;
+}
+
+// The generated text of an SSE body, event by event, as a client would join it.
+std::string streamed_text(const std::string& sse) {
+    std::string text;
+    std::size_t at = 0;
+    while ((at = sse.find("data: {", at)) != std::string::npos) {
+        const auto end = sse.find("\n\n", at);
+        usage::append_completion_text(std::string_view(sse).substr(at + 6, end - at - 6), text, 1 << 20);
+        at = end;
+    }
+    return text;
+}
+
+TEST(Observability, AccessLogKeepsRedactedContentOnlyWhenAsked) {
+    Sim local = start_sim({"--tokens", "6"});
+    const std::string log_path = temp_dir() + "/content.log";
+    auto gateway = start_gateway(R"(
+listeners: [{address: 127.0.0.1, port: 0}]
+access_log:
+  path: )" + log_path + R"(
+  content: true
+  redact: [email, api_key, {pattern: "ACCT-[0-9]+", replace: "ACCT-?"}]
+upstreams:
+  - {name: local, type: llama-server, base_url: )" + local.url() + R"(}
+models:
+  - name: m
+    deployments: [{upstream: local}]
+)");
+    const std::string secret_prompt =
+        R"({"model":"m","messages":[{"role":"system","content":"You help ACCT-991234."},)"
+        R"({"role":"user","content":"Mail jane.doe@example.com my key sk-live-0123456789abcdefXYZ"}])";
+    const auto plain = post(gateway.port, "/v1/chat/completions", secret_prompt + "}");
+    ASSERT_EQ(plain.status, 200) << plain.body;
+    const auto streamed = post_streaming(gateway.port, "/v1/chat/completions", secret_prompt + R"(,"stream":true})");
+    ASSERT_EQ(streamed.status, 200);
+    ASSERT_EQ(gateway.process->stop(SIGTERM), 0);
+
+    std::ifstream in(log_path);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    ASSERT_EQ(lines.size(), 2u);
+    const std::string prompt =
+        R"("prompt":"system: You help ACCT-?.\nuser: Mail [REDACTED:email] my key [REDACTED:api_key]")";
+    for (const auto& line : lines) {
+        EXPECT_NE(line.find(prompt), std::string::npos) << line;
+        EXPECT_EQ(line.find("jane.doe"), std::string::npos) << line;
+        EXPECT_EQ(line.find("sk-live"), std::string::npos) << line;
+        EXPECT_EQ(line.find("991234"), std::string::npos) << line;
+    }
+    std::string answer;
+    usage::append_completion_text(plain.body, answer, 1 << 20);
+    ASSERT_FALSE(answer.empty());
+    EXPECT_NE(lines[0].find(R"("completion":")" + answer + '"'), std::string::npos) << lines[0] << "\n" << answer;
+    const std::string streamed_answer = streamed_text(streamed.body());
+    ASSERT_FALSE(streamed_answer.empty());
+    EXPECT_NE(lines[1].find(R"("completion":")" + streamed_answer + '"'), std::string::npos)
+        << lines[1] << "\n" << streamed_answer;
+}
+
+TEST(Observability, AccessLogHasNoContentByDefault) {
+    Sim local = start_sim({"--tokens", "3"});
+    const std::string log_path = temp_dir() + "/no-content.log";
+    auto gateway = start_gateway(R"(
+listeners: [{address: 127.0.0.1, port: 0}]
+access_log: )" + log_path + R"(
+upstreams:
+  - {name: local, type: llama-server, base_url: )" + local.url() + R"(}
+models:
+  - name: m
+    deployments: [{upstream: local}]
+)");
+    ASSERT_EQ(post(gateway.port, "/v1/chat/completions", chat_body("m")).status, 200);
+    ASSERT_EQ(gateway.process->stop(SIGTERM), 0);
+    std::ifstream in(log_path);
+    std::string line;
+    ASSERT_TRUE(std::getline(in, line));
+    EXPECT_EQ(line.find("\"prompt\""), std::string::npos) << line;
+    EXPECT_EQ(line.find("trains"), std::string::npos) << line;
+    EXPECT_EQ(line.find("\"completion\""), std::string::npos) << line;
 }
 
 }  // namespace

@@ -1,0 +1,100 @@
+// The access log's content: prompts read from each endpoint's body, completions from bodies and
+// stream events, redaction with the built-in and custom patterns, and the cut at the size limit.
+#include <gtest/gtest.h>
+
+#include "config/config.hpp"
+#include "server/access_log.hpp"
+#include "usage/usage.hpp"
+
+namespace switchyard::server {
+namespace {
+
+constexpr std::string_view kRest = R"(
+upstreams: [{name: u, base_url: "http://127.0.0.1:1"}]
+models: [{name: m, deployments: [{upstream: u}]}]
+)";
+
+config::LoadResult load(std::string yaml) {
+    yaml += kRest;
+    return config::load_string(yaml, [](std::string_view) { return std::nullopt; });
+}
+
+config::AccessLog access_log_config(std::string_view yaml) {
+    auto result = load(std::string(yaml));
+    if (!result.errors.empty()) ADD_FAILURE() << config::to_string(result.errors.front());
+    return result.gateway ? result.gateway->access_log : config::AccessLog{};
+}
+
+TEST(AccessLogContent, PromptTextOfEachEndpoint) {
+    EXPECT_EQ(prompt_text(parse::Endpoint::chat_completions,
+                          R"({"model":"m","messages":[{"role":"system","content":"Be brief."},)"
+                          R"({"role":"user","content":[{"type":"text","text":"Hi "},{"type":"image_url","image_url":{"url":"x"}},)"
+                          R"({"type":"text","text":"there"}]}]})",
+                          1000),
+              "system: Be brief.\nuser: Hi there");
+    EXPECT_EQ(prompt_text(parse::Endpoint::completions, R"({"model":"m","prompt":["one","two"]})", 1000), "one\ntwo");
+    EXPECT_EQ(prompt_text(parse::Endpoint::embeddings, R"({"model":"m","input":"vector me"})", 1000), "vector me");
+    EXPECT_EQ(prompt_text(parse::Endpoint::embeddings, R"({"model":"m","input":[1,2,3]})", 1000), "");
+    // Cut at the limit, never inside a UTF-8 sequence.
+    EXPECT_EQ(prompt_text(parse::Endpoint::completions, R"({"model":"m","prompt":"héllo"})", 2), "h");
+}
+
+TEST(AccessLogContent, CompletionTextOfBodiesAndStreamEvents) {
+    std::string out;
+    usage::append_completion_text(R"({"choices":[{"index":0,"message":{"role":"assistant","content":"Hello!"}}]})",
+                                  out, 100);
+    EXPECT_EQ(out, "Hello!");
+    out.clear();
+    usage::append_completion_text(R"({"choices":[{"text":"legacy"}]})", out, 100);
+    EXPECT_EQ(out, "legacy");
+
+    // Through the stream scanner, event by event, with the usage chunk ignored.
+    std::string stream =
+        "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"}}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"lo \\\"you\\\"\"}}]}\n\n"
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\n"
+        "data: [DONE]\n\n";
+    std::string text;
+    usage::StreamScanner scanner(false);
+    scanner.keep_text(&text, 100);
+    std::size_t length = stream.size();
+    scanner.feed(stream.data(), length);
+    EXPECT_EQ(text, "Hello \"you\"");
+    EXPECT_EQ(scanner.usage().completion, 2);
+}
+
+TEST(AccessLogContent, RedactsBuiltInsByDefaultAndCustomPatterns) {
+    const auto defaults = access_log_config("access_log: {path: stdout, content: true}\n");
+    ASSERT_EQ(defaults.redact.size(), 3u);
+    AccessLog log(defaults, nullptr);
+    EXPECT_EQ(log.redact("mail jane.doe@example.com, key sk-proj-abcdefghijklmnop1234, card 4111 1111 1111 1111."),
+              "mail [REDACTED:email], key [REDACTED:api_key], card [REDACTED:credit_card].");
+    EXPECT_EQ(log.redact("order 12345 costs $5"), "order 12345 costs $5");  // short numbers stay
+
+    const auto custom = access_log_config(R"(
+access_log:
+  path: stdout
+  content: true
+  max_content_bytes: 32
+  redact: [ipv4, {pattern: "ticket-[0-9]+", replace: "ticket-$1#"}]
+)");
+    AccessLog mine(custom, nullptr);
+    EXPECT_EQ(mine.redact("host 10.1.2.3 ticket-42"), "host [REDACTED:ipv4] ticket-$1#");
+    // Cut to 32 bytes, then marked.
+    EXPECT_EQ(mine.redact("0123456789012345678901234567890123456789"), "01234567890123456789012345678901…");
+    EXPECT_EQ(mine.redact("jane@example.com"), "jane@example.com");  // email not in this list
+}
+
+TEST(AccessLogContent, BadRedactionsAreConfigErrors) {
+    auto result = load("access_log: {path: stdout, redact: [ssn]}\n");
+    ASSERT_EQ(result.errors.size(), 1u);
+    EXPECT_NE(result.errors[0].message.find("unknown redaction 'ssn'"), std::string::npos);
+    EXPECT_EQ(result.errors[0].line, 1);
+    result = load("access_log:\n  path: stdout\n  redact: [{pattern: \"a(b\"}]\n");
+    ASSERT_EQ(result.errors.size(), 1u);
+    EXPECT_NE(result.errors[0].message.find("not a valid regular expression"), std::string::npos);
+    EXPECT_EQ(result.errors[0].line, 3);
+}
+
+}  // namespace
+}  // namespace switchyard::server
