@@ -1,4 +1,4 @@
-// Small text helpers shared by config errors and routing errors ("did you mean ...?").
+// Small text helpers: "did you mean ...?" for config and routing errors, comparisons, UTF-8 cuts.
 #pragma once
 
 #include <cstddef>
@@ -17,5 +17,12 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 std::optional<std::string> closest(std::string_view word, std::span<const std::string> candidates);
 
 bool iequals(std::string_view a, std::string_view b);
+
+// The longest prefix of `text` of at most `limit` bytes that does not cut a UTF-8 sequence.
+inline std::string_view utf8_prefix(std::string_view text, std::size_t limit) {
+    if (text.size() <= limit) return text;
+    while (limit > 0 && (static_cast<unsigned char>(text[limit]) & 0xC0) == 0x80) --limit;
+    return text.substr(0, limit);
+}
 
 }  // namespace switchyard

@@ -10,6 +10,7 @@
 #include <ctime>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 namespace switchyard::server {
 
@@ -57,9 +58,7 @@ std::string AccessLog::redact(std::string_view text) const {
         out = std::regex_replace(out, rule.pattern, rule.replace);
     }
     if (out.size() > config_.max_content_bytes) {
-        std::size_t cut = config_.max_content_bytes;
-        while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
-        out.resize(cut);
+        out.resize(utf8_prefix(out, config_.max_content_bytes).size());
         out += "…";
     }
     return out;
@@ -68,10 +67,7 @@ std::string AccessLog::redact(std::string_view text) const {
 namespace {
 
 void append_limited(std::string& out, std::string_view piece, std::size_t limit) {
-    if (out.size() >= limit) return;
-    std::size_t take = std::min(piece.size(), limit - out.size());
-    while (take < piece.size() && take > 0 && (static_cast<unsigned char>(piece[take]) & 0xC0) == 0x80) --take;
-    out.append(piece.substr(0, take));
+    if (out.size() < limit) out.append(utf8_prefix(piece, limit - out.size()));
 }
 
 // A string, or the strings of an array (prompts, inputs), one per line.

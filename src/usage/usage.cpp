@@ -6,6 +6,8 @@
 #include <cstring>
 #include <string>
 
+#include "core/text.hpp"
+
 namespace switchyard::usage {
 
 namespace od = simdjson::ondemand;
@@ -56,10 +58,7 @@ void append_completion_text(std::string_view json, std::string& out, std::size_t
             continue;
         }
         if (out.size() >= limit) return;
-        std::size_t take = std::min(piece.size(), limit - out.size());
-        // Never cut a UTF-8 sequence in two.
-        while (take < piece.size() && take > 0 && (static_cast<unsigned char>(piece[take]) & 0xC0) == 0x80) --take;
-        out.append(piece.substr(0, take));
+        out.append(utf8_prefix(piece, limit - out.size()));
     }
 }
 

@@ -320,6 +320,20 @@ long stat_number(const std::string& stats_json, const std::string& key) {
     return std::strtol(stats_json.c_str() + at + needle.size(), nullptr, 10);
 }
 
+double metric(const std::string& page, const std::string& prefix) {
+    std::size_t at = 0;
+    while ((at = page.find(prefix, at)) != std::string::npos) {
+        if (at == 0 || page[at - 1] == '\n') {
+            const auto end = page.find('\n', at);
+            const std::string line = page.substr(at, end - at);
+            return std::stod(line.substr(line.rfind(' ') + 1));
+        }
+        ++at;
+    }
+    ADD_FAILURE() << "no sample " << prefix;
+    return -1;
+}
+
 std::string chat_body(const std::string& model, bool stream, const std::string& extra) {
     std::string body = R"({"model":")" + model + R"(","messages":[{"role":"user","content":"Say something about trains."}])";
     if (stream) body += R"(,"stream":true)";

@@ -14,21 +14,6 @@
 namespace switchyard::testing {
 namespace {
 
-// The value of the sample whose name and labels start as `prefix` ("name{a=\"b\"" or "name ").
-double metric(const std::string& page, const std::string& prefix) {
-    std::size_t at = 0;
-    while ((at = page.find(prefix, at)) != std::string::npos) {
-        if (at == 0 || page[at - 1] == '\n') {
-            const auto end = page.find('\n', at);
-            const std::string line = page.substr(at, end - at);
-            return std::stod(line.substr(line.rfind(' ') + 1));
-        }
-        ++at;
-    }
-    ADD_FAILURE() << "no sample " << prefix;
-    return -1;
-}
-
 TEST(Observability, MetricsCountKnownTrafficAndPassPromtool) {
     Sim local = start_sim({"--tokens", "4", "--ttft-ms", "30"});
     const std::string log_path = temp_dir() + "/access.log";

@@ -32,21 +32,6 @@ void rewrite(const std::string& path, const std::string& yaml) {
 
 const std::map<std::string, std::string> kMaster{{"authorization", "Bearer master-secret-0001"}};
 
-// The value of the sample whose name and labels start as `prefix`.
-double metric(const std::string& page, const std::string& prefix) {
-    std::size_t at = 0;
-    while ((at = page.find(prefix, at)) != std::string::npos) {
-        if (at == 0 || page[at - 1] == '\n') {
-            const auto end = page.find('\n', at);
-            const std::string line = page.substr(at, end - at);
-            return std::stod(line.substr(line.rfind(' ') + 1));
-        }
-        ++at;
-    }
-    ADD_FAILURE() << "no sample " << prefix;
-    return -1;
-}
-
 // Clients that each keep one connection open and send requests on it until stopped; anything
 // but a 200, and any connection that breaks, is counted.
 class Load {
