@@ -381,10 +381,10 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
         }
         if (done && chunked) pieces[n++] = asio::buffer(wire::kLastChunk);
         if (n > 0) {
-            caller_.stream.expires_after(caller_.write_timeout);
+            caller_.write_deadline = std::chrono::steady_clock::now() + caller_.write_timeout;
             auto [caller_ec, sent] =
                 co_await asio::async_write(caller_.stream, pieces, asio::as_tuple(asio::use_awaitable));
-            caller_.stream.expires_never();
+            caller_.write_deadline = SteadyTime::max();
             if (caller_ec) {
                 watch_.caller_gone = true;
                 outcome.caller_reusable = false;
@@ -409,10 +409,10 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
                 wire::ChunkHeader event_header(event.size());
                 const std::array<asio::const_buffer, 4> tail{asio::buffer(event_header.view()), asio::buffer(event),
                                                              asio::buffer(wire::kCrlf), asio::buffer(wire::kLastChunk)};
-                caller_.stream.expires_after(caller_.write_timeout);
+                caller_.write_deadline = std::chrono::steady_clock::now() + caller_.write_timeout;
                 auto [tail_ec, tail_sent] =
                     co_await asio::async_write(caller_.stream, tail, asio::as_tuple(asio::use_awaitable));
-                caller_.stream.expires_never();
+                caller_.write_deadline = SteadyTime::max();
                 if (tail_ec) outcome.caller_reusable = false;
             } else {
                 outcome.caller_reusable = false;
@@ -432,10 +432,10 @@ asio::awaitable<Outcome> write_error(CallerSide& caller, const CallerRequest& re
     outcome.error = error.message;
     const std::string bytes =
         wire::serialize(wire::error_response(error, upstream_name), request.request_id, request.keep_alive);
-    caller.stream.expires_after(caller.write_timeout);
+    caller.write_deadline = std::chrono::steady_clock::now() + caller.write_timeout;
     auto [ec, sent] =
         co_await asio::async_write(caller.stream, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
-    caller.stream.expires_never();
+    caller.write_deadline = SteadyTime::max();
     if (ec) outcome.caller_reusable = false;
     co_return outcome;
 }

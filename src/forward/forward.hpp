@@ -50,6 +50,9 @@ struct CallerSide {
     std::string& head;           // response head scratch
     std::span<char> relay;       // body relay buffer
     config::Duration write_timeout;
+    // When the write in progress must be done by (max: none). The connection's owner enforces it
+    // (a sweep per I/O thread, not a timer per write): past it, the caller's socket is cancelled.
+    SteadyTime& write_deadline;
     std::string& capture;        // a non-streaming body copied aside for its usage
     std::string* stream_text;    // set: collect a stream's generated text here (access log content)
     std::size_t stream_text_limit;

@@ -57,7 +57,7 @@ private:
 class ClientConnection {
 public:
     ClientConnection(Worker& worker, tcp::socket socket)
-        : worker_(worker), local_(worker.local), stream_(std::move(socket)), read_deadline_(worker.io) {
+        : worker_(worker), local_(worker.local), stream_(std::move(socket)) {
         worker_.connections.insert(this);
         worker_.shared.open_connections.fetch_add(1, std::memory_order_relaxed);
     }
@@ -74,6 +74,16 @@ public:
         if (!idle_) return;
         boost::system::error_code ignored;
         stream_.socket().close(ignored);
+    }
+
+    // Called by the worker's sweep: a phase past its deadline has its socket operations
+    // cancelled (the waiting coroutine then answers 408, or closes the connection).
+    void check_deadline(SteadyTime now) {
+        if (now < deadline_ && now < write_deadline_) return;
+        if (now >= deadline_ && reading_) read_timed_out_ = true;
+        deadline_ = write_deadline_ = SteadyTime::max();
+        boost::system::error_code ignored;
+        stream_.socket().cancel(ignored);
     }
 
 private:
@@ -108,21 +118,28 @@ private:
     std::string capture_;        // a non-streaming body kept to read its usage
     std::array<char, 16 * 1024> relay_{};
     bool idle_ = true;
-    // The request read deadline cancels the socket's reads rather than closing it (as Beast's
-    // own expiry would), so the caller still gets a 408.
-    asio::steady_timer read_deadline_;
+    // Deadlines, enforced by the worker's sweep (check_deadline) rather than a timer per
+    // operation: the keep-alive wait or the request's reading (`reading_`: a 408 is owed), and
+    // a write to the caller. Past one, the socket's operations are cancelled rather than the
+    // socket closed, so the caller still gets its 408.
+    SteadyTime deadline_ = SteadyTime::max();
+    SteadyTime write_deadline_ = SteadyTime::max();
+    bool reading_ = false;
     bool read_timed_out_ = false;
 };
 
 void close_if_idle(ClientConnection& connection) { connection.close_if_idle(); }
+
+void check_deadline(ClientConnection& connection, SteadyTime now) { connection.check_deadline(now); }
 
 asio::awaitable<void> ClientConnection::run() {
     while (!worker_.shared.draining.load(std::memory_order_relaxed)) {
         idle_ = true;
         local_ = worker_.local;  // between requests: take up a reloaded config
         if (buffer_.size() == 0) {
-            stream_.expires_after(limits().keepalive_timeout);
+            deadline_ = std::chrono::steady_clock::now() + limits().keepalive_timeout;
             auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), asio::as_tuple(asio::use_awaitable));
+            deadline_ = SteadyTime::max();
             if (ec) break;
             buffer_.commit(n);
         }
@@ -147,19 +164,16 @@ asio::awaitable<bool> ClientConnection::serve_one() {
                         "the request body exceeds the limit of " + std::to_string(server.max_body_bytes) + " bytes",
                         "invalid_request_error", std::nullopt, "body_too_large"};
     };
-    stream_.expires_never();
     read_timed_out_ = false;
-    read_deadline_.expires_after(server.request_read_timeout);
-    read_deadline_.async_wait([this](const boost::system::error_code& ec) {
-        if (ec) return;  // cancelled: the request arrived in time (or the connection is gone)
-        read_timed_out_ = true;
-        boost::system::error_code ignored;
-        stream_.socket().cancel(ignored);
-    });
+    reading_ = true;
+    deadline_ = std::chrono::steady_clock::now() + server.request_read_timeout;
     struct StopDeadline {
-        asio::steady_timer& timer;
-        ~StopDeadline() { timer.cancel(); }
-    } stop_deadline{read_deadline_};
+        ClientConnection& connection;
+        ~StopDeadline() {
+            connection.deadline_ = SteadyTime::max();
+            connection.reading_ = false;
+        }
+    } stop_deadline{*this};
     auto [head_ec, head_bytes] =
         co_await http::async_read_header(stream_, buffer_, parser, asio::as_tuple(asio::use_awaitable));
     if (head_ec == http::error::header_limit) {
@@ -224,7 +238,8 @@ asio::awaitable<bool> ClientConnection::serve_one() {
         }
         if (body_ec) co_return false;
     }
-    read_deadline_.cancel();
+    deadline_ = SteadyTime::max();
+    reading_ = false;
     const bool keep_alive = request.keep_alive() && !worker_.shared.draining.load(std::memory_order_relaxed);
     const bool reusable = co_await handle(request, keep_alive);
     co_return reusable&& keep_alive;
@@ -233,9 +248,9 @@ asio::awaitable<bool> ClientConnection::serve_one() {
 asio::awaitable<bool> ClientConnection::respond(const wire::LocalResponse& response, std::string_view request_id,
                                                 bool keep_alive) {
     const std::string bytes = wire::serialize(response, request_id, keep_alive);
-    stream_.expires_after(limits().request_read_timeout);
+    write_deadline_ = std::chrono::steady_clock::now() + limits().request_read_timeout;
     auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
-    stream_.expires_never();
+    write_deadline_ = SteadyTime::max();
     co_return !ec;
 }
 
@@ -498,6 +513,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
                                           head_,
                                           relay_,
                                           limits().request_read_timeout,
+                                          write_deadline_,
                                           capture_,
                                           keep_content ? &content.completion : nullptr,
                                           content_limit};

@@ -133,5 +133,7 @@ asio::awaitable<void> serve_connection(Worker& worker, asio::ip::tcp::socket soc
 
 // Closes the connection if it is waiting for a request (used when draining).
 void close_if_idle(ClientConnection& connection);
+// Cancels the connection's socket operations if the phase it is in is past its deadline.
+void check_deadline(ClientConnection& connection, SteadyTime now);
 
 }  // namespace switchyard::server

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <thread>
 
@@ -27,6 +28,22 @@ asio::awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor) {
             continue;
         }
         asio::co_spawn(worker.io, serve_connection(worker, std::move(socket)), asio::detached);
+    }
+}
+
+// Enforces the caller connections' deadlines (keep-alive, request read, writes) of one worker, a
+// few times per shortest timeout, instead of a timer armed and cancelled per operation.
+asio::awaitable<void> sweep_deadlines(Worker& worker) {
+    asio::steady_timer tick(worker.io);
+    while (true) {
+        const auto& server = worker.local->generation->config.server;
+        const auto shortest = std::min(server.request_read_timeout, server.keepalive_timeout);
+        tick.expires_after(std::clamp<config::Duration>(shortest / 10, std::chrono::milliseconds(5),
+                                                        std::chrono::milliseconds(250)));
+        auto [ec] = co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (ec) co_return;
+        const SteadyTime now = std::chrono::steady_clock::now();
+        for (ClientConnection* connection : worker.connections) check_deadline(*connection, now);
     }
 }
 
@@ -305,6 +322,7 @@ int Server::run() {
         for (auto& acceptor : worker->acceptors) {
             asio::co_spawn(worker->io, accept_loop(*worker, acceptor), asio::detached);
         }
+        asio::co_spawn(worker->io, sweep_deadlines(*worker), asio::detached);
     }
     const auto first = shared_->current();
     first->health.start(workers_.front()->io.get_executor());

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <sys/socket.h>
+
+#include <boost/asio.hpp>
 #include <thread>
 
 #include "harness.hpp"
@@ -10,6 +13,8 @@ namespace switchyard::testing {
 namespace {
 
 using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
 
 std::string closed_port_url() { return "http://127.0.0.1:1"; }  // nothing listens on port 1
 
@@ -370,6 +375,72 @@ TEST_F(ExposedAddressTest, ErrorsNameTheAddressWhenAllowed) {
     const auto r = post(gateway.port, "/v1/chat/completions", chat_body("broken-model"));
     EXPECT_EQ(r.status, 502);
     EXPECT_NE(r.body.find("http://127.0.0.1:1"), std::string::npos) << r.body;
+}
+
+class KeepAliveTest : public GatewayTest {
+    std::string extra_server() const override { return "  keepalive_timeout: 500ms\n"; }
+};
+
+TEST_F(KeepAliveTest, AnIdleConnectionIsClosedAfterTheKeepAliveTimeout) {
+    const auto start = std::chrono::steady_clock::now();
+    // One request, then the connection stays open and quiet until the gateway closes it.
+    const std::string raw = raw_exchange(gateway.port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 10s);
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(raw.rfind("HTTP/1.1 200", 0), 0u) << raw;
+    EXPECT_GE(waited, 400ms);
+    EXPECT_LT(waited, 5s);
+}
+
+TEST_F(KeepAliveTest, AConnectionInUseIsNotCutOff) {
+    // Requests 300 ms apart on one connection: each gap is shorter than the 500 ms timeout.
+    asio::io_context io;
+    tcp::socket socket(io);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(gateway.port)));
+    for (int i = 0; i < 4; ++i) {
+        if (i > 0) std::this_thread::sleep_for(300ms);
+        asio::write(socket, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")));
+        std::string got;
+        char data[1024];
+        while (got.find("\r\n\r\n") == std::string::npos || got.find("}") == std::string::npos) {
+            boost::system::error_code ec;
+            const std::size_t n = socket.read_some(asio::buffer(data), ec);
+            ASSERT_FALSE(ec) << "request " << i << ": " << ec.message();
+            got.append(data, n);
+        }
+        EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
+    }
+}
+
+TEST(CallerWrites, ACallerThatStopsReadingIsCutOffAndTheUpstreamClosed) {
+    // A stream far larger than the socket buffers, to a caller that never reads: the write to the
+    // caller times out after request_read_timeout, the gateway closes both sides.
+    Sim sim = start_sim({"--tokens", "2000000", "--itl-ms", "0", "--ttft-ms", "0"});
+    auto gateway = start_gateway(R"(
+listeners: [{address: 127.0.0.1, port: 0}]
+server: {request_read_timeout: 1s}
+upstreams:
+  - {name: local, type: llama-server, base_url: )" + sim.url() + R"(}
+models:
+  - name: m
+    deployments: [{upstream: local}]
+)");
+    asio::io_context io;
+    tcp::socket socket(io);
+    const int small = 4096;
+    socket.open(tcp::v4());
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(gateway.port)));
+    const std::string body = chat_body("m", true, R"("max_tokens":2000000)");
+    const std::string request = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    asio::write(socket, asio::buffer(request));
+    // Never read. The sim sees its stream cancelled once the gateway gives up on the caller.
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (stat_number(sim_stats(sim), "cancelled") < 1 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(stat_number(sim_stats(sim), "cancelled"), 1) << gateway.process->log();
+    EXPECT_EQ(stat_number(sim_stats(sim), "in_flight"), 0);
 }
 
 TEST(Readiness, NotReadyWhenNoUpstreamIsUsable) {
