@@ -28,27 +28,6 @@ struct Watch {
 
 namespace {
 
-// Waits for the caller's socket to become readable while the request is forwarded. A caller that
-// closed its connection makes it close the upstream connection at once, freeing the engine's
-// slot. A plain completion handler, not a coroutine: it costs one socket wait per request.
-void watch_caller(asio::ip::tcp::socket& socket, std::shared_ptr<Watch> watch) {
-    auto slot = watch->stop.slot();
-    socket.async_wait(asio::ip::tcp::socket::wait_read,
-                      asio::bind_cancellation_slot(slot, [&socket, watch](const boost::system::error_code& ec) {
-                          if (ec || watch->done) return;
-                          char byte;
-                          const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-                          if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-                              watch_caller(socket, watch);
-                              return;
-                          }
-                          // n > 0: the caller pipelined its next request, so it is still there.
-                          if (n > 0) return;
-                          watch->caller_gone = true;
-                          if (watch->active != nullptr) watch->active->close();
-                      }));
-}
-
 // "upstream 'name'", with its address only when the config allows showing it.
 std::string upstream_label(const config::Gateway& config, const config::Upstream& upstream) {
     std::string label = "upstream '" + upstream.name + "'";
@@ -486,10 +465,30 @@ route::Verdict verdict_of(int status, bool broken) {
 
 }  // namespace
 
+// A plain completion handler, not a coroutine: one socket wait per request that outlives a sweep.
+void watch_caller(asio::ip::tcp::socket& socket, std::shared_ptr<Watch> watch) {
+    auto slot = watch->stop.slot();
+    socket.async_wait(asio::ip::tcp::socket::wait_read,
+                      asio::bind_cancellation_slot(slot, [&socket, watch](const boost::system::error_code& ec) {
+                          if (ec || watch->done) return;
+                          char byte;
+                          const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+                          if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                              watch_caller(socket, watch);
+                              return;
+                          }
+                          // n > 0: the caller pipelined its next request, so it is still there.
+                          if (n > 0) return;
+                          watch->caller_gone = true;
+                          if (watch->active != nullptr) watch->active->close();
+                      }));
+}
+
 asio::awaitable<Outcome> Forwarder::run(const CallerRequest& request, CallerSide caller) {
     auto watch = std::make_shared<Watch>();
-    watch_caller(caller.stream.socket(), watch);
+    caller.pending_watch = watch;  // armed by the connection's owner if the request lasts
     Outcome outcome = co_await attempts(request, caller, *watch);
+    caller.pending_watch.reset();
     watch->done = true;
     watch->stop.emit(asio::cancellation_type::terminal);
     if (watch->caller_gone) {
