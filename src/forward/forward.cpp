@@ -359,6 +359,10 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
             if (chunked) pieces[n++] = asio::buffer(wire::kCrlf);
         }
         if (done && chunked) pieces[n++] = asio::buffer(wire::kLastChunk);
+        if (done && caller_.usage_sink != nullptr && request_.account_usage) {
+            settle_usage();
+            caller_.usage_sink->settled(lease.deployment(), outcome.usage);
+        }
         if (n > 0) {
             caller_.write_deadline = std::chrono::steady_clock::now() + caller_.write_timeout;
             auto [caller_ec, sent] =

@@ -44,6 +44,16 @@ struct CallerRequest {
     std::string_view extra_headers;           // header lines added to a forwarded response (rate limits)
 };
 
+// Told a response's usage once the whole of it is read, just before its last bytes go to the
+// caller: what must be settled before the caller can send its next request (a key's budget).
+class UsageSink {
+public:
+    virtual void settled(const config::Deployment& deployment, const usage::Usage& usage) = 0;
+
+protected:
+    ~UsageSink() = default;
+};
+
 // The caller's side: where the response goes, and the buffers reused for every request on it.
 struct CallerSide {
     beast::tcp_stream& stream;
@@ -60,6 +70,7 @@ struct CallerSide {
     std::string& capture;        // a non-streaming body copied aside for its usage
     std::string* stream_text;    // set: collect a stream's generated text here (access log content)
     std::size_t stream_text_limit;
+    UsageSink* usage_sink;       // set (with account_usage): see UsageSink
 };
 
 struct Outcome {

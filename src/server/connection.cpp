@@ -512,6 +512,21 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
                                                 .account_usage = shared.accounting(generation),
                                                 .estimated_tokens = estimated,
                                                 .extra_headers = extra_headers_};
+    // A budget is spent before the response's last bytes reach the caller, so that its next
+    // request, on whichever connection and thread, sees it.
+    struct SpendBudget final : forward::UsageSink {
+        SpendBudget(auth::KeyEntry* entry, const account::Pricer& prices) : key(entry), pricer(prices) {}
+        void settled(const config::Deployment& deployment, const usage::Usage& usage) override {
+            if (spent) return;
+            spent = true;
+            const double cost = pricer.cost(deployment, usage);
+            if (cost > 0) key->budget.spend(cost, std::time(nullptr));
+        }
+        auth::KeyEntry* key;
+        const account::Pricer& pricer;
+        bool spent = false;
+    } spend_budget{key.get(), generation.pricer};
+    const bool settle_budget = key && key->budget.any();
     const forward::CallerSide caller_side{stream_,
                                           head_,
                                           relay_,
@@ -520,7 +535,8 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
                                           pending_watch_,
                                           capture_,
                                           keep_content ? &content.completion : nullptr,
-                                          content_limit};
+                                          content_limit,
+                                          settle_budget ? &spend_budget : nullptr};
     const forward::Outcome outcome = co_await local->forwarder.run(caller_request, caller_side);
     if (!outcome.error.empty()) {
         spdlog::warn("request {} model={} deployment={} status={}: {}", request_id, facts.model,
@@ -537,7 +553,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
     const double cost = outcome.deployment != nullptr ? generation.pricer.cost(*outcome.deployment, used) : 0.0;
     if (key) {
         if (key->limiter.any()) key->limiter.correct(tokens - estimated, system_clock().now());
-        if (cost > 0) key->budget.spend(cost, std::time(nullptr));
+        if (cost > 0 && !spend_budget.spent) key->budget.spend(cost, std::time(nullptr));
     }
     if (model_limiter != nullptr) model_limiter->correct(tokens - estimated, system_clock().now());
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count();

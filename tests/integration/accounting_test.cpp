@@ -3,6 +3,8 @@
 // SQLite file, or a PostgreSQL server the harness starts) after the gateway stopped (SIGTERM
 // writes everything queued).
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <signal.h>
 
 #include <atomic>
@@ -101,39 +103,48 @@ TEST_P(Accounting, LedgerRowsMatchWhatTheSimulatorSaw) {
     const int port = gateway.port;
 
     // Non-streaming: usage passes through, and is what the simulator counted.
-    auto r = post(port, "/v1/chat/completions", chat_body("m"), kAlice);
+    // Each request is numbered by its x-request-id, so that rows can be put in request order
+    // (two requests may arrive within one millisecond, the ledger's time resolution).
+    int n = 0;
+    const auto numbered = [&n](std::map<std::string, std::string> headers) {
+        headers["x-request-id"] = "req-" + std::to_string(++n);
+        return headers;
+    };
+    auto r = post(port, "/v1/chat/completions", chat_body("m"), numbered(kAlice));
     ASSERT_EQ(r.status, 200) << r.body;
     const long prompt = stat_number(sim_stats(sim), "prompt_tokens_total");
     ASSERT_GT(prompt, 0);
 
     // Streaming without include_usage: the gateway asks for it and strips it again.
-    auto s = post_streaming(port, "/v1/chat/completions", chat_body("m", true), kAlice);
+    auto s = post_streaming(port, "/v1/chat/completions", chat_body("m", true), numbered(kAlice));
     ASSERT_EQ(s.status, 200);
     EXPECT_EQ(s.body().find(R"("usage":{)"), std::string::npos) << s.body();
     EXPECT_NE(s.body().find("data: [DONE]"), std::string::npos);
 
     // Streaming with include_usage: the caller gets its usage chunk.
     s = post_streaming(port, "/v1/chat/completions",
-                       chat_body("m", true, R"("stream_options":{"include_usage":true})"), kAlice);
+                       chat_body("m", true, R"("stream_options":{"include_usage":true})"), numbered(kAlice));
     ASSERT_EQ(s.status, 200);
     EXPECT_NE(s.body().find(R"("usage":{"prompt_tokens":)"), std::string::npos) << s.body();
 
     // A failure (no tokens), and a stream cut after 2 tokens (completion counted from the relay).
     r = post(port, "/v1/chat/completions", chat_body("m"),
-             {{"authorization", "Bearer sk-alice-0000000001"}, {"x-sim-fault", "500"}});
+             numbered({{"authorization", "Bearer sk-alice-0000000001"}, {"x-sim-fault", "500"}}));
     EXPECT_EQ(r.status, 500);
     s = post_streaming(port, "/v1/chat/completions", chat_body("m", true),
-                       {{"authorization", "Bearer sk-bob-00000000001"}, {"x-sim-fault", "drop:2"}});
+                       numbered({{"authorization", "Bearer sk-bob-00000000001"}, {"x-sim-fault", "drop:2"}}));
     EXPECT_EQ(s.status, 200);
 
     // Refused before any upstream: no key, a model bob may not use.
-    EXPECT_EQ(post(port, "/v1/chat/completions", chat_body("m")).status, 401);
-    EXPECT_EQ(post(port, "/v1/chat/completions", chat_body("other"), kBob).status, 403);
+    EXPECT_EQ(post(port, "/v1/chat/completions", chat_body("m"), numbered({})).status, 401);
+    EXPECT_EQ(post(port, "/v1/chat/completions", chat_body("other"), numbered(kBob)).status, 403);
 
     const std::string stats = sim_stats(sim);
     ASSERT_EQ(gateway.process->stop(SIGTERM), 0);
-    const auto rows = read_ledger(path);
+    auto rows = read_ledger(path);
     ASSERT_EQ(rows.size(), 7u);
+    std::sort(rows.begin(), rows.end(),
+              [](const ledger::Row& a, const ledger::Row& b) { return a.request_id < b.request_id; });
 
     long completion_sum = 0;
     long prompt_reported = 0;
