@@ -204,6 +204,18 @@ struct Ledger {
     std::size_t batch_size = 1000;
 };
 
+// State shared by a fleet of gateway instances in Redis (src/state, docs/deploy.md): key and model
+// rate limits, budgets' spend, deployments' requests in flight and breaker openings. Empty url:
+// everything stays in-process.
+struct State {
+    std::string url;  // redis://[:password@]host[:port][/db]; already expanded from ${ENV}; never logged
+    Duration timeout{std::chrono::milliseconds(50)};  // per Redis call; past it the call fails at once
+    bool fail_open = true;   // Redis down: each instance enforces its share (limit / instances)
+    std::size_t instances = 1;  // expected instance count, for fail-open shares and deployment limits
+    Duration sync_interval{std::chrono::seconds(1)};  // budgets, concurrency and breakers are synced this often
+    std::string prefix = "switchyard";  // of every Redis key, so fleets can share one Redis
+};
+
 // One JSON line per request; see server/access_log.hpp.
 struct AccessLog {
     std::string path;                   // "stdout" or a file; empty: off
@@ -249,6 +261,7 @@ struct Gateway {
     Auth auth;
     std::vector<Key> keys;
     Ledger ledger;
+    State state;
     AccessLog access_log;
     Prices prices;
     std::size_t deployment_count = 0;  // every model's deployments together
@@ -277,6 +290,18 @@ LoadResult load_file(const std::string& path, const EnvLookup& env = process_env
 
 // "250ms", "5s", "2m", "1h" or a bare number of seconds.
 std::optional<Duration> parse_duration(std::string_view text);
+// A redis://[[user]:password@]host[:port][/db] address (host may be [IPv6]).
+struct RedisAddress {
+    std::string host;
+    std::uint16_t port = 6379;
+    std::string user;      // empty: the default user
+    std::string password;  // empty: no AUTH
+    unsigned db = 0;
+};
+std::optional<RedisAddress> parse_redis_url(std::string_view url);
+// The URL with its password replaced by "****", for logs and metrics.
+std::string redact_url(std::string_view url);
+
 // "512", "64KiB", "8MiB", "1GiB" (also KB/MB/GB as powers of 1000).
 std::optional<std::size_t> parse_size(std::string_view text);
 

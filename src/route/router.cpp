@@ -33,11 +33,20 @@ struct Router::Slot {
         : model(&m), deployment(&d), upstream(&u), tier(&t), breaker(u.breaker) {
         if (d.limits.any()) limiter = std::make_unique<limit::RateLimiter>(d.limits, now);
     }
+    Slot(const config::Model& m, const config::Deployment& d, const config::Upstream& u, Tier& t, SteadyTime now,
+         std::size_t instances)
+        : Slot(m, d, u, t, now) {
+        // A fleet (state: redis): each instance keeps its share of the deployment's rate limit.
+        if (instances > 1 && d.limits.any()) {
+            limiter = std::make_unique<limit::RateLimiter>(limit::share(d.limits, instances), now);
+        }
+    }
     const config::Model* model;
     const config::Deployment* deployment;
     const config::Upstream* upstream;
     Tier* tier;
     std::atomic<std::size_t> outstanding{0};
+    std::atomic<std::size_t> remote{0};  // requests in flight on other instances of a fleet (src/state)
     std::atomic<SteadyTime::rep> cooldown_until{0};
     mutable std::mutex mutex;  // breaker and ewma
     Breaker breaker;
@@ -88,7 +97,8 @@ Router::Router(const config::Gateway& config, const HealthView& health, const Cl
             tier.last = i + 1;
             tier.weights.push_back(0);
             slots_[deployment.id] =
-                std::make_unique<Slot>(model, deployment, config.upstreams[deployment.upstream], tier, clock_.now());
+                std::make_unique<Slot>(model, deployment, config.upstreams[deployment.upstream], tier, clock_.now(),
+                                                         config.state.url.empty() ? 1 : config.state.instances);
         }
         sorted_.push_back(&model);
         names_.push_back(model.name);
@@ -130,11 +140,12 @@ bool contains(std::span<const std::size_t> ids, std::size_t id) {
 }
 
 // Takes one of the deployment's concurrency slots if it has one free.
-bool take_slot(std::atomic<std::size_t>& outstanding, std::size_t limit) {
+bool take_slot(std::atomic<std::size_t>& outstanding, std::size_t limit, std::size_t remote) {
     if (limit == 0) {
         outstanding.fetch_add(1);
         return true;
     }
+    limit = remote >= limit ? 0 : limit - remote;
     std::size_t current = outstanding.load();
     while (current < limit) {
         if (outstanding.compare_exchange_weak(current, current + 1)) return true;
@@ -181,7 +192,7 @@ Router::Take Router::take(Tier& tier, std::span<const std::size_t> tried, Steady
             std::lock_guard lock(slot.mutex);
             admit = slot.breaker.admit(now);
             if (admit == Breaker::Admit::no) continue;
-            if (!take_slot(slot.outstanding, slot.deployment->max_concurrency)) {
+            if (!take_slot(slot.outstanding, slot.deployment->max_concurrency, slot.remote.load(std::memory_order_relaxed))) {
                 slot.breaker.abandon(admit == Breaker::Admit::probe);
                 continue;
             }
@@ -364,6 +375,18 @@ void Router::report(Lease& lease, Verdict verdict, std::chrono::nanoseconds firs
             break;
         }
         case Verdict::none: slot.breaker.abandon(lease.probe_); break;
+    }
+}
+
+void Router::set_remote_outstanding(std::size_t deployment_id, std::size_t count) {
+    slots_.at(deployment_id)->remote.store(count, std::memory_order_relaxed);
+}
+
+void Router::hold(std::size_t deployment_id, SteadyTime until) {
+    auto& cooldown = slots_.at(deployment_id)->cooldown_until;
+    const auto value = until.time_since_epoch().count();
+    auto current = cooldown.load();
+    while (current < value && !cooldown.compare_exchange_weak(current, value)) {
     }
 }
 

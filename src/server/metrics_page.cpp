@@ -213,6 +213,7 @@ std::string render_metrics(Shared& shared) {
     header(out, "switchyard_open_connections", "gauge", "Open caller connections.");
     sample(out, "switchyard_open_connections", "", static_cast<double>(shared.open_connections.load()));
 
+    if (shared.fleet) shared.fleet->render_metrics(out);
     if (shared.ledger) {
         const auto stats = shared.ledger->stats();
         header(out, "switchyard_ledger_queued_rows", "gauge", "Ledger rows waiting to be written.");

@@ -22,6 +22,7 @@
 #include "metrics/metrics.hpp"
 #include "limit/limiter.hpp"
 #include "route/router.hpp"
+#include "state/fleet.hpp"
 #include "upstream/health.hpp"
 #include "upstream/pool.hpp"
 
@@ -45,6 +46,7 @@ struct Shared {
     std::vector<std::unique_ptr<limit::RateLimiter>> model_limits;  // by model index; null: none
     std::unique_ptr<ledger::Ledger> ledger;                          // null: no ledger configured
     std::shared_ptr<spdlog::logger> access_log;                      // null: off
+    std::unique_ptr<state::Fleet> fleet;                             // null: no `state:` (in-process)
     // Usage is read from responses (and asked for in streams) only when something needs it.
     bool accounting = false;
 
@@ -63,6 +65,7 @@ struct Worker {
     Shared& shared;
     // Only this thread touches its sockets (others post to it), so the reactor needs no locks.
     asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+    std::unique_ptr<state::Connection> state;  // this thread's Redis connection; null without a fleet
     std::vector<std::unique_ptr<upstream::Pool>> pools;  // one per upstream, same order
     forward::Forwarder forwarder;
     simdjson::ondemand::parser json;

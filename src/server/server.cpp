@@ -111,6 +111,7 @@ Shared::Shared(config::Gateway gateway)
         ledger->start();
     }
     access_log = make_access_log(config.access_log);
+    if (!config.state.url.empty()) fleet = std::make_unique<state::Fleet>(config, keys, router);
     accounting = ledger != nullptr || access_log != nullptr || token_limits;
 }
 
@@ -119,6 +120,7 @@ Worker::Worker(Shared& shared_state) : shared(shared_state), forwarder(shared_st
     for (auto& upstream : shared.upstreams) {
         pools.push_back(std::make_unique<upstream::Pool>(*upstream, io.get_executor()));
     }
+    if (shared.fleet) state = shared.fleet->connect(io);
 }
 
 Server::Server(config::Gateway config) : shared_(std::make_unique<Shared>(std::move(config))) {
@@ -161,6 +163,7 @@ int Server::run() {
     }
     shared_->health.start(workers_.front()->io.get_executor());
     shared_->engines.start();
+    if (shared_->fleet) shared_->fleet->start(workers_.front()->io, *workers_.front()->state);
 
     std::vector<std::thread> threads;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
@@ -202,6 +205,7 @@ int Server::run() {
 
 bool Server::drain_and_stop() {
     shared_->draining = true;
+    if (shared_->fleet) shared_->fleet->stop();
     for (std::size_t i = 0; i < workers_.size(); ++i) {
         Worker& worker = *workers_[i];
         asio::post(worker.io, [&worker, first = i == 0] {

@@ -1,0 +1,448 @@
+#include "state/fleet.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <random>
+
+#include "core/clock.hpp"
+#include "metrics/metrics.hpp"
+
+namespace switchyard::state {
+
+std::string_view to_string(Mode mode) {
+    switch (mode) {
+        case Mode::redis: return "redis";
+        case Mode::fail_open: return "fail_open";
+        case Mode::fail_closed: return "fail_closed";
+    }
+    return "redis";
+}
+
+namespace {
+
+std::string instance_id() {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    std::random_device random;
+    char tail[16];
+    std::snprintf(tail, sizeof tail, "%08x", random());
+    return std::string(host) + ":" + std::to_string(::getpid()) + ":" + tail;
+}
+
+std::int64_t unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+double parse_double(const Reply& reply) {
+    double value = 0;
+    if (reply.type == Reply::Type::string) {
+        std::from_chars(reply.text.data(), reply.text.data() + reply.text.size(), value);
+    } else if (reply.type == Reply::Type::integer) {
+        value = static_cast<double>(reply.integer);
+    }
+    return value;
+}
+
+std::string number_text(double value) {
+    char out[64];
+    std::snprintf(out, sizeof out, "%.10g", value);
+    return out;
+}
+
+}  // namespace
+
+Fleet::Fleet(const config::Gateway& config, auth::KeyStore& keys, route::Router& router)
+    : config_(config),
+      keys_(keys),
+      router_(router),
+      address_(config::parse_redis_url(config.state.url).value_or(config::RedisAddress{})),
+      redacted_url_(config::redact_url(config.state.url)),
+      instance_(instance_id()),
+      limit_sha_(sha1_hex(kLimitScript)),
+      sync_sha_(sha1_hex(kSyncScript)),
+      breaker_opened_(config.deployment_count, 0) {
+    const SteadyTime now = system_clock().now();
+    for (const auto& model : config.models) {
+        model_fallbacks_.push_back(
+            model.limits.any()
+                ? std::make_unique<limit::RateLimiter>(limit::share(model.limits, config.state.instances), now)
+                : nullptr);
+    }
+    spdlog::info("state: shared through Redis at {} (instance {}, timeout {} ms, {} on failure, {} instances)",
+                 redacted_url_, instance_, config.state.timeout.count(), config.state.fail_open ? "open" : "closed",
+                 config.state.instances);
+}
+
+Fleet::~Fleet() = default;
+
+Mode Fleet::mode() const {
+    if (up()) return Mode::redis;
+    return fail_open() ? Mode::fail_open : Mode::fail_closed;
+}
+
+std::unique_ptr<Connection> Fleet::connect(asio::io_context& io) {
+    std::vector<std::vector<std::string>> setup{{"SCRIPT", "LOAD", std::string(kLimitScript)},
+                                                {"SCRIPT", "LOAD", std::string(kSyncScript)}};
+    auto connection = std::make_unique<Connection>(io, address_, config_.state.timeout, stats_, std::move(setup));
+    connection->start();
+    return connection;
+}
+
+void Fleet::start(asio::io_context& io, Connection& connection) {
+    asio::co_spawn(io, sync_loop(connection), asio::detached);
+}
+
+void Fleet::note(bool ok, std::string_view why) {
+    if (ok) {
+        if (!up_.exchange(true)) {
+            mode_changes_.fetch_add(1);
+            down_logged_.store(false);
+            spdlog::info("state: Redis at {} answers; mode redis (limits, budgets, concurrency and breakers shared)",
+                         redacted_url_);
+        }
+        return;
+    }
+    const bool was_up = up_.exchange(false);
+    if (down_logged_.exchange(true)) return;  // said once until Redis answers again
+    if (was_up) mode_changes_.fetch_add(1);
+    spdlog::warn("state: Redis at {} unavailable ({}); mode {}: {}", redacted_url_, why, to_string(mode()),
+                 fail_open() ? "each instance enforces its own share (limit / " +
+                                   std::to_string(config_.state.instances) + ") of every limit"
+                             : std::string("requests that need shared limits or budgets are refused with 503"));
+}
+
+std::string Fleet::limit_key(const Limit& limit) const {
+    std::string key = config_.state.prefix;
+    key += ":rl:";
+    key += limit.scope;
+    key += ':';
+    key += limit.name;
+    return key;
+}
+
+asio::awaitable<Result> Fleet::eval(Connection& connection, const std::string& sha, std::string_view script,
+                                    std::vector<std::string_view>& args) {
+    args[0] = "EVALSHA";
+    args[1] = sha;
+    Result result = co_await connection.call(args);
+    if (result.ok() && result.reply->is_error() && result.reply->text.starts_with("NOSCRIPT")) {
+        // Redis lost its scripts (restarted, or SCRIPT FLUSH): send the text, which loads it again.
+        args[0] = "EVAL";
+        args[1] = script;
+        result = co_await connection.call(args);
+    }
+    co_return result;
+}
+
+asio::awaitable<Verdict> Fleet::admit(Connection& connection, std::span<const Limit> limits, double tokens) {
+    Verdict verdict;
+    std::vector<std::string> keys;
+    std::vector<std::array<std::string, 4>> numbers;
+    std::vector<const config::RateLimit*> configs;
+    keys.reserve(limits.size());
+    numbers.reserve(limits.size());
+    for (const auto& limit : limits) {
+        keys.push_back(limit_key(limit));
+        numbers.push_back(limit_arguments(*limit.limits));
+        configs.push_back(limit.limits);
+    }
+    const std::string count = std::to_string(limits.size());
+    const std::string tokens_text = number_text(tokens);
+    std::vector<std::string_view> args{"", "", count};
+    for (const auto& key : keys) args.emplace_back(key);
+    args.emplace_back("admit");
+    args.emplace_back(tokens_text);
+    for (const auto& n : numbers) args.insert(args.end(), n.begin(), n.end());
+
+    const Result result = co_await eval(connection, limit_sha_, kLimitScript, args);
+    AdmitReply parsed;
+    if (!result.ok() || result.reply->is_error() || !parse_admit_reply(*result.reply, configs, parsed)) {
+        verdict.kind = Verdict::Kind::unavailable;
+        verdict.why = !result.ok()                ? result.unavailable
+                      : result.reply->is_error() ? "Redis error: " + result.reply->text
+                                                 : std::string("an unexpected reply to the limit script");
+        note(false, verdict.why);
+        fallbacks_.fetch_add(1, std::memory_order_relaxed);
+        co_return verdict;
+    }
+    note(true, {});
+    verdict.kind = parsed.allowed ? Verdict::Kind::allowed : Verdict::Kind::refused;
+    verdict.refused = parsed.refused;
+    verdict.refusal = parsed.refusal;
+    verdict.snapshots = std::move(parsed.snapshots);
+    co_return verdict;
+}
+
+void Fleet::correct(Connection& connection, std::span<const Limit> limits, double delta) {
+    if (delta == 0) return;
+    bool tokens = false;
+    for (const auto& limit : limits) tokens = tokens || limit.limits->tpm > 0;
+    if (!tokens) return;
+    std::vector<std::string> keys;
+    std::vector<std::array<std::string, 4>> numbers;
+    for (const auto& limit : limits) {
+        keys.push_back(limit_key(limit));
+        numbers.push_back(limit_arguments(*limit.limits));
+    }
+    const std::string count = std::to_string(limits.size());
+    const std::string delta_text = number_text(delta);
+    std::vector<std::string_view> args{"EVALSHA", limit_sha_, count};
+    for (const auto& key : keys) args.emplace_back(key);
+    args.emplace_back("correct");
+    args.emplace_back(delta_text);
+    for (const auto& n : numbers) args.insert(args.end(), n.begin(), n.end());
+    connection.send(args);
+}
+
+void Fleet::spend(auth::KeyEntry& key, double usd, std::time_t now) {
+    key.budget.spend(usd, now);
+    if (!key.budget.any() || usd <= 0) return;
+    const std::string base = config_.state.prefix + ":spend:" + key.policy.name + ":";
+    std::lock_guard lock(mutex_);
+    unsent_spend_[base + day_text(now)] += usd;
+    unsent_spend_[base + month_text(now)] += usd;
+}
+
+limit::RateLimiter* Fleet::fallback_key(const auth::KeyEntry& key) {
+    if (!key.policy.limits.any()) return nullptr;
+    std::lock_guard lock(mutex_);
+    auto& limiter = key_fallbacks_[key.policy.name];
+    if (!limiter) {
+        limiter = std::make_unique<limit::RateLimiter>(limit::share(key.policy.limits, config_.state.instances),
+                                                       system_clock().now());
+    }
+    return limiter.get();
+}
+
+asio::awaitable<void> Fleet::sync_loop(Connection& connection) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    // The first connection takes a moment: do not report Redis down before it had the chance.
+    timer.expires_after(std::chrono::milliseconds(100));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    while (!stopping_.load()) {
+        try {
+            co_await sync_once(connection);
+        } catch (const std::exception& e) {
+            spdlog::error("state: sync failed: {}", e.what());
+        }
+        timer.expires_after(config_.state.sync_interval);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+}
+
+asio::awaitable<bool> Fleet::sync_once(Connection& connection) {
+    const std::time_t now = std::time(nullptr);
+    std::map<std::string, double> unsent;
+    {
+        std::lock_guard lock(mutex_);
+        unsent.swap(unsent_spend_);
+    }
+    // Budgets: a (day, month) pair of entries per key with a budget, then unsent spend of other
+    // days or keys (a day that just ended, a key revoked).
+    struct BudgetEntry {
+        std::string key;
+        double add = 0;
+        double seed = 0;
+        long ttl = 0;
+    };
+    std::vector<BudgetEntry> budget;
+    std::vector<std::shared_ptr<auth::KeyEntry>> budget_keys;
+    const std::string day = day_text(now);
+    const std::string month = month_text(now);
+    constexpr long kDayTtl = 2 * 86400;
+    constexpr long kMonthTtl = 32 * 86400;
+    const auto take = [&](const std::string& name) {
+        const auto it = unsent.find(name);
+        if (it == unsent.end()) return 0.0;
+        const double value = it->second;
+        unsent.erase(it);
+        return value;
+    };
+    for (auto& key : keys_.list()) {
+        if (!key->budget.any()) continue;
+        const std::string base = config_.state.prefix + ":spend:" + key->policy.name + ":";
+        BudgetEntry today{base + day, 0, 0, kDayTtl};
+        today.add = take(today.key);
+        today.seed = std::max(0.0, key->budget.spent_today(now) - today.add);
+        BudgetEntry this_month{base + month, 0, 0, kMonthTtl};
+        this_month.add = take(this_month.key);
+        this_month.seed = std::max(0.0, key->budget.spent_this_month(now) - this_month.add);
+        budget.push_back(std::move(today));
+        budget.push_back(std::move(this_month));
+        budget_keys.push_back(key);
+    }
+    const std::size_t current = budget.size();
+    for (const auto& [name, usd] : unsent) {
+        budget.push_back(BudgetEntry{name, usd, 0, name.size() > 8 && name[name.size() - 3] == '-' ? kMonthTtl : kDayTtl});
+    }
+    // Requests in flight on deployments with a concurrency limit; breakers that opened here.
+    std::vector<std::size_t> limited;   // deployment ids
+    std::vector<std::size_t> breakers;  // deployment ids
+    std::vector<std::string> counts;
+    std::vector<std::string> publish;
+    const SteadyTime steady_now = system_clock().now();
+    for (const auto& model : config_.models) {
+        for (const auto& deployment : model.deployments) {
+            const route::DeploymentStatus status = router_.status(deployment.id);
+            if (deployment.max_concurrency > 0) {
+                limited.push_back(deployment.id);
+                counts.push_back(std::to_string(status.outstanding));
+            }
+            const auto& upstream = config_.upstreams[deployment.upstream];
+            if (upstream.breaker.enabled) {
+                breakers.push_back(deployment.id);
+                long long ms = 0;
+                if (status.breaker_opened > breaker_opened_[deployment.id] &&
+                    status.breaker == route::Breaker::State::open) {
+                    ms = upstream.breaker.cooldown.count();
+                }
+                breaker_opened_[deployment.id] = status.breaker_opened;
+                publish.push_back(std::to_string(ms));
+            }
+        }
+    }
+    const auto deployment_key = [&](const char* kind, std::size_t id) {
+        for (const auto& model : config_.models) {
+            for (const auto& deployment : model.deployments) {
+                if (deployment.id == id) return config_.state.prefix + ":" + kind + ":" + model.name + "/" + deployment.name;
+            }
+        }
+        return std::string();
+    };
+    std::vector<std::string> names;  // keys, in order
+    std::vector<std::string> values;  // numbers, in order
+    for (const auto& entry : budget) {
+        names.push_back(entry.key);
+        values.push_back(number_text(entry.add));
+        values.push_back(number_text(entry.seed));
+        values.push_back(std::to_string(entry.ttl));
+    }
+    for (std::size_t i = 0; i < limited.size(); ++i) {
+        names.push_back(deployment_key("inflight", limited[i]));
+        values.push_back(counts[i]);
+    }
+    for (std::size_t i = 0; i < breakers.size(); ++i) {
+        names.push_back(deployment_key("breaker", breakers[i]));
+        values.push_back(publish[i]);
+    }
+    const std::string key_count = std::to_string(names.size());
+    const std::string heartbeat = std::to_string(3 * config_.state.sync_interval.count());
+    const std::string nb = std::to_string(budget.size());
+    const std::string nc = std::to_string(limited.size());
+    const std::string nk = std::to_string(breakers.size());
+    std::vector<std::string_view> args{"", "", key_count};
+    for (const auto& name : names) args.emplace_back(name);
+    args.emplace_back(instance_);
+    args.emplace_back(heartbeat);
+    args.emplace_back(nb);
+    args.emplace_back(nc);
+    args.emplace_back(nk);
+    for (const auto& value : values) args.emplace_back(value);
+
+    const Result result = co_await eval(connection, sync_sha_, kSyncScript, args);
+    const bool ok = result.ok() && result.reply->type == Reply::Type::array &&
+                    result.reply->elements.size() == budget.size() + limited.size() + breakers.size();
+    if (!ok) {
+        // Keep the spend for the next try; shared counts are unknown: fail-open gives this
+        // instance its share of each concurrency limit, fail-closed none of it.
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& entry : budget) {
+                if (entry.add > 0) unsent_spend_[entry.key] += entry.add;
+            }
+        }
+        for (std::size_t id : limited) {
+            const std::size_t limit = [&] {
+                for (const auto& model : config_.models) {
+                    for (const auto& deployment : model.deployments) {
+                        if (deployment.id == id) return deployment.max_concurrency;
+                    }
+                }
+                return std::size_t{0};
+            }();
+            const std::size_t share = fail_open() ? (limit + config_.state.instances - 1) / config_.state.instances : 0;
+            router_.set_remote_outstanding(id, limit - std::min(limit, std::max<std::size_t>(share, fail_open() ? 1 : 0)));
+        }
+        const std::string why = !result.ok()                ? result.unavailable
+                                : result.reply->is_error() ? "Redis error: " + result.reply->text
+                                                           : std::string("an unexpected reply to the sync script");
+        note(false, why);
+        co_return false;
+    }
+    note(true, {});
+    last_sync_ms_.store(unix_ms());
+    const auto& elements = result.reply->elements;
+    for (std::size_t i = 0; i < budget_keys.size(); ++i) {
+        auto& key = *budget_keys[i];
+        const double today = parse_double(elements[2 * i]);
+        const double this_month = parse_double(elements[2 * i + 1]);
+        key.budget.load(std::max(today, key.budget.spent_today(now)), std::max(this_month, key.budget.spent_this_month(now)),
+                        now);
+    }
+    (void)current;
+    for (std::size_t i = 0; i < limited.size(); ++i) {
+        const auto& element = elements[budget.size() + i];
+        router_.set_remote_outstanding(limited[i], element.type == Reply::Type::integer
+                                                       ? static_cast<std::size_t>(std::max<std::int64_t>(0, element.integer))
+                                                       : 0);
+    }
+    for (std::size_t i = 0; i < breakers.size(); ++i) {
+        const auto& element = elements[budget.size() + limited.size() + i];
+        if (element.type == Reply::Type::integer && element.integer > 0) {
+            router_.hold(breakers[i], steady_now + std::chrono::milliseconds(element.integer));
+        }
+    }
+    co_return true;
+}
+
+void Fleet::render_metrics(std::string& out) const {
+    const auto header = [&](std::string_view name, std::string_view type, std::string_view help) {
+        out += "# HELP ";
+        out += name;
+        out += ' ';
+        out += help;
+        out += "\n# TYPE ";
+        out += name;
+        out += ' ';
+        out += type;
+        out += '\n';
+    };
+    const auto sample = [&](std::string_view name, std::string_view labels, double value) {
+        out += name;
+        out += labels;
+        out += ' ';
+        metrics::append_number(out, value);
+        out += '\n';
+    };
+    header("switchyard_state_redis_up", "gauge", "1 when the last Redis call of this instance succeeded.");
+    sample("switchyard_state_redis_up", "", up() ? 1 : 0);
+    header("switchyard_state_mode", "gauge",
+           "The state mode in force: redis (shared), fail_open (own share in-process) or fail_closed (refusing).");
+    const Mode now = mode();
+    for (const Mode m : {Mode::redis, Mode::fail_open, Mode::fail_closed}) {
+        const std::string labels = "{mode=\"" + std::string(to_string(m)) + "\"}";
+        sample("switchyard_state_mode", labels, m == now ? 1 : 0);
+    }
+    header("switchyard_state_redis_calls_total", "counter", "Redis commands sent.");
+    sample("switchyard_state_redis_calls_total", "", static_cast<double>(stats_.calls.load()));
+    header("switchyard_state_redis_timeouts_total", "counter", "Redis calls with no reply within state.timeout.");
+    sample("switchyard_state_redis_timeouts_total", "", static_cast<double>(stats_.timeouts.load()));
+    header("switchyard_state_redis_errors_total", "counter",
+           "Redis calls that found no connection, lost it, or got an error reply.");
+    sample("switchyard_state_redis_errors_total", "", static_cast<double>(stats_.errors.load()));
+    header("switchyard_state_redis_connects_total", "counter", "Redis connections made (reconnections included).");
+    sample("switchyard_state_redis_connects_total", "", static_cast<double>(stats_.connects.load()));
+    header("switchyard_state_fallback_requests_total", "counter",
+           "Requests whose shared rate limits could not be checked in Redis (handled by on_failure).");
+    sample("switchyard_state_fallback_requests_total", "", static_cast<double>(fallbacks_.load()));
+    header("switchyard_state_mode_changes_total", "counter", "Changes between Redis reachable and unreachable.");
+    sample("switchyard_state_mode_changes_total", "", static_cast<double>(mode_changes_.load()));
+    header("switchyard_state_last_sync_timestamp_seconds", "gauge",
+           "When budgets, concurrency and breakers were last synced with Redis (Unix time; 0: never).");
+    sample("switchyard_state_last_sync_timestamp_seconds", "", static_cast<double>(last_sync_ms_.load()) / 1000.0);
+}
+
+}  // namespace switchyard::state

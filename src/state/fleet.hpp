@@ -1,0 +1,129 @@
+// State shared by a fleet of gateway instances behind one load balancer (`state: redis://...`,
+// docs/deploy.md). What is shared, and how fresh:
+//   - key and model rate limits: one GCRA script call per admitted request, atomic in Redis, so the
+//     instances together admit no more than the limit (state/scripts.hpp); token corrections are
+//     sent without waiting for the reply;
+//   - budgets: spend is added to per-key, per-UTC-day and -month totals in Redis every
+//     `sync_interval`, and the totals read back at the same time, off the request path; a spend
+//     is seen by every instance within two sync intervals;
+//   - requests in flight per deployment (max_concurrency): each instance publishes its count with
+//     a heartbeat expiry every sync interval, and counts the others' against the limit;
+//   - breaker openings: published with their cooldown as expiry, and held by the other instances
+//     as a cooldown, within a sync interval;
+//   - deployment rate limits stay per instance, each enforcing its share (limit / instances).
+// When Redis does not answer within `timeout`, the request goes on at once: fail-open, each
+// instance enforces its own share of each limit in-process; fail-closed, requests that need
+// shared state are refused with 503. Recovery is automatic (connections reconnect with backoff).
+// One Connection per I/O thread; the Fleet itself is shared and thread-safe.
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "auth/keys.hpp"
+#include "config/config.hpp"
+#include "limit/limiter.hpp"
+#include "route/router.hpp"
+#include "state/redis.hpp"
+#include "state/scripts.hpp"
+
+namespace switchyard::state {
+
+enum class Mode { redis, fail_open, fail_closed };
+std::string_view to_string(Mode mode);
+
+// One rate limit a request is admitted against: ("key", name) or ("model", name).
+struct Limit {
+    std::string_view scope;
+    std::string_view name;
+    const config::RateLimit* limits = nullptr;
+};
+
+struct Verdict {
+    enum class Kind { allowed, refused, unavailable };
+    Kind kind = Kind::allowed;
+    std::size_t refused = 0;  // index of the refusing limit
+    limit::Refusal refusal;
+    std::vector<limit::Snapshot> snapshots;  // one per limit (allowed or refused)
+    std::string why;                         // unavailable: what went wrong
+};
+
+class Fleet {
+public:
+    Fleet(const config::Gateway& config, auth::KeyStore& keys, route::Router& router);
+    ~Fleet();
+    Fleet(const Fleet&) = delete;
+    Fleet& operator=(const Fleet&) = delete;
+
+    const config::State& config() const { return config_.state; }
+    bool fail_open() const { return config_.state.fail_open; }
+    bool up() const { return up_.load(std::memory_order_relaxed); }
+    Mode mode() const;
+
+    // A connection for one I/O thread (started; reconnects by itself).
+    std::unique_ptr<Connection> connect(asio::io_context& io);
+    // Runs the sync loop on `io` with `connection` (the first I/O thread's).
+    void start(asio::io_context& io, Connection& connection);
+    void stop() { stopping_.store(true); }
+
+    // Takes one request and `tokens` from every limit, all or none.
+    asio::awaitable<Verdict> admit(Connection& connection, std::span<const Limit> limits, double tokens);
+    // Gives back or takes more tokens after the fact (no waiting for the reply).
+    void correct(Connection& connection, std::span<const Limit> limits, double delta);
+    // A key's spend: kept locally at once, sent to Redis with the next sync.
+    void spend(auth::KeyEntry& key, double usd, std::time_t now);
+
+    // Fail-open: this instance's share of a key's or a model's limits, in-process.
+    limit::RateLimiter* fallback_key(const auth::KeyEntry& key);
+    limit::RateLimiter* fallback_model(std::size_t model_index) { return model_fallbacks_[model_index].get(); }
+
+    // Records a Redis outcome: logs and counts mode changes.
+    void note(bool ok, std::string_view why);
+
+    // Prometheus text for /metrics.
+    void render_metrics(std::string& out) const;
+
+    ConnectionStats& stats() { return stats_; }
+
+private:
+    asio::awaitable<void> sync_loop(Connection& connection);
+    asio::awaitable<bool> sync_once(Connection& connection);
+    asio::awaitable<Result> eval(Connection& connection, const std::string& sha, std::string_view script,
+                                 std::vector<std::string_view>& args);
+    std::string limit_key(const Limit& limit) const;
+
+    const config::Gateway& config_;
+    auth::KeyStore& keys_;
+    route::Router& router_;
+    const config::RedisAddress address_;
+    const std::string redacted_url_;
+    const std::string instance_;  // host:pid:random, this instance's id in shared counts
+    const std::string limit_sha_;
+    const std::string sync_sha_;
+    ConnectionStats stats_;
+    std::atomic<bool> up_{false};
+    std::atomic<bool> down_logged_{false};
+    std::atomic<bool> stopping_{false};
+    std::atomic<std::uint64_t> mode_changes_{0};
+    std::atomic<std::uint64_t> fallbacks_{0};  // requests admitted or refused without Redis
+    std::atomic<std::int64_t> last_sync_ms_{0};
+
+    std::vector<std::unique_ptr<limit::RateLimiter>> model_fallbacks_;
+    std::mutex mutex_;  // the maps below
+    std::unordered_map<std::string, std::unique_ptr<limit::RateLimiter>> key_fallbacks_;
+    std::map<std::string, double> unsent_spend_;  // Redis key -> dollars not yet added there
+    std::vector<std::uint64_t> breaker_opened_;   // by deployment id: times opened, as last seen
+};
+
+}  // namespace switchyard::state
