@@ -178,6 +178,37 @@ TEST_F(Fleet, CombinedAdmittedRateStaysWithinTheKeysLimit) {
     for (auto& g : fleet) EXPECT_EQ(mode_of(g.port), "redis");
 }
 
+// The key's and the model's limits are taken in one script call, both or neither: a request the
+// model's token limit refuses takes nothing from the key's request limit. The headers come from
+// the shared state, whichever instance answers.
+TEST_F(Fleet, KeyAndModelLimitsAreTakenBothOrNeither) {
+    Sim sim = start_sim({"--tokens", "300"});
+    Options options;
+    options.state = "{url: " + redis_->url() + ", timeout: 2s, instances: 2}";
+    options.alice = "limits: {rpm: 10}";
+    std::string yaml = config(sim, options);
+    yaml += "    limits: {tpm: 1000}\n";  // the model's (the last line above is its deployments)
+    auto fleet = start_fleet(yaml, 2);
+    const std::string body = chat_body("m", false, R"("max_tokens":300)");
+    int admitted = 0;
+    Response refused;
+    for (int i = 0; i < 6; ++i) {
+        auto r = post(fleet[i % 2].port, "/v1/chat/completions", body, kAlice);
+        if (r.status == 200) {
+            ++admitted;
+            EXPECT_EQ(r.header("x-ratelimit-remaining-requests"), std::to_string(10 - admitted)) << i;
+        } else {
+            ASSERT_EQ(r.status, 429) << r.body;
+            EXPECT_NE(r.body.find("rate limit reached for model 'm': tokens per minute"), std::string::npos) << r.body;
+            refused = r;
+        }
+    }
+    // About 300 tokens each (estimated, and used): three fit in 1000, the fourth does not.
+    EXPECT_EQ(admitted, 3);
+    EXPECT_EQ(refused.header("x-ratelimit-remaining-requests"), "7") << "a refused request took a key request";
+    EXPECT_EQ(stat_number(sim_stats(sim), "requests_total"), 3);
+}
+
 // alice's daily budget, spent a request at a time on the three instances in turn: once spent, all
 // three refuse within two sync intervals, and the overshoot is bounded by what was admitted in
 // that window.
