@@ -487,8 +487,9 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
                     ApiError error = rate_limit_error(by_key ? std::string_view() : std::string_view(model->name),
                                                       verdict.refusal);
                     const std::string_view headers = extra_headers_;
-                    co_return co_await refuse(
-                        error, headers, by_key ? metrics::Refusal::key_rate_limit : metrics::Refusal::model_rate_limit);
+                    const metrics::Refusal why =
+                        by_key ? metrics::Refusal::key_rate_limit : metrics::Refusal::model_rate_limit;
+                    co_return co_await refuse(error, headers, why);
                 }
             }
         }

@@ -127,12 +127,13 @@ asio::awaitable<Result> Fleet::eval(Connection& connection, const std::string& s
                                     std::vector<std::string_view>& args) {
     args[0] = "EVALSHA";
     args[1] = sha;
-    Result result = co_await connection.call(args);
+    const std::span<const std::string_view> command(args);  // (named: GCC 12 and temporaries in co_await)
+    Result result = co_await connection.call(command);
     if (result.ok() && result.reply->is_error() && result.reply->text.starts_with("NOSCRIPT")) {
         // Redis lost its scripts (restarted, or SCRIPT FLUSH): send the text, which loads it again.
         args[0] = "EVAL";
         args[1] = script;
-        result = co_await connection.call(args);
+        result = co_await connection.call(command);
     }
     co_return result;
 }
