@@ -88,6 +88,9 @@ std::unique_ptr<Connection> Fleet::connect(asio::io_context& io) {
                                                 {"SCRIPT", "LOAD", std::string(kSyncScript)}};
     auto connection = std::make_unique<Connection>(io, address_, config_.state.timeout, stats_, std::move(setup));
     connection->start();
+    auto& thread = threads_[connection.get()];
+    thread = std::make_unique<Thread>();
+    asio::co_spawn(io, sweep_loop(*connection, *thread), asio::detached);
     return connection;
 }
 
@@ -138,64 +141,156 @@ asio::awaitable<Result> Fleet::eval(Connection& connection, const std::string& s
     co_return result;
 }
 
+std::size_t Fleet::lease_size(std::span<const Limit> limits, double tokens, std::size_t instances) {
+    double k = kMaxLease;
+    const double divisor = 8.0 * static_cast<double>(std::max<std::size_t>(1, instances));
+    for (const auto& limit : limits) {
+        const auto& l = *limit.limits;
+        if (l.rpm > 0) k = std::min(k, static_cast<double>(l.rpm_burst > 0 ? l.rpm_burst : l.rpm) / divisor);
+        if (l.tpm > 0 && tokens > 0) {
+            k = std::min(k, static_cast<double>(l.tpm_burst > 0 ? l.tpm_burst : l.tpm) / divisor / tokens);
+        }
+    }
+    return static_cast<std::size_t>(std::max(1.0, std::floor(k)));
+}
+
 asio::awaitable<Verdict> Fleet::admit(Connection& connection, std::span<const Limit> limits, double tokens) {
     Verdict verdict;
-    std::vector<std::string> keys;
-    std::vector<std::array<std::string, 4>> numbers;
-    std::vector<const config::RateLimit*> configs;
-    keys.reserve(limits.size());
-    numbers.reserve(limits.size());
-    for (const auto& limit : limits) {
-        keys.push_back(limit_key(limit));
-        numbers.push_back(limit_arguments(*limit.limits));
-        configs.push_back(limit.limits);
+    Thread& thread = *threads_.at(&connection);
+    const SteadyTime now = system_clock().now();
+    // This thread's leases for these limits; expired ones are given back first.
+    std::array<std::string, 2> keys;
+    std::array<Lease*, 2> leases{};
+    const std::size_t n = std::min<std::size_t>(limits.size(), 2);
+    bool covered = true;
+    for (std::size_t i = 0; i < n; ++i) {
+        keys[i] = limit_key(limits[i]);
+        auto [it, fresh] = thread.leases.try_emplace(keys[i]);
+        Lease& lease = it->second;
+        if (fresh) lease.limits = limit_arguments(*limits[i].limits);
+        if (!fresh && lease.expires <= now) give_back(connection, keys[i], lease);
+        leases[i] = &lease;
+        const auto& l = *limits[i].limits;
+        covered = covered && (l.rpm == 0 || lease.requests >= 1) && (l.tpm == 0 || lease.tokens >= tokens);
     }
-    const std::string count = std::to_string(limits.size());
-    const std::string tokens_text = number_text(tokens);
-    std::vector<std::string_view> args{"", "", count};
-    for (const auto& key : keys) args.emplace_back(key);
-    args.emplace_back("admit");
-    args.emplace_back(tokens_text);
-    for (const auto& n : numbers) args.insert(args.end(), n.begin(), n.end());
-
-    const Result result = co_await eval(connection, limit_sha_, kLimitScript, args);
-    AdmitReply parsed;
-    if (!result.ok() || result.reply->is_error() || !parse_admit_reply(*result.reply, configs, parsed)) {
-        verdict.kind = Verdict::Kind::unavailable;
-        verdict.why = !result.ok()                ? result.unavailable
-                      : result.reply->is_error() ? "Redis error: " + result.reply->text
-                                                 : std::string("an unexpected reply to the limit script");
-        note(false, verdict.why);
-        fallbacks_.fetch_add(1, std::memory_order_relaxed);
+    const auto take = [&] {
+        for (std::size_t i = 0; i < n; ++i) {
+            Lease& lease = *leases[i];
+            if (limits[i].limits->rpm > 0) lease.requests -= 1;
+            if (limits[i].limits->tpm > 0) lease.tokens -= tokens;
+            limit::Snapshot s = lease.snapshot;
+            s.remaining_requests += static_cast<std::uint64_t>(std::max(0.0, std::floor(lease.requests)));
+            s.remaining_tokens += static_cast<std::uint64_t>(std::max(0.0, std::floor(lease.tokens)));
+            verdict.snapshots.push_back(s);
+        }
+    };
+    if (covered) {  // from the leases: no Redis call
+        take();
         co_return verdict;
     }
-    note(true, {});
-    verdict.kind = parsed.allowed ? Verdict::Kind::allowed : Verdict::Kind::refused;
-    verdict.refused = parsed.refused;
-    verdict.refusal = parsed.refusal;
-    verdict.snapshots = std::move(parsed.snapshots);
+
+    std::vector<const config::RateLimit*> configs;
+    for (std::size_t i = 0; i < n; ++i) configs.push_back(limits[i].limits);
+    std::size_t k = lease_size(limits, tokens, config_.state.instances);
+    const std::string count = std::to_string(n);
+    AdmitReply parsed;
+    while (true) {
+        const std::string requests_text = std::to_string(k);
+        const std::string tokens_text = number_text(tokens * static_cast<double>(k));
+        std::vector<std::string_view> args{"", "", count};
+        for (std::size_t i = 0; i < n; ++i) args.emplace_back(keys[i]);
+        args.emplace_back("admit");
+        args.emplace_back(requests_text);
+        args.emplace_back(tokens_text);
+        for (std::size_t i = 0; i < n; ++i) args.insert(args.end(), leases[i]->limits.begin(), leases[i]->limits.end());
+
+        const Result result = co_await eval(connection, limit_sha_, kLimitScript, args);
+        if (!result.ok() || result.reply->is_error() || !parse_admit_reply(*result.reply, configs, parsed)) {
+            verdict.kind = Verdict::Kind::unavailable;
+            verdict.why = !result.ok()                ? result.unavailable
+                          : result.reply->is_error() ? "Redis error: " + result.reply->text
+                                                     : std::string("an unexpected reply to the limit script");
+            note(false, verdict.why);
+            fallbacks_.fetch_add(1, std::memory_order_relaxed);
+            co_return verdict;
+        }
+        note(true, {});
+        if (parsed.allowed || k == 1) break;
+        k = 1;  // a whole lease did not fit: try for this request alone
+    }
+    // The leases may have been given back (and erased) by the sweeper while this waited: look
+    // them up again.
+    const SteadyTime later = system_clock().now();
+    for (std::size_t i = 0; i < n; ++i) {
+        auto [it, fresh] = thread.leases.try_emplace(keys[i]);
+        if (fresh) it->second.limits = limit_arguments(*limits[i].limits);
+        leases[i] = &it->second;
+    }
+    if (!parsed.allowed) {
+        verdict.kind = Verdict::Kind::refused;
+        verdict.refused = parsed.refused;
+        verdict.refusal = parsed.refusal;
+        for (std::size_t i = 0; i < n; ++i) {
+            limit::Snapshot s = parsed.snapshots[i];
+            s.remaining_requests += static_cast<std::uint64_t>(std::max(0.0, std::floor(leases[i]->requests)));
+            s.remaining_tokens += static_cast<std::uint64_t>(std::max(0.0, std::floor(leases[i]->tokens)));
+            verdict.snapshots.push_back(s);
+        }
+        co_return verdict;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        Lease& lease = *leases[i];
+        if (lease.requests <= 0 && lease.tokens <= 0) lease.expires = later + kLeaseTtl;
+        if (limits[i].limits->rpm > 0) lease.requests += static_cast<double>(k);
+        if (limits[i].limits->tpm > 0) lease.tokens += tokens * static_cast<double>(k);
+        lease.snapshot = parsed.snapshots[i];
+    }
+    take();
     co_return verdict;
 }
 
 void Fleet::correct(Connection& connection, std::span<const Limit> limits, double delta) {
     if (delta == 0) return;
-    bool tokens = false;
-    for (const auto& limit : limits) tokens = tokens || limit.limits->tpm > 0;
-    if (!tokens) return;
-    std::vector<std::string> keys;
-    std::vector<std::array<std::string, 4>> numbers;
+    Thread& thread = *threads_.at(&connection);
     for (const auto& limit : limits) {
-        keys.push_back(limit_key(limit));
-        numbers.push_back(limit_arguments(*limit.limits));
+        if (limit.limits->tpm == 0) continue;
+        auto [it, fresh] = thread.leases.try_emplace(limit_key(limit));
+        if (fresh) {
+            it->second.limits = limit_arguments(*limit.limits);
+            it->second.expires = system_clock().now() + kLeaseTtl;
+        }
+        it->second.tokens -= delta;
     }
-    const std::string count = std::to_string(limits.size());
-    const std::string delta_text = number_text(delta);
-    std::vector<std::string_view> args{"EVALSHA", limit_sha_, count};
-    for (const auto& key : keys) args.emplace_back(key);
-    args.emplace_back("correct");
-    args.emplace_back(delta_text);
-    for (const auto& n : numbers) args.insert(args.end(), n.begin(), n.end());
-    connection.send(args);
+}
+
+void Fleet::give_back(Connection& connection, const std::string& key, Lease& lease) {
+    const double requests = std::max(0.0, std::floor(lease.requests));
+    const double tokens = lease.tokens;
+    lease.requests = 0;
+    lease.tokens = 0;
+    if (requests == 0 && tokens == 0) return;
+    const std::string requests_text = number_text(-requests);
+    const std::string tokens_text = number_text(-tokens);
+    std::vector<std::string_view> args{"EVALSHA", limit_sha_, "1", key, "correct", requests_text, tokens_text};
+    args.insert(args.end(), lease.limits.begin(), lease.limits.end());
+    connection.send(args);  // lost if Redis is away: the limit is then a little looser or tighter
+}
+
+asio::awaitable<void> Fleet::sweep_loop(Connection& connection, Thread& thread) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (!stopping_.load()) {
+        timer.expires_after(kLeaseTtl);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        const SteadyTime now = system_clock().now();
+        for (auto it = thread.leases.begin(); it != thread.leases.end();) {
+            if (it->second.expires <= now) {
+                give_back(connection, it->first, it->second);
+                it = thread.leases.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
 }
 
 void Fleet::spend(auth::KeyEntry& key, double usd, std::time_t now) {

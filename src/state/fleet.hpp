@@ -1,8 +1,13 @@
 // State shared by a fleet of gateway instances behind one load balancer (`state: redis://...`,
 // docs/deploy.md). What is shared, and how fresh:
-//   - key and model rate limits: one GCRA script call per admitted request, atomic in Redis, so the
-//     instances together admit no more than the limit (state/scripts.hpp); token corrections are
-//     sent without waiting for the reply;
+//   - key and model rate limits: GCRA in Redis (state/scripts.hpp), atomic, so the instances
+//     together admit no more than the limit. Each I/O thread takes its requests and tokens from
+//     Redis in leases: one script call takes k requests and k times the request's estimated
+//     tokens from every limit of the request (the key's and the model's, all or none), and the
+//     next k - 1 requests are admitted from the lease without a Redis call. k is at most
+//     burst / (8 x instances) of every limit (1 for tight limits: a call per request) and at most
+//     64; what a lease has not used after kLeaseTtl is given back, and token corrections are
+//     settled against the lease, then with Redis when it is given back;
 //   - budgets: spend is added to per-key, per-UTC-day and -month totals in Redis every
 //     `sync_interval`, and the totals read back at the same time, off the request path; a spend
 //     is seen by every instance within two sync intervals;
@@ -22,6 +27,7 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <array>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +39,7 @@
 
 #include "auth/keys.hpp"
 #include "config/config.hpp"
+#include "core/clock.hpp"
 #include "limit/limiter.hpp"
 #include "route/router.hpp"
 #include "state/redis.hpp"
@@ -77,10 +84,17 @@ public:
     void start(asio::io_context& io, Connection& connection);
     void stop() { stopping_.store(true); }
 
-    // Takes one request and `tokens` from every limit, all or none.
+    // Takes one request and `tokens` from every limit, all or none (from this thread's leases, or
+    // from Redis).
     asio::awaitable<Verdict> admit(Connection& connection, std::span<const Limit> limits, double tokens);
-    // Gives back or takes more tokens after the fact (no waiting for the reply).
+    // Gives back or takes more tokens after the fact (settled with the lease, no Redis call).
     void correct(Connection& connection, std::span<const Limit> limits, double delta);
+
+    // How long a lease keeps what it has not used; the most it takes at once.
+    static constexpr std::chrono::milliseconds kLeaseTtl{250};
+    static constexpr std::size_t kMaxLease = 64;
+    // Requests a lease takes at once for these limits (see above); at least 1.
+    static std::size_t lease_size(std::span<const Limit> limits, double tokens, std::size_t instances);
     // A key's spend: kept locally at once, sent to Redis with the next sync.
     void spend(auth::KeyEntry& key, double usd, std::time_t now);
 
@@ -97,6 +111,21 @@ public:
     ConnectionStats& stats() { return stats_; }
 
 private:
+    struct Lease {
+        double requests = 0;  // taken from Redis, not used yet
+        double tokens = 0;    // may be negative: more used than taken
+        SteadyTime expires{};
+        limit::Snapshot snapshot;          // Redis' answer when it was last filled
+        std::array<std::string, 4> limits;  // the script's arguments for it
+    };
+    // One I/O thread's leases, by Redis key; only that thread touches them.
+    struct Thread {
+        std::unordered_map<std::string, Lease> leases;
+    };
+
+    asio::awaitable<void> sweep_loop(Connection& connection, Thread& thread);
+    // Gives a lease's unused requests and tokens back to Redis (or pays its token debt).
+    void give_back(Connection& connection, const std::string& key, Lease& lease);
     asio::awaitable<void> sync_loop(Connection& connection);
     asio::awaitable<bool> sync_once(Connection& connection);
     asio::awaitable<Result> eval(Connection& connection, const std::string& sha, std::string_view script,
@@ -119,6 +148,8 @@ private:
     std::atomic<std::uint64_t> fallbacks_{0};  // requests admitted or refused without Redis
     std::atomic<std::int64_t> last_sync_ms_{0};
 
+    // Made by connect() before the I/O threads run; read-only after.
+    std::unordered_map<const Connection*, std::unique_ptr<Thread>> threads_;
     std::vector<std::unique_ptr<limit::RateLimiter>> model_fallbacks_;
     std::mutex mutex_;  // the maps below
     std::unordered_map<std::string, std::unique_ptr<limit::RateLimiter>> key_fallbacks_;

@@ -11,12 +11,14 @@ namespace switchyard::state {
 const std::string_view kLimitScript = R"lua(
 -- switchyard: GCRA rate limits (src/state/scripts.hpp)
 -- KEYS[i]: limit i, a hash {r = requests TAT, t = tokens TAT}, in microseconds of Redis' TIME
--- ARGV[1]: 'admit' or 'correct'; ARGV[2]: tokens (admit: the estimate; correct: real - estimate)
--- ARGV[3 + 4(i-1) ..]: limit i's request interval (us; 0: none), request burst, token interval, token burst
+-- ARGV[1]: 'admit' or 'correct'; ARGV[2]: requests, ARGV[3]: tokens (admit: what to take;
+--   correct: what to give back, negative, or take more, positive, without limit)
+-- ARGV[4 + 4(i-1) ..]: limit i's request interval (us; 0: none), request burst, token interval, token burst
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-local tokens = tonumber(ARGV[2])
-local function arg(i, j) return tonumber(ARGV[2 + 4 * (i - 1) + j]) end
+local requests = tonumber(ARGV[2])
+local tokens = tonumber(ARGV[3])
+local function arg(i, j) return tonumber(ARGV[3 + 4 * (i - 1) + j]) end
 local function store(key, r, t, ri, ti)
   local last = now
   if ri > 0 and r > last then last = r end
@@ -27,11 +29,12 @@ end
 if ARGV[1] == 'correct' then
   for i = 1, #KEYS do
     local ri, ti = arg(i, 1), arg(i, 3)
-    if ti > 0 then
+    if ri > 0 or ti > 0 then
       local state = redis.call('HMGET', KEYS[i], 'r', 't')
       local r = math.max(tonumber(state[1]) or now, now)
-      local t = math.max(tonumber(state[2]) or now, now) + tokens * ti
-      if t < now then t = now end
+      local t = math.max(tonumber(state[2]) or now, now)
+      if ri > 0 then r = math.max(now, r + requests * ri) end
+      if ti > 0 then t = math.max(now, t + tokens * ti) end
       store(KEYS[i], r, t, ri, ti)
     end
   end
@@ -46,9 +49,9 @@ for i = 1, #KEYS do
   local t = math.max(tonumber(state[2]) or now, now)
   local r2, t2 = r, t
   if result[1] == 1 and ri > 0 then
-    local over = r + ri - now - rb * ri
+    local over = r + math.min(requests, rb) * ri - now - rb * ri
     if over > 0 then result = {0, i, 1, over} end
-    r2 = r + ri
+    r2 = r + requests * ri
   end
   if result[1] == 1 and ti > 0 then
     local over = t + math.min(tokens, tb) * ti - now - tb * ti

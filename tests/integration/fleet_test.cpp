@@ -94,7 +94,7 @@ bool wait_for_mode(const std::vector<Gateway>& gateways, const std::string& mode
 }
 
 class Fleet : public ::testing::Test {
-protected:
+public:
     static void SetUpTestSuite() {
         if (!redis_available()) return;
         redis_ = std::make_unique<RedisServer>();
@@ -123,14 +123,14 @@ protected:
     static inline std::unique_ptr<Postgres> postgres_;
 };
 
-// 600 requests a minute (10/s, burst 10) for alice, shared by three instances, driven at about 100
+// alice's limit, 600 requests a minute (10/s), shared by three instances, driven at about 100
 // requests a second spread over all three: together they admit at most burst + rate x time.
-TEST_F(Fleet, CombinedAdmittedRateStaysWithinTheKeysLimit) {
+void check_combined_rate(Fleet& fixture, RedisServer& redis, int burst, double min_load) {
     Sim sim = start_sim({"--tokens", "2"});
     Options options;
-    options.state = "{url: " + redis_->url() + ", timeout: 2s, instances: 3, sync_interval: 200ms}";
-    options.alice = "limits: {rpm: 600, rpm_burst: 10}";
-    auto fleet = start_fleet(config(sim, options));
+    options.state = "{url: " + redis.url() + ", timeout: 2s, instances: 3, sync_interval: 200ms}";
+    options.alice = "limits: {rpm: 600, rpm_burst: " + std::to_string(burst) + "}";
+    auto fleet = fixture.start_fleet(config(sim, options));
 
     constexpr int kThreads = 6;  // two per instance
     constexpr auto kRun = 5s;
@@ -164,19 +164,26 @@ TEST_F(Fleet, CombinedAdmittedRateStaysWithinTheKeysLimit) {
     }
     for (auto& thread : threads) thread.join();
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    const double allowed = 10 + 10 * elapsed;  // burst + rate x time
+    const double allowed = burst + 10 * elapsed;  // burst + rate x time
     const int offered = admitted + refused + other;
     std::printf("offered %d in %.2f s, admitted %d (%d/%d/%d), refused %d, allowed at most %.1f\n", offered, elapsed,
                 admitted.load(), admitted_by[0].load(), admitted_by[1].load(), admitted_by[2].load(), refused.load(),
                 allowed);
     EXPECT_EQ(other, 0);
-    EXPECT_GT(offered, 5 * allowed) << "the load was not several times the limit";
+    EXPECT_GT(offered, min_load * allowed) << "the load was not several times the limit";
     EXPECT_LE(admitted, allowed + 1);
     EXPECT_GE(admitted, 0.7 * allowed) << "the shared limit admits far less than it allows";
     for (int i = 0; i < 3; ++i) EXPECT_GT(refused_by[i], 0) << "instance " << i << " never refused";
     EXPECT_EQ(stat_number(sim_stats(sim), "requests_total"), admitted.load());
     for (auto& g : fleet) EXPECT_EQ(mode_of(g.port), "redis");
 }
+
+// A tight limit (burst 10): k = 1, one Redis call per request; the load is ten times the rate.
+TEST_F(Fleet, CombinedAdmittedRateStaysWithinTheKeysLimit) { check_combined_rate(*this, *redis_, 10, 5); }
+
+// A burst of 72: each thread leases k = 72 / (8 x 3) = 3 requests at a time from Redis, and the
+// leases together still admit no more than the limit.
+TEST_F(Fleet, LeasedRequestsStayWithinTheKeysLimit) { check_combined_rate(*this, *redis_, 72, 3); }
 
 // The key's and the model's limits are taken in one script call, both or neither: a request the
 // model's token limit refuses takes nothing from the key's request limit. The headers come from
