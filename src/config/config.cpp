@@ -543,7 +543,7 @@ private:
             out.url = expand(node, node.Scalar());
         } else {
             if (!expect_map(node, "'state'",
-                            {"url", "timeout", "on_failure", "instances", "sync_interval", "prefix"})) {
+                            {"url", "timeout", "on_failure", "instances", "sync_interval", "prefix", "max_lease"})) {
                 return;
             }
             string(node, "url", out.url);
@@ -552,6 +552,7 @@ private:
             integer(node, "instances", out.instances, 1, 10'000);
             duration(node, "sync_interval", out.sync_interval);
             string(node, "prefix", out.prefix);
+            integer(node, "max_lease", out.max_lease, 1, 10'000);
             if (!node["url"]) error(node, "'state' needs a 'url' (redis://host:port)");
         }
         const YAML::Node place = short_form ? node : node["url"];

@@ -214,6 +214,7 @@ struct State {
     std::size_t instances = 1;  // expected instance count, for fail-open shares and deployment limits
     Duration sync_interval{std::chrono::seconds(1)};  // budgets, concurrency and breakers are synced this often
     std::string prefix = "switchyard";  // of every Redis key, so fleets can share one Redis
+    std::size_t max_lease = 64;  // requests an I/O thread takes from a limit in Redis at once; 1: one call per request
 };
 
 // One JSON line per request; see server/access_log.hpp.

@@ -141,8 +141,9 @@ asio::awaitable<Result> Fleet::eval(Connection& connection, const std::string& s
     co_return result;
 }
 
-std::size_t Fleet::lease_size(std::span<const Limit> limits, double tokens, std::size_t instances) {
-    double k = kMaxLease;
+std::size_t Fleet::lease_size(std::span<const Limit> limits, double tokens, std::size_t instances,
+                              std::size_t max) {
+    double k = static_cast<double>(max);
     const double divisor = 8.0 * static_cast<double>(std::max<std::size_t>(1, instances));
     for (const auto& limit : limits) {
         const auto& l = *limit.limits;
@@ -191,7 +192,7 @@ asio::awaitable<Verdict> Fleet::admit(Connection& connection, std::span<const Li
 
     std::vector<const config::RateLimit*> configs;
     for (std::size_t i = 0; i < n; ++i) configs.push_back(limits[i].limits);
-    std::size_t k = lease_size(limits, tokens, config_.state.instances);
+    std::size_t k = lease_size(limits, tokens, config_.state.instances, config_.state.max_lease);
     const std::string count = std::to_string(n);
     AdmitReply parsed;
     while (true) {

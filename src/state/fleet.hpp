@@ -6,7 +6,7 @@
 //     tokens from every limit of the request (the key's and the model's, all or none), and the
 //     next k - 1 requests are admitted from the lease without a Redis call. k is at most
 //     burst / (8 x instances) of every limit (1 for tight limits: a call per request) and at most
-//     64; what a lease has not used after kLeaseTtl is given back, and token corrections are
+//     `state.max_lease` (64); what a lease has not used after kLeaseTtl is given back, and token corrections are
 //     settled against the lease, then with Redis when it is given back;
 //   - budgets: spend is added to per-key, per-UTC-day and -month totals in Redis every
 //     `sync_interval`, and the totals read back at the same time, off the request path; a spend
@@ -90,11 +90,11 @@ public:
     // Gives back or takes more tokens after the fact (settled with the lease, no Redis call).
     void correct(Connection& connection, std::span<const Limit> limits, double delta);
 
-    // How long a lease keeps what it has not used; the most it takes at once.
+    // How long a lease keeps what it has not used.
     static constexpr std::chrono::milliseconds kLeaseTtl{250};
-    static constexpr std::size_t kMaxLease = 64;
-    // Requests a lease takes at once for these limits (see above); at least 1.
-    static std::size_t lease_size(std::span<const Limit> limits, double tokens, std::size_t instances);
+    // Requests a lease takes at once for these limits (see above): at least 1, at most `max`.
+    static std::size_t lease_size(std::span<const Limit> limits, double tokens, std::size_t instances,
+                                  std::size_t max);
     // A key's spend: kept locally at once, sent to Redis with the next sync.
     void spend(auth::KeyEntry& key, double usd, std::time_t now);
 

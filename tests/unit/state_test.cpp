@@ -4,6 +4,7 @@
 
 #include "config/config.hpp"
 #include "limit/limiter.hpp"
+#include "state/fleet.hpp"
 #include "state/scripts.hpp"
 
 namespace switchyard {
@@ -52,6 +53,7 @@ TEST(StateConfig, MappingForm) {
   instances: 4
   sync_interval: 250ms
   prefix: prod
+  max_lease: 1
 )",
                                       env());
     ASSERT_TRUE(result.gateway);
@@ -61,6 +63,19 @@ TEST(StateConfig, MappingForm) {
     EXPECT_EQ(state.instances, 4u);
     EXPECT_EQ(state.sync_interval, std::chrono::milliseconds(250));
     EXPECT_EQ(state.prefix, "prod");
+    EXPECT_EQ(state.max_lease, 1u);
+}
+
+TEST(Lease, SizeFollowsTheTightestLimit) {
+    const config::RateLimit tight{.rpm = 600, .tpm = 0, .rpm_burst = 10, .tpm_burst = 0};
+    const config::RateLimit loose{.rpm = 1'000'000, .tpm = 10'000'000, .rpm_burst = 0, .tpm_burst = 0};
+    const config::RateLimit tokens{.rpm = 0, .tpm = 100'000, .rpm_burst = 0, .tpm_burst = 0};
+    const std::array<state::Limit, 2> both{state::Limit{"key", "k", &loose}, state::Limit{"model", "m", &tight}};
+    EXPECT_EQ(state::Fleet::lease_size(both, 100, 3, 64), 1u);          // 10 / 24 rounds down to nothing: 1
+    EXPECT_EQ(state::Fleet::lease_size({both.data(), 1}, 100, 3, 64), 64u);  // capped
+    EXPECT_EQ(state::Fleet::lease_size({both.data(), 1}, 100, 3, 8), 8u);
+    const std::array<state::Limit, 1> by_tokens{state::Limit{"key", "k", &tokens}};
+    EXPECT_EQ(state::Fleet::lease_size(by_tokens, 500, 2, 64), 12u);  // 100000 / 16 / 500
 }
 
 TEST(StateConfig, ErrorsCarryTheirLines) {
