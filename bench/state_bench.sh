@@ -178,18 +178,21 @@ for ((round = 1; round <= ROUNDS; round++)); do
         taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${WARMUP}s" -H "$AUTH" -s "$ROOT/bench/wrk_chat.lua" \
             "http://127.0.0.1:$port/" >/dev/null
         cpu0=$(cpu_ns "$pid")
+        rcpu0=$(cpu_ns "$REDIS_PID")
         calls0=$(curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "switchyard_state_redis_calls_total" {print $2}')
         taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -H "$AUTH" \
             -s "$ROOT/bench/wrk_chat.lua" "http://127.0.0.1:$port/" >"$WORK/wrk.out"
         cpu1=$(cpu_ns "$pid")
+        rcpu1=$(cpu_ns "$REDIS_PID")
         calls1=$(curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "switchyard_state_redis_calls_total" {print $2}')
         read -r rps p50 p99 errors < <(parse_wrk "$WORK/wrk.out")
         [[ -n "$rps" && "$errors" == 0 ]] || { cat "$WORK/wrk.out" >&2; die "$name: wrk reported errors"; }
         requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
         cpu_us=$(awk -v d=$((cpu1 - cpu0)) -v n="$requests" 'BEGIN { printf "%.2f", d / 1000 / n }')
         calls=$(awk -v a="${calls0:-0}" -v b="${calls1:-0}" -v n="$requests" 'BEGIN { printf "%.2f", (b - a) / n }')
-        printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "$rps" "$p50" "$p99" "$cpu_us" "$calls" >>"$RAW"
-        log "round $round $name: $rps req/s, p50 $p50 ms, p99 $p99 ms, gateway CPU $cpu_us us/req, $calls Redis calls/req"
+        redis_us=$(awk -v d=$((rcpu1 - rcpu0)) -v n="$requests" 'BEGIN { printf "%.2f", d / 1000 / n }')
+        printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "$rps" "$p50" "$p99" "$cpu_us" "$calls" "$redis_us" >>"$RAW"
+        log "round $round $name: $rps req/s, p50 $p50 ms, p99 $p99 ms, gateway CPU $cpu_us us/req, $calls Redis calls/req, redis-server CPU $redis_us us/req"
     done
 done
 # Nothing fell back to in-process limits during the run.
@@ -211,8 +214,8 @@ import os, platform, re, statistics, datetime
 env = os.environ
 rows = [l.rstrip("\n").split("\t") for l in open(env["RAW"]) if l.strip()]
 by = {}
-for name, rnd, rps, p50, p99, cpu, calls in rows:
-    by.setdefault(name, []).append((float(rps), float(p50), float(p99), float(cpu), float(calls)))
+for name, rnd, rps, p50, p99, cpu, calls, rcpu in rows:
+    by.setdefault(name, []).append((float(rps), float(p50), float(p99), float(cpu), float(calls), float(rcpu)))
 med = statistics.median
 cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 mem_total = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "?")
@@ -237,13 +240,14 @@ L.append(f"`wrk -t1 -c{env['CONNS']} -d{env['DURATION']}s --latency -s bench/wrk
          "awaited before every request, which is what a tight limit (burst < 16 x instances) gets. Median of "
          f"{env['ROUNDS']} alternating rounds (per-round values in brackets).")
 L.append("")
-L.append("| limits | requests/s | p50 ms | p99 ms | gateway CPU µs/req | Redis calls/req |")
-L.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+L.append("| limits | requests/s | p50 ms | p99 ms | gateway CPU µs/req | Redis calls/req | redis-server CPU µs/req |")
+L.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 for name in ("in-process", "redis", "redis-per-request"):
     v = by[name]
     rps = [x[0] for x in v]
     L.append(f"| {name} | {med(rps):,.0f} [{', '.join(f'{x:,.0f}' for x in rps)}] | {med([x[1] for x in v]):.2f} | "
-             f"{med([x[2] for x in v]):.2f} | {med([x[3] for x in v]):.1f} | {med([x[4] for x in v]):.2f} |")
+             f"{med([x[2] for x in v]):.2f} | {med([x[3] for x in v]):.1f} | {med([x[4] for x in v]):.2f} | "
+             f"{med([x[5] for x in v]):.1f} |")
 L.append("")
 for name in ("redis", "redis-per-request"):
     ratio = med([x[0] for x in by[name]]) / med([x[0] for x in by["in-process"]])
