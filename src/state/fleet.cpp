@@ -191,7 +191,11 @@ asio::awaitable<Verdict> Fleet::admit(Connection& connection, std::span<const Li
     }
 
     std::vector<const config::RateLimit*> configs;
-    for (std::size_t i = 0; i < n; ++i) configs.push_back(limits[i].limits);
+    std::array<std::array<std::string, 4>, 2> numbers;  // (the leases may go while this waits)
+    for (std::size_t i = 0; i < n; ++i) {
+        configs.push_back(limits[i].limits);
+        numbers[i] = leases[i]->limits;
+    }
     std::size_t k = lease_size(limits, tokens, config_.state.instances, config_.state.max_lease);
     const std::string count = std::to_string(n);
     AdmitReply parsed;
@@ -203,7 +207,7 @@ asio::awaitable<Verdict> Fleet::admit(Connection& connection, std::span<const Li
         args.emplace_back("admit");
         args.emplace_back(requests_text);
         args.emplace_back(tokens_text);
-        for (std::size_t i = 0; i < n; ++i) args.insert(args.end(), leases[i]->limits.begin(), leases[i]->limits.end());
+        for (std::size_t i = 0; i < n; ++i) args.insert(args.end(), numbers[i].begin(), numbers[i].end());
 
         const Result result = co_await eval(connection, limit_sha_, kLimitScript, args);
         if (!result.ok() || result.reply->is_error() || !parse_admit_reply(*result.reply, configs, parsed)) {
