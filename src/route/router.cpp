@@ -47,6 +47,7 @@ struct Router::Slot {
     Tier* tier;
     std::atomic<std::size_t> outstanding{0};
     std::atomic<std::size_t> remote{0};  // requests in flight on other instances of a fleet (src/state)
+    std::atomic<SteadyTime::rep> held_until{0};  // a breaker opened on another instance of a fleet
     std::atomic<SteadyTime::rep> cooldown_until{0};
     mutable std::mutex mutex;  // breaker and ewma
     Breaker breaker;
@@ -124,6 +125,7 @@ std::variant<const config::Model*, ApiError> Router::find(std::string_view name)
 bool Router::usable(const Slot& slot, SteadyTime now) const {
     if (!health_.usable(slot.deployment->upstream)) return false;
     if (now.time_since_epoch().count() < slot.cooldown_until.load(std::memory_order_relaxed)) return false;
+    if (now.time_since_epoch().count() < slot.held_until.load(std::memory_order_relaxed)) return false;
     std::lock_guard lock(slot.mutex);
     return slot.breaker.allows(now);
 }
@@ -383,7 +385,7 @@ void Router::set_remote_outstanding(std::size_t deployment_id, std::size_t count
 }
 
 void Router::hold(std::size_t deployment_id, SteadyTime until) {
-    auto& cooldown = slots_.at(deployment_id)->cooldown_until;
+    auto& cooldown = slots_.at(deployment_id)->held_until;
     const auto value = until.time_since_epoch().count();
     auto current = cooldown.load();
     while (current < value && !cooldown.compare_exchange_weak(current, value)) {
@@ -445,6 +447,11 @@ ApiError Router::unusable_error(const config::Model& model, std::span<const std:
             } else if (now.time_since_epoch().count() < cooldown) {
                 const auto left = seconds_until(SteadyTime(SteadyTime::duration(cooldown)), now);
                 reasons += "rate-limited by the upstream for " + std::to_string(left) + " s more";
+                soonest(left);
+            } else if (now.time_since_epoch().count() < slot.held_until.load()) {
+                only_rate_limited = false;
+                const auto left = seconds_until(SteadyTime(SteadyTime::duration(slot.held_until.load())), now);
+                reasons += "circuit opened by another instance for " + std::to_string(left) + " s more";
                 soonest(left);
             } else {
                 only_rate_limited = false;

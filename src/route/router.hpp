@@ -135,7 +135,7 @@ public:
 
     // A fleet (src/state): requests the other instances have in flight on a deployment, counted
     // against its max_concurrency; and a breaker opened elsewhere, which keeps the deployment out
-    // until `until` as a cooldown does.
+    // until `until` (reported as "circuit opened by another instance").
     void set_remote_outstanding(std::size_t deployment_id, std::size_t count);
     void hold(std::size_t deployment_id, SteadyTime until);
 

@@ -216,6 +216,51 @@ TEST_F(Fleet, KeyAndModelLimitsAreTakenBothOrNeither) {
     EXPECT_EQ(stat_number(sim_stats(sim), "requests_total"), 3);
 }
 
+// A deployment's max_concurrency counts the requests in flight on every instance, and a breaker
+// that opens on one instance keeps the deployment out on the others, both within a sync interval.
+TEST_F(Fleet, ConcurrencyAndBreakerOpeningsAreShared) {
+    Sim sim = start_sim({"--tokens", "2"});
+    Options options;
+    options.state = "{url: " + redis_->url() + ", timeout: 2s, instances: 2, sync_interval: 100ms}";
+    std::string yaml = config(sim, options);
+    const std::string plain = "deployments: [{upstream: cloud, model: cloud-model}]";
+    yaml.replace(yaml.find(plain), plain.size(), "deployments: [{upstream: cloud, model: cloud-model, max_concurrency: 2}]");
+    yaml.replace(yaml.find("    health: {enabled: false}"), 28,
+                 "    health: {enabled: false}\n    breaker: {consecutive_failures: 3, cooldown: 3s}");
+    auto fleet = start_fleet(yaml, 2);
+
+    // Two slow requests on instance 0 fill the deployment for the whole fleet.
+    const std::map<std::string, std::string> slow{{"authorization", "Bearer sk-bob-00000000001"},
+                                                  {"x-sim-ttft-ms", "2500"}};
+    std::vector<std::thread> holders;
+    std::atomic<int> held_ok{0};
+    for (int i = 0; i < 2; ++i) {
+        holders.emplace_back([&] {
+            if (post(fleet[0].port, "/v1/chat/completions", chat_body("m"), slow).status == 200) ++held_ok;
+        });
+    }
+    std::this_thread::sleep_for(800ms);  // several sync intervals
+    auto r = post(fleet[1].port, "/v1/chat/completions", chat_body("m"), kBob);
+    EXPECT_EQ(r.status, 429) << "instance 1 did not count instance 0's requests in flight: " << r.body;
+    EXPECT_NE(r.body.find("at capacity"), std::string::npos) << r.body;
+    for (auto& t : holders) t.join();
+    EXPECT_EQ(held_ok, 2);
+    std::this_thread::sleep_for(500ms);
+    r = post(fleet[1].port, "/v1/chat/completions", chat_body("m"), kBob);
+    EXPECT_EQ(r.status, 200) << "the slots were not freed fleet-wide: " << r.body;
+
+    // Instance 0's breaker opens on upstream faults; instance 1 saw none, and still keeps out.
+    const std::map<std::string, std::string> failing{{"authorization", "Bearer sk-bob-00000000001"},
+                                                     {"x-sim-fault", "500"}};
+    for (int i = 0; i < 3; ++i) post(fleet[0].port, "/v1/chat/completions", chat_body("m"), failing);
+    EXPECT_EQ(post(fleet[0].port, "/v1/chat/completions", chat_body("m"), kBob).status, 503);
+    std::this_thread::sleep_for(800ms);
+    r = post(fleet[1].port, "/v1/chat/completions", chat_body("m"), kBob);
+    EXPECT_EQ(r.status, 503) << "instance 1 did not hold the deployment out: " << r.body;
+    EXPECT_NE(r.body.find("circuit opened by another instance"), std::string::npos) << r.body;
+    EXPECT_NE(redis_->command("EXISTS switchyard:breaker:m/cloud"), ":0");
+}
+
 // alice's daily budget, spent a request at a time on the three instances in turn: once spent, all
 // three refuse within two sync intervals, and the overshoot is bounded by what was admitted in
 // that window.
