@@ -10,7 +10,7 @@ namespace switchyard::state {
 
 const std::string_view kLimitScript = R"lua(
 -- switchyard: GCRA rate limits (src/state/scripts.hpp)
--- KEYS[i]: limit i, a hash {r = requests TAT, t = tokens TAT}, in microseconds of Redis' TIME
+-- KEYS[i]: limit i, a string "R T": the requests' and the tokens' TAT, in microseconds of Redis' TIME
 -- ARGV[1]: 'admit' or 'correct'; ARGV[2]: requests, ARGV[3]: tokens (admit: what to take;
 --   correct: what to give back, negative, or take more, positive, without limit)
 -- ARGV[4 + 4(i-1) ..]: limit i's request interval (us; 0: none), request burst, token interval, token burst
@@ -18,55 +18,64 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local requests = tonumber(ARGV[2])
 local tokens = tonumber(ARGV[3])
-local function arg(i, j) return tonumber(ARGV[3 + 4 * (i - 1) + j]) end
-local function store(key, r, t, ri, ti)
+local n = #KEYS
+local R, T, RI, RB, TI, TB = {}, {}, {}, {}, {}, {}
+for i = 1, n do
+  local a = 4 * i
+  RI[i], RB[i], TI[i], TB[i] = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local r, t = now, now
+  local v = redis.call('GET', KEYS[i])
+  if v then
+    local a, b = string.match(v, '^(%d+) (%d+)$')
+    if a then
+      r = math.max(tonumber(a), now)
+      t = math.max(tonumber(b), now)
+    end
+  end
+  R[i], T[i] = r, t
+end
+local function store(i, r, t, ri, ti)
   local last = now
   if ri > 0 and r > last then last = r end
   if ti > 0 and t > last then last = t end
-  redis.call('HSET', key, 'r', string.format('%.0f', r), 't', string.format('%.0f', t))
-  redis.call('PEXPIRE', key, math.floor((last - now) / 1000) + 1000)
+  redis.call('SET', KEYS[i], string.format('%.0f %.0f', r, t), 'PX', math.floor((last - now) / 1000) + 1000)
 end
 if ARGV[1] == 'correct' then
-  for i = 1, #KEYS do
-    local ri, ti = arg(i, 1), arg(i, 3)
+  for i = 1, n do
+    local ri, ti = RI[i], TI[i]
     if ri > 0 or ti > 0 then
-      local state = redis.call('HMGET', KEYS[i], 'r', 't')
-      local r = math.max(tonumber(state[1]) or now, now)
-      local t = math.max(tonumber(state[2]) or now, now)
+      local r, t = R[i], T[i]
       if ri > 0 then r = math.max(now, r + requests * ri) end
       if ti > 0 then t = math.max(now, t + tokens * ti) end
-      store(KEYS[i], r, t, ri, ti)
+      store(i, r, t, ri, ti)
     end
   end
   return 1
 end
-local result = {1, 0, 0, 0}
-local seen = {}
-for i = 1, #KEYS do
-  local ri, rb, ti, tb = arg(i, 1), arg(i, 2), arg(i, 3), arg(i, 4)
-  local state = redis.call('HMGET', KEYS[i], 'r', 't')
-  local r = math.max(tonumber(state[1]) or now, now)
-  local t = math.max(tonumber(state[2]) or now, now)
-  local r2, t2 = r, t
-  if result[1] == 1 and ri > 0 then
-    local over = r + math.min(requests, rb) * ri - now - rb * ri
-    if over > 0 then result = {0, i, 1, over} end
-    r2 = r + requests * ri
+local ok, who, which, over = 1, 0, 0, 0
+local R2, T2 = {}, {}
+for i = 1, n do
+  local ri, rb, ti, tb = RI[i], RB[i], TI[i], TB[i]
+  local r, t = R[i], T[i]
+  R2[i], T2[i] = r, t
+  if ok == 1 and ri > 0 then
+    local o = r + math.min(requests, rb) * ri - now - rb * ri
+    if o > 0 then ok, who, which, over = 0, i, 1, o end
+    R2[i] = r + requests * ri
   end
-  if result[1] == 1 and ti > 0 then
-    local over = t + math.min(tokens, tb) * ti - now - tb * ti
-    if over > 0 then result = {0, i, 2, over} end
-    t2 = t + tokens * ti
+  if ok == 1 and ti > 0 then
+    local o = t + math.min(tokens, tb) * ti - now - tb * ti
+    if o > 0 then ok, who, which, over = 0, i, 2, o end
+    T2[i] = t + tokens * ti
   end
-  seen[i] = {r, t, r2, t2}
 end
-local admitted = result[1] == 1
-for i = 1, #KEYS do
-  local ri, rb, ti, tb = arg(i, 1), arg(i, 2), arg(i, 3), arg(i, 4)
-  local r, t = seen[i][1], seen[i][2]
-  if admitted then
-    r, t = seen[i][3], seen[i][4]
-    store(KEYS[i], r, t, ri, ti)
+local result = {ok, who, which, math.ceil(over / 1000)}
+for i = 1, n do
+  local ri, rb, ti, tb = RI[i], RB[i], TI[i], TB[i]
+  local r, t = R[i], T[i]
+  if ok == 1 then
+    r, t = R2[i], T2[i]
+    store(i, r, t, ri, ti)
   end
   local rr, tr = 0, 0
   if ri > 0 then rr = math.max(0, math.floor(rb - (r - now) / ri)) end
@@ -76,7 +85,6 @@ for i = 1, #KEYS do
   result[#result + 1] = tr
   result[#result + 1] = math.ceil((t - now) / 1000)
 end
-result[4] = math.ceil(result[4] / 1000)
 return result
 )lua";
 
