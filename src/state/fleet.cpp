@@ -155,102 +155,158 @@ std::size_t Fleet::lease_size(std::span<const Limit> limits, double tokens, std:
     return static_cast<std::size_t>(std::max(1.0, std::floor(k)));
 }
 
+Fleet::Lease& Fleet::lease_for(Connection& connection, Thread& thread, const Ask& ask, std::size_t i, SteadyTime now) {
+    auto [it, fresh] = thread.leases.try_emplace(ask.keys[i]);
+    Lease& lease = it->second;
+    if (fresh) lease.limits = ask.numbers[i];
+    if (!fresh && !lease.refilling && lease.expires <= now) give_back(connection, ask.keys[i], lease);
+    return lease;
+}
+
+asio::awaitable<bool> Fleet::fetch(Connection& connection, Thread& thread, const Ask& ask, std::size_t k,
+                                   AdmitReply& parsed, std::string& why) {
+    // Requests of this thread that find these leases short wait for this call instead of making
+    // their own.
+    const auto executor = co_await asio::this_coro::executor;
+    auto done = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+    const SteadyTime now = system_clock().now();
+    for (std::size_t i = 0; i < ask.n; ++i) {
+        Lease& lease = lease_for(connection, thread, ask, i, now);
+        lease.refilling = true;
+        lease.refilled = done;
+    }
+    const std::string count = std::to_string(ask.n);
+    const std::string requests_text = std::to_string(k);
+    const std::string tokens_text = number_text(ask.tokens * static_cast<double>(k));
+    std::vector<std::string_view> args{"", "", count};
+    for (std::size_t i = 0; i < ask.n; ++i) args.emplace_back(ask.keys[i]);
+    args.emplace_back("admit");
+    args.emplace_back(requests_text);
+    args.emplace_back(tokens_text);
+    for (std::size_t i = 0; i < ask.n; ++i) args.insert(args.end(), ask.numbers[i].begin(), ask.numbers[i].end());
+    std::vector<const config::RateLimit*> configs;
+    for (std::size_t i = 0; i < ask.n; ++i) configs.push_back(&ask.configs[i]);
+
+    const Result result = co_await eval(connection, limit_sha_, kLimitScript, args);
+    const bool ok = result.ok() && !result.reply->is_error() && parse_admit_reply(*result.reply, configs, parsed);
+    if (!ok) {
+        why = !result.ok()                ? result.unavailable
+              : result.reply->is_error() ? "Redis error: " + result.reply->text
+                                         : std::string("an unexpected reply to the limit script");
+    }
+    // The leases may have been given back (and erased) by the sweeper meanwhile: look them up again.
+    const SteadyTime later = system_clock().now();
+    for (std::size_t i = 0; i < ask.n; ++i) {
+        Lease& lease = lease_for(connection, thread, ask, i, later);
+        if (lease.refilled == done) {
+            lease.refilling = false;
+            lease.refilled.reset();
+        }
+        if (ok && parsed.allowed) {
+            if (lease.requests <= 0 && lease.tokens <= 0) lease.expires = later + kLeaseTtl;
+            if (ask.configs[i].rpm > 0) lease.requests += static_cast<double>(k);
+            if (ask.configs[i].tpm > 0) lease.tokens += ask.tokens * static_cast<double>(k);
+            lease.snapshot = parsed.snapshots[i];
+        }
+    }
+    done->cancel();
+    co_return ok;
+}
+
+asio::awaitable<void> Fleet::refill_ahead(Connection& connection, Thread& thread, Ask ask, std::size_t k) {
+    AdmitReply parsed;
+    std::string why;
+    const bool ok = co_await fetch(connection, thread, ask, k, parsed, why);
+    if (ok) note(true, {});  // a failure is noticed (and counted) by the request that needs Redis next
+}
+
 asio::awaitable<Verdict> Fleet::admit(Connection& connection, std::span<const Limit> limits, double tokens) {
     Verdict verdict;
     Thread& thread = *threads_.at(&connection);
-    const SteadyTime now = system_clock().now();
-    // This thread's leases for these limits; expired ones are given back first.
-    std::array<std::string, 2> keys;
-    std::array<Lease*, 2> leases{};
-    const std::size_t n = std::min<std::size_t>(limits.size(), 2);
-    bool covered = true;
-    for (std::size_t i = 0; i < n; ++i) {
-        keys[i] = limit_key(limits[i]);
-        auto [it, fresh] = thread.leases.try_emplace(keys[i]);
-        Lease& lease = it->second;
-        if (fresh) lease.limits = limit_arguments(*limits[i].limits);
-        if (!fresh && lease.expires <= now) give_back(connection, keys[i], lease);
-        leases[i] = &lease;
-        const auto& l = *limits[i].limits;
-        covered = covered && (l.rpm == 0 || lease.requests >= 1) && (l.tpm == 0 || lease.tokens >= tokens);
+    Ask ask;
+    ask.n = std::min<std::size_t>(limits.size(), 2);
+    ask.tokens = tokens;
+    for (std::size_t i = 0; i < ask.n; ++i) {
+        ask.keys[i] = limit_key(limits[i]);
+        ask.configs[i] = *limits[i].limits;
+        ask.numbers[i] = limit_arguments(ask.configs[i]);
     }
-    const auto take = [&] {
-        for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t k = lease_size(limits, tokens, config_.state.instances, config_.state.max_lease);
+    // Takes this request from the leases, if they hold it; refills them ahead of time when they
+    // run low, so that requests rarely wait for Redis.
+    const auto take = [&](bool ahead) -> bool {
+        const SteadyTime now = system_clock().now();
+        bool covered = true;
+        bool low = false;
+        bool refilling = false;
+        std::array<Lease*, 2> leases{};
+        for (std::size_t i = 0; i < ask.n; ++i) {
+            Lease& lease = lease_for(connection, thread, ask, i, now);
+            leases[i] = &lease;
+            const auto& l = ask.configs[i];
+            covered = covered && (l.rpm == 0 || lease.requests >= 1) && (l.tpm == 0 || lease.tokens >= tokens);
+            low = low || (l.rpm > 0 && lease.requests < static_cast<double>(k) / 2 + 1) ||
+                  (l.tpm > 0 && lease.tokens < tokens * (static_cast<double>(k) / 2 + 1));
+            refilling = refilling || lease.refilling;
+        }
+        if (!covered) return false;
+        for (std::size_t i = 0; i < ask.n; ++i) {
             Lease& lease = *leases[i];
-            if (limits[i].limits->rpm > 0) lease.requests -= 1;
-            if (limits[i].limits->tpm > 0) lease.tokens -= tokens;
+            if (ask.configs[i].rpm > 0) lease.requests -= 1;
+            if (ask.configs[i].tpm > 0) lease.tokens -= tokens;
             limit::Snapshot s = lease.snapshot;
             s.remaining_requests += static_cast<std::uint64_t>(std::max(0.0, std::floor(lease.requests)));
             s.remaining_tokens += static_cast<std::uint64_t>(std::max(0.0, std::floor(lease.tokens)));
             verdict.snapshots.push_back(s);
         }
+        if (ahead && low && !refilling && k > 1 && up()) {
+            asio::co_spawn(io_of(connection), refill_ahead(connection, thread, ask, k), asio::detached);
+        }
+        return true;
     };
-    if (covered) {  // from the leases: no Redis call
-        take();
-        co_return verdict;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        if (take(true)) co_return verdict;  // from the leases: no Redis call
+        std::shared_ptr<asio::steady_timer> wait_on;
+        for (std::size_t i = 0; i < ask.n && !wait_on; ++i) {
+            auto it = thread.leases.find(ask.keys[i]);
+            if (it != thread.leases.end() && it->second.refilling) wait_on = it->second.refilled;
+        }
+        if (!wait_on) break;
+        co_await wait_on->async_wait(asio::as_tuple(asio::use_awaitable));  // another request's call
     }
 
-    std::vector<const config::RateLimit*> configs;
-    std::array<std::array<std::string, 4>, 2> numbers;  // (the leases may go while this waits)
-    for (std::size_t i = 0; i < n; ++i) {
-        configs.push_back(limits[i].limits);
-        numbers[i] = leases[i]->limits;
-    }
-    std::size_t k = lease_size(limits, tokens, config_.state.instances, config_.state.max_lease);
-    const std::string count = std::to_string(n);
     AdmitReply parsed;
+    std::string why;
+    std::size_t size = k;
     while (true) {
-        const std::string requests_text = std::to_string(k);
-        const std::string tokens_text = number_text(tokens * static_cast<double>(k));
-        std::vector<std::string_view> args{"", "", count};
-        for (std::size_t i = 0; i < n; ++i) args.emplace_back(keys[i]);
-        args.emplace_back("admit");
-        args.emplace_back(requests_text);
-        args.emplace_back(tokens_text);
-        for (std::size_t i = 0; i < n; ++i) args.insert(args.end(), numbers[i].begin(), numbers[i].end());
-
-        const Result result = co_await eval(connection, limit_sha_, kLimitScript, args);
-        if (!result.ok() || result.reply->is_error() || !parse_admit_reply(*result.reply, configs, parsed)) {
+        const bool ok = co_await fetch(connection, thread, ask, size, parsed, why);
+        if (!ok) {
             verdict.kind = Verdict::Kind::unavailable;
-            verdict.why = !result.ok()                ? result.unavailable
-                          : result.reply->is_error() ? "Redis error: " + result.reply->text
-                                                     : std::string("an unexpected reply to the limit script");
-            note(false, verdict.why);
+            verdict.why = why;
+            note(false, why);
             fallbacks_.fetch_add(1, std::memory_order_relaxed);
             co_return verdict;
         }
         note(true, {});
-        if (parsed.allowed || k == 1) break;
-        k = 1;  // a whole lease did not fit: try for this request alone
-    }
-    // The leases may have been given back (and erased) by the sweeper while this waited: look
-    // them up again.
-    const SteadyTime later = system_clock().now();
-    for (std::size_t i = 0; i < n; ++i) {
-        auto [it, fresh] = thread.leases.try_emplace(keys[i]);
-        if (fresh) it->second.limits = limit_arguments(*limits[i].limits);
-        leases[i] = &it->second;
-    }
-    if (!parsed.allowed) {
-        verdict.kind = Verdict::Kind::refused;
-        verdict.refused = parsed.refused;
-        verdict.refusal = parsed.refusal;
-        for (std::size_t i = 0; i < n; ++i) {
-            limit::Snapshot s = parsed.snapshots[i];
-            s.remaining_requests += static_cast<std::uint64_t>(std::max(0.0, std::floor(leases[i]->requests)));
-            s.remaining_tokens += static_cast<std::uint64_t>(std::max(0.0, std::floor(leases[i]->tokens)));
-            verdict.snapshots.push_back(s);
+        if (parsed.allowed) {
+            if (take(false)) co_return verdict;
+            // Others of this thread took the lease meanwhile: try again for this request alone.
+        } else if (size == 1) {
+            break;
         }
-        co_return verdict;
+        size = 1;  // a whole lease did not fit: try for this request alone
     }
-    for (std::size_t i = 0; i < n; ++i) {
-        Lease& lease = *leases[i];
-        if (lease.requests <= 0 && lease.tokens <= 0) lease.expires = later + kLeaseTtl;
-        if (limits[i].limits->rpm > 0) lease.requests += static_cast<double>(k);
-        if (limits[i].limits->tpm > 0) lease.tokens += tokens * static_cast<double>(k);
-        lease.snapshot = parsed.snapshots[i];
+    verdict.kind = Verdict::Kind::refused;
+    verdict.refused = parsed.refused;
+    verdict.refusal = parsed.refusal;
+    const SteadyTime now = system_clock().now();
+    for (std::size_t i = 0; i < ask.n; ++i) {
+        const Lease& lease = lease_for(connection, thread, ask, i, now);
+        limit::Snapshot s = parsed.snapshots[i];
+        s.remaining_requests += static_cast<std::uint64_t>(std::max(0.0, std::floor(lease.requests)));
+        s.remaining_tokens += static_cast<std::uint64_t>(std::max(0.0, std::floor(lease.tokens)));
+        verdict.snapshots.push_back(s);
     }
-    take();
     co_return verdict;
 }
 
@@ -288,7 +344,7 @@ asio::awaitable<void> Fleet::sweep_loop(Connection& connection, Thread& thread) 
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         const SteadyTime now = system_clock().now();
         for (auto it = thread.leases.begin(); it != thread.leases.end();) {
-            if (it->second.expires <= now) {
+            if (it->second.expires <= now && !it->second.refilling) {
                 give_back(connection, it->first, it->second);
                 it = thread.leases.erase(it);
             } else {

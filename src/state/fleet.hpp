@@ -117,11 +117,28 @@ private:
         SteadyTime expires{};
         limit::Snapshot snapshot;          // Redis' answer when it was last filled
         std::array<std::string, 4> limits;  // the script's arguments for it
+        bool refilling = false;             // a script call for it is in flight
+        std::shared_ptr<asio::steady_timer> refilled;  // cancelled when that call is done
     };
     // One I/O thread's leases, by Redis key; only that thread touches them.
     struct Thread {
         std::unordered_map<std::string, Lease> leases;
     };
+    // One request's limits, copied (a key may be revoked while a call is in flight).
+    struct Ask {
+        std::size_t n = 0;
+        std::array<std::string, 2> keys;
+        std::array<config::RateLimit, 2> configs{};
+        std::array<std::array<std::string, 4>, 2> numbers;
+        double tokens = 0;
+    };
+
+    Lease& lease_for(Connection& connection, Thread& thread, const Ask& ask, std::size_t i, SteadyTime now);
+    // Takes k requests (and k x ask.tokens) from every limit in Redis into this thread's leases.
+    asio::awaitable<bool> fetch(Connection& connection, Thread& thread, const Ask& ask, std::size_t k,
+                                AdmitReply& parsed, std::string& why);
+    asio::awaitable<void> refill_ahead(Connection& connection, Thread& thread, Ask ask, std::size_t k);
+    static asio::io_context& io_of(Connection& connection) { return connection.io(); }
 
     asio::awaitable<void> sweep_loop(Connection& connection, Thread& thread);
     // Gives a lease's unused requests and tokens back to Redis (or pays its token debt).

@@ -68,6 +68,7 @@ public:
     void stop();   // disconnects and stays so
 
     bool connected() const { return state_ == State::connected; }
+    asio::io_context& io() { return io_; }
 
     // Sends a command and waits for its reply, at most the timeout.
     asio::awaitable<Result> call(std::span<const std::string_view> argv);
