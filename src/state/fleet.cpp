@@ -158,7 +158,7 @@ std::size_t Fleet::lease_size(std::span<const Limit> limits, double tokens, std:
 Fleet::Lease& Fleet::lease_for(Connection& connection, Thread& thread, const Ask& ask, std::size_t i, SteadyTime now) {
     auto [it, fresh] = thread.leases.try_emplace(ask.keys[i]);
     Lease& lease = it->second;
-    if (fresh) lease.limits = ask.numbers[i];
+    if (fresh) lease.limits = limit_arguments(ask.configs[i]);
     if (!fresh && !lease.refilling && lease.expires <= now) give_back(connection, ask.keys[i], lease);
     return lease;
 }
@@ -183,7 +183,11 @@ asio::awaitable<bool> Fleet::fetch(Connection& connection, Thread& thread, const
     args.emplace_back("admit");
     args.emplace_back(requests_text);
     args.emplace_back(tokens_text);
-    for (std::size_t i = 0; i < ask.n; ++i) args.insert(args.end(), ask.numbers[i].begin(), ask.numbers[i].end());
+    std::array<std::array<std::string, 4>, 2> numbers;
+    for (std::size_t i = 0; i < ask.n; ++i) {
+        numbers[i] = limit_arguments(ask.configs[i]);
+        args.insert(args.end(), numbers[i].begin(), numbers[i].end());
+    }
     std::vector<const config::RateLimit*> configs;
     for (std::size_t i = 0; i < ask.n; ++i) configs.push_back(&ask.configs[i]);
 
@@ -229,7 +233,6 @@ asio::awaitable<Verdict> Fleet::admit(Connection& connection, std::span<const Li
     for (std::size_t i = 0; i < ask.n; ++i) {
         ask.keys[i] = limit_key(limits[i]);
         ask.configs[i] = *limits[i].limits;
-        ask.numbers[i] = limit_arguments(ask.configs[i]);
     }
     const std::size_t k = lease_size(limits, tokens, config_.state.instances, config_.state.max_lease);
     // Takes this request from the leases, if they hold it; refills them ahead of time when they

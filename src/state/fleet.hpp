@@ -129,7 +129,6 @@ private:
         std::size_t n = 0;
         std::array<std::string, 2> keys;
         std::array<config::RateLimit, 2> configs{};
-        std::array<std::array<std::string, 4>, 2> numbers;
         double tokens = 0;
     };
 
