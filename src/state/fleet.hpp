@@ -4,7 +4,8 @@
 //     together admit no more than the limit. Each I/O thread takes its requests and tokens from
 //     Redis in leases: one script call takes k requests and k times the request's estimated
 //     tokens from every limit of the request (the key's and the model's, all or none), and the
-//     next k - 1 requests are admitted from the lease without a Redis call. k is at most
+//     next k - 1 requests are admitted from the lease without a Redis call (a half-used lease is
+//     refilled in the background, one call in flight per thread and limit). k is at most
 //     burst / (8 x instances) of every limit (1 for tight limits: a call per request) and at most
 //     `state.max_lease` (64); what a lease has not used after kLeaseTtl is given back, and token corrections are
 //     settled against the lease, then with Redis when it is given back;
