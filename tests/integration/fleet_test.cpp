@@ -392,6 +392,40 @@ TEST_F(Fleet, RedisKilledRestartedAndHungMidRun) {
     EXPECT_NE(log.find("answers; mode redis"), std::string::npos) << log;
 }
 
+// A Redis with a password: the gateway authenticates (the password from ${ENV}), never shows the
+// password in its log or /metrics, and survives Redis losing its scripts (SCRIPT FLUSH): the
+// next call sends the script's text instead of its digest.
+TEST_F(Fleet, PasswordIsUsedNeverShownAndLostScriptsAreSentAgain) {
+    RedisServer secured({"--requirepass", "redis-pass-0123456789"});
+    Sim sim = start_sim({"--tokens", "2"});
+    Options options;
+    options.state = "{url: \"redis://:${REDIS_PASSWORD}@127.0.0.1:" + std::to_string(secured.port()) +
+                    "\", timeout: 2s, max_lease: 1}";
+    options.alice = "limits: {rpm: 6000}";
+    auto env = kEnv;
+    env["REDIS_PASSWORD"] = "redis-pass-0123456789";
+    std::vector<Gateway> one;
+    one.push_back(start_gateway(config(sim, options), env));
+    Gateway& gateway = one.front();
+    ASSERT_TRUE(wait_for_mode(one, "redis", 10s)) << gateway.process->log();
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(post(gateway.port, "/v1/chat/completions", chat_body("m"), kAlice).status, 200);
+    EXPECT_EQ(metric(gateway.port, "switchyard_state_fallback_requests_total"), 0);
+
+    // Scripts gone: the gateway notices NOSCRIPT and sends the text.
+    const auto flush = [&] {  // one connection: AUTH, then SCRIPT FLUSH
+        return raw_exchange(secured.port(), "AUTH redis-pass-0123456789\r\nSCRIPT FLUSH\r\nQUIT\r\n", 2s);
+    };
+    EXPECT_NE(flush().find("+OK\r\n+OK"), std::string::npos);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(post(gateway.port, "/v1/chat/completions", chat_body("m"), kAlice).status, 200);
+    EXPECT_EQ(metric(gateway.port, "switchyard_state_fallback_requests_total"), 0);
+    EXPECT_EQ(mode_of(gateway.port), "redis");
+
+    const std::string log = gateway.process->log();
+    EXPECT_EQ(log.find("redis-pass-0123456789"), std::string::npos) << log;
+    EXPECT_NE(log.find("redis://:****@127.0.0.1"), std::string::npos) << log;
+    EXPECT_EQ(get(gateway.port, "/metrics").body.find("redis-pass"), std::string::npos);
+}
+
 // on_failure: closed: with Redis gone, requests that need a shared limit get a quick 503 in
 // OpenAI's shape; keys without limits are still served; recovery is automatic.
 TEST_F(Fleet, FailClosedRefusesWhileRedisIsDown) {

@@ -569,7 +569,7 @@ std::optional<std::string> redis_exchange(int port, const std::string& inline_co
 
 bool redis_available() { return !redis_server_binary().empty(); }
 
-RedisServer::RedisServer() : port_(free_port()) { start(); }
+RedisServer::RedisServer(std::vector<std::string> args) : port_(free_port()), args_(std::move(args)) { start(); }
 
 RedisServer::~RedisServer() { stop(SIGKILL); }
 
@@ -577,11 +577,14 @@ void RedisServer::start() {
     if (running()) return;
     const auto deadline = Clock::now() + std::chrono::seconds(20);
     while (true) {
-        process_ = std::make_unique<Process>(
-            "redis", std::vector<std::string>{redis_server_binary(), "--port", std::to_string(port_), "--bind",
-                                              "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", temp_dir()});
+        std::vector<std::string> argv{redis_server_binary(), "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no", "--dir", temp_dir()};
+        argv.insert(argv.end(), args_.begin(), args_.end());
+        process_ = std::make_unique<Process>("redis", argv);
         while (process_->running()) {
-            if (redis_exchange(port_, "PING") == std::optional<std::string>("+PONG")) return;
+            // With a password, PING is refused (-NOAUTH) but answered: the server is up.
+            const auto pong = redis_exchange(port_, "PING");
+            if (pong && (*pong == "+PONG" || pong->starts_with("-NOAUTH"))) return;
             if (Clock::now() > deadline) throw std::runtime_error("redis-server did not start in time:\n" + process_->log());
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }

@@ -162,7 +162,8 @@ namespace switchyard::testing {
 // from SWITCHYARD_REDIS_SERVER, else redis-server on the PATH.
 class RedisServer {
 public:
-    RedisServer();  // start()
+    // start(); `args` are added to redis-server's command line (--requirepass ...).
+    explicit RedisServer(std::vector<std::string> args = {});
     ~RedisServer();
     RedisServer(const RedisServer&) = delete;
     RedisServer& operator=(const RedisServer&) = delete;
@@ -183,6 +184,7 @@ public:
 
 private:
     int port_ = 0;
+    std::vector<std::string> args_;
     std::unique_ptr<Process> process_;
 };
 
