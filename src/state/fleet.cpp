@@ -434,9 +434,9 @@ asio::awaitable<bool> Fleet::sync_once(Connection& connection) {
         budget.push_back(std::move(this_month));
         budget_keys.push_back(key);
     }
-    const std::size_t current = budget.size();
     for (const auto& [name, usd] : unsent) {
-        budget.push_back(BudgetEntry{name, usd, 0, name.size() > 8 && name[name.size() - 3] == '-' ? kMonthTtl : kDayTtl});
+        const bool day_key = name.size() - name.rfind(':') - 1 == 10;  // ...:YYYY-MM-DD, or ...:YYYY-MM
+        budget.push_back(BudgetEntry{name, usd, 0, day_key ? kDayTtl : kMonthTtl});
     }
     // Requests in flight on deployments with a concurrency limit; breakers that opened here.
     std::vector<std::size_t> limited;   // deployment ids
@@ -542,7 +542,6 @@ asio::awaitable<bool> Fleet::sync_once(Connection& connection) {
         key.budget.load(std::max(today, key.budget.spent_today(now)), std::max(this_month, key.budget.spent_this_month(now)),
                         now);
     }
-    (void)current;
     for (std::size_t i = 0; i < limited.size(); ++i) {
         const auto& element = elements[budget.size() + i];
         router_.set_remote_outstanding(limited[i], element.type == Reply::Type::integer
