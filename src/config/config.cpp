@@ -104,6 +104,72 @@ std::optional<std::size_t> parse_size(std::string_view text) {
     return std::nullopt;
 }
 
+std::optional<RedisAddress> parse_redis_url(std::string_view url) {
+    constexpr std::string_view scheme = "redis://";
+    if (!url.starts_with(scheme)) return std::nullopt;
+    std::string_view rest = url.substr(scheme.size());
+    RedisAddress out;
+    if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+        const std::string_view userinfo = rest.substr(0, at);
+        rest = rest.substr(at + 1);
+        if (const auto colon = userinfo.find(':'); colon != std::string_view::npos) {
+            out.user = std::string(userinfo.substr(0, colon));
+            out.password = std::string(userinfo.substr(colon + 1));
+        } else {
+            out.password = std::string(userinfo);  // redis://secret@host: the password alone
+        }
+    }
+    std::string_view hostport = rest;
+    if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+        hostport = rest.substr(0, slash);
+        const std::string_view db = rest.substr(slash + 1);
+        if (!db.empty()) {
+            auto [end, ec] = std::from_chars(db.data(), db.data() + db.size(), out.db);
+            if (ec != std::errc{} || end != db.data() + db.size() || out.db > 1000) return std::nullopt;
+        }
+    }
+    std::string_view port;
+    if (hostport.starts_with('[')) {
+        const auto close = hostport.find(']');
+        if (close == std::string_view::npos) return std::nullopt;
+        out.host = std::string(hostport.substr(1, close - 1));
+        const std::string_view after = hostport.substr(close + 1);
+        if (!after.empty()) {
+            if (after[0] != ':') return std::nullopt;
+            port = after.substr(1);
+        }
+    } else if (const auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
+        out.host = std::string(hostport.substr(0, colon));
+        port = hostport.substr(colon + 1);
+    } else {
+        out.host = std::string(hostport);
+    }
+    if (out.host.empty()) return std::nullopt;
+    if (!port.empty()) {
+        unsigned value = 0;
+        auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+        if (ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535) return std::nullopt;
+        out.port = static_cast<std::uint16_t>(value);
+    }
+    return out;
+}
+
+std::string redact_url(std::string_view url) {
+    const auto scheme = url.find("://");
+    if (scheme == std::string_view::npos) return std::string(url);
+    const auto start = scheme + 3;
+    const auto at = url.rfind('@');
+    if (at == std::string_view::npos || at < start) return std::string(url);
+    const std::string_view userinfo = url.substr(start, at - start);
+    std::string out(url.substr(0, start));
+    if (const auto colon = userinfo.find(':'); colon != std::string_view::npos) {
+        out += userinfo.substr(0, colon + 1);
+    }
+    out += "****";
+    out += url.substr(at);
+    return out;
+}
+
 namespace {
 
 // Walks the YAML tree and fills the structs, collecting every error with its place.
@@ -250,7 +316,7 @@ public:
         }
         if (!expect_map(root, "the top level",
                         {"listeners", "server", "upstreams", "engines", "gpu_groups", "models", "retries", "auth",
-                         "keys", "ledger", "prices", "access_log"})) {
+                         "keys", "ledger", "state", "prices", "access_log"})) {
             return out;
         }
         listeners(root["listeners"], out);
@@ -263,6 +329,7 @@ public:
         if (const YAML::Node node = root["auth"]) auth(node, out.auth);
         if (const YAML::Node node = root["keys"]) keys(node, out);
         if (const YAML::Node node = root["ledger"]) ledger(node, out.ledger);
+        if (const YAML::Node node = root["state"]) state(node, out.state);
         if (const YAML::Node node = root["prices"]) prices(node, out.prices);
         if (const YAML::Node node = root["access_log"]) access_log(node, out.access_log);
         if (!out.keys.empty() || !out.auth.master_key_sha256.empty()) out.auth.required = true;
@@ -454,18 +521,51 @@ private:
     }
 
     void ledger(const YAML::Node& node, Ledger& out) {
-        if (node.IsScalar()) {
+        const bool short_form = node.IsScalar();
+        if (short_form) {
             out.url = expand(node, node.Scalar());
-            return;
+        } else {
+            if (!expect_map(node, "'ledger'", {"url", "flush_interval", "queue_size", "batch_size"})) return;
+            string(node, "url", out.url);
+            duration(node, "flush_interval", out.flush_interval);
+            integer(node, "queue_size", out.queue_size, 1, 100'000'000);
+            integer(node, "batch_size", out.batch_size, 1, 1'000'000);
         }
-        if (!expect_map(node, "'ledger'", {"url", "flush_interval", "queue_size", "batch_size"})) return;
-        string(node, "url", out.url);
-        duration(node, "flush_interval", out.flush_interval);
-        integer(node, "queue_size", out.queue_size, 1, 100'000'000);
-        integer(node, "batch_size", out.batch_size, 1, 1'000'000);
         if (!out.url.empty() && !out.url.starts_with("postgres://") && !out.url.starts_with("postgresql://") &&
             out.url.find("://") != std::string::npos) {
-            error(node["url"], "ledger url must be a file path, sqlite:PATH or postgres://...");
+            error(short_form ? node : node["url"], "ledger url must be a file path, sqlite:PATH or postgres://...");
+        }
+    }
+
+    // `state: redis://...` or a mapping with url, timeout, on_failure, instances, sync_interval, prefix.
+    void state(const YAML::Node& node, State& out) {
+        const bool short_form = node.IsScalar();
+        if (short_form) {
+            out.url = expand(node, node.Scalar());
+        } else {
+            if (!expect_map(node, "'state'",
+                            {"url", "timeout", "on_failure", "instances", "sync_interval", "prefix", "max_lease"})) {
+                return;
+            }
+            string(node, "url", out.url);
+            duration(node, "timeout", out.timeout);
+            choice(node, "on_failure", out.fail_open, {{"open", true}, {"closed", false}});
+            integer(node, "instances", out.instances, 1, 10'000);
+            duration(node, "sync_interval", out.sync_interval);
+            string(node, "prefix", out.prefix);
+            integer(node, "max_lease", out.max_lease, 1, 10'000);
+            if (!node["url"]) error(node, "'state' needs a 'url' (redis://host:port)");
+        }
+        const YAML::Node place = short_form ? node : node["url"];
+        if (!out.url.empty() && !out.url.starts_with("redis://")) {
+            error(place, "state url must be redis://[:password@]host[:port][/db]");
+            out.url.clear();
+        } else if (!out.url.empty() && !parse_redis_url(out.url)) {
+            error(place, "state url is not a valid redis://[:password@]host[:port][/db] address");
+            out.url.clear();
+        }
+        if (out.prefix.empty() || out.prefix.find_first_of(" \t\r\n") != std::string::npos) {
+            error(short_form ? node : node["prefix"], "'prefix' must be a non-empty word without spaces");
         }
     }
 

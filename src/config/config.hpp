@@ -234,7 +234,21 @@ struct Ledger {
     bool operator==(const Ledger&) const = default;
 };
 
-// One JSON line per request; see server/access_log.hpp.
+// State shared by a fleet of gateway instances in Redis (src/state, docs/deploy.md): key and model
+// rate limits, budgets' spend, deployments' requests in flight and breaker openings. Empty url:
+// everything stays in-process.
+struct State {
+    std::string url;  // redis://[:password@]host[:port][/db]; already expanded from ${ENV}; never logged
+    Duration timeout{std::chrono::milliseconds(50)};  // per Redis call; past it the call fails at once
+    bool fail_open = true;   // Redis down: each instance enforces its share (limit / instances)
+    std::size_t instances = 1;  // expected instance count, for fail-open shares and deployment limits
+    Duration sync_interval{std::chrono::seconds(1)};  // budgets, concurrency and breakers are synced this often
+    std::string prefix = "switchyard";  // of every Redis key, so fleets can share one Redis
+    std::size_t max_lease = 64;  // requests an I/O thread takes from a limit in Redis at once; 1: one call per request
+
+    bool operator==(const State&) const = default;
+};
+
 // A pattern cut out of logged prompts and completions: a built-in one by `name` (email, api_key,
 // credit_card, phone, ipv4) or a regular expression (ECMAScript) of the user's.
 struct Redaction {
@@ -245,6 +259,7 @@ struct Redaction {
     bool operator==(const Redaction&) const = default;
 };
 
+// One JSON line per request; see server/access_log.hpp.
 struct AccessLog {
     std::string path;                   // "stdout" or a file; empty: off
     std::size_t max_size = 100u << 20;  // the file is rotated past this
@@ -303,6 +318,7 @@ struct Gateway {
     Auth auth;
     std::vector<Key> keys;
     Ledger ledger;
+    State state;
     AccessLog access_log;
     Prices prices;
     std::size_t deployment_count = 0;  // every model's deployments together
@@ -331,6 +347,18 @@ LoadResult load_file(const std::string& path, const EnvLookup& env = process_env
 
 // "250ms", "5s", "2m", "1h" or a bare number of seconds.
 std::optional<Duration> parse_duration(std::string_view text);
+// A redis://[[user]:password@]host[:port][/db] address (host may be [IPv6]).
+struct RedisAddress {
+    std::string host;
+    std::uint16_t port = 6379;
+    std::string user;      // empty: the default user
+    std::string password;  // empty: no AUTH
+    unsigned db = 0;
+};
+std::optional<RedisAddress> parse_redis_url(std::string_view url);
+// The URL with its password replaced by "****", for logs and metrics.
+std::string redact_url(std::string_view url);
+
 // "512", "64KiB", "8MiB", "1GiB" (also KB/MB/GB as powers of 1000).
 std::optional<std::size_t> parse_size(std::string_view text);
 

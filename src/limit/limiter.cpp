@@ -55,6 +55,17 @@ Snapshot RateLimiter::snapshot(SteadyTime now) {
     return s;
 }
 
+config::RateLimit share(const config::RateLimit& limits, std::size_t instances) {
+    if (instances <= 1) return limits;
+    const auto part = [instances](std::uint64_t n) -> std::uint64_t {
+        return n == 0 ? 0 : std::max<std::uint64_t>(1, (n + instances - 1) / instances);
+    };
+    return config::RateLimit{.rpm = part(limits.rpm),
+                             .tpm = part(limits.tpm),
+                             .rpm_burst = part(limits.rpm_burst),
+                             .tpm_burst = part(limits.tpm_burst)};
+}
+
 std::string reset_text(std::chrono::nanoseconds d) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
     char out[48];

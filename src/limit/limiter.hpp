@@ -54,6 +54,9 @@ private:
     std::optional<Bucket> tokens_;
 };
 
+// One instance's share of a limit enforced by `instances` instances together (rounded up, at least 1).
+config::RateLimit share(const config::RateLimit& limits, std::size_t instances);
+
 // Appends the x-ratelimit-* header lines for `snapshot` to `head`.
 void append_headers(std::string& head, const Snapshot& snapshot);
 // "1s", "6m0s", "250ms": OpenAI's format for x-ratelimit-reset-*.

@@ -36,6 +36,8 @@ struct Router::State {
         if (limits.any()) limiter = std::make_unique<limit::RateLimiter>(limits, now);
     }
     std::atomic<std::size_t> outstanding{0};
+    std::atomic<std::size_t> remote{0};          // requests in flight on other instances of a fleet (src/state)
+    std::atomic<SteadyTime::rep> held_until{0};  // a breaker opened on another instance of a fleet
     std::atomic<SteadyTime::rep> cooldown_until{0};
     std::mutex mutex;  // breaker and ewma
     Breaker breaker;
@@ -53,6 +55,8 @@ struct Router::Slot {
           tier(&t),
           state(std::move(s)),
           outstanding(state->outstanding),
+          remote(state->remote),
+          held_until(state->held_until),
           cooldown_until(state->cooldown_until),
           mutex(state->mutex),
           breaker(state->breaker),
@@ -64,6 +68,8 @@ struct Router::Slot {
     Tier* tier;
     std::shared_ptr<State> state;
     std::atomic<std::size_t>& outstanding;
+    std::atomic<std::size_t>& remote;
+    std::atomic<SteadyTime::rep>& held_until;
     std::atomic<SteadyTime::rep>& cooldown_until;
     std::mutex& mutex;
     Breaker& breaker;
@@ -139,7 +145,14 @@ Router::Router(const config::Gateway& config, const HealthView& health, const Cl
             tier.weights.push_back(0);
             const auto& upstream = config.upstreams[deployment.upstream];
             auto state = inherited(model, deployment);
-            if (!state) state = std::make_shared<State>(upstream.breaker, deployment.limits, clock_.now());
+            if (!state) {
+                // A fleet (state: redis): each instance keeps its share of the deployment's rate limit.
+                const std::size_t instances = config.state.url.empty() ? 1 : config.state.instances;
+                state = std::make_shared<State>(upstream.breaker,
+                                                instances > 1 ? limit::share(deployment.limits, instances)
+                                                              : deployment.limits,
+                                                clock_.now());
+            }
             slots_[deployment.id] = std::make_unique<Slot>(model, deployment, upstream, tier, std::move(state));
         }
         sorted_.push_back(&model);
@@ -166,6 +179,7 @@ std::variant<const config::Model*, ApiError> Router::find(std::string_view name)
 bool Router::usable(const Slot& slot, SteadyTime now) const {
     if (!health_.usable(slot.deployment->upstream)) return false;
     if (now.time_since_epoch().count() < slot.cooldown_until.load(std::memory_order_relaxed)) return false;
+    if (now.time_since_epoch().count() < slot.held_until.load(std::memory_order_relaxed)) return false;
     std::lock_guard lock(slot.mutex);
     return slot.breaker.allows(now);
 }
@@ -182,11 +196,12 @@ bool contains(std::span<const std::size_t> ids, std::size_t id) {
 }
 
 // Takes one of the deployment's concurrency slots if it has one free.
-bool take_slot(std::atomic<std::size_t>& outstanding, std::size_t limit) {
+bool take_slot(std::atomic<std::size_t>& outstanding, std::size_t limit, std::size_t remote) {
     if (limit == 0) {
         outstanding.fetch_add(1);
         return true;
     }
+    limit = remote >= limit ? 0 : limit - remote;
     std::size_t current = outstanding.load();
     while (current < limit) {
         if (outstanding.compare_exchange_weak(current, current + 1)) return true;
@@ -233,7 +248,7 @@ Router::Take Router::take(Tier& tier, std::span<const std::size_t> tried, Steady
             std::lock_guard lock(slot.mutex);
             admit = slot.breaker.admit(now);
             if (admit == Breaker::Admit::no) continue;
-            if (!take_slot(slot.outstanding, slot.deployment->max_concurrency)) {
+            if (!take_slot(slot.outstanding, slot.deployment->max_concurrency, slot.remote.load(std::memory_order_relaxed))) {
                 slot.breaker.abandon(admit == Breaker::Admit::probe);
                 continue;
             }
@@ -419,6 +434,18 @@ void Router::report(Lease& lease, Verdict verdict, std::chrono::nanoseconds firs
     }
 }
 
+void Router::set_remote_outstanding(std::size_t deployment_id, std::size_t count) {
+    slots_.at(deployment_id)->remote.store(count, std::memory_order_relaxed);
+}
+
+void Router::hold(std::size_t deployment_id, SteadyTime until) {
+    auto& cooldown = slots_.at(deployment_id)->held_until;
+    const auto value = until.time_since_epoch().count();
+    auto current = cooldown.load();
+    while (current < value && !cooldown.compare_exchange_weak(current, value)) {
+    }
+}
+
 DeploymentStatus Router::status(std::size_t deployment_id) const {
     const Slot& slot = *slots_.at(deployment_id);
     const SteadyTime now = clock_.now();
@@ -474,6 +501,11 @@ ApiError Router::unusable_error(const config::Model& model, std::span<const std:
             } else if (now.time_since_epoch().count() < cooldown) {
                 const auto left = seconds_until(SteadyTime(SteadyTime::duration(cooldown)), now);
                 reasons += "rate-limited by the upstream for " + std::to_string(left) + " s more";
+                soonest(left);
+            } else if (now.time_since_epoch().count() < slot.held_until.load()) {
+                only_rate_limited = false;
+                const auto left = seconds_until(SteadyTime(SteadyTime::duration(slot.held_until.load())), now);
+                reasons += "circuit opened by another instance for " + std::to_string(left) + " s more";
                 soonest(left);
             } else {
                 only_rate_limited = false;

@@ -136,6 +136,12 @@ public:
     void report(Lease& lease, Verdict verdict, std::chrono::nanoseconds first_byte = {},
                 std::optional<std::chrono::seconds> retry_after = std::nullopt);
 
+    // A fleet (src/state): requests the other instances have in flight on a deployment, counted
+    // against its max_concurrency; and a breaker opened elsewhere, which keeps the deployment out
+    // until `until` (reported as "circuit opened by another instance").
+    void set_remote_outstanding(std::size_t deployment_id, std::size_t count);
+    void hold(std::size_t deployment_id, SteadyTime until);
+
     RetryBudget& retry_budget() { return budget_; }
     Counters& counters() { return *counters_; }
     const Clock& clock() const { return clock_; }

@@ -38,6 +38,28 @@ Route route_of(std::string_view path) {
 
 bool iequals_expect_continue(std::string_view value) { return iequals(value, "100-continue"); }
 
+// A key's (empty `model`) or a model's rate limit refused the request.
+ApiError rate_limit_error(std::string_view model, const limit::Refusal& refusal) {
+    ApiError error{429,
+                   (model.empty() ? std::string("rate limit reached for this key: ")
+                                  : "rate limit reached for model '" + std::string(model) + "': ") +
+                       std::string(refusal.which) + " per minute; retry in " + limit::reset_text(refusal.retry_after),
+                   "rate_limit_error", std::nullopt, "rate_limit_exceeded"};
+    error.retry_after =
+        std::max<long>(1, static_cast<long>(std::chrono::ceil<std::chrono::seconds>(refusal.retry_after).count()));
+    return error;
+}
+
+// Fail-closed (`state.on_failure: closed`) while Redis is unreachable.
+ApiError state_unavailable_error() {
+    ApiError error{503,
+                   "the shared rate limit and budget store (Redis) is unavailable and this gateway is configured to "
+                   "refuse requests that need it (state.on_failure: closed); retry shortly",
+                   "server_error", std::nullopt, "state_unavailable"};
+    error.retry_after = 1;
+    return error;
+}
+
 // RAII count of requests in flight, for graceful shutdown.
 class InFlight {
 public:
@@ -459,43 +481,75 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
         }
         in_flight_key.key = key;
         if (auto over = key->budget.check(wall_now)) co_return co_await refuse(*over, {}, metrics::Refusal::budget);
-        if (key->limiter.any()) {
-            const auto refusal = key->limiter.admit(estimated, now);
-            limit::append_headers(extra_headers_, key->limiter.snapshot(now));
-            if (refusal) {
-                ApiError error{429,
-                               "rate limit reached for this key: " + std::string(refusal->which) + " per minute; retry in " +
-                                   limit::reset_text(refusal->retry_after),
-                               "rate_limit_error", std::nullopt, "rate_limit_exceeded"};
-                error.retry_after = std::max<long>(
-                    1, static_cast<long>(std::chrono::ceil<std::chrono::seconds>(refusal->retry_after).count()));
-                const std::string_view headers = extra_headers_;
-                co_return co_await refuse(error, headers, metrics::Refusal::key_rate_limit);
+    }
+    const std::size_t model_index = static_cast<std::size_t>(model - generation.config.models.data());
+    limit::RateLimiter* key_limiter = key && key->limiter.any() ? &key->limiter : nullptr;
+    limit::RateLimiter* model_limiter = generation.model_limits[model_index].get();
+    // A fleet (`state:`): the key's and the model's limits are taken in Redis, both or neither;
+    // when Redis cannot answer, fail-open falls back to this instance's share in-process.
+    std::array<state::Limit, 2> fleet_limits{};
+    std::size_t fleet_count = 0;
+    if (shared.fleet) {
+        if (key && key->policy.limits.any()) fleet_limits[fleet_count++] = {"key", key->policy.name, &key->policy.limits};
+        if (model->limits.any()) fleet_limits[fleet_count++] = {"model", model->name, &model->limits};
+        const bool needs_budget = key && key->budget.any();
+        if ((fleet_count > 0 || needs_budget) && !shared.fleet->fail_open() && !worker_.state->connected()) {
+            const ApiError error = state_unavailable_error();
+            co_return co_await refuse(error);
+        }
+        if (fleet_count > 0) {
+            const std::span<const state::Limit> asked(fleet_limits.data(), fleet_count);
+            const state::Verdict verdict = co_await shared.fleet->admit(*worker_.state, asked, estimated);
+            if (verdict.kind == state::Verdict::Kind::unavailable) {
+                fleet_count = 0;
+                if (!shared.fleet->fail_open()) {
+                    const ApiError error = state_unavailable_error();
+                    co_return co_await refuse(error);
+                }
+                key_limiter = key ? shared.fleet->fallback_key(*key) : nullptr;
+                model_limiter = shared.fleet->fallback_model(*model);
+            } else {
+                key_limiter = nullptr;
+                model_limiter = nullptr;
+                if (key && key->policy.limits.any()) limit::append_headers(extra_headers_, verdict.snapshots.front());
+                if (verdict.kind == state::Verdict::Kind::refused) {
+                    const bool by_key = fleet_limits[verdict.refused].scope == "key";
+                    ApiError error = rate_limit_error(by_key ? std::string_view() : std::string_view(model->name),
+                                                      verdict.refusal);
+                    const std::string_view headers = extra_headers_;
+                    const metrics::Refusal why =
+                        by_key ? metrics::Refusal::key_rate_limit : metrics::Refusal::model_rate_limit;
+                    co_return co_await refuse(error, headers, why);
+                }
             }
         }
     }
-    limit::RateLimiter* model_limiter =
-        generation.model_limits[static_cast<std::size_t>(model - generation.config.models.data())].get();
+    if (key_limiter != nullptr) {
+        const auto refusal = key_limiter->admit(estimated, now);
+        limit::append_headers(extra_headers_, key_limiter->snapshot(now));
+        if (refusal) {
+            ApiError error = rate_limit_error({}, *refusal);
+            const std::string_view headers = extra_headers_;
+            co_return co_await refuse(error, headers, metrics::Refusal::key_rate_limit);
+        }
+    }
     if (model_limiter != nullptr) {
         if (const auto refusal = model_limiter->admit(estimated, now)) {
-            if (key && key->limiter.any()) key->limiter.correct(-estimated, now);  // not served: give it back
-            ApiError error{429,
-                           "rate limit reached for model '" + model->name + "': " + std::string(refusal->which) +
-                               " per minute; retry in " + limit::reset_text(refusal->retry_after),
-                           "rate_limit_error", std::nullopt, "rate_limit_exceeded"};
-            error.retry_after =
-                std::max<long>(1, static_cast<long>(std::chrono::ceil<std::chrono::seconds>(refusal->retry_after).count()));
+            if (key_limiter != nullptr) key_limiter->correct(-estimated, now);  // not served: give it back
+            ApiError error = rate_limit_error(model->name, *refusal);
             const std::string_view headers = extra_headers_;
             co_return co_await refuse(error, headers, metrics::Refusal::model_rate_limit);
         }
     }
+    const std::span<const state::Limit> fleet_taken(fleet_limits.data(), fleet_count);
 
     // A model served by engines: start a stopped one and wait until it is ready.
     if (!shared.engines.empty()) {
         const auto engine_error = co_await shared.engines.wait_ready(*model, generation.config.upstreams, deadline);
         if (engine_error) {
-            if (key && key->limiter.any()) key->limiter.correct(-estimated, system_clock().now());
+            if (key_limiter != nullptr) key_limiter->correct(-estimated, system_clock().now());
             if (model_limiter != nullptr) model_limiter->correct(-estimated, system_clock().now());
+            if (!fleet_taken.empty()) shared.fleet->correct(*worker_.state, fleet_taken, -estimated);
             co_return co_await refuse(*engine_error);
         }
     }
@@ -515,17 +569,26 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
     // A budget is spent before the response's last bytes reach the caller, so that its next
     // request, on whichever connection and thread, sees it.
     struct SpendBudget final : forward::UsageSink {
-        SpendBudget(auth::KeyEntry* entry, const account::Pricer& prices) : key(entry), pricer(prices) {}
+        SpendBudget(auth::KeyEntry* entry, const account::Pricer& prices, state::Fleet* shared_state)
+            : key(entry), pricer(prices), fleet(shared_state) {}
         void settled(const config::Deployment& deployment, const usage::Usage& usage) override {
+            const double cost = pricer.cost(deployment, usage);
+            if (cost > 0) spend(cost);
+        }
+        void spend(double cost) {
             if (spent) return;
             spent = true;
-            const double cost = pricer.cost(deployment, usage);
-            if (cost > 0) key->budget.spend(cost, std::time(nullptr));
+            if (fleet != nullptr) {
+                fleet->spend(*key, cost, std::time(nullptr));  // here at once, the other instances within a sync
+            } else {
+                key->budget.spend(cost, std::time(nullptr));
+            }
         }
         auth::KeyEntry* key;
         const account::Pricer& pricer;
+        state::Fleet* fleet;
         bool spent = false;
-    } spend_budget{key.get(), generation.pricer};
+    } spend_budget{key.get(), generation.pricer, shared.fleet.get()};
     const bool settle_budget = key && key->budget.any();
     const forward::CallerSide caller_side{stream_,
                                           head_,
@@ -551,11 +614,10 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
     const usage::Usage& used = outcome.usage;
     const double tokens = static_cast<double>(used.prompt + used.completion);
     const double cost = outcome.deployment != nullptr ? generation.pricer.cost(*outcome.deployment, used) : 0.0;
-    if (key) {
-        if (key->limiter.any()) key->limiter.correct(tokens - estimated, system_clock().now());
-        if (cost > 0 && !spend_budget.spent) key->budget.spend(cost, std::time(nullptr));
-    }
+    if (key_limiter != nullptr) key_limiter->correct(tokens - estimated, system_clock().now());
+    if (key && cost > 0) spend_budget.spend(cost);  // unless spent before the response's end
     if (model_limiter != nullptr) model_limiter->correct(tokens - estimated, system_clock().now());
+    if (!fleet_taken.empty()) shared.fleet->correct(*worker_.state, fleet_taken, tokens - estimated);
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count();
     metrics::Observation observation;
     observation.model = asked_model;

@@ -214,6 +214,7 @@ std::string render_metrics(Shared& shared) {
     header(out, "switchyard_open_connections", "gauge", "Open caller connections.");
     sample(out, "switchyard_open_connections", "", static_cast<double>(shared.open_connections.load()));
 
+    if (shared.fleet) shared.fleet->render_metrics(out);
     if (!shared.engines.empty()) {
         const auto engines = shared.engines.status();
         const auto engine_label = [](const engine::Status& status) {

@@ -27,6 +27,7 @@
 #include "limit/limiter.hpp"
 #include "route/router.hpp"
 #include "server/access_log.hpp"
+#include "state/fleet.hpp"
 #include "upstream/health.hpp"
 #include "upstream/pool.hpp"
 
@@ -85,8 +86,13 @@ struct Shared {
     auth::KeyStore keys;  // keys of the current config and of the admin API
     std::unique_ptr<ledger::Ledger> ledger;              // null: no ledger configured
     std::unique_ptr<AccessLog> access_log;               // null: off
+    // A fleet (`state:`): limits, budgets, concurrency and breaker openings shared in Redis; null:
+    // in-process. Process-wide; bound to the current generation's router (Fleet::bind).
+    std::unique_ptr<state::Fleet> fleet;
 
     std::shared_ptr<Generation> current() const;
+    // Points the fleet's sync at `generation`'s router (at start and after a reload).
+    void bind_fleet(const std::shared_ptr<Generation>& generation);
     // Usage is read from responses (and asked for in streams) only when something needs it.
     bool accounting(const Generation& generation) const {
         return ledger != nullptr || access_log != nullptr || generation.token_limits;
@@ -122,6 +128,7 @@ struct Worker {
     // Only this thread touches its sockets (others post to it), so the reactor needs no locks.
     asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     std::shared_ptr<Local> local;  // the current generation on this thread; replaced on this thread only
+    std::unique_ptr<state::Connection> state;  // this thread's Redis connection; null without a fleet
     simdjson::ondemand::parser json;
     std::vector<asio::ip::tcp::acceptor> acceptors;
     std::unordered_set<ClientConnection*> connections;

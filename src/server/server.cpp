@@ -177,6 +177,14 @@ Shared::Shared(config::Gateway gateway, std::string path)
     }
     access_log = AccessLog::make(boot.access_log);
     last_reload_ok_ms = now_ms();
+    if (!boot.state.url.empty()) {
+        fleet = std::make_unique<state::Fleet>(boot, keys);
+        bind_fleet(current_);
+    }
+}
+
+void Shared::bind_fleet(const std::shared_ptr<Generation>& generation) {
+    fleet->bind(state::Fleet::Binding{generation, &generation->config, &generation->router});
 }
 
 std::shared_ptr<Generation> Shared::current() const {
@@ -201,6 +209,7 @@ std::vector<std::string> needs_restart(const Shared& shared, const config::Gatew
     if (next.gpu_groups != boot.gpu_groups) out.emplace_back("gpu_groups changed");
     if (next.ledger != boot.ledger) out.emplace_back("ledger changed");
     if (next.access_log != boot.access_log) out.emplace_back("access_log changed");
+    if (next.state != boot.state) out.emplace_back("state changed");
     for (auto& reason : out) reason += " (applied only by a restart; nothing was changed)";
     return out;
 }
@@ -250,6 +259,7 @@ ReloadResult Shared::reload() {
         std::lock_guard lock(current_mutex_);
         current_ = next;
     }
+    if (fleet) bind_fleet(next);
     for (std::size_t i = 0; i < workers.size(); ++i) {
         Worker& worker = *workers[i];
         asio::post(worker.io, [&worker, next, previous, first = i == 0] {
@@ -279,6 +289,7 @@ ReloadResult Shared::reload() {
 
 Worker::Worker(Shared& shared_state) : shared(shared_state) {
     local = std::make_shared<Local>(shared.current(), io.get_executor(), nullptr);
+    if (shared.fleet) state = shared.fleet->connect(io);
 }
 
 Server::Server(config::Gateway config, std::string config_path)
@@ -327,6 +338,7 @@ int Server::run() {
     const auto first = shared_->current();
     first->health.start(workers_.front()->io.get_executor());
     shared_->engines.start();
+    if (shared_->fleet) shared_->fleet->start(workers_.front()->io, *workers_.front()->state);
 
     std::vector<std::thread> threads;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
@@ -380,6 +392,7 @@ int Server::run() {
 
 bool Server::drain_and_stop() {
     shared_->draining = true;
+    if (shared_->fleet) shared_->fleet->stop();
     for (std::size_t i = 0; i < workers_.size(); ++i) {
         Worker& worker = *workers_[i];
         asio::post(worker.io, [&worker, first = i == 0] {

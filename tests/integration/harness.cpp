@@ -535,3 +535,99 @@ void Postgres::create_database(const std::string& name) {
 }
 
 }  // namespace switchyard::testing
+
+namespace switchyard::testing {
+
+namespace {
+// A full path (the harness execs without a PATH search): SWITCHYARD_REDIS_SERVER, else redis-server
+// found on the PATH; empty when there is none.
+std::string redis_server_binary() {
+    const std::string named = from_env_or("SWITCHYARD_REDIS_SERVER", "");
+    if (!named.empty()) return std::filesystem::exists(named) ? named : "";
+    const char* path = std::getenv("PATH");
+    std::stringstream dirs(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
+    std::string dir;
+    while (std::getline(dirs, dir, ':')) {
+        const auto candidate = std::filesystem::path(dir.empty() ? "." : dir) / "redis-server";
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    }
+    return "";
+}
+
+// Sends one inline command and reads one reply (a bulk string's text, or the first line).
+std::optional<std::string> redis_exchange(int port, const std::string& inline_command) {
+    try {
+        asio::io_context io;
+        tcp::socket socket(io);
+        socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+        const std::string line = inline_command + "\r\n";
+        asio::write(socket, asio::buffer(line));
+        std::string reply;
+        asio::read_until(socket, asio::dynamic_buffer(reply), "\r\n");
+        const auto end = reply.find("\r\n");
+        std::string first = reply.substr(0, end);
+        if (first.starts_with("$") && first != "$-1") {
+            const std::size_t length = std::stoul(first.substr(1));
+            while (reply.size() < end + 2 + length + 2) {
+                char chunk[4096];
+                const std::size_t n = socket.read_some(asio::buffer(chunk));
+                reply.append(chunk, n);
+            }
+            return reply.substr(end + 2, length);
+        }
+        return first;
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+}  // namespace
+
+bool redis_available() { return !redis_server_binary().empty(); }
+
+RedisServer::RedisServer(std::vector<std::string> args) : port_(free_port()), args_(std::move(args)) { start(); }
+
+RedisServer::~RedisServer() { stop(SIGKILL); }
+
+void RedisServer::start() {
+    if (running()) return;
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (true) {
+        std::vector<std::string> argv{redis_server_binary(), "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no", "--dir", temp_dir()};
+        argv.insert(argv.end(), args_.begin(), args_.end());
+        process_ = std::make_unique<Process>("redis", argv);
+        while (process_->running()) {
+            // With a password, PING is refused (-NOAUTH) but answered: the server is up.
+            const auto pong = redis_exchange(port_, "PING");
+            if (pong && (*pong == "+PONG" || pong->starts_with("-NOAUTH"))) return;
+            if (Clock::now() > deadline) throw std::runtime_error("redis-server did not start in time:\n" + process_->log());
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        // The port may still be held by the killed server's socket for a moment.
+        if (Clock::now() > deadline) throw std::runtime_error("redis-server exited at start:\n" + process_->log());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
+void RedisServer::stop(int signal) {
+    if (!process_) return;
+    if (signal != SIGCONT) ::kill(process_->pid(), SIGCONT);  // a paused server must be able to die
+    process_->stop(signal, std::chrono::seconds(10));
+    process_.reset();
+}
+
+void RedisServer::pause() {
+    if (process_) ::kill(process_->pid(), SIGSTOP);
+}
+
+void RedisServer::resume() {
+    if (process_) ::kill(process_->pid(), SIGCONT);
+}
+
+std::string RedisServer::command(const std::string& inline_command) {
+    auto reply = redis_exchange(port_, inline_command);
+    if (!reply) throw std::runtime_error("redis-server did not answer " + inline_command);
+    return *reply;
+}
+
+}  // namespace switchyard::testing

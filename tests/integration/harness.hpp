@@ -158,3 +158,40 @@ std::string postgres_bindir();  // empty when no PostgreSQL server binaries are 
 
 }  // namespace switchyard::testing
 
+
+namespace switchyard::testing {
+
+// A redis-server of the test's own on a free loopback port, with no persistence (--save '',
+// --appendonly no): a kill or a stop loses everything, as a crashed cache would. The binary comes
+// from SWITCHYARD_REDIS_SERVER, else redis-server on the PATH.
+class RedisServer {
+public:
+    // start(); `args` are added to redis-server's command line (--requirepass ...).
+    explicit RedisServer(std::vector<std::string> args = {});
+    ~RedisServer();
+    RedisServer(const RedisServer&) = delete;
+    RedisServer& operator=(const RedisServer&) = delete;
+
+    // Starts the server on its port (again, after stop()); waits until it answers PING.
+    void start();
+    // SIGKILL by default: a crash.
+    void stop(int signal = SIGKILL);
+    // SIGSTOP / SIGCONT: a server that hangs (connections stay open, nothing is answered).
+    void pause();
+    void resume();
+    bool running() { return process_ && process_->running(); }
+    int port() const { return port_; }
+    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+    // One inline command ("GET key"); returns the first line of the reply ("+OK", ":3", "$5" ...)
+    // or, for a bulk string, its text. Throws when the server does not answer.
+    std::string command(const std::string& inline_command);
+
+private:
+    int port_ = 0;
+    std::vector<std::string> args_;
+    std::unique_ptr<Process> process_;
+};
+
+bool redis_available();  // a redis-server binary is there
+
+}  // namespace switchyard::testing
