@@ -104,4 +104,24 @@ void append_number(std::string& out, double value) {
     out.append(buffer, end);
 }
 
+void append_header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+}
+
+void append_sample(std::string& out, std::string_view name, std::string_view labels, double value) {
+    out += name;
+    out += labels;
+    out += ' ';
+    append_number(out, value);
+    out += '\n';
+}
+
 }  // namespace switchyard::metrics

@@ -123,5 +123,9 @@ std::string status_class(int status);
 // Prometheus text format helpers.
 void append_escaped(std::string& out, std::string_view value);  // a label value
 void append_number(std::string& out, double value);
+// "# HELP name help" and "# TYPE name type" lines.
+void append_header(std::string& out, std::string_view name, std::string_view type, std::string_view help);
+// "name{labels} value"; `labels` is empty or a whole "{...}".
+void append_sample(std::string& out, std::string_view name, std::string_view labels, double value);
 
 }  // namespace switchyard::metrics

@@ -10,7 +10,9 @@ namespace switchyard::server {
 namespace {
 
 using metrics::append_escaped;
+using metrics::append_header;
 using metrics::append_number;
+using metrics::append_sample;
 
 struct Totals {
     std::uint64_t requests = 0;
@@ -24,15 +26,7 @@ struct Totals {
 using Key = std::tuple<std::string, std::string, int, std::string, std::string>;
 
 void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
-    out += "# HELP ";
-    out += name;
-    out += ' ';
-    out += help;
-    out += "\n# TYPE ";
-    out += name;
-    out += ' ';
-    out += type;
-    out += '\n';
+    append_header(out, name, type, help);
 }
 
 // {model="..",deployment="..",tier="..",key="..",status=".."} with `extra` (e.g. le="0.5") appended.
@@ -54,12 +48,8 @@ std::string labels_of(const Key& k, std::string_view extra = {}) {
     return out;
 }
 
-void sample(std::string& out, std::string_view name, const std::string& labels, double value) {
-    out += name;
-    out += labels;
-    out += ' ';
-    append_number(out, value);
-    out += '\n';
+void sample(std::string& out, std::string_view name, std::string_view labels, double value) {
+    append_sample(out, name, labels, value);
 }
 
 void histogram(std::string& out, std::string_view name, std::string_view help, const std::map<Key, Totals>& all,

@@ -582,22 +582,10 @@ asio::awaitable<bool> Fleet::sync_once(Connection& connection) {
 
 void Fleet::render_metrics(std::string& out) const {
     const auto header = [&](std::string_view name, std::string_view type, std::string_view help) {
-        out += "# HELP ";
-        out += name;
-        out += ' ';
-        out += help;
-        out += "\n# TYPE ";
-        out += name;
-        out += ' ';
-        out += type;
-        out += '\n';
+        metrics::append_header(out, name, type, help);
     };
     const auto sample = [&](std::string_view name, std::string_view labels, double value) {
-        out += name;
-        out += labels;
-        out += ' ';
-        metrics::append_number(out, value);
-        out += '\n';
+        metrics::append_sample(out, name, labels, value);
     };
     header("switchyard_state_redis_up", "gauge", "1 when the last Redis call of this instance succeeded.");
     sample("switchyard_state_redis_up", "", up() ? 1 : 0);
