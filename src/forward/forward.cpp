@@ -23,10 +23,33 @@ struct Watch {
     Connection* active = nullptr;  // the upstream connection in use, closed if the caller leaves
     bool caller_gone = false;
     bool done = false;
+    bool armed = false;  // the wait on the caller's socket has started
+    SteadyTime upstream_deadline = SteadyTime::max();  // of the upstream operation in progress
+    bool upstream_timed_out = false;                   // it was cancelled for that deadline
     asio::cancellation_signal stop;
 };
 
 namespace {
+
+// Waits for the caller's socket to become readable while the request is forwarded (see sweep()).
+// A plain completion handler, not a coroutine: one socket wait per request that outlives a sweep.
+void watch_caller(asio::ip::tcp::socket& socket, std::shared_ptr<Watch> watch) {
+    auto slot = watch->stop.slot();
+    socket.async_wait(asio::ip::tcp::socket::wait_read,
+                      asio::bind_cancellation_slot(slot, [&socket, watch](const boost::system::error_code& ec) {
+                          if (ec || watch->done) return;
+                          char byte;
+                          const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+                          if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                              watch_caller(socket, watch);
+                              return;
+                          }
+                          // n > 0: the caller pipelined its next request, so it is still there.
+                          if (n > 0) return;
+                          watch->caller_gone = true;
+                          if (watch->active != nullptr) watch->active->close();
+                      }));
+}
 
 // "upstream 'name'", with its address only when the config allows showing it.
 std::string upstream_label(const config::Gateway& config, const config::Upstream& upstream) {
@@ -115,6 +138,17 @@ public:
     std::optional<std::chrono::seconds> retry_after() const { return retry_after_; }
 
 private:
+    // An upstream operation's deadline, enforced by the caller connection's sweep (see sweep()).
+    void start_deadline(Clock::duration limit) {
+        watch_.upstream_timed_out = false;
+        watch_.upstream_deadline = Clock::now() + limit;
+    }
+    // Ends it; an operation cancelled for it reports a timeout.
+    void end_deadline(boost::system::error_code& ec) {
+        watch_.upstream_deadline = SteadyTime::max();
+        if (ec && watch_.upstream_timed_out) ec = beast::error::timeout;
+    }
+
     void fail(const upstream::Upstream& upstream, const boost::system::error_code& ec, std::string_view phase,
               const Limits& limits, config::Duration phase_limit) {
         const std::string where = upstream_label(config_, upstream.config());
@@ -218,10 +252,11 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     build_upstream_head(upstream, body.size());
     std::array<asio::const_buffer, 6> request_buffers{asio::buffer(caller_.head)};
     for (std::size_t i = 0; i < body.count; ++i) request_buffers[i + 1] = asio::buffer(body.parts[i]);
-    connection.tcp().expires_after(limits.cap(timeouts.first_byte));
+    start_deadline(limits.cap(timeouts.first_byte));  // for the write and the response head
     auto [write_ec, written] = co_await connection.visit(
         [&](auto& stream) { return asio::async_write(stream, request_buffers, asio::as_tuple(asio::use_awaitable)); });
     if (write_ec) {
+        end_deadline(write_ec);
         if (connection.reused && is_stale_connection_error(write_ec)) co_return Result::stale;
         fail(upstream, write_ec, "accept the request", limits, timeouts.first_byte);
         co_return Result::failed_before_response;
@@ -234,6 +269,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     auto [head_ec, head_bytes] = co_await connection.visit([&](auto& stream) {
         return http::async_read_header(stream, connection.buffer, parser, asio::as_tuple(asio::use_awaitable));
     });
+    end_deadline(head_ec);
     if (head_ec) {
         if (connection.reused && !parser.got_some() && is_stale_connection_error(head_ec)) co_return Result::stale;
         fail(upstream, head_ec, "send response headers", limits, timeouts.first_byte);
@@ -309,11 +345,12 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
                 }
                 got = capacity - carry - parser.get().body().size;
                 if (got > 0 || parser.is_done() || read_ec) break;
-                connection.tcp().expires_after(limits.cap(timeouts.idle));
+                start_deadline(limits.cap(timeouts.idle));
                 auto [ec, n] = co_await connection.visit([&](auto& stream) {
                     return stream.async_read_some(connection.buffer.prepare(16 * 1024),
                                                   asio::as_tuple(asio::use_awaitable));
                 });
+                end_deadline(ec);
                 connection.buffer.commit(n);
                 if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
                     // End of a body delimited by the close of the connection, or a cut response.
@@ -469,30 +506,25 @@ route::Verdict verdict_of(int status, bool broken) {
 
 }  // namespace
 
-// A plain completion handler, not a coroutine: one socket wait per request that outlives a sweep.
-void watch_caller(asio::ip::tcp::socket& socket, std::shared_ptr<Watch> watch) {
-    auto slot = watch->stop.slot();
-    socket.async_wait(asio::ip::tcp::socket::wait_read,
-                      asio::bind_cancellation_slot(slot, [&socket, watch](const boost::system::error_code& ec) {
-                          if (ec || watch->done) return;
-                          char byte;
-                          const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-                          if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-                              watch_caller(socket, watch);
-                              return;
-                          }
-                          // n > 0: the caller pipelined its next request, so it is still there.
-                          if (n > 0) return;
-                          watch->caller_gone = true;
-                          if (watch->active != nullptr) watch->active->close();
-                      }));
+void sweep(asio::ip::tcp::socket& caller, const std::shared_ptr<Watch>& watch, SteadyTime now) {
+    if (watch->done) return;
+    if (!watch->armed) {
+        watch->armed = true;
+        watch_caller(caller, watch);
+    }
+    if (now >= watch->upstream_deadline && watch->active != nullptr) {
+        watch->upstream_timed_out = true;
+        watch->upstream_deadline = SteadyTime::max();
+        boost::system::error_code ignored;
+        watch->active->tcp().socket().cancel(ignored);
+    }
 }
 
 asio::awaitable<Outcome> Forwarder::run(const CallerRequest& request, CallerSide caller) {
     auto watch = std::make_shared<Watch>();
-    caller.pending_watch = watch;  // armed by the connection's owner if the request lasts
+    caller.watch = watch;  // swept by the connection's owner while the request lasts
     Outcome outcome = co_await attempts(request, caller, *watch);
-    caller.pending_watch.reset();
+    caller.watch.reset();
     watch->done = true;
     watch->stop.emit(asio::cancellation_type::terminal);
     if (watch->caller_gone) {

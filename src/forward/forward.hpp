@@ -63,10 +63,9 @@ struct CallerSide {
     // When the write in progress must be done by (max: none). The connection's owner enforces it
     // (a sweep per I/O thread, not a timer per write): past it, the caller's socket is cancelled.
     SteadyTime& write_deadline;
-    // Where the request's hang-up watch waits to be armed: the connection's owner starts it (with
-    // watch_caller) when the request is still running at its next sweep, so that quick requests
-    // cost no socket wait at all. Cleared when the request ends.
-    std::shared_ptr<struct Watch>& pending_watch;
+    // The request's watch, while it is forwarded: the connection's owner passes it to sweep() a
+    // few times per shortest timeout. Cleared when the request ends.
+    std::shared_ptr<struct Watch>& watch;
     std::string& capture;        // a non-streaming body copied aside for its usage
     std::string* stream_text;    // set: collect a stream's generated text here (access log content)
     std::size_t stream_text_limit;
@@ -88,10 +87,15 @@ struct Outcome {
 
 struct Watch;
 
-// Waits for the caller's socket to become readable while `watch`'s request is forwarded. A caller
-// that closed its connection makes it close the upstream connection at once, freeing the engine's
-// slot; one that pipelined its next request is still there.
-void watch_caller(asio::ip::tcp::socket& socket, std::shared_ptr<Watch> watch);
+// Called by the caller connection's sweep while `watch`'s request is forwarded, instead of timers
+// armed per operation:
+//   - the first call starts waiting for the caller's socket to become readable (so quick requests
+//     cost no socket wait at all): a caller that closed its connection makes the upstream
+//     connection close at once, freeing the engine's slot; one that pipelined its next request is
+//     still there;
+//   - past the deadline of the upstream operation in progress (first byte, idle), that operation
+//     is cancelled and reported as a timeout.
+void sweep(asio::ip::tcp::socket& caller, const std::shared_ptr<Watch>& watch, SteadyTime now);
 
 class Forwarder {
 public:

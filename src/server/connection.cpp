@@ -101,8 +101,8 @@ public:
     // Called by the worker's sweep: a phase past its deadline has its socket operations
     // cancelled (the waiting coroutine then answers 408, or closes the connection).
     void check_deadline(SteadyTime now) {
-        // A request still forwarded at this sweep starts watching for the caller's hang-up.
-        if (pending_watch_) forward::watch_caller(stream_.socket(), std::move(pending_watch_));
+        // A request being forwarded: its hang-up watch and upstream deadlines.
+        if (watch_) forward::sweep(stream_.socket(), watch_, now);
         if (now < deadline_ && now < write_deadline_) return;
         if (now >= deadline_ && reading_) read_timed_out_ = true;
         deadline_ = write_deadline_ = SteadyTime::max();
@@ -148,7 +148,7 @@ private:
     // socket closed, so the caller still gets its 408.
     SteadyTime deadline_ = SteadyTime::max();
     SteadyTime write_deadline_ = SteadyTime::max();
-    std::shared_ptr<forward::Watch> pending_watch_;  // see forward::CallerSide
+    std::shared_ptr<forward::Watch> watch_;  // the request being forwarded (see forward::CallerSide)
     bool reading_ = false;
     bool read_timed_out_ = false;
 };
@@ -595,7 +595,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
                                           relay_,
                                           limits().request_read_timeout,
                                           write_deadline_,
-                                          pending_watch_,
+                                          watch_,
                                           capture_,
                                           keep_content ? &content.completion : nullptr,
                                           content_limit,

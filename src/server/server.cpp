@@ -31,13 +31,17 @@ asio::awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor) {
     }
 }
 
-// Enforces the caller connections' deadlines (keep-alive, request read, writes) of one worker, a
-// few times per shortest timeout, instead of a timer armed and cancelled per operation.
+// Enforces the deadlines of one worker's caller connections (keep-alive, request read, writes) and
+// of the requests they forward (upstream first byte and idle; the hang-up watch), ten times per
+// shortest timeout (every 5 to 250 ms), instead of a timer armed and cancelled per operation.
 asio::awaitable<void> sweep_deadlines(Worker& worker) {
     asio::steady_timer tick(worker.io);
     while (true) {
-        const auto& server = worker.local->generation->config.server;
-        const auto shortest = std::min(server.request_read_timeout, server.keepalive_timeout);
+        const auto& config = worker.local->generation->config;
+        auto shortest = std::min(config.server.request_read_timeout, config.server.keepalive_timeout);
+        for (const auto& upstream : config.upstreams) {
+            shortest = std::min({shortest, upstream.timeouts.first_byte, upstream.timeouts.idle});
+        }
         tick.expires_after(std::clamp<config::Duration>(shortest / 10, std::chrono::milliseconds(5),
                                                         std::chrono::milliseconds(250)));
         auto [ec] = co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
