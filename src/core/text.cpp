@@ -48,4 +48,12 @@ std::optional<std::string> closest(std::string_view word, std::span<const std::s
     return best;
 }
 
+std::string utc_format(std::time_t t, const char* format) {
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char out[64];
+    const std::size_t n = std::strftime(out, sizeof out, format, &tm);
+    return std::string(out, n);
+}
+
 }  // namespace switchyard

@@ -1,7 +1,9 @@
-// Small text helpers: "did you mean ...?" for config and routing errors, comparisons, UTF-8 cuts.
+// Small text helpers: "did you mean ...?" for config and routing errors, comparisons, UTF-8 cuts, UTC
+// times.
 #pragma once
 
 #include <cstddef>
+#include <ctime>
 #include <optional>
 #include <span>
 #include <string>
@@ -17,6 +19,9 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 std::optional<std::string> closest(std::string_view word, std::span<const std::string> candidates);
 
 bool iequals(std::string_view a, std::string_view b);
+
+// `t` formatted by strftime's `format` in UTC (at most 63 characters).
+std::string utc_format(std::time_t t, const char* format);
 
 // The longest prefix of `text` of at most `limit` bytes that does not cut a UTF-8 sequence.
 inline std::string_view utf8_prefix(std::string_view text, std::size_t limit) {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/text.hpp"
 #include "http/wire.hpp"
 
 namespace switchyard::limit {
@@ -122,13 +123,7 @@ long month_index(std::time_t now) {
     return (tm.tm_year + 1900L) * 12 + tm.tm_mon;
 }
 
-std::string utc_text(std::time_t t) {
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char out[32];
-    std::strftime(out, sizeof out, "%Y-%m-%d %H:%M UTC", &tm);
-    return out;
-}
+std::string utc_text(std::time_t t) { return utc_format(t, "%Y-%m-%d %H:%M UTC"); }
 
 std::string dollars(double usd) {
     char out[32];

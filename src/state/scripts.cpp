@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "core/text.hpp"
+
 namespace switchyard::state {
 
 const std::string_view kLimitScript = R"lua(
@@ -194,20 +196,8 @@ bool parse_admit_reply(const Reply& reply, const std::vector<const config::RateL
     return true;
 }
 
-std::string day_text(std::time_t now) {
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char out[16];
-    std::strftime(out, sizeof out, "%Y-%m-%d", &tm);
-    return out;
-}
+std::string day_text(std::time_t now) { return utc_format(now, "%Y-%m-%d"); }
 
-std::string month_text(std::time_t now) {
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char out[16];
-    std::strftime(out, sizeof out, "%Y-%m", &tm);
-    return out;
-}
+std::string month_text(std::time_t now) { return utc_format(now, "%Y-%m"); }
 
 }  // namespace switchyard::state
