@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/text.hpp"
+#include "http/read.hpp"
 #include "http/wire.hpp"
 #include "usage/usage.hpp"
 
@@ -131,7 +132,7 @@ public:
     asio::awaitable<Result> run(Connection& connection, const route::Lease& lease, upstream::Upstream& upstream,
                                 Outcome& outcome, bool may_retry);
 
-    const ApiError& error() const { return error_; }
+    const ApiError& error() const { return *error_; }  // after a failure
     bool reusable() const { return reusable_; }
     bool broken() const { return broken_; }  // the response broke after it began
     std::chrono::nanoseconds first_byte() const { return first_byte_; }
@@ -177,7 +178,7 @@ private:
     const CallerRequest& request_;
     CallerSide& caller_;
     Watch& watch_;
-    ApiError error_;
+    std::optional<ApiError> error_;  // (not default-constructed: its type string would allocate)
     bool reusable_ = false;
     bool broken_ = false;
     std::chrono::nanoseconds first_byte_{};
@@ -253,7 +254,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     std::array<asio::const_buffer, 6> request_buffers{asio::buffer(caller_.head)};
     for (std::size_t i = 0; i < body.count; ++i) request_buffers[i + 1] = asio::buffer(body.parts[i]);
     start_deadline(limits.cap(timeouts.first_byte));  // for the write and the response head
-    auto [write_ec, written] = co_await connection.visit(
+    auto [write_ec, written] = co_await connection.visit_socket(
         [&](auto& stream) { return asio::async_write(stream, request_buffers, asio::as_tuple(asio::use_awaitable)); });
     if (write_ec) {
         end_deadline(write_ec);
@@ -266,8 +267,8 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     http::response_parser<http::buffer_body> parser;
     parser.header_limit(64 * 1024);
     parser.body_limit(boost::none);
-    auto [head_ec, head_bytes] = co_await connection.visit([&](auto& stream) {
-        return http::async_read_header(stream, connection.buffer, parser, asio::as_tuple(asio::use_awaitable));
+    auto head_ec = co_await connection.visit_socket([&](auto& stream) {
+        return wire::async_read_into(stream, connection.buffer, parser, wire::ReadUntil::header);
     });
     end_deadline(head_ec);
     if (head_ec) {
@@ -289,7 +290,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
                                           upstream_label(config_, upstream.config()) + " answered HTTP " +
                                               std::to_string(outcome.status),
                                           "upstream_error");
-        if (outcome.status == 429 && retry_after_) error_.retry_after = retry_after_->count();
+        if (outcome.status == 429 && retry_after_) error_->retry_after = retry_after_->count();
         co_return Result::retry_status;  // the connection is dropped with its unread body
     }
     build_response_head(parser, lease, chunked);
@@ -346,7 +347,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
                 got = capacity - carry - parser.get().body().size;
                 if (got > 0 || parser.is_done() || read_ec) break;
                 start_deadline(limits.cap(timeouts.idle));
-                auto [ec, n] = co_await connection.visit([&](auto& stream) {
+                auto [ec, n] = co_await connection.visit_socket([&](auto& stream) {
                     return stream.async_read_some(connection.buffer.prepare(16 * 1024),
                                                   asio::as_tuple(asio::use_awaitable));
                 });
@@ -422,10 +423,10 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
             // OpenAI clients raise; any other body can only be cut by closing the connection.
             fail(upstream, read_ec, "finish the response", limits, timeouts.idle);
             broken_ = true;
-            outcome.error = error_.message;
+            outcome.error = error_->message;
             settle_usage();
             if (chunked && event_stream) {
-                std::string event = "data: " + to_body(error_) + "\n\n";
+                std::string event = "data: " + to_body(*error_) + "\n\n";
                 wire::ChunkHeader event_header(event.size());
                 const std::array<asio::const_buffer, 4> tail{asio::buffer(event_header.view()), asio::buffer(event),
                                                              asio::buffer(wire::kCrlf), asio::buffer(wire::kLastChunk)};

@@ -56,7 +56,7 @@ protected:
 
 // The caller's side: where the response goes, and the buffers reused for every request on it.
 struct CallerSide {
-    beast::tcp_stream& stream;
+    asio::ip::tcp::socket& stream;
     std::string& head;           // response head scratch
     std::span<char> relay;       // body relay buffer
     config::Duration write_timeout;

@@ -9,6 +9,7 @@
 #include "core/request_id.hpp"
 #include "usage/usage.hpp"
 #include "core/text.hpp"
+#include "http/read.hpp"
 #include "http/wire.hpp"
 #include "server/access_log.hpp"
 #include "server/admin.hpp"
@@ -79,7 +80,7 @@ private:
 class ClientConnection {
 public:
     ClientConnection(Worker& worker, tcp::socket socket)
-        : worker_(worker), local_(worker.local), stream_(std::move(socket)) {
+        : worker_(worker), local_(worker.local), socket_(std::move(socket)) {
         worker_.connections.insert(this);
         worker_.shared.open_connections.fetch_add(1, std::memory_order_relaxed);
     }
@@ -95,32 +96,32 @@ public:
     void close_if_idle() {
         if (!idle_) return;
         boost::system::error_code ignored;
-        stream_.socket().close(ignored);
+        socket_.close(ignored);
     }
 
     // Called by the worker's sweep: a phase past its deadline has its socket operations
     // cancelled (the waiting coroutine then answers 408, or closes the connection).
     void check_deadline(SteadyTime now) {
         // A request being forwarded: its hang-up watch and upstream deadlines.
-        if (watch_) forward::sweep(stream_.socket(), watch_, now);
+        if (watch_) forward::sweep(socket_, watch_, now);
         if (now < deadline_ && now < write_deadline_) return;
         if (now >= deadline_ && reading_) read_timed_out_ = true;
         deadline_ = write_deadline_ = SteadyTime::max();
         boost::system::error_code ignored;
-        stream_.socket().cancel(ignored);
+        socket_.cancel(ignored);
     }
 
 private:
     // Reads and answers one request; false when the connection must close afterwards.
     asio::awaitable<bool> serve_one();
-    asio::awaitable<bool> handle(http::request<http::string_body>& request, bool keep_alive);
-    asio::awaitable<bool> proxy(parse::Endpoint endpoint, http::request<http::string_body>& request,
+    asio::awaitable<bool> handle(wire::Request& request, bool keep_alive);
+    asio::awaitable<bool> proxy(parse::Endpoint endpoint, wire::Request& request,
                                 std::string_view request_id, bool keep_alive);
     asio::awaitable<bool> respond(const wire::LocalResponse& response, std::string_view request_id, bool keep_alive);
     // Answers with `error` and closes: the rest of the stream cannot be trusted.
     asio::awaitable<bool> reject(ApiError error) {
         const wire::LocalResponse response = wire::error_response(error);
-        const std::string request_id = new_request_id();
+        const RequestId request_id = new_request_id();
         co_await respond(response, request_id, false);
         co_return false;
     }
@@ -135,7 +136,7 @@ private:
     Worker& worker_;
     // The generation the current request started with (a reload swaps the worker's, not this).
     std::shared_ptr<Local> local_;
-    beast::tcp_stream stream_;
+    tcp::socket socket_;  // plain socket operations: deadlines are swept, not armed per operation
     beast::flat_buffer buffer_;
     std::string head_;
     std::string extra_headers_;  // x-ratelimit-* lines for the current response
@@ -163,7 +164,7 @@ asio::awaitable<void> ClientConnection::run() {
         local_ = worker_.local;  // between requests: take up a reloaded config
         if (buffer_.size() == 0) {
             deadline_ = std::chrono::steady_clock::now() + limits().keepalive_timeout;
-            auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), asio::as_tuple(asio::use_awaitable));
+            auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), asio::as_tuple(asio::use_awaitable));
             deadline_ = SteadyTime::max();
             if (ec) break;
             buffer_.commit(n);
@@ -174,13 +175,13 @@ asio::awaitable<void> ClientConnection::run() {
     }
     idle_ = false;
     boost::system::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.socket().close(ignored);
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    socket_.close(ignored);
 }
 
 asio::awaitable<bool> ClientConnection::serve_one() {
     const auto& server = limits();
-    http::request_parser<http::string_body> parser;
+    http::request_parser<wire::PaddedBody> parser;
     parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(server.max_header_bytes, UINT32_MAX)));
     parser.body_limit(server.max_body_bytes);
 
@@ -199,8 +200,7 @@ asio::awaitable<bool> ClientConnection::serve_one() {
             connection.reading_ = false;
         }
     } stop_deadline{*this};
-    auto [head_ec, head_bytes] =
-        co_await http::async_read_header(stream_, buffer_, parser, asio::as_tuple(asio::use_awaitable));
+    const auto head_ec = co_await wire::async_read_into(socket_, buffer_, parser, wire::ReadUntil::header);
     if (head_ec == http::error::header_limit) {
         ApiError error{431, "request headers exceed the limit of " + std::to_string(server.max_header_bytes) + " bytes",
                        "invalid_request_error", std::nullopt, "headers_too_large"};
@@ -245,11 +245,10 @@ asio::awaitable<bool> ClientConnection::serve_one() {
         if (iequals_expect_continue(request[http::field::expect])) {
             static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
             auto [ec, n] =
-                co_await asio::async_write(stream_, asio::buffer(kContinue), asio::as_tuple(asio::use_awaitable));
+                co_await asio::async_write(socket_, asio::buffer(kContinue), asio::as_tuple(asio::use_awaitable));
             if (ec) co_return false;
         }
-        auto [body_ec, body_bytes] =
-            co_await http::async_read(stream_, buffer_, parser, asio::as_tuple(asio::use_awaitable));
+        const auto body_ec = co_await wire::async_read_into(socket_, buffer_, parser, wire::ReadUntil::message);
         if (body_ec == http::error::body_limit) {
             ApiError error = too_large();
             co_return co_await reject(std::move(error));
@@ -274,13 +273,13 @@ asio::awaitable<bool> ClientConnection::respond(const wire::LocalResponse& respo
                                                 bool keep_alive) {
     const std::string bytes = wire::serialize(response, request_id, keep_alive);
     write_deadline_ = std::chrono::steady_clock::now() + limits().request_read_timeout;
-    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
     write_deadline_ = SteadyTime::max();
     co_return !ec;
 }
 
-asio::awaitable<bool> ClientConnection::handle(http::request<http::string_body>& request, bool keep_alive) {
-    const std::string request_id = request_id_from(request["x-request-id"]);
+asio::awaitable<bool> ClientConnection::handle(wire::Request& request, bool keep_alive) {
+    const RequestId request_id = request_id_from(request["x-request-id"]);
     std::string_view path = request.target();
     if (const auto query = path.find('?'); query != std::string_view::npos) path = path.substr(0, query);
     const Route route = route_of(path);
@@ -352,7 +351,7 @@ asio::awaitable<bool> ClientConnection::handle(http::request<http::string_body>&
     co_return co_await respond(response, request_id, keep_alive);
 }
 
-asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::request<http::string_body>& request,
+asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Request& request,
                                               std::string_view request_id, bool keep_alive) {
     Shared& shared = worker_.shared;
     const std::shared_ptr<Local> local = local_;  // kept until the request is accounted for
@@ -590,7 +589,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, http::re
         bool spent = false;
     } spend_budget{key.get(), generation.pricer, shared.fleet.get()};
     const bool settle_budget = key && key->budget.any();
-    const forward::CallerSide caller_side{stream_,
+    const forward::CallerSide caller_side{socket_,
                                           head_,
                                           relay_,
                                           limits().request_read_timeout,

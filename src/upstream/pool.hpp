@@ -77,6 +77,13 @@ public:
         if (tls_) return f(*tls_);
         return f(*plain_);
     }
+    // The same with the bare socket of a plain connection: no Beast timeout bookkeeping per
+    // operation (the forwarder's deadlines are enforced by the caller connection's sweep).
+    template <typename F>
+    decltype(auto) visit_socket(F&& f) {
+        if (tls_) return f(*tls_);
+        return f(plain_->socket());
+    }
 
     // True when a reused idle connection has been closed by the peer meanwhile.
     bool peer_closed();

@@ -1,0 +1,106 @@
+// Reading an HTTP/1.1 message into a Beast parser with the stream's own read_some: what
+// http::async_read_header and http::async_read do, without their layers of composed operations
+// (the hot path reads a head and a small body per request on both sides of the gateway).
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffer_traits.hpp>
+#include <boost/beast/core/buffers_range.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/message.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace switchyard::wire {
+
+// A request body read into a string with room reserved past its end for the JSON parser's
+// padding (simdjson reads up to 64 bytes beyond the text), so that parsing it needs no copy and
+// no second allocation.
+struct PaddedBody {
+    static constexpr std::size_t kPadding = 64;
+    using value_type = std::string;
+    static std::uint64_t size(const value_type& body) { return body.size(); }
+
+    class reader {
+    public:
+        template <bool IsRequest, class Fields>
+        reader(boost::beast::http::header<IsRequest, Fields>&, value_type& body) : body_(body) {}
+
+        void init(const boost::optional<std::uint64_t>& length, boost::system::error_code& ec) {
+            ec = {};
+            if (!length) return;
+            if (*length > body_.max_size() - kPadding) {
+                ec = boost::beast::http::error::buffer_overflow;
+                return;
+            }
+            body_.reserve(static_cast<std::size_t>(*length) + kPadding);
+        }
+
+        template <class ConstBufferSequence>
+        std::size_t put(const ConstBufferSequence& buffers, boost::system::error_code& ec) {
+            const std::size_t extra = boost::beast::buffer_bytes(buffers);
+            const std::size_t size = body_.size();
+            if (extra > body_.max_size() - size) {
+                ec = boost::beast::http::error::buffer_overflow;
+                return 0;
+            }
+            body_.resize(size + extra);
+            ec = {};
+            char* dest = body_.data() + size;
+            for (const auto piece : boost::beast::buffers_range_ref(buffers)) {
+                std::memcpy(dest, piece.data(), piece.size());
+                dest += piece.size();
+            }
+            return extra;
+        }
+
+        void finish(boost::system::error_code& ec) { ec = {}; }
+
+    private:
+        value_type& body_;
+    };
+};
+
+using Request = boost::beast::http::request<PaddedBody>;
+
+enum class ReadUntil { header, message };
+
+// Feeds `parser` from `buffer` (bytes already read stay there for the next message), reading
+// more from `stream` while the parser needs it, until the head or the whole message is parsed.
+// Errors as Beast's: end_of_stream when the stream ends before any byte of the message, the
+// parser's own (header_limit, body_limit, partial_message, bad_*), or the stream's.
+template <typename Stream, bool IsRequest>
+boost::asio::awaitable<boost::system::error_code> async_read_into(Stream& stream, boost::beast::flat_buffer& buffer,
+                                                                  boost::beast::http::basic_parser<IsRequest>& parser,
+                                                                  ReadUntil until) {
+    namespace http = boost::beast::http;
+    const auto finished = [&] { return until == ReadUntil::header ? parser.is_header_done() : parser.is_done(); };
+    boost::system::error_code ec;
+    while (!finished()) {
+        if (buffer.size() > 0) {
+            const std::size_t used = parser.put(buffer.data(), ec);
+            buffer.consume(used);
+            if (!ec && used > 0) continue;
+            if (ec && ec != http::error::need_more) co_return ec;
+            ec = {};
+        }
+        auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(16 * 1024),
+                                                            boost::asio::as_tuple(boost::asio::use_awaitable));
+        buffer.commit(n);
+        if (read_ec == boost::asio::error::eof) {
+            if (!parser.got_some()) co_return http::error::end_of_stream;
+            parser.put_eof(ec);  // ends a body delimited by the close, or reports partial_message
+            co_return ec;
+        }
+        if (read_ec) co_return read_ec;
+    }
+    co_return ec;
+}
+
+}  // namespace switchyard::wire
