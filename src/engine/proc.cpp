@@ -69,9 +69,9 @@ std::vector<ProcessInfo> list_processes(const std::string& proc_root) {
     return out;
 }
 
-TreeMemory read_tree_memory(const std::string& proc_root, pid_t root) {
+TreeMemory read_tree_memory(const std::string& proc_root, const std::vector<ProcessInfo>& all, pid_t root) {
     TreeMemory memory;
-    memory.tree = process_tree(list_processes(proc_root), root);
+    memory.tree = process_tree(all, root);
     for (const auto& p : memory.tree) {
         const std::size_t rss =
             parse_vm_rss(read_small_file(proc_root + "/" + std::to_string(p.pid) + "/status")).value_or(0);

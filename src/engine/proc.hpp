@@ -37,8 +37,12 @@ struct TreeMemory {
     std::size_t rss = 0;            // bytes, the whole tree
     std::size_t main_rss = 0;       // bytes, the root alone
 };
-// The tree of `root` with its VmRSS summed (a process gone meanwhile counts 0).
-TreeMemory read_tree_memory(const std::string& proc_root, pid_t root);
+// The tree of `root` among `all` (list_processes of the same root) with its VmRSS summed (a
+// process gone meanwhile counts 0).
+TreeMemory read_tree_memory(const std::string& proc_root, const std::vector<ProcessInfo>& all, pid_t root);
+inline TreeMemory read_tree_memory(const std::string& proc_root, pid_t root) {
+    return read_tree_memory(proc_root, list_processes(proc_root), root);
+}
 
 // nvidia-smi's per-pid GPU memory summed over the tree's pids.
 std::size_t tree_gpu_memory(const std::map<pid_t, std::size_t>& per_pid, const std::vector<ProcessInfo>& tree);

@@ -738,28 +738,28 @@ void Supervisor::write_log(Run& run, std::string_view bytes) {
 // descendant: a router's per-model children); GPU memory from nvidia-smi, summed over the same
 // pids, when there is one. Over a limit while ready: drain, then restart.
 void Supervisor::watch_memory(SteadyTime now) {
+    bool any_running = false;
+    for (auto& run : runs_) any_running = any_running || run->pid > 0;
+    if (!any_running) return;
     std::map<pid_t, std::size_t> gpu;
     bool gpu_read = false;
     if (!nvidia_smi_.empty()) {
-        bool any_running = false;
-        for (auto& run : runs_) any_running = any_running || run->pid > 0;
-        if (any_running) {
-            const std::string command = nvidia_smi_ + " --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>/dev/null";
-            if (FILE* pipe = ::popen(command.c_str(), "r")) {
-                std::string text;
-                char buffer[4096];
-                std::size_t n = 0;
-                while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) text.append(buffer, n);
-                gpu_read = ::pclose(pipe) == 0;
-                gpu = parse_nvidia_smi(text);
-            }
+        const std::string command = nvidia_smi_ + " --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>/dev/null";
+        if (FILE* pipe = ::popen(command.c_str(), "r")) {
+            std::string text;
+            char buffer[4096];
+            std::size_t n = 0;
+            while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) text.append(buffer, n);
+            gpu_read = ::pclose(pipe) == 0;
+            gpu = parse_nvidia_smi(text);
         }
     }
+    const std::vector<ProcessInfo> processes = list_processes("/proc");  // once for every engine
     std::lock_guard lock(mutex_);
     for (auto& owned : runs_) {
         Run& run = *owned;
         if (run.pid <= 0) continue;
-        TreeMemory memory = read_tree_memory("/proc", run.pid);
+        TreeMemory memory = read_tree_memory("/proc", processes, run.pid);
         run.rss = memory.rss;
         run.main_rss = memory.main_rss;
         run.tree = std::move(memory.tree);
