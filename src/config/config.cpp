@@ -716,7 +716,7 @@ private:
         for (const auto& item : node) {
             Engine engine;
             if (!expect_map(item, "an engine",
-                            {"name", "command", "env", "workdir", "model", "port", "gpu", "preload", "ready_path",
+                            {"name", "command", "env", "workdir", "model", "models", "port", "gpu", "preload", "ready_path",
                              "load_timeout", "health_interval", "unhealthy_threshold", "idle_unload", "drain_timeout", "stop_grace", "restart", "memory_limit",
                              "gpu_memory_limit", "max_waiting", "log", "max_loaded"})) {
                 continue;
@@ -753,6 +753,7 @@ private:
             }
             string(item, "workdir", engine.workdir);
             string(item, "model", engine.model);
+            engine_models(item["models"], engine);
             integer(item, "port", engine.port, 1, 65535);
             if (engine.port != 0 && !ports.insert(engine.port).second) {
                 error(item["port"], "port " + std::to_string(engine.port) + " is given to two engines");
@@ -815,6 +816,24 @@ private:
             engine.upstream = out.upstreams.size();
             out.upstreams.push_back(std::move(upstream));
             out.engines.push_back(std::move(engine));
+        }
+    }
+
+    // `models: [a, b]`: the names one engine process serves, each once.
+    void engine_models(const YAML::Node& node, Engine& engine) {
+        if (!node) return;
+        if (!node.IsSequence() || node.size() == 0) {
+            error(node, "engine '" + engine.name + "': 'models' must be a non-empty list of model names");
+            return;
+        }
+        for (const auto& name : node) {
+            if (!name.IsScalar() || name.Scalar().empty()) {
+                error(name, "each item of 'models' must be a model name");
+            } else if (std::find(engine.models.begin(), engine.models.end(), name.Scalar()) != engine.models.end()) {
+                error(name, "engine '" + engine.name + "' lists model '" + name.Scalar() + "' twice");
+            } else {
+                engine.models.push_back(name.Scalar());
+            }
         }
     }
 
@@ -1013,6 +1032,7 @@ private:
                 string(d, "model", deployment.model);
                 string(d, "name", deployment.name);
                 const auto found = std::find(upstream_names.begin(), upstream_names.end(), upstream);
+                const Engine* on_engine = nullptr;
                 if (!engine.empty()) {
                     // An engine's upstream has the engine's name.
                     std::vector<std::string> engine_names;
@@ -1025,7 +1045,8 @@ private:
                         if (auto guess = closest(engine, engine_names)) message += "; did you mean '" + *guess + "'?";
                         error(d["engine"], std::move(message));
                     } else {
-                        deployment.upstream = out.engines[static_cast<std::size_t>(e - engine_names.begin())].upstream;
+                        on_engine = &out.engines[static_cast<std::size_t>(e - engine_names.begin())];
+                        deployment.upstream = on_engine->upstream;
                     }
                     upstream = engine;
                 } else if (upstream.empty()) {
@@ -1040,6 +1061,7 @@ private:
                     deployment.upstream = static_cast<std::size_t>(found - upstream_names.begin());
                 }
                 if (deployment.model.empty()) deployment.model = model.name;
+                if (on_engine) engine_serves(*on_engine, d, deployment.model);
                 if (deployment.name.empty()) deployment.name = upstream;
                 model.deployments.push_back(std::move(deployment));
             }
@@ -1052,6 +1074,21 @@ private:
         for (auto& model : out.models) {
             for (auto& deployment : model.deployments) deployment.id = out.deployment_count++;
         }
+    }
+
+    // A deployment on an engine that lists its models must name one of them (its `model`, or the
+    // public name when it gives none).
+    void engine_serves(const Engine& engine, const YAML::Node& deployment, const std::string& name) {
+        if (engine.models.empty() ||
+            std::find(engine.models.begin(), engine.models.end(), name) != engine.models.end()) {
+            return;
+        }
+        std::string message = "engine '" + engine.name + "' does not serve model '" + name + "' (its models: ";
+        for (std::size_t i = 0; i < engine.models.size(); ++i) message += (i ? ", " : "") + engine.models[i];
+        message += ")";
+        if (auto guess = closest(name, engine.models)) message += "; did you mean '" + *guess + "'?";
+        if (!deployment["model"]) message += "; name one with 'model:'";
+        error(deployment["model"] ? deployment["model"] : deployment["engine"], std::move(message));
     }
 
     // Fallbacks name other models; each must exist and a model may not fall back to itself.

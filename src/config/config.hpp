@@ -134,6 +134,9 @@ struct Engine {
     std::map<std::string, std::string> env;  // added to the gateway's environment
     std::string workdir;                     // empty: the gateway's
     std::string model;                       // path or name, for ${MODEL}
+    // The models one engine process serves (llama-server's router mode, Ollama); a deployment on
+    // this engine must name one of them. Empty: a single-model engine, any name is forwarded.
+    std::vector<std::string> models;
     std::uint16_t port = 0;                  // 0: a free loopback port picked at start-up
     std::string gpu;                         // GPU group; empty: none
     bool preload = false;                    // start with the gateway instead of on first request

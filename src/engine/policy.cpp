@@ -1,5 +1,8 @@
 #include "engine/policy.hpp"
 
+#include <simdjson.h>
+
+#include <algorithm>
 #include <charconv>
 
 namespace switchyard::engine {
@@ -94,6 +97,34 @@ std::map<pid_t, std::size_t> parse_nvidia_smi(std::string_view text) {
         if (std::from_chars(pid_text.data(), pid_text.data() + pid_text.size(), pid).ec != std::errc{}) continue;
         if (std::from_chars(mib_text.data(), mib_text.data() + mib_text.size(), mib).ec != std::errc{}) continue;
         out[pid] += mib * 1024 * 1024;
+    }
+    return out;
+}
+
+std::optional<std::vector<ModelState>> parse_router_models(std::string_view body) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    simdjson::dom::array data;
+    if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS ||
+        root["data"].get_array().get(data) != simdjson::SUCCESS) {
+        return std::nullopt;
+    }
+    std::vector<ModelState> out;
+    for (simdjson::dom::element model : data) {
+        std::string_view id, state;
+        if (model["id"].get(id) != simdjson::SUCCESS) continue;
+        if (model["status"]["value"].get(state) != simdjson::SUCCESS) state = {};
+        out.push_back({std::string(id), std::string(state)});
+    }
+    return out;
+}
+
+std::vector<ModelState> merge_model_states(const std::vector<std::string>& configured,
+                                           const std::vector<ModelState>& listed) {
+    std::vector<ModelState> out;
+    for (const auto& name : configured) {
+        const auto found = std::find_if(listed.begin(), listed.end(), [&](const ModelState& m) { return m.name == name; });
+        out.push_back({name, found == listed.end() ? std::string() : found->state});
     }
     return out;
 }

@@ -1,6 +1,6 @@
 // The engine supervisor's pure decisions, apart from processes and time: command placeholders,
 // the restart backoff schedule, which engine of a full GPU group to unload, and the readings of
-// /proc/PID/status and nvidia-smi. Unit-tested without starting anything.
+// /proc/PID/status, nvidia-smi and a router engine's model list. Unit-tested without starting anything.
 #pragma once
 
 #include <sys/types.h>
@@ -47,6 +47,21 @@ std::optional<std::size_t> pick_eviction(std::span<const LruCandidate> group, st
 
 // VmRSS of a /proc/PID/status text, in bytes.
 std::optional<std::size_t> parse_vm_rss(std::string_view status_text);
+// An engine's model as its GET /models lists it (llama-server's router mode: "loaded",
+// "loading", "unloaded"...).
+struct ModelState {
+    std::string name;
+    std::string state;  // empty: not known (not listed, or the engine does not say)
+
+    bool operator==(const ModelState&) const = default;
+};
+// The models of a GET /models body ({"data":[{"id":..., "status":{"value":...}}]}); nullopt when
+// it is not such a list.
+std::optional<std::vector<ModelState>> parse_router_models(std::string_view body);
+// The engine's configured models, each with its state from `listed` (empty when not listed).
+std::vector<ModelState> merge_model_states(const std::vector<std::string>& configured,
+                                           const std::vector<ModelState>& listed);
+
 // `nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits` (MiB) as bytes
 // per pid.
 std::map<pid_t, std::size_t> parse_nvidia_smi(std::string_view text);

@@ -42,6 +42,22 @@ std::string bytes_text(std::uint64_t bytes) {
     return out.str();
 }
 
+// An engine's `models` as "a:loaded,b:unloaded" (a name alone when its state is not known); "-"
+// for a single-model engine.
+std::string models_text(simdjson::dom::element engine) {
+    simdjson::dom::array models;
+    if (engine["models"].get_array().get(models) != simdjson::SUCCESS) return "-";
+    std::string out;
+    for (simdjson::dom::element model : models) {
+        std::string_view name, state;
+        read(model, "name", name);
+        read(model, "state", state);
+        if (!out.empty()) out += ',';
+        out += std::string(name) + (state.empty() ? "" : ":" + std::string(state));
+    }
+    return out.empty() ? "-" : out;
+}
+
 std::string uptime_text(std::int64_t seconds) {
     if (seconds <= 0) return "-";
     std::ostringstream out;
@@ -146,7 +162,8 @@ std::string ps_table(const std::string& json, std::string* why) {
         *why = "the gateway's answer has no engine list";
         return {};
     }
-    std::vector<std::vector<std::string>> rows{{"NAME", "STATE", "PID", "RSS", "GPU", "IN FLIGHT", "UPTIME", "RESTARTS", "DETAIL"}};
+    std::vector<std::vector<std::string>> rows{
+        {"NAME", "STATE", "PID", "RSS", "GPU", "IN FLIGHT", "UPTIME", "RESTARTS", "MODELS", "DETAIL"}};
     for (simdjson::dom::element engine : data) {
         std::string_view name, state, detail, last_error;
         std::int64_t pid = 0, uptime = 0;
@@ -165,7 +182,7 @@ std::string ps_table(const std::string& json, std::string* why) {
         if (state == "failed" && !last_error.empty()) note = std::string(last_error) + (note.empty() ? "" : "; " + note);
         rows.push_back({std::string(name), std::string(state), pid > 0 ? std::to_string(pid) : "-", bytes_text(rss),
                         has_gpu ? bytes_text(gpu) : "-", std::to_string(in_flight), uptime_text(uptime),
-                        std::to_string(restarts), note});
+                        std::to_string(restarts), models_text(engine), note});
     }
     return format_rows(rows);
 }

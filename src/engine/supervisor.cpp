@@ -1,5 +1,7 @@
 #include "engine/supervisor.hpp"
 
+#include "engine/proc.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -32,6 +34,8 @@ constexpr std::size_t tail_lines = 40;
 constexpr std::size_t tail_line_bytes = 400;
 constexpr auto tick_interval = std::chrono::milliseconds(50);
 constexpr auto memory_interval = std::chrono::milliseconds(500);
+constexpr auto models_interval = std::chrono::seconds(2);
+constexpr std::size_t models_body_limit = 1 << 20;
 
 std::uint16_t free_loopback_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -79,6 +83,39 @@ bool probe(std::uint16_t port, const std::string& path) {
     }
     ::close(fd);
     return ok;
+}
+
+// GET `path` on 127.0.0.1:port (HTTP/1.0, half a second per read); the body of a 2xx answer, or
+// nullopt. Runs on the supervisor thread only.
+std::optional<std::string> get_body(std::uint16_t port, const std::string& path) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return std::nullopt;
+    timeval timeout{0, 500'000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(port);
+    std::string answer;
+    bool complete = false;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+        const std::string request = "GET " + path +
+                                    " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\nUser-Agent: switchyard-engines\r\n\r\n";
+        if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+            char buffer[8192];
+            while (answer.size() < models_body_limit) {
+                const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+                if (n == 0) complete = true;
+                if (n <= 0) break;
+                answer.append(buffer, static_cast<std::size_t>(n));
+            }
+        }
+    }
+    ::close(fd);
+    const auto body = answer.find("\r\n\r\n");
+    if (!complete || answer.size() < 12 || answer[9] != '2' || body == std::string::npos) return std::nullopt;
+    return answer.substr(body + 4);
 }
 
 std::string find_in_path(const std::string& program) {
@@ -140,8 +177,12 @@ struct Supervisor::Run {
     std::deque<SteadyTime> restart_times;  // unplanned restarts within the window
     std::uint64_t restarts = 0;
     std::string last_error;
-    std::size_t rss = 0;
+    std::size_t rss = 0;       // the process tree's
+    std::size_t main_rss = 0;  // the main process's
+    std::vector<ProcessInfo> tree;  // at the last memory reading
     std::optional<std::size_t> gpu;
+    std::vector<ModelState> models;  // from its GET /models, when it lists models
+    SteadyTime next_models_check{};
     std::string partial_line;
     std::deque<std::string> tail;
     int log_fd = -1;
@@ -330,7 +371,7 @@ void Supervisor::loop() {
             if (run->pid > 0) {
                 run->terminating = true;
                 run->kill_at = now + run->config.stop_grace;
-                ::kill(-run->pid, SIGTERM);
+                signal_tree(*run, SIGTERM);
             }
         }
     }
@@ -345,7 +386,7 @@ void Supervisor::loop() {
             if (run->pid <= 0) continue;
             any = true;
             if (t >= run->kill_at) {
-                ::kill(-run->pid, SIGKILL);
+                signal_tree(*run, SIGKILL);
                 run->kill_at = t + std::chrono::seconds(1);
             }
         }
@@ -375,6 +416,7 @@ void Supervisor::tick(SteadyTime now) {
         next_memory_check_ = now + memory_interval;
         watch_memory(now);
     }
+    watch_models(now);
     std::lock_guard lock(mutex_);
     for (auto& owned : runs_) {
         Run& run = *owned;
@@ -409,6 +451,7 @@ void Supervisor::tick(SteadyTime now) {
                 run.wanted = false;
                 run.next_health = now + run.config.health_interval;
                 run.failed_probes = 0;
+                run.next_models_check = now;
                 next_memory_check_ = now;  // its memory at once, not half a second later
                 spdlog::info("engine {}: ready after {} (pid {}, port {})", run.config.name,
                              seconds_text(std::chrono::duration_cast<config::Duration>(now - run.started)), run.pid,
@@ -417,7 +460,7 @@ void Supervisor::tick(SteadyTime now) {
                 run.last_error = "not ready within its load_timeout of " + seconds_text(run.config.load_timeout);
                 run.load_timed_out = true;
                 spdlog::error("engine {}: {}; killing it", run.config.name, run.last_error);
-                ::kill(-run.pid, SIGKILL);
+                signal_tree(run, SIGKILL);
             }
             continue;
         }
@@ -447,11 +490,11 @@ void Supervisor::tick(SteadyTime now) {
                 }
                 run.terminating = true;
                 run.kill_at = now + run.config.stop_grace;
-                ::kill(-run.pid, SIGTERM);
+                signal_tree(run, SIGTERM);
             } else if (run.terminating && now >= run.kill_at) {
                 spdlog::warn("engine {}: still running {} after SIGTERM; SIGKILL", run.config.name,
                              seconds_text(run.config.stop_grace));
-                ::kill(-run.pid, SIGKILL);
+                signal_tree(run, SIGKILL);
                 run.kill_at = now + run.config.stop_grace;
             }
         }
@@ -471,6 +514,9 @@ void Supervisor::reap(Run& run, SteadyTime now) {
     const pid_t old_pid = run.pid;
     run.pid = -1;
     run.rss = 0;
+    run.main_rss = 0;
+    run.tree.clear();
+    run.models.clear();
     run.gpu.reset();
     if (stopping_) {
         run.state = State::stopped;
@@ -688,38 +734,36 @@ void Supervisor::write_log(Run& run, std::string_view bytes) {
     run.log_bytes += bytes.size();
 }
 
-// RSS from /proc/PID/status; GPU memory from nvidia-smi when there is one. Over a limit while
-// ready: drain, then restart.
+// RSS summed over the engine's process tree (/proc/PID/status of the main process and every
+// descendant: a router's per-model children); GPU memory from nvidia-smi, summed over the same
+// pids, when there is one. Over a limit while ready: drain, then restart.
 void Supervisor::watch_memory(SteadyTime now) {
+    bool any_running = false;
+    for (auto& run : runs_) any_running = any_running || run->pid > 0;
+    if (!any_running) return;
     std::map<pid_t, std::size_t> gpu;
     bool gpu_read = false;
     if (!nvidia_smi_.empty()) {
-        bool any_running = false;
-        for (auto& run : runs_) any_running = any_running || run->pid > 0;
-        if (any_running) {
-            const std::string command = nvidia_smi_ + " --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>/dev/null";
-            if (FILE* pipe = ::popen(command.c_str(), "r")) {
-                std::string text;
-                char buffer[4096];
-                std::size_t n = 0;
-                while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) text.append(buffer, n);
-                gpu_read = ::pclose(pipe) == 0;
-                gpu = parse_nvidia_smi(text);
-            }
+        const std::string command = nvidia_smi_ + " --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>/dev/null";
+        if (FILE* pipe = ::popen(command.c_str(), "r")) {
+            std::string text;
+            char buffer[4096];
+            std::size_t n = 0;
+            while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) text.append(buffer, n);
+            gpu_read = ::pclose(pipe) == 0;
+            gpu = parse_nvidia_smi(text);
         }
     }
+    const std::vector<ProcessInfo> processes = list_processes("/proc");  // once for every engine
     std::lock_guard lock(mutex_);
     for (auto& owned : runs_) {
         Run& run = *owned;
         if (run.pid <= 0) continue;
-        std::ifstream in("/proc/" + std::to_string(run.pid) + "/status");
-        std::stringstream text;
-        text << in.rdbuf();
-        run.rss = parse_vm_rss(text.str()).value_or(0);
-        if (gpu_read) {
-            const auto found = gpu.find(run.pid);
-            run.gpu = found == gpu.end() ? 0 : found->second;
-        }
+        TreeMemory memory = read_tree_memory("/proc", processes, run.pid);
+        run.rss = memory.rss;
+        run.main_rss = memory.main_rss;
+        run.tree = std::move(memory.tree);
+        if (gpu_read) run.gpu = tree_gpu_memory(gpu, run.tree);
         if (run.state.load() != State::ready) continue;
         if (run.config.memory_limit > 0 && run.rss > run.config.memory_limit) {
             const std::string why = "RSS " + std::to_string(run.rss >> 20) + " MiB over its memory_limit of " +
@@ -735,6 +779,32 @@ void Supervisor::watch_memory(SteadyTime now) {
     }
 }
 
+// A ready engine that lists its models: their states from its GET /models every 2 s (the probe is
+// outside the lock; it may take up to half a second).
+void Supervisor::watch_models(SteadyTime now) {
+    for (auto& owned : runs_) {
+        Run& run = *owned;
+        if (run.config.models.empty() || run.state.load() != State::ready || now < run.next_models_check) continue;
+        run.next_models_check = now + models_interval;
+        std::vector<ModelState> listed;
+        if (const auto body = get_body(run.config.port, "/models")) {
+            if (auto parsed = parse_router_models(*body)) listed = std::move(*parsed);
+        }
+        std::lock_guard lock(mutex_);
+        run.models = std::move(listed);
+    }
+}
+
+// `signal` to the engine's process group and to any descendant that left it (found afresh in
+// /proc, so that no pid that has been reused meanwhile is hit).
+void Supervisor::signal_tree(const Run& run, int signal) {
+    if (run.pid <= 0) return;
+    ::kill(-run.pid, signal);
+    for (const auto& p : process_tree(list_processes("/proc"), run.pid)) {
+        if (p.pgid != run.pid) ::kill(p.pid, signal);
+    }
+}
+
 // --- Status ------------------------------------------------------------------------------------
 
 Status Supervisor::status_of(const Run& run, SteadyTime now) const {
@@ -745,8 +815,11 @@ Status Supervisor::status_of(const Run& run, SteadyTime now) const {
     s.pid = run.pid > 0 ? run.pid : 0;
     s.port = run.config.port;
     s.model = run.config.model;
+    s.models = merge_model_states(run.config.models, run.models);
     s.gpu = run.config.gpu;
     s.rss_bytes = run.rss;
+    s.main_rss_bytes = run.main_rss;
+    s.processes = run.tree.size();
     s.gpu_bytes = run.gpu;
     s.in_flight = in_flight(run.index);
     s.uptime_s = run.pid > 0 ? std::chrono::duration<double>(now - run.started).count() : 0;
@@ -779,9 +852,24 @@ std::string Supervisor::json() const {
         out += R"(,"port":)" + std::to_string(s.port);
         out += R"(,"model":)";
         append_json_string(out, s.model);
+        out += R"(,"models":[)";
+        for (std::size_t i = 0; i < s.models.size(); ++i) {
+            out += i ? R"(,{"name":)" : R"({"name":)";
+            append_json_string(out, s.models[i].name);
+            out += R"(,"state":)";
+            if (s.models[i].state.empty()) {
+                out += "null";
+            } else {
+                append_json_string(out, s.models[i].state);
+            }
+            out += '}';
+        }
+        out += ']';
         out += R"(,"gpu":)";
         append_json_string(out, s.gpu);
         out += R"(,"rss_bytes":)" + std::to_string(s.rss_bytes);
+        out += R"(,"main_rss_bytes":)" + std::to_string(s.main_rss_bytes);
+        out += R"(,"processes":)" + std::to_string(s.processes);
         out += R"(,"gpu_memory_bytes":)" + (s.gpu_bytes ? std::to_string(*s.gpu_bytes) : std::string("null"));
         out += R"(,"in_flight":)" + std::to_string(s.in_flight);
         out += R"(,"uptime_s":)" + std::to_string(static_cast<long long>(s.uptime_s));

@@ -1,6 +1,8 @@
 // The engine supervisor: starts the configured engines (llama-server and the like) as child
 // processes, probes them until ready, restarts them after a crash with backoff, drains and
 // restarts one over its memory limit, stops idle ones and keeps at most N loaded per GPU group.
+// One engine process may serve several models (llama-server's router mode): memory is measured
+// over its whole process tree, and the models' states are read from its GET /models.
 //
 // All process work (fork/exec, waitpid, /proc, nvidia-smi, readiness probes, log files) happens on
 // the supervisor's own thread; I/O threads only read atomics (is this engine ready?) and set them
@@ -36,9 +38,12 @@ struct Status {
     int pid = 0;
     std::uint16_t port = 0;
     std::string model;
+    std::vector<ModelState> models;  // the configured `models`, with their state from GET /models
     std::string gpu;
-    std::size_t rss_bytes = 0;
-    std::optional<std::size_t> gpu_bytes;  // when nvidia-smi is there
+    std::size_t rss_bytes = 0;       // the whole process tree (main process and descendants)
+    std::size_t main_rss_bytes = 0;  // the main process alone
+    std::size_t processes = 0;       // in the tree
+    std::optional<std::size_t> gpu_bytes;  // the tree's, when nvidia-smi is there
     std::size_t in_flight = 0;
     double uptime_s = 0;
     std::uint64_t restarts = 0;
@@ -96,6 +101,8 @@ private:
     void write_log(Run& run, std::string_view bytes);
     void open_log(Run& run);
     void watch_memory(SteadyTime now);
+    void watch_models(SteadyTime now);
+    void signal_tree(const Run& run, int signal);
     bool group_has_room(const Run& run, SteadyTime now);
     void wake();
     std::size_t in_flight(std::size_t engine) const;

@@ -1,14 +1,17 @@
 // The engine supervisor with a real llama-server on the tiny model: preload, load on the first
 // request, idle unload, kill -9 and restart, a memory limit below the engine's RSS (drain, then
 // restart), two engines sharing a GPU group that holds one (least recently used stopped; the
-// second serves the tiny Llama 4 mixture-of-experts model), a crash loop, and no orphan engine
-// when the gateway is killed.
+// second serves the tiny Llama 4 mixture-of-experts model), a crash loop, no orphan engine when
+// the gateway is killed, and one llama-server in router mode serving two public models (memory
+// over its process tree, no orphan model child).
 #include <gtest/gtest.h>
 
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <thread>
 
@@ -332,6 +335,184 @@ TEST(Engines, NoOrphanWhenTheGatewayIsKilled) {
     while (alive() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
     EXPECT_FALSE(alive()) << "engine pid " << pid << " outlived the gateway";
 }
+
+// --- One engine, several models: llama-server in router mode ---------------------------------
+
+// A models folder with both tiny models, named by the router after their file stems.
+std::string router_models_dir() {
+    const std::filesystem::path dir = temp_dir() + "/router-models";
+    std::filesystem::create_directories(dir);
+    const std::pair<const char*, std::string> models[] = {{"tiny-llama.gguf", tiny_model()},
+                                                          {"tiny-moe.gguf", tiny_llama4_model()}};
+    for (const auto& [name, target] : models) {
+        if (!std::filesystem::exists(dir / name)) {
+            std::filesystem::create_symlink(std::filesystem::absolute(target), dir / name);
+        }
+    }
+    return dir.string();
+}
+
+// One llama-server without -m: it serves every GGUF of the folder, a child process per loaded model.
+std::string router_engine(const std::string& extra = "") {
+    return R"(  - name: router
+    command: [")" + llama_server_binary() + R"(", --models-dir, "${MODEL}", --models-max, "2", --host, 127.0.0.1, --port, "${PORT}", -c, "512", -np, "1", -t, "1", --no-webui]
+    model: )" + router_models_dir() + R"(
+    models: [tiny-llama, tiny-moe]
+    load_timeout: 60s
+    drain_timeout: 5s
+    stop_grace: 3s
+)" + extra;
+}
+
+// Two public models on the one engine.
+const std::string kRouterModels =
+    "  - name: small\n    deployments: [{engine: router, model: tiny-llama}]\n"
+    "  - name: moe\n    deployments: [{engine: router, model: tiny-moe}]\n";
+
+// Direct children of `pid` (every thread's), from /proc.
+std::vector<long> children_of(long pid) {
+    std::vector<long> out;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        std::ifstream in(task.path() / "children");
+        long child = 0;
+        while (in >> child) out.push_back(child);
+    }
+    return out;
+}
+
+bool alive(long pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.empty()) return false;
+    const auto paren = text.rfind(')');
+    return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z';  // a zombie is dead
+}
+
+// The state the engine reports for one of its models ("" until it says).
+std::string model_state(const Gateway& gateway, const std::string& model) {
+    const std::string json = admin_engines(gateway);
+    const auto at = json.find(R"({"name":")" + model + R"(","state":)");
+    if (at == std::string::npos) return "";
+    const auto start = at + model.size() + 19;
+    return json.substr(start, json.find('}', start) - start);
+}
+
+void wait_for_model_state(const Gateway& gateway, const std::string& model, const std::string& wanted) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (model_state(gateway, model) != '"' + wanted + '"' && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_EQ(model_state(gateway, model), '"' + wanted + '"') << admin_engines(gateway);
+}
+
+StreamedResponse ask_streaming(const Gateway& gateway, const std::string& model) {
+    return post_streaming(gateway.port, "/v1/chat/completions", chat_body(model, true, R"("max_tokens":4)"), kCaller);
+}
+
+// Both public models answered by one llama-server (router mode), streaming and not; one engine
+// process with a child per loaded model; the engine's RSS is its whole tree's; `ps` shows the models.
+TEST(EngineRouter, TwoModelsOnOneEngineProcess) {
+    require_llama();
+    auto gateway = start_gateway(config(router_engine(), kRouterModels), kEnv);
+    EXPECT_EQ(state(gateway, "router"), R"("stopped")");
+
+    auto r = ask(gateway, "small");  // starts the engine, which loads tiny-llama
+    ASSERT_EQ(r.status, 200) << r.body << gateway.process->log();
+    EXPECT_EQ(r.header("x-switchyard-upstream"), "router");
+    EXPECT_NE(r.body.find(R"("model":"tiny-llama")"), std::string::npos) << r.body;
+    const long pid = number(gateway, "router", "pid");
+    ASSERT_GT(pid, 0);
+    wait_for_model_state(gateway, "tiny-llama", "loaded");
+    EXPECT_EQ(model_state(gateway, "tiny-moe"), R"("unloaded")");
+
+    r = ask(gateway, "moe");  // the same engine loads its second model
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("x-switchyard-upstream"), "router");
+    EXPECT_NE(r.body.find(R"("model":"tiny-moe")"), std::string::npos) << r.body;
+    for (const std::string model : {"small", "moe"}) {
+        const auto streamed = ask_streaming(gateway, model);
+        EXPECT_EQ(streamed.status, 200) << model;
+        EXPECT_NE(streamed.body().find("data: [DONE]"), std::string::npos) << model << ": " << streamed.body();
+    }
+    wait_for_model_state(gateway, "tiny-moe", "loaded");
+    EXPECT_EQ(number(gateway, "router", "pid"), pid);
+    EXPECT_EQ(number(gateway, "router", "restarts"), 0);
+    EXPECT_EQ(children_of(gateway.process->pid()), std::vector<long>{pid});  // one engine process
+    EXPECT_EQ(children_of(pid).size(), 2u);                                  // a child per model
+
+    // Memory: the tree (router and its two children), more than the router alone.
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (number(gateway, "router", "processes") < 3 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+    }
+    const std::string json = admin_engines(gateway);
+    EXPECT_EQ(field(json, "router", "processes"), "3") << json;
+    const long rss = std::stol(field(json, "router", "rss_bytes"));
+    const long main_rss = std::stol(field(json, "router", "main_rss_bytes"));
+    EXPECT_GT(main_rss, 0) << json;
+    EXPECT_GT(rss, main_rss + (4l << 20)) << json;  // each child holds a model: megabytes more
+    std::cout << "router RSS " << (main_rss >> 10) << " KiB, with its children " << (rss >> 10) << " KiB\n";
+
+    Process ps("ps", {gateway_binary(), "ps", "--url", "http://127.0.0.1:" + std::to_string(gateway.port)},
+               {{"SWITCHYARD_MASTER_KEY", "master-secret-0001"}});
+    EXPECT_EQ(ps.stop(0, 10s), std::optional<int>(0)) << ps.log();
+    EXPECT_NE(ps.log().find("tiny-llama:loaded,tiny-moe:loaded"), std::string::npos) << ps.log();
+}
+
+// The memory limit applies to the tree: above the router alone, below the router with a model
+// loaded. Nothing happens until a request loads a model; then the engine drains and restarts.
+TEST(EngineRouter, MemoryLimitCountsTheModelChildren) {
+    require_llama();
+    auto gateway = start_gateway(config(router_engine("    preload: true\n    memory_limit: 24MiB\n"
+                                                      "    restart: {max_restarts: 100}\n"),
+                                        kRouterModels),
+                                 kEnv);
+    wait_for_state(gateway, "router", "ready");
+    std::this_thread::sleep_for(1500ms);  // a few memory readings of the router alone
+    ASSERT_EQ(number(gateway, "router", "restarts"), 0) << admin_engines(gateway);
+    const long main_rss = number(gateway, "router", "main_rss_bytes");
+    ASSERT_GT(main_rss, 0);
+    ASSERT_LT(main_rss, 24l << 20) << "the router alone is over the limit; the test needs a larger one";
+
+    const auto r = ask(gateway, "small");  // a model child: the tree goes over the limit
+    ASSERT_EQ(r.status, 200) << r.body;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (number(gateway, "router", "restarts") < 1 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_GE(number(gateway, "router", "restarts"), 1) << gateway.process->log();
+    const std::string log = gateway.process->log();
+    EXPECT_NE(log.find("over its memory_limit"), std::string::npos) << log;
+    EXPECT_NE(log.find("draining"), std::string::npos) << log;
+    EXPECT_NE(log.find("stopped for a restart"), std::string::npos) << log;
+}
+
+// No process of the engine's tree (the router and its model children) outlives the gateway,
+// whether it is stopped (SIGTERM) or killed (SIGKILL).
+class EngineRouterOrphans : public ::testing::TestWithParam<int> {};
+
+TEST_P(EngineRouterOrphans, NoneOfTheTreeOutlivesTheGateway) {
+    require_llama();
+    auto gateway = start_gateway(config(router_engine("    preload: true\n"), kRouterModels), kEnv);
+    wait_for_state(gateway, "router", "ready");
+    ASSERT_EQ(ask(gateway, "small").status, 200);
+    ASSERT_EQ(ask(gateway, "moe").status, 200);
+    const long pid = number(gateway, "router", "pid");
+    ASSERT_GT(pid, 0);
+    std::vector<long> tree{pid};
+    for (long child : children_of(pid)) tree.push_back(child);
+    ASSERT_EQ(tree.size(), 3u) << "the router and a child per model";
+
+    gateway.process->stop(GetParam(), 15s);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    auto any_alive = [&] { return std::any_of(tree.begin(), tree.end(), alive); };
+    while (any_alive() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    for (long p : tree) EXPECT_FALSE(alive(p)) << "pid " << p << " outlived the gateway";
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, EngineRouterOrphans, ::testing::Values(SIGTERM, SIGKILL),
+                         [](const ::testing::TestParamInfo<int>& param) { return param.param == SIGKILL ? "Kill9" : "Term"; });
 
 }  // namespace
 }  // namespace switchyard::testing
