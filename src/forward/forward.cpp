@@ -571,7 +571,13 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
             }
             if (watch.caller_gone) co_return gone(last_deployment, last_model, attempt);
         }
-        auto picked = co_await router_.acquire(*request.model, tried, request.deadline, request.estimated_tokens);
+        route::Router::Pick pick = router_.pick(*request.model, tried, request.estimated_tokens);
+        std::variant<route::Lease, ApiError> picked;
+        if (pick.must_wait()) {
+            picked = co_await router_.wait(pick, request.deadline);
+        } else {
+            picked = std::move(pick.result());
+        }
         if (auto* error = std::get_if<ApiError>(&picked)) {
             // After a failed attempt the upstream's error says more than "nothing else is left".
             if (!last_error) last_error = std::move(*error);
@@ -589,7 +595,9 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
         bool allow_reuse = true;
         bool retry = false;
         for (int connect_try = 0; connect_try < 2 && !retry; ++connect_try) {
-            auto acquired = co_await pool.acquire(allow_reuse);
+            std::variant<std::unique_ptr<Connection>, upstream::ConnectError> acquired =
+                allow_reuse ? pool.take_idle() : nullptr;
+            if (std::get<std::unique_ptr<Connection>>(acquired) == nullptr) acquired = co_await pool.acquire(false);
             if (auto* connect_error = std::get_if<upstream::ConnectError>(&acquired)) {
                 router_.report(lease, connect_error->stage == "limit" ? route::Verdict::none : route::Verdict::failure);
                 last_error = connect_failure(config_, pool.upstream().config(), *connect_error);

@@ -13,6 +13,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -90,7 +91,9 @@ boost::asio::awaitable<boost::system::error_code> async_read_into(Stream& stream
             if (ec && ec != http::error::need_more) co_return ec;
             ec = {};
         }
-        auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(16 * 1024),
+        // What the buffer holds spare, within [1 KiB, 64 KiB] (as Beast's reads size it).
+        const std::size_t spare = std::clamp<std::size_t>(buffer.capacity() - buffer.size(), 1024, 64 * 1024);
+        auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(spare),
                                                             boost::asio::as_tuple(boost::asio::use_awaitable));
         buffer.commit(n);
         if (read_ec == boost::asio::error::eof) {

@@ -329,6 +329,15 @@ void Router::correct_tokens(const Lease& lease, double delta) {
     if (slot.limiter) slot.limiter->correct(delta, clock_.now());
 }
 
+Router::Pick Router::pick(const config::Model& model, std::span<const std::size_t> tried, double tokens) {
+    Selection selection = select(model, tried, true, tokens);
+    return Pick(std::move(selection.result), selection.wait_in);
+}
+
+asio::awaitable<std::variant<Lease, ApiError>> Router::wait(const Pick& pick, SteadyTime deadline) {
+    return wait(*pick.queue_, deadline);
+}
+
 asio::awaitable<std::variant<Lease, ApiError>> Router::acquire(const config::Model& model,
                                                                std::span<const std::size_t> tried,
                                                                SteadyTime deadline, double tokens) {

@@ -122,6 +122,22 @@ public:
     asio::awaitable<std::variant<Lease, ApiError>> acquire(const config::Model& model,
                                                            std::span<const std::size_t> tried,
                                                            SteadyTime deadline, double tokens = 0);
+    // acquire() in two steps, so that the common case costs no coroutine: pick() leases a
+    // deployment at once or names the queue to wait in (must_wait()); wait() then waits there.
+    struct Tier;  // (defined in router.cpp)
+    class Pick {
+    public:
+        bool must_wait() const { return queue_ != nullptr; }
+        std::variant<Lease, ApiError>& result() { return result_; }  // when !must_wait()
+
+    private:
+        friend class Router;
+        Pick(std::variant<Lease, ApiError> result, Tier* queue) : result_(std::move(result)), queue_(queue) {}
+        std::variant<Lease, ApiError> result_;
+        Tier* queue_;
+    };
+    Pick pick(const config::Model& model, std::span<const std::size_t> tried, double tokens = 0);
+    asio::awaitable<std::variant<Lease, ApiError>> wait(const Pick& pick, SteadyTime deadline);
     // The same without waiting: a full tier that would queue is refused instead.
     std::variant<Lease, ApiError> try_acquire(const config::Model& model, std::span<const std::size_t> tried,
                                               double tokens = 0);
@@ -154,7 +170,6 @@ public:
 
 private:
     friend class Lease;
-    struct Tier;
     struct State;
     struct Slot;
     struct Waiter;

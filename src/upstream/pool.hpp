@@ -117,6 +117,9 @@ public:
     // `bounded` acquire waits while the upstream has max_connections open; health probes are not.
     asio::awaitable<std::variant<std::unique_ptr<Connection>, ConnectError>> acquire(bool allow_reuse = true,
                                                                                      bool bounded = true);
+    // An idle connection that is alive, if there is one (acquire()'s first step, without the
+    // coroutine).
+    std::unique_ptr<Connection> take_idle();
     // Returns a connection whose last exchange completed cleanly and may be reused.
     void release(std::unique_ptr<Connection> connection);
 
@@ -124,7 +127,6 @@ public:
 
 private:
     asio::awaitable<std::variant<std::vector<tcp::endpoint>, ConnectError>> resolve(Clock::time_point deadline);
-    std::unique_ptr<Connection> take_idle();
 
     Upstream& upstream_;
     asio::any_io_executor executor_;

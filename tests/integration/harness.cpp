@@ -320,7 +320,7 @@ long stat_number(const std::string& stats_json, const std::string& key) {
     return std::strtol(stats_json.c_str() + at + needle.size(), nullptr, 10);
 }
 
-double metric(const std::string& page, const std::string& prefix) {
+std::optional<double> find_metric(const std::string& page, const std::string& prefix) {
     std::size_t at = 0;
     while ((at = page.find(prefix, at)) != std::string::npos) {
         if (at == 0 || page[at - 1] == '\n') {
@@ -330,6 +330,11 @@ double metric(const std::string& page, const std::string& prefix) {
         }
         ++at;
     }
+    return std::nullopt;
+}
+
+double metric(const std::string& page, const std::string& prefix) {
+    if (const auto value = find_metric(page, prefix)) return *value;
     ADD_FAILURE() << "no sample " << prefix;
     return -1;
 }

@@ -97,6 +97,7 @@ std::string sim_stats(const Sim& sim);
 // The value of the /metrics sample whose name and labels start as `prefix` ("name{a=\"b\"" or
 // "name "); a test failure and -1 when there is none.
 double metric(const std::string& page, const std::string& prefix);
+std::optional<double> find_metric(const std::string& page, const std::string& prefix);  // no failure
 long stat_number(const std::string& stats_json, const std::string& key);
 
 std::string chat_body(const std::string& model, bool stream = false, const std::string& extra = "");

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "harness.hpp"
 #include "usage/usage.hpp"
@@ -38,11 +39,19 @@ models:
     EXPECT_EQ(post(gateway.port, "/v1/chat/completions", chat_body("m")).status, 401);
     EXPECT_EQ(post(gateway.port, "/v1/chat/completions", chat_body("nope"), alice).status, 404);
 
-    const auto page = get(gateway.port, "/metrics");
+    // A request is counted just after its last bytes reach the caller, on whichever I/O thread
+    // served it: the page is read again until the last one is in.
+    const std::string ok = R"({model="m",deployment="local",tier="1",key="alice",status="2xx"})";
+    const std::string nope = R"(switchyard_requests_total{model="nope",deployment="",tier="0",key="alice",status="4xx"})";
+    auto page = get(gateway.port, "/metrics");
+    for (int i = 0; i < 100 && (find_metric(page.body, "switchyard_requests_total" + ok).value_or(0) < 4 ||
+                                 !find_metric(page.body, nope)); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        page = get(gateway.port, "/metrics");
+    }
     ASSERT_EQ(page.status, 200);
     EXPECT_EQ(page.header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
     const std::string& text = page.body;
-    const std::string ok = R"({model="m",deployment="local",tier="1",key="alice",status="2xx"})";
     EXPECT_EQ(metric(text, "switchyard_requests_total" + ok), 4);
     const long prompt = stat_number(sim_stats(local), "prompt_tokens_total");
     EXPECT_EQ(metric(text, "switchyard_prompt_tokens_total" + ok), prompt);
