@@ -171,7 +171,8 @@ private:
     }
 
     void build_upstream_head(const upstream::Upstream& upstream, std::size_t body_size);
-    void build_response_head(const http::response_parser<http::buffer_body>& parser, const route::Lease& lease,
+    using ResponseParser = http::response_parser<http::buffer_body, wire::ArenaAllocator<char>>;
+    void build_response_head(const ResponseParser& parser, const route::Lease& lease,
                              bool chunked);
 
     const config::Gateway& config_;
@@ -212,7 +213,7 @@ void Exchange::build_upstream_head(const upstream::Upstream& upstream, std::size
     wire::end_headers(head);
 }
 
-void Exchange::build_response_head(const http::response_parser<http::buffer_body>& parser,
+void Exchange::build_response_head(const ResponseParser& parser,
                                    const route::Lease& lease, bool chunked) {
     std::string& head = caller_.head;
     const auto& response = parser.get();
@@ -264,7 +265,8 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     }
 
     // Receive the head.
-    http::response_parser<http::buffer_body> parser;
+    ResponseParser parser(std::piecewise_construct, std::make_tuple(),
+                          std::make_tuple(wire::ArenaAllocator<char>(caller_.head_arena)));
     parser.header_limit(64 * 1024);
     parser.body_limit(boost::none);
     auto head_ec = co_await connection.visit_socket([&](auto& stream) {

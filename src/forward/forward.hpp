@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "http/read.hpp"
 #include "parse/request.hpp"
 #include "route/router.hpp"
 #include "usage/usage.hpp"
@@ -34,7 +35,7 @@ struct CallerRequest {
     parse::Endpoint endpoint;
     const std::string& body;
     const parse::RequestFacts& facts;
-    const beast::http::fields& headers;
+    const wire::Fields& headers;
     std::string_view request_id;
     bool keep_alive = true;
     const config::Model* model = nullptr;     // the model the caller asked for
@@ -70,6 +71,7 @@ struct CallerSide {
     std::string* stream_text;    // set: collect a stream's generated text here (access log content)
     std::size_t stream_text_limit;
     UsageSink* usage_sink;       // set (with account_usage): see UsageSink
+    wire::HeadArena& head_arena;  // where the upstream response's head is kept
 };
 
 struct Outcome {

@@ -1,6 +1,8 @@
 // Reading an HTTP/1.1 message into a Beast parser with the stream's own read_some: what
 // http::async_read_header and http::async_read do, without their layers of composed operations
-// (the hot path reads a head and a small body per request on both sides of the gateway).
+// (the hot path reads a head and a small body per request on both sides of the gateway); the
+// request's body type, with room for the JSON parser's padding; and an arena that the heads of a
+// request and its response are kept in, so that reading them allocates nothing.
 #pragma once
 
 #include <boost/asio/as_tuple.hpp>
@@ -11,12 +13,18 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <string>
+#include <tuple>
 
 namespace switchyard::wire {
 
@@ -68,7 +76,70 @@ struct PaddedBody {
     };
 };
 
-using Request = boost::beast::http::request<PaddedBody>;
+// A bump arena for the heads of one request and its response (Beast's field containers allocate
+// per header; here they take slices of one block a connection keeps, emptied between requests).
+// What does not fit comes from the heap as usual.
+class HeadArena {
+public:
+    static constexpr std::size_t kSize = 4096;
+
+    HeadArena() = default;
+    HeadArena(const HeadArena&) = delete;
+    HeadArena& operator=(const HeadArena&) = delete;
+
+    void* allocate(std::size_t bytes, std::size_t align) {
+        const std::size_t at = (used_ + align - 1) & ~(align - 1);
+        if (align <= alignof(std::max_align_t) && at <= kSize && bytes <= kSize - at) {
+            used_ = at + bytes;
+            return block_.data() + at;
+        }
+        return ::operator new(bytes, std::align_val_t(align));
+    }
+    void deallocate(void* pointer, std::size_t bytes, std::size_t align) noexcept {
+        if (owns(pointer)) return;  // given back all at once by reset()
+        ::operator delete(pointer, bytes, std::align_val_t(align));
+    }
+    // Only while nothing allocated here is in use (between requests).
+    void reset() { used_ = 0; }
+
+private:
+    bool owns(const void* pointer) const {
+        const auto at = reinterpret_cast<std::uintptr_t>(pointer);
+        const auto begin = reinterpret_cast<std::uintptr_t>(block_.data());
+        return at >= begin && at < begin + kSize;
+    }
+
+    alignas(std::max_align_t) std::array<std::byte, kSize> block_;
+    std::size_t used_ = 0;
+};
+
+template <class T>
+class ArenaAllocator {
+public:
+    using value_type = T;
+
+    explicit ArenaAllocator(HeadArena& arena) noexcept : arena_(&arena) {}
+    template <class U>
+    ArenaAllocator(const ArenaAllocator<U>& other) noexcept : arena_(other.arena_) {}  // NOLINT: rebinding
+
+    T* allocate(std::size_t n) { return static_cast<T*>(arena_->allocate(n * sizeof(T), alignof(T))); }
+    void deallocate(T* pointer, std::size_t n) noexcept { arena_->deallocate(pointer, n * sizeof(T), alignof(T)); }
+
+    template <class U>
+    bool operator==(const ArenaAllocator<U>& other) const noexcept {
+        return arena_ == other.arena_;
+    }
+
+private:
+    template <class U>
+    friend class ArenaAllocator;
+    HeadArena* arena_;
+};
+
+using Fields = boost::beast::http::basic_fields<ArenaAllocator<char>>;
+using Request = boost::beast::http::request<PaddedBody, Fields>;
+using RequestParser = boost::beast::http::request_parser<PaddedBody, ArenaAllocator<char>>;
+
 
 enum class ReadUntil { header, message };
 

@@ -142,6 +142,7 @@ private:
     std::string extra_headers_;  // x-ratelimit-* lines for the current response
     std::string capture_;        // a non-streaming body kept to read its usage
     std::array<char, 16 * 1024> relay_{};
+    wire::HeadArena head_arena_;  // the current request's head and its upstream response's
     bool idle_ = true;
     // Deadlines, enforced by the worker's sweep (check_deadline) rather than a timer per
     // operation: the keep-alive wait or the request's reading (`reading_`: a 408 is owed), and
@@ -181,7 +182,9 @@ asio::awaitable<void> ClientConnection::run() {
 
 asio::awaitable<bool> ClientConnection::serve_one() {
     const auto& server = limits();
-    http::request_parser<wire::PaddedBody> parser;
+    head_arena_.reset();  // nothing from the previous request is alive any more
+    wire::RequestParser parser(std::piecewise_construct, std::make_tuple(),
+                               std::make_tuple(wire::ArenaAllocator<char>(head_arena_)));
     parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(server.max_header_bytes, UINT32_MAX)));
     parser.body_limit(server.max_body_bytes);
 
@@ -598,7 +601,8 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
                                           capture_,
                                           keep_content ? &content.completion : nullptr,
                                           content_limit,
-                                          settle_budget ? &spend_budget : nullptr};
+                                          settle_budget ? &spend_budget : nullptr,
+                                          head_arena_};
     const forward::Outcome outcome = co_await local->forwarder.run(caller_request, caller_side);
     if (!outcome.error.empty()) {
         spdlog::warn("request {} model={} deployment={} status={}: {}", request_id, facts.model,
