@@ -26,6 +26,13 @@ namespace {
 
 enum class Route { healthz, readyz, models, metrics, chat, completions, embeddings, unknown };
 
+// The request's path, without its query string.
+std::string_view path_of(const wire::Request& request) {
+    std::string_view path = request.target();
+    if (const auto query = path.find('?'); query != std::string_view::npos) path = path.substr(0, query);
+    return path;
+}
+
 Route route_of(std::string_view path) {
     if (path == "/v1/chat/completions") return Route::chat;
     if (path == "/v1/completions") return Route::completions;
@@ -115,8 +122,11 @@ private:
     // Reads and answers one request; false when the connection must close afterwards.
     asio::awaitable<bool> serve_one();
     asio::awaitable<bool> handle(wire::Request& request, bool keep_alive);
-    asio::awaitable<bool> proxy(parse::Endpoint endpoint, wire::Request& request,
-                                std::string_view request_id, bool keep_alive);
+    // The gateway's own endpoints (health, models, metrics, admin), 404 and 405.
+    asio::awaitable<bool> answer_locally(wire::Request& request, RequestId request_id, bool keep_alive);
+    // A model request: parse -> authenticate -> admit -> route -> forward -> account.
+    asio::awaitable<bool> proxy(parse::Endpoint endpoint, wire::Request& request, RequestId request_id,
+                                bool keep_alive);
     asio::awaitable<bool> respond(const wire::LocalResponse& response, std::string_view request_id, bool keep_alive);
     // Answers with `error` and closes: the rest of the stream cannot be trusted.
     asio::awaitable<bool> reject(ApiError error) {
@@ -281,13 +291,24 @@ asio::awaitable<bool> ClientConnection::respond(const wire::LocalResponse& respo
     co_return !ec;
 }
 
+// Not a coroutine: a model request becomes proxy()'s coroutine at once, without a frame of its own.
 asio::awaitable<bool> ClientConnection::handle(wire::Request& request, bool keep_alive) {
-    const RequestId request_id = request_id_from(request["x-request-id"]);
-    std::string_view path = request.target();
-    if (const auto query = path.find('?'); query != std::string_view::npos) path = path.substr(0, query);
+    RequestId request_id = request_id_from(request["x-request-id"]);
+    if (request.method() == http::verb::post) {
+        switch (route_of(path_of(request))) {
+            case Route::chat: return proxy(parse::Endpoint::chat_completions, request, request_id, keep_alive);
+            case Route::completions: return proxy(parse::Endpoint::completions, request, request_id, keep_alive);
+            case Route::embeddings: return proxy(parse::Endpoint::embeddings, request, request_id, keep_alive);
+            default: break;
+        }
+    }
+    return answer_locally(request, request_id, keep_alive);
+}
+
+asio::awaitable<bool> ClientConnection::answer_locally(wire::Request& request, RequestId request_id, bool keep_alive) {
+    const std::string_view path = path_of(request);
     const Route route = route_of(path);
     const bool is_get = request.method() == http::verb::get;
-    const bool is_post = request.method() == http::verb::post;
     Shared& shared = worker_.shared;
     Generation& generation = *local_->generation;
 
@@ -329,14 +350,9 @@ asio::awaitable<bool> ClientConnection::handle(wire::Request& request, bool keep
             co_return co_await respond(response, request_id, keep_alive);
         }
         case Route::chat:
-            if (is_post) co_return co_await proxy(parse::Endpoint::chat_completions, request, request_id, keep_alive);
-            break;
         case Route::completions:
-            if (is_post) co_return co_await proxy(parse::Endpoint::completions, request, request_id, keep_alive);
-            break;
         case Route::embeddings:
-            if (is_post) co_return co_await proxy(parse::Endpoint::embeddings, request, request_id, keep_alive);
-            break;
+            break;  // POST went to proxy() (see handle()): any other method is not allowed
         case Route::unknown: {
             ApiError error = ApiError::not_found("Invalid URL (" + std::string(request.method_string()) + " " +
                                                      std::string(path) + "); see GET /v1/models for what is served",
@@ -354,8 +370,8 @@ asio::awaitable<bool> ClientConnection::handle(wire::Request& request, bool keep
     co_return co_await respond(response, request_id, keep_alive);
 }
 
-asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Request& request,
-                                              std::string_view request_id, bool keep_alive) {
+asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Request& request, RequestId request_id,
+                                              bool keep_alive) {
     Shared& shared = worker_.shared;
     const std::shared_ptr<Local> local = local_;  // kept until the request is accounted for
     Generation& generation = *local->generation;
@@ -605,7 +621,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
                                           head_arena_};
     const forward::Outcome outcome = co_await local->forwarder.run(caller_request, caller_side);
     if (!outcome.error.empty()) {
-        spdlog::warn("request {} model={} deployment={} status={}: {}", request_id, facts.model,
+        spdlog::warn("request {} model={} deployment={} status={}: {}", request_id.view(), facts.model,
                      outcome.deployment ? outcome.deployment->name : "-", outcome.status, outcome.error);
     }
 
