@@ -51,8 +51,8 @@ for var in ROUNDS DURATION WARMUP CONNS STREAM_CONNS STREAM_TOKENS STREAM_DURATI
 done
 COMMAND_LINE="${COMMAND_LINE}bench/core_bench.sh"
 
-log() { printf '[core_bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+BENCH_NAME=core_bench
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 for tool in wrk nginx taskset "$PYTHON"; do
     command -v "$tool" >/dev/null || die "$tool is required"
@@ -73,48 +73,7 @@ for bin in "$SWITCHYARD" "$SIM" "$MICRO"; do [[ -x "$bin" ]] || die "$bin is mis
 # ---------------------------------------------------------------------------------------------
 # Processes and cleanup: only the PIDs started here are ever signalled.
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-bench.XXXXXX")
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-stop_pid() {  # stop one process started here and forget it
-    local pid=$1 keep=() p
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    for p in "${PIDS[@]}"; do [[ "$p" == "$pid" ]] || keep+=("$p"); done
-    PIDS=("${keep[@]+"${keep[@]}"}")
-}
-
-wait_for_file() {  # wait_for_file PATH PID: until PATH exists (and PID still lives), 10 s at most
-    local i
-    for ((i = 0; i < 200; i++)); do
-        [[ -s "$1" ]] && return 0
-        kill -0 "$2" 2>/dev/null || die "process $2 exited before writing $1"
-        sleep 0.05
-    done
-    die "timed out waiting for $1"
-}
-
-free_port() {
-    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-cpu_ns() {  # CPU time (user + system) of all threads of PID, in ns, from schedstat
-    local total=0 f v
-    for f in /proc/"$1"/task/*/schedstat; do
-        read -r v _ <"$f" 2>/dev/null || continue
-        total=$((total + v))
-    done
-    echo "$total"
-}
-
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+trap_cleanup
 
 SIM_PID="" SIM_PORT="" NGINX_PID="" NGINX_WORKER="" NGINX_PORT="" SY_PID="" SY_PORT=""
 
@@ -226,30 +185,12 @@ proxy_pid_of() {
         switchyard-nometrics) echo "$SYN_PID" ;; esac
 }
 
-# wrk output -> "rps p50_ms p99_ms errors"
-parse_wrk() {
-    awk '
-        function ms(v) {
-            if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
-            if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
-            if (v ~ /s$/)  return substr(v, 1, length(v) - 1) * 1000
-            return v
-        }
-        $1 == "50%" { p50 = ms($2) }
-        $1 == "99%" { p99 = ms($2) }
-        $1 == "Requests/sec:" { rps = $2 }
-        /Non-2xx or 3xx responses:/ { errors += $NF }
-        /Socket errors:/ { gsub(",", ""); errors += $4 + $6 + $8 + $10 }
-        END { printf "%s %s %s %d\n", rps, p50, p99, errors }
-    ' "$1"
-}
-
 RAW="$WORK/raw.tsv"  # kind config round metric value...
 : >"$RAW"
 
 # ---------------------------------------------------------------------------------------------
-log "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+log_machine
+LOAD_BEFORE=$(loadavg)
 START_EPOCH=$(date +%s)
 
 start_sim
@@ -339,17 +280,18 @@ log "micro_bench"
 taskset -c "$PROXY_CPU" "$MICRO" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
     --benchmark_min_time=0.2 --benchmark_format=json >"$WORK/micro.json" 2>"$WORK/micro.err"
 
-LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_AFTER=$(loadavg)
 ELAPSED=$(($(date +%s) - START_EPOCH))
 
 # ---------------------------------------------------------------------------------------------
 # Render the section and splice it into RESULTS.md between the markers.
 export RAW RESULTS COMMAND_LINE LOAD_BEFORE LOAD_AFTER ELAPSED ROUNDS DURATION CONNS STREAM_CONNS STREAM_TOKENS \
     STREAM_DURATION MEM_STREAMS MEM_ITL_MS PROXY_CPU LOAD_CPU
-export MICRO_JSON="$WORK/micro.json" GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-export GIT_DIRTY=$(git -C "$ROOT" status --porcelain -- src 2>/dev/null | grep -q . && echo " (src/ has uncommitted changes)" || true)
+MACHINE=$(machine_desc)
+export MICRO_JSON="$WORK/micro.json" MACHINE
+export_git_info
 "$PYTHON" - <<'PY'
-import json, os, platform, re, statistics, subprocess, datetime
+import json, os, re, statistics, subprocess, datetime
 
 env = os.environ
 rows = [line.rstrip("\n").split("\t") for line in open(env["RAW"]) if line.strip()]
@@ -371,10 +313,6 @@ for r in rows:
     elif kind == "mem":
         mem[config] = (int(r[3]), int(r[4]), int(r[5]), float(r[6]))
 
-cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-nproc = os.cpu_count()
-mem_total = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "?")
-kernel = platform.release()
 versions = []
 for cmd in (["nginx", "-v"], ["wrk", "-v"]):
     try:
@@ -390,8 +328,7 @@ L.append("")
 L.append(f"- **Date:** {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}; "
          f"switchyard at `{env['GIT_REV']}`{env.get('GIT_DIRTY', '')}; whole run {env['ELAPSED']} s")
 L.append(f"- **Command:** `{env['COMMAND_LINE']}`")
-L.append(f"- **Machine:** {nproc} CPUs, {cpu_model}, {int(mem_total) // 1024} MiB RAM, Linux {kernel}; "
-         f"load average before {env['LOAD_BEFORE']}, after {env['LOAD_AFTER']} (the machine is shared)")
+L.append(f"- **Machine:** {env['MACHINE']}; load average before {env['LOAD_BEFORE']}, after {env['LOAD_AFTER']} (the machine is shared)")
 L.append(f"- **Tools:** {'; '.join(versions)}; build: release preset (RelWithDebInfo)")
 L.append(f"- **Placement:** proxy under test alone on CPU {env['PROXY_CPU']} (`taskset`); switchyard-sim (1 thread), "
          f"wrk (1 thread) and the stream holder on CPU {env['LOAD_CPU']}. \"direct\" = wrk straight to the "

@@ -28,7 +28,8 @@ HEALTH_INTERVAL_MS=${HEALTH_INTERVAL_MS:-1000}
 COOLDOWN_MS=${COOLDOWN_MS:-2000}
 SKIP_BUILD=${SKIP_BUILD:-0}
 
-log() { printf '[fault_bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+BENCH_NAME=fault_bench
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ $SKIP_BUILD != 1 ]]; then
     log "building (release preset)"
@@ -44,7 +45,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 
 # start_sim NAME PORT TTFT_MS: a simulator on PORT; its pid in SIM_PID.
@@ -55,8 +55,7 @@ start_sim() {
         >"$WORK/$name.log" 2>&1 &
     SIM_PID=$!
     pids+=("$SIM_PID")
-    for _ in $(seq 200); do [[ -s $WORK/$name.ready ]] && return 0; sleep 0.05; done
-    log "error: simulator $name did not start"; exit 1
+    wait_for_file "$WORK/$name.ready" "$SIM_PID"
 }
 
 # scenario NAME PROXY_PORT: runs the load while killing and restarting local-1.
@@ -132,7 +131,7 @@ models:
 YAML
 "$SWITCHYARD" serve --config "$WORK/switchyard.yaml" --ready-file "$WORK/gateway.ready" >"$WORK/gateway.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 200); do [[ -s $WORK/gateway.ready ]] && break; sleep 0.05; done
+wait_for_file "$WORK/gateway.ready" "${pids[-1]}"
 scenario switchyard "$GATEWAY_PORT"
 stop_all
 

@@ -34,8 +34,8 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 
 COMMAND_LINE="ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS GEN_CPU=$GEN_CPU SIM_CPU=$SIM_CPU bench/loadgen_bench.sh"
 
-log() { printf '[loadgen_bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+BENCH_NAME=loadgen_bench
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 for tool in wrk taskset "$PYTHON"; do command -v "$tool" >/dev/null || die "$tool is required"; done
 
@@ -47,19 +47,13 @@ fi
 for bin in "$SWITCHYARD" "$SIM"; do [[ -x "$bin" ]] || die "$bin is missing"; done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-loadgen-bench.XXXXXX")
-SIM_PID=""
-cleanup() {
-    if [[ -n "$SIM_PID" ]]; then kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap_cleanup
 
 taskset -c "$SIM_CPU" "$SIM" --port 0 --ready-file "$WORK/sim.port" --threads 1 --tokens 8 --ttft-ms 0 \
     --itl-ms 0 --log-level warn >"$WORK/sim.log" 2>&1 &
 SIM_PID=$!
-for ((i = 0; i < 200; i++)); do [[ -s "$WORK/sim.port" ]] && break; sleep 0.05; done
-[[ -s "$WORK/sim.port" ]] || die "the simulator did not start"
+PIDS+=("$SIM_PID")
+wait_for_file "$WORK/sim.port" "$SIM_PID"
 PORT=$(head -n1 "$WORK/sim.port")
 URL="http://127.0.0.1:$PORT"
 
@@ -80,7 +74,7 @@ PY
 
 RAW="$WORK/raw.tsv"
 : >"$RAW"
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_BEFORE=$(loadavg)
 START_EPOCH=$(date +%s)
 log "machine: $(nproc) CPUs, load $LOAD_BEFORE; simulator :$PORT on CPU $SIM_CPU, generators on CPU $GEN_CPU"
 
@@ -121,11 +115,10 @@ sus=$(awk -v c="$cpu" -v n="$stotal" 'BEGIN { printf "%.3f", c * 1e6 / n }')
 printf 'stream\tbench\t1\t%s\t%s\t%s\n' "$srps" "$sus" "$stotal" >>"$RAW"
 log "streaming: $srps responses/s, ${sus} us CPU per response ($sfailed failed)"
 
-LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_AFTER=$(loadavg)
 ELAPSED=$(($(date +%s) - START_EPOCH))
 export RAW RESULTS COMMAND_LINE LOAD_BEFORE LOAD_AFTER ELAPSED ROUNDS DURATION WARMUP CONNS GEN_CPU SIM_CPU
-export GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-export GIT_DIRTY=$(git -C "$ROOT" status --porcelain -- src 2>/dev/null | grep -q . && echo " (src/ has uncommitted changes)" || true)
+export_git_info
 export LSCPU=$(lscpu 2>/dev/null | grep -E '^(Model name|CPU\(s\)|Thread\(s\) per core|CPU max MHz|L3 cache)' | sed 's/  */ /g' | paste -sd ';' -)
 export NPROC=$(nproc)
 "$PYTHON" - <<'PY'

@@ -22,7 +22,8 @@ SLOW_TTFT_MS=${SLOW_TTFT_MS:-200}
 SKIP_BUILD=${SKIP_BUILD:-0}
 STRATEGIES=(round-robin weighted least-outstanding latency)
 
-log() { printf '[strategy_bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+BENCH_NAME=strategy_bench
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ $SKIP_BUILD != 1 ]]; then
     log "building (release preset)"
@@ -39,15 +40,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_file() { for _ in $(seq 200); do [[ -s $1 ]] && return 0; sleep 0.05; done; log "error: $1 never appeared"; exit 1; }
-
 ports=()
 for name in fast-1 fast-2 fast-3 slow; do
     ttft=$FAST_TTFT_MS
     [[ $name == slow ]] && ttft=$SLOW_TTFT_MS
     "$SIM" --port 0 --ttft-ms "$ttft" --itl-ms 2 --tokens 16 --ready-file "$WORK/$name.ready" >"$WORK/$name.log" 2>&1 &
     pids+=($!)
-    wait_file "$WORK/$name.ready"
+    wait_for_file "$WORK/$name.ready" "${pids[-1]}"
     ports+=("$(head -1 "$WORK/$name.ready")")
 done
 
@@ -72,7 +71,7 @@ for strategy in "${STRATEGIES[@]}"; do
     "$SWITCHYARD" serve --config "$WORK/$strategy.yaml" --ready-file "$WORK/gateway.ready" >"$WORK/$strategy.log" 2>&1 &
     gateway=$!
     pids+=("$gateway")
-    wait_file "$WORK/gateway.ready"
+    wait_for_file "$WORK/gateway.ready" "$gateway"
     port=$(head -1 "$WORK/gateway.ready")
     log "$strategy: $DURATION s at concurrency $CONCURRENCY"
     "$PYTHON" "$ROOT/bench/loadgen.py" --port "$port" --model bench --concurrency "$CONCURRENCY" --duration 2 \
