@@ -269,9 +269,15 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
                           std::make_tuple(wire::ArenaAllocator<char>(caller_.head_arena)));
     parser.header_limit(64 * 1024);
     parser.body_limit(boost::none);
-    auto head_ec = co_await connection.visit_socket([&](auto& stream) {
-        return wire::async_read_into(stream, connection.buffer, parser, wire::ReadUntil::header);
-    });
+    boost::system::error_code head_ec;
+    while ((head_ec = wire::feed(connection.buffer, parser, wire::ReadUntil::header)) == http::error::need_more) {
+        auto [read_ec, n] = co_await connection.visit_socket([&](auto& stream) {
+            return stream.async_read_some(connection.buffer.prepare(wire::read_size(connection.buffer)),
+                                          asio::as_tuple(asio::use_awaitable));
+        });
+        head_ec = wire::take_read(connection.buffer, parser, read_ec, n);
+        if (head_ec) break;
+    }
     end_deadline(head_ec);
     if (head_ec) {
         if (connection.reused && !parser.got_some() && is_stale_connection_error(head_ec)) co_return Result::stale;

@@ -143,38 +143,61 @@ using RequestParser = boost::beast::http::request_parser<PaddedBody, ArenaAlloca
 
 enum class ReadUntil { header, message };
 
-// Feeds `parser` from `buffer` (bytes already read stay there for the next message), reading
-// more from `stream` while the parser needs it, until the head or the whole message is parsed.
-// Errors as Beast's: end_of_stream when the stream ends before any byte of the message, the
-// parser's own (header_limit, body_limit, partial_message, bad_*), or the stream's.
+// Feeds `parser` what `buffer` holds (the bytes of a next message stay there), until the head or
+// the whole message is parsed: no error once it is, need_more when bytes must be read first, or
+// the parser's error (header_limit, body_limit, bad_*). No I/O: a request that arrived whole is
+// parsed without a coroutine.
+template <bool IsRequest>
+boost::system::error_code feed(boost::beast::flat_buffer& buffer, boost::beast::http::basic_parser<IsRequest>& parser,
+                               ReadUntil until) {
+    namespace http = boost::beast::http;
+    boost::system::error_code ec;
+    while (until == ReadUntil::header ? !parser.is_header_done() : !parser.is_done()) {
+        if (buffer.size() == 0) return http::error::need_more;
+        const std::size_t used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (ec) return ec;
+        if (used == 0) return http::error::need_more;
+    }
+    return {};
+}
+
+// How much to read next into `buffer`: what it holds spare, within [1 KiB, 64 KiB] (as Beast's
+// reads size it).
+inline std::size_t read_size(const boost::beast::flat_buffer& buffer) {
+    return std::clamp<std::size_t>(buffer.capacity() - buffer.size(), 1024, 64 * 1024);
+}
+
+// Takes in a read of `n` bytes that ended with `read_ec`: the error that ends the message's
+// reading (end_of_stream when the stream ended before any byte of it, partial_message when within
+// it, the stream's own), or none to feed() again. The end of the stream also ends a body delimited
+// by it.
+template <bool IsRequest>
+boost::system::error_code take_read(boost::beast::flat_buffer& buffer, boost::beast::http::basic_parser<IsRequest>& parser,
+                                    const boost::system::error_code& read_ec, std::size_t n) {
+    buffer.commit(n);
+    if (read_ec == boost::asio::error::eof) {
+        if (!parser.got_some()) return boost::beast::http::error::end_of_stream;
+        boost::system::error_code ec;
+        parser.put_eof(ec);
+        return ec;
+    }
+    return read_ec;
+}
+
+// feed(), reading from `stream` while the parser needs more (the same errors as Beast's
+// http::async_read_header and http::async_read).
 template <typename Stream, bool IsRequest>
 boost::asio::awaitable<boost::system::error_code> async_read_into(Stream& stream, boost::beast::flat_buffer& buffer,
                                                                   boost::beast::http::basic_parser<IsRequest>& parser,
                                                                   ReadUntil until) {
-    namespace http = boost::beast::http;
-    const auto finished = [&] { return until == ReadUntil::header ? parser.is_header_done() : parser.is_done(); };
-    boost::system::error_code ec;
-    while (!finished()) {
-        if (buffer.size() > 0) {
-            const std::size_t used = parser.put(buffer.data(), ec);
-            buffer.consume(used);
-            if (!ec && used > 0) continue;
-            if (ec && ec != http::error::need_more) co_return ec;
-            ec = {};
-        }
-        // What the buffer holds spare, within [1 KiB, 64 KiB] (as Beast's reads size it).
-        const std::size_t spare = std::clamp<std::size_t>(buffer.capacity() - buffer.size(), 1024, 64 * 1024);
-        auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(spare),
+    while (true) {
+        const boost::system::error_code ec = feed(buffer, parser, until);
+        if (ec != boost::beast::http::error::need_more) co_return ec;
+        auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(read_size(buffer)),
                                                             boost::asio::as_tuple(boost::asio::use_awaitable));
-        buffer.commit(n);
-        if (read_ec == boost::asio::error::eof) {
-            if (!parser.got_some()) co_return http::error::end_of_stream;
-            parser.put_eof(ec);  // ends a body delimited by the close, or reports partial_message
-            co_return ec;
-        }
-        if (read_ec) co_return read_ec;
+        if (const auto stop = take_read(buffer, parser, read_ec, n)) co_return stop;
     }
-    co_return ec;
 }
 
 }  // namespace switchyard::wire

@@ -213,7 +213,11 @@ asio::awaitable<bool> ClientConnection::serve_one() {
             connection.reading_ = false;
         }
     } stop_deadline{*this};
-    const auto head_ec = co_await wire::async_read_into(socket_, buffer_, parser, wire::ReadUntil::header);
+    // Usually the whole head is in the buffer already (the keep-alive wait read it).
+    boost::system::error_code head_ec = wire::feed(buffer_, parser, wire::ReadUntil::header);
+    if (head_ec == http::error::need_more) {
+        head_ec = co_await wire::async_read_into(socket_, buffer_, parser, wire::ReadUntil::header);
+    }
     if (head_ec == http::error::header_limit) {
         ApiError error{431, "request headers exceed the limit of " + std::to_string(server.max_header_bytes) + " bytes",
                        "invalid_request_error", std::nullopt, "headers_too_large"};
