@@ -54,11 +54,12 @@ std::uint16_t free_loopback_port() {
     return ntohs(address.sin_port);
 }
 
-// GET `path` on 127.0.0.1:port with a short timeout; true on a 2xx status. Runs on the supervisor
-// thread only.
-bool probe(std::uint16_t port, const std::string& path) {
+// A blocking connection to 127.0.0.1:port with half-second send and receive timeouts, that has
+// sent "GET `path`" (HTTP/1.0: the engine closes the connection after its answer); -1 when either
+// failed. Runs on the supervisor thread only.
+int send_get(std::uint16_t port, const std::string& path) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
+    if (fd < 0) return -1;
     timeval timeout{0, 500'000};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
@@ -66,51 +67,43 @@ bool probe(std::uint16_t port, const std::string& path) {
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     address.sin_port = htons(port);
-    bool ok = false;
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
-        const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: switchyard-engines\r\n\r\n";
-        if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
-            char buffer[64];
-            std::size_t got = 0;
-            while (got < 12) {
-                const ssize_t n = ::recv(fd, buffer + got, sizeof buffer - got, 0);
-                if (n <= 0) break;
-                got += static_cast<std::size_t>(n);
-            }
-            // "HTTP/1.1 200"
-            ok = got >= 12 && buffer[9] == '2';
-        }
+    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: switchyard-engines\r\n\r\n";
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+        ::close(fd);
+        return -1;
     }
-    ::close(fd);
-    return ok;
+    return fd;
 }
 
-// GET `path` on 127.0.0.1:port (HTTP/1.0, half a second per read); the body of a 2xx answer, or
-// nullopt. Runs on the supervisor thread only.
+// GET `path` on the engine's port; true on a 2xx status (read from the status line alone).
+bool probe(std::uint16_t port, const std::string& path) {
+    const int fd = send_get(port, path);
+    if (fd < 0) return false;
+    char buffer[64];
+    std::size_t got = 0;
+    while (got < 12) {
+        const ssize_t n = ::recv(fd, buffer + got, sizeof buffer - got, 0);
+        if (n <= 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    return got >= 12 && buffer[9] == '2';  // "HTTP/1.1 200"
+}
+
+// GET `path` on the engine's port; the body of a 2xx answer (read until the engine closes, at
+// most models_body_limit bytes), or nullopt.
 std::optional<std::string> get_body(std::uint16_t port, const std::string& path) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int fd = send_get(port, path);
     if (fd < 0) return std::nullopt;
-    timeval timeout{0, 500'000};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons(port);
     std::string answer;
     bool complete = false;
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
-        const std::string request = "GET " + path +
-                                    " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\nUser-Agent: switchyard-engines\r\n\r\n";
-        if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
-            char buffer[8192];
-            while (answer.size() < models_body_limit) {
-                const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-                if (n == 0) complete = true;
-                if (n <= 0) break;
-                answer.append(buffer, static_cast<std::size_t>(n));
-            }
-        }
+    char buffer[8192];
+    while (answer.size() < models_body_limit) {
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n == 0) complete = true;
+        if (n <= 0) break;
+        answer.append(buffer, static_cast<std::size_t>(n));
     }
     ::close(fd);
     const auto body = answer.find("\r\n\r\n");
