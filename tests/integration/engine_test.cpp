@@ -97,6 +97,20 @@ void wait_for_state(const Gateway& gateway, const std::string& name, const std::
                              gateway.process->log());
 }
 
+// Waits up to `timeout` for the engine's first restart, then checks that the gateway log shows it
+// came from its memory limit: over the limit, drained, stopped for the restart.
+void expect_memory_restart(const Gateway& gateway, const std::string& name, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (number(gateway, name, "restarts") < 1 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_GE(number(gateway, name, "restarts"), 1) << gateway.process->log();
+    const std::string log = gateway.process->log();
+    EXPECT_NE(log.find("over its memory_limit"), std::string::npos) << log;
+    EXPECT_NE(log.find("draining"), std::string::npos) << log;
+    EXPECT_NE(log.find("stopped for a restart"), std::string::npos) << log;
+}
+
 Response ask(const Gateway& gateway, const std::string& model) {
     return post(gateway.port, "/v1/chat/completions", chat_body(model, false, R"("max_tokens":4)"), kCaller);
 }
@@ -240,15 +254,7 @@ TEST(Engines, MemoryLimitBelowRssDrainsThenRestarts) {
                                         "  - name: tiny\n    deployments: [{engine: tiny}]\n"),
                                  kEnv);
     wait_for_state(gateway, "tiny", "ready");
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (number(gateway, "tiny", "restarts") < 1 && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(100ms);
-    }
-    EXPECT_GE(number(gateway, "tiny", "restarts"), 1) << gateway.process->log();
-    const std::string log = gateway.process->log();
-    EXPECT_NE(log.find("over its memory_limit"), std::string::npos) << log;
-    EXPECT_NE(log.find("draining"), std::string::npos) << log;
-    EXPECT_NE(log.find("stopped for a restart"), std::string::npos) << log;
+    expect_memory_restart(gateway, "tiny", 60s);
 }
 
 TEST(Engines, GpuGroupOfOneStopsTheLeastRecentlyUsed) {
@@ -477,15 +483,7 @@ TEST(EngineRouter, MemoryLimitCountsTheModelChildren) {
 
     const auto r = ask(gateway, "small");  // a model child: the tree goes over the limit
     ASSERT_EQ(r.status, 200) << r.body;
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (number(gateway, "router", "restarts") < 1 && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(100ms);
-    }
-    EXPECT_GE(number(gateway, "router", "restarts"), 1) << gateway.process->log();
-    const std::string log = gateway.process->log();
-    EXPECT_NE(log.find("over its memory_limit"), std::string::npos) << log;
-    EXPECT_NE(log.find("draining"), std::string::npos) << log;
-    EXPECT_NE(log.find("stopped for a restart"), std::string::npos) << log;
+    expect_memory_restart(gateway, "router", 30s);
 }
 
 // No process of the engine's tree (the router and its model children) outlives the gateway,

@@ -69,6 +69,13 @@ models:
     return yaml;
 }
 
+// Gives config()'s cloud deployment a max_concurrency.
+void limit_concurrency(std::string& yaml, int limit) {
+    const std::string plain = "deployments: [{upstream: cloud, model: cloud-model}]";
+    yaml.replace(yaml.find(plain), plain.size(),
+                 "deployments: [{upstream: cloud, model: cloud-model, max_concurrency: " + std::to_string(limit) + "}]");
+}
+
 double metric(int port, const std::string& series) {
     const std::string text = get(port, "/metrics").body;
     const auto at = text.find("\n" + series + " ");
@@ -224,8 +231,7 @@ TEST_F(Fleet, ConcurrencyAndBreakerOpeningsAreShared) {
     Options options;
     options.state = "{url: " + redis_->url() + ", timeout: 2s, instances: 2, sync_interval: 100ms}";
     std::string yaml = config(sim, options);
-    const std::string plain = "deployments: [{upstream: cloud, model: cloud-model}]";
-    yaml.replace(yaml.find(plain), plain.size(), "deployments: [{upstream: cloud, model: cloud-model, max_concurrency: 2}]");
+    limit_concurrency(yaml, 2);
     yaml.replace(yaml.find("    health: {enabled: false}"), 28,
                  "    health: {enabled: false}\n    breaker: {consecutive_failures: 3, cooldown: 3s}");
     auto fleet = start_fleet(yaml, 2);
@@ -270,8 +276,7 @@ TEST_F(Fleet, AReloadedInstanceKeepsSharingConcurrency) {
     Options options;
     options.state = "{url: " + redis_->url() + ", timeout: 2s, instances: 2, sync_interval: 100ms}";
     std::string yaml = config(sim, options);
-    const std::string plain = "deployments: [{upstream: cloud, model: cloud-model}]";
-    yaml.replace(yaml.find(plain), plain.size(), "deployments: [{upstream: cloud, model: cloud-model, max_concurrency: 2}]");
+    limit_concurrency(yaml, 2);
     auto fleet = start_fleet(yaml, 2);
 
     // Instance 1 reloads a config with one more model and another breaker setting for the upstream
