@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <random>
+
+#include "core/random.hpp"
 
 namespace switchyard {
 
@@ -12,14 +13,14 @@ RequestId::RequestId(std::string_view text) : size_(std::min(text.size(), kMaxSi
 }
 
 RequestId new_request_id() {
-    thread_local std::mt19937_64 rng{std::random_device{}()};
     static constexpr char kHex[] = "0123456789abcdef";
     std::array<char, 32> id{};
+    char* out = id.data();
     for (int half = 0; half < 2; ++half) {
-        std::uint64_t bits = rng();
-        for (int i = 0; i < 16; ++i) {
-            id[static_cast<std::size_t>(half * 16 + i)] = kHex[bits & 0xf];
-            bits >>= 4;
+        std::uint64_t bits = next_random();
+        for (int i = 0; i < 8; ++i, bits >>= 8) {
+            *out++ = kHex[(bits >> 4) & 0xf];
+            *out++ = kHex[bits & 0xf];
         }
     }
     return RequestId(std::string_view(id.data(), id.size()));

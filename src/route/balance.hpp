@@ -14,6 +14,7 @@
 #include <span>
 
 #include "core/clock.hpp"
+#include "core/random.hpp"
 
 namespace switchyard::route {
 
@@ -51,7 +52,6 @@ private:
     bool seen_ = false;
 };
 
-// A small fast random generator for balancing decisions (splitmix64); one per thread.
-std::uint64_t next_random();
+using switchyard::next_random;  // core/random.hpp
 
 }  // namespace switchyard::route
