@@ -73,19 +73,30 @@ bool is_stale_connection_error(const boost::system::error_code& ec) {
            ec == asio::error::broken_pipe || ec == http::error::partial_message;
 }
 
-bool skip_request_header(std::string_view name) {
-    static constexpr std::string_view kDropped[] = {"authorization", "x-api-key", "api-key",         "content-type",
-                                                    "x-request-id",  "expect",    "accept-encoding", "cookie"};
-    if (wire::is_hop_by_hop(name)) return true;
-    for (auto dropped : kDropped) {
-        if (iequals(dropped, name)) return true;
+// Caller headers not forwarded: hop-by-hop ones, the caller's credentials (the upstream gets its
+// own), and those the gateway sets itself. By Beast's code for the name; the few names it has no
+// code for are compared as text.
+bool skip_request_header(http::field code, std::string_view name) {
+    switch (code) {
+        case http::field::authorization:
+        case http::field::content_type:
+        case http::field::expect:
+        case http::field::accept_encoding:
+        case http::field::cookie: return true;
+        case http::field::unknown:
+            return iequals(name, "x-api-key") || iequals(name, "api-key") || iequals(name, "x-request-id");
+        default: return wire::is_hop_by_hop(code);
     }
-    return false;
 }
 
-bool skip_response_header(std::string_view name) {
-    return iequals(name, "x-request-id") || iequals(name, "x-switchyard-upstream") || iequals(name, "server") ||
-           iequals(name, "date");
+// Upstream headers not relayed: hop-by-hop ones and those the gateway sets itself.
+bool skip_response_header(http::field code, std::string_view name) {
+    switch (code) {
+        case http::field::server:
+        case http::field::date: return true;
+        case http::field::unknown: return iequals(name, "x-request-id") || iequals(name, "x-switchyard-upstream");
+        default: return wire::is_hop_by_hop(code);
+    }
 }
 
 class Limits {
@@ -94,10 +105,12 @@ public:
         : timeouts_(timeouts),
           deadline_(std::min(start + timeouts.total, caller_deadline)),
           caller_bound_(caller_deadline < start + timeouts.total) {}
-    // `phase` capped by what remains of the total; at least 1 ms so the operation fails fast.
-    Clock::duration cap(config::Duration phase) const {
-        const auto remaining = deadline_ - Clock::now();
-        return std::max<Clock::duration>(std::min<Clock::duration>(phase, remaining), std::chrono::milliseconds(1));
+    // When an operation of `phase` starting `now` must be done by: capped by what remains of the
+    // total, and at least 1 ms away so that it fails fast.
+    Clock::time_point until(config::Duration phase, Clock::time_point now) const {
+        const auto remaining = deadline_ - now;
+        return now +
+               std::max<Clock::duration>(std::min<Clock::duration>(phase, remaining), std::chrono::milliseconds(1));
     }
     bool total_exceeded() const { return Clock::now() >= deadline_; }
     bool caller_bound() const { return caller_bound_; }  // the caller asked for less than `total`
@@ -140,9 +153,9 @@ public:
 
 private:
     // An upstream operation's deadline, enforced by the caller connection's sweep (see sweep()).
-    void start_deadline(Clock::duration limit) {
+    void start_deadline(Clock::time_point deadline) {
         watch_.upstream_timed_out = false;
-        watch_.upstream_deadline = Clock::now() + limit;
+        watch_.upstream_deadline = deadline;
     }
     // Ends it; an operation cancelled for it reports a timeout.
     void end_deadline(boost::system::error_code& ec) {
@@ -170,6 +183,11 @@ private:
         }
     }
 
+    // Ends a relayed stream that broke with an SSE event carrying error(), then the last chunk;
+    // false when the caller could not be written to. (Its own coroutine: it is rare, and its
+    // buffers would make run()'s frame larger.)
+    asio::awaitable<bool> end_stream_with_error();
+
     void build_upstream_head(const upstream::Upstream& upstream, std::size_t body_size);
     using ResponseParser = http::response_parser<http::buffer_body, wire::ArenaAllocator<char>>;
     void build_response_head(const ResponseParser& parser, const route::Lease& lease,
@@ -179,12 +197,21 @@ private:
     const CallerRequest& request_;
     CallerSide& caller_;
     Watch& watch_;
+    // What run() keeps across its waits, kept here rather than in its coroutine frame (a frame over
+    // Asio's 1 KiB recycling limit is allocated with malloc for every request).
+    std::optional<ResponseParser> parser_;
+    parse::ForwardBody body_;
+    std::array<asio::const_buffer, 6> request_buffers_{};
+    std::optional<usage::StreamScanner> scanner_;
+    std::array<asio::const_buffer, 5> pieces_{};
+
     std::optional<ApiError> error_;  // (not default-constructed: its type string would allocate)
     bool reusable_ = false;
     bool broken_ = false;
     std::chrono::nanoseconds first_byte_{};
     std::optional<std::chrono::seconds> retry_after_;
 };
+
 
 // Retry-After in seconds (the HTTP-date form is rare from LLM APIs and taken as absent).
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value) {
@@ -207,10 +234,21 @@ void Exchange::build_upstream_head(const upstream::Upstream& upstream, std::size
     if (!upstream.authorization().empty()) wire::add_header(head, "Authorization", upstream.authorization());
     wire::add_header(head, "x-request-id", request_.request_id);
     for (const auto& field : request_.headers) {
-        if (skip_request_header(field.name_string())) continue;
+        if (skip_request_header(field.name(), field.name_string())) continue;
         wire::add_header(head, field.name_string(), field.value());
     }
     wire::end_headers(head);
+}
+
+asio::awaitable<bool> Exchange::end_stream_with_error() {
+    const std::string event = "data: " + to_body(*error_) + "\n\n";
+    const wire::ChunkHeader event_header(event.size());
+    const std::array<asio::const_buffer, 4> tail{asio::buffer(event_header.view()), asio::buffer(event),
+                                                 asio::buffer(wire::kCrlf), asio::buffer(wire::kLastChunk)};
+    caller_.write_deadline = std::chrono::steady_clock::now() + caller_.write_timeout;
+    auto [ec, sent] = co_await asio::async_write(caller_.stream, tail, asio::as_tuple(asio::use_awaitable));
+    caller_.write_deadline = SteadyTime::max();
+    co_return !ec;
 }
 
 void Exchange::build_response_head(const ResponseParser& parser,
@@ -220,7 +258,7 @@ void Exchange::build_response_head(const ResponseParser& parser,
     wire::start_response(head, static_cast<int>(response.result_int()));
     for (const auto& field : response) {
         const std::string_view name = field.name_string();
-        if (wire::is_hop_by_hop(name) || skip_response_header(name)) continue;
+        if (skip_response_header(field.name(), name)) continue;
         wire::add_header(head, name, field.value());
     }
     if (chunked) {
@@ -249,12 +287,13 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     // Send: the head, then the body with only the model name replaced and, when the gateway
     // accounts for usage, a stream's usage asked for.
     const bool add_usage = request_.account_usage && request_.facts.stream && !request_.facts.include_usage;
-    parse::ForwardBody body;
+    parse::ForwardBody& body = body_;
     parse::forward_body(body, request_.body, request_.facts, deployment.model, add_usage);
     build_upstream_head(upstream, body.size());
-    std::array<asio::const_buffer, 6> request_buffers{asio::buffer(caller_.head)};
+    auto& request_buffers = request_buffers_;
+    request_buffers = {asio::buffer(caller_.head)};
     for (std::size_t i = 0; i < body.count; ++i) request_buffers[i + 1] = asio::buffer(body.parts[i]);
-    start_deadline(limits.cap(timeouts.first_byte));  // for the write and the response head
+    start_deadline(limits.until(timeouts.first_byte, start));  // for the write and the response head
     auto [write_ec, written] = co_await connection.visit_socket(
         [&](auto& stream) { return asio::async_write(stream, request_buffers, asio::as_tuple(asio::use_awaitable)); });
     if (write_ec) {
@@ -265,8 +304,8 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     }
 
     // Receive the head.
-    ResponseParser parser(std::piecewise_construct, std::make_tuple(),
-                          std::make_tuple(wire::ArenaAllocator<char>(caller_.head_arena)));
+    ResponseParser& parser = parser_.emplace(std::piecewise_construct, std::make_tuple(),
+                                             std::make_tuple(wire::ArenaAllocator<char>(caller_.head_arena)));
     parser.header_limit(64 * 1024);
     parser.body_limit(boost::none);
     boost::system::error_code head_ec;
@@ -286,10 +325,16 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     }
 
     const bool chunked = !parser.content_length().has_value() && !parser.is_done();
-    const auto content_type = parser.get()[http::field::content_type];
+    // (One pass over the head: Beast's lookup by field searches its tree by name.)
+    std::string_view content_type;
+    std::string_view retry_after;
+    for (const auto& field : parser.get()) {
+        if (field.name() == http::field::content_type && content_type.data() == nullptr) content_type = field.value();
+        if (field.name() == http::field::retry_after && retry_after.data() == nullptr) retry_after = field.value();
+    }
     const bool event_stream = content_type.starts_with("text/event-stream");
     outcome.status = static_cast<int>(parser.get().result_int());
-    if (outcome.status == 429) retry_after_ = parse_retry_after(parser.get()[http::field::retry_after]);
+    if (outcome.status == 429) retry_after_ = parse_retry_after(retry_after);
     if (may_retry && (outcome.status >= 500 || outcome.status == 429)) {
         error_ = outcome.status == 429
                      ? ApiError::upstream(429, upstream_label(config_, upstream.config()) + " is rate-limiting requests",
@@ -313,7 +358,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     bool head_sent = false;
     char* const data = caller_.relay.data();
     const std::size_t capacity = caller_.relay.size();
-    std::optional<usage::StreamScanner> scanner;
+    std::optional<usage::StreamScanner>& scanner = scanner_;
     if (request_.account_usage && event_stream) {
         scanner.emplace(add_usage);
         if (caller_.stream_text != nullptr) scanner->keep_text(caller_.stream_text, caller_.stream_text_limit);
@@ -354,7 +399,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
                 }
                 got = capacity - carry - parser.get().body().size;
                 if (got > 0 || parser.is_done() || read_ec) break;
-                start_deadline(limits.cap(timeouts.idle));
+                start_deadline(limits.until(timeouts.idle, Clock::now()));
                 auto [ec, n] = co_await connection.visit_socket([&](auto& stream) {
                     return stream.async_read_some(connection.buffer.prepare(16 * 1024),
                                                   asio::as_tuple(asio::use_awaitable));
@@ -396,7 +441,8 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
             first_byte_ = Clock::now() - start;
         }
         wire::ChunkHeader chunk_header(send);
-        std::array<asio::const_buffer, 5> pieces{};
+        auto& pieces = pieces_;
+        pieces = {};
         std::size_t n = 0;
         if (!head_sent) pieces[n++] = asio::buffer(caller_.head);
         if (send > 0) {
@@ -434,15 +480,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
             outcome.error = error_->message;
             settle_usage();
             if (chunked && event_stream) {
-                std::string event = "data: " + to_body(*error_) + "\n\n";
-                wire::ChunkHeader event_header(event.size());
-                const std::array<asio::const_buffer, 4> tail{asio::buffer(event_header.view()), asio::buffer(event),
-                                                             asio::buffer(wire::kCrlf), asio::buffer(wire::kLastChunk)};
-                caller_.write_deadline = std::chrono::steady_clock::now() + caller_.write_timeout;
-                auto [tail_ec, tail_sent] =
-                    co_await asio::async_write(caller_.stream, tail, asio::as_tuple(asio::use_awaitable));
-                caller_.write_deadline = SteadyTime::max();
-                if (tail_ec) outcome.caller_reusable = false;
+                if (!co_await end_stream_with_error()) outcome.caller_reusable = false;
             } else {
                 outcome.caller_reusable = false;
             }
@@ -618,8 +656,8 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
             outcome.deployment = &deployment;
             outcome.served_by = last_model;
             outcome.attempts = attempt;
-            const bool may_retry = attempt < retries.attempts && budget.can_retry(router_.clock().now()) &&
-                                   router_.has_alternative(*request.model, tried);
+            const bool may_retry = attempt < retries.attempts && router_.has_alternative(*request.model, tried) &&
+                                   budget.can_retry(router_.clock().now());
             Exchange exchange(config_, request, caller, watch);
             watch.active = connection.get();
             const auto result = co_await exchange.run(*connection, lease, pool.upstream(), outcome, may_retry);

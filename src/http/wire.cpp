@@ -1,8 +1,11 @@
 #include "http/wire.hpp"
 
-#include <charconv>
-
 #include "core/text.hpp"
+#include "http/read.hpp"
+
+#include <charconv>
+#include <cstring>
+
 
 namespace switchyard::wire {
 
@@ -45,10 +48,18 @@ void start_response(std::string& out, int status) {
 }
 
 void add_header(std::string& out, std::string_view name, std::string_view value) {
-    out += name;
-    out += ": ";
-    out += value;
-    out += kCrlf;
+    // One resize and plain copies, rather than four appends that each check the capacity.
+    const std::size_t at = out.size();
+    out.resize(at + name.size() + value.size() + 4);
+    char* p = out.data() + at;
+    std::memcpy(p, name.data(), name.size());
+    p += name.size();
+    *p++ = ':';
+    *p++ = ' ';
+    std::memcpy(p, value.data(), value.size());
+    p += value.size();
+    *p++ = '\r';
+    *p = '\n';
 }
 
 void add_header(std::string& out, std::string_view name, std::size_t value) {
@@ -94,14 +105,38 @@ ChunkHeader::ChunkHeader(std::size_t size) {
     length = static_cast<std::size_t>(end + 2 - bytes.data());
 }
 
-bool is_hop_by_hop(std::string_view name) {
-    static constexpr std::string_view kNames[] = {
-        "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
-        "te",         "trailer",    "transfer-encoding", "upgrade",           "content-length", "host"};
-    for (auto candidate : kNames) {
-        if (iequals(candidate, name)) return true;
+bool is_hop_by_hop(boost::beast::http::field name) {
+    using boost::beast::http::field;
+    switch (name) {
+        case field::connection:
+        case field::keep_alive:
+        case field::proxy_connection:
+        case field::proxy_authenticate:
+        case field::proxy_authorization:
+        case field::te:
+        case field::trailer:
+        case field::transfer_encoding:
+        case field::upgrade:
+        case field::content_length:
+        case field::host: return true;
+        default: return false;
     }
-    return false;
+}
+
+GatewayHeaders gateway_headers(const Fields& fields) {
+    GatewayHeaders found;
+    for (const auto& field : fields) {
+        if (field.name() != boost::beast::http::field::unknown) continue;
+        const std::string_view name = field.name_string();
+        if (iequals(name, "x-request-id")) {
+            found.request_id = field.value();
+        } else if (iequals(name, "x-api-key")) {
+            found.api_key = field.value();
+        } else if (iequals(name, "x-switchyard-timeout")) {
+            found.timeout = field.value();
+        }
+    }
+    return found;
 }
 
 }  // namespace switchyard::wire

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include <boost/beast/http/field.hpp>
+
 #include "core/error.hpp"
 
 namespace switchyard::wire {
@@ -44,6 +46,7 @@ inline constexpr std::string_view kCrlf = "\r\n";
 inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 
 // Hop-by-hop headers and those the gateway sets itself; never copied from one side to the other.
-bool is_hop_by_hop(std::string_view name);  // case-insensitive
+// By the code Beast's parser gave the header's name (every one of them has a code of its own).
+bool is_hop_by_hop(boost::beast::http::field name);
 
 }  // namespace switchyard::wire

@@ -304,10 +304,12 @@ Router::Selection Router::select(const config::Model& model, std::span<const std
 }
 
 bool Router::has_alternative(const config::Model& model, std::span<const std::size_t> tried) const {
-    const SteadyTime now = clock_.now();
+    std::optional<SteadyTime> now;  // read once, and only when there is an untried deployment
     const auto any = [&](const config::Model& m) {
         for (const auto& deployment : m.deployments) {
-            if (!contains(tried, deployment.id) && usable(*slots_[deployment.id], now)) return true;
+            if (contains(tried, deployment.id)) continue;
+            if (!now) now = clock_.now();
+            if (usable(*slots_[deployment.id], *now)) return true;
         }
         return false;
     };

@@ -119,14 +119,22 @@ public:
     }
 
 private:
-    // Reads and answers one request; false when the connection must close afterwards.
+    // Reads and answers one request; false when the connection must close afterwards (so must it
+    // when keep_alive_ is false after the request). Not a coroutine: a request that arrived whole
+    // with the keep-alive read (the usual case) goes to handle() at once, without a frame of its own.
     asio::awaitable<bool> serve_one();
+    // The rest of serve_one() for a request that did not arrive whole or is malformed: reads what is
+    // missing (within the request read timeout) and answers 408, 413, 431 or 400, or handles it.
+    // `fed` is what feeding the parser the buffered bytes ended with.
+    asio::awaitable<bool> read_rest(boost::system::error_code fed);
+    // The request's header count is over the limit (answered by read_rest()).
+    bool too_many_headers() const;
     asio::awaitable<bool> handle(wire::Request& request, bool keep_alive);
     // The gateway's own endpoints (health, models, metrics, admin), 404 and 405.
     asio::awaitable<bool> answer_locally(wire::Request& request, RequestId request_id, bool keep_alive);
     // A model request: parse -> authenticate -> admit -> route -> forward -> account.
-    asio::awaitable<bool> proxy(parse::Endpoint endpoint, wire::Request& request, RequestId request_id,
-                                bool keep_alive);
+    asio::awaitable<bool> proxy(parse::Endpoint endpoint, wire::Request& request, wire::GatewayHeaders named,
+                                RequestId request_id, bool keep_alive);
     asio::awaitable<bool> respond(const wire::LocalResponse& response, std::string_view request_id, bool keep_alive);
     // Answers with `error` and closes: the rest of the stream cannot be trusted.
     asio::awaitable<bool> reject(ApiError error) {
@@ -153,6 +161,8 @@ private:
     std::string capture_;        // a non-streaming body kept to read its usage
     std::array<char, 16 * 1024> relay_{};
     wire::HeadArena head_arena_;  // the current request's head and its upstream response's
+    std::optional<wire::RequestParser> parser_;  // the current request's (its head is in head_arena_)
+    bool keep_alive_ = false;  // the current request lets the connection take another
     bool idle_ = true;
     // Deadlines, enforced by the worker's sweep (check_deadline) rather than a timer per
     // operation: the keep-alive wait or the request's reading (`reading_`: a 408 is owed), and
@@ -164,6 +174,7 @@ private:
     bool reading_ = false;
     bool read_timed_out_ = false;
 };
+
 
 void close_if_idle(ClientConnection& connection) { connection.close_if_idle(); }
 
@@ -182,7 +193,7 @@ asio::awaitable<void> ClientConnection::run() {
         }
         idle_ = false;
         InFlight in_flight(worker_.shared.in_flight);
-        if (!co_await serve_one()) break;
+        if (!co_await serve_one() || !keep_alive_) break;
     }
     idle_ = false;
     boost::system::error_code ignored;
@@ -192,18 +203,38 @@ asio::awaitable<void> ClientConnection::run() {
 
 asio::awaitable<bool> ClientConnection::serve_one() {
     const auto& server = limits();
+    parser_.reset();
     head_arena_.reset();  // nothing from the previous request is alive any more
-    wire::RequestParser parser(std::piecewise_construct, std::make_tuple(),
-                               std::make_tuple(wire::ArenaAllocator<char>(head_arena_)));
-    parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(server.max_header_bytes, UINT32_MAX)));
-    parser.body_limit(server.max_body_bytes);
+    parser_.emplace(std::piecewise_construct, std::make_tuple(),
+                    std::make_tuple(wire::ArenaAllocator<char>(head_arena_)));
+    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(server.max_header_bytes, UINT32_MAX)));
+    parser_->body_limit(server.max_body_bytes);
+    read_timed_out_ = false;
+    keep_alive_ = false;
+    // Usually the whole request is in the buffer already (the keep-alive wait read it).
+    const boost::system::error_code fed = wire::feed(buffer_, *parser_, wire::ReadUntil::message);
+    if (fed || too_many_headers()) return read_rest(fed);
+    auto& request = parser_->get();
+    // (The parser's flags say what request.keep_alive() would find by looking up Connection.)
+    keep_alive_ = parser_->keep_alive() && !worker_.shared.draining.load(std::memory_order_relaxed);
+    return handle(request, keep_alive_);
+}
 
+bool ClientConnection::too_many_headers() const {
+    std::size_t count = 0;
+    const auto& request = parser_->get();
+    for (auto it = request.begin(); it != request.end(); ++it) ++count;
+    return count > limits().max_headers;
+}
+
+asio::awaitable<bool> ClientConnection::read_rest(boost::system::error_code fed) {
+    const auto& server = limits();
+    wire::RequestParser& parser = *parser_;
     const auto too_large = [&] {
         return ApiError{413,
                         "the request body exceeds the limit of " + std::to_string(server.max_body_bytes) + " bytes",
                         "invalid_request_error", std::nullopt, "body_too_large"};
     };
-    read_timed_out_ = false;
     reading_ = true;
     deadline_ = std::chrono::steady_clock::now() + server.request_read_timeout;
     struct StopDeadline {
@@ -213,41 +244,45 @@ asio::awaitable<bool> ClientConnection::serve_one() {
             connection.reading_ = false;
         }
     } stop_deadline{*this};
-    // Usually the whole head is in the buffer already (the keep-alive wait read it).
-    boost::system::error_code head_ec = wire::feed(buffer_, parser, wire::ReadUntil::header);
-    if (head_ec == http::error::need_more) {
-        head_ec = co_await wire::async_read_into(socket_, buffer_, parser, wire::ReadUntil::header);
-    }
-    if (head_ec == http::error::header_limit) {
-        ApiError error{431, "request headers exceed the limit of " + std::to_string(server.max_header_bytes) + " bytes",
-                       "invalid_request_error", std::nullopt, "headers_too_large"};
-        co_return co_await reject(std::move(error));
-    }
-    if (head_ec == http::error::body_limit) {
-        ApiError error = too_large();
-        co_return co_await reject(std::move(error));
-    }
-    if (read_timed_out_) {
-        ApiError error{
-            408, "the request was not received within " + std::to_string(server.request_read_timeout.count()) + " ms",
-            "invalid_request_error", std::nullopt, "request_timeout"};
-        co_return co_await reject(std::move(error));
-    }
-    if (head_ec == http::error::end_of_stream || head_ec == asio::error::eof ||
-        head_ec == asio::error::connection_reset || head_ec == asio::error::operation_aborted ||
-        head_ec == asio::error::bad_descriptor) {
-        co_return false;
-    }
-    if (head_ec) {
-        ApiError error =
-            ApiError::invalid_request("malformed HTTP request: " + head_ec.message(), std::nullopt, "bad_http");
-        co_return co_await reject(std::move(error));
+    if (!parser.is_header_done()) {
+        boost::system::error_code head_ec = fed;
+        if (head_ec == http::error::need_more) {
+            head_ec = co_await wire::async_read_into(socket_, buffer_, parser, wire::ReadUntil::header);
+        }
+        if (head_ec == http::error::header_limit) {
+            ApiError error{431,
+                           "request headers exceed the limit of " + std::to_string(server.max_header_bytes) + " bytes",
+                           "invalid_request_error", std::nullopt, "headers_too_large"};
+            co_return co_await reject(std::move(error));
+        }
+        if (head_ec == http::error::body_limit) {
+            ApiError error = too_large();
+            co_return co_await reject(std::move(error));
+        }
+        if (read_timed_out_) {
+            ApiError error{408,
+                           "the request was not received within " +
+                               std::to_string(server.request_read_timeout.count()) + " ms",
+                           "invalid_request_error", std::nullopt, "request_timeout"};
+            co_return co_await reject(std::move(error));
+        }
+        if (head_ec == http::error::end_of_stream || head_ec == asio::error::eof ||
+            head_ec == asio::error::connection_reset || head_ec == asio::error::operation_aborted ||
+            head_ec == asio::error::bad_descriptor) {
+            co_return false;
+        }
+        if (head_ec) {
+            ApiError error =
+                ApiError::invalid_request("malformed HTTP request: " + head_ec.message(), std::nullopt, "bad_http");
+            co_return co_await reject(std::move(error));
+        }
+        fed = http::error::need_more;  // the head is read; the body may not be
     }
 
     auto& request = parser.get();
-    std::size_t header_count = 0;
-    for (auto it = request.begin(); it != request.end(); ++it) ++header_count;
-    if (header_count > server.max_headers) {
+    if (too_many_headers()) {
+        std::size_t header_count = 0;
+        for (auto it = request.begin(); it != request.end(); ++it) ++header_count;
         ApiError error{431,
                        "the request has " + std::to_string(header_count) + " headers; the limit is " +
                            std::to_string(server.max_headers),
@@ -259,13 +294,16 @@ asio::awaitable<bool> ClientConnection::serve_one() {
         co_return co_await reject(std::move(error));
     }
     if (!parser.is_done()) {
-        if (iequals_expect_continue(request[http::field::expect])) {
-            static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-            auto [ec, n] =
-                co_await asio::async_write(socket_, asio::buffer(kContinue), asio::as_tuple(asio::use_awaitable));
-            if (ec) co_return false;
+        boost::system::error_code body_ec = fed;
+        if (body_ec == http::error::need_more) {
+            if (iequals_expect_continue(request[http::field::expect])) {
+                static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+                auto [ec, n] =
+                    co_await asio::async_write(socket_, asio::buffer(kContinue), asio::as_tuple(asio::use_awaitable));
+                if (ec) co_return false;
+            }
+            body_ec = co_await wire::async_read_into(socket_, buffer_, parser, wire::ReadUntil::message);
         }
-        const auto body_ec = co_await wire::async_read_into(socket_, buffer_, parser, wire::ReadUntil::message);
         if (body_ec == http::error::body_limit) {
             ApiError error = too_large();
             co_return co_await reject(std::move(error));
@@ -281,9 +319,8 @@ asio::awaitable<bool> ClientConnection::serve_one() {
     }
     deadline_ = SteadyTime::max();
     reading_ = false;
-    const bool keep_alive = request.keep_alive() && !worker_.shared.draining.load(std::memory_order_relaxed);
-    const bool reusable = co_await handle(request, keep_alive);
-    co_return reusable&& keep_alive;
+    keep_alive_ = parser.keep_alive() && !worker_.shared.draining.load(std::memory_order_relaxed);
+    co_return co_await handle(request, keep_alive_);
 }
 
 asio::awaitable<bool> ClientConnection::respond(const wire::LocalResponse& response, std::string_view request_id,
@@ -297,12 +334,13 @@ asio::awaitable<bool> ClientConnection::respond(const wire::LocalResponse& respo
 
 // Not a coroutine: a model request becomes proxy()'s coroutine at once, without a frame of its own.
 asio::awaitable<bool> ClientConnection::handle(wire::Request& request, bool keep_alive) {
-    RequestId request_id = request_id_from(request["x-request-id"]);
+    const wire::GatewayHeaders headers = wire::gateway_headers(request.base());
+    RequestId request_id = request_id_from(headers.request_id);
     if (request.method() == http::verb::post) {
         switch (route_of(path_of(request))) {
-            case Route::chat: return proxy(parse::Endpoint::chat_completions, request, request_id, keep_alive);
-            case Route::completions: return proxy(parse::Endpoint::completions, request, request_id, keep_alive);
-            case Route::embeddings: return proxy(parse::Endpoint::embeddings, request, request_id, keep_alive);
+            case Route::chat: return proxy(parse::Endpoint::chat_completions, request, headers, request_id, keep_alive);
+            case Route::completions: return proxy(parse::Endpoint::completions, request, headers, request_id, keep_alive);
+            case Route::embeddings: return proxy(parse::Endpoint::embeddings, request, headers, request_id, keep_alive);
             default: break;
         }
     }
@@ -374,19 +412,22 @@ asio::awaitable<bool> ClientConnection::answer_locally(wire::Request& request, R
     co_return co_await respond(response, request_id, keep_alive);
 }
 
-asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Request& request, RequestId request_id,
-                                              bool keep_alive) {
+asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Request& request,
+                                              wire::GatewayHeaders named, RequestId request_id, bool keep_alive) {
     Shared& shared = worker_.shared;
     const std::shared_ptr<Local> local = local_;  // kept until the request is accounted for
     Generation& generation = *local->generation;
     const auto arrived = std::chrono::steady_clock::now();
-    const std::int64_t arrived_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     std::string& body = request.body();
 
     // What the ledger and the access log will say about this request, filled in as it goes.
     ledger::Row row;
     const bool keep_row = shared.ledger != nullptr || shared.access_log != nullptr;
+    const std::int64_t arrived_ms =
+        keep_row ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count()
+                 : 0;
     std::string_view asked_model;  // once parsed
     std::string_view key_name;     // once authenticated
     // Prompt and completion, only for an access log that keeps them.
@@ -425,7 +466,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
     // Authenticate.
     std::shared_ptr<auth::KeyEntry> key;
     if (shared.keys.required()) {
-        const std::string_view presented = auth::presented_key(request[http::field::authorization], request["x-api-key"]);
+        const std::string_view presented = auth::presented_key(request[http::field::authorization], named.api_key);
         // (Errors are named before co_await: GCC 12 mishandles temporaries inside one.)
         if (presented.empty()) {
             const ApiError error = auth::missing_key_error();
@@ -459,7 +500,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
 
     // A caller may ask for less time than the upstreams' configured total.
     SteadyTime deadline = SteadyTime::max();
-    if (const auto asked = request["x-switchyard-timeout"]; !asked.empty()) {
+    if (const auto asked = named.timeout; !asked.empty()) {
         const auto timeout = config::parse_duration(asked);
         if (!timeout || timeout->count() <= 0) {
             ApiError error = ApiError::invalid_request(
@@ -477,7 +518,6 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
     const double estimated = static_cast<double>(usage::estimate_tokens(body)) +
                              (endpoint == parse::Endpoint::embeddings ? 0.0
                                                                       : static_cast<double>(facts.max_tokens.value_or(256)));
-    const SteadyTime now = system_clock().now();
     const std::time_t wall_now = std::time(nullptr);
     struct InFlightKey {
         std::shared_ptr<auth::KeyEntry> key;
@@ -546,6 +586,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
             }
         }
     }
+    const SteadyTime now = key_limiter != nullptr || model_limiter != nullptr ? system_clock().now() : SteadyTime{};
     if (key_limiter != nullptr) {
         const auto refusal = key_limiter->admit(estimated, now);
         limit::append_headers(extra_headers_, key_limiter->snapshot(now));
@@ -569,8 +610,9 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
     if (!shared.engines.empty()) {
         const auto engine_error = co_await shared.engines.wait_ready(*model, generation.config.upstreams, deadline);
         if (engine_error) {
-            if (key_limiter != nullptr) key_limiter->correct(-estimated, system_clock().now());
-            if (model_limiter != nullptr) model_limiter->correct(-estimated, system_clock().now());
+            const SteadyTime failed_at = system_clock().now();
+            if (key_limiter != nullptr) key_limiter->correct(-estimated, failed_at);
+            if (model_limiter != nullptr) model_limiter->correct(-estimated, failed_at);
             if (!fleet_taken.empty()) shared.fleet->correct(*worker_.state, fleet_taken, -estimated);
             co_return co_await refuse(*engine_error);
         }
@@ -637,9 +679,10 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
     const usage::Usage& used = outcome.usage;
     const double tokens = static_cast<double>(used.prompt + used.completion);
     const double cost = outcome.deployment != nullptr ? generation.pricer.cost(*outcome.deployment, used) : 0.0;
-    if (key_limiter != nullptr) key_limiter->correct(tokens - estimated, system_clock().now());
+    const SteadyTime done_at = key_limiter != nullptr || model_limiter != nullptr ? system_clock().now() : SteadyTime{};
+    if (key_limiter != nullptr) key_limiter->correct(tokens - estimated, done_at);
     if (key && cost > 0) spend_budget.spend(cost);  // unless spent before the response's end
-    if (model_limiter != nullptr) model_limiter->correct(tokens - estimated, system_clock().now());
+    if (model_limiter != nullptr) model_limiter->correct(tokens - estimated, done_at);
     if (!fleet_taken.empty()) shared.fleet->correct(*worker_.state, fleet_taken, tokens - estimated);
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count();
     metrics::Observation observation;
