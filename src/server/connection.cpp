@@ -203,10 +203,14 @@ asio::awaitable<void> ClientConnection::run() {
 
 asio::awaitable<bool> ClientConnection::serve_one() {
     const auto& server = limits();
+    // Nothing from the previous request is alive any more; its body's storage is kept for this one.
+    std::string body = parser_ ? std::move(parser_->get().body()) : std::string();
+    body.clear();
     parser_.reset();
-    head_arena_.reset();  // nothing from the previous request is alive any more
+    head_arena_.reset();
     parser_.emplace(std::piecewise_construct, std::make_tuple(),
                     std::make_tuple(wire::ArenaAllocator<char>(head_arena_)));
+    parser_->get().body() = std::move(body);
     parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(server.max_header_bytes, UINT32_MAX)));
     parser_->body_limit(server.max_body_bytes);
     read_timed_out_ = false;
