@@ -197,8 +197,8 @@ private:
     const CallerRequest& request_;
     CallerSide& caller_;
     Watch& watch_;
-    // What run() keeps across its waits, kept here rather than in its coroutine frame (a frame over
-    // Asio's 1 KiB recycling limit is allocated with malloc for every request).
+    // What run() keeps across its waits, kept here rather than in its coroutine frame so that the
+    // frame stays under the 1 KiB that Asio's per-thread cache keeps for reuse.
     std::optional<ResponseParser> parser_;
     parse::ForwardBody body_;
     std::array<asio::const_buffer, 6> request_buffers_{};
@@ -211,7 +211,6 @@ private:
     std::chrono::nanoseconds first_byte_{};
     std::optional<std::chrono::seconds> retry_after_;
 };
-
 
 // Retry-After in seconds (the HTTP-date form is rare from LLM APIs and taken as absent).
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value) {

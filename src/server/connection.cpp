@@ -127,8 +127,9 @@ private:
     // missing (within the request read timeout) and answers 408, 413, 431 or 400, or handles it.
     // `fed` is what feeding the parser the buffered bytes ended with.
     asio::awaitable<bool> read_rest(boost::system::error_code fed);
-    // The request's header count is over the limit (answered by read_rest()).
-    bool too_many_headers() const;
+    // The current request's header fields (read_rest() answers a count over the limit).
+    std::size_t header_count() const;
+    bool too_many_headers() const { return header_count() > limits().max_headers; }
     asio::awaitable<bool> handle(wire::Request& request, bool keep_alive);
     // The gateway's own endpoints (health, models, metrics, admin), 404 and 405.
     asio::awaitable<bool> answer_locally(wire::Request& request, RequestId request_id, bool keep_alive);
@@ -224,11 +225,9 @@ asio::awaitable<bool> ClientConnection::serve_one() {
     return handle(request, keep_alive_);
 }
 
-bool ClientConnection::too_many_headers() const {
-    std::size_t count = 0;
+std::size_t ClientConnection::header_count() const {
     const auto& request = parser_->get();
-    for (auto it = request.begin(); it != request.end(); ++it) ++count;
-    return count > limits().max_headers;
+    return static_cast<std::size_t>(std::distance(request.begin(), request.end()));
 }
 
 asio::awaitable<bool> ClientConnection::read_rest(boost::system::error_code fed) {
@@ -285,10 +284,8 @@ asio::awaitable<bool> ClientConnection::read_rest(boost::system::error_code fed)
 
     auto& request = parser.get();
     if (too_many_headers()) {
-        std::size_t header_count = 0;
-        for (auto it = request.begin(); it != request.end(); ++it) ++header_count;
         ApiError error{431,
-                       "the request has " + std::to_string(header_count) + " headers; the limit is " +
+                       "the request has " + std::to_string(header_count()) + " headers; the limit is " +
                            std::to_string(server.max_headers),
                        "invalid_request_error", std::nullopt, "too_many_headers"};
         co_return co_await reject(std::move(error));

@@ -1,5 +1,6 @@
 // The gateway core over real sockets: the switchyard binary in front of switchyard-sim processes.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 
 #include <sys/socket.h>
@@ -232,6 +233,43 @@ TEST_F(GatewayTest, HeadersTooLargeOrTooManyAre431) {
     r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick"), many);
     EXPECT_EQ(r.status, 431);
     EXPECT_NE(r.body.find("too_many_headers"), std::string::npos);
+}
+
+// What `fd` receives until `marker` has arrived (empty: until the peer closes) or `timeout` passes.
+std::string receive_until(int fd, std::string_view marker, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string out;
+    char data[4096];
+    while (marker.empty() || out.find(marker) == std::string::npos) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        pollfd pfd{fd, POLLIN, 0};
+        if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) break;
+        const auto n = ::recv(fd, data, sizeof data, 0);
+        if (n <= 0) break;
+        out.append(data, static_cast<std::size_t>(n));
+    }
+    return out;
+}
+
+TEST_F(GatewayTest, ExpectContinueIsAnsweredAndABodyThatArrivesInPiecesIsServed) {
+    const std::string body = chat_body("llama4:maverick");
+    asio::io_context io;
+    tcp::socket socket(io);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(gateway.port)));
+    const int fd = socket.native_handle();
+    const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             "Expect: 100-continue\r\nConnection: close\r\nContent-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n";
+    asio::write(socket, asio::buffer(head));
+    const std::string interim = receive_until(fd, "\r\n\r\n", 3s);
+    EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+    asio::write(socket, asio::buffer(body.substr(0, 7)));
+    std::this_thread::sleep_for(50ms);
+    asio::write(socket, asio::buffer(body.substr(7)));
+    const std::string response = receive_until(fd, "", 5s);
+    EXPECT_EQ(response.rfind("HTTP/1.1 200", 0), 0u) << response;
+    EXPECT_NE(response.find("chat.completion"), std::string::npos) << response;
 }
 
 TEST_F(GatewayTest, SlowClientsAreCutOffWith408) {
