@@ -8,6 +8,7 @@
 #      direct -> switchyard-sim, through nginx (proxy_pass, upstream keep-alive, 1 worker) and
 #      through switchyard (io_threads: 1); medians over the rounds; plus the proxy's CPU time per
 #      request;
+#      and, where perf can count them, the proxy's system calls per request (one more run each);
 #   2. streaming: SSE events relayed per second (wrk, counting "data: " in each response), and the
 #      same per CPU-second of the proxy;
 #   3. memory per open stream: VmRSS of the proxy idle and with MEM_STREAMS slow streams open;
@@ -229,6 +230,32 @@ for ((round = 1; round <= ROUNDS; round++)); do
     done
 done
 
+# 1b. System calls per small request (perf's syscall tracepoints; skipped where perf cannot count them)
+SYSCALL_EVENTS="syscalls:sys_enter_recvfrom,syscalls:sys_enter_read,syscalls:sys_enter_sendmsg,syscalls:sys_enter_writev"
+SYSCALL_EVENTS="$SYSCALL_EVENTS,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_getsockopt"
+if command -v perf >/dev/null && perf stat -e syscalls:sys_enter_recvfrom -o /dev/null true 2>/dev/null; then
+    for config in nginx switchyard; do
+        port=$(port_of "$config")
+        pid=$(proxy_pid_of "$config")
+        perf stat -x, -e "$SYSCALL_EVENTS" -e syscalls:sys_exit_recvfrom --filter 'ret == -11' -p "$pid" \
+            -o "$WORK/syscalls.csv" -- sleep "$((DURATION / 2 + 1))" &
+        perf_pid=$!
+        sleep 0.3
+        taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$((DURATION / 2))s" --latency -s "$ROOT/bench/wrk_chat.lua" \
+            "http://127.0.0.1:$port/" >"$WORK/wrk.out"
+        wait "$perf_pid" || true
+        requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
+        # One row per event: count per request; the filtered sys_exit_recvfrom is the recv that found nothing.
+        awk -F, -v n="$requests" -v c="$config" '$3 ~ /^syscalls:/ {
+                name = $3; sub(/^syscalls:sys_(enter|exit)_/, "", name)
+                if ($3 ~ /sys_exit_recvfrom/) name = "recvfrom EAGAIN"
+                printf "sys\t%s\t1\t%s\t%.3f\n", c, name, $1 / n }' "$WORK/syscalls.csv" >>"$RAW"
+        log "syscalls $config: $(awk -F'\t' -v c="$config" '$1 == "sys" && $2 == c {printf "%s %s ", $4, $5}' "$RAW")"
+    done
+else
+    log "perf cannot count system calls here: no syscalls table"
+fi
+
 # 2. Streaming: SSE events relayed per second ---------------------------------------------------
 stop_pid "$SYN_PID"
 CONFIGS=(direct nginx switchyard)
@@ -302,7 +329,7 @@ def med(values):
 def fmt_ms(v):
     return f"{v:.2f}"
 
-chat, stream, mem = {}, {}, {}
+chat, stream, mem, sys = {}, {}, {}, {}
 for r in rows:
     kind, config = r[0], r[1]
     if kind == "chat":
@@ -312,6 +339,8 @@ for r in rows:
                                               None if r[5] == "-" else float(r[5])))
     elif kind == "mem":
         mem[config] = (int(r[3]), int(r[4]), int(r[5]), float(r[6]))
+    elif kind == "sys":
+        sys.setdefault(r[3], {})[config] = float(r[4])
 
 versions = []
 for cmd in (["nginx", "-v"], ["wrk", "-v"]):
@@ -375,6 +404,17 @@ if chat.get("switchyard-nometrics"):
     L.append(f"**Metrics on / off** (`switchyard-nometrics` runs with `server.metrics: false`): proxy CPU per request "
              f"{on_cpu:.1f} / {off_cpu:.1f} µs ({(on_cpu / off_cpu - 1) * 100:+.1f}%), requests/s "
              f"{on_rps / off_rps:.2f}×.")
+if sys:
+    L.append("")
+    L.append("**System calls per request** (`perf stat` on the syscall tracepoints of the proxy process during one "
+             f"more {int(env['DURATION']) // 2} s run each; \"recvfrom EAGAIN\" counts the reads that found nothing):")
+    L.append("")
+    L.append("| system call | nginx | switchyard |")
+    L.append("| --- | ---: | ---: |")
+    for name, by in sys.items():
+        if by.get("nginx", 0) == 0 and by.get("switchyard", 0) == 0:
+            continue
+        L.append(f"| {name} | {by.get('nginx', 0):.2f} | {by.get('switchyard', 0):.2f} |")
 L.append("")
 L.append("### Streaming")
 L.append("")
