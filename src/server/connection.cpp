@@ -238,6 +238,12 @@ asio::awaitable<bool> ClientConnection::read_rest(boost::system::error_code fed)
                         "the request body exceeds the limit of " + std::to_string(server.max_body_bytes) + " bytes",
                         "invalid_request_error", std::nullopt, "body_too_large"};
     };
+    const auto timed_out = [&](std::string_view what) {
+        return ApiError{408,
+                        std::string(what) + " was not received within " +
+                            std::to_string(server.request_read_timeout.count()) + " ms",
+                        "invalid_request_error", std::nullopt, "request_timeout"};
+    };
     reading_ = true;
     deadline_ = std::chrono::steady_clock::now() + server.request_read_timeout;
     struct StopDeadline {
@@ -263,10 +269,7 @@ asio::awaitable<bool> ClientConnection::read_rest(boost::system::error_code fed)
             co_return co_await reject(std::move(error));
         }
         if (read_timed_out_) {
-            ApiError error{408,
-                           "the request was not received within " +
-                               std::to_string(server.request_read_timeout.count()) + " ms",
-                           "invalid_request_error", std::nullopt, "request_timeout"};
+            ApiError error = timed_out("the request");
             co_return co_await reject(std::move(error));
         }
         if (head_ec == http::error::end_of_stream || head_ec == asio::error::eof ||
@@ -310,10 +313,7 @@ asio::awaitable<bool> ClientConnection::read_rest(boost::system::error_code fed)
             co_return co_await reject(std::move(error));
         }
         if (read_timed_out_) {
-            ApiError error{408,
-                           "the request body was not received within " +
-                               std::to_string(server.request_read_timeout.count()) + " ms",
-                           "invalid_request_error", std::nullopt, "request_timeout"};
+            ApiError error = timed_out("the request body");
             co_return co_await reject(std::move(error));
         }
         if (body_ec) co_return false;
