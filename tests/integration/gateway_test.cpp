@@ -196,6 +196,30 @@ TEST_F(GatewayTest, BadBodiesGetClearErrors) {
     EXPECT_EQ(stat_number(sim_stats(local), "requests_total"), 0) << "bad requests never reach an upstream";
 }
 
+TEST_F(GatewayTest, CallerCredentialsCookiesAndHopByHopHeadersStayOnTheCallerSide) {
+    const auto r = post(gateway.port, "/v1/chat/completions", chat_body("deepseek-v3.2"),
+                        {{"Authorization", "Bearer caller-key"},
+                         {"x-api-key", "caller-key"},
+                         {"api-key", "caller-key"},
+                         {"Cookie", "session=caller"},
+                         {"Accept-Encoding", "gzip"},
+                         {"Keep-Alive", "timeout=5"},
+                         {"TE", "trailers"},
+                         {"Proxy-Authorization", "Basic caller-key"},
+                         {"X-Request-Id", "caller-id-1"},
+                         {"X-Custom-Tag", "kept"}});
+    ASSERT_EQ(r.status, 200) << r.body;  // the cloud simulator takes only its own key
+    EXPECT_EQ(r.header("x-request-id"), "caller-id-1");
+    const std::string stats = sim_stats(cloud);
+    EXPECT_NE(stats.find(R"("authorization":"Bearer sk-cloud-secret")"), std::string::npos) << stats;
+    EXPECT_NE(stats.find(R"("x-custom-tag":"kept")"), std::string::npos) << stats;
+    EXPECT_NE(stats.find(R"("x-request-id":"caller-id-1")"), std::string::npos) << stats;
+    for (const char* dropped : {"caller-key", "\"cookie\"", "\"accept-encoding\"", "\"keep-alive\"", "\"te\"",
+                                "\"proxy-authorization\"", "\"api-key\"", "\"x-api-key\""}) {
+        EXPECT_EQ(stats.find(dropped), std::string::npos) << dropped << " reached the upstream: " << stats;
+    }
+}
+
 TEST_F(GatewayTest, BodyOverTheLimitIs413) {
     const std::string big = chat_body("llama4:maverick", false, R"("pad":")" + std::string(70 * 1024, 'x') + "\"");
     auto r = post(gateway.port, "/v1/chat/completions", big);
