@@ -100,10 +100,14 @@ public:
 
     asio::awaitable<void> run();
 
+    // Draining: a connection waiting for a request ends. Its read is cancelled, not its socket
+    // closed: a read that has completed but whose coroutine has not run yet holds a request, which
+    // is then served (with Connection: close) instead of forwarded and its answer dropped with the
+    // socket. A read still waiting ends with operation_aborted, and the connection closes itself.
     void close_if_idle() {
         if (!idle_) return;
         boost::system::error_code ignored;
-        socket_.close(ignored);
+        socket_.cancel(ignored);
     }
 
     // Called by the worker's sweep: a phase past its deadline has its socket operations
