@@ -149,7 +149,6 @@ struct GatewayHeaders {
 };
 GatewayHeaders gateway_headers(const Fields& fields);
 
-
 enum class ReadUntil { header, message };
 
 // Feeds `parser` what `buffer` holds (the bytes of a next message stay there), until the head or

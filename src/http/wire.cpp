@@ -1,11 +1,10 @@
 #include "http/wire.hpp"
 
-#include "core/text.hpp"
-#include "http/read.hpp"
-
 #include <charconv>
 #include <cstring>
 
+#include "core/text.hpp"
+#include "http/read.hpp"
 
 namespace switchyard::wire {
 

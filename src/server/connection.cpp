@@ -134,6 +134,8 @@ private:
     // The current request's header fields (read_rest() answers a count over the limit).
     std::size_t header_count() const;
     bool too_many_headers() const { return header_count() > limits().max_headers; }
+    // The request is read whole: whether the connection stays open after it, then handle().
+    asio::awaitable<bool> handle_read();
     asio::awaitable<bool> handle(wire::Request& request, bool keep_alive);
     // The gateway's own endpoints (health, models, metrics, admin), 404 and 405.
     asio::awaitable<bool> answer_locally(wire::Request& request, RequestId request_id, bool keep_alive);
@@ -180,7 +182,6 @@ private:
     bool read_timed_out_ = false;
 };
 
-
 void close_if_idle(ClientConnection& connection) { connection.close_if_idle(); }
 
 void check_deadline(ClientConnection& connection, SteadyTime now) { connection.check_deadline(now); }
@@ -223,10 +224,13 @@ asio::awaitable<bool> ClientConnection::serve_one() {
     // Usually the whole request is in the buffer already (the keep-alive wait read it).
     const boost::system::error_code fed = wire::feed(buffer_, *parser_, wire::ReadUntil::message);
     if (fed || too_many_headers()) return read_rest(fed);
-    auto& request = parser_->get();
+    return handle_read();
+}
+
+asio::awaitable<bool> ClientConnection::handle_read() {
     // (The parser's flags say what request.keep_alive() would find by looking up Connection.)
     keep_alive_ = parser_->keep_alive() && !worker_.shared.draining.load(std::memory_order_relaxed);
-    return handle(request, keep_alive_);
+    return handle(parser_->get(), keep_alive_);
 }
 
 std::size_t ClientConnection::header_count() const {
@@ -324,8 +328,7 @@ asio::awaitable<bool> ClientConnection::read_rest(boost::system::error_code fed)
     }
     deadline_ = SteadyTime::max();
     reading_ = false;
-    keep_alive_ = parser.keep_alive() && !worker_.shared.draining.load(std::memory_order_relaxed);
-    co_return co_await handle(request, keep_alive_);
+    co_return co_await handle_read();
 }
 
 asio::awaitable<bool> ClientConnection::respond(const wire::LocalResponse& response, std::string_view request_id,
