@@ -297,7 +297,7 @@ Worker::Worker(Shared& shared_state) : shared(shared_state) {
 }
 
 Server::Server(config::Gateway config, std::string config_path)
-    : shared_(std::make_unique<Shared>(std::move(config), std::move(config_path))) {
+    : signals_(control_, SIGTERM, SIGINT, SIGHUP), shared_(std::make_unique<Shared>(std::move(config), std::move(config_path))) {
     for (unsigned i = 0; i < shared_->boot.server.io_threads; ++i) {
         workers_.push_back(std::make_unique<Worker>(*shared_));
         shared_->workers.push_back(workers_.back().get());
@@ -352,11 +352,10 @@ int Server::run() {
     }
 
     // This thread runs the control loop: signals, and reloads asked for through the admin API.
-    asio::signal_set signals(control_, SIGTERM, SIGINT, SIGHUP);
     int received = 0;
     std::function<void()> wait_signal;
     wait_signal = [&] {
-        signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+        signals_.async_wait([&](const boost::system::error_code& ec, int signal) {
             if (ec) return;
             if (signal == SIGHUP) {
                 spdlog::info("received SIGHUP; reloading {}", shared_->config_path);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -34,6 +35,9 @@ private:
     bool drain_and_stop();  // true when requests were still in flight at the deadline
 
     boost::asio::io_context control_;  // signals and reloads, on the thread that called run()
+    // Taken when the server is made, before bind() tells anyone it is up: a SIGHUP or SIGTERM that
+    // comes before run() waits for it, queued, instead of ending the process by default action.
+    boost::asio::signal_set signals_;
     std::unique_ptr<Shared> shared_;
     std::vector<std::unique_ptr<Worker>> workers_;
 };

@@ -259,5 +259,38 @@ TEST(Reload, KeysAndTheirLimitsCarryOver) {
     EXPECT_EQ(post(gateway.port, "/v1/chat/completions", chat_body("m"), as_bob).status, 200);
 }
 
+// A signal sent the moment the ready file appears (a deploy tool reloading or stopping a gateway
+// it just started) is handled, not fatal: the gateway takes SIGHUP and SIGTERM before it says it
+// is up. Several starts, each signalled as soon as the file is there, to hit the first instants.
+TEST(Reload, ASignalJustAfterTheReadyFileIsHandled) {
+    Sim a = start_sim({"--tokens", "2"});
+    const std::string yaml = config(a, a, "[{upstream: a}]");
+    for (int round = 0; round < 6; ++round) {
+        const bool reload = round % 2 == 0;
+        const std::string name = "signalled-" + std::to_string(round);
+        const std::string config_path = write_file(name + ".yaml", yaml);
+        const std::string ready = temp_dir() + "/" + name + ".ready";
+        Process gateway("gateway", {gateway_binary(), "serve", "--config", config_path, "--ready-file", ready});
+        const auto until = std::chrono::steady_clock::now() + 20s;
+        while (!std::ifstream(ready) && gateway.running() && std::chrono::steady_clock::now() < until) {
+        }
+        ASSERT_TRUE(std::ifstream(ready)) << gateway.log();
+        if (!reload) {
+            EXPECT_EQ(gateway.stop(SIGTERM), 0) << "round " << round << ": " << gateway.log();
+            EXPECT_NE(gateway.log().find("stopped"), std::string::npos) << gateway.log();
+            continue;
+        }
+        ASSERT_EQ(::kill(gateway.pid(), SIGHUP), 0);
+        EXPECT_TRUE(eventually([&] {
+            return !gateway.running() || gateway.log().find("config reloaded") != std::string::npos;
+        })) << "round " << round << ": " << gateway.log();
+        ASSERT_TRUE(gateway.running()) << "round " << round << ", killed by the SIGHUP: " << gateway.log();
+        std::ifstream in(ready);
+        int port = 0;
+        in >> port;
+        EXPECT_EQ(post(port, "/v1/chat/completions", chat_body("m"), kLoad).status, 200);
+    }
+}
+
 }  // namespace
 }  // namespace switchyard::testing
