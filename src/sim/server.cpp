@@ -737,17 +737,18 @@ int run_simulator(const Options& options) {
   const std::uint16_t port = acceptors[0].local_endpoint().port();
   spdlog::info("switchyard-sim listening on {}://{}:{} ({} thread{}, models: {})", sim.tls ? "https" : "http",
                options.host, port, threads, threads == 1 ? "" : "s", fmt::join(options.models, ", "));
-  if (!options.ready_file.empty()) write_ready_file(options.ready_file, port);
-
-  for (std::size_t i = 0; i < threads; ++i) {
-    asio::co_spawn(*contexts[i], accept_loop(acceptors[i], sim), log_failure);
-  }
+  // Signals are taken before the ready file says we are up: one sent at once is handled, not fatal.
   asio::signal_set signals(*contexts[0], SIGINT, SIGTERM);
   signals.async_wait([&contexts](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     spdlog::info("signal {}: stopping", signal);
     for (auto& context : contexts) context->stop();
   });
+  if (!options.ready_file.empty()) write_ready_file(options.ready_file, port);
+
+  for (std::size_t i = 0; i < threads; ++i) {
+    asio::co_spawn(*contexts[i], accept_loop(acceptors[i], sim), log_failure);
+  }
 
   std::vector<std::thread> workers;
   for (std::size_t i = 1; i < threads; ++i) {

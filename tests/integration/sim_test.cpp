@@ -1,5 +1,9 @@
 // The simulator itself: the fake upstream every other test relies on must be right.
 #include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
 
 #include "harness.hpp"
 
@@ -79,6 +83,20 @@ TEST(Simulator, TimeToFirstTokenAndInterTokenLatency) {
     EXPECT_GE(first_token.count(), 280);
     EXPECT_LT(first_token.count(), 600);
     EXPECT_GE(s.pieces.back().first.count(), 580);  // 300 + 3 x 100
+}
+
+// A SIGTERM sent the moment the ready file appears stops the simulator cleanly (exit 0), as a
+// test tearing one down right after starting it does.
+TEST(Simulator, ASigtermJustAfterTheReadyFileStopsItCleanly) {
+    for (int round = 0; round < 4; ++round) {
+        const std::string ready = temp_dir() + "/sim-signalled-" + std::to_string(round);
+        Process sim("sim", {sim_binary(), "--port", "0", "--ready-file", ready});
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (!std::ifstream(ready) && sim.running() && std::chrono::steady_clock::now() < until) {
+        }
+        ASSERT_TRUE(std::ifstream(ready)) << sim.log();
+        EXPECT_EQ(sim.stop(SIGTERM), 0) << "round " << round << ": " << sim.log();
+    }
 }
 
 }  // namespace
