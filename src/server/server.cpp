@@ -297,7 +297,8 @@ Worker::Worker(Shared& shared_state) : shared(shared_state) {
 }
 
 Server::Server(config::Gateway config, std::string config_path)
-    : signals_(control_, SIGTERM, SIGINT, SIGHUP), shared_(std::make_unique<Shared>(std::move(config), std::move(config_path))) {
+    : signals_(control_, SIGTERM, SIGINT, SIGHUP),
+      shared_(std::make_unique<Shared>(std::move(config), std::move(config_path))) {
     for (unsigned i = 0; i < shared_->boot.server.io_threads; ++i) {
         workers_.push_back(std::make_unique<Worker>(*shared_));
         shared_->workers.push_back(workers_.back().get());

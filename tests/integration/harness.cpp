@@ -152,14 +152,15 @@ std::string Process::log() const {
     return text.str();
 }
 
-int wait_for_port(const std::string& ready_file, Process& process, std::chrono::milliseconds timeout) {
+int wait_for_port(const std::string& ready_file, Process& process, std::chrono::milliseconds timeout,
+                  std::chrono::milliseconds poll) {
     const auto deadline = Clock::now() + timeout;
     while (Clock::now() < deadline) {
         std::ifstream in(ready_file);
         int port = 0;
         if (in >> port && port > 0) return port;
         if (!process.running()) throw std::runtime_error("process exited before it was ready:\n" + process.log());
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (poll.count() > 0) std::this_thread::sleep_for(poll);
     }
     throw std::runtime_error("process not ready in time:\n" + process.log());
 }

@@ -40,9 +40,11 @@ private:
 
 std::string temp_dir();  // one per test process, removed at exit
 std::string write_file(const std::string& name, const std::string& text);
-// Waits for a ready file written by a child and returns the first port in it.
+// Waits for a ready file written by a child and returns the first port in it, looking every
+// `poll` (zero: at once again, to act the moment the file appears).
 int wait_for_port(const std::string& ready_file, Process& process,
-                  std::chrono::milliseconds timeout = std::chrono::seconds(20));
+                  std::chrono::milliseconds timeout = std::chrono::seconds(20),
+                  std::chrono::milliseconds poll = std::chrono::milliseconds(10));
 
 std::string gateway_binary();
 std::string sim_binary();

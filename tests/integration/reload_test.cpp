@@ -271,10 +271,7 @@ TEST(Reload, ASignalJustAfterTheReadyFileIsHandled) {
         const std::string config_path = write_file(name + ".yaml", yaml);
         const std::string ready = temp_dir() + "/" + name + ".ready";
         Process gateway("gateway", {gateway_binary(), "serve", "--config", config_path, "--ready-file", ready});
-        const auto until = std::chrono::steady_clock::now() + 20s;
-        while (!std::ifstream(ready) && gateway.running() && std::chrono::steady_clock::now() < until) {
-        }
-        ASSERT_TRUE(std::ifstream(ready)) << gateway.log();
+        const int port = wait_for_port(ready, gateway, 20s, 0ms);
         if (!reload) {
             EXPECT_EQ(gateway.stop(SIGTERM), 0) << "round " << round << ": " << gateway.log();
             EXPECT_NE(gateway.log().find("stopped"), std::string::npos) << gateway.log();
@@ -285,9 +282,6 @@ TEST(Reload, ASignalJustAfterTheReadyFileIsHandled) {
             return !gateway.running() || gateway.log().find("config reloaded") != std::string::npos;
         })) << "round " << round << ": " << gateway.log();
         ASSERT_TRUE(gateway.running()) << "round " << round << ", killed by the SIGHUP: " << gateway.log();
-        std::ifstream in(ready);
-        int port = 0;
-        in >> port;
         EXPECT_EQ(post(port, "/v1/chat/completions", chat_body("m"), kLoad).status, 200);
     }
 }

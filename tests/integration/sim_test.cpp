@@ -3,7 +3,6 @@
 #include <signal.h>
 
 #include <chrono>
-#include <fstream>
 
 #include "harness.hpp"
 
@@ -91,10 +90,7 @@ TEST(Simulator, ASigtermJustAfterTheReadyFileStopsItCleanly) {
     for (int round = 0; round < 4; ++round) {
         const std::string ready = temp_dir() + "/sim-signalled-" + std::to_string(round);
         Process sim("sim", {sim_binary(), "--port", "0", "--ready-file", ready});
-        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-        while (!std::ifstream(ready) && sim.running() && std::chrono::steady_clock::now() < until) {
-        }
-        ASSERT_TRUE(std::ifstream(ready)) << sim.log();
+        wait_for_port(ready, sim, std::chrono::seconds(20), std::chrono::milliseconds(0));
         EXPECT_EQ(sim.stop(SIGTERM), 0) << "round " << round << ": " << sim.log();
     }
 }
