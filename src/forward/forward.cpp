@@ -189,7 +189,7 @@ private:
     asio::awaitable<bool> end_stream_with_error();
 
     void build_upstream_head(const upstream::Upstream& upstream, std::size_t body_size);
-    using ResponseParser = http::response_parser<http::buffer_body, wire::ArenaAllocator<char>>;
+    using ResponseParser = wire::ResponseParser;
     void build_response_head(const ResponseParser& parser, const route::Lease& lease,
                              bool chunked);
 

@@ -12,6 +12,7 @@
 #include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
@@ -139,6 +140,9 @@ private:
 using Fields = boost::beast::http::basic_fields<ArenaAllocator<char>>;
 using Request = boost::beast::http::request<PaddedBody, Fields>;
 using RequestParser = boost::beast::http::request_parser<PaddedBody, ArenaAllocator<char>>;
+// An upstream's answer: its head in the connection's arena, its body parsed into the caller's
+// relay buffer (buffer_body) as it arrives.
+using ResponseParser = boost::beast::http::response_parser<boost::beast::http::buffer_body, ArenaAllocator<char>>;
 
 // The request headers the gateway reads that Beast has no code for, found in one pass over the
 // head: Beast's lookup by name searches its tree with a case-insensitive comparison each time.
