@@ -1,5 +1,6 @@
 #include "engine/supervisor.hpp"
 
+#include "core/await.hpp"
 #include "engine/proc.hpp"
 
 #include <arpa/inet.h>
@@ -334,7 +335,7 @@ asio::awaitable<std::optional<ApiError>> Supervisor::wait_ready(const config::Mo
             co_return error;
         }
         timer.expires_after(std::chrono::milliseconds(20));
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_await timer.async_wait(await_tuple);
     }
 }
 

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/await.hpp"
 #include "core/text.hpp"
 #include "http/read.hpp"
 #include "http/wire.hpp"
@@ -31,6 +32,9 @@ struct Watch {
 };
 
 namespace {
+
+// The completion of a read or a write on an upstream connection.
+using Transferred = void(boost::system::error_code, std::size_t);
 
 // Waits for the caller's socket to become readable while the request is forwarded (see sweep()).
 // A plain completion handler, not a coroutine: one socket wait per request that outlives a sweep.
@@ -130,7 +134,14 @@ std::string duration_text(config::Duration d) {
 class Exchange {
 public:
     Exchange(const config::Gateway& config, const CallerRequest& request, CallerSide& caller, Watch& watch)
-        : config_(config), request_(request), caller_(caller), watch_(watch) {}
+        : config_(config), request_(request), caller_(caller), watch_(watch), scratch_(caller.scratch) {
+        scratch_.scanner.reset();
+        scratch_.error.reset();
+    }
+    // The upstream response's head is in the caller's head arena, reset for the next request.
+    ~Exchange() { scratch_.parser.reset(); }
+    Exchange(const Exchange&) = delete;
+    Exchange& operator=(const Exchange&) = delete;
 
     enum class Result {
         done,                    // the response went to the caller (perhaps cut short: broken())
@@ -145,7 +156,7 @@ public:
     asio::awaitable<Result> run(Connection& connection, const route::Lease& lease, upstream::Upstream& upstream,
                                 Outcome& outcome, bool may_retry);
 
-    const ApiError& error() const { return *error_; }  // after a failure
+    const ApiError& error() const { return *scratch_.error; }  // after a failure
     bool reusable() const { return reusable_; }
     bool broken() const { return broken_; }  // the response broke after it began
     std::chrono::nanoseconds first_byte() const { return first_byte_; }
@@ -176,9 +187,9 @@ private:
             } else {
                 what = " did not " + std::string(phase) + " within " + duration_text(phase_limit);
             }
-            error_ = ApiError::upstream(504, where + what, "upstream_timeout");
+            scratch_.error = ApiError::upstream(504, where + what, "upstream_timeout");
         } else {
-            error_ = ApiError::upstream(502, where + " failed to " + std::string(phase) + ": " + ec.message(),
+            scratch_.error = ApiError::upstream(502, where + " failed to " + std::string(phase) + ": " + ec.message(),
                                         "upstream_error");
         }
     }
@@ -192,20 +203,17 @@ private:
     using ResponseParser = wire::ResponseParser;
     void build_response_head(const ResponseParser& parser, const route::Lease& lease,
                              bool chunked);
+    // The response's usage into `outcome`: as the upstream reported it (the stream's usage event,
+    // or the `captured` body's), else estimated. (A member, not a lambda: run()'s frame keeps the
+    // captures of a lambda.)
+    void settle_usage(Outcome& outcome, bool captured) const;
 
     const config::Gateway& config_;
     const CallerRequest& request_;
     CallerSide& caller_;
     Watch& watch_;
-    // What run() keeps across its waits, kept here rather than in its coroutine frame so that the
-    // frame stays under the 1 KiB that Asio's per-thread cache keeps for reuse.
-    std::optional<ResponseParser> parser_;
-    parse::ForwardBody body_;
-    std::array<asio::const_buffer, 6> request_buffers_{};
-    std::optional<usage::StreamScanner> scanner_;
-    std::array<asio::const_buffer, 5> pieces_{};
-
-    std::optional<ApiError> error_;  // (not default-constructed: its type string would allocate)
+    // What run() keeps across its waits: in the caller connection's scratch (see Scratch).
+    Scratch& scratch_;
     bool reusable_ = false;
     bool broken_ = false;
     std::chrono::nanoseconds first_byte_{};
@@ -240,12 +248,12 @@ void Exchange::build_upstream_head(const upstream::Upstream& upstream, std::size
 }
 
 asio::awaitable<bool> Exchange::end_stream_with_error() {
-    const std::string event = "data: " + to_body(*error_) + "\n\n";
+    const std::string event = "data: " + to_body(*scratch_.error) + "\n\n";
     const wire::ChunkHeader event_header(event.size());
     const std::array<asio::const_buffer, 4> tail{asio::buffer(event_header.view()), asio::buffer(event),
                                                  asio::buffer(wire::kCrlf), asio::buffer(wire::kLastChunk)};
     caller_.write_deadline = std::chrono::steady_clock::now() + caller_.write_timeout;
-    auto [ec, sent] = co_await asio::async_write(caller_.stream, tail, asio::as_tuple(asio::use_awaitable));
+    auto [ec, sent] = co_await asio::async_write(caller_.stream, tail, await_tuple);
     caller_.write_deadline = SteadyTime::max();
     co_return !ec;
 }
@@ -276,6 +284,21 @@ void Exchange::build_response_head(const ResponseParser& parser,
     wire::end_headers(head);
 }
 
+void Exchange::settle_usage(Outcome& outcome, bool captured) const {
+    if (!request_.account_usage) return;
+    const std::optional<usage::StreamScanner>& scanner = scratch_.scanner;
+    usage::Usage found = scanner ? scanner->usage() : usage::Usage{};
+    if (captured && !found.found) found = usage::parse_usage(caller_.capture);
+    if (!found.found && outcome.status / 100 == 2) {
+        // No usage from the upstream (or the stream broke before it): estimate, and say so.
+        found.prompt = usage::estimate_tokens(request_.body);
+        found.completion = scanner ? scanner->content_events() : usage::estimate_tokens(caller_.capture);
+        outcome.usage_estimated = true;
+    }
+    outcome.usage = found;
+    if (first_byte_.count() > 0) outcome.ttft_ms = std::chrono::duration<double, std::milli>(first_byte_).count();
+}
+
 asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const route::Lease& lease,
                                                 upstream::Upstream& upstream, Outcome& outcome, bool may_retry) {
     const config::Deployment& deployment = lease.deployment();
@@ -286,15 +309,15 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     // Send: the head, then the body with only the model name replaced and, when the gateway
     // accounts for usage, a stream's usage asked for.
     const bool add_usage = request_.account_usage && request_.facts.stream && !request_.facts.include_usage;
-    parse::ForwardBody& body = body_;
+    parse::ForwardBody& body = scratch_.body;
     parse::forward_body(body, request_.body, request_.facts, deployment.model, add_usage);
     build_upstream_head(upstream, body.size());
-    auto& request_buffers = request_buffers_;
+    auto& request_buffers = scratch_.request_buffers;
     request_buffers = {asio::buffer(caller_.head)};
     for (std::size_t i = 0; i < body.count; ++i) request_buffers[i + 1] = asio::buffer(body.parts[i]);
     start_deadline(limits.until(timeouts.first_byte, start));  // for the write and the response head
-    auto [write_ec, written] = co_await connection.visit_socket(
-        [&](auto& stream) { return asio::async_write(stream, request_buffers, asio::as_tuple(asio::use_awaitable)); });
+    auto [write_ec, written] = co_await connection.on_socket<Transferred>(
+        [&](auto& stream, auto handler) { asio::async_write(stream, request_buffers, std::move(handler)); });
     if (write_ec) {
         end_deadline(write_ec);
         if (connection.reused && is_stale_connection_error(write_ec)) co_return Result::stale;
@@ -303,15 +326,14 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     }
 
     // Receive the head.
-    ResponseParser& parser = parser_.emplace(std::piecewise_construct, std::make_tuple(),
+    ResponseParser& parser = scratch_.parser.emplace(std::piecewise_construct, std::make_tuple(),
                                              std::make_tuple(wire::ArenaAllocator<char>(caller_.head_arena)));
     parser.header_limit(64 * 1024);
     parser.body_limit(boost::none);
     boost::system::error_code head_ec;
     while ((head_ec = wire::feed(connection.buffer, parser, wire::ReadUntil::header)) == http::error::need_more) {
-        auto [read_ec, n] = co_await connection.visit_socket([&](auto& stream) {
-            return stream.async_read_some(connection.buffer.prepare(wire::read_size(connection.buffer)),
-                                          asio::as_tuple(asio::use_awaitable));
+        auto [read_ec, n] = co_await connection.on_socket<Transferred>([&](auto& stream, auto handler) {
+            stream.async_read_some(connection.buffer.prepare(wire::read_size(connection.buffer)), std::move(handler));
         });
         head_ec = wire::take_read(connection.buffer, parser, read_ec, n);
         if (head_ec) break;
@@ -335,14 +357,14 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     outcome.status = static_cast<int>(parser.get().result_int());
     if (outcome.status == 429) retry_after_ = parse_retry_after(retry_after);
     if (may_retry && (outcome.status >= 500 || outcome.status == 429)) {
-        error_ = outcome.status == 429
+        scratch_.error = outcome.status == 429
                      ? ApiError::upstream(429, upstream_label(config_, upstream.config()) + " is rate-limiting requests",
                                           "upstream_rate_limited")
                      : ApiError::upstream(502,
                                           upstream_label(config_, upstream.config()) + " answered HTTP " +
                                               std::to_string(outcome.status),
                                           "upstream_error");
-        if (outcome.status == 429 && retry_after_) error_->retry_after = retry_after_->count();
+        if (outcome.status == 429 && retry_after_) scratch_.error->retry_after = retry_after_->count();
         co_return Result::retry_status;  // the connection is dropped with its unread body
     }
     build_response_head(parser, lease, chunked);
@@ -357,7 +379,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     bool head_sent = false;
     char* const data = caller_.relay.data();
     const std::size_t capacity = caller_.relay.size();
-    std::optional<usage::StreamScanner>& scanner = scanner_;
+    std::optional<usage::StreamScanner>& scanner = scratch_.scanner;
     if (request_.account_usage && event_stream) {
         scanner.emplace(add_usage);
         if (caller_.stream_text != nullptr) scanner->keep_text(caller_.stream_text, caller_.stream_text_limit);
@@ -365,19 +387,6 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     const bool capture = request_.account_usage && !event_stream && outcome.status / 100 == 2;
     if (capture) caller_.capture.clear();
     std::size_t carry = 0;  // unsent bytes at the start of the buffer: an unfinished event
-    const auto settle_usage = [&] {
-        if (!request_.account_usage) return;
-        usage::Usage found = scanner ? scanner->usage() : usage::Usage{};
-        if (capture && !found.found) found = usage::parse_usage(caller_.capture);
-        if (!found.found && outcome.status / 100 == 2) {
-            // No usage from the upstream (or the stream broke before it): estimate, and say so.
-            found.prompt = usage::estimate_tokens(request_.body);
-            found.completion = scanner ? scanner->content_events() : usage::estimate_tokens(caller_.capture);
-            outcome.usage_estimated = true;
-        }
-        outcome.usage = found;
-        if (first_byte_.count() > 0) outcome.ttft_ms = std::chrono::duration<double, std::milli>(first_byte_).count();
-    };
     while (true) {
         std::size_t got = 0;
         boost::system::error_code read_ec;
@@ -399,9 +408,8 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
                 got = capacity - carry - parser.get().body().size;
                 if (got > 0 || parser.is_done() || read_ec) break;
                 start_deadline(limits.until(timeouts.idle, Clock::now()));
-                auto [ec, n] = co_await connection.visit_socket([&](auto& stream) {
-                    return stream.async_read_some(connection.buffer.prepare(16 * 1024),
-                                                  asio::as_tuple(asio::use_awaitable));
+                auto [ec, n] = co_await connection.on_socket<Transferred>([&](auto& stream, auto handler) {
+                    stream.async_read_some(connection.buffer.prepare(16 * 1024), std::move(handler));
                 });
                 end_deadline(ec);
                 connection.buffer.commit(n);
@@ -440,7 +448,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
             first_byte_ = Clock::now() - start;
         }
         wire::ChunkHeader chunk_header(send);
-        auto& pieces = pieces_;
+        auto& pieces = scratch_.pieces;
         pieces = {};
         std::size_t n = 0;
         if (!head_sent) pieces[n++] = asio::buffer(caller_.head);
@@ -451,19 +459,19 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
         }
         if (done && chunked) pieces[n++] = asio::buffer(wire::kLastChunk);
         if (done && caller_.usage_sink != nullptr && request_.account_usage) {
-            settle_usage();
+            settle_usage(outcome, capture);
             caller_.usage_sink->settled(lease.deployment(), outcome.usage);
         }
         if (n > 0) {
             caller_.write_deadline = std::chrono::steady_clock::now() + caller_.write_timeout;
             auto [caller_ec, sent] =
-                co_await asio::async_write(caller_.stream, pieces, asio::as_tuple(asio::use_awaitable));
+                co_await asio::async_write(caller_.stream, pieces, await_tuple);
             caller_.write_deadline = SteadyTime::max();
             if (caller_ec) {
                 watch_.caller_gone = true;
                 outcome.caller_reusable = false;
                 outcome.error = "caller went away: " + caller_ec.message();
-                settle_usage();
+                settle_usage(outcome, capture);
                 co_return Result::done;
             }
             head_sent = true;
@@ -476,8 +484,8 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
             // OpenAI clients raise; any other body can only be cut by closing the connection.
             fail(upstream, read_ec, "finish the response", limits, timeouts.idle);
             broken_ = true;
-            outcome.error = error_->message;
-            settle_usage();
+            outcome.error = scratch_.error->message;
+            settle_usage(outcome, capture);
             if (chunked && event_stream) {
                 if (!co_await end_stream_with_error()) outcome.caller_reusable = false;
             } else {
@@ -487,7 +495,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
         }
     }
     reusable_ = parser.keep_alive() && connection.buffer.size() == 0;
-    settle_usage();
+    settle_usage(outcome, capture);
     co_return Result::done;
 }
 
@@ -500,7 +508,7 @@ asio::awaitable<Outcome> write_error(CallerSide& caller, const CallerRequest& re
         wire::serialize(wire::error_response(error, upstream_name), request.request_id, request.keep_alive);
     caller.write_deadline = std::chrono::steady_clock::now() + caller.write_timeout;
     auto [ec, sent] =
-        co_await asio::async_write(caller.stream, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
+        co_await asio::async_write(caller.stream, asio::buffer(bytes), await_tuple);
     caller.write_deadline = SteadyTime::max();
     if (ec) outcome.caller_reusable = false;
     co_return outcome;
@@ -590,29 +598,21 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
     const config::Deployment* last_deployment = nullptr;
     const config::Model* last_model = nullptr;
     unsigned attempt = 0;
-    const auto give_up = [&]() -> asio::awaitable<Outcome> {
-        // (Named first: GCC 12 mishandles temporaries of a conditional inside a co_await expression.)
-        const std::string_view name = last_deployment != nullptr ? std::string_view(last_deployment->name) : "";
-        Outcome failed = co_await write_error(caller, request, *last_error, name);
-        failed.deployment = last_deployment;
-        failed.served_by = last_model;
-        failed.attempts = attempt;
-        co_return failed;
-    };
-
+    // Each way out of the loop but a response gives up with the last error (one co_await of
+    // write_error: each would keep its result in this coroutine's frame).
     while (true) {
         if (attempt > 0) {
             // Another attempt: only within the attempts allowed, the budget and the deadline.
-            if (attempt >= retries.attempts || Clock::now() >= request.deadline) co_return co_await give_up();
+            if (attempt >= retries.attempts || Clock::now() >= request.deadline) break;
             if (!budget.try_retry(router_.clock().now())) {
                 router_.counters().budget_exhausted.fetch_add(1, std::memory_order_relaxed);
-                co_return co_await give_up();
+                break;
             }
             router_.counters().retries.fetch_add(1, std::memory_order_relaxed);
             const auto pause = std::min<Clock::duration>(backoff(retries, attempt), request.deadline - Clock::now());
             if (pause > Clock::duration::zero()) {
                 asio::steady_timer timer(co_await asio::this_coro::executor, pause);
-                co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                co_await timer.async_wait(await_tuple);
             }
             if (watch.caller_gone) co_return gone(last_deployment, last_model, attempt);
         }
@@ -626,7 +626,7 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
         if (auto* error = std::get_if<ApiError>(&picked)) {
             // After a failed attempt the upstream's error says more than "nothing else is left".
             if (!last_error) last_error = std::move(*error);
-            co_return co_await give_up();
+            break;
         }
         route::Lease lease = std::move(std::get<route::Lease>(picked));
         const config::Deployment& deployment = lease.deployment();
@@ -700,6 +700,13 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
                                             "upstream_error");
         }
     }
+    // (Named first: GCC 12 mishandles temporaries of a conditional inside a co_await expression.)
+    const std::string_view name = last_deployment != nullptr ? std::string_view(last_deployment->name) : "";
+    Outcome failed = co_await write_error(caller, request, *last_error, name);
+    failed.deployment = last_deployment;
+    failed.served_by = last_model;
+    failed.attempts = attempt;
+    co_return failed;
 }
 
 

@@ -12,13 +12,16 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/error.hpp"
 #include "http/read.hpp"
 #include "parse/request.hpp"
 #include "route/router.hpp"
@@ -55,6 +58,18 @@ protected:
     ~UsageSink() = default;
 };
 
+// What forwarding a request keeps across its waits, reused by every request on a caller
+// connection: kept out of the forwarder's coroutine frames, which are allocated per request and
+// which Asio's per-thread cache recycles only under 1 KiB. Reset by each attempt.
+struct Scratch {
+    std::optional<wire::ResponseParser> parser;  // the upstream response's
+    parse::ForwardBody body;                     // the forwarded body's pieces
+    std::array<asio::const_buffer, 6> request_buffers{};
+    std::optional<usage::StreamScanner> scanner;
+    std::array<asio::const_buffer, 5> pieces{};  // of a write to the caller
+    std::optional<ApiError> error;               // why the attempt failed
+};
+
 // The caller's side: where the response goes, and the buffers reused for every request on it.
 struct CallerSide {
     asio::ip::tcp::socket& stream;
@@ -72,6 +87,7 @@ struct CallerSide {
     std::size_t stream_text_limit;
     UsageSink* usage_sink;       // set (with account_usage): see UsageSink
     wire::HeadArena& head_arena;  // where the upstream response's head is kept
+    Scratch& scratch;
 };
 
 struct Outcome {

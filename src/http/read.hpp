@@ -5,9 +5,7 @@
 // request and its response are kept in, so that reading them allocates nothing.
 #pragma once
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffer_traits.hpp>
 #include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -26,6 +24,8 @@
 #include <new>
 #include <string>
 #include <tuple>
+
+#include "core/await.hpp"
 
 namespace switchyard::wire {
 
@@ -207,7 +207,7 @@ boost::asio::awaitable<boost::system::error_code> async_read_into(Stream& stream
         const boost::system::error_code ec = feed(buffer, parser, until);
         if (ec != boost::beast::http::error::need_more) co_return ec;
         auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(read_size(buffer)),
-                                                            boost::asio::as_tuple(boost::asio::use_awaitable));
+                                                            await_tuple);
         if (const auto stop = take_read(buffer, parser, read_ec, n)) co_return stop;
     }
 }

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/await.hpp"
+
 namespace switchyard::ledger {
 
 std::unique_ptr<Store> open_sqlite_store(const std::string& path);
@@ -113,7 +115,7 @@ void Ledger::writer() {
 
 asio::awaitable<std::exception_ptr> Ledger::run(std::function<void(Store&)> task) {
     auto executor = co_await asio::this_coro::executor;
-    const auto token = asio::as_tuple(asio::use_awaitable);
+    const auto token = await_tuple;
     auto [failure] = co_await asio::async_initiate<decltype(token), void(std::exception_ptr)>(
         [this, executor](auto handler, std::function<void(Store&)> work) {
             auto shared = std::make_shared<decltype(handler)>(std::move(handler));

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "core/await.hpp"
+
 namespace switchyard::loadgen {
 
 Target make_target(const TargetOptions& options) {
@@ -79,7 +81,7 @@ asio::awaitable<boost::system::error_code> Connection::connect() {
         plain_.emplace(io_);
         socket = &*plain_;
     }
-    auto [ec, endpoint] = co_await asio::async_connect(*socket, target_.endpoints, asio::as_tuple(asio::use_awaitable));
+    auto [ec, endpoint] = co_await asio::async_connect(*socket, target_.endpoints, await_tuple);
     if (ec) co_return ec;
     socket->set_option(tcp::no_delay(true), ec);
     if (tls_) {
@@ -89,7 +91,7 @@ asio::awaitable<boost::system::error_code> Connection::connect() {
         if (address_ec) SSL_set_tlsext_host_name(tls_->native_handle(), host.c_str());  // SNI for names only
         if (target_.verify) tls_->set_verify_callback(asio::ssl::host_name_verification(host));
         auto [handshake_ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client,
-                                                              asio::as_tuple(asio::use_awaitable));
+                                                              await_tuple);
         if (handshake_ec) co_return handshake_ec;
     }
     co_return boost::system::error_code{};
@@ -140,7 +142,7 @@ asio::awaitable<void> Connection::exchange(Scratch& x, const Context& ctx, Reque
             }
         }
         auto [write_ec, written] = co_await visit(
-            [&](auto& stream) { return asio::async_write(stream, request, asio::as_tuple(asio::use_awaitable)); });
+            [&](auto& stream) { return asio::async_write(stream, request, await_tuple_framed); });
         (void)written;
         if (write_ec) {
             close();
@@ -200,7 +202,7 @@ asio::awaitable<void> Connection::exchange(Scratch& x, const Context& ctx, Reque
 
         while (!finished) {
             auto [read_ec, n] = co_await visit([&](auto& stream) {
-                return stream.async_read_some(asio::buffer(buffer_), asio::as_tuple(asio::use_awaitable));
+                return stream.async_read_some(asio::buffer(buffer_), await_tuple_framed);
             });
             now = Clock::now();
             if (read_ec) {

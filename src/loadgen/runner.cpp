@@ -6,6 +6,8 @@
 #include <memory>
 #include <thread>
 
+#include "core/await.hpp"
+
 namespace switchyard::loadgen {
 
 std::string Load::describe() const {
@@ -187,7 +189,7 @@ private:
             while (!(over = shared_.over()) && Clock::now() < next) {  // wake at least every 100 ms to notice the end
                 const auto wake = std::min(next, Clock::now() + std::chrono::milliseconds(100));
                 arrival_timer_.expires_at(wake);
-                co_await arrival_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+                co_await arrival_timer_.async_wait(await_tuple);
             }
             if (over) break;
             Lane* lane = nullptr;
@@ -209,7 +211,7 @@ private:
     asio::awaitable<void> sweep() {
         while (live_ > 0) {
             sweep_timer_.expires_after(std::chrono::milliseconds(50));
-            co_await sweep_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+            co_await sweep_timer_.async_wait(await_tuple);
             const auto now = Clock::now();
             for (auto& lane : lanes_) {
                 if (lane->connection.busy && now >= lane->connection.deadline && !lane->connection.timed_out) {

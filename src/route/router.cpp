@@ -6,6 +6,7 @@
 #include <cmath>
 #include <ctime>
 
+#include "core/await.hpp"
 #include "core/text.hpp"
 
 namespace switchyard::route {
@@ -377,7 +378,7 @@ asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTi
     const auto until = std::min(std::chrono::steady_clock::now() + model.queue_timeout, deadline);
     while (true) {
         waiter->timer.expires_at(std::min(until, std::chrono::steady_clock::now() + kRecheck));
-        auto [ec] = co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        auto [ec] = co_await waiter->timer.async_wait(await_tuple);
         (void)ec;  // a grant (cancelled) or a recheck: the queue says which
         std::lock_guard lock(tier.queue_mutex);
         if (waiter->lease) co_return std::move(waiter->lease);

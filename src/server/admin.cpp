@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "auth/keys.hpp"
+#include "core/await.hpp"
 #include "core/digest.hpp"
 #include "server/runtime.hpp"
 
@@ -79,7 +80,7 @@ asio::awaitable<wire::LocalResponse> admin(Shared& shared, AdminRequest request)
             });
         };
         shared.request_reload(std::move(done));
-        co_await waiting->done.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_await waiting->done.async_wait(await_tuple);
         const ReloadResult& result = waiting->result;
         wire::LocalResponse response;
         if (!result.ok) {

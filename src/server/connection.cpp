@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 
 #include "core/request_id.hpp"
+#include "core/await.hpp"
 #include "usage/usage.hpp"
 #include "core/text.hpp"
 #include "http/read.hpp"
@@ -178,6 +179,7 @@ private:
     SteadyTime deadline_ = SteadyTime::max();
     SteadyTime write_deadline_ = SteadyTime::max();
     std::shared_ptr<forward::Watch> watch_;  // the request being forwarded (see forward::CallerSide)
+    forward::Scratch scratch_;
     bool reading_ = false;
     bool read_timed_out_ = false;
 };
@@ -192,7 +194,7 @@ asio::awaitable<void> ClientConnection::run() {
         local_ = worker_.local;  // between requests: take up a reloaded config
         if (buffer_.size() == 0) {
             deadline_ = std::chrono::steady_clock::now() + limits().keepalive_timeout;
-            auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), asio::as_tuple(asio::use_awaitable));
+            auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), await_tuple);
             deadline_ = SteadyTime::max();
             if (ec) break;
             buffer_.commit(n);
@@ -311,7 +313,7 @@ asio::awaitable<bool> ClientConnection::read_rest(boost::system::error_code fed)
             if (iequals_expect_continue(request[http::field::expect])) {
                 static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
                 auto [ec, n] =
-                    co_await asio::async_write(socket_, asio::buffer(kContinue), asio::as_tuple(asio::use_awaitable));
+                    co_await asio::async_write(socket_, asio::buffer(kContinue), await_tuple);
                 if (ec) co_return false;
             }
             body_ec = co_await wire::async_read_into(socket_, buffer_, parser, wire::ReadUntil::message);
@@ -335,7 +337,7 @@ asio::awaitable<bool> ClientConnection::respond(const wire::LocalResponse& respo
                                                 bool keep_alive) {
     const std::string bytes = wire::serialize(response, request_id, keep_alive);
     write_deadline_ = std::chrono::steady_clock::now() + limits().request_read_timeout;
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(bytes), await_tuple);
     write_deadline_ = SteadyTime::max();
     co_return !ec;
 }
@@ -672,7 +674,8 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
                                           keep_content ? &content.completion : nullptr,
                                           content_limit,
                                           settle_budget ? &spend_budget : nullptr,
-                                          head_arena_};
+                                          head_arena_,
+                                          scratch_};
     const forward::Outcome outcome = co_await local->forwarder.run(caller_request, caller_side);
     if (!outcome.error.empty()) {
         spdlog::warn("request {} model={} deployment={} status={}: {}", request_id.view(), facts.model,

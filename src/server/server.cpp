@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "core/await.hpp"
 #include "server/access_log.hpp"
 #include "server/runtime.hpp"
 
@@ -18,13 +19,13 @@ namespace {
 asio::awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor) {
     asio::steady_timer backoff(worker.io);
     while (acceptor.is_open()) {
-        auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+        auto [ec, socket] = co_await acceptor.async_accept(await_tuple);
         if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
             // Out of file descriptors or a transient error: do not spin.
             spdlog::warn("accept failed: {}", ec.message());
             backoff.expires_after(std::chrono::milliseconds(20));
-            co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+            co_await backoff.async_wait(await_tuple);
             continue;
         }
         asio::co_spawn(worker.io, serve_connection(worker, std::move(socket)), asio::detached);
@@ -44,7 +45,7 @@ asio::awaitable<void> sweep_deadlines(Worker& worker) {
         }
         tick.expires_after(std::clamp<config::Duration>(shortest / 10, std::chrono::milliseconds(5),
                                                         std::chrono::milliseconds(250)));
-        auto [ec] = co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+        auto [ec] = co_await tick.async_wait(await_tuple);
         if (ec) co_return;
         const SteadyTime now = std::chrono::steady_clock::now();
         for (ClientConnection* connection : worker.connections) check_deadline(*connection, now);

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <random>
 
+#include "core/await.hpp"
 #include "core/clock.hpp"
 #include "metrics/metrics.hpp"
 
@@ -288,7 +289,7 @@ asio::awaitable<Verdict> Fleet::admit(Connection& connection, std::span<const Li
             if (it != thread.leases.end() && it->second.refilling) wait_on = it->second.refilled;
         }
         if (!wait_on) break;
-        co_await wait_on->async_wait(asio::as_tuple(asio::use_awaitable));  // another request's call
+        co_await wait_on->async_wait(await_tuple);  // another request's call
     }
 
     AdmitReply parsed;
@@ -357,7 +358,7 @@ asio::awaitable<void> Fleet::sweep_loop(Connection& connection, Thread& thread) 
     asio::steady_timer timer(co_await asio::this_coro::executor);
     while (!stopping_.load()) {
         timer.expires_after(kLeaseTtl);
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_await timer.async_wait(await_tuple);
         const SteadyTime now = system_clock().now();
         for (auto it = thread.leases.begin(); it != thread.leases.end();) {
             if (it->second.expires <= now && !it->second.refilling) {
@@ -387,7 +388,7 @@ asio::awaitable<void> Fleet::sync_loop(Connection& connection) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     // The first connection takes a moment: do not report Redis down before it had the chance.
     timer.expires_after(std::chrono::milliseconds(100));
-    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await timer.async_wait(await_tuple);
     while (!stopping_.load()) {
         try {
             co_await sync_once(connection);
@@ -395,7 +396,7 @@ asio::awaitable<void> Fleet::sync_loop(Connection& connection) {
             spdlog::error("state: sync failed: {}", e.what());
         }
         timer.expires_after(state_.sync_interval);
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_await timer.async_wait(await_tuple);
     }
 }
 

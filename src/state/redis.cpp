@@ -6,6 +6,8 @@
 
 #include <boost/container/small_vector.hpp>
 
+#include "core/await.hpp"
+
 namespace switchyard::state {
 
 namespace {
@@ -328,7 +330,7 @@ asio::awaitable<Result> Connection::call(std::span<const std::string_view> argv)
         stats_.errors.fetch_add(1, std::memory_order_relaxed);
         co_return Result{std::nullopt, "the connection is closing"};
     }
-    co_await pending->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await pending->timer.async_wait(await_tuple);
     if (!pending->done) {
         pending->done = true;
         stats_.timeouts.fetch_add(1, std::memory_order_relaxed);

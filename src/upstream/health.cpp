@@ -3,6 +3,8 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/await.hpp"
+
 namespace switchyard::upstream {
 
 namespace http = beast::http;
@@ -79,7 +81,7 @@ asio::awaitable<void> probe_loop(std::shared_ptr<Upstream> upstream_ptr, std::sh
                          upstream.config().name, failed, health.path);
         }
         timer->expires_after(health.interval);
-        auto [ec] = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+        auto [ec] = co_await timer->async_wait(await_tuple);
         if (ec) break;
     }
 }
@@ -99,11 +101,11 @@ asio::awaitable<bool> probe_once(Pool& pool) {
 
     connection->tcp().expires_after(config.health.timeout);
     auto [write_ec, written] = co_await connection->visit([&](auto& stream) {
-        return http::async_write(stream, request, asio::as_tuple(asio::use_awaitable));
+        return http::async_write(stream, request, await_tuple_framed);
     });
     if (write_ec) co_return false;
     auto [read_ec, read] = co_await connection->visit([&](auto& stream) {
-        return http::async_read(stream, connection->buffer, parser, asio::as_tuple(asio::use_awaitable));
+        return http::async_read(stream, connection->buffer, parser, await_tuple_framed);
     });
     if (read_ec) co_return false;
     connection->tcp().expires_never();

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include "core/await.hpp"
 
 namespace switchyard::upstream {
 
@@ -90,7 +91,7 @@ asio::awaitable<std::variant<std::vector<tcp::endpoint>, ConnectError>> Pool::re
         resolver_.cancel();
     });
     auto [resolve_ec, results] = co_await resolver_.async_resolve(url.host, std::to_string(url.port),
-                                                                  asio::as_tuple(asio::use_awaitable));
+                                                                  await_tuple);
     limit.cancel();
     if (timed_out) co_return ConnectError{asio::error::timed_out, "dns"};
     if (resolve_ec) co_return ConnectError{resolve_ec, "dns"};
@@ -135,7 +136,7 @@ asio::awaitable<std::variant<std::unique_ptr<Connection>, ConnectError>> Pool::a
                 co_return ConnectError{make_error_code(boost::system::errc::resource_unavailable_try_again), "limit"};
             }
             timer.expires_after(std::chrono::milliseconds(2));
-            co_await timer.async_wait(asio::use_awaitable);
+            co_await timer.async_wait(asio::deferred);
             if (auto connection = take_idle()) co_return connection;
         }
     }
@@ -146,7 +147,7 @@ asio::awaitable<std::variant<std::unique_ptr<Connection>, ConnectError>> Pool::a
 
     beast::tcp_stream stream(executor_);
     stream.expires_at(deadline);
-    auto [connect_ec, endpoint] = co_await stream.async_connect(endpoints, asio::as_tuple(asio::use_awaitable));
+    auto [connect_ec, endpoint] = co_await stream.async_connect(endpoints, await_tuple_framed);
     if (connect_ec) {
         co_return ConnectError{connect_ec == beast::error::timeout ? asio::error::timed_out : connect_ec, "connect"};
     }
@@ -169,7 +170,7 @@ asio::awaitable<std::variant<std::unique_ptr<Connection>, ConnectError>> Pool::a
     }
     if (config.tls.verify) tls->set_verify_callback(asio::ssl::host_name_verification(name));
     auto [handshake_ec] = co_await tls->async_handshake(asio::ssl::stream_base::client,
-                                                        asio::as_tuple(asio::use_awaitable));
+                                                        await_tuple_framed);
     if (handshake_ec) {
         co_return ConnectError{handshake_ec == beast::error::timeout ? asio::error::timed_out : handshake_ec, "tls"};
     }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/await.hpp"
 
 namespace switchyard::upstream {
 
@@ -77,12 +78,22 @@ public:
         if (tls_) return f(*tls_);
         return f(*plain_);
     }
-    // The same with the bare socket of a plain connection: no Beast timeout bookkeeping per
-    // operation (the forwarder's deadlines are enforced by the caller connection's sweep).
-    template <typename F>
-    decltype(auto) visit_socket(F&& f) {
-        if (tls_) return f(*tls_);
-        return f(plain_->socket());
+    // An operation to await with the results as a tuple: `start(stream, handler)` starts it on the
+    // TLS stream or, for a plain connection, on the bare socket (no Beast timeout bookkeeping per
+    // operation: the forwarder's deadlines are enforced by the caller connection's sweep). One
+    // operation type for both streams, started from the awaiting coroutine's frame (await_tuple).
+    template <typename Signature, typename Start>
+    auto on_socket(Start start) {
+        auto token = await_tuple;
+        return asio::async_initiate<decltype(token), Signature>(
+            [this, start](auto handler) mutable {
+                if (tls_) {
+                    start(*tls_, std::move(handler));
+                } else {
+                    start(plain_->socket(), std::move(handler));
+                }
+            },
+            token);
     }
 
     // True when a reused idle connection has been closed by the peer meanwhile.
