@@ -190,7 +190,7 @@ private:
             scratch_.error = ApiError::upstream(504, where + what, "upstream_timeout");
         } else {
             scratch_.error = ApiError::upstream(502, where + " failed to " + std::string(phase) + ": " + ec.message(),
-                                        "upstream_error");
+                                                "upstream_error");
         }
     }
 
@@ -327,7 +327,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
 
     // Receive the head.
     ResponseParser& parser = scratch_.parser.emplace(std::piecewise_construct, std::make_tuple(),
-                                             std::make_tuple(wire::ArenaAllocator<char>(caller_.head_arena)));
+                                                     std::make_tuple(wire::ArenaAllocator<char>(caller_.head_arena)));
     parser.header_limit(64 * 1024);
     parser.body_limit(boost::none);
     boost::system::error_code head_ec;
@@ -357,13 +357,14 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
     outcome.status = static_cast<int>(parser.get().result_int());
     if (outcome.status == 429) retry_after_ = parse_retry_after(retry_after);
     if (may_retry && (outcome.status >= 500 || outcome.status == 429)) {
-        scratch_.error = outcome.status == 429
-                     ? ApiError::upstream(429, upstream_label(config_, upstream.config()) + " is rate-limiting requests",
-                                          "upstream_rate_limited")
-                     : ApiError::upstream(502,
-                                          upstream_label(config_, upstream.config()) + " answered HTTP " +
-                                              std::to_string(outcome.status),
-                                          "upstream_error");
+        scratch_.error =
+            outcome.status == 429
+                ? ApiError::upstream(429, upstream_label(config_, upstream.config()) + " is rate-limiting requests",
+                                     "upstream_rate_limited")
+                : ApiError::upstream(
+                      502,
+                      upstream_label(config_, upstream.config()) + " answered HTTP " + std::to_string(outcome.status),
+                      "upstream_error");
         if (outcome.status == 429 && retry_after_) scratch_.error->retry_after = retry_after_->count();
         co_return Result::retry_status;  // the connection is dropped with its unread body
     }
@@ -464,8 +465,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
         }
         if (n > 0) {
             caller_.write_deadline = std::chrono::steady_clock::now() + caller_.write_timeout;
-            auto [caller_ec, sent] =
-                co_await asio::async_write(caller_.stream, pieces, await_tuple);
+            auto [caller_ec, sent] = co_await asio::async_write(caller_.stream, pieces, await_tuple);
             caller_.write_deadline = SteadyTime::max();
             if (caller_ec) {
                 watch_.caller_gone = true;
@@ -507,8 +507,7 @@ asio::awaitable<Outcome> write_error(CallerSide& caller, const CallerRequest& re
     const std::string bytes =
         wire::serialize(wire::error_response(error, upstream_name), request.request_id, request.keep_alive);
     caller.write_deadline = std::chrono::steady_clock::now() + caller.write_timeout;
-    auto [ec, sent] =
-        co_await asio::async_write(caller.stream, asio::buffer(bytes), await_tuple);
+    auto [ec, sent] = co_await asio::async_write(caller.stream, asio::buffer(bytes), await_tuple);
     caller.write_deadline = SteadyTime::max();
     if (ec) outcome.caller_reusable = false;
     co_return outcome;

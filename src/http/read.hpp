@@ -206,8 +206,7 @@ boost::asio::awaitable<boost::system::error_code> async_read_into(Stream& stream
     while (true) {
         const boost::system::error_code ec = feed(buffer, parser, until);
         if (ec != boost::beast::http::error::need_more) co_return ec;
-        auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(read_size(buffer)),
-                                                            await_tuple);
+        auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(read_size(buffer)), await_tuple);
         if (const auto stop = take_read(buffer, parser, read_ec, n)) co_return stop;
     }
 }

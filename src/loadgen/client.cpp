@@ -90,8 +90,7 @@ asio::awaitable<boost::system::error_code> Connection::connect() {
         asio::ip::make_address(host, address_ec);
         if (address_ec) SSL_set_tlsext_host_name(tls_->native_handle(), host.c_str());  // SNI for names only
         if (target_.verify) tls_->set_verify_callback(asio::ssl::host_name_verification(host));
-        auto [handshake_ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client,
-                                                              await_tuple);
+        auto [handshake_ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, await_tuple);
         if (handshake_ec) co_return handshake_ec;
     }
     co_return boost::system::error_code{};

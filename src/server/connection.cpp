@@ -6,8 +6,8 @@
 #include <array>
 #include <boost/beast/http.hpp>
 
-#include "core/request_id.hpp"
 #include "core/await.hpp"
+#include "core/request_id.hpp"
 #include "usage/usage.hpp"
 #include "core/text.hpp"
 #include "http/read.hpp"
@@ -312,8 +312,7 @@ asio::awaitable<bool> ClientConnection::read_rest(boost::system::error_code fed)
         if (body_ec == http::error::need_more) {
             if (iequals_expect_continue(request[http::field::expect])) {
                 static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-                auto [ec, n] =
-                    co_await asio::async_write(socket_, asio::buffer(kContinue), await_tuple);
+                auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(kContinue), await_tuple);
                 if (ec) co_return false;
             }
             body_ec = co_await wire::async_read_into(socket_, buffer_, parser, wire::ReadUntil::message);

@@ -90,8 +90,7 @@ asio::awaitable<std::variant<std::vector<tcp::endpoint>, ConnectError>> Pool::re
         timed_out = true;
         resolver_.cancel();
     });
-    auto [resolve_ec, results] = co_await resolver_.async_resolve(url.host, std::to_string(url.port),
-                                                                  await_tuple);
+    auto [resolve_ec, results] = co_await resolver_.async_resolve(url.host, std::to_string(url.port), await_tuple);
     limit.cancel();
     if (timed_out) co_return ConnectError{asio::error::timed_out, "dns"};
     if (resolve_ec) co_return ConnectError{resolve_ec, "dns"};
@@ -169,8 +168,7 @@ asio::awaitable<std::variant<std::unique_ptr<Connection>, ConnectError>> Pool::a
                                "tls"};
     }
     if (config.tls.verify) tls->set_verify_callback(asio::ssl::host_name_verification(name));
-    auto [handshake_ec] = co_await tls->async_handshake(asio::ssl::stream_base::client,
-                                                        await_tuple_framed);
+    auto [handshake_ec] = co_await tls->async_handshake(asio::ssl::stream_base::client, await_tuple_framed);
     if (handshake_ec) {
         co_return ConnectError{handshake_ec == beast::error::timeout ? asio::error::timed_out : handshake_ec, "tls"};
     }
