@@ -144,12 +144,42 @@ using RequestParser = boost::beast::http::request_parser<PaddedBody, ArenaAlloca
 // relay buffer (buffer_body) as it arrives.
 using ResponseParser = boost::beast::http::response_parser<boost::beast::http::buffer_body, ArenaAllocator<char>>;
 
-// The request headers the gateway reads that Beast has no code for, found in one pass over the
-// head: Beast's lookup by name searches its tree with a case-insensitive comparison each time.
+// What a request's Transfer-Encoding fields, read in order as one list, say of its body's length
+// (RFC 9112, sections 6.1 and 6.3). Beast's parser decodes a body as chunked only when "chunked"
+// is the last coding, and otherwise takes it as having no body at all, leaving its bytes to be read
+// as the next request: the gateway refuses such a request instead, and closes the connection.
+class TransferEncoding {
+public:
+    enum class Verdict {
+        none,         // no Transfer-Encoding field
+        chunked,      // chunked, once, and nothing else
+        unsupported,  // chunked last, after a coding the gateway does not decode (gzip...): 501
+        faulty,       // chunked not last, more than once, or no coding at all: the length is unknown: 400
+    };
+
+    // One Transfer-Encoding field's value: "coding [; params], ...".
+    void add(std::string_view value);
+    Verdict verdict() const;
+    bool present() const { return fields_ > 0; }
+    std::string_view unsupported() const { return other_; }  // the first coding other than chunked
+
+private:
+    std::size_t fields_ = 0;
+    std::size_t codings_ = 0;
+    std::size_t chunked_ = 0;
+    bool last_chunked_ = false;
+    std::string_view other_;
+};
+
+// The request headers the gateway reads that Beast has no code for (and Transfer-Encoding, which
+// Beast keeps only the last word of), found in one pass over the head: Beast's lookup by name
+// searches its tree with a case-insensitive comparison each time.
 struct GatewayHeaders {
     std::string_view request_id;  // x-request-id
     std::string_view api_key;     // x-api-key
     std::string_view timeout;     // x-switchyard-timeout
+    TransferEncoding transfer_encoding;
+    std::size_t count = 0;  // header fields in all
 };
 GatewayHeaders gateway_headers(const Fields& fields);
 

@@ -122,9 +122,41 @@ bool is_hop_by_hop(boost::beast::http::field name) {
     }
 }
 
+void TransferEncoding::add(std::string_view value) {
+    ++fields_;
+    while (!value.empty()) {
+        const std::size_t comma = value.find(',');
+        std::string_view element = value.substr(0, comma);
+        value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+        element = element.substr(0, element.find(';'));  // transfer parameters
+        while (!element.empty() && (element.front() == ' ' || element.front() == '\t')) element.remove_prefix(1);
+        while (!element.empty() && (element.back() == ' ' || element.back() == '\t')) element.remove_suffix(1);
+        if (element.empty()) continue;  // empty list elements are allowed and mean nothing
+        ++codings_;
+        last_chunked_ = iequals(element, "chunked");
+        if (last_chunked_) {
+            ++chunked_;
+        } else if (other_.empty()) {
+            other_ = element;
+        }
+    }
+}
+
+TransferEncoding::Verdict TransferEncoding::verdict() const {
+    if (fields_ == 0) return Verdict::none;
+    if (codings_ == 0 || !last_chunked_ || chunked_ > 1) return Verdict::faulty;
+    if (!other_.empty()) return Verdict::unsupported;
+    return Verdict::chunked;
+}
+
 GatewayHeaders gateway_headers(const Fields& fields) {
     GatewayHeaders found;
     for (const auto& field : fields) {
+        ++found.count;
+        if (field.name() == boost::beast::http::field::transfer_encoding) {
+            found.transfer_encoding.add(field.value());
+            continue;
+        }
         if (field.name() != boost::beast::http::field::unknown) continue;
         const std::string_view name = field.name_string();
         if (iequals(name, "x-request-id")) {

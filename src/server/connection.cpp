@@ -141,7 +141,7 @@ private:
     // The gateway's own endpoints (health, models, metrics, admin), 404 and 405.
     asio::awaitable<bool> answer_locally(wire::Request& request, RequestId request_id, bool keep_alive);
     // A model request: parse -> authenticate -> admit -> route -> forward -> account.
-    asio::awaitable<bool> proxy(parse::Endpoint endpoint, wire::Request& request, wire::GatewayHeaders named,
+    asio::awaitable<bool> proxy(parse::Endpoint endpoint, wire::Request& request, const wire::GatewayHeaders& named,
                                 RequestId request_id, bool keep_alive);
     asio::awaitable<bool> respond(const wire::LocalResponse& response, std::string_view request_id, bool keep_alive);
     // Answers with `error` and closes: the rest of the stream cannot be trusted.
@@ -170,6 +170,7 @@ private:
     std::array<char, 16 * 1024> relay_{};
     wire::HeadArena head_arena_;  // the current request's head and its upstream response's
     std::optional<wire::RequestParser> parser_;  // the current request's (its head is in head_arena_)
+    wire::GatewayHeaders named_;                 // what the gateway reads of its head, once it is read
     bool keep_alive_ = false;  // the current request lets the connection take another
     bool idle_ = true;
     // Deadlines, enforced by the worker's sweep (check_deadline) rather than a timer per
@@ -225,20 +226,21 @@ asio::awaitable<bool> ClientConnection::serve_one() {
     keep_alive_ = false;
     // Usually the whole request is in the buffer already (the keep-alive wait read it).
     const boost::system::error_code fed = wire::feed(buffer_, *parser_, wire::ReadUntil::message);
-    if (fed || too_many_headers()) return read_rest(fed);
+    named_ = parser_->is_header_done() ? wire::gateway_headers(parser_->get().base()) : wire::GatewayHeaders{};
+    if (fed || too_many_headers() || named_.transfer_encoding.present()) return read_rest(fed);
     return handle_read();
 }
 
 asio::awaitable<bool> ClientConnection::handle_read() {
     // (The parser's flags say what request.keep_alive() would find by looking up Connection.)
-    keep_alive_ = parser_->keep_alive() && !worker_.shared.draining.load(std::memory_order_relaxed);
+    // An HTTP/1.0 request with a Transfer-Encoding is served, but its framing cannot be trusted
+    // for another one (RFC 9112, section 6.1).
+    keep_alive_ = parser_->keep_alive() && !worker_.shared.draining.load(std::memory_order_relaxed) &&
+                  !(named_.transfer_encoding.present() && parser_->get().version() < 11);
     return handle(parser_->get(), keep_alive_);
 }
 
-std::size_t ClientConnection::header_count() const {
-    const auto& request = parser_->get();
-    return static_cast<std::size_t>(std::distance(request.begin(), request.end()));
-}
+std::size_t ClientConnection::header_count() const { return named_.count; }
 
 asio::awaitable<bool> ClientConnection::read_rest(boost::system::error_code fed) {
     const auto& server = limits();
@@ -296,12 +298,31 @@ asio::awaitable<bool> ClientConnection::read_rest(boost::system::error_code fed)
     }
 
     auto& request = parser.get();
+    named_ = wire::gateway_headers(request.base());
     if (too_many_headers()) {
         ApiError error{431,
                        "the request has " + std::to_string(header_count()) + " headers; the limit is " +
                            std::to_string(server.max_headers),
                        "invalid_request_error", std::nullopt, "too_many_headers"};
         co_return co_await reject(std::move(error));
+    }
+    switch (named_.transfer_encoding.verdict()) {
+        case wire::TransferEncoding::Verdict::faulty: {
+            ApiError error = ApiError::invalid_request(
+                "the request's Transfer-Encoding must end with chunked, applied once; the length of its body "
+                "cannot be determined",
+                std::nullopt, "bad_transfer_encoding");
+            co_return co_await reject(std::move(error));
+        }
+        case wire::TransferEncoding::Verdict::unsupported: {
+            ApiError error{501,
+                           "the transfer coding '" + std::string(named_.transfer_encoding.unsupported().substr(0, 64)) +
+                               "' is not supported; send the body as it is, with Content-Length or "
+                               "Transfer-Encoding: chunked",
+                           "invalid_request_error", std::nullopt, "unsupported_transfer_encoding"};
+            co_return co_await reject(std::move(error));
+        }
+        default: break;
     }
     if (auto length = parser.content_length(); length && *length > server.max_body_bytes) {
         ApiError error = too_large();
@@ -325,6 +346,14 @@ asio::awaitable<bool> ClientConnection::read_rest(boost::system::error_code fed)
             ApiError error = timed_out("the request body");
             co_return co_await reject(std::move(error));
         }
+        // A body that breaks HTTP's framing (a bad chunk) is answered; one cut short by the caller
+        // closing, or by the connection failing, has no one to answer.
+        if (body_ec.category() == http::make_error_code(http::error::bad_chunk).category() &&
+            body_ec != http::error::partial_message && body_ec != http::error::end_of_stream) {
+            ApiError error = ApiError::invalid_request("malformed HTTP request body: " + body_ec.message(),
+                                                       std::nullopt, "bad_http");
+            co_return co_await reject(std::move(error));
+        }
         if (body_ec) co_return false;
     }
     deadline_ = SteadyTime::max();
@@ -343,7 +372,7 @@ asio::awaitable<bool> ClientConnection::respond(const wire::LocalResponse& respo
 
 // Not a coroutine: a model request becomes proxy()'s coroutine at once, without a frame of its own.
 asio::awaitable<bool> ClientConnection::handle(wire::Request& request, bool keep_alive) {
-    const wire::GatewayHeaders headers = wire::gateway_headers(request.base());
+    const wire::GatewayHeaders& headers = named_;
     RequestId request_id = request_id_from(headers.request_id);
     if (request.method() == http::verb::post) {
         switch (route_of(path_of(request))) {
@@ -422,7 +451,8 @@ asio::awaitable<bool> ClientConnection::answer_locally(wire::Request& request, R
 }
 
 asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Request& request,
-                                              wire::GatewayHeaders named, RequestId request_id, bool keep_alive) {
+                                              const wire::GatewayHeaders& named, RequestId request_id,
+                                              bool keep_alive) {
     Shared& shared = worker_.shared;
     const std::shared_ptr<Local> local = local_;  // kept until the request is accounted for
     Generation& generation = *local->generation;

@@ -247,6 +247,75 @@ TEST_F(GatewayTest, ChunkedRequestBodiesAreAccepted) {
     EXPECT_EQ(raw.rfind("HTTP/1.1 200", 0), 0u) << raw;
 }
 
+// How many responses `raw` holds: the status lines at its start and after each blank line.
+std::size_t responses_in(const std::string& raw) {
+    std::size_t count = raw.rfind("HTTP/1.1 ", 0) == 0 ? 1 : 0;
+    for (auto at = raw.find("\r\n\r\nHTTP/1.1 "); at != std::string::npos; at = raw.find("\r\n\r\nHTTP/1.1 ", at + 1)) {
+        ++count;
+    }
+    // (A body is JSON here, so a status line after one ends with "}HTTP/1.1 ".)
+    for (auto at = raw.find("}HTTP/1.1 "); at != std::string::npos; at = raw.find("}HTTP/1.1 ", at + 1)) ++count;
+    return count;
+}
+
+// A body framed by a Transfer-Encoding that Beast would not decode as chunked used to be taken as
+// no body at all, and its bytes read as the next request on the connection: a smuggled request.
+TEST_F(GatewayTest, TransferEncodingsThatCannotFrameTheBodyAreRefusedAndTheConnectionClosed) {
+    const std::string smuggled = "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n";
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx", smuggled.size());
+    const std::string chunked_body = std::string(size) + "\r\n" + smuggled + "\r\n0\r\n\r\n";
+    for (const std::string coding : {"chunked, chunked", "xchunked", "chunked, gzip", "identity", ","}) {
+        const std::string raw = raw_exchange(
+            gateway.port,
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + coding + "\r\n\r\n" + chunked_body,
+            3s);
+        EXPECT_EQ(raw.rfind("HTTP/1.1 400", 0), 0u) << coding << ": " << raw;
+        EXPECT_NE(raw.find(R"("code":"bad_transfer_encoding")"), std::string::npos) << coding << ": " << raw;
+        EXPECT_NE(raw.find("Connection: close\r\n"), std::string::npos) << coding;
+        EXPECT_EQ(responses_in(raw), 1u) << coding << ": the smuggled request was answered: " << raw;
+    }
+    // Chunked last, after a coding the gateway cannot decode: 501, not the coded bytes taken as JSON.
+    const std::string raw = raw_exchange(gateway.port,
+                                         "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
+                                         "Transfer-Encoding: chunked\r\n\r\n" +
+                                             chunked_body,
+                                         3s);
+    EXPECT_EQ(raw.rfind("HTTP/1.1 501", 0), 0u) << raw;
+    EXPECT_NE(raw.find(R"("code":"unsupported_transfer_encoding")"), std::string::npos) << raw;
+    EXPECT_NE(raw.find("'gzip'"), std::string::npos) << raw;
+    EXPECT_EQ(responses_in(raw), 1u) << raw;
+    EXPECT_EQ(stat_number(sim_stats(local), "requests_total"), 0) << "refused requests never reach an upstream";
+}
+
+TEST_F(GatewayTest, AMalformedChunkedBodyIsAnswered400) {
+    for (const std::string chunks : {"zz\r\n", "fffffffffffffffffff\r\n", "5\r\nabcdeXY\r\n0\r\n\r\n"}) {
+        const std::string raw = raw_exchange(
+            gateway.port,
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks, 3s);
+        EXPECT_EQ(raw.rfind("HTTP/1.1 400", 0), 0u) << raw;
+        EXPECT_NE(raw.find("malformed HTTP request body"), std::string::npos) << raw;
+        EXPECT_NE(raw.find(R"("code":"bad_http")"), std::string::npos) << raw;
+    }
+}
+
+// RFC 9112, section 6.1: an HTTP/1.0 message with a Transfer-Encoding is served, then the
+// connection closed, even when the caller asked to keep it.
+TEST_F(GatewayTest, AnHttp10RequestWithTransferEncodingIsServedThenTheConnectionClosed) {
+    const std::string body = chat_body("llama4:maverick");
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx", body.size());
+    const std::string raw =
+        raw_exchange(gateway.port,
+                     "POST /v1/chat/completions HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nTransfer-Encoding: "
+                     "chunked\r\n\r\n" +
+                         std::string(size) + "\r\n" + body + "\r\n0\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n",
+                     3s);
+    EXPECT_EQ(raw.rfind("HTTP/1.1 200", 0), 0u) << raw;
+    EXPECT_NE(raw.find("Connection: close\r\n"), std::string::npos) << raw;
+    EXPECT_EQ(responses_in(raw), 1u) << raw;
+}
+
 TEST_F(GatewayTest, HeadersTooLargeOrTooManyAre431) {
     auto r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick"),
                   {{"x-big", std::string(5000, 'h')}});

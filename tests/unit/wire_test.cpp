@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "core/request_id.hpp"
+#include "http/read.hpp"
 #include "http/wire.hpp"
 
 namespace switchyard::wire {
@@ -21,6 +22,34 @@ TEST(Wire, ChunkHeader) {
     EXPECT_EQ(ChunkHeader(0).view(), "0\r\n");
     EXPECT_EQ(ChunkHeader(255).view(), "ff\r\n");
     EXPECT_EQ(ChunkHeader(4096).view(), "1000\r\n");
+}
+
+TransferEncoding::Verdict transfer_verdict(std::initializer_list<std::string_view> fields) {
+    TransferEncoding te;
+    for (const auto field : fields) te.add(field);
+    return te.verdict();
+}
+
+TEST(Wire, TransferEncodingFramesABodyOnlyWhenChunkedIsLastAndOnce) {
+    using V = TransferEncoding::Verdict;
+    EXPECT_EQ(transfer_verdict({}), V::none);
+    EXPECT_EQ(transfer_verdict({"chunked"}), V::chunked);
+    EXPECT_EQ(transfer_verdict({"Chunked"}), V::chunked);
+    EXPECT_EQ(transfer_verdict({" chunked ;ext=1 "}), V::chunked);
+    EXPECT_EQ(transfer_verdict({", chunked,"}), V::chunked);  // empty list elements mean nothing
+    EXPECT_EQ(transfer_verdict({"gzip, chunked"}), V::unsupported);
+    EXPECT_EQ(transfer_verdict({"gzip", "chunked"}), V::unsupported);  // fields are one list, in order
+    EXPECT_EQ(transfer_verdict({"chunked", "gzip"}), V::faulty);
+    EXPECT_EQ(transfer_verdict({"chunked, gzip"}), V::faulty);
+    EXPECT_EQ(transfer_verdict({"chunked, chunked"}), V::faulty);
+    EXPECT_EQ(transfer_verdict({"chunked", "chunked"}), V::faulty);
+    EXPECT_EQ(transfer_verdict({"xchunked"}), V::faulty);
+    EXPECT_EQ(transfer_verdict({"identity"}), V::faulty);
+    EXPECT_EQ(transfer_verdict({""}), V::faulty);
+    EXPECT_EQ(transfer_verdict({" , "}), V::faulty);
+    TransferEncoding te;
+    te.add("x-custom;q=1, deflate, chunked");
+    EXPECT_EQ(te.unsupported(), "x-custom");
 }
 
 TEST(RequestId, KeepsSaneCallerIdsOnly) {
