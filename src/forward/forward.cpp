@@ -131,10 +131,22 @@ std::string duration_text(config::Duration d) {
     return std::to_string(d.count()) + "ms";
 }
 
+route::Verdict verdict_of(int status, bool broken) {
+    if (broken || status >= 500) return route::Verdict::failure;
+    if (status == 429) return route::Verdict::rate_limited;
+    return route::Verdict::success;
+}
+
 class Exchange {
 public:
-    Exchange(const config::Gateway& config, const CallerRequest& request, CallerSide& caller, Watch& watch)
-        : config_(config), request_(request), caller_(caller), watch_(watch), scratch_(caller.scratch) {
+    Exchange(const config::Gateway& config, route::Router& router, const CallerRequest& request, CallerSide& caller,
+             Watch& watch)
+        : config_(config),
+          router_(router),
+          request_(request),
+          caller_(caller),
+          watch_(watch),
+          scratch_(caller.scratch) {
         scratch_.scanner.reset();
         scratch_.error.reset();
     }
@@ -153,7 +165,7 @@ public:
     // One request/response on `connection` to the leased deployment; writes everything to the
     // caller except an error that happened before the response began (left in `error()`), and,
     // when `may_retry`, a 5xx or 429 answer.
-    asio::awaitable<Result> run(Connection& connection, const route::Lease& lease, upstream::Upstream& upstream,
+    asio::awaitable<Result> run(Connection& connection, route::Lease& lease, upstream::Upstream& upstream,
                                 Outcome& outcome, bool may_retry);
 
     const ApiError& error() const { return *scratch_.error; }  // after a failure
@@ -209,6 +221,7 @@ private:
     void settle_usage(Outcome& outcome, bool captured) const;
 
     const config::Gateway& config_;
+    route::Router& router_;
     const CallerRequest& request_;
     CallerSide& caller_;
     Watch& watch_;
@@ -299,7 +312,7 @@ void Exchange::settle_usage(Outcome& outcome, bool captured) const {
     if (first_byte_.count() > 0) outcome.ttft_ms = std::chrono::duration<double, std::milli>(first_byte_).count();
 }
 
-asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const route::Lease& lease,
+asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, route::Lease& lease,
                                                 upstream::Upstream& upstream, Outcome& outcome, bool may_retry) {
     const config::Deployment& deployment = lease.deployment();
     const auto& timeouts = upstream.config().timeouts;
@@ -367,6 +380,11 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, const ro
                       "upstream_error");
         if (outcome.status == 429 && retry_after_) scratch_.error->retry_after = retry_after_->count();
         co_return Result::retry_status;  // the connection is dropped with its unread body
+    }
+    // A 429 or a 5xx passed on settles the deployment's verdict (its cooldown, its breaker) before the
+    // caller sees it: the caller's next request, perhaps on another I/O thread, already finds it.
+    if (outcome.status == 429 || outcome.status >= 500) {
+        router_.report(lease, verdict_of(outcome.status, false), {}, retry_after_);
     }
     build_response_head(parser, lease, chunked);
 
@@ -551,12 +569,6 @@ Outcome gone(const config::Deployment* deployment, const config::Model* model, u
     return outcome;
 }
 
-route::Verdict verdict_of(int status, bool broken) {
-    if (broken || status >= 500) return route::Verdict::failure;
-    if (status == 429) return route::Verdict::rate_limited;
-    return route::Verdict::success;
-}
-
 }  // namespace
 
 void sweep(asio::ip::tcp::socket& caller, const std::shared_ptr<Watch>& watch, SteadyTime now) {
@@ -656,7 +668,7 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
             outcome.attempts = attempt;
             const bool may_retry = attempt < retries.attempts && router_.has_alternative(*request.model, tried) &&
                                    budget.can_retry(router_.clock().now());
-            Exchange exchange(config_, request, caller, watch);
+            Exchange exchange(config_, router_, request, caller, watch);
             watch.active = connection.get();
             const auto result = co_await exchange.run(*connection, lease, pool.upstream(), outcome, may_retry);
             watch.active = nullptr;
