@@ -382,7 +382,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, route::L
         co_return Result::retry_status;  // the connection is dropped with its unread body
     }
     // A 429 or a 5xx passed on settles the deployment's verdict (its cooldown, its breaker) before the
-    // caller sees it: the caller's next request, perhaps on another I/O thread, already finds it.
+    // caller sees any of it: the caller's next request, perhaps on another I/O thread, finds it.
     if (outcome.status == 429 || outcome.status >= 500) {
         router_.report(lease, verdict_of(outcome.status, false), {}, retry_after_);
     }
@@ -477,9 +477,14 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, route::L
             if (chunked) pieces[n++] = asio::buffer(wire::kCrlf);
         }
         if (done && chunked) pieces[n++] = asio::buffer(wire::kLastChunk);
-        if (done && caller_.usage_sink != nullptr && request_.account_usage) {
-            settle_usage(outcome, capture);
-            caller_.usage_sink->settled(lease.deployment(), outcome.usage);
+        if (done) {
+            // Settled before the last bytes go: what the caller does next finds the deployment's
+            // verdict (a half-open breaker closed, a latency observed) and the key's budget taken.
+            router_.report(lease, verdict_of(outcome.status, false), first_byte_, retry_after_);
+            if (caller_.usage_sink != nullptr && request_.account_usage) {
+                settle_usage(outcome, capture);
+                caller_.usage_sink->settled(lease.deployment(), outcome.usage);
+            }
         }
         if (n > 0) {
             caller_.write_deadline = std::chrono::steady_clock::now() + caller_.write_timeout;
@@ -682,6 +687,7 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
             }
             switch (result) {
                 case Exchange::Result::done:
+                    // (A no-op when the exchange reported already: every response but a broken one.)
                     router_.report(lease, verdict_of(outcome.status, exchange.broken()), exchange.first_byte(),
                                    exchange.retry_after());
                     if (request.account_usage) {
