@@ -107,7 +107,7 @@ Router::Router(const config::Gateway& config, const HealthView& health, const Cl
       clock_(clock),
       budget_(config.retries),
       counters_(previous != nullptr ? previous->counters_ : std::make_shared<Counters>()) {
-    const auto created = static_cast<long long>(std::time(nullptr));
+    created_ = static_cast<long long>(std::time(nullptr));
     // The state a deployment of the previous router had, if this one is the same deployment.
     const auto inherited = [&](const config::Model& model, const config::Deployment& deployment) {
         std::shared_ptr<State> state;
@@ -128,7 +128,6 @@ Router::Router(const config::Gateway& config, const HealthView& health, const Cl
         }
         return state;
     };
-    models_body_ = R"({"object":"list","data":[)";
     slots_.resize(config.deployment_count);
     for (const auto& model : config.models) {
         auto& tiers = tiers_.emplace_back();
@@ -157,18 +156,35 @@ Router::Router(const config::Gateway& config, const HealthView& health, const Cl
             slots_[deployment.id] = std::make_unique<Slot>(model, deployment, upstream, tier, std::move(state));
         }
         sorted_.push_back(&model);
+        ordered_.push_back(&model);
         names_.push_back(model.name);
-        if (models_body_.back() != '[') models_body_ += ',';
-        models_body_ += R"({"id":)";
-        append_json_string(models_body_, model.name);
-        models_body_ += R"(,"object":"model","created":)" + std::to_string(created) + R"(,"owned_by":"switchyard"})";
     }
-    models_body_ += "]}";
+    models_body_ = models_body([](const config::Model&) { return true; });
     std::sort(sorted_.begin(), sorted_.end(),
               [](const config::Model* a, const config::Model* b) { return a->name < b->name; });
 }
 
 Router::~Router() = default;
+
+std::string Router::model_body(const config::Model& model) const {
+    std::string out = R"({"id":)";
+    append_json_string(out, model.name);
+    out += R"(,"object":"model","created":)" + std::to_string(created_) + R"(,"owned_by":"switchyard"})";
+    return out;
+}
+
+std::string Router::models_body(const std::function<bool(const config::Model&)>& keep) const {
+    std::string out = R"({"object":"list","data":[)";
+    bool first = true;
+    for (const config::Model* model : ordered_) {
+        if (!keep(*model)) continue;
+        if (!first) out += ',';
+        first = false;
+        out += model_body(*model);
+    }
+    out += "]}";
+    return out;
+}
 
 std::variant<const config::Model*, ApiError> Router::find(std::string_view name) const {
     auto it = std::lower_bound(sorted_.begin(), sorted_.end(), name,

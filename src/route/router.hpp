@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -166,6 +167,10 @@ public:
 
     // The OpenAI `/v1/models` list body.
     const std::string& models_body() const { return models_body_; }
+    // The same list of only the models `keep(model)` is true for (those a caller's key may use).
+    std::string models_body(const std::function<bool(const config::Model&)>& keep) const;
+    // One model's object, as `/v1/models/{model}` answers it.
+    std::string model_body(const config::Model& model) const;
     ApiError unknown_model(std::string_view model) const;
 
 private:
@@ -195,6 +200,8 @@ private:
     std::vector<std::vector<std::unique_ptr<Tier>>> tiers_;   // by model index, lowest tier first
     std::vector<const config::Model*> sorted_;                // by name, for find()
     std::vector<std::string> names_;
+    std::vector<const config::Model*> ordered_;  // as configured, for the /v1/models list
+    long long created_ = 0;                      // the models' "created" (the router's start)
     std::string models_body_;
     RetryBudget budget_;
     std::shared_ptr<Counters> counters_;

@@ -25,13 +25,44 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-enum class Route { healthz, readyz, models, metrics, chat, completions, embeddings, unknown };
+enum class Route { healthz, readyz, models, model, metrics, chat, completions, embeddings, unknown };
 
-// The request's path, without its query string.
+constexpr std::string_view kModelPrefix = "/v1/models/";
+
+// The request's path, without its query string; of an absolute-form target
+// ("http://host/v1/models", which RFC 9112 section 3.2.2 has servers accept), its path.
 std::string_view path_of(const wire::Request& request) {
     std::string_view path = request.target();
+    if (!path.starts_with('/')) {
+        const auto scheme = path.find("://");
+        if (scheme != std::string_view::npos) {
+            const auto slash = path.find('/', scheme + 3);
+            path = slash == std::string_view::npos ? std::string_view("/") : path.substr(slash);
+        }
+    }
     if (const auto query = path.find('?'); query != std::string_view::npos) path = path.substr(0, query);
     return path;
+}
+
+// `text` with its %XX escapes decoded (a model's name in a path: "meta-llama%2FLlama-3").
+std::string percent_decoded(std::string_view text) {
+    const auto hex = [](char c) {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+            out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
+            i += 2;
+        } else {
+            out.push_back(text[i]);
+        }
+    }
+    return out;
 }
 
 Route route_of(std::string_view path) {
@@ -39,6 +70,7 @@ Route route_of(std::string_view path) {
     if (path == "/v1/completions") return Route::completions;
     if (path == "/v1/embeddings") return Route::embeddings;
     if (path == "/v1/models") return Route::models;
+    if (path.size() > kModelPrefix.size() && path.starts_with(kModelPrefix)) return Route::model;
     if (path == "/healthz") return Route::healthz;
     if (path == "/metrics") return Route::metrics;
     if (path == "/readyz") return Route::readyz;
@@ -183,6 +215,7 @@ private:
     forward::Scratch scratch_;
     bool reading_ = false;
     bool read_timed_out_ = false;
+    bool head_only_ = false;  // the current request is a HEAD: its answer has no body
 };
 
 void close_if_idle(ClientConnection& connection) { connection.close_if_idle(); }
@@ -224,6 +257,7 @@ asio::awaitable<bool> ClientConnection::serve_one() {
     parser_->body_limit(server.max_body_bytes);
     read_timed_out_ = false;
     keep_alive_ = false;
+    head_only_ = false;
     // Usually the whole request is in the buffer already (the keep-alive wait read it).
     const boost::system::error_code fed = wire::feed(buffer_, *parser_, wire::ReadUntil::message);
     named_ = parser_->is_header_done() ? wire::gateway_headers(parser_->get().base()) : wire::GatewayHeaders{};
@@ -364,8 +398,11 @@ asio::awaitable<bool> ClientConnection::read_rest(boost::system::error_code fed)
 asio::awaitable<bool> ClientConnection::respond(const wire::LocalResponse& response, std::string_view request_id,
                                                 bool keep_alive) {
     const std::string bytes = wire::serialize(response, request_id, keep_alive);
+    // The answer to HEAD is the head GET would have had (its Content-Length included), alone.
+    const std::string_view out =
+        head_only_ ? std::string_view(bytes).substr(0, bytes.find("\r\n\r\n") + 4) : std::string_view(bytes);
     write_deadline_ = std::chrono::steady_clock::now() + limits().request_read_timeout;
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(bytes), await_tuple);
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out), await_tuple);
     write_deadline_ = SteadyTime::max();
     co_return !ec;
 }
@@ -388,7 +425,9 @@ asio::awaitable<bool> ClientConnection::handle(wire::Request& request, bool keep
 asio::awaitable<bool> ClientConnection::answer_locally(wire::Request& request, RequestId request_id, bool keep_alive) {
     const std::string_view path = path_of(request);
     const Route route = route_of(path);
-    const bool is_get = request.method() == http::verb::get;
+    // HEAD is GET without the body, as every HTTP server must (RFC 9110, section 9.1).
+    const bool is_get = request.method() == http::verb::get || request.method() == http::verb::head;
+    head_only_ = request.method() == http::verb::head;
     Shared& shared = worker_.shared;
     Generation& generation = *local_->generation;
 
@@ -407,14 +446,47 @@ asio::awaitable<bool> ClientConnection::answer_locally(wire::Request& request, R
             response.content_type = "text/plain; version=0.0.4; charset=utf-8";
             co_return co_await respond(response, request_id, keep_alive);
         }
+        case Route::models:
+        case Route::model: {
+            if (!is_get) break;
+            // With keys, as OpenAI's: a key is needed, and the list holds the models it may use.
+            std::shared_ptr<auth::KeyEntry> key;
+            if (shared.keys.required()) {
+                const std::string_view presented =
+                    auth::presented_key(request[http::field::authorization], named_.api_key);
+                if (!presented.empty()) key = shared.keys.find(presented);
+                if (!key) {
+                    const ApiError error = presented.empty() ? auth::missing_key_error() : auth::invalid_key_error();
+                    co_return co_await respond_error(error, request_id, keep_alive);
+                }
+            }
+            const route::Router& router = generation.router;
+            wire::LocalResponse response;
+            if (route == Route::models) {
+                response.body = key ? router.models_body([&](const config::Model& m) { return key->allows(m.name); })
+                                    : router.models_body();
+                co_return co_await respond(response, request_id, keep_alive);
+            }
+            const std::string name = percent_decoded(path.substr(kModelPrefix.size()));
+            auto found = router.find(name);
+            if (auto* error = std::get_if<ApiError>(&found))
+                co_return co_await respond_error(*error, request_id, keep_alive);
+            const config::Model& model = *std::get<const config::Model*>(found);
+            if (key && !key->allows(model.name)) {
+                const ApiError error{403, "this key may not use model '" + model.name + "'", "permission_error",
+                                     "model", "model_not_allowed"};
+                co_return co_await respond_error(error, request_id, keep_alive);
+            }
+            response.body = router.model_body(model);
+            co_return co_await respond(response, request_id, keep_alive);
+        }
         case Route::healthz:
-        case Route::readyz:
-        case Route::models: {
+        case Route::readyz: {
             if (!is_get) break;
             wire::LocalResponse response;
             if (route == Route::healthz) {
                 response.body = R"({"status":"ok"})";
-            } else if (route == Route::readyz) {
+            } else {
                 if (shared.draining.load()) {
                     response = wire::error_response(
                         ApiError{503, "the gateway is shutting down", "server_error", std::nullopt, "draining"});
@@ -424,8 +496,6 @@ asio::awaitable<bool> ClientConnection::answer_locally(wire::Request& request, R
                 } else {
                     response.body = R"({"status":"ready"})";
                 }
-            } else {
-                response.body = generation.router.models_body();
             }
             co_return co_await respond(response, request_id, keep_alive);
         }
@@ -446,7 +516,7 @@ asio::awaitable<bool> ClientConnection::answer_locally(wire::Request& request, R
                        "; use " + (post_route ? "POST" : "GET"),
                    "invalid_request_error", std::nullopt, "method_not_allowed"};
     wire::LocalResponse response = wire::error_response(error);
-    response.allow = post_route ? "POST" : "GET";
+    response.allow = post_route ? "POST" : "GET, HEAD";
     co_return co_await respond(response, request_id, keep_alive);
 }
 

@@ -199,6 +199,33 @@ TEST_P(Accounting, LedgerRowsMatchWhatTheSimulatorSaw) {
     EXPECT_EQ(rows[6].deployment, "");
 }
 
+// With keys, as OpenAI's API: listing or retrieving models needs a key, and shows what it may use.
+TEST_P(Accounting, TheModelsListedAreThoseTheKeyMayUse) {
+    Sim sim = start_sim({"--tokens", "5"});
+    auto gateway = start_gateway(config(sim, ledger_url("models_by_key"), keys_yaml()), kEnv);
+    auto r = get(gateway.port, "/v1/models");
+    EXPECT_EQ(r.status, 401);
+    EXPECT_NE(r.body.find(R"("code":"missing_api_key")"), std::string::npos) << r.body;
+    r = get(gateway.port, "/v1/models/m", {{"authorization", "Bearer sk-nobody-000000001"}});
+    EXPECT_EQ(r.status, 401);
+    EXPECT_NE(r.body.find(R"("code":"invalid_api_key")"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("sk-nobody"), std::string::npos) << "the key is never echoed";
+
+    r = get(gateway.port, "/v1/models", kAlice);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find(R"("id":"m")"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find(R"("id":"other")"), std::string::npos) << r.body;
+    r = get(gateway.port, "/v1/models", kBob);  // bob: models [m]
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find(R"("id":"m")"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find(R"("id":"other")"), std::string::npos) << r.body;
+    EXPECT_EQ(get(gateway.port, "/v1/models/m", kBob).status, 200);
+    r = get(gateway.port, "/v1/models/other", kBob);
+    EXPECT_EQ(r.status, 403);
+    EXPECT_NE(r.body.find(R"("code":"model_not_allowed")"), std::string::npos) << r.body;
+    EXPECT_EQ(get(gateway.port, "/v1/models/other", kAlice).status, 200);
+}
+
 TEST_P(Accounting, ACancelledStreamIsRecordedWithTheTokensItGot) {
     Sim sim = start_sim({"--tokens", "50", "--itl-ms", "100"});
     const std::string path = ledger_url("ledger_cancel");

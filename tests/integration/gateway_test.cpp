@@ -160,6 +160,34 @@ TEST_F(GatewayTest, ModelsHealthAndReadiness) {
     EXPECT_EQ(get(gateway.port, "/readyz").status, 200);
 }
 
+TEST_F(GatewayTest, OneModelIsRetrievedByItsNameAsOpenAIsApiDoes) {
+    auto r = get(gateway.port, "/v1/models/llama4:maverick");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body.rfind(R"({"id":"llama4:maverick","object":"model","created":)", 0), 0u) << r.body;
+    EXPECT_NE(r.body.find(R"("owned_by":"switchyard"})"), std::string::npos) << r.body;
+    r = get(gateway.port, "/v1/models/llama4%3Amaverick");  // escaped, as some clients send it
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find(R"("id":"llama4:maverick")"), std::string::npos) << r.body;
+    r = get(gateway.port, "/v1/models/llama4:maverik");
+    EXPECT_EQ(r.status, 404);
+    EXPECT_NE(r.body.find(R"("code":"model_not_found")"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("Did you mean 'llama4:maverick'?"), std::string::npos) << r.body;
+    r = post(gateway.port, "/v1/models/llama4:maverick", "{}");
+    EXPECT_EQ(r.status, 405);
+    EXPECT_EQ(r.header("allow"), "GET, HEAD");
+}
+
+// RFC 9112, section 3.2.2: a server accepts a request target in absolute form.
+TEST_F(GatewayTest, AnAbsoluteFormTargetIsServedByItsPath) {
+    const std::string raw =
+        raw_exchange(gateway.port,
+                     "GET http://gateway.example/v1/models?x=1 HTTP/1.1\r\nHost: gateway.example\r\n"
+                     "Connection: close\r\n\r\n",
+                     3s);
+    EXPECT_EQ(raw.rfind("HTTP/1.1 200", 0), 0u) << raw;
+    EXPECT_NE(raw.find(R"("id":"deepseek-v3.2")"), std::string::npos) << raw;
+}
+
 TEST_F(GatewayTest, UnknownPathsAndWrongMethods) {
     auto r = get(gateway.port, "/v1/nothing");
     EXPECT_EQ(r.status, 404);
@@ -171,8 +199,30 @@ TEST_F(GatewayTest, UnknownPathsAndWrongMethods) {
     EXPECT_NE(r.body.find(R"({"error":{"message":)"), std::string::npos);
     r = post(gateway.port, "/v1/models", "{}");
     EXPECT_EQ(r.status, 405);
-    EXPECT_EQ(r.header("allow"), "GET");
+    EXPECT_EQ(r.header("allow"), "GET, HEAD");
     EXPECT_FALSE(r.header("x-request-id").empty());
+}
+
+// HEAD, which every HTTP server must answer (load balancers' health checks use it): GET's head,
+// with its Content-Length, and no body; the connection stays usable for the next request.
+TEST_F(GatewayTest, HeadIsAnsweredWithGetsHeadAndNoBody) {
+    const std::string raw = raw_exchange(gateway.port,
+                                         "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                                         "HEAD /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n"
+                                         "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                         3s);
+    const auto second = raw.find("HTTP/1.1 405");
+    const auto third = raw.find("HTTP/1.1 200", 1);
+    ASSERT_EQ(raw.rfind("HTTP/1.1 200", 0), 0u) << raw;
+    ASSERT_NE(second, std::string::npos) << raw;
+    ASSERT_NE(third, std::string::npos) << raw;
+    const std::string first_answer = raw.substr(0, second);
+    EXPECT_NE(first_answer.find("Content-Length: 15\r\n"), std::string::npos) << raw;  // {"status":"ok"}
+    EXPECT_TRUE(first_answer.ends_with("\r\n\r\n")) << "no body after HEAD's head: " << raw;
+    const std::string second_answer = raw.substr(second, third - second);
+    EXPECT_NE(second_answer.find("Allow: POST\r\n"), std::string::npos) << raw;
+    EXPECT_TRUE(second_answer.ends_with("\r\n\r\n")) << raw;
+    EXPECT_TRUE(raw.ends_with(R"({"status":"ok"})")) << raw;
 }
 
 TEST_F(GatewayTest, BadBodiesGetClearErrors) {

@@ -78,7 +78,9 @@ inline Response post(int port, const std::string& target, const std::string& bod
                      const std::map<std::string, std::string>& headers = {}) {
     return request(port, "POST", target, body, headers);
 }
-inline Response get(int port, const std::string& target) { return request(port, "GET", target); }
+inline Response get(int port, const std::string& target, const std::map<std::string, std::string>& headers = {}) {
+    return request(port, "GET", target, "", headers);
+}
 
 // A streamed response: body pieces with the time each arrived, relative to the request.
 struct StreamedResponse {
