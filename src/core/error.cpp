@@ -1,6 +1,6 @@
 #include "core/error.hpp"
 
-#include <cstdio>
+#include <simdjson.h>
 
 namespace switchyard {
 
@@ -24,9 +24,18 @@ ApiError ApiError::server(std::string message) {
 }
 
 void append_json_string(std::string& out, std::string_view text) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    // Text from the wire (a path, a header, an engine's log) may not be UTF-8: its bytes from 0x80
+    // are then escaped one by one (read as Latin-1), so that the JSON stays valid for any reader.
+    const bool utf8 = simdjson::validate_utf8(text.data(), text.size());
     out.push_back('"');
-    for (char c : text) {
-        switch (c) {
+    std::size_t plain_from = 0;  // the start of the run of bytes that need no escape
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto byte = static_cast<unsigned char>(text[i]);
+        if (byte >= 0x20 && byte != '"' && byte != '\\' && (utf8 || byte < 0x80)) continue;
+        out.append(text.data() + plain_from, i - plain_from);
+        plain_from = i + 1;
+        switch (byte) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;
             case '\n': out += "\\n"; break;
@@ -35,15 +44,12 @@ void append_json_string(std::string& out, std::string_view text) {
             case '\b': out += "\\b"; break;
             case '\f': out += "\\f"; break;
             default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char escaped[8];
-                    std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
-                    out += escaped;
-                } else {
-                    out.push_back(c);
-                }
+                out += "\\u00";
+                out.push_back(kHex[byte >> 4]);
+                out.push_back(kHex[byte & 0xf]);
         }
     }
+    out.append(text.data() + plain_from, text.size() - plain_from);
     out.push_back('"');
 }
 

@@ -172,6 +172,9 @@ TEST_F(GatewayTest, OneModelIsRetrievedByItsNameAsOpenAIsApiDoes) {
     EXPECT_EQ(r.status, 404);
     EXPECT_NE(r.body.find(R"("code":"model_not_found")"), std::string::npos) << r.body;
     EXPECT_NE(r.body.find("Did you mean 'llama4:maverick'?"), std::string::npos) << r.body;
+    r = get(gateway.port, "/v1/models/x%FFy");  // not UTF-8 once decoded: the error's JSON stays valid
+    EXPECT_EQ(r.status, 404);
+    EXPECT_NE(r.body.find(R"('x\u00ffy')"), std::string::npos) << r.body;
     r = post(gateway.port, "/v1/models/llama4:maverick", "{}");
     EXPECT_EQ(r.status, 405);
     EXPECT_EQ(r.header("allow"), "GET, HEAD");

@@ -18,6 +18,15 @@ TEST(Wire, ErrorResponseIsOpenAIShaped) {
         R"({"error":{"message":"bad \"thing\"\n","type":"invalid_request_error","param":"model","code":"x"}})"));
 }
 
+TEST(Wire, JsonStringsStayValidForTextThatIsNotUtf8) {
+    std::string out;
+    append_json_string(out, "caf\xc3\xa9 \"q\" \\ \n\x01");  // valid UTF-8 passes as it is
+    EXPECT_EQ(out, "\"caf\xc3\xa9 \\\"q\\\" \\\\ \\n\\u0001\"");
+    out.clear();
+    append_json_string(out, "model-\xff\xc3");  // not UTF-8 (a %FF in a path): each high byte escaped
+    EXPECT_EQ(out, "\"model-\\u00ff\\u00c3\"");
+}
+
 TEST(Wire, ChunkHeader) {
     EXPECT_EQ(ChunkHeader(0).view(), "0\r\n");
     EXPECT_EQ(ChunkHeader(255).view(), "ff\r\n");
