@@ -211,6 +211,11 @@ private:
     // buffers would make run()'s frame larger.)
     asio::awaitable<bool> end_stream_with_error();
 
+    // A response framed with a transfer coding other than chunked alone ("gzip, chunked",
+    // "chunked, chunked", "gzip" until the close): its body would reach the caller still encoded,
+    // without the field that says how, so it is an upstream failure instead (error() says which).
+    bool undecodable_framing(const upstream::Upstream& upstream, const wire::ResponseParser& parser);
+
     void build_upstream_head(const upstream::Upstream& upstream, std::size_t body_size);
     using ResponseParser = wire::ResponseParser;
     void build_response_head(const ResponseParser& parser, const route::Lease& lease,
@@ -239,6 +244,25 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value) {
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
     if (ec != std::errc{} || end != value.data() + value.size() || seconds < 0) return std::nullopt;
     return std::chrono::seconds(std::min(seconds, 3600L));
+}
+
+bool Exchange::undecodable_framing(const upstream::Upstream& upstream, const wire::ResponseParser& parser) {
+    wire::TransferEncoding codings;
+    std::string_view first;  // the first field's value, for the message
+    for (const auto& field : parser.get()) {
+        if (field.name() != http::field::transfer_encoding) continue;
+        if (!codings.present()) first = field.value();
+        codings.add(field.value());
+    }
+    const auto verdict = codings.verdict();
+    if (verdict == wire::TransferEncoding::Verdict::none || verdict == wire::TransferEncoding::Verdict::chunked) {
+        return false;
+    }
+    std::string message = upstream_label(config_, upstream.config()) + " answered with Transfer-Encoding '";
+    message += utf8_prefix(first, 64);
+    message += "', which the gateway does not decode (only chunked is relayed)";
+    scratch_.error = ApiError::upstream(502, std::move(message), "upstream_error");
+    return true;
 }
 
 void Exchange::build_upstream_head(const upstream::Upstream& upstream, std::size_t body_size) {
@@ -357,6 +381,8 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, route::L
         fail(upstream, head_ec, "send response headers", limits, timeouts.first_byte);
         co_return Result::failed_before_response;
     }
+
+    if (undecodable_framing(upstream, parser)) co_return Result::failed_before_response;
 
     const bool chunked = !parser.content_length().has_value() && !parser.is_done();
     // (One pass over the head: Beast's lookup by field searches its tree by name.)

@@ -147,7 +147,8 @@ using ResponseParser = boost::beast::http::response_parser<boost::beast::http::b
 // What a request's Transfer-Encoding fields, read in order as one list, say of its body's length
 // (RFC 9112, sections 6.1 and 6.3). Beast's parser decodes a body as chunked only when "chunked"
 // is the last coding, and otherwise takes it as having no body at all, leaving its bytes to be read
-// as the next request: the gateway refuses such a request instead, and closes the connection.
+// as the next request: the gateway refuses such a request instead, and closes the connection. An
+// upstream's answer is read with it too: one not framed by chunked alone is not relayed.
 class TransferEncoding {
 public:
     enum class Verdict {

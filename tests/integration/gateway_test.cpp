@@ -369,6 +369,67 @@ TEST_F(GatewayTest, AnHttp10RequestWithTransferEncodingIsServedThenTheConnection
     EXPECT_EQ(responses_in(raw), 1u) << raw;
 }
 
+// An upstream answer framed with a transfer coding other than chunked alone would reach the caller
+// still encoded, without the field that says so (the gateway relays bodies dechunked and chunks
+// them again): it is a failed attempt instead, answered 502 or retried on the next deployment.
+TEST_F(GatewayTest, AnUpstreamAnswerWithATransferCodingOtherThanChunkedIsNotRelayed) {
+    const std::string json = R"({"id":"c1","object":"chat.completion","choices":[]})";
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx", json.size());
+    const std::string chunked_json = std::string(size) + "\r\n" + json + "\r\n0\r\n\r\n";
+    const auto answer = [](const std::string& codings, const std::string& body) {
+        return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: " + codings + "\r\n\r\n" + body;
+    };
+    ScriptedUpstream plain(answer("chunked", chunked_json));
+    ScriptedUpstream gzip(answer("gzip, chunked", chunked_json));
+    ScriptedUpstream twice(answer("chunked, chunked", chunked_json));
+    ScriptedUpstream until_close(answer("gzip", json));
+    std::string yaml = R"(
+listeners: [{address: 127.0.0.1, port: 0}]
+upstreams:
+)";
+    for (const auto& [name, upstream] : {std::pair<std::string, ScriptedUpstream*>{"plain", &plain},
+                                         {"gzip", &gzip},
+                                         {"twice", &twice},
+                                         {"until-close", &until_close}}) {
+        yaml += "  - {name: " + name + ", base_url: \"" + upstream->url() + "\", health: {enabled: false}}\n";
+    }
+    yaml += "  - {name: local, base_url: \"" + local.url() + "\", health: {enabled: false}}\n";
+    yaml += R"(models:
+  - {name: plain, deployments: [{upstream: plain}]}
+  - {name: gzip, deployments: [{upstream: gzip}]}
+  - {name: twice, deployments: [{upstream: twice}]}
+  - {name: until-close, deployments: [{upstream: until-close}]}
+  - name: gzip-then-local
+    deployments: [{upstream: gzip, model: m}, {upstream: local, model: llama-4-maverick-q4, tier: 2}]
+)";
+    const Gateway scripted = start_gateway(yaml);
+
+    // The scripted upstream itself is relayed when it frames its body with chunked alone.
+    auto r = post(scripted.port, "/v1/chat/completions", chat_body("plain"));
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, json);
+
+    // A coding before the next tier: the attempt fails and the next deployment answers.
+    r = post(scripted.port, "/v1/chat/completions", chat_body("gzip-then-local"));
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("x-switchyard-upstream"), "local");
+    EXPECT_EQ(gzip.answered(), 1);
+
+    for (const auto& [model, codings] : {std::pair<std::string, std::string>{"gzip", "gzip, chunked"},
+                                         {"twice", "chunked, chunked"},
+                                         {"until-close", "gzip"}}) {
+        r = post(scripted.port, "/v1/chat/completions", chat_body(model));
+        EXPECT_EQ(r.status, 502) << model << ": " << r.body;
+        EXPECT_NE(r.body.find(R"("code":"upstream_error")"), std::string::npos) << r.body;
+        EXPECT_NE(r.body.find("answered with Transfer-Encoding '" + codings + "'"), std::string::npos) << r.body;
+        EXPECT_EQ(r.body.find("c1"), std::string::npos) << "no byte of the encoded body is relayed: " << r.body;
+    }
+    EXPECT_EQ(gzip.answered(), 2);
+    EXPECT_EQ(twice.answered(), 1);
+    EXPECT_EQ(until_close.answered(), 1);
+}
+
 TEST_F(GatewayTest, HeadersTooLargeOrTooManyAre431) {
     auto r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick"),
                   {{"x-big", std::string(5000, 'h')}});

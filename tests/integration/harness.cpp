@@ -2,13 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -310,6 +313,64 @@ std::string raw_exchange(int port, const std::string& bytes, std::chrono::millis
         out.append(data, static_cast<std::size_t>(n));
     }
     return out;
+}
+
+ScriptedUpstream::ScriptedUpstream(std::string response) : response_(std::move(response)) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listener_, 16) != 0 || ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        throw std::runtime_error("scripted upstream: cannot listen on loopback");
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { serve(); });
+}
+
+ScriptedUpstream::~ScriptedUpstream() {
+    stop_ = true;
+    thread_.join();
+    ::close(listener_);
+}
+
+void ScriptedUpstream::serve() {
+    while (!stop_) {
+        pollfd listening{listener_, POLLIN, 0};
+        if (::poll(&listening, 1, 50) <= 0) continue;
+        const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) continue;
+        // The head, then as many body bytes as its Content-Length says.
+        std::string in;
+        std::size_t wanted = std::string::npos;
+        char data[4096];
+        const auto deadline = Clock::now() + std::chrono::seconds(5);
+        while (!stop_ && Clock::now() < deadline && (wanted == std::string::npos || in.size() < wanted)) {
+            pollfd readable{fd, POLLIN, 0};
+            if (::poll(&readable, 1, 50) <= 0) continue;
+            const auto n = ::recv(fd, data, sizeof data, 0);
+            if (n <= 0) break;
+            in.append(data, static_cast<std::size_t>(n));
+            const auto head_end = in.find("\r\n\r\n");
+            if (wanted == std::string::npos && head_end != std::string::npos) {
+                std::string head = in.substr(0, head_end);
+                std::transform(head.begin(), head.end(), head.begin(), [](unsigned char c) { return std::tolower(c); });
+                const auto at = head.find("\r\ncontent-length:");
+                wanted = head_end + 4 + (at == std::string::npos ? 0 : std::strtoul(head.c_str() + at + 17, nullptr, 10));
+            }
+        }
+        if (wanted != std::string::npos && in.size() >= wanted) {
+            std::size_t sent = 0;
+            while (sent < response_.size()) {
+                const auto n = ::send(fd, response_.data() + sent, response_.size() - sent, MSG_NOSIGNAL);
+                if (n <= 0) break;
+                sent += static_cast<std::size_t>(n);
+            }
+            ++answered_;
+        }
+        ::close(fd);
+    }
 }
 
 std::string sim_stats(const Sim& sim) { return request(sim.port, "GET", "/sim/stats").body; }

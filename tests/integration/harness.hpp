@@ -5,11 +5,13 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace switchyard::testing {
@@ -95,6 +97,31 @@ StreamedResponse post_streaming(int port, const std::string& target, const std::
 // Raw bytes: connects, writes `bytes`, reads until the peer closes or `timeout`.
 std::string raw_exchange(int port, const std::string& bytes,
                          std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// An upstream that misbehaves in a way switchyard-sim does not: on a loopback port of its own, a
+// thread answers each request (read up to the end of its Content-Length body) with the fixed
+// `response` bytes, then closes the connection.
+class ScriptedUpstream {
+public:
+    explicit ScriptedUpstream(std::string response);
+    ~ScriptedUpstream();
+    ScriptedUpstream(const ScriptedUpstream&) = delete;
+    ScriptedUpstream& operator=(const ScriptedUpstream&) = delete;
+
+    int port() const { return port_; }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    int answered() const { return answered_.load(); }  // requests read and answered
+
+private:
+    void serve();
+
+    std::string response_;
+    int listener_ = -1;
+    int port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> answered_{0};
+    std::thread thread_;
+};
 
 // GET /sim/stats of a simulator, as text (tests look for substrings or parse numbers).
 std::string sim_stats(const Sim& sim);
