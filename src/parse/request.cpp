@@ -1,5 +1,7 @@
 #include "parse/request.hpp"
 
+#include <cstring>
+
 #include "parse/json_locate.hpp"
 
 namespace switchyard::parse {
@@ -46,10 +48,146 @@ ApiError malformed(std::string_view body, simdjson::error_code code) {
                                      std::nullopt, "invalid_json");
 }
 
+ApiError duplicate(std::string_view field) {
+    return ApiError::invalid_request(
+        "'" + std::string(field) + "' is given more than once; JSON readers disagree on which one counts",
+        std::string(field), "duplicate_parameter");
+}
+
+// Nesting deeper than this is refused, as locate_json_error and simdjson's own parsers do.
+constexpr std::size_t kMaxDepth = 1024;
+
+std::string_view trim_end(std::string_view token) {
+    while (!token.empty() &&
+           (token.back() == ' ' || token.back() == '\t' || token.back() == '\n' || token.back() == '\r')) {
+        token.remove_suffix(1);
+    }
+    return token;
+}
+
+// RFC 8259, section 6, whatever the range: what a number means is the upstream's business.
+bool is_json_number(std::string_view token) {
+    token = trim_end(token);
+    std::size_t i = 0;
+    const auto digits = [&] {
+        const std::size_t start = i;
+        while (i < token.size() && token[i] >= '0' && token[i] <= '9') ++i;
+        return i > start;
+    };
+    if (i < token.size() && token[i] == '-') ++i;
+    if (i < token.size() && token[i] == '0') {
+        ++i;
+    } else if (!digits()) {
+        return false;
+    }
+    if (i < token.size() && token[i] == '.') {
+        ++i;
+        if (!digits()) return false;
+    }
+    if (i < token.size() && (token[i] == 'e' || token[i] == 'E')) {
+        ++i;
+        if (i < token.size() && (token[i] == '+' || token[i] == '-')) ++i;
+        if (!digits()) return false;
+    }
+    return i == token.size();
+}
+
+// RFC 8259, section 7: the escape at `at` (its backslash) is \" \\ \/ \b \f \n \r \t or \u and four hex
+// digits, a lone surrogate (\ud83d) included, as most JSON readers take it. Returns the escape's
+// last byte, or nullptr. (Control characters were refused by simdjson's first pass, and a string
+// always ends with its closing quote: none of these reads goes past it.)
+const char* escape_end(const char* at) {
+    ++at;
+    if (*at == 'u') {
+        for (int i = 0; i < 4; ++i) {
+            const char c = *++at;
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return nullptr;
+        }
+        return at;
+    }
+    return std::string_view(R"("\/bfnrt)").find(*at) == std::string_view::npos ? nullptr : at;
+}
+
+// A string token's escapes (its quotes included; from the closing quote on, ignored).
+bool has_valid_escapes(std::string_view token) {
+    const char* at = token.data() + 1;
+    const char* const end = token.data() + token.size();
+    while ((at = static_cast<const char*>(std::memchr(at, '\\', static_cast<std::size_t>(end - at)))) != nullptr) {
+        at = escape_end(at);
+        if (at == nullptr) return false;
+        ++at;
+    }
+    return true;
+}
+
+// A key's escapes, its text starting past its opening quote (keys are short: read byte by byte).
+bool key_has_valid_escapes(const char* at) {
+    for (; *at != '"'; ++at) {
+        if (*at == '\\' && (at = escape_end(at)) == nullptr) return false;
+    }
+    return true;
+}
+
+// Visits every part of a value the gateway does not read: On-Demand checks only what is visited,
+// and a body that is not JSON must be refused here rather than forwarded (an upstream might read
+// it otherwise than the gateway did).
+simdjson::error_code check_value(od::value value, std::size_t depth) {
+    od::json_type type{};
+    if (auto error = value.type().get(type)) return error;
+    switch (type) {
+        case od::json_type::object: {
+            if (depth >= kMaxDepth) return simdjson::DEPTH_ERROR;
+            od::object object;
+            if (auto error = value.get_object().get(object)) return error;
+            for (auto field_result : object) {
+                od::field field;
+                if (auto error = std::move(field_result).get(field)) return error;
+                if (!key_has_valid_escapes(field.key().raw())) return simdjson::STRING_ERROR;
+                if (auto error = check_value(field.value(), depth + 1)) return error;
+            }
+            return simdjson::SUCCESS;
+        }
+        case od::json_type::array: {
+            if (depth >= kMaxDepth) return simdjson::DEPTH_ERROR;
+            od::array array;
+            if (auto error = value.get_array().get(array)) return error;
+            for (auto element_result : array) {
+                od::value element;
+                if (auto error = std::move(element_result).get(element)) return error;
+                if (auto error = check_value(element, depth + 1)) return error;
+            }
+            return simdjson::SUCCESS;
+        }
+        case od::json_type::string: {
+            const std::string_view token = trim_end(value.raw_json_token());
+            // Consumed, not only looked at: On-Demand skips a string it was not given by taking a
+            // ':' after it for a key's ("x":"y":1 would pass). A number's skip is exact.
+            od::raw_json_string raw;
+            if (auto error = value.get_raw_json_string().get(raw)) return error;
+            return has_valid_escapes(token) ? simdjson::SUCCESS : simdjson::STRING_ERROR;
+        }
+        case od::json_type::number:
+            return is_json_number(value.raw_json_token()) ? simdjson::SUCCESS : simdjson::NUMBER_ERROR;
+        case od::json_type::boolean: {
+            bool flag = false;
+            return value.get_bool().get(flag);
+        }
+        case od::json_type::null: {
+            bool null = false;
+            if (auto error = value.is_null().get(null)) return error;
+            return null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+        }
+    }
+    return simdjson::TAPE_ERROR;
+}
+
 // A number field that must be an integer (or null).
-std::optional<ApiError> check_integer(od::value& value, std::string_view key, od::json_type type,
+std::optional<ApiError> check_integer(std::string_view body, od::value& value, std::string_view key, od::json_type type,
                                       std::optional<std::int64_t>* out = nullptr) {
-    if (type == od::json_type::null) return std::nullopt;
+    if (type == od::json_type::null) {
+        if (auto error = check_value(value, 1)) return malformed(body, error);
+        return std::nullopt;
+    }
     if (type != od::json_type::number) return wrong_type(key, "an integer", type);
     std::int64_t number = 0;
     if (value.get_int64().get(number) != simdjson::SUCCESS) return wrong_type(key, "an integer", type);
@@ -85,6 +223,8 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
     facts.root_open = body.find('{');
     bool have_model = false;
     bool have_required = false;
+    bool have_stream = false;
+    bool have_stream_options = false;
     const std::string_view required = endpoint == Endpoint::chat_completions ? "messages"
                                       : endpoint == Endpoint::completions    ? "prompt"
                                                                              : "input";
@@ -98,12 +238,9 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
         if (auto error = value.type().get(type)) return malformed(body, error);
 
         if (key == "model") {
+            if (have_model) return duplicate(key);
             if (type != od::json_type::string) return wrong_type(key, "a string", type);
-            std::string_view raw = value.raw_json_token();
-            while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' ||
-                                    raw.back() == '\t')) {
-                raw.remove_suffix(1);
-            }
+            const std::string_view raw = trim_end(value.raw_json_token());
             std::string_view name;
             if (auto error = value.get_string().get(name)) return malformed(body, error);
             facts.model = std::string(name);
@@ -124,19 +261,34 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
                 od::array messages;
                 std::size_t count = 0;
                 if (auto error = value.get_array().get(messages)) return malformed(body, error);
-                if (auto error = messages.count_elements().get(count)) return malformed(body, error);
+                for (auto message_result : messages) {
+                    od::value message;
+                    if (auto error = std::move(message_result).get(message)) return malformed(body, error);
+                    if (auto error = check_value(message, 2)) return malformed(body, error);
+                    ++count;
+                }
                 if (count == 0) {
                     return ApiError::invalid_request("'messages' must contain at least one message", "messages",
                                                      "invalid_value");
                 }
+            } else if (auto error = check_value(value, 1)) {
+                return malformed(body, error);
             }
         } else if (key == "stream") {
-            if (type == od::json_type::null) continue;
+            if (have_stream) return duplicate(key);
+            have_stream = true;
+            if (type == od::json_type::null) {
+                if (auto error = check_value(value, 1)) return malformed(body, error);
+                continue;
+            }
             if (type != od::json_type::boolean) return wrong_type(key, "a boolean", type);
             if (auto error = value.get_bool().get(facts.stream)) return malformed(body, error);
         } else if (key == "stream_options") {
+            if (have_stream_options) return duplicate(key);
+            have_stream_options = true;
             facts.stream_options_offset = static_cast<std::size_t>(value.raw_json_token().data() - body.data());
             if (type == od::json_type::null) {
+                if (auto error = check_value(value, 1)) return malformed(body, error);
                 facts.stream_options_null = true;
                 continue;
             }
@@ -152,7 +304,11 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
                 if (auto error = std::move(option_result).get(option)) return malformed(body, error);
                 std::string_view option_key;
                 if (auto error = option.unescaped_key().get(option_key)) return malformed(body, error);
-                if (option_key != "include_usage") continue;
+                if (option_key != "include_usage") {
+                    if (auto error = check_value(option.value(), 2)) return malformed(body, error);
+                    continue;
+                }
+                if (facts.include_usage_offset != std::string::npos) return duplicate("stream_options.include_usage");
                 od::value flag = option.value();
                 od::json_type flag_type{};
                 if (auto error = flag.type().get(flag_type)) return malformed(body, error);
@@ -164,14 +320,15 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
                 if (auto error = flag.get_bool().get(facts.include_usage)) return malformed(body, error);
             }
         } else if (key == "max_tokens" || key == "max_completion_tokens") {
-            if (auto error = check_integer(value, key, type, &facts.max_tokens)) return *error;
+            if (auto error = check_integer(body, value, key, type, &facts.max_tokens)) return *error;
         } else if (key == "n" || key == "seed" || key == "dimensions") {
-            if (auto error = check_integer(value, key, type)) return *error;
-        } else if (key == "temperature" || key == "top_p" || key == "presence_penalty" ||
-                   key == "frequency_penalty") {
-            if (type != od::json_type::number && type != od::json_type::null) {
+            if (auto error = check_integer(body, value, key, type)) return *error;
+        } else {
+            if ((key == "temperature" || key == "top_p" || key == "presence_penalty" || key == "frequency_penalty") &&
+                type != od::json_type::number && type != od::json_type::null) {
                 return wrong_type(key, "a number", type);
             }
+            if (auto error = check_value(value, 1)) return malformed(body, error);
         }
     }
     // Past the root object, the iterator must be at the end of the input.

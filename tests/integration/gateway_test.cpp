@@ -246,7 +246,20 @@ TEST_F(GatewayTest, BadBodiesGetClearErrors) {
     r = post(gateway.port, "/v1/chat/completions", chat_body("llama4:maverick", false, R"("max_tokens":"ten")"));
     EXPECT_EQ(r.status, 400);
     EXPECT_NE(r.body.find(R"("param":"max_tokens")"), std::string::npos);
+    // Malformed where the gateway reads nothing (inside a message): refused all the same.
+    r = post(gateway.port, "/v1/chat/completions",
+             R"({"model":"llama4:maverick","messages":[{"role":"user","content":"x":{"role":"system"}}]})");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find(R"("code":"invalid_json")"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("byte offset 67"), std::string::npos) << r.body;
+    // Two models: an upstream reading the first would serve another model than the one routed.
+    r = post(gateway.port, "/v1/chat/completions",
+             R"({"model":"deepseek-v3.2","messages":[{"role":"user","content":"x"}],"model":"llama4:maverick"})");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find(R"("code":"duplicate_parameter")"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find(R"("param":"model")"), std::string::npos) << r.body;
     EXPECT_EQ(stat_number(sim_stats(local), "requests_total"), 0) << "bad requests never reach an upstream";
+    EXPECT_EQ(stat_number(sim_stats(cloud), "requests_total"), 0) << "bad requests never reach an upstream";
 }
 
 TEST_F(GatewayTest, CallerCredentialsCookiesAndHopByHopHeadersStayOnTheCallerSide) {

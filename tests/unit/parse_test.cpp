@@ -65,6 +65,66 @@ TEST(ParseRequest, MalformedJsonGivesTheOffset) {
     EXPECT_NE(truncated.message.find("unterminated string at byte offset 21"), std::string::npos) << truncated.message;
 }
 
+// On-Demand checks only what it visits: the parts the gateway does not read are walked too, so
+// that no body that is not JSON is forwarded (an upstream might read it otherwise).
+TEST(ParseRequest, MalformedJsonAnywhereIsRefusedWithItsOffset) {
+    const auto offset_of = [](Endpoint endpoint, std::string body) {
+        const ApiError e = error_of(parse(endpoint, std::move(body)));
+        EXPECT_EQ(e.code, "invalid_json") << e.message;
+        const auto at = e.message.find("at byte offset ");
+        return at == std::string::npos ? -1 : std::stol(e.message.substr(at + 15));
+    };
+    // a missing ':' inside a message, a missing ',' in an unknown field, a bad literal, a bad number,
+    // a bad escape, a trailing comma: each at its own byte
+    EXPECT_EQ(offset_of(Endpoint::chat_completions, R"({"model":"m","messages":[{"role":"user""content":"x"}]})"), 39);
+    // (On-Demand skips a string it was not asked for by taking a ':' after it for a key's.)
+    EXPECT_EQ(offset_of(Endpoint::chat_completions, R"({"model":"m","messages":[{"content":"x":{"a":1}}]})"), 39);
+    EXPECT_EQ(offset_of(Endpoint::chat_completions, R"({"model":"m","messages":[{}],"tools":[1 2]})"), 40);
+    EXPECT_EQ(offset_of(Endpoint::chat_completions, R"({"model":"m","messages":[{}],"logprobs":tru})"), 40);
+    EXPECT_EQ(offset_of(Endpoint::chat_completions, R"({"model":"m","messages":[{}],"temperature":01})"), 44);
+    EXPECT_EQ(offset_of(Endpoint::completions, R"({"model":"m","prompt":"a\qb"})"), 25);
+    EXPECT_EQ(offset_of(Endpoint::embeddings, R"({"model":"m","input":["a",],"user":"u"})"), 26);
+    EXPECT_EQ(offset_of(Endpoint::chat_completions, R"({"model":"m","messages":[{}],"stream":nul})"), 38);
+    EXPECT_EQ(offset_of(Endpoint::chat_completions, R"({"model":"m","messages":[{}],"stream_options":{"x":[}})"), 52);
+    // As deep as simdjson goes, and no deeper.
+    std::string deep = R"({"model":"m","messages":[{}],"x":)";
+    EXPECT_TRUE(std::holds_alternative<RequestFacts>(
+        parse(Endpoint::chat_completions, deep + std::string(1000, '[') + std::string(1000, ']') + "}")));
+    EXPECT_EQ(
+        error_of(parse(Endpoint::chat_completions, deep + std::string(1100, '[') + std::string(1100, ']') + "}")).code,
+        "invalid_json");
+
+    // Valid by JSON's grammar though some readers refuse them (a lone surrogate, numbers beyond a
+    // double): left to the upstream, where the gateway does not read them.
+    EXPECT_TRUE(std::holds_alternative<RequestFacts>(parse(
+        Endpoint::chat_completions, R"({"model":"m","messages":[{"content":"\ud83d"}],)"
+                                    R"("logit_bias":{"50256":-1e400},"x":[123456789012345678901234567890,-0.0e-0]})")));
+    EXPECT_EQ(error_of(parse(Endpoint::chat_completions,
+                             R"({"model":"m","messages":[{}],"seed":123456789012345678901234567890})"))
+                  .param,
+              "seed");  // read by the gateway: must fit its integer
+}
+
+// The gateway routes by the model it read and rewrites that one; a reader that takes the first of
+// two "model" members (or "stream"s) would be served another model than the caller was allowed.
+TEST(ParseRequest, FieldsTheGatewayDecidesWithMayNotBeRepeated) {
+    for (const auto& [body, field] : std::initializer_list<std::pair<const char*, const char*>>{
+             {R"({"model":"cheap","messages":[{}],"model":"costly"})", "model"},
+             {R"({"model":"m","m\u006fdel":"n","messages":[{}]})", "model"},
+             {R"({"model":"m","messages":[{}],"stream":false,"stream":true})", "stream"},
+             {R"({"model":"m","messages":[{}],"stream_options":null,"stream_options":{}})", "stream_options"},
+             {R"({"model":"m","messages":[{}],"stream_options":{"include_usage":false,"include_usage":true}})",
+              "stream_options.include_usage"}}) {
+        const ApiError e = error_of(parse(Endpoint::chat_completions, body));
+        EXPECT_EQ(e.status, 400) << body;
+        EXPECT_EQ(e.code, "duplicate_parameter") << body;
+        EXPECT_EQ(e.param, field) << body;
+    }
+    // Other members may repeat, as JSON allows.
+    EXPECT_TRUE(std::holds_alternative<RequestFacts>(
+        parse(Endpoint::chat_completions, R"({"model":"m","messages":[{}],"user":"a","user":"b"})")));
+}
+
 TEST(ParseRequest, MissingAndWronglyTypedFields) {
     auto e = error_of(parse(Endpoint::chat_completions, R"({"messages":[{"role":"user","content":"x"}]})"));
     EXPECT_EQ(e.param, "model");
