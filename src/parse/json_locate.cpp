@@ -19,8 +19,6 @@ public:
     }
 
 private:
-    static constexpr int kMaxDepth = 1024;
-
     bool fail_bool(std::string what) {
         error_ = JsonSyntaxError{pos_, std::move(what)};
         return false;
@@ -35,7 +33,7 @@ private:
     }
 
     bool value(int depth) {
-        if (depth > kMaxDepth) return fail_bool("nesting is too deep");
+        if (depth > kMaxJsonDepth) return fail_bool("nesting is too deep");
         if (at_end()) return fail_bool("unexpected end of input, expected a value");
         switch (peek()) {
             case '{': return object(depth);

@@ -9,6 +9,10 @@
 
 namespace switchyard::parse {
 
+// Values nested deeper than this (the root value at depth 0) are refused, by this locator and by
+// parse_request, below simdjson's own limit of 1024 (which its debug builds assert on).
+inline constexpr int kMaxJsonDepth = 1000;
+
 struct JsonSyntaxError {
     std::size_t offset = 0;  // byte offset of the first offending byte (or of the end)
     std::string what;        // "expected ':' after an object key", ...

@@ -54,9 +54,6 @@ ApiError duplicate(std::string_view field) {
         std::string(field), "duplicate_parameter");
 }
 
-// Nesting deeper than this is refused, as locate_json_error and simdjson's own parsers do.
-constexpr std::size_t kMaxDepth = 1024;
-
 std::string_view trim_end(std::string_view token) {
     while (!token.empty() &&
            (token.back() == ' ' || token.back() == '\t' || token.back() == '\n' || token.back() == '\r')) {
@@ -131,12 +128,12 @@ bool key_has_valid_escapes(const char* at) {
 // Visits every part of a value the gateway does not read: On-Demand checks only what is visited,
 // and a body that is not JSON must be refused here rather than forwarded (an upstream might read
 // it otherwise than the gateway did).
-simdjson::error_code check_value(od::value value, std::size_t depth) {
+simdjson::error_code check_value(od::value value, int depth) {
+    if (depth > kMaxJsonDepth) return simdjson::DEPTH_ERROR;  // before simdjson's own limit is reached
     od::json_type type{};
     if (auto error = value.type().get(type)) return error;
     switch (type) {
         case od::json_type::object: {
-            if (depth >= kMaxDepth) return simdjson::DEPTH_ERROR;
             od::object object;
             if (auto error = value.get_object().get(object)) return error;
             for (auto field_result : object) {
@@ -148,7 +145,6 @@ simdjson::error_code check_value(od::value value, std::size_t depth) {
             return simdjson::SUCCESS;
         }
         case od::json_type::array: {
-            if (depth >= kMaxDepth) return simdjson::DEPTH_ERROR;
             od::array array;
             if (auto error = value.get_array().get(array)) return error;
             for (auto element_result : array) {

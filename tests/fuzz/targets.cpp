@@ -89,6 +89,30 @@ void forwarded_again(parse::Endpoint endpoint, std::string_view original, const 
     }
 }
 
+// How deep the text's arrays and objects nest (brackets outside strings; the root container is 1).
+int nesting(std::string_view text) {
+    int depth = 0;
+    int deepest = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            deepest = std::max(deepest, ++depth);
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
 // A \uD800 to \uDFFF escape somewhere in the text.
 bool has_surrogate_escape(std::string_view text) {
     for (std::size_t at = text.find("\\u"); at != std::string_view::npos; at = text.find("\\u", at + 1)) {
@@ -124,7 +148,8 @@ void parse_request(std::string_view input) {
         if (error->status != 400 || error->message.empty() || error->type != "invalid_request_error") {
             violated("a refusal is not a 400 invalid_request_error with a message: " + error->message, input);
         }
-        if (error->code == "invalid_json" && valid_object) {
+        // (simdjson's DOM parser takes 1024 levels, the gateway kMaxJsonDepth.)
+        if (error->code == "invalid_json" && valid_object && nesting(original) <= parse::kMaxJsonDepth + 1) {
             violated("a valid JSON object was refused as invalid_json: " + error->message, input);
         }
         return;
@@ -244,7 +269,7 @@ void locate_json_error(std::string_view input) {
     dom::element root;
     const simdjson::error_code dom_error = checker.parse(input.data(), input.size()).get(root);
     if (dom_error == simdjson::SUCCESS) {
-        if (located) {
+        if (located && nesting(input) <= parse::kMaxJsonDepth + 1) {
             violated(
                 "valid JSON, yet an error was located: " + located->what + " at " + std::to_string(located->offset),
                 input);

@@ -252,6 +252,12 @@ TEST_F(GatewayTest, BadBodiesGetClearErrors) {
     EXPECT_EQ(r.status, 400);
     EXPECT_NE(r.body.find(R"("code":"invalid_json")"), std::string::npos) << r.body;
     EXPECT_NE(r.body.find("byte offset 67"), std::string::npos) << r.body;
+    // Nested deeper than the gateway reads (and than simdjson's limit, which its debug builds assert on).
+    r = post(gateway.port, "/v1/chat/completions",
+             R"({"model":"llama4:maverick","messages":[{"role":"user","content":"x"}],"x":)" + std::string(5000, '[') +
+                 std::string(5000, ']') + "}");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("nesting is too deep"), std::string::npos) << r.body;
     // Two models: an upstream reading the first would serve another model than the one routed.
     r = post(gateway.port, "/v1/chat/completions",
              R"({"model":"deepseek-v3.2","messages":[{"role":"user","content":"x"}],"model":"llama4:maverick"})");

@@ -86,13 +86,21 @@ TEST(ParseRequest, MalformedJsonAnywhereIsRefusedWithItsOffset) {
     EXPECT_EQ(offset_of(Endpoint::embeddings, R"({"model":"m","input":["a",],"user":"u"})"), 26);
     EXPECT_EQ(offset_of(Endpoint::chat_completions, R"({"model":"m","messages":[{}],"stream":nul})"), 38);
     EXPECT_EQ(offset_of(Endpoint::chat_completions, R"({"model":"m","messages":[{}],"stream_options":{"x":[}})"), 52);
-    // As deep as simdjson goes, and no deeper.
-    std::string deep = R"({"model":"m","messages":[{}],"x":)";
-    EXPECT_TRUE(std::holds_alternative<RequestFacts>(
-        parse(Endpoint::chat_completions, deep + std::string(1000, '[') + std::string(1000, ']') + "}")));
-    EXPECT_EQ(
-        error_of(parse(Endpoint::chat_completions, deep + std::string(1100, '[') + std::string(1100, ']') + "}")).code,
-        "invalid_json");
+    // Nested up to kMaxJsonDepth (the root at depth 0), and no deeper: refused before simdjson's own
+    // limit, which its debug builds assert on.
+    const std::string deep = R"({"model":"m","messages":[{}],"x":)";
+    const auto nested = [&](int depth) {  // the innermost array at `depth`
+        return deep + std::string(static_cast<std::size_t>(depth), '[') +
+               std::string(static_cast<std::size_t>(depth), ']') + "}";
+    };
+    EXPECT_TRUE(std::holds_alternative<RequestFacts>(parse(Endpoint::chat_completions, nested(kMaxJsonDepth))));
+    const ApiError too_deep = error_of(parse(Endpoint::chat_completions, nested(kMaxJsonDepth + 1)));
+    EXPECT_EQ(too_deep.code, "invalid_json");
+    EXPECT_NE(
+        too_deep.message.find("nesting is too deep at byte offset " + std::to_string(deep.size() + kMaxJsonDepth)),
+        std::string::npos)
+        << too_deep.message;
+    EXPECT_EQ(error_of(parse(Endpoint::chat_completions, nested(5000))).code, "invalid_json");
 
     // Valid by JSON's grammar though some readers refuse them (a lone surrogate, numbers beyond a
     // double): left to the upstream, where the gateway does not read them.
