@@ -30,6 +30,22 @@ void BM_ParseChatRequest(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseChatRequest);
 
+// An embeddings request of pre-tokenized input: 2,000 token ids, every one a number the parse stage
+// checks (it forwards nothing that is not JSON).
+void BM_ParseTokenIdEmbeddingRequest(benchmark::State& state) {
+    std::string body = R"({"model":"text-embedding-3-small","input":[[)";
+    for (int i = 0; i < 2000; ++i) body += (i ? "," : "") + std::to_string(1000 + (i * 7919) % 90000);
+    body += "]]}";
+    const std::size_t size = body.size();
+    simdjson::ondemand::parser parser;
+    for (auto _ : state) {
+        auto result = switchyard::parse::parse_request(switchyard::parse::Endpoint::embeddings, body, parser);
+        benchmark::DoNotOptimize(result);
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * size));
+}
+BENCHMARK(BM_ParseTokenIdEmbeddingRequest);
+
 void BM_RewriteModel(benchmark::State& state) {
     simdjson::ondemand::parser parser;
     std::string body = kChat;
