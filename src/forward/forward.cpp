@@ -211,10 +211,13 @@ private:
     // buffers would make run()'s frame larger.)
     asio::awaitable<bool> end_stream_with_error();
 
-    // A response framed with a transfer coding other than chunked alone ("gzip, chunked",
-    // "chunked, chunked", "gzip" until the close): its body would reach the caller still encoded,
-    // without the field that says how, so it is an upstream failure instead (error() says which).
-    bool undecodable_framing(const upstream::Upstream& upstream, const wire::ResponseParser& parser);
+    // One pass over the response head (Beast's lookup by field searches its tree by name): its
+    // Content-Type and Retry-After, and false for a response framed with a transfer coding other
+    // than chunked alone ("gzip, chunked", "chunked, chunked", "gzip" until the close), whose body
+    // would reach the caller still encoded, without the field that says how: an upstream failure
+    // instead (error() says which).
+    bool read_head(const upstream::Upstream& upstream, const wire::ResponseParser& parser,
+                   std::string_view& content_type, std::string_view& retry_after);
 
     void build_upstream_head(const upstream::Upstream& upstream, std::size_t body_size);
     using ResponseParser = wire::ResponseParser;
@@ -246,23 +249,35 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value) {
     return std::chrono::seconds(std::min(seconds, 3600L));
 }
 
-bool Exchange::undecodable_framing(const upstream::Upstream& upstream, const wire::ResponseParser& parser) {
+bool Exchange::read_head(const upstream::Upstream& upstream, const wire::ResponseParser& parser,
+                         std::string_view& content_type, std::string_view& retry_after) {
     wire::TransferEncoding codings;
-    std::string_view first;  // the first field's value, for the message
+    std::string_view first;  // the first Transfer-Encoding field's value, for the message
     for (const auto& field : parser.get()) {
-        if (field.name() != http::field::transfer_encoding) continue;
-        if (!codings.present()) first = field.value();
-        codings.add(field.value());
+        switch (field.name()) {
+            case http::field::content_type:
+                if (content_type.data() == nullptr) content_type = field.value();
+                break;
+            case http::field::retry_after:
+                if (retry_after.data() == nullptr) retry_after = field.value();
+                break;
+            case http::field::transfer_encoding:
+                if (!codings.present()) first = field.value();
+                codings.add(field.value());
+                break;
+            default:
+                break;
+        }
     }
     const auto verdict = codings.verdict();
     if (verdict == wire::TransferEncoding::Verdict::none || verdict == wire::TransferEncoding::Verdict::chunked) {
-        return false;
+        return true;
     }
     std::string message = upstream_label(config_, upstream.config()) + " answered with Transfer-Encoding '";
     message += utf8_prefix(first, 64);
     message += "', which the gateway does not decode (only chunked is relayed)";
     scratch_.error = ApiError::upstream(502, std::move(message), "upstream_error");
-    return true;
+    return false;
 }
 
 void Exchange::build_upstream_head(const upstream::Upstream& upstream, std::size_t body_size) {
@@ -382,16 +397,10 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, route::L
         co_return Result::failed_before_response;
     }
 
-    if (undecodable_framing(upstream, parser)) co_return Result::failed_before_response;
-
-    const bool chunked = !parser.content_length().has_value() && !parser.is_done();
-    // (One pass over the head: Beast's lookup by field searches its tree by name.)
     std::string_view content_type;
     std::string_view retry_after;
-    for (const auto& field : parser.get()) {
-        if (field.name() == http::field::content_type && content_type.data() == nullptr) content_type = field.value();
-        if (field.name() == http::field::retry_after && retry_after.data() == nullptr) retry_after = field.value();
-    }
+    if (!read_head(upstream, parser, content_type, retry_after)) co_return Result::failed_before_response;
+    const bool chunked = !parser.content_length().has_value() && !parser.is_done();
     const bool event_stream = content_type.starts_with("text/event-stream");
     outcome.status = static_cast<int>(parser.get().result_int());
     if (outcome.status == 429) retry_after_ = parse_retry_after(retry_after);
