@@ -62,20 +62,10 @@ std::size_t count_key(dom::object object, std::string_view key) {
     return n;
 }
 
-const std::string& new_model_for(const parse::RequestFacts& facts, bool same_model) {
-    static const std::string other = "fuzz/\"model\"\\\xc3\xa9";
-    return same_model ? facts.model : other;
-}
-
 // The forwarded body, parsed again, says the same as the caller's but for the model (and
 // include_usage).
-void forwarded_again(parse::Endpoint endpoint, std::string_view original, const parse::RequestFacts& facts,
-                     bool add_usage, std::string_view input) {
-    const std::string& new_model = new_model_for(facts, (static_cast<unsigned char>(input[0]) & 8) != 0);
-    parse::ForwardBody forwarded;
-    parse::forward_body(forwarded, original, facts, new_model, add_usage);
-    std::string again;
-    for (std::size_t i = 0; i < forwarded.count; ++i) again += forwarded.parts[i];
+void check_reparsed(parse::Endpoint endpoint, std::string again, const parse::RequestFacts& facts,
+                    const std::string& new_model, bool add_usage, std::string_view input) {
     thread_local simdjson::ondemand::parser on_demand;
     auto reparsed = parse::parse_request(endpoint, again, on_demand);
     const auto* facts_again = std::get_if<parse::RequestFacts>(&reparsed);
@@ -162,12 +152,21 @@ void parse_request(std::string_view input) {
                      std::to_string(located->offset) + ")",
                  input);
     }
+    static const std::string other_model = "fuzz/\"model\"\\\xc3\xa9";
+    const std::string& new_model = same_model ? facts.model : other_model;
+    parse::ForwardBody forwarded;
+    parse::forward_body(forwarded, original, facts, new_model, add_usage);
+    std::string joined;
+    for (std::size_t i = 0; i < forwarded.count; ++i) joined += forwarded.parts[i];
+    if (joined.size() != forwarded.size()) violated("ForwardBody::size() is not the size of its parts", input);
+    if (same_model && !add_usage && joined != original) violated("a body with nothing to change was changed", input);
+    check_reparsed(endpoint, joined, facts, new_model, add_usage, input);
+
     if (dom_error != simdjson::SUCCESS) {
         if (dom_error != simdjson::NUMBER_ERROR && dom_error != simdjson::STRING_ERROR) {
             violated(std::string("accepted, but simdjson's DOM says ") + simdjson::error_message(dom_error), input);
         }
-        forwarded_again(endpoint, original, facts, add_usage, input);
-        return;
+        return;  // the member-by-member comparison below needs the DOM
     }
     if (!valid_object) violated("a body that is not a JSON object was accepted", input);
     const dom::object object = root.get_object().value_unsafe();
@@ -189,14 +188,6 @@ void parse_request(std::string_view input) {
     }
 
     // Forwarded: the model replaced, include_usage switched on when asked, nothing else changed.
-    const std::string& new_model = new_model_for(facts, same_model);
-    parse::ForwardBody forwarded;
-    parse::forward_body(forwarded, original, facts, new_model, add_usage);
-    std::string joined;
-    for (std::size_t i = 0; i < forwarded.count; ++i) joined += forwarded.parts[i];
-    if (joined.size() != forwarded.size()) violated("ForwardBody::size() is not the size of its parts", input);
-    if (same_model && !add_usage && joined != original) violated("a body with nothing to change was changed", input);
-
     dom::parser forwarded_parser;
     dom::element forwarded_root;
     if (const auto error = forwarded_parser.parse(joined).get(forwarded_root); error != simdjson::SUCCESS) {
@@ -259,8 +250,6 @@ void parse_request(std::string_view input) {
                      joined + detail,
                  input);
     }
-
-    forwarded_again(endpoint, original, facts, add_usage, input);
 }
 
 void locate_json_error(std::string_view input) {
