@@ -274,4 +274,14 @@ ApiError invalid_key_error() {
     return ApiError{401, "Incorrect API key provided.", "invalid_request_error", std::nullopt, "invalid_api_key"};
 }
 
+std::variant<std::shared_ptr<KeyEntry>, ApiError> authenticate(const KeyStore& keys, std::string_view authorization,
+                                                               std::string_view x_api_key) {
+    if (!keys.required()) return std::shared_ptr<KeyEntry>();
+    const std::string_view presented = presented_key(authorization, x_api_key);
+    if (presented.empty()) return missing_key_error();
+    std::shared_ptr<KeyEntry> key = keys.find(presented);
+    if (!key) return invalid_key_error();
+    return key;
+}
+
 }  // namespace switchyard::auth

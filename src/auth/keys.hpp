@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "config/config.hpp"
@@ -81,6 +82,11 @@ private:
 
 // The key in `Authorization: Bearer <key>`, else in `x-api-key`; empty when neither.
 std::string_view presented_key(std::string_view authorization, std::string_view x_api_key);
+
+// The caller's key when keys are required (null when they are not), or the 401 it gets: no key
+// presented, or one that is not known.
+std::variant<std::shared_ptr<KeyEntry>, ApiError> authenticate(const KeyStore& keys, std::string_view authorization,
+                                                               std::string_view x_api_key);
 
 ApiError missing_key_error();
 ApiError invalid_key_error();

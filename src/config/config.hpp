@@ -262,7 +262,7 @@ struct Redaction {
     bool operator==(const Redaction&) const = default;
 };
 
-// One JSON line per request; see server/access_log.hpp.
+// One JSON line per request; see account/access_log.hpp.
 struct AccessLog {
     std::string path;                   // "stdout" or a file; empty: off
     std::size_t max_size = 100u << 20;  // the file is rotated past this

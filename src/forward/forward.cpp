@@ -4,8 +4,10 @@
 
 #include <boost/container/small_vector.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 
 #include "core/await.hpp"
@@ -139,14 +141,16 @@ route::Verdict verdict_of(int status, bool broken) {
 
 class Exchange {
 public:
+    // `overhead_ms`: the gateway's own time before this attempt (for x-switchyard-overhead-ms).
     Exchange(const config::Gateway& config, route::Router& router, const CallerRequest& request, CallerSide& caller,
-             Watch& watch)
+             Watch& watch, double overhead_ms)
         : config_(config),
           router_(router),
           request_(request),
           caller_(caller),
           watch_(watch),
-          scratch_(caller.scratch) {
+          scratch_(caller.scratch),
+          overhead_ms_(overhead_ms) {
         scratch_.scanner.reset();
         scratch_.error.reset();
     }
@@ -173,8 +177,34 @@ public:
     bool broken() const { return broken_; }  // the response broke after it began
     std::chrono::nanoseconds first_byte() const { return first_byte_; }
     std::optional<std::chrono::seconds> retry_after() const { return retry_after_; }
+    // When the upstream's part of the exchange ended (its last byte read, or its failure); `now`
+    // when it has not ended before the exchange did.
+    Clock::time_point upstream_end(Clock::time_point now) const {
+        return upstream_end_ != Clock::time_point{} ? upstream_end_ : now;
+    }
 
 private:
+    // How the response's body comes and goes.
+    struct Framing {
+        bool chunked = false;       // to the caller (not a Content-Length body)
+        bool event_stream = false;  // text/event-stream
+        bool add_usage = false;     // the gateway asked the stream for its usage
+    };
+    // The response head is read: an upstream failure, a status withheld to retry elsewhere, or
+    // (nullopt) the caller's head built and the body to relay.
+    std::optional<Result> accept_head(const upstream::Upstream& upstream, route::Lease& lease, Outcome& outcome,
+                                      bool may_retry, Framing& framing);
+    // The body, from the upstream to the caller, until its end, a failure or the caller leaving.
+    asio::awaitable<Result> relay(Connection& connection, route::Lease& lease, upstream::Upstream& upstream,
+                                  Outcome& outcome, const Limits& limits, Framing framing);
+    // Body bytes the upstream connection's buffer already holds, parsed into the relay buffer (at
+    // most `room`; no I/O): how many. A parse error goes to `read_ec`.
+    std::size_t take_buffered(Connection& connection, std::size_t room, boost::system::error_code& read_ec);
+    // The pieces of one write to the caller (head the first time, a chunk, the last chunk), in
+    // scratch_.pieces: how many.
+    std::size_t compose_write(bool head_sent, bool chunked, bool done, const char* data, std::size_t send,
+                              const wire::ChunkHeader& chunk_header);
+
     // An upstream operation's deadline, enforced by the caller connection's sweep (see sweep()).
     void start_deadline(Clock::time_point deadline) {
         watch_.upstream_timed_out = false;
@@ -237,6 +267,9 @@ private:
     Scratch& scratch_;
     bool reusable_ = false;
     bool broken_ = false;
+    double overhead_ms_;
+    Clock::time_point start_{};
+    Clock::time_point upstream_end_{};
     std::chrono::nanoseconds first_byte_{};
     std::optional<std::chrono::seconds> retry_after_;
 };
@@ -332,6 +365,11 @@ void Exchange::build_response_head(const ResponseParser& parser,
     wire::add_header(head, "x-switchyard-tier", lease.deployment().tier);
     head += request_.extra_headers;
     if (&lease.model() != request_.model) wire::add_header(head, "x-switchyard-model", lease.model().name);
+    if (request_.report_overhead) {
+        char digits[32];
+        std::snprintf(digits, sizeof digits, "%.3f", overhead_ms_);
+        wire::add_header(head, "x-switchyard-overhead-ms", std::string_view(digits));
+    }
     if (!request_.keep_alive) wire::add_header(head, "Connection", "close");
     wire::end_headers(head);
 }
@@ -355,8 +393,8 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, route::L
                                                 upstream::Upstream& upstream, Outcome& outcome, bool may_retry) {
     const config::Deployment& deployment = lease.deployment();
     const auto& timeouts = upstream.config().timeouts;
-    const auto start = Clock::now();
-    const Limits limits(timeouts, start, request_.deadline);
+    start_ = Clock::now();
+    const Limits limits(timeouts, start_, request_.deadline);
 
     // Send: the head, then the body with only the model name replaced and, when the gateway
     // accounts for usage, a stream's usage asked for.
@@ -367,7 +405,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, route::L
     auto& request_buffers = scratch_.request_buffers;
     request_buffers = {asio::buffer(caller_.head)};
     for (std::size_t i = 0; i < body.count; ++i) request_buffers[i + 1] = asio::buffer(body.parts[i]);
-    start_deadline(limits.until(timeouts.first_byte, start));  // for the write and the response head
+    start_deadline(limits.until(timeouts.first_byte, start_));  // for the write and the response head
     auto [write_ec, written] = co_await connection.on_socket<Transferred>(
         [&](auto& stream, auto handler) { asio::async_write(stream, request_buffers, std::move(handler)); });
     if (write_ec) {
@@ -397,32 +435,74 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, route::L
         co_return Result::failed_before_response;
     }
 
+    Framing framing;
+    if (const auto result = accept_head(upstream, lease, outcome, may_retry, framing)) co_return *result;
+    framing.add_usage = add_usage;
+    co_return co_await relay(connection, lease, upstream, outcome, limits, framing);
+}
+
+std::optional<Exchange::Result> Exchange::accept_head(const upstream::Upstream& upstream, route::Lease& lease,
+                                                      Outcome& outcome, bool may_retry, Framing& framing) {
+    const ResponseParser& parser = *scratch_.parser;
     std::string_view content_type;
     std::string_view retry_after;
-    if (!read_head(upstream, parser, content_type, retry_after)) co_return Result::failed_before_response;
-    const bool chunked = !parser.content_length().has_value() && !parser.is_done();
-    const bool event_stream = content_type.starts_with("text/event-stream");
+    if (!read_head(upstream, parser, content_type, retry_after)) return Result::failed_before_response;
+    framing.chunked = !parser.content_length().has_value() && !parser.is_done();
+    framing.event_stream = content_type.starts_with("text/event-stream");
     outcome.status = static_cast<int>(parser.get().result_int());
     if (outcome.status == 429) retry_after_ = parse_retry_after(retry_after);
     if (may_retry && (outcome.status >= 500 || outcome.status == 429)) {
-        scratch_.error =
-            outcome.status == 429
-                ? ApiError::upstream(429, upstream_label(config_, upstream.config()) + " is rate-limiting requests",
-                                     "upstream_rate_limited")
-                : ApiError::upstream(
-                      502,
-                      upstream_label(config_, upstream.config()) + " answered HTTP " + std::to_string(outcome.status),
-                      "upstream_error");
+        const std::string where = upstream_label(config_, upstream.config());
+        scratch_.error = outcome.status == 429
+                             ? ApiError::upstream(429, where + " is rate-limiting requests", "upstream_rate_limited")
+                             : ApiError::upstream(502, where + " answered HTTP " + std::to_string(outcome.status),
+                                                  "upstream_error");
         if (outcome.status == 429 && retry_after_) scratch_.error->retry_after = retry_after_->count();
-        co_return Result::retry_status;  // the connection is dropped with its unread body
+        return Result::retry_status;  // the connection is dropped with its unread body
     }
     // A 429 or a 5xx passed on settles the deployment's verdict (its cooldown, its breaker) before the
     // caller sees any of it: the caller's next request, perhaps on another I/O thread, finds it.
     if (outcome.status == 429 || outcome.status >= 500) {
         router_.report(lease, verdict_of(outcome.status, false), {}, retry_after_);
     }
-    build_response_head(parser, lease, chunked);
+    build_response_head(parser, lease, framing.chunked);
+    return std::nullopt;
+}
 
+std::size_t Exchange::take_buffered(Connection& connection, std::size_t room, boost::system::error_code& read_ec) {
+    ResponseParser& parser = *scratch_.parser;
+    while (!parser.is_done() && connection.buffer.size() > 0 && parser.get().body().size > 0) {
+        boost::system::error_code put_ec;
+        const std::size_t used = parser.put(connection.buffer.data(), put_ec);
+        connection.buffer.consume(used);
+        if (put_ec == http::error::need_more || put_ec == http::error::need_buffer) break;
+        if (put_ec) {
+            read_ec = put_ec;
+            break;
+        }
+        if (used == 0) break;
+    }
+    return room - parser.get().body().size;
+}
+
+std::size_t Exchange::compose_write(bool head_sent, bool chunked, bool done, const char* data, std::size_t send,
+                                    const wire::ChunkHeader& chunk_header) {
+    auto& pieces = scratch_.pieces;
+    pieces = {};
+    std::size_t n = 0;
+    if (!head_sent) pieces[n++] = asio::buffer(caller_.head);
+    if (send > 0) {
+        if (chunked) pieces[n++] = asio::buffer(chunk_header.view());
+        pieces[n++] = asio::buffer(data, send);
+        if (chunked) pieces[n++] = asio::buffer(wire::kCrlf);
+    }
+    if (done && chunked) pieces[n++] = asio::buffer(wire::kLastChunk);
+    return n;
+}
+
+asio::awaitable<Exchange::Result> Exchange::relay(Connection& connection, route::Lease& lease,
+                                                  upstream::Upstream& upstream, Outcome& outcome, const Limits& limits,
+                                                  Framing framing) {
     // Relay the body as it arrives: parse what is buffered into the caller's relay buffer and read
     // from the upstream only when that yields nothing, so events that arrived together leave in
     // one write. No allocation per event.
@@ -430,15 +510,17 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, route::L
     // When the gateway accounts for usage, a stream goes out in whole SSE events (an unfinished one
     // waits at the start of the buffer for its end) so that the usage event can be read, and cut
     // when the caller did not ask for it; another body is copied aside to read its usage.
+    ResponseParser& parser = *scratch_.parser;
+    const config::Duration idle = upstream.config().timeouts.idle;
     bool head_sent = false;
     char* const data = caller_.relay.data();
     const std::size_t capacity = caller_.relay.size();
     std::optional<usage::StreamScanner>& scanner = scratch_.scanner;
-    if (request_.account_usage && event_stream) {
-        scanner.emplace(add_usage);
+    if (request_.account_usage && framing.event_stream) {
+        scanner.emplace(framing.add_usage);
         if (caller_.stream_text != nullptr) scanner->keep_text(caller_.stream_text, caller_.stream_text_limit);
     }
-    const bool capture = request_.account_usage && !event_stream && outcome.status / 100 == 2;
+    const bool capture = request_.account_usage && !framing.event_stream && outcome.status / 100 == 2;
     if (capture) caller_.capture.clear();
     std::size_t carry = 0;  // unsent bytes at the start of the buffer: an unfinished event
     while (true) {
@@ -448,20 +530,9 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, route::L
             parser.get().body().data = data + carry;
             parser.get().body().size = capacity - carry;
             while (true) {
-                while (!parser.is_done() && connection.buffer.size() > 0 && parser.get().body().size > 0) {
-                    boost::system::error_code put_ec;
-                    const std::size_t used = parser.put(connection.buffer.data(), put_ec);
-                    connection.buffer.consume(used);
-                    if (put_ec == http::error::need_more || put_ec == http::error::need_buffer) break;
-                    if (put_ec) {
-                        read_ec = put_ec;
-                        break;
-                    }
-                    if (used == 0) break;
-                }
-                got = capacity - carry - parser.get().body().size;
+                got = take_buffered(connection, capacity - carry, read_ec);
                 if (got > 0 || parser.is_done() || read_ec) break;
-                start_deadline(limits.until(timeouts.idle, Clock::now()));
+                start_deadline(limits.until(idle, Clock::now()));
                 auto [ec, n] = co_await connection.on_socket<Transferred>([&](auto& stream, auto handler) {
                     stream.async_read_some(connection.buffer.prepare(16 * 1024), std::move(handler));
                 });
@@ -483,9 +554,10 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, route::L
         }
         const bool done = parser.is_done() && !read_ec;
         if (read_ec && !head_sent && got == 0) {
-            fail(upstream, read_ec, "send the response body", limits, timeouts.idle);
+            fail(upstream, read_ec, "send the response body", limits, idle);
             co_return Result::failed_before_response;
         }
+        if (done || read_ec) upstream_end_ = Clock::now();  // the upstream's part is over
 
         std::size_t length = carry + got;
         std::size_t send = length;
@@ -499,19 +571,10 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, route::L
         // Time to first token: a stream's first content event when it is read event by event, else
         // the first body byte.
         if (first_byte_.count() == 0 && (done || (scanner ? scanner->content_events() > 0 : got > 0))) {
-            first_byte_ = Clock::now() - start;
+            first_byte_ = (upstream_end_ != Clock::time_point{} ? upstream_end_ : Clock::now()) - start_;
         }
-        wire::ChunkHeader chunk_header(send);
-        auto& pieces = scratch_.pieces;
-        pieces = {};
-        std::size_t n = 0;
-        if (!head_sent) pieces[n++] = asio::buffer(caller_.head);
-        if (send > 0) {
-            if (chunked) pieces[n++] = asio::buffer(chunk_header.view());
-            pieces[n++] = asio::buffer(data, send);
-            if (chunked) pieces[n++] = asio::buffer(wire::kCrlf);
-        }
-        if (done && chunked) pieces[n++] = asio::buffer(wire::kLastChunk);
+        const wire::ChunkHeader chunk_header(send);
+        const std::size_t n = compose_write(head_sent, framing.chunked, done, data, send, chunk_header);
         if (done) {
             // Settled before the last bytes go: what the caller does next finds the deployment's
             // verdict (a half-open breaker closed, a latency observed) and the key's budget taken.
@@ -523,7 +586,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, route::L
         }
         if (n > 0) {
             caller_.write_deadline = std::chrono::steady_clock::now() + caller_.write_timeout;
-            auto [caller_ec, sent] = co_await asio::async_write(caller_.stream, pieces, await_tuple);
+            auto [caller_ec, sent] = co_await asio::async_write(caller_.stream, scratch_.pieces, await_tuple);
             caller_.write_deadline = SteadyTime::max();
             if (caller_ec) {
                 watch_.caller_gone = true;
@@ -540,11 +603,11 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, route::L
         if (read_ec) {
             // The response broke after it began. A stream ends with an SSE error event the
             // OpenAI clients raise; any other body can only be cut by closing the connection.
-            fail(upstream, read_ec, "finish the response", limits, timeouts.idle);
+            fail(upstream, read_ec, "finish the response", limits, idle);
             broken_ = true;
             outcome.error = scratch_.error->message;
             settle_usage(outcome, capture);
-            if (chunked && event_stream) {
+            if (framing.chunked && framing.event_stream) {
                 if (!co_await end_stream_with_error()) outcome.caller_reusable = false;
             } else {
                 outcome.caller_reusable = false;
@@ -598,8 +661,25 @@ Clock::duration backoff(const config::Retries& retries, unsigned retry) {
     return std::chrono::nanoseconds(static_cast<std::int64_t>(route::next_random() % static_cast<std::uint64_t>(ceiling.count())));
 }
 
-Outcome gone(const config::Deployment* deployment, const config::Model* model, unsigned attempts) {
+// Where a request's time went in the forward stage, over its attempts.
+struct Spent {
+    std::chrono::nanoseconds upstream{};
+    std::chrono::nanoseconds waited{};
+    void into(Outcome& outcome) const {
+        outcome.upstream_time = upstream;
+        outcome.waited = waited;
+    }
+    // The gateway's own time from the request's arrival to `now`.
+    double overhead_ms(const CallerRequest& request, Clock::time_point now) const {
+        if (!request.report_overhead) return 0;
+        const auto own = (now - request.arrived) - upstream - waited - request.waited_before;
+        return std::max(0.0, std::chrono::duration<double, std::milli>(own).count());
+    }
+};
+
+Outcome gone(const config::Deployment* deployment, const config::Model* model, unsigned attempts, const Spent& spent) {
     Outcome outcome;
+    spent.into(outcome);
     outcome.status = 499;
     outcome.caller_reusable = false;
     outcome.deployment = deployment;
@@ -649,6 +729,7 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
     const config::Deployment* last_deployment = nullptr;
     const config::Model* last_model = nullptr;
     unsigned attempt = 0;
+    Spent spent;
     // Each way out of the loop but a response gives up with the last error (one co_await of
     // write_error: each would keep its result in this coroutine's frame).
     while (true) {
@@ -662,15 +743,19 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
             router_.counters().retries.fetch_add(1, std::memory_order_relaxed);
             const auto pause = std::min<Clock::duration>(backoff(retries, attempt), request.deadline - Clock::now());
             if (pause > Clock::duration::zero()) {
+                const auto paused = Clock::now();
                 asio::steady_timer timer(co_await asio::this_coro::executor, pause);
                 co_await timer.async_wait(await_tuple);
+                spent.waited += Clock::now() - paused;
             }
-            if (watch.caller_gone) co_return gone(last_deployment, last_model, attempt);
+            if (watch.caller_gone) co_return gone(last_deployment, last_model, attempt, spent);
         }
         route::Router::Pick pick = router_.pick(*request.model, tried, request.estimated_tokens);
         std::variant<route::Lease, ApiError> picked;
         if (pick.must_wait()) {
+            const auto queued = Clock::now();
             picked = co_await router_.wait(pick, request.deadline);
+            spent.waited += Clock::now() - queued;
         } else {
             picked = std::move(pick.result());
         }
@@ -685,30 +770,33 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
         last_deployment = &deployment;
         last_model = &lease.model();
         ++attempt;
-        if (watch.caller_gone) co_return gone(&deployment, last_model, attempt);
+        if (watch.caller_gone) co_return gone(&deployment, last_model, attempt, spent);
 
         upstream::Pool& pool = *pools_[deployment.upstream];
         bool allow_reuse = true;
         bool retry = false;
+        const auto attempt_start = Clock::now();
+        const double overhead_ms = spent.overhead_ms(request, attempt_start);
         for (int connect_try = 0; connect_try < 2 && !retry; ++connect_try) {
             std::variant<std::unique_ptr<Connection>, upstream::ConnectError> acquired =
                 allow_reuse ? pool.take_idle() : nullptr;
             if (std::get<std::unique_ptr<Connection>>(acquired) == nullptr) acquired = co_await pool.acquire(false);
             if (auto* connect_error = std::get_if<upstream::ConnectError>(&acquired)) {
+                spent.upstream += Clock::now() - attempt_start;
                 router_.report(lease, connect_error->stage == "limit" ? route::Verdict::none : route::Verdict::failure);
                 last_error = connect_failure(config_, pool.upstream().config(), *connect_error);
                 retry = true;  // nothing was sent
                 break;
             }
             auto connection = std::move(std::get<std::unique_ptr<Connection>>(acquired));
-            if (watch.caller_gone) co_return gone(&deployment, last_model, attempt);
+            if (watch.caller_gone) co_return gone(&deployment, last_model, attempt, spent);
             Outcome outcome;
             outcome.deployment = &deployment;
             outcome.served_by = last_model;
             outcome.attempts = attempt;
             const bool may_retry = attempt < retries.attempts && router_.has_alternative(*request.model, tried) &&
                                    budget.can_retry(router_.clock().now());
-            Exchange exchange(config_, router_, request, caller, watch);
+            Exchange exchange(config_, router_, request, caller, watch, overhead_ms);
             watch.active = connection.get();
             const auto result = co_await exchange.run(*connection, lease, pool.upstream(), outcome, may_retry);
             watch.active = nullptr;
@@ -716,6 +804,8 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
                 allow_reuse = false;
                 continue;
             }
+            spent.upstream += exchange.upstream_end(Clock::now()) - attempt_start;
+            spent.into(outcome);
             if (watch.caller_gone) {
                 router_.report(lease, route::Verdict::none);
                 co_return outcome;  // Forwarder::run marks it 499
@@ -746,6 +836,7 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
         }
         if (!retry) {
             // Two stale connections in a row: the upstream keeps closing them.
+            spent.upstream += Clock::now() - attempt_start;
             router_.report(lease, route::Verdict::failure);
             last_error = ApiError::upstream(502, upstream_label(config_, pool.upstream().config()) +
                                                      " closed the connection before answering",
@@ -758,6 +849,7 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
     failed.deployment = last_deployment;
     failed.served_by = last_model;
     failed.attempts = attempt;
+    spent.into(failed);
     co_return failed;
 }
 

@@ -13,6 +13,7 @@
 #include <boost/beast/http.hpp>
 
 #include <array>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <span>
@@ -46,6 +47,12 @@ struct CallerRequest {
     bool account_usage = false;               // read the usage of the response (ask for it in streams)
     double estimated_tokens = 0;              // for deployments with token limits
     std::string_view extra_headers;           // header lines added to a forwarded response (rate limits)
+    // When the request arrived, and how long it waited for capacity before the forward stage (an
+    // engine starting): with `report_overhead`, a forwarded response's head says how much of the
+    // time before it was the gateway's own (x-switchyard-overhead-ms).
+    std::chrono::steady_clock::time_point arrived{};
+    std::chrono::nanoseconds waited_before{};
+    bool report_overhead = false;
 };
 
 // Told a response's usage once the whole of it is read, just before its last bytes go to the
@@ -101,6 +108,11 @@ struct Outcome {
     bool usage_estimated = false;
     double ttft_ms = -1;          // upstream time to the first body byte of the answer that was sent
     bool stream = false;
+    // Time spent on upstreams, every attempt from connecting (or taking a pooled connection) to its
+    // last byte read; and waiting for capacity: a deployment's queue, the pauses between attempts.
+    // The rest of the request's time is the gateway's own (account/account.hpp).
+    std::chrono::nanoseconds upstream_time{};
+    std::chrono::nanoseconds waited{};
 };
 
 struct Watch;

@@ -179,6 +179,7 @@ struct GatewayHeaders {
     std::string_view request_id;  // x-request-id
     std::string_view api_key;     // x-api-key
     std::string_view timeout;     // x-switchyard-timeout
+    bool debug = false;           // x-switchyard-debug: 1 (the gateway's own time in the answer)
     TransferEncoding transfer_encoding;
     std::size_t count = 0;  // header fields in all
 };

@@ -165,6 +165,8 @@ GatewayHeaders gateway_headers(const Fields& fields) {
             found.api_key = field.value();
         } else if (iequals(name, "x-switchyard-timeout")) {
             found.timeout = field.value();
+        } else if (iequals(name, "x-switchyard-debug")) {
+            found.debug = field.value() == "1" || iequals(field.value(), "true");
         }
     }
     return found;

@@ -204,6 +204,7 @@ void add_row(Params& p, const Row& row) {
     p.add(std::int64_t{row.retries});
     p.add(std::int64_t{row.fallback});
     p.add(clean_text(row.error));
+    p.add(row.overhead_ms);
 }
 
 Row row_of(const Result& r, int at) {
@@ -231,6 +232,7 @@ Row row_of(const Result& r, int at) {
     row.retries = static_cast<int>(r.integer(at, i++));
     row.fallback = r.integer(at, i++) != 0;
     row.error = r.text(at, i++);
+    row.overhead_ms = r.real(at, i++);
     return row;
 }
 

@@ -26,6 +26,7 @@ struct Row {
     double cost_usd = 0;
     double ttft_ms = -1;             // time to the first response byte from the upstream; -1: none
     double total_ms = 0;             // arrival to the last byte sent to the caller
+    double overhead_ms = -1;         // the gateway's own share of total_ms (see account/account.hpp); -1: unknown
     int retries = 0;                 // attempts beyond the first
     bool fallback = false;           // served by a fallback model
     std::string error;               // why it failed, for the operator; empty on success

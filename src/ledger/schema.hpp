@@ -45,6 +45,10 @@ CREATE TABLE api_keys (
     revoked_ms BIGINT
 );
 )sql",
+    // 2: the gateway's own time per request (overhead_ms; -1 for rows written before it was kept)
+    R"sql(
+ALTER TABLE requests ADD COLUMN overhead_ms DOUBLE PRECISION NOT NULL DEFAULT -1;
+)sql",
 };
 
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -53,7 +57,7 @@ inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 inline constexpr std::string_view kRowColumns =
     "ts_ms, request_id, key_name, labels, model, served_model, deployment, upstream, tier, local, status, stream, "
     "prompt_tokens, cached_tokens, completion_tokens, usage_estimated, cost_usd, ttft_ms, total_ms, retries, "
-    "fallback, error";
-inline constexpr int kRowColumnCount = 22;
+    "fallback, error, overhead_ms";
+inline constexpr int kRowColumnCount = 23;
 
 }  // namespace switchyard::ledger

@@ -141,6 +141,7 @@ public:
                 s.bind(++i, std::int64_t{row.retries});
                 s.bind(++i, std::int64_t{row.fallback});
                 s.bind(++i, row.error);
+                s.bind(++i, row.overhead_ms);
                 s.step();
                 s.reset();
             }
@@ -194,6 +195,7 @@ public:
             row.retries = static_cast<int>(q.integer(i++));
             row.fallback = q.integer(i++) != 0;
             row.error = q.text(i++);
+            row.overhead_ms = q.real(i++);
             visit(row);
         }
     }

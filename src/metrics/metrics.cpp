@@ -8,8 +8,8 @@
 namespace switchyard::metrics {
 
 void Histogram::observe(double seconds) {
-    const auto it = std::lower_bound(kBuckets.begin(), kBuckets.end(), seconds);
-    counts_[static_cast<std::size_t>(it - kBuckets.begin())].add();
+    const auto it = std::lower_bound(bounds_->begin(), bounds_->end(), seconds);
+    counts_[static_cast<std::size_t>(it - bounds_->begin())].add();
     sum_.add(seconds);
 }
 
@@ -71,6 +71,7 @@ void Shard::record(const Observation& o) {
     if (o.completion_tokens > 0) s.completion_tokens.add(static_cast<std::uint64_t>(o.completion_tokens));
     if (o.cost > 0) s.cost.add(o.cost);
     s.duration.observe(o.duration_s);
+    if (o.overhead_s >= 0) overhead_.observe(o.overhead_s);
     if (o.ttft_s >= 0) {
         s.ttft.observe(o.ttft_s);
         if (o.completion_tokens > 1 && o.duration_s > o.ttft_s) {

@@ -41,14 +41,22 @@ private:
 inline constexpr std::array<double, 16> kBuckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                                  2.5,   5,    10,    30,   60,  120,  300, 600};
 
+// The gateway's own time per request is mostly well under a millisecond.
+inline constexpr std::array<double, 16> kOverheadBuckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                         0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
+                                                         0.5,     1,      2.5,     5};
+
 class Histogram {
 public:
+    explicit Histogram(const std::array<double, 16>& bounds = kBuckets) : bounds_(&bounds) {}
+    const std::array<double, 16>& bounds() const { return *bounds_; }
     void observe(double seconds);
     std::uint64_t bucket(std::size_t i) const { return counts_[i].get(); }  // i == size(): +Inf
     std::uint64_t count() const;
     double sum() const { return sum_.get(); }
 
 private:
+    const std::array<double, 16>* bounds_;
     std::array<Cell, kBuckets.size() + 1> counts_;
     RealCell sum_;
 };
@@ -89,6 +97,7 @@ struct Observation {
     double cost = 0;
     double duration_s = 0;
     double ttft_s = -1;
+    double overhead_s = -1;  // the gateway's own time (account/account.hpp); -1: not known
 };
 
 class Shard {
@@ -103,6 +112,8 @@ public:
         for (const auto& [labels, series] : series_) visit(labels, *series);
     }
     std::uint64_t refusals(Refusal why) const { return refusals_[static_cast<std::size_t>(why)].get(); }
+    // The gateway's own time per request, over every series of the shard.
+    const Histogram& overhead() const { return overhead_; }
 
 private:
     struct Hash {
@@ -116,6 +127,7 @@ private:
     Series* last_ = nullptr;
     Labels last_labels_;
     std::array<Cell, static_cast<std::size_t>(Refusal::count)> refusals_;
+    Histogram overhead_{kOverheadBuckets};
 };
 
 std::string status_class(int status);

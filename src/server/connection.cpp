@@ -1,18 +1,18 @@
-// Stage "accept/parse" for one caller connection: reads HTTP/1.1 requests with limits on header
-// size, header count, body size and read time; answers the gateway's own endpoints; hands model
-// requests to parse -> route -> forward.
+// Stage "read" for one caller connection: reads HTTP/1.1 requests with limits on header size,
+// header count, body size and read time; answers the gateway's own endpoints; runs model requests
+// through the pipeline's stages (proxy(): authenticate, parse, route, admit, forward, account).
 #include <spdlog/spdlog.h>
 
 #include <array>
 #include <boost/beast/http.hpp>
 
+#include "account/account.hpp"
+#include "admit/admit.hpp"
 #include "core/await.hpp"
 #include "core/request_id.hpp"
-#include "usage/usage.hpp"
 #include "core/text.hpp"
 #include "http/read.hpp"
 #include "http/wire.hpp"
-#include "server/access_log.hpp"
 #include "server/admin.hpp"
 #include "server/metrics_page.hpp"
 #include "server/runtime.hpp"
@@ -79,26 +79,17 @@ Route route_of(std::string_view path) {
 
 bool iequals_expect_continue(std::string_view value) { return iequals(value, "100-continue"); }
 
-// A key's (empty `model`) or a model's rate limit refused the request.
-ApiError rate_limit_error(std::string_view model, const limit::Refusal& refusal) {
-    ApiError error{429,
-                   (model.empty() ? std::string("rate limit reached for this key: ")
-                                  : "rate limit reached for model '" + std::string(model) + "': ") +
-                       std::string(refusal.which) + " per minute; retry in " + limit::reset_text(refusal.retry_after),
-                   "rate_limit_error", std::nullopt, "rate_limit_exceeded"};
-    error.retry_after =
-        std::max<long>(1, static_cast<long>(std::chrono::ceil<std::chrono::seconds>(refusal.retry_after).count()));
-    return error;
-}
-
-// Fail-closed (`state.on_failure: closed`) while Redis is unreachable.
-ApiError state_unavailable_error() {
-    ApiError error{503,
-                   "the shared rate limit and budget store (Redis) is unavailable and this gateway is configured to "
-                   "refuse requests that need it (state.on_failure: closed); retry shortly",
-                   "server_error", std::nullopt, "state_unavailable"};
-    error.retry_after = 1;
-    return error;
+// The caller's own deadline (x-switchyard-timeout: less time than the upstreams' configured
+// total), or none (max).
+std::variant<SteadyTime, ApiError> caller_deadline(std::string_view asked) {
+    if (asked.empty()) return SteadyTime::max();
+    const auto timeout = config::parse_duration(asked);
+    if (!timeout || timeout->count() <= 0) {
+        return ApiError::invalid_request(
+            "x-switchyard-timeout must be a positive duration such as 30s or 1500ms, got '" + std::string(asked) + "'",
+            std::nullopt, "invalid_timeout");
+    }
+    return std::chrono::steady_clock::now() + *timeout;
 }
 
 // RAII count of requests in flight, for graceful shutdown.
@@ -172,9 +163,19 @@ private:
     asio::awaitable<bool> handle(wire::Request& request, bool keep_alive);
     // The gateway's own endpoints (health, models, metrics, admin), 404 and 405.
     asio::awaitable<bool> answer_locally(wire::Request& request, RequestId request_id, bool keep_alive);
-    // A model request: parse -> authenticate -> admit -> route -> forward -> account.
-    asio::awaitable<bool> proxy(parse::Endpoint endpoint, wire::Request& request, const wire::GatewayHeaders& named,
-                                RequestId request_id, bool keep_alive);
+    // A model request: authenticate -> parse -> route -> admit -> forward -> account.
+    asio::awaitable<bool> proxy(parse::Endpoint endpoint, wire::Request& request);
+    // Accounts for a request a stage ended with `error` (giving back what `admission` took) and
+    // answers it.
+    asio::awaitable<bool> refuse(account::Trace& trace, const ApiError& error,
+                                 std::optional<metrics::Refusal> why = std::nullopt,
+                                 admit::Admission* admission = nullptr);
+    // A model served by engines: starts a stopped one and waits until it is ready (or fails).
+    asio::awaitable<std::optional<ApiError>> wait_for_engines(account::Trace& trace, const Generation& generation,
+                                                              const config::Model& model, SteadyTime deadline);
+    account::Sinks account_sinks() const;
+    admit::Context admit_context(const Generation& generation, const config::Model& model) const;
+    forward::CallerSide caller_side(account::Trace& trace, forward::UsageSink* usage_sink);
     asio::awaitable<bool> respond(const wire::LocalResponse& response, std::string_view request_id, bool keep_alive);
     // Answers with `error` and closes: the rest of the stream cannot be trusted.
     asio::awaitable<bool> reject(ApiError error) {
@@ -197,6 +198,7 @@ private:
     tcp::socket socket_;  // plain socket operations: deadlines are swept, not armed per operation
     beast::flat_buffer buffer_;
     std::string head_;
+    RequestId request_id_;       // the current request's
     std::string extra_headers_;  // x-ratelimit-* lines for the current response
     std::string capture_;        // a non-streaming body kept to read its usage
     std::array<char, 16 * 1024> relay_{};
@@ -409,17 +411,16 @@ asio::awaitable<bool> ClientConnection::respond(const wire::LocalResponse& respo
 
 // Not a coroutine: a model request becomes proxy()'s coroutine at once, without a frame of its own.
 asio::awaitable<bool> ClientConnection::handle(wire::Request& request, bool keep_alive) {
-    const wire::GatewayHeaders& headers = named_;
-    RequestId request_id = request_id_from(headers.request_id);
+    request_id_ = request_id_from(named_.request_id);
     if (request.method() == http::verb::post) {
         switch (route_of(path_of(request))) {
-            case Route::chat: return proxy(parse::Endpoint::chat_completions, request, headers, request_id, keep_alive);
-            case Route::completions: return proxy(parse::Endpoint::completions, request, headers, request_id, keep_alive);
-            case Route::embeddings: return proxy(parse::Endpoint::embeddings, request, headers, request_id, keep_alive);
+            case Route::chat: return proxy(parse::Endpoint::chat_completions, request);
+            case Route::completions: return proxy(parse::Endpoint::completions, request);
+            case Route::embeddings: return proxy(parse::Endpoint::embeddings, request);
             default: break;
         }
     }
-    return answer_locally(request, request_id, keep_alive);
+    return answer_locally(request, request_id_, keep_alive);
 }
 
 asio::awaitable<bool> ClientConnection::answer_locally(wire::Request& request, RequestId request_id, bool keep_alive) {
@@ -450,16 +451,11 @@ asio::awaitable<bool> ClientConnection::answer_locally(wire::Request& request, R
         case Route::model: {
             if (!is_get) break;
             // With keys, as OpenAI's: a key is needed, and the list holds the models it may use.
-            std::shared_ptr<auth::KeyEntry> key;
-            if (shared.keys.required()) {
-                const std::string_view presented =
-                    auth::presented_key(request[http::field::authorization], named_.api_key);
-                if (!presented.empty()) key = shared.keys.find(presented);
-                if (!key) {
-                    const ApiError error = presented.empty() ? auth::missing_key_error() : auth::invalid_key_error();
-                    co_return co_await respond_error(error, request_id, keep_alive);
-                }
+            auto authenticated = auth::authenticate(shared.keys, request[http::field::authorization], named_.api_key);
+            if (auto* error = std::get_if<ApiError>(&authenticated)) {
+                co_return co_await respond_error(*error, request_id, keep_alive);
             }
+            const std::shared_ptr<auth::KeyEntry>& key = std::get<0>(authenticated);
             const route::Router& router = generation.router;
             wire::LocalResponse response;
             if (route == Route::models) {
@@ -520,320 +516,104 @@ asio::awaitable<bool> ClientConnection::answer_locally(wire::Request& request, R
     co_return co_await respond(response, request_id, keep_alive);
 }
 
-asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Request& request,
-                                              const wire::GatewayHeaders& named, RequestId request_id,
-                                              bool keep_alive) {
-    Shared& shared = worker_.shared;
+// The request path, one stage a line: authenticate -> parse -> route -> admit -> (engines) ->
+// forward and relay -> account. Each stage is one call into its module and gives a value or the
+// error the caller gets; a request a stage ends is accounted for by refuse().
+asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Request& request) {
     const std::shared_ptr<Local> local = local_;  // kept until the request is accounted for
     Generation& generation = *local->generation;
-    const auto arrived = std::chrono::steady_clock::now();
     std::string& body = request.body();
-
-    // What the ledger and the access log will say about this request, filled in as it goes.
-    ledger::Row row;
-    const bool keep_row = shared.ledger != nullptr || shared.access_log != nullptr;
-    const std::int64_t arrived_ms =
-        keep_row ? std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count()
-                 : 0;
-    std::string_view asked_model;  // once parsed
-    std::string_view key_name;     // once authenticated
-    // Prompt and completion, only for an access log that keeps them.
-    const bool keep_content = shared.access_log != nullptr && shared.access_log->content();
-    const std::size_t content_limit = keep_content ? 2 * shared.access_log->max_content_bytes() + 64 : 0;
-    Content content;
-    const auto emit = [&] {
-        if (shared.access_log) shared.access_log->write(row, keep_content ? &content : nullptr);
-        if (shared.ledger) shared.ledger->record(std::move(row));
-    };
-    const auto refuse = [&](const ApiError& error, std::string_view headers = {},
-                            std::optional<metrics::Refusal> why = std::nullopt) -> asio::awaitable<bool> {
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count();
-        metrics::Observation observation;
-        observation.model = asked_model;
-        observation.key = key_name;
-        observation.status = error.status;
-        observation.duration_s = elapsed;
-        if (limits().metrics) {
-            worker_.metrics.record(observation);
-            if (why) worker_.metrics.refused(*why);
-        }
-        if (keep_row) {
-            row.ts_ms = arrived_ms;
-            row.request_id = std::string(request_id);
-            row.status = error.status;
-            row.error = error.message;
-            row.total_ms = elapsed * 1000;
-            emit();
-        }
-        wire::LocalResponse response = wire::error_response(error);
-        response.extra_headers = headers;
-        co_return co_await respond(response, request_id, keep_alive);
-    };
-
-    // Authenticate.
-    std::shared_ptr<auth::KeyEntry> key;
-    if (shared.keys.required()) {
-        const std::string_view presented = auth::presented_key(request[http::field::authorization], named.api_key);
-        // (Errors are named before co_await: GCC 12 mishandles temporaries inside one.)
-        if (presented.empty()) {
-            const ApiError error = auth::missing_key_error();
-            co_return co_await refuse(error, {}, metrics::Refusal::auth);
-        }
-        key = shared.keys.find(presented);
-        if (!key) {
-            const ApiError error = auth::invalid_key_error();
-            co_return co_await refuse(error, {}, metrics::Refusal::auth);
-        }
-        key_name = key->policy.name;
-        if (keep_row) {
-            row.key = key->policy.name;
-            row.labels = key->labels_json;
-        }
-    }
-
-    // Parse and route.
-    auto parsed = parse::parse_request(endpoint, body, worker_.json);
-    if (auto* error = std::get_if<ApiError>(&parsed)) co_return co_await refuse(*error);
-    const auto& facts = std::get<parse::RequestFacts>(parsed);
-    asked_model = facts.model;
-    if (keep_content) content.prompt = prompt_text(endpoint, body, content_limit);
-    if (keep_row) {
-        row.model = facts.model;
-        row.stream = facts.stream;
-    }
-    auto routed = generation.router.find(facts.model);
-    if (auto* error = std::get_if<ApiError>(&routed)) co_return co_await refuse(*error);
-    const config::Model* model = std::get<const config::Model*>(routed);
-
-    // A caller may ask for less time than the upstreams' configured total.
-    SteadyTime deadline = SteadyTime::max();
-    if (const auto asked = named.timeout; !asked.empty()) {
-        const auto timeout = config::parse_duration(asked);
-        if (!timeout || timeout->count() <= 0) {
-            ApiError error = ApiError::invalid_request(
-                "x-switchyard-timeout must be a positive duration such as 30s or 1500ms, got '" + std::string(asked) +
-                    "'",
-                std::nullopt, "invalid_timeout");
-            co_return co_await refuse(error);
-        }
-        deadline = std::chrono::steady_clock::now() + *timeout;
-    }
-
-    // Admit: the key's models, requests in flight, budget and rate limits, then the model's limits.
-    // Tokens are estimated now (about 4 bytes a prompt token, plus max_tokens) and corrected from
-    // the real usage afterwards.
-    const double estimated = static_cast<double>(usage::estimate_tokens(body)) +
-                             (endpoint == parse::Endpoint::embeddings ? 0.0
-                                                                      : static_cast<double>(facts.max_tokens.value_or(256)));
-    const std::time_t wall_now = std::time(nullptr);
-    struct InFlightKey {
-        std::shared_ptr<auth::KeyEntry> key;
-        ~InFlightKey() {
-            if (key) key->in_flight.fetch_sub(1);
-        }
-    } in_flight_key;
+    account::Trace trace(account_sinks(), request_id_, named_.debug);
     extra_headers_.clear();
-    if (key) {
-        if (!key->allows(model->name)) {
-            const ApiError error{403, "this key may not use model '" + model->name + "'", "permission_error", "model",
-                                 "model_not_allowed"};
-            co_return co_await refuse(error, {}, metrics::Refusal::model_not_allowed);
-        }
-        if (key->in_flight.fetch_add(1) >= key->policy.max_concurrent && key->policy.max_concurrent > 0) {
-            key->in_flight.fetch_sub(1);
-            ApiError error{429,
-                           "this key already has " + std::to_string(key->policy.max_concurrent) +
-                               " requests in flight, its limit",
-                           "rate_limit_error", std::nullopt, "concurrency_limit_exceeded"};
-            error.retry_after = 1;
-            co_return co_await refuse(error, {}, metrics::Refusal::concurrency);
-        }
-        in_flight_key.key = key;
-        if (auto over = key->budget.check(wall_now)) co_return co_await refuse(*over, {}, metrics::Refusal::budget);
-    }
-    const std::size_t model_index = static_cast<std::size_t>(model - generation.config.models.data());
-    limit::RateLimiter* key_limiter = key && key->limiter.any() ? &key->limiter : nullptr;
-    limit::RateLimiter* model_limiter = generation.model_limits[model_index].get();
-    // A fleet (`state:`): the key's and the model's limits are taken in Redis, both or neither;
-    // when Redis cannot answer, fail-open falls back to this instance's share in-process.
-    std::array<state::Limit, 2> fleet_limits{};
-    std::size_t fleet_count = 0;
-    if (shared.fleet) {
-        if (key && key->policy.limits.any()) fleet_limits[fleet_count++] = {"key", key->policy.name, &key->policy.limits};
-        if (model->limits.any()) fleet_limits[fleet_count++] = {"model", model->name, &model->limits};
-        const bool needs_budget = key && key->budget.any();
-        if ((fleet_count > 0 || needs_budget) && !shared.fleet->fail_open() && !worker_.state->connected()) {
-            const ApiError error = state_unavailable_error();
-            co_return co_await refuse(error);
-        }
-        if (fleet_count > 0) {
-            const std::span<const state::Limit> asked(fleet_limits.data(), fleet_count);
-            const state::Verdict verdict = co_await shared.fleet->admit(*worker_.state, asked, estimated);
-            if (verdict.kind == state::Verdict::Kind::unavailable) {
-                fleet_count = 0;
-                if (!shared.fleet->fail_open()) {
-                    const ApiError error = state_unavailable_error();
-                    co_return co_await refuse(error);
-                }
-                key_limiter = key ? shared.fleet->fallback_key(*key) : nullptr;
-                model_limiter = shared.fleet->fallback_model(*model);
-            } else {
-                key_limiter = nullptr;
-                model_limiter = nullptr;
-                if (key && key->policy.limits.any()) limit::append_headers(extra_headers_, verdict.snapshots.front());
-                if (verdict.kind == state::Verdict::Kind::refused) {
-                    const bool by_key = fleet_limits[verdict.refused].scope == "key";
-                    ApiError error = rate_limit_error(by_key ? std::string_view() : std::string_view(model->name),
-                                                      verdict.refusal);
-                    const std::string_view headers = extra_headers_;
-                    const metrics::Refusal why =
-                        by_key ? metrics::Refusal::key_rate_limit : metrics::Refusal::model_rate_limit;
-                    co_return co_await refuse(error, headers, why);
-                }
-            }
-        }
-    }
-    const SteadyTime now = key_limiter != nullptr || model_limiter != nullptr ? system_clock().now() : SteadyTime{};
-    if (key_limiter != nullptr) {
-        const auto refusal = key_limiter->admit(estimated, now);
-        limit::append_headers(extra_headers_, key_limiter->snapshot(now));
-        if (refusal) {
-            ApiError error = rate_limit_error({}, *refusal);
-            const std::string_view headers = extra_headers_;
-            co_return co_await refuse(error, headers, metrics::Refusal::key_rate_limit);
-        }
-    }
-    if (model_limiter != nullptr) {
-        if (const auto refusal = model_limiter->admit(estimated, now)) {
-            if (key_limiter != nullptr) key_limiter->correct(-estimated, now);  // not served: give it back
-            ApiError error = rate_limit_error(model->name, *refusal);
-            const std::string_view headers = extra_headers_;
-            co_return co_await refuse(error, headers, metrics::Refusal::model_rate_limit);
-        }
-    }
-    const std::span<const state::Limit> fleet_taken(fleet_limits.data(), fleet_count);
 
-    // A model served by engines: start a stopped one and wait until it is ready.
-    if (!shared.engines.empty()) {
-        const auto engine_error = co_await shared.engines.wait_ready(*model, generation.config.upstreams, deadline);
-        if (engine_error) {
-            const SteadyTime failed_at = system_clock().now();
-            if (key_limiter != nullptr) key_limiter->correct(-estimated, failed_at);
-            if (model_limiter != nullptr) model_limiter->correct(-estimated, failed_at);
-            if (!fleet_taken.empty()) shared.fleet->correct(*worker_.state, fleet_taken, -estimated);
-            co_return co_await refuse(*engine_error);
-        }
+    auto key = auth::authenticate(worker_.shared.keys, request[http::field::authorization], named_.api_key);
+    if (auto* error = std::get_if<ApiError>(&key)) co_return co_await refuse(trace, *error, metrics::Refusal::auth);
+    trace.authenticated(std::get<0>(key).get());
+    trace.ended(account::Stage::authenticate);
+
+    auto parsed = parse::parse_request(endpoint, body, worker_.json);
+    if (auto* error = std::get_if<ApiError>(&parsed)) co_return co_await refuse(trace, *error);
+    const auto& facts = std::get<parse::RequestFacts>(parsed);
+    trace.parsed(endpoint, body, facts);
+    trace.ended(account::Stage::parse);
+
+    auto routed = generation.router.find(facts.model);
+    if (auto* error = std::get_if<ApiError>(&routed)) co_return co_await refuse(trace, *error);
+    const config::Model& model = *std::get<const config::Model*>(routed);
+    auto deadline = caller_deadline(named_.timeout);
+    if (auto* error = std::get_if<ApiError>(&deadline)) co_return co_await refuse(trace, *error);
+    trace.ended(account::Stage::route);
+
+    const double estimated = admit::estimate_tokens(endpoint, body, facts);
+    auto admitted = co_await admit::admit(admit_context(generation, model), std::get<0>(key), model, estimated,
+                                          extra_headers_);
+    if (auto* refused = std::get_if<admit::Refused>(&admitted)) {
+        co_return co_await refuse(trace, refused->error, refused->why);
+    }
+    admit::Admission& admission = std::get<admit::Admission>(admitted);
+    trace.ended(account::Stage::admit);
+
+    if (!worker_.shared.engines.empty()) {
+        auto engine_error = co_await wait_for_engines(trace, generation, model, std::get<SteadyTime>(deadline));
+        if (engine_error) co_return co_await refuse(trace, *engine_error, std::nullopt, &admission);
+        trace.ended(account::Stage::engines);
     }
 
-    // Forward and relay.
-    const forward::CallerRequest caller_request{.endpoint = endpoint,
-                                                .body = body,
-                                                .facts = facts,
-                                                .headers = request.base(),
-                                                .request_id = request_id,
-                                                .keep_alive = keep_alive,
-                                                .model = model,
-                                                .deadline = deadline,
-                                                .account_usage = shared.accounting(generation),
-                                                .estimated_tokens = estimated,
-                                                .extra_headers = extra_headers_};
-    // A budget is spent before the response's last bytes reach the caller, so that its next
-    // request, on whichever connection and thread, sees it.
-    struct SpendBudget final : forward::UsageSink {
-        SpendBudget(auth::KeyEntry* entry, const account::Pricer& prices, state::Fleet* shared_state)
-            : key(entry), pricer(prices), fleet(shared_state) {}
-        void settled(const config::Deployment& deployment, const usage::Usage& usage) override {
-            const double cost = pricer.cost(deployment, usage);
-            if (cost > 0) spend(cost);
-        }
-        void spend(double cost) {
-            if (spent) return;
-            spent = true;
-            if (fleet != nullptr) {
-                fleet->spend(*key, cost, std::time(nullptr));  // here at once, the other instances within a sync
-            } else {
-                key->budget.spend(cost, std::time(nullptr));
-            }
-        }
-        auth::KeyEntry* key;
-        const account::Pricer& pricer;
-        state::Fleet* fleet;
-        bool spent = false;
-    } spend_budget{key.get(), generation.pricer, shared.fleet.get()};
-    const bool settle_budget = key && key->budget.any();
-    const forward::CallerSide caller_side{socket_,
-                                          head_,
-                                          relay_,
-                                          limits().request_read_timeout,
-                                          write_deadline_,
-                                          watch_,
-                                          capture_,
-                                          keep_content ? &content.completion : nullptr,
-                                          content_limit,
-                                          settle_budget ? &spend_budget : nullptr,
-                                          head_arena_,
-                                          scratch_};
-    const forward::Outcome outcome = co_await local->forwarder.run(caller_request, caller_side);
-    if (!outcome.error.empty()) {
-        spdlog::warn("request {} model={} deployment={} status={}: {}", request_id.view(), facts.model,
-                     outcome.deployment ? outcome.deployment->name : "-", outcome.status, outcome.error);
-    }
+    account::BudgetCharge charge(admission, generation.pricer);
+    const forward::CallerRequest caller{.endpoint = endpoint,
+                                        .body = body,
+                                        .facts = facts,
+                                        .headers = request.base(),
+                                        .request_id = request_id_,
+                                        .keep_alive = keep_alive_,
+                                        .model = &model,
+                                        .deadline = std::get<SteadyTime>(deadline),
+                                        .account_usage = worker_.shared.accounting(generation),
+                                        .estimated_tokens = estimated,
+                                        .extra_headers = extra_headers_,
+                                        .arrived = trace.arrived(),
+                                        .waited_before = trace.waited_so_far(),
+                                        .report_overhead = named_.debug};
+    const forward::Outcome outcome =
+        co_await local->forwarder.run(caller, caller_side(trace, admission.charges_budget() ? &charge : nullptr));
+    trace.ended(account::Stage::forward);
 
-    if (keep_content && !outcome.stream && outcome.status / 100 == 2) {
-        usage::append_completion_text(capture_, content.completion, content_limit);
-    }
-
-    // Account: tokens, cost, limits corrected, budget spent, the ledger row.
-    const usage::Usage& used = outcome.usage;
-    const double tokens = static_cast<double>(used.prompt + used.completion);
-    const double cost = outcome.deployment != nullptr ? generation.pricer.cost(*outcome.deployment, used) : 0.0;
-    const SteadyTime done_at = key_limiter != nullptr || model_limiter != nullptr ? system_clock().now() : SteadyTime{};
-    if (key_limiter != nullptr) key_limiter->correct(tokens - estimated, done_at);
-    if (key && cost > 0) spend_budget.spend(cost);  // unless spent before the response's end
-    if (model_limiter != nullptr) model_limiter->correct(tokens - estimated, done_at);
-    if (!fleet_taken.empty()) shared.fleet->correct(*worker_.state, fleet_taken, tokens - estimated);
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count();
-    metrics::Observation observation;
-    observation.model = asked_model;
-    if (outcome.deployment != nullptr) {
-        observation.deployment = outcome.deployment->name;
-        observation.tier = static_cast<int>(outcome.deployment->tier);
-    }
-    observation.key = key_name;
-    observation.status = outcome.status;
-    observation.prompt_tokens = used.prompt;
-    observation.completion_tokens = used.completion;
-    observation.cost = cost;
-    observation.duration_s = elapsed;
-    observation.ttft_s = outcome.ttft_ms >= 0 ? outcome.ttft_ms / 1000 : -1;
-    if (limits().metrics) worker_.metrics.record(observation);
-    if (keep_row) {
-        row.ts_ms = arrived_ms;
-        row.request_id = std::string(request_id);
-        if (outcome.deployment != nullptr) {
-            const auto& upstream = generation.config.upstreams[outcome.deployment->upstream];
-            row.deployment = outcome.deployment->name;
-            row.upstream = upstream.name;
-            row.tier = static_cast<int>(outcome.deployment->tier);
-            row.local = upstream.local;
-            if (outcome.status / 100 == 2 && outcome.served_by != nullptr) row.served_model = outcome.served_by->name;
-        }
-        row.status = outcome.status;
-        row.prompt_tokens = used.prompt;
-        row.cached_tokens = used.cached;
-        row.completion_tokens = used.completion;
-        row.usage_estimated = outcome.usage_estimated;
-        row.cost_usd = cost;
-        row.ttft_ms = outcome.ttft_ms;
-        row.total_ms = elapsed * 1000;
-        row.retries = outcome.attempts > 0 ? static_cast<int>(outcome.attempts) - 1 : 0;
-        row.fallback = outcome.served_by != nullptr && outcome.served_by != model;
-        row.error = outcome.error;
-        emit();
-    }
+    trace.served({outcome, generation.config, generation.pricer, model, capture_, admission});
     co_return outcome.caller_reusable;
+}
+
+asio::awaitable<bool> ClientConnection::refuse(account::Trace& trace, const ApiError& error,
+                                               std::optional<metrics::Refusal> why, admit::Admission* admission) {
+    trace.refused(error, why, admission);
+    wire::LocalResponse response = wire::error_response(error);
+    response.extra_headers = extra_headers_;
+    co_return co_await respond(response, request_id_, keep_alive_);
+}
+
+asio::awaitable<std::optional<ApiError>> ClientConnection::wait_for_engines(account::Trace& trace,
+                                                                          const Generation& generation,
+                                                                          const config::Model& model,
+                                                                          SteadyTime deadline) {
+    const auto started = std::chrono::steady_clock::now();
+    auto engine_error = co_await worker_.shared.engines.wait_ready(model, generation.config.upstreams, deadline);
+    trace.waited(std::chrono::steady_clock::now() - started);
+    co_return engine_error;
+}
+
+account::Sinks ClientConnection::account_sinks() const {
+    Shared& shared = worker_.shared;
+    return {limits().metrics ? &worker_.metrics : nullptr, shared.ledger.get(), shared.access_log.get()};
+}
+
+admit::Context ClientConnection::admit_context(const Generation& generation, const config::Model& model) const {
+    const std::size_t index = static_cast<std::size_t>(&model - generation.config.models.data());
+    return {worker_.shared.fleet.get(), worker_.state.get(), generation.model_limits[index], system_clock()};
+}
+
+forward::CallerSide ClientConnection::caller_side(account::Trace& trace, forward::UsageSink* usage_sink) {
+    return {socket_,     head_,          relay_,         limits().request_read_timeout,
+            write_deadline_, watch_,     capture_,       trace.completion(),
+            trace.content_limit(), usage_sink, head_arena_, scratch_};
 }
 
 asio::awaitable<void> serve_connection(Worker& worker, tcp::socket socket) {

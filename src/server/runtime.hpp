@@ -26,7 +26,7 @@
 #include "metrics/metrics.hpp"
 #include "limit/limiter.hpp"
 #include "route/router.hpp"
-#include "server/access_log.hpp"
+#include "account/access_log.hpp"
 #include "state/fleet.hpp"
 #include "upstream/health.hpp"
 #include "upstream/pool.hpp"
@@ -85,7 +85,7 @@ struct Shared {
     engine::Supervisor engines;
     auth::KeyStore keys;  // keys of the current config and of the admin API
     std::unique_ptr<ledger::Ledger> ledger;              // null: no ledger configured
-    std::unique_ptr<AccessLog> access_log;               // null: off
+    std::unique_ptr<account::AccessLog> access_log;               // null: off
     // A fleet (`state:`): limits, budgets, concurrency and breaker openings shared in Redis; null:
     // in-process. Process-wide; bound to the current generation's router (Fleet::bind).
     std::unique_ptr<state::Fleet> fleet;

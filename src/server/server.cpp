@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "core/await.hpp"
-#include "server/access_log.hpp"
+#include "account/access_log.hpp"
 #include "server/runtime.hpp"
 
 namespace switchyard::server {
@@ -180,7 +180,7 @@ Shared::Shared(config::Gateway gateway, std::string path)
         spdlog::info("ledger: {} (schema version {})", store.describe(), store.schema_version());
         ledger->start();
     }
-    access_log = AccessLog::make(boot.access_log);
+    access_log = account::AccessLog::make(boot.access_log);
     last_reload_ok_ms = now_ms();
     if (!boot.state.url.empty()) {
         fleet = std::make_unique<state::Fleet>(boot, keys);

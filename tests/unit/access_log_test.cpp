@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 
 #include "config/config.hpp"
-#include "server/access_log.hpp"
+#include "account/access_log.hpp"
 #include "usage/usage.hpp"
 
-namespace switchyard::server {
+namespace switchyard::account {
 namespace {
 
 constexpr std::string_view kRest = R"(
@@ -97,4 +97,4 @@ TEST(AccessLogContent, BadRedactionsAreConfigErrors) {
 }
 
 }  // namespace
-}  // namespace switchyard::server
+}  // namespace switchyard::account

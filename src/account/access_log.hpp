@@ -1,5 +1,6 @@
-// The JSON access log: one line per request on the OpenAI endpoints (request id, key name — never
-// the key —, model, deployment, tier, status, tokens, cost, timings, retries, fallback, error), to
+// Stage "account", log side. The JSON access log: one line per request on the model endpoints
+// (request id, key name — never the key —, model, deployment, tier, status, tokens, cost, timings,
+// the gateway's own time, retries, fallback, error; per-stage times for a debug request), to
 // stdout or to a size-rotated file, written by spdlog's background thread (never on an I/O
 // thread's time beyond formatting the line). Prompts and completions are logged only with
 // `access_log.content`, then redacted (emails, API keys, card numbers by default, or the user's
@@ -18,7 +19,7 @@
 #include "ledger/row.hpp"
 #include "parse/request.hpp"
 
-namespace switchyard::server {
+namespace switchyard::account {
 
 // What a request said and what it got back, for an access log that keeps content.
 struct Content {
@@ -33,8 +34,9 @@ public:
 
     bool content() const { return config_.content; }
     std::size_t max_content_bytes() const { return config_.max_content_bytes; }
-    // One line for `row`; `content` (redacted here) when the log keeps content.
-    void write(const ledger::Row& row, const Content* content);
+    // One line for `row`; `content` (redacted here) when the log keeps content; `stages`, a JSON
+    // object of per-stage times, when not empty.
+    void write(const ledger::Row& row, const Content* content, std::string_view stages = {});
     void flush() { logger_->flush(); }
 
     // `text` with every redaction applied, then cut to max_content_bytes (on a UTF-8 boundary).
@@ -52,11 +54,11 @@ private:
     std::vector<Rule> rules_;
 };
 
-// The line for `row` (and its content, as given).
-std::string access_line(const ledger::Row& row, const Content* content = nullptr);
+// The line for `row` (and its content and stage times, as given).
+std::string access_line(const ledger::Row& row, const Content* content = nullptr, std::string_view stages = {});
 
 // The text a caller sent: chat messages ("role: content" per line, text parts of multi-part
 // contents), a completion's prompt(s) or an embedding's input(s); at most `limit` bytes.
 std::string prompt_text(parse::Endpoint endpoint, std::string_view body, std::size_t limit);
 
-}  // namespace switchyard::server
+}  // namespace switchyard::account

@@ -1,4 +1,4 @@
-#include "server/access_log.hpp"
+#include "account/access_log.hpp"
 
 #include <spdlog/async.h>
 #include <spdlog/sinks/rotating_file_sink.h>
@@ -12,7 +12,7 @@
 #include "core/error.hpp"
 #include "core/text.hpp"
 
-namespace switchyard::server {
+namespace switchyard::account {
 
 std::unique_ptr<AccessLog> AccessLog::make(const config::AccessLog& config) {
     if (config.path.empty()) return nullptr;
@@ -43,13 +43,13 @@ AccessLog::AccessLog(const config::AccessLog& config, std::shared_ptr<spdlog::lo
     }
 }
 
-void AccessLog::write(const ledger::Row& row, const Content* content) {
+void AccessLog::write(const ledger::Row& row, const Content* content, std::string_view stages) {
     if (content != nullptr && config_.content) {
         const Content redacted{redact(content->prompt), redact(content->completion)};
-        logger_->info(access_line(row, &redacted));
+        logger_->info(access_line(row, &redacted, stages));
         return;
     }
-    logger_->info(access_line(row, nullptr));
+    logger_->info(access_line(row, nullptr, stages));
 }
 
 std::string AccessLog::redact(std::string_view text) const {
@@ -127,7 +127,7 @@ std::string prompt_text(parse::Endpoint endpoint, std::string_view body, std::si
     return out;
 }
 
-std::string access_line(const ledger::Row& row, const Content* content) {
+std::string access_line(const ledger::Row& row, const Content* content, std::string_view stages) {
     std::string out;
     out.reserve(512);
     char time[40];
@@ -173,9 +173,14 @@ std::string access_line(const ledger::Row& row, const Content* content) {
     number("cost_usd", row.cost_usd);
     number("ttft_ms", row.ttft_ms);
     number("duration_ms", row.total_ms);
+    number("overhead_ms", row.overhead_ms);
     number("retries", row.retries);
     boolean("fallback", row.fallback);
     text("error", row.error);
+    if (!stages.empty()) {
+        field("stages");
+        out += stages;
+    }
     if (content != nullptr) {
         text("prompt", content->prompt);
         text("completion", content->completion);
@@ -184,4 +189,4 @@ std::string access_line(const ledger::Row& row, const Content* content) {
     return out;
 }
 
-}  // namespace switchyard::server
+}  // namespace switchyard::account
