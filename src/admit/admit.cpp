@@ -86,7 +86,14 @@ void Admission::settle(double used_tokens, double cost) {
 void Admission::give_back() {
     if (!open_) return;
     open_ = false;
-    correct(-estimated_);
+    if (key_limiter_ != nullptr || model_limiter_ != nullptr) {
+        const SteadyTime now = clock_->now();
+        if (key_limiter_ != nullptr) key_limiter_->give_back(estimated_, now);
+        if (model_limiter_ != nullptr) model_limiter_->give_back(estimated_, now);
+    }
+    if (fleet_count_ > 0) {
+        fleet_->correct(*state_, std::span<const state::Limit>(fleet_limits_.data(), fleet_count_), -estimated_, 1);
+    }
     if (key_) key_->in_flight.fetch_sub(1);
     key_.reset();
 }

@@ -40,6 +40,12 @@ void RateLimiter::correct(double delta, SteadyTime now) {
     tokens_->adjust(delta, now);
 }
 
+void RateLimiter::give_back(double tokens, SteadyTime now) {
+    std::lock_guard lock(mutex_);
+    if (requests_) requests_->adjust(-1, now);
+    if (tokens_ && tokens != 0) tokens_->adjust(-tokens, now);
+}
+
 Snapshot RateLimiter::snapshot(SteadyTime now) {
     std::lock_guard lock(mutex_);
     Snapshot s;

@@ -45,6 +45,8 @@ public:
     bool can_admit(double tokens, SteadyTime now);
     // The real usage differed from the estimate by `delta` tokens (positive: more were used).
     void correct(double delta, SteadyTime now);
+    // An admitted request that never reached an upstream: its request and `tokens` come back.
+    void give_back(double tokens, SteadyTime now);
     Snapshot snapshot(SteadyTime now);
 
 private:

@@ -327,17 +327,20 @@ asio::awaitable<Verdict> Fleet::admit(Connection& connection, std::span<const Li
     co_return verdict;
 }
 
-void Fleet::correct(Connection& connection, std::span<const Limit> limits, double delta) {
-    if (delta == 0) return;
+void Fleet::correct(Connection& connection, std::span<const Limit> limits, double delta, double requests) {
+    if (delta == 0 && requests == 0) return;
     Thread& thread = *threads_.at(&connection);
     for (const auto& limit : limits) {
-        if (limit.limits->tpm == 0) continue;
+        const double tokens = limit.limits->tpm > 0 ? delta : 0;
+        const double returned = limit.limits->rpm > 0 ? requests : 0;
+        if (tokens == 0 && returned == 0) continue;
         auto [it, fresh] = thread.leases.try_emplace(limit_key(limit));
         if (fresh) {
             it->second.limits = limit_arguments(*limit.limits);
             it->second.expires = system_clock().now() + kLeaseTtl;
         }
-        it->second.tokens -= delta;
+        it->second.tokens -= tokens;
+        it->second.requests += returned;
     }
 }
 

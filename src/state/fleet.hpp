@@ -98,8 +98,9 @@ public:
     // Takes one request and `tokens` from every limit, all or none (from this thread's leases, or
     // from Redis).
     asio::awaitable<Verdict> admit(Connection& connection, std::span<const Limit> limits, double tokens);
-    // Gives back or takes more tokens after the fact (settled with the lease, no Redis call).
-    void correct(Connection& connection, std::span<const Limit> limits, double delta);
+    // Gives back or takes more tokens after the fact (settled with the lease, no Redis call), and
+    // gives back `requests` (a request admitted that never reached an upstream).
+    void correct(Connection& connection, std::span<const Limit> limits, double delta, double requests = 0);
 
     // How long a lease keeps what it has not used.
     static constexpr std::chrono::milliseconds kLeaseTtl{250};
