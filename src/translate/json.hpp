@@ -1,0 +1,77 @@
+// Stage "translate", JSON helpers shared by the dialects: a writer that appends JSON to a string
+// (commas placed for it), and the few conversions of raw values the dialects need (a string literal
+// to its text, an object to a string literal of its text and back, literals joined).
+#pragma once
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "translate/ir.hpp"
+
+namespace switchyard::translate::json {
+
+// Appends JSON to `out`. Values and keys are written in order; the writer puts the commas.
+class Writer {
+public:
+    explicit Writer(std::string& out) : out_(out) {}
+
+    Writer& object() { return open('{'); }
+    Writer& end_object() { return close('}'); }
+    Writer& array() { return open('['); }
+    Writer& end_array() { return close(']'); }
+    Writer& key(std::string_view name);      // a plain name, written as it is between quotes
+    Writer& raw(Json value);                 // a raw JSON value (must not be empty)
+    Writer& text(std::string_view plain);    // plain text, escaped into a string literal
+    Writer& number(std::int64_t value);
+    Writer& real(double value);
+    Writer& boolean(bool value);
+    Writer& null();
+
+    // `"name":value` when `value` is not empty (an absent field is left out).
+    Writer& field(std::string_view name, Json value) {
+        if (!value.empty()) key(name).raw(value);
+        return *this;
+    }
+    Writer& field_text(std::string_view name, std::string_view plain) { return key(name).text(plain); }
+
+    std::string& out() { return out_; }
+
+private:
+    Writer& open(char c);
+    Writer& close(char c);
+    void comma() {
+        if (need_comma_) out_ += ',';
+    }
+
+    std::string& out_;
+    bool need_comma_ = false;
+};
+
+// A string literal's text, unescaped (for comparisons and for text that must be rebuilt). An
+// empty or non-string `literal` gives "".
+std::string text_of(Json literal);
+// `literal` is the string literal of exactly `plain` (no unescaping needed for plain ASCII names).
+bool is(Json literal, std::string_view plain);
+
+// `value` (any JSON, e.g. an Anthropic tool `input` object) as a string literal of its text (an
+// OpenAI `arguments` string). Appended to `out`.
+void append_as_string(Json value, std::string& out);
+// The JSON text inside string literal `literal` (an OpenAI `arguments` string), when it is a JSON
+// object; else nullopt-like: returns false. `out` receives the object text.
+bool string_to_object(Json literal, std::string& out);
+
+// Two string literals joined as one, with plain `separator` between their texts ("a" + "\n" +
+// "b" -> "a\nb"), kept in `arena`.
+Json join(Json a, std::string_view separator, Json b, Arena& arena);
+
+// A fresh id for an item the writer makes ("msg_", "fc_", "toolu_" + 24 characters derived from
+// `seed` and `n`), deterministic for a given seed.
+std::string make_id(std::string_view prefix, std::string_view seed, std::size_t n);
+
+// The raw JSON of an On-Demand value (any type), trimmed of the whitespace after it.
+simdjson::simdjson_result<std::string_view> raw(simdjson::ondemand::value value);
+
+}  // namespace switchyard::translate::json

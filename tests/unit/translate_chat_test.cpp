@@ -1,0 +1,12 @@
+// The chat dialect's reader and writer (translate/dialect.hpp): PLACEHOLDER for its helper.
+#include <gtest/gtest.h>
+
+#include "translate/dialect.hpp"
+
+namespace switchyard::translate {
+namespace {
+
+TEST(Translate_chat, Placeholder) { SUCCEED(); }
+
+}  // namespace
+}  // namespace switchyard::translate
