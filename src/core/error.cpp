@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <array>
+
 namespace switchyard {
 
 ApiError ApiError::invalid_request(std::string message, std::optional<std::string> param,
@@ -74,6 +76,74 @@ std::string to_body(const ApiError& error) {
     append_optional(out, error.param);
     out += R"(,"code":)";
     append_optional(out, error.code);
+    out += "}}";
+    return out;
+}
+
+namespace {
+
+// Error types by HTTP status, per API. (A type's status is its first row's: Anthropic's
+// overloaded_error is a 529, a timeout a 504.)
+struct ErrorTypes {
+    int status;
+    std::string_view openai;
+    std::string_view anthropic;
+};
+
+constexpr std::array<ErrorTypes, 12> kErrorTypes{{
+    {400, "invalid_request_error", "invalid_request_error"},
+    {401, "authentication_error", "authentication_error"},
+    {402, "insufficient_quota", "billing_error"},
+    {403, "permission_error", "permission_error"},
+    {404, "not_found_error", "not_found_error"},
+    {413, "invalid_request_error", "request_too_large"},
+    {429, "rate_limit_error", "rate_limit_error"},
+    {500, "server_error", "api_error"},
+    {529, "server_error", "overloaded_error"},
+    {503, "server_error", "overloaded_error"},
+    {504, "timeout_error", "timeout_error"},
+    {408, "timeout_error", "timeout_error"},
+}};
+
+}  // namespace
+
+std::string_view openai_error_type(int status) {
+    for (const auto& row : kErrorTypes) {
+        if (row.status == status) return row.openai;
+    }
+    return status >= 500 ? "server_error" : "invalid_request_error";
+}
+
+std::string_view anthropic_error_type(int status) {
+    for (const auto& row : kErrorTypes) {
+        if (row.status == status) return row.anthropic;
+    }
+    return status >= 500 ? "api_error" : "invalid_request_error";
+}
+
+bool is_anthropic_error_type(std::string_view type) {
+    for (const auto& row : kErrorTypes) {
+        if (row.anthropic == type) return true;
+    }
+    return false;
+}
+
+int status_of_error_type(std::string_view type) {
+    for (const auto& row : kErrorTypes) {
+        if (row.anthropic == type || row.openai == type) return row.status;
+    }
+    return 500;
+}
+
+std::string to_body(const ApiError& error, ErrorShape shape) {
+    if (shape == ErrorShape::openai) return to_body(error);
+    std::string out;
+    out.reserve(error.message.size() + 80);
+    out += R"({"type":"error","error":{"type":)";
+    append_json_string(out, is_anthropic_error_type(error.type) ? std::string_view(error.type)
+                                                                : anthropic_error_type(error.status));
+    out += R"(,"message":)";
+    append_json_string(out, error.message);
     out += "}}";
     return out;
 }

@@ -33,6 +33,20 @@ struct ApiError {
 // `{"error":{"message":...,"type":...,"param":...,"code":...}}`
 std::string to_body(const ApiError& error);
 
+// Which API's error shape a caller reads: OpenAI's (chat completions, responses, embeddings) or
+// Anthropic's (messages).
+enum class ErrorShape : unsigned char { openai, anthropic };
+// `error` in `shape`: to_body() above, or Anthropic's `{"type":"error","error":{"type","message"}}`
+// with Anthropic's type for the status when the error's own type is not one of Anthropic's.
+std::string to_body(const ApiError& error, ErrorShape shape);
+
+// The error type each API gives an HTTP status ("rate_limit_error", "overloaded_error", ...), and
+// the status of a type (an error inside an Anthropic stream carries only its type).
+std::string_view openai_error_type(int status);
+std::string_view anthropic_error_type(int status);
+bool is_anthropic_error_type(std::string_view type);
+int status_of_error_type(std::string_view type);
+
 // Appends `text` as a JSON string literal (quotes included) to `out`.
 void append_json_string(std::string& out, std::string_view text);
 

@@ -103,28 +103,6 @@ std::string_view word_in(const StopWords& row, Dialect dialect) {
     return row.chat;
 }
 
-// Error types by HTTP status, per API.
-struct ErrorTypes {
-    int status;
-    std::string_view openai;
-    std::string_view anthropic;
-};
-
-constexpr std::array<ErrorTypes, 12> kErrorTypes{{
-    // (A type's status is its first row's: Anthropic's overloaded_error is a 529, a timeout a 504.)
-    {400, "invalid_request_error", "invalid_request_error"},
-    {401, "authentication_error", "authentication_error"},
-    {402, "insufficient_quota", "billing_error"},
-    {403, "permission_error", "permission_error"},
-    {404, "not_found_error", "not_found_error"},
-    {413, "invalid_request_error", "request_too_large"},
-    {429, "rate_limit_error", "rate_limit_error"},
-    {500, "server_error", "api_error"},
-    {529, "server_error", "overloaded_error"},
-    {503, "server_error", "overloaded_error"},
-    {504, "timeout_error", "timeout_error"},
-    {408, "timeout_error", "timeout_error"},
-}};
 
 }  // namespace
 
@@ -145,18 +123,7 @@ Stop stop_of(Dialect dialect, std::string_view word) {
 }
 
 std::string_view error_type(Dialect dialect, int status) {
-    for (const auto& row : kErrorTypes) {
-        if (row.status == status) return dialect == Dialect::messages ? row.anthropic : row.openai;
-    }
-    if (status >= 500) return dialect == Dialect::messages ? "api_error" : "server_error";
-    return "invalid_request_error";
-}
-
-int status_of_error_type(std::string_view type) {
-    for (const auto& row : kErrorTypes) {
-        if (row.anthropic == type || row.openai == type) return row.status;
-    }
-    return 500;
+    return dialect == Dialect::messages ? anthropic_error_type(status) : openai_error_type(status);
 }
 
 }  // namespace switchyard::translate

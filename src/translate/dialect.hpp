@@ -126,9 +126,8 @@ std::unique_ptr<StreamWriter> make_writer(Dialect dialect, const AnswerOptions& 
 std::string_view stop_word(Dialect dialect, Stop stop);
 Stop stop_of(Dialect dialect, std::string_view word);
 
-// The error type `dialect`'s API gives an HTTP status ("rate_limit_error", "overloaded_error"...).
+// The error type `dialect`'s API gives an HTTP status ("rate_limit_error", "overloaded_error"...);
+// the other way, status_of_error_type in core/error.hpp.
 std::string_view error_type(Dialect dialect, int status);
-// The HTTP status of an Anthropic error type (an in-stream error carries only the type).
-int status_of_error_type(std::string_view type);
 
 }  // namespace switchyard::translate
