@@ -13,9 +13,25 @@ std::string_view path_of(Endpoint endpoint) {
         case Endpoint::chat_completions: return "/chat/completions";
         case Endpoint::completions: return "/completions";
         case Endpoint::embeddings: return "/embeddings";
+        case Endpoint::responses: return "/responses";
+        case Endpoint::messages: return "/messages";
+        case Endpoint::count_tokens: return "/messages/count_tokens";
+        case Endpoint::input_tokens: return "/responses/input_tokens";
     }
     return "";
 }
+
+translate::Dialect dialect_of(Endpoint endpoint) {
+    switch (endpoint) {
+        case Endpoint::responses:
+        case Endpoint::input_tokens: return translate::Dialect::responses;
+        case Endpoint::messages:
+        case Endpoint::count_tokens: return translate::Dialect::messages;
+        default: return translate::Dialect::chat;
+    }
+}
+
+bool generates(Endpoint endpoint) { return endpoint != Endpoint::count_tokens && endpoint != Endpoint::input_tokens; }
 
 namespace {
 
@@ -191,6 +207,31 @@ std::optional<ApiError> check_integer(std::string_view body, od::value& value, s
     return std::nullopt;
 }
 
+// The names an endpoint's body gives the fields the gateway decides with.
+struct Fields {
+    std::string_view required;         // must be there ("" : nothing is)
+    std::string_view input;            // the conversation, when not required
+    bool messages = false;             // the conversation is an array of messages (never a string)
+    std::string_view max_tokens;       // what caps the answer's length
+    std::string_view max_tokens_too;   // its other name
+    bool stream_options = false;       // stream_options.include_usage asks for a stream's usage
+    bool stateful = false;             // previous_response_id and store
+};
+
+Fields fields_of(Endpoint endpoint) {
+    switch (endpoint) {
+        case Endpoint::chat_completions:
+            return {"messages", "", true, "max_tokens", "max_completion_tokens", true, false};
+        case Endpoint::completions: return {"prompt", "", false, "max_tokens", "", true, false};
+        case Endpoint::embeddings: return {"input", "", false, "max_tokens", "max_completion_tokens", false, false};
+        case Endpoint::responses:
+        case Endpoint::input_tokens: return {"", "input", false, "max_output_tokens", "", false, true};
+        case Endpoint::messages: return {"messages", "", true, "max_tokens", "", false, false};
+        case Endpoint::count_tokens: return {"messages", "", true, "", "", false, false};
+    }
+    return {};
+}
+
 }  // namespace
 
 std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::string& body, od::parser& parser) {
@@ -221,9 +262,8 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
     bool have_required = false;
     bool have_stream = false;
     bool have_stream_options = false;
-    const std::string_view required = endpoint == Endpoint::chat_completions ? "messages"
-                                      : endpoint == Endpoint::completions    ? "prompt"
-                                                                             : "input";
+    const Fields names = fields_of(endpoint);
+    const std::string_view required = names.required;
     for (auto field_result : root) {
         od::field field;
         if (auto error = std::move(field_result).get(field)) return malformed(body, error);
@@ -243,17 +283,12 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
             facts.model_offset = static_cast<std::size_t>(raw.data() - body.data());
             facts.model_length = raw.size();
             have_model = true;
-        } else if (key == required) {
+        } else if (!key.empty() && (key == names.required || key == names.input)) {
             have_required = true;
-            const bool ok = endpoint == Endpoint::chat_completions
-                                ? type == od::json_type::array
-                                : type == od::json_type::array || type == od::json_type::string;
-            if (!ok) {
-                return wrong_type(key, endpoint == Endpoint::chat_completions ? "an array of messages"
-                                                                              : "a string or an array",
-                                  type);
-            }
-            if (endpoint == Endpoint::chat_completions) {
+            const bool ok = names.messages ? type == od::json_type::array
+                                           : type == od::json_type::array || type == od::json_type::string;
+            if (!ok) return wrong_type(key, names.messages ? "an array of messages" : "a string or an array", type);
+            if (names.messages) {
                 od::array messages;
                 std::size_t count = 0;
                 if (auto error = value.get_array().get(messages)) return malformed(body, error);
@@ -264,8 +299,8 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
                     ++count;
                 }
                 if (count == 0) {
-                    return ApiError::invalid_request("'messages' must contain at least one message", "messages",
-                                                     "invalid_value");
+                    return ApiError::invalid_request("'" + std::string(key) + "' must contain at least one message",
+                                                     std::string(key), "invalid_value");
                 }
             } else if (auto error = check_value(value, 1)) {
                 return malformed(body, error);
@@ -279,7 +314,7 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
             }
             if (type != od::json_type::boolean) return wrong_type(key, "a boolean", type);
             if (auto error = value.get_bool().get(facts.stream)) return malformed(body, error);
-        } else if (key == "stream_options") {
+        } else if (key == "stream_options" && names.stream_options) {
             if (have_stream_options) return duplicate(key);
             have_stream_options = true;
             facts.stream_options_offset = static_cast<std::size_t>(value.raw_json_token().data() - body.data());
@@ -315,8 +350,26 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
                 facts.include_usage_length = body.compare(facts.include_usage_offset, 4, "true") == 0 ? 4 : 5;
                 if (auto error = flag.get_bool().get(facts.include_usage)) return malformed(body, error);
             }
-        } else if (key == "max_tokens" || key == "max_completion_tokens") {
+        } else if (!key.empty() && (key == names.max_tokens || key == names.max_tokens_too)) {
             if (auto error = check_integer(body, value, key, type, &facts.max_tokens)) return *error;
+        } else if (key == "previous_response_id" && names.stateful) {
+            if (!facts.previous_response_id.empty()) return duplicate(key);
+            if (type == od::json_type::null) {
+                if (auto error = check_value(value, 1)) return malformed(body, error);
+                continue;
+            }
+            if (type != od::json_type::string) return wrong_type(key, "a string", type);
+            std::string_view id;
+            if (auto error = value.get_string().get(id)) return malformed(body, error);
+            if (id.empty()) return ApiError::invalid_request("'previous_response_id' is empty", std::string(key));
+            facts.previous_response_id = std::string(id);
+        } else if (key == "store" && names.stateful) {
+            if (type != od::json_type::boolean && type != od::json_type::null) return wrong_type(key, "a boolean", type);
+            if (type == od::json_type::boolean) {
+                if (auto error = value.get_bool().get(facts.store)) return malformed(body, error);
+            } else if (auto error = check_value(value, 1)) {
+                return malformed(body, error);
+            }
         } else if (key == "n" || key == "seed" || key == "dimensions") {
             if (auto error = check_integer(body, value, key, type)) return *error;
         } else {
@@ -334,7 +387,7 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
     if (!have_model) {
         return ApiError::invalid_request("you must provide a model parameter", "model", "missing_required_parameter");
     }
-    if (!have_required) {
+    if (!have_required && !required.empty()) {
         return ApiError::invalid_request("missing required parameter: '" + std::string(required) + "'",
                                          std::string(required), "missing_required_parameter");
     }

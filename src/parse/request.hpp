@@ -14,11 +14,24 @@
 #include <variant>
 
 #include "core/error.hpp"
+#include "translate/ir.hpp"
 
 namespace switchyard::parse {
 
-enum class Endpoint { chat_completions, completions, embeddings };
+// The model endpoints a caller may post to; each belongs to one dialect (see translate/ir.hpp).
+enum class Endpoint {
+    chat_completions,  // OpenAI Chat Completions
+    completions,       // OpenAI legacy completions (chat dialect family, never translated)
+    embeddings,        // OpenAI embeddings (likewise)
+    responses,         // OpenAI Responses
+    messages,          // Anthropic Messages
+    count_tokens,      // Anthropic's /v1/messages/count_tokens
+    input_tokens,      // OpenAI's /v1/responses/input_tokens
+};
 std::string_view path_of(Endpoint endpoint);  // "/chat/completions", ... (below the API base)
+translate::Dialect dialect_of(Endpoint endpoint);
+// Endpoints that generate (and may stream) an answer, as opposed to counting tokens.
+bool generates(Endpoint endpoint);
 
 struct RequestFacts {
     std::string model;
@@ -26,7 +39,10 @@ struct RequestFacts {
     std::size_t model_length = 0;
     bool stream = false;
     bool include_usage = false;  // stream_options.include_usage
-    std::optional<std::int64_t> max_tokens;
+    std::optional<std::int64_t> max_tokens;  // max_tokens, max_completion_tokens or max_output_tokens
+    // Responses: the stored answer this request continues, and whether its answer may be stored.
+    std::string previous_response_id;
+    bool store = true;
     // Where usage reporting could be switched on in the body (see forward_body).
     std::size_t root_open = 0;                      // the root object's '{'
     std::size_t stream_options_offset = std::string::npos;  // its value's first byte ('{' or 'n' of null)
