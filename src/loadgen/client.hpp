@@ -87,6 +87,13 @@ public:
 
 private:
     asio::awaitable<boost::system::error_code> connect();
+    // exchange's steps; none of them a coroutine, so a request costs one coroutine frame.
+    struct ResponseRead;
+    enum class ReadEnd { more, whole, failed, resend };
+    void begin(Scratch& scratch, const Context& context, RequestRecord& record, Clock::time_point start);
+    void begin_attempt(Scratch& scratch, const Context& context, RequestRecord& record, std::uint32_t itl_begin);
+    ReadEnd take(ResponseRead& response, std::size_t n);  // n bytes just read into buffer_
+    ReadEnd read_failed(ResponseRead& response, boost::system::error_code read_ec, bool may_resend);
     template <typename F>
     decltype(auto) visit(F&& f) {
         if (tls_) return f(*tls_);

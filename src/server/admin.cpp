@@ -36,6 +36,169 @@ std::string describe(auth::KeyEntry& key, std::time_t now) {
     return policy;
 }
 
+// POST /admin/reload. The reload runs on the control thread (it reads files and builds the new
+// routing state); this coroutine waits for its result without blocking the I/O thread.
+asio::awaitable<wire::LocalResponse> reload(Shared& shared) {
+    if (shared.draining.load() || !shared.request_reload) {
+        co_return error(ApiError{503, "the gateway is shutting down", "server_error", std::nullopt, "draining"});
+    }
+    struct Waiting {
+        explicit Waiting(asio::any_io_executor executor) : done(std::move(executor)) {}
+        asio::steady_timer done;
+        ReloadResult result;
+    };
+    const auto executor = co_await asio::this_coro::executor;
+    auto waiting = std::make_shared<Waiting>(executor);
+    waiting->done.expires_at(asio::steady_timer::time_point::max());
+    std::function<void(ReloadResult)> done = [waiting, executor](ReloadResult result) {
+        asio::post(executor, [waiting, result = std::move(result)]() mutable {
+            waiting->result = std::move(result);
+            waiting->done.cancel();
+        });
+    };
+    shared.request_reload(std::move(done));
+    co_await waiting->done.async_wait(await_tuple);
+    const ReloadResult& result = waiting->result;
+    wire::LocalResponse response;
+    if (!result.ok) {
+        std::string message = "the new config was refused; generation " + std::to_string(result.generation) +
+                              " keeps serving:";
+        for (const auto& reason : result.errors) message += "\n" + reason;
+        response = error(ApiError{422, std::move(message), "invalid_request_error", std::nullopt, "config_invalid"});
+        co_return response;
+    }
+    response.body = R"({"reloaded":true,"generation":)" + std::to_string(result.generation) + R"(,"summary":)";
+    append_json_string(response.body, result.summary);
+    response.body += "}";
+    co_return response;
+}
+
+void append_deployment(std::string& out, Generation& generation, const config::Deployment& deployment) {
+    const auto& upstream = generation.config.upstreams[deployment.upstream];
+    const route::DeploymentStatus status = generation.router.status(deployment.id);
+    out += R"({"name":)";
+    append_json_string(out, deployment.name);
+    out += upstream.engine ? R"(,"engine":)" : R"(,"upstream":)";
+    append_json_string(out, upstream.name);
+    out += R"(,"model":)";
+    append_json_string(out, deployment.model);
+    out += R"(,"tier":)" + std::to_string(deployment.tier);
+    out += std::string(R"(,"healthy":)") + (status.healthy ? "true" : "false");
+    out += R"(,"breaker":")";
+    out += status.breaker == route::Breaker::State::closed ? "closed"
+           : status.breaker == route::Breaker::State::open ? "open"
+                                                           : "half-open";
+    out += R"(","in_flight":)" + std::to_string(status.outstanding) + "}";
+}
+
+// GET /admin/models: every model with its deployments' state.
+wire::LocalResponse list_models(Generation& generation) {
+    wire::LocalResponse response;
+    response.body = R"({"object":"list","data":[)";
+    for (std::size_t m = 0; m < generation.config.models.size(); ++m) {
+        const auto& model = generation.config.models[m];
+        if (m) response.body += ',';
+        response.body += R"({"name":)";
+        append_json_string(response.body, model.name);
+        response.body += R"(,"deployments":[)";
+        for (std::size_t d = 0; d < model.deployments.size(); ++d) {
+            if (d) response.body += ',';
+            append_deployment(response.body, generation, model.deployments[d]);
+        }
+        response.body += R"(],"queued":)" + std::to_string(generation.router.queued(model)) + "}";
+    }
+    response.body += "]}";
+    return response;
+}
+
+// GET /admin/keys
+wire::LocalResponse list_keys(Shared& shared, std::time_t now) {
+    wire::LocalResponse response;
+    response.body = R"({"object":"list","data":[)";
+    bool first = true;
+    for (const auto& key : shared.keys.list()) {
+        if (!first) response.body += ',';
+        first = false;
+        response.body += describe(*key, now);
+    }
+    response.body += "]}";
+    return response;
+}
+
+ApiError key_exists(const std::string& name) {
+    return ApiError{409, "a key named '" + name + "' exists", "invalid_request_error", "name", "key_exists"};
+}
+
+// POST /admin/keys: a new key from the policy in the body; the answer holds its secret, shown this
+// once. It is stored in the ledger (when there is one) before it is usable.
+asio::awaitable<wire::LocalResponse> create_key(Shared& shared, const Generation& generation, std::string_view body,
+                                                std::time_t now, std::int64_t now_ms) {
+    std::string why;
+    auto policy = auth::policy_from_json(body, &why);
+    if (!policy) co_return error(ApiError::invalid_request(why, std::nullopt, "invalid_key_request"));
+    for (const auto& name : policy->models) {
+        if (generation.config.find_model(name) == nullptr) {
+            co_return error(ApiError::invalid_request("unknown model '" + name + "'", "models", "model_not_found"));
+        }
+    }
+    if (shared.keys.by_name(policy->name)) co_return error(key_exists(policy->name));
+    const std::string secret = generate_api_key();
+    policy->sha256 = sha256_hex(secret);
+    if (shared.ledger) {
+        const ledger::StoredKey stored{policy->name, policy->sha256, auth::policy_to_json(*policy), now_ms};
+        // (Named first: GCC 12 mishandles temporaries inside a co_await expression.)
+        std::function<void(ledger::Store&)> save = [stored](ledger::Store& store) { store.save_key(stored); };
+        const auto failure = co_await shared.ledger->run(std::move(save));
+        if (failure) {
+            std::string what = "unknown error";
+            try {
+                std::rethrow_exception(failure);
+            } catch (const std::exception& e) {
+                what = e.what();
+            }
+            spdlog::error("admin: storing key '{}' failed: {}", policy->name, what);
+            co_return error(ApiError{503, "the key could not be stored: " + what, "server_error", std::nullopt,
+                                     "ledger_unavailable"});
+        }
+    }
+    const std::string name = policy->name;
+    if (!shared.keys.add(*policy, now_ms)) co_return error(key_exists(name));
+    spdlog::info("admin: key '{}' created", name);
+    wire::LocalResponse response;
+    response.status = 201;
+    response.body = describe(*shared.keys.by_name(name), now);
+    response.body.pop_back();
+    response.body += ",\"key\":";
+    append_json_string(response.body, secret);
+    response.body += "}";
+    co_return response;
+}
+
+// DELETE /admin/keys/{name}: only keys created through this API (the config file's stay).
+asio::awaitable<wire::LocalResponse> revoke_key(Shared& shared, std::string name, std::int64_t now_ms) {
+    switch (shared.keys.revoke(name)) {
+        case auth::KeyStore::Revoke::unknown:
+            co_return error(ApiError::not_found("no key named '" + name + "'", "key_not_found"));
+        case auth::KeyStore::Revoke::configured:
+            co_return error(ApiError{409, "key '" + name + "' is defined in the config file; remove it there",
+                                     "invalid_request_error", std::nullopt, "key_in_config"});
+        case auth::KeyStore::Revoke::revoked: break;
+    }
+    if (shared.ledger) {
+        std::function<void(ledger::Store&)> revoke = [name, now_ms](ledger::Store& store) {
+            store.revoke_key(name, now_ms);
+        };
+        const auto failure = co_await shared.ledger->run(std::move(revoke));
+        if (failure) spdlog::error("admin: key '{}' revoked here but not in the ledger", name);
+    }
+    spdlog::info("admin: key '{}' revoked", name);
+    wire::LocalResponse response;
+    response.body = R"({"name":)";
+    append_json_string(response.body, name);
+    response.body += R"(,"revoked":true})";
+    co_return response;
+}
+
 }  // namespace
 
 asio::awaitable<wire::LocalResponse> admin(Shared& shared, AdminRequest request) {
@@ -50,175 +213,26 @@ asio::awaitable<wire::LocalResponse> admin(Shared& shared, AdminRequest request)
     const std::time_t now = std::time(nullptr);
     const std::int64_t now_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const std::string_view path = request.path;
+    const std::string_view method = request.method;
 
-    if (request.path == "/admin/engines" && request.method == "GET") {
+    if (path == "/admin/engines" && method == "GET") {
         wire::LocalResponse response;
         response.body = shared.engines.json();
         co_return response;
     }
-
     const std::shared_ptr<Generation> generation = shared.current();
-
-    if (request.path == "/admin/reload" && request.method == "POST") {
-        if (shared.draining.load() || !shared.request_reload) {
-            co_return error(ApiError{503, "the gateway is shutting down", "server_error", std::nullopt, "draining"});
-        }
-        // The reload runs on the control thread (it reads files and builds the new routing
-        // state); this coroutine waits for its result without blocking the I/O thread.
-        struct Waiting {
-            explicit Waiting(asio::any_io_executor executor) : done(std::move(executor)) {}
-            asio::steady_timer done;
-            ReloadResult result;
-        };
-        const auto executor = co_await asio::this_coro::executor;
-        auto waiting = std::make_shared<Waiting>(executor);
-        waiting->done.expires_at(asio::steady_timer::time_point::max());
-        std::function<void(ReloadResult)> done = [waiting, executor](ReloadResult result) {
-            asio::post(executor, [waiting, result = std::move(result)]() mutable {
-                waiting->result = std::move(result);
-                waiting->done.cancel();
-            });
-        };
-        shared.request_reload(std::move(done));
-        co_await waiting->done.async_wait(await_tuple);
-        const ReloadResult& result = waiting->result;
-        wire::LocalResponse response;
-        if (!result.ok) {
-            std::string message = "the new config was refused; generation " + std::to_string(result.generation) +
-                                  " keeps serving:";
-            for (const auto& reason : result.errors) message += "\n" + reason;
-            response = error(ApiError{422, std::move(message), "invalid_request_error", std::nullopt, "config_invalid"});
-            co_return response;
-        }
-        response.body = R"({"reloaded":true,"generation":)" + std::to_string(result.generation) + R"(,"summary":)";
-        append_json_string(response.body, result.summary);
-        response.body += "}";
-        co_return response;
+    if (path == "/admin/reload" && method == "POST") co_return co_await reload(shared);
+    if (path == "/admin/models" && method == "GET") co_return list_models(*generation);
+    if (path == "/admin/keys" && method == "GET") co_return list_keys(shared, now);
+    if (path == "/admin/keys" && method == "POST") {
+        co_return co_await create_key(shared, *generation, request.body, now, now_ms);
     }
-
-    if (request.path == "/admin/models" && request.method == "GET") {
-        wire::LocalResponse response;
-        response.body = R"({"object":"list","data":[)";
-        for (std::size_t m = 0; m < generation->config.models.size(); ++m) {
-            const auto& model = generation->config.models[m];
-            if (m) response.body += ',';
-            response.body += R"({"name":)";
-            append_json_string(response.body, model.name);
-            response.body += R"(,"deployments":[)";
-            for (std::size_t d = 0; d < model.deployments.size(); ++d) {
-                const auto& deployment = model.deployments[d];
-                const auto& upstream = generation->config.upstreams[deployment.upstream];
-                const route::DeploymentStatus status = generation->router.status(deployment.id);
-                if (d) response.body += ',';
-                response.body += R"({"name":)";
-                append_json_string(response.body, deployment.name);
-                response.body += upstream.engine ? R"(,"engine":)" : R"(,"upstream":)";
-                append_json_string(response.body, upstream.name);
-                response.body += R"(,"model":)";
-                append_json_string(response.body, deployment.model);
-                response.body += R"(,"tier":)" + std::to_string(deployment.tier);
-                response.body += std::string(R"(,"healthy":)") + (status.healthy ? "true" : "false");
-                response.body += R"(,"breaker":")";
-                response.body += status.breaker == route::Breaker::State::closed ? "closed"
-                                 : status.breaker == route::Breaker::State::open ? "open"
-                                                                                 : "half-open";
-                response.body += R"(","in_flight":)" + std::to_string(status.outstanding) + "}";
-            }
-            response.body += R"(],"queued":)" + std::to_string(generation->router.queued(model)) + "}";
-        }
-        response.body += "]}";
-        co_return response;
+    if (path.starts_with("/admin/keys/") && method == "DELETE") {
+        co_return co_await revoke_key(shared, std::string(path.substr(12)), now_ms);
     }
-
-    if (request.path == "/admin/keys" && request.method == "GET") {
-        wire::LocalResponse response;
-        response.body = R"({"object":"list","data":[)";
-        bool first = true;
-        for (const auto& key : shared.keys.list()) {
-            if (!first) response.body += ',';
-            first = false;
-            response.body += describe(*key, now);
-        }
-        response.body += "]}";
-        co_return response;
-    }
-
-    if (request.path == "/admin/keys" && request.method == "POST") {
-        std::string why;
-        auto policy = auth::policy_from_json(request.body, &why);
-        if (!policy) co_return error(ApiError::invalid_request(why, std::nullopt, "invalid_key_request"));
-        for (const auto& name : policy->models) {
-            if (generation->config.find_model(name) == nullptr) {
-                co_return error(ApiError::invalid_request("unknown model '" + name + "'", "models", "model_not_found"));
-            }
-        }
-        if (shared.keys.by_name(policy->name)) {
-            co_return error(ApiError{409, "a key named '" + policy->name + "' exists", "invalid_request_error",
-                                     "name", "key_exists"});
-        }
-        const std::string secret = generate_api_key();
-        policy->sha256 = sha256_hex(secret);
-        if (shared.ledger) {
-            const ledger::StoredKey stored{policy->name, policy->sha256, auth::policy_to_json(*policy), now_ms};
-            // (Named first: GCC 12 mishandles temporaries inside a co_await expression.)
-            std::function<void(ledger::Store&)> save = [stored](ledger::Store& store) { store.save_key(stored); };
-            const auto failure = co_await shared.ledger->run(std::move(save));
-            if (failure) {
-                std::string what = "unknown error";
-                try {
-                    std::rethrow_exception(failure);
-                } catch (const std::exception& e) {
-                    what = e.what();
-                }
-                spdlog::error("admin: storing key '{}' failed: {}", policy->name, what);
-                co_return error(ApiError{503, "the key could not be stored: " + what, "server_error", std::nullopt,
-                                         "ledger_unavailable"});
-            }
-        }
-        const std::string name = policy->name;
-        if (!shared.keys.add(*policy, now_ms)) {
-            co_return error(ApiError{409, "a key named '" + name + "' exists", "invalid_request_error", "name",
-                                     "key_exists"});
-        }
-        spdlog::info("admin: key '{}' created", name);
-        wire::LocalResponse response;
-        response.status = 201;
-        response.body = describe(*shared.keys.by_name(name), now);
-        response.body.pop_back();
-        response.body += ",\"key\":";
-        append_json_string(response.body, secret);
-        response.body += "}";
-        co_return response;
-    }
-
-    if (request.path.starts_with("/admin/keys/") && request.method == "DELETE") {
-        const std::string name(request.path.substr(12));
-        switch (shared.keys.revoke(name)) {
-            case auth::KeyStore::Revoke::unknown:
-                co_return error(ApiError::not_found("no key named '" + name + "'", "key_not_found"));
-            case auth::KeyStore::Revoke::configured:
-                co_return error(ApiError{409, "key '" + name + "' is defined in the config file; remove it there",
-                                         "invalid_request_error", std::nullopt, "key_in_config"});
-            case auth::KeyStore::Revoke::revoked: break;
-        }
-        if (shared.ledger) {
-            std::function<void(ledger::Store&)> revoke = [name, now_ms](ledger::Store& store) {
-                store.revoke_key(name, now_ms);
-            };
-            const auto failure = co_await shared.ledger->run(std::move(revoke));
-            if (failure) spdlog::error("admin: key '{}' revoked here but not in the ledger", name);
-        }
-        spdlog::info("admin: key '{}' revoked", name);
-        wire::LocalResponse response;
-        response.body = R"({"name":)";
-        append_json_string(response.body, name);
-        response.body += R"(,"revoked":true})";
-        co_return response;
-    }
-
-    co_return error(ApiError::not_found("Invalid URL (" + std::string(request.method) + " " +
-                                             std::string(request.path) + ")",
-                                         "unknown_url"));
+    co_return error(ApiError::not_found("Invalid URL (" + std::string(method) + " " + std::string(path) + ")",
+                                        "unknown_url"));
 }
 
 }  // namespace switchyard::server

@@ -14,13 +14,53 @@ using metrics::append_header;
 using metrics::append_number;
 using metrics::append_sample;
 
+// The request series' histograms, in the order they are rendered. A new one is a line here
+// beside its Histogram in metrics::Series.
+struct HistogramFamily {
+    std::string_view name;
+    std::string_view help;
+    metrics::Histogram metrics::Series::*series;
+};
+constexpr HistogramFamily kHistograms[] = {
+    {"switchyard_request_duration_seconds", "From a request's arrival to the last byte sent.",
+     &metrics::Series::duration},
+    {"switchyard_time_to_first_token_seconds", "From sending a request upstream to its first body byte.",
+     &metrics::Series::ttft},
+    {"switchyard_inter_token_latency_seconds",
+     "Mean time between two output tokens of a request: (duration - time to first token) / (tokens - 1).",
+     &metrics::Series::tpot},
+};
+
+// One histogram of one label set, summed over the I/O threads.
+struct HistogramTotals {
+    std::array<std::uint64_t, metrics::kBuckets.size() + 1> counts{};
+    double sum = 0;
+};
+
+// One label set's series, summed over the I/O threads.
 struct Totals {
     std::uint64_t requests = 0;
     std::uint64_t prompt = 0;
     std::uint64_t completion = 0;
     double cost = 0;
-    std::array<std::uint64_t, metrics::kBuckets.size() + 1> duration{}, ttft{}, tpot{};
-    double duration_sum = 0, ttft_sum = 0, tpot_sum = 0;
+    std::array<HistogramTotals, std::size(kHistograms)> histograms{};
+};
+
+// The request series' counters, in the order they are rendered.
+struct CounterFamily {
+    std::string_view name;
+    std::string_view help;
+    double (*value)(const Totals&);
+};
+constexpr CounterFamily kCounters[] = {
+    {"switchyard_requests_total",
+     "Requests answered on the OpenAI endpoints, by model asked for, deployment, tier, key and status class.",
+     [](const Totals& t) { return static_cast<double>(t.requests); }},
+    {"switchyard_prompt_tokens_total", "Prompt tokens, as the upstreams reported them (or estimated).",
+     [](const Totals& t) { return static_cast<double>(t.prompt); }},
+    {"switchyard_completion_tokens_total", "Completion tokens, as reported (or estimated).",
+     [](const Totals& t) { return static_cast<double>(t.completion); }},
+    {"switchyard_cost_dollars_total", "What the requests cost, in US dollars.", [](const Totals& t) { return t.cost; }},
 };
 
 using Key = std::tuple<std::string, std::string, int, std::string, std::string>;
@@ -53,11 +93,11 @@ void sample(std::string& out, std::string_view name, std::string_view labels, do
 }
 
 void histogram(std::string& out, std::string_view name, std::string_view help, const std::map<Key, Totals>& all,
-               auto member, auto sum_member) {
+               std::size_t index) {
     header(out, name, "histogram", help);
     const std::string bucket = std::string(name) + "_bucket";
     for (const auto& [key, totals] : all) {
-        const auto& counts = totals.*member;
+        const auto& counts = totals.histograms[index].counts;
         std::uint64_t cumulative = 0;
         for (std::size_t i = 0; i < counts.size(); ++i) {
             cumulative += counts[i];
@@ -70,7 +110,7 @@ void histogram(std::string& out, std::string_view name, std::string_view help, c
             le += '"';
             sample(out, bucket, labels_of(key, le), static_cast<double>(cumulative));
         }
-        sample(out, std::string(name) + "_sum", labels_of(key), totals.*sum_member);
+        sample(out, std::string(name) + "_sum", labels_of(key), totals.histograms[index].sum);
         sample(out, std::string(name) + "_count", labels_of(key), static_cast<double>(cumulative));
     }
 }
@@ -82,66 +122,55 @@ std::string label_name(std::string_view raw) {
     return out;
 }
 
-}  // namespace
-
-std::string render_metrics(Shared& shared) {
-    std::map<Key, Totals> all;
+// The I/O threads' request series, summed by label set, and their refusals.
+struct RequestTotals {
+    std::map<Key, Totals> series;
     std::array<std::uint64_t, static_cast<std::size_t>(metrics::Refusal::count)> refusals{};
+};
+
+RequestTotals sum_workers(const Shared& shared) {
+    RequestTotals all;
     for (Worker* worker : shared.workers) {
         worker->metrics.each([&](const metrics::Labels& l, const metrics::Series& s) {
-            Totals& t = all[Key{l.model, l.deployment, l.tier, l.key, l.status}];
+            Totals& t = all.series[Key{l.model, l.deployment, l.tier, l.key, l.status}];
             t.requests += s.requests.get();
             t.prompt += s.prompt_tokens.get();
             t.completion += s.completion_tokens.get();
             t.cost += s.cost.get();
-            for (std::size_t i = 0; i <= metrics::kBuckets.size(); ++i) {
-                t.duration[i] += s.duration.bucket(i);
-                t.ttft[i] += s.ttft.bucket(i);
-                t.tpot[i] += s.tpot.bucket(i);
+            for (std::size_t h = 0; h < std::size(kHistograms); ++h) {
+                const metrics::Histogram& observed = s.*kHistograms[h].series;
+                HistogramTotals& total = t.histograms[h];
+                for (std::size_t i = 0; i <= metrics::kBuckets.size(); ++i) total.counts[i] += observed.bucket(i);
+                total.sum += observed.sum();
             }
-            t.duration_sum += s.duration.sum();
-            t.ttft_sum += s.ttft.sum();
-            t.tpot_sum += s.tpot.sum();
         });
-        for (std::size_t i = 0; i < refusals.size(); ++i) {
-            refusals[i] += worker->metrics.refusals(static_cast<metrics::Refusal>(i));
+        for (std::size_t i = 0; i < all.refusals.size(); ++i) {
+            all.refusals[i] += worker->metrics.refusals(static_cast<metrics::Refusal>(i));
         }
     }
+    return all;
+}
 
-    std::string out;
-    out.reserve(16 * 1024);
-    const auto per_series = [&](std::string_view name, std::string_view type, std::string_view help, auto value) {
-        header(out, name, type, help);
-        for (const auto& [key, totals] : all) sample(out, name, labels_of(key), value(totals));
-    };
-    per_series("switchyard_requests_total", "counter",
-               "Requests answered on the OpenAI endpoints, by model asked for, deployment, tier, key and status class.",
-               [](const Totals& t) { return static_cast<double>(t.requests); });
-    per_series("switchyard_prompt_tokens_total", "counter", "Prompt tokens, as the upstreams reported them (or estimated).",
-               [](const Totals& t) { return static_cast<double>(t.prompt); });
-    per_series("switchyard_completion_tokens_total", "counter", "Completion tokens, as reported (or estimated).",
-               [](const Totals& t) { return static_cast<double>(t.completion); });
-    per_series("switchyard_cost_dollars_total", "counter", "What the requests cost, in US dollars.",
-               [](const Totals& t) { return t.cost; });
-    histogram(out, "switchyard_request_duration_seconds", "From a request's arrival to the last byte sent.", all,
-              &Totals::duration, &Totals::duration_sum);
-    histogram(out, "switchyard_time_to_first_token_seconds", "From sending a request upstream to its first body byte.",
-              all, &Totals::ttft, &Totals::ttft_sum);
-    histogram(out, "switchyard_inter_token_latency_seconds",
-              "Mean time between two output tokens of a request: (duration - time to first token) / (tokens - 1).",
-              all, &Totals::tpot, &Totals::tpot_sum);
-
+void render_requests(std::string& out, const RequestTotals& all) {
+    for (const auto& counter : kCounters) {
+        header(out, counter.name, "counter", counter.help);
+        for (const auto& [key, totals] : all.series) sample(out, counter.name, labels_of(key), counter.value(totals));
+    }
+    for (std::size_t h = 0; h < std::size(kHistograms); ++h) {
+        histogram(out, kHistograms[h].name, kHistograms[h].help, all.series, h);
+    }
     header(out, "switchyard_refusals_total", "counter", "Requests refused before reaching an upstream, by reason.");
-    for (std::size_t i = 0; i < refusals.size(); ++i) {
+    for (std::size_t i = 0; i < all.refusals.size(); ++i) {
         std::string labels = "{reason=\"";
         labels += metrics::to_string(static_cast<metrics::Refusal>(i));
         labels += "\"}";
-        sample(out, "switchyard_refusals_total", labels, static_cast<double>(refusals[i]));
+        sample(out, "switchyard_refusals_total", labels, static_cast<double>(all.refusals[i]));
     }
+}
 
-    // Deployments, from the router of the current generation.
-    const std::shared_ptr<Generation> generation = shared.current();
-    route::Router& router = generation->router;
+// Deployments, queues and routing events, from the router of the current generation.
+void render_routing(std::string& out, Generation& generation) {
+    route::Router& router = generation.router;
     struct Gauge {
         std::string_view name, type, help;
         double (*value)(const route::DeploymentStatus&);
@@ -167,7 +196,7 @@ std::string render_metrics(Shared& shared) {
     };
     for (const auto& gauge : kDeploymentGauges) {
         header(out, gauge.name, gauge.type, gauge.help);
-        for (std::size_t id = 0; id < generation->config.deployment_count; ++id) {
+        for (std::size_t id = 0; id < generation.config.deployment_count; ++id) {
             const auto status = router.status(id);
             std::string labels = "{model=\"";
             append_escaped(labels, status.model);
@@ -178,7 +207,7 @@ std::string render_metrics(Shared& shared) {
         }
     }
     header(out, "switchyard_queued_requests", "gauge", "Requests waiting in a model's tier queues.");
-    for (const auto& model : generation->config.models) {
+    for (const auto& model : generation.config.models) {
         std::string labels = "{model=\"";
         append_escaped(labels, model.name);
         labels += "\"}";
@@ -198,93 +227,115 @@ std::string render_metrics(Shared& shared) {
         header(out, name, "counter", "Routing events (see docs/observability.md).");
         sample(out, name, "", static_cast<double>(counter->load()));
     }
+}
 
-    header(out, "switchyard_requests_in_flight", "gauge", "Requests being read, forwarded or answered.");
-    sample(out, "switchyard_requests_in_flight", "", static_cast<double>(shared.in_flight.load()));
-    header(out, "switchyard_open_connections", "gauge", "Open caller connections.");
-    sample(out, "switchyard_open_connections", "", static_cast<double>(shared.open_connections.load()));
+// A single sample without labels under its own header.
+void single(std::string& out, std::string_view name, std::string_view type, std::string_view help, double value) {
+    header(out, name, type, help);
+    sample(out, name, "", value);
+}
 
-    if (shared.fleet) shared.fleet->render_metrics(out);
-    if (!shared.engines.empty()) {
-        const auto engines = shared.engines.status();
-        const auto engine_label = [](const engine::Status& status) {
-            std::string labels = "{engine=\"";
-            append_escaped(labels, status.name);
-            return labels + '"';
-        };
-        header(out, "switchyard_engine_state", "gauge", "1 for the state each supervised engine is in, 0 for the others.");
-        for (const auto& status : engines) {
-            for (const auto state : {engine::State::stopped, engine::State::loading, engine::State::ready,
-                                     engine::State::draining, engine::State::failed}) {
-                sample(out, "switchyard_engine_state",
-                       engine_label(status) + ",state=\"" + std::string(engine::to_string(state)) + "\"}",
-                       status.state == state ? 1 : 0);
-            }
-        }
-        header(out, "switchyard_engine_restarts_total", "counter", "Restarts of an engine (crashes, memory limits, failed checks).");
-        for (const auto& status : engines) {
-            sample(out, "switchyard_engine_restarts_total", engine_label(status) + "}", static_cast<double>(status.restarts));
-        }
-        header(out, "switchyard_engine_memory_bytes", "gauge",
-               "An engine's memory: resident (kind=\"rss\") and on the GPU (kind=\"gpu\", when nvidia-smi is there).");
-        for (const auto& status : engines) {
-            sample(out, "switchyard_engine_memory_bytes", engine_label(status) + ",kind=\"rss\"}",
-                   static_cast<double>(status.rss_bytes));
-            if (status.gpu_bytes) {
-                sample(out, "switchyard_engine_memory_bytes", engine_label(status) + ",kind=\"gpu\"}",
-                       static_cast<double>(*status.gpu_bytes));
-            }
-        }
-        header(out, "switchyard_engine_requests_in_flight", "gauge", "Requests in flight on an engine's deployments.");
-        for (const auto& status : engines) {
-            sample(out, "switchyard_engine_requests_in_flight", engine_label(status) + "}",
-                   static_cast<double>(status.in_flight));
-        }
-        header(out, "switchyard_engine_uptime_seconds", "gauge", "Seconds since the engine became ready (0 when not running).");
-        for (const auto& status : engines) {
-            sample(out, "switchyard_engine_uptime_seconds", engine_label(status) + "}", status.uptime_s);
+void render_engines(std::string& out, const engine::Supervisor& supervisor) {
+    const auto engines = supervisor.status();
+    const auto engine_label = [](const engine::Status& status) {
+        std::string labels = "{engine=\"";
+        append_escaped(labels, status.name);
+        return labels + '"';
+    };
+    header(out, "switchyard_engine_state", "gauge", "1 for the state each supervised engine is in, 0 for the others.");
+    for (const auto& status : engines) {
+        for (const auto state : {engine::State::stopped, engine::State::loading, engine::State::ready,
+                                 engine::State::draining, engine::State::failed}) {
+            sample(out, "switchyard_engine_state",
+                   engine_label(status) + ",state=\"" + std::string(engine::to_string(state)) + "\"}",
+                   status.state == state ? 1 : 0);
         }
     }
+    header(out, "switchyard_engine_restarts_total", "counter", "Restarts of an engine (crashes, memory limits, failed checks).");
+    for (const auto& status : engines) {
+        sample(out, "switchyard_engine_restarts_total", engine_label(status) + "}", static_cast<double>(status.restarts));
+    }
+    header(out, "switchyard_engine_memory_bytes", "gauge",
+           "An engine's memory: resident (kind=\"rss\") and on the GPU (kind=\"gpu\", when nvidia-smi is there).");
+    for (const auto& status : engines) {
+        sample(out, "switchyard_engine_memory_bytes", engine_label(status) + ",kind=\"rss\"}",
+               static_cast<double>(status.rss_bytes));
+        if (status.gpu_bytes) {
+            sample(out, "switchyard_engine_memory_bytes", engine_label(status) + ",kind=\"gpu\"}",
+                   static_cast<double>(*status.gpu_bytes));
+        }
+    }
+    header(out, "switchyard_engine_requests_in_flight", "gauge", "Requests in flight on an engine's deployments.");
+    for (const auto& status : engines) {
+        sample(out, "switchyard_engine_requests_in_flight", engine_label(status) + "}",
+               static_cast<double>(status.in_flight));
+    }
+    header(out, "switchyard_engine_uptime_seconds", "gauge", "Seconds since the engine became ready (0 when not running).");
+    for (const auto& status : engines) {
+        sample(out, "switchyard_engine_uptime_seconds", engine_label(status) + "}", status.uptime_s);
+    }
+}
 
-    header(out, "switchyard_config_generation", "gauge", "The config in use: 1 at start, one more each applied reload.");
-    sample(out, "switchyard_config_generation", "", static_cast<double>(generation->number));
+void render_config(std::string& out, const Shared& shared, const Generation& generation) {
+    single(out, "switchyard_config_generation", "gauge", "The config in use: 1 at start, one more each applied reload.",
+           static_cast<double>(generation.number));
     header(out, "switchyard_config_reloads_total", "counter", "Config reloads (SIGHUP or POST /admin/reload), by result.");
     sample(out, "switchyard_config_reloads_total", "{result=\"applied\"}", static_cast<double>(shared.reloads_applied.load()));
     sample(out, "switchyard_config_reloads_total", "{result=\"refused\"}", static_cast<double>(shared.reloads_refused.load()));
-    header(out, "switchyard_config_last_reload_success_timestamp_seconds", "gauge",
-           "When the config in use was loaded (start-up or the last applied reload), Unix seconds.");
-    sample(out, "switchyard_config_last_reload_success_timestamp_seconds", "",
+    single(out, "switchyard_config_last_reload_success_timestamp_seconds", "gauge",
+           "When the config in use was loaded (start-up or the last applied reload), Unix seconds.",
            static_cast<double>(shared.last_reload_ok_ms.load()) / 1000.0);
+}
 
-    if (shared.ledger) {
-        const auto stats = shared.ledger->stats();
-        header(out, "switchyard_ledger_queued_rows", "gauge", "Ledger rows waiting to be written.");
-        sample(out, "switchyard_ledger_queued_rows", "", static_cast<double>(stats.queued));
-        header(out, "switchyard_ledger_written_rows_total", "counter", "Ledger rows written.");
-        sample(out, "switchyard_ledger_written_rows_total", "", static_cast<double>(stats.written));
-        header(out, "switchyard_ledger_dropped_rows_total", "counter",
-               "Ledger rows dropped because the queue was full or the database stayed unreachable.");
-        sample(out, "switchyard_ledger_dropped_rows_total", "", static_cast<double>(stats.dropped));
-        header(out, "switchyard_ledger_failed_batches_total", "counter", "Ledger batches whose write failed (kept, retried).");
-        sample(out, "switchyard_ledger_failed_batches_total", "", static_cast<double>(stats.failed_batches));
-    }
+void render_ledger(std::string& out, ledger::Ledger& ledger) {
+    const auto stats = ledger.stats();
+    single(out, "switchyard_ledger_queued_rows", "gauge", "Ledger rows waiting to be written.",
+           static_cast<double>(stats.queued));
+    single(out, "switchyard_ledger_written_rows_total", "counter", "Ledger rows written.",
+           static_cast<double>(stats.written));
+    single(out, "switchyard_ledger_dropped_rows_total", "counter",
+           "Ledger rows dropped because the queue was full or the database stayed unreachable.",
+           static_cast<double>(stats.dropped));
+    single(out, "switchyard_ledger_failed_batches_total", "counter", "Ledger batches whose write failed (kept, retried).",
+           static_cast<double>(stats.failed_batches));
+}
 
-    const auto keys = shared.keys.list();
-    if (!keys.empty()) {
-        header(out, "switchyard_key_info", "gauge", "Each API key's labels, to join with the key label of other series.");
-        for (const auto& key : keys) {
-            std::string labels = "{key=\"";
-            append_escaped(labels, key->policy.name);
+// Each key's labels, as an info metric.
+void render_keys(std::string& out, const std::vector<std::shared_ptr<auth::KeyEntry>>& keys) {
+    header(out, "switchyard_key_info", "gauge", "Each API key's labels, to join with the key label of other series.");
+    for (const auto& key : keys) {
+        std::string labels = "{key=\"";
+        append_escaped(labels, key->policy.name);
+        labels += '"';
+        for (const auto& [name, value] : key->policy.labels) {
+            labels += ',' + label_name(name) + "=\"";
+            append_escaped(labels, value);
             labels += '"';
-            for (const auto& [name, value] : key->policy.labels) {
-                labels += ',' + label_name(name) + "=\"";
-                append_escaped(labels, value);
-                labels += '"';
-            }
-            labels += '}';
-            sample(out, "switchyard_key_info", labels, 1);
         }
+        labels += '}';
+        sample(out, "switchyard_key_info", labels, 1);
     }
+}
+
+}  // namespace
+
+std::string render_metrics(Shared& shared) {
+    const RequestTotals totals = sum_workers(shared);
+    std::string out;
+    out.reserve(16 * 1024);
+    render_requests(out, totals);
+    const std::shared_ptr<Generation> generation = shared.current();
+    render_routing(out, *generation);
+    single(out, "switchyard_requests_in_flight", "gauge", "Requests being read, forwarded or answered.",
+           static_cast<double>(shared.in_flight.load()));
+    single(out, "switchyard_open_connections", "gauge", "Open caller connections.",
+           static_cast<double>(shared.open_connections.load()));
+    if (shared.fleet) shared.fleet->render_metrics(out);
+    if (!shared.engines.empty()) render_engines(out, shared.engines);
+    render_config(out, shared, *generation);
+    if (shared.ledger) render_ledger(out, *shared.ledger);
+    const auto keys = shared.keys.list();
+    if (!keys.empty()) render_keys(out, keys);
     return out;
 }
 

@@ -403,42 +403,92 @@ asio::awaitable<void> Fleet::sync_loop(Connection& connection) {
     }
 }
 
+// What one sync sends to Redis and reads back, in the sync script's order: budget entries, then
+// deployments' requests in flight, then breaker openings.
+struct Fleet::SyncRound {
+    struct BudgetEntry {
+        std::string key;
+        double add = 0;   // spend not yet added in Redis
+        double seed = 0;  // what this instance knows was spent, should Redis have nothing
+        long ttl = 0;
+    };
+    std::time_t now = 0;
+    SteadyTime steady_now{};
+    std::vector<BudgetEntry> budget;
+    std::vector<std::shared_ptr<auth::KeyEntry>> budget_keys;  // the (day, month) pairs first in `budget`
+    std::vector<std::size_t> limited;   // deployment ids with a concurrency limit...
+    std::vector<std::string> counts;    // ... and their requests in flight here
+    std::vector<std::size_t> breakers;  // deployment ids with a breaker...
+    std::vector<std::string> publish;   // ... and the cooldown (ms) of one that opened here since the last sync, or 0
+
+    std::size_t replies() const { return budget.size() + limited.size() + breakers.size(); }
+};
+
+namespace {
+
+struct DeploymentOf {
+    const config::Model* model = nullptr;
+    const config::Deployment* deployment = nullptr;
+};
+
+DeploymentOf find_deployment(const config::Gateway& config, std::size_t id) {
+    for (const auto& model : config.models) {
+        for (const auto& deployment : model.deployments) {
+            if (deployment.id == id) return {&model, &deployment};
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
 asio::awaitable<bool> Fleet::sync_once(Connection& connection) {
     // Deployments are read from (and fed back to) the router of the current config generation.
+    const std::shared_ptr<const Binding> binding = sync_binding();
+    if (!binding) co_return true;
+    const config::Gateway& config = *binding->config;
+    route::Router& router = *binding->router;
+    SyncRound round;
+    round.now = std::time(nullptr);
+    collect_budgets(round);
+    collect_deployments(round, config, router);
+    const Result result = co_await send_sync(connection, config, round);
+    if (!result.ok() || result.reply->type != Reply::Type::array || result.reply->elements.size() != round.replies()) {
+        sync_failed(round, config, router, result);
+        co_return false;
+    }
+    note(true, {});
+    last_sync_ms_.store(unix_ms());
+    apply_sync(round, router, result.reply->elements);
+    co_return true;
+}
+
+std::shared_ptr<const Fleet::Binding> Fleet::sync_binding() {
     std::shared_ptr<const Binding> binding;
     {
         std::lock_guard lock(mutex_);
         binding = binding_;
     }
-    if (!binding) co_return true;
-    const config::Gateway& config = *binding->config;
-    route::Router& router = *binding->router;
-    if (synced_binding_ != binding) {
-        // A new generation: start from its breakers' counts, so that none looks newly opened.
-        synced_binding_ = binding;
-        breaker_opened_.assign(config.deployment_count, 0);
-        for (std::size_t id = 0; id < config.deployment_count; ++id) {
-            breaker_opened_[id] = router.status(id).breaker_opened;
-        }
+    if (!binding || synced_binding_ == binding) return binding;
+    // A new generation: start from its breakers' counts, so that none looks newly opened.
+    synced_binding_ = binding;
+    breaker_opened_.assign(binding->config->deployment_count, 0);
+    for (std::size_t id = 0; id < binding->config->deployment_count; ++id) {
+        breaker_opened_[id] = binding->router->status(id).breaker_opened;
     }
-    const std::time_t now = std::time(nullptr);
+    return binding;
+}
+
+// Budgets: a (day, month) pair of entries per key with a budget, then unsent spend of other days
+// or keys (a day that just ended, a key revoked).
+void Fleet::collect_budgets(SyncRound& round) {
     std::map<std::string, double> unsent;
     {
         std::lock_guard lock(mutex_);
         unsent.swap(unsent_spend_);
     }
-    // Budgets: a (day, month) pair of entries per key with a budget, then unsent spend of other
-    // days or keys (a day that just ended, a key revoked).
-    struct BudgetEntry {
-        std::string key;
-        double add = 0;
-        double seed = 0;
-        long ttl = 0;
-    };
-    std::vector<BudgetEntry> budget;
-    std::vector<std::shared_ptr<auth::KeyEntry>> budget_keys;
-    const std::string day = day_text(now);
-    const std::string month = month_text(now);
+    const std::string day = day_text(round.now);
+    const std::string month = month_text(round.now);
     constexpr long kDayTtl = 2 * 86400;
     constexpr long kMonthTtl = 32 * 86400;
     const auto take = [&](const std::string& name) {
@@ -451,75 +501,77 @@ asio::awaitable<bool> Fleet::sync_once(Connection& connection) {
     for (auto& key : keys_.list()) {
         if (!key->budget.any()) continue;
         const std::string base = state_.prefix + ":spend:" + key->policy.name + ":";
-        BudgetEntry today{base + day, 0, 0, kDayTtl};
+        SyncRound::BudgetEntry today{base + day, 0, 0, kDayTtl};
         today.add = take(today.key);
-        today.seed = std::max(0.0, key->budget.spent_today(now) - today.add);
-        BudgetEntry this_month{base + month, 0, 0, kMonthTtl};
+        today.seed = std::max(0.0, key->budget.spent_today(round.now) - today.add);
+        SyncRound::BudgetEntry this_month{base + month, 0, 0, kMonthTtl};
         this_month.add = take(this_month.key);
-        this_month.seed = std::max(0.0, key->budget.spent_this_month(now) - this_month.add);
-        budget.push_back(std::move(today));
-        budget.push_back(std::move(this_month));
-        budget_keys.push_back(key);
+        this_month.seed = std::max(0.0, key->budget.spent_this_month(round.now) - this_month.add);
+        round.budget.push_back(std::move(today));
+        round.budget.push_back(std::move(this_month));
+        round.budget_keys.push_back(key);
     }
     for (const auto& [name, usd] : unsent) {
         const bool day_key = name.size() - name.rfind(':') - 1 == 10;  // ...:YYYY-MM-DD, or ...:YYYY-MM
-        budget.push_back(BudgetEntry{name, usd, 0, day_key ? kDayTtl : kMonthTtl});
+        round.budget.push_back(SyncRound::BudgetEntry{name, usd, 0, day_key ? kDayTtl : kMonthTtl});
     }
-    // Requests in flight on deployments with a concurrency limit; breakers that opened here.
-    std::vector<std::size_t> limited;   // deployment ids
-    std::vector<std::size_t> breakers;  // deployment ids
-    std::vector<std::string> counts;
-    std::vector<std::string> publish;
-    const SteadyTime steady_now = system_clock().now();
+}
+
+// Requests in flight on deployments with a concurrency limit; breakers that opened here.
+void Fleet::collect_deployments(SyncRound& round, const config::Gateway& config, route::Router& router) {
+    round.steady_now = system_clock().now();
     for (const auto& model : config.models) {
         for (const auto& deployment : model.deployments) {
             const route::DeploymentStatus status = router.status(deployment.id);
             if (deployment.max_concurrency > 0) {
-                limited.push_back(deployment.id);
-                counts.push_back(std::to_string(status.outstanding));
+                round.limited.push_back(deployment.id);
+                round.counts.push_back(std::to_string(status.outstanding));
             }
             const auto& upstream = config.upstreams[deployment.upstream];
             if (upstream.breaker.enabled) {
-                breakers.push_back(deployment.id);
+                round.breakers.push_back(deployment.id);
                 long long ms = 0;
                 if (status.breaker_opened > breaker_opened_[deployment.id] &&
                     status.breaker == route::Breaker::State::open) {
                     ms = upstream.breaker.cooldown.count();
                 }
                 breaker_opened_[deployment.id] = status.breaker_opened;
-                publish.push_back(std::to_string(ms));
+                round.publish.push_back(std::to_string(ms));
             }
         }
     }
+}
+
+// The sync script's call: KEYS are the round's Redis keys; ARGV this instance, the heartbeat,
+// the three counts, then each key's numbers.
+asio::awaitable<Result> Fleet::send_sync(Connection& connection, const config::Gateway& config,
+                                         const SyncRound& round) {
     const auto deployment_key = [&](const char* kind, std::size_t id) {
-        for (const auto& model : config.models) {
-            for (const auto& deployment : model.deployments) {
-                if (deployment.id == id) return state_.prefix + ":" + kind + ":" + model.name + "/" + deployment.name;
-            }
-        }
-        return std::string();
+        const DeploymentOf found = find_deployment(config, id);
+        if (!found.deployment) return std::string();
+        return state_.prefix + ":" + kind + ":" + found.model->name + "/" + found.deployment->name;
     };
-    std::vector<std::string> names;  // keys, in order
+    std::vector<std::string> names;   // keys, in order
     std::vector<std::string> values;  // numbers, in order
-    for (const auto& entry : budget) {
+    for (const auto& entry : round.budget) {
         names.push_back(entry.key);
         values.push_back(number_text(entry.add));
         values.push_back(number_text(entry.seed));
         values.push_back(std::to_string(entry.ttl));
     }
-    for (std::size_t i = 0; i < limited.size(); ++i) {
-        names.push_back(deployment_key("inflight", limited[i]));
-        values.push_back(counts[i]);
+    for (std::size_t i = 0; i < round.limited.size(); ++i) {
+        names.push_back(deployment_key("inflight", round.limited[i]));
+        values.push_back(round.counts[i]);
     }
-    for (std::size_t i = 0; i < breakers.size(); ++i) {
-        names.push_back(deployment_key("breaker", breakers[i]));
-        values.push_back(publish[i]);
+    for (std::size_t i = 0; i < round.breakers.size(); ++i) {
+        names.push_back(deployment_key("breaker", round.breakers[i]));
+        values.push_back(round.publish[i]);
     }
     const std::string key_count = std::to_string(names.size());
     const std::string heartbeat = std::to_string(3 * state_.sync_interval.count());
-    const std::string nb = std::to_string(budget.size());
-    const std::string nc = std::to_string(limited.size());
-    const std::string nk = std::to_string(breakers.size());
+    const std::string nb = std::to_string(round.budget.size());
+    const std::string nc = std::to_string(round.limited.size());
+    const std::string nk = std::to_string(round.breakers.size());
     std::vector<std::string_view> args{"", "", key_count};
     for (const auto& name : names) args.emplace_back(name);
     args.emplace_back(instance_);
@@ -528,60 +580,53 @@ asio::awaitable<bool> Fleet::sync_once(Connection& connection) {
     args.emplace_back(nc);
     args.emplace_back(nk);
     for (const auto& value : values) args.emplace_back(value);
+    co_return co_await eval(connection, sync_sha_, kSyncScript, args);
+}
 
-    const Result result = co_await eval(connection, sync_sha_, kSyncScript, args);
-    const bool ok = result.ok() && result.reply->type == Reply::Type::array &&
-                    result.reply->elements.size() == budget.size() + limited.size() + breakers.size();
-    if (!ok) {
-        // Keep the spend for the next try; shared counts are unknown: fail-open gives this
-        // instance its share of each concurrency limit, fail-closed none of it.
-        {
-            std::lock_guard lock(mutex_);
-            for (const auto& entry : budget) {
-                if (entry.add > 0) unsent_spend_[entry.key] += entry.add;
-            }
+// Keeps the spend for the next try; shared counts are unknown: fail-open gives this instance its
+// share of each concurrency limit, fail-closed none of it.
+void Fleet::sync_failed(const SyncRound& round, const config::Gateway& config, route::Router& router,
+                        const Result& result) {
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& entry : round.budget) {
+            if (entry.add > 0) unsent_spend_[entry.key] += entry.add;
         }
-        for (std::size_t id : limited) {
-            const std::size_t limit = [&] {
-                for (const auto& model : config.models) {
-                    for (const auto& deployment : model.deployments) {
-                        if (deployment.id == id) return deployment.max_concurrency;
-                    }
-                }
-                return std::size_t{0};
-            }();
-            const std::size_t share = fail_open() ? (limit + state_.instances - 1) / state_.instances : 0;
-            router.set_remote_outstanding(id, limit - std::min(limit, std::max<std::size_t>(share, fail_open() ? 1 : 0)));
-        }
-        const std::string why = !result.ok()                ? result.unavailable
-                                : result.reply->is_error() ? "Redis error: " + result.reply->text
-                                                           : std::string("an unexpected reply to the sync script");
-        note(false, why);
-        co_return false;
     }
-    note(true, {});
-    last_sync_ms_.store(unix_ms());
-    const auto& elements = result.reply->elements;
-    for (std::size_t i = 0; i < budget_keys.size(); ++i) {
-        auto& key = *budget_keys[i];
+    for (std::size_t id : round.limited) {
+        const DeploymentOf found = find_deployment(config, id);
+        const std::size_t limit = found.deployment ? found.deployment->max_concurrency : 0;
+        const std::size_t share = fail_open() ? (limit + state_.instances - 1) / state_.instances : 0;
+        router.set_remote_outstanding(id, limit - std::min(limit, std::max<std::size_t>(share, fail_open() ? 1 : 0)));
+    }
+    const std::string why = !result.ok()                ? result.unavailable
+                            : result.reply->is_error() ? "Redis error: " + result.reply->text
+                                                       : std::string("an unexpected reply to the sync script");
+    note(false, why);
+}
+
+// The fleet's totals: each key's spend today and this month, the other instances' requests in
+// flight, and breakers opened elsewhere (held here for their cooldown).
+void Fleet::apply_sync(const SyncRound& round, route::Router& router, const std::vector<Reply>& elements) {
+    for (std::size_t i = 0; i < round.budget_keys.size(); ++i) {
+        auto& key = *round.budget_keys[i];
         const double today = parse_double(elements[2 * i]);
         const double this_month = parse_double(elements[2 * i + 1]);
-        key.budget.load(std::max(today, key.budget.spent_today(now)), std::max(this_month, key.budget.spent_this_month(now)),
-                        now);
+        key.budget.load(std::max(today, key.budget.spent_today(round.now)),
+                        std::max(this_month, key.budget.spent_this_month(round.now)), round.now);
     }
-    for (std::size_t i = 0; i < limited.size(); ++i) {
-        const auto& element = elements[budget.size() + i];
-        router.set_remote_outstanding(limited[i], element.type == Reply::Type::integer
-                                                       ? static_cast<std::size_t>(std::max<std::int64_t>(0, element.integer))
-                                                       : 0);
+    for (std::size_t i = 0; i < round.limited.size(); ++i) {
+        const auto& element = elements[round.budget.size() + i];
+        router.set_remote_outstanding(round.limited[i], element.type == Reply::Type::integer
+                                                            ? static_cast<std::size_t>(std::max<std::int64_t>(0, element.integer))
+                                                            : 0);
     }
-    for (std::size_t i = 0; i < breakers.size(); ++i) {
-        const auto& element = elements[budget.size() + limited.size() + i];
+    for (std::size_t i = 0; i < round.breakers.size(); ++i) {
+        const auto& element = elements[round.budget.size() + round.limited.size() + i];
         if (element.type == Reply::Type::integer && element.integer > 0) {
-            router.hold(breakers[i], steady_now + std::chrono::milliseconds(element.integer));
+            router.hold(round.breakers[i], round.steady_now + std::chrono::milliseconds(element.integer));
         }
     }
-    co_return true;
 }
 
 void Fleet::render_metrics(std::string& out) const {

@@ -156,6 +156,15 @@ private:
     void give_back(Connection& connection, const std::string& key, Lease& lease);
     asio::awaitable<void> sync_loop(Connection& connection);
     asio::awaitable<bool> sync_once(Connection& connection);
+    // One sync's parts, in order (fleet.cpp).
+    struct SyncRound;
+    std::shared_ptr<const Binding> sync_binding();
+    void collect_budgets(SyncRound& round);
+    void collect_deployments(SyncRound& round, const config::Gateway& config, route::Router& router);
+    asio::awaitable<Result> send_sync(Connection& connection, const config::Gateway& config, const SyncRound& round);
+    void sync_failed(const SyncRound& round, const config::Gateway& config, route::Router& router,
+                     const Result& result);
+    void apply_sync(const SyncRound& round, route::Router& router, const std::vector<Reply>& elements);
     asio::awaitable<Result> eval(Connection& connection, const std::string& sha, std::string_view script,
                                  std::vector<std::string_view>& args);
     std::string limit_key(const Limit& limit) const;
