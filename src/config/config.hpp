@@ -306,6 +306,9 @@ struct Server {
     Duration shutdown_grace{std::chrono::seconds(30)};
     bool expose_upstream_address = false;  // put the upstream's URL in error messages
     bool metrics = true;                   // record request series for GET /metrics
+    // Every forwarded response says the gateway's own time (x-switchyard-overhead-ms) and the
+    // access log has per-stage times, as for requests that send x-switchyard-debug: 1.
+    bool debug = false;
 
     bool operator==(const Server&) const = default;
 };

@@ -26,7 +26,7 @@ void read_listeners(Reader& in, const YAML::Node& node, Gateway& out) {
 void read_server(Reader& in, const YAML::Node& node, Server& out) {
     if (!in.expect_map(node, "'server'",
                        {"io_threads", "max_body_bytes", "max_header_bytes", "max_headers", "request_read_timeout",
-                        "keepalive_timeout", "shutdown_grace", "expose_upstream_address", "metrics"})) {
+                        "keepalive_timeout", "shutdown_grace", "expose_upstream_address", "metrics", "debug"})) {
         return;
     }
     in.integer(node, "io_threads", out.io_threads, 1, 256);
@@ -38,6 +38,7 @@ void read_server(Reader& in, const YAML::Node& node, Server& out) {
     in.duration(node, "shutdown_grace", out.shutdown_grace);
     in.boolean(node, "expose_upstream_address", out.expose_upstream_address);
     in.boolean(node, "metrics", out.metrics);
+    in.boolean(node, "debug", out.debug);
 }
 
 }  // namespace switchyard::config

@@ -398,7 +398,8 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, route::L
 
     // Send: the head, then the body with only the model name replaced and, when the gateway
     // accounts for usage, a stream's usage asked for.
-    const bool add_usage = request_.account_usage && request_.facts.stream && !request_.facts.include_usage;
+    const bool add_usage = request_.account_usage && request_.facts.stream && !request_.facts.include_usage &&
+                           parse::has_stream_options(request_.endpoint);
     parse::ForwardBody& body = scratch_.body;
     parse::forward_body(body, request_.body, request_.facts, deployment.model, add_usage);
     build_upstream_head(upstream, body.size());

@@ -31,6 +31,10 @@ translate::Dialect dialect_of(Endpoint endpoint) {
     }
 }
 
+bool has_stream_options(Endpoint endpoint) {
+    return endpoint == Endpoint::chat_completions || endpoint == Endpoint::completions;
+}
+
 bool generates(Endpoint endpoint) { return endpoint != Endpoint::count_tokens && endpoint != Endpoint::input_tokens; }
 
 namespace {

@@ -32,6 +32,9 @@ std::string_view path_of(Endpoint endpoint);  // "/chat/completions", ... (below
 translate::Dialect dialect_of(Endpoint endpoint);
 // Endpoints that generate (and may stream) an answer, as opposed to counting tokens.
 bool generates(Endpoint endpoint);
+// Endpoints whose body can ask a stream for its usage (stream_options.include_usage: chat and
+// legacy completions); forward_body's `add_usage` applies to these alone.
+bool has_stream_options(Endpoint endpoint);
 
 struct RequestFacts {
     std::string model;

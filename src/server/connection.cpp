@@ -523,7 +523,8 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
     const std::shared_ptr<Local> local = local_;  // kept until the request is accounted for
     Generation& generation = *local->generation;
     std::string& body = request.body();
-    account::Trace trace(account_sinks(), request_id_, named_.debug);
+    const bool debug = named_.debug || limits().debug;
+    account::Trace trace(account_sinks(), request_id_, debug);
     extra_headers_.clear();
 
     auto key = auth::authenticate(worker_.shared.keys, request[http::field::authorization], named_.api_key);
@@ -573,7 +574,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
                                         .extra_headers = extra_headers_,
                                         .arrived = trace.arrived(),
                                         .waited_before = trace.waited_so_far(),
-                                        .report_overhead = named_.debug};
+                                        .report_overhead = debug};
     const forward::Outcome outcome =
         co_await local->forwarder.run(caller, caller_side(trace, admission.charges_budget() ? &charge : nullptr));
     trace.ended(account::Stage::forward);

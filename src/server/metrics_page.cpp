@@ -126,6 +126,7 @@ std::string label_name(std::string_view raw) {
 struct RequestTotals {
     std::map<Key, Totals> series;
     std::array<std::uint64_t, static_cast<std::size_t>(metrics::Refusal::count)> refusals{};
+    HistogramTotals overhead;  // the gateway's own time, all requests together
 };
 
 RequestTotals sum_workers(const Shared& shared) {
@@ -147,6 +148,9 @@ RequestTotals sum_workers(const Shared& shared) {
         for (std::size_t i = 0; i < all.refusals.size(); ++i) {
             all.refusals[i] += worker->metrics.refusals(static_cast<metrics::Refusal>(i));
         }
+        const metrics::Histogram& overhead = worker->metrics.overhead();
+        for (std::size_t i = 0; i <= metrics::kBuckets.size(); ++i) all.overhead.counts[i] += overhead.bucket(i);
+        all.overhead.sum += overhead.sum();
     }
     return all;
 }
@@ -159,6 +163,25 @@ void render_requests(std::string& out, const RequestTotals& all) {
     for (std::size_t h = 0; h < std::size(kHistograms); ++h) {
         histogram(out, kHistograms[h].name, kHistograms[h].help, all.series, h);
     }
+    // The gateway's own time: one family without labels (its buckets are finer than the others').
+    constexpr std::string_view kOverhead = "switchyard_gateway_overhead_seconds";
+    header(out, kOverhead, "histogram",
+           "The gateway's own time per request: its total minus the time spent on upstreams and waiting for "
+           "capacity.");
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < all.overhead.counts.size(); ++i) {
+        cumulative += all.overhead.counts[i];
+        std::string le = "{le=\"";
+        if (i < metrics::kOverheadBuckets.size()) {
+            append_number(le, metrics::kOverheadBuckets[i]);
+        } else {
+            le += "+Inf";
+        }
+        le += "\"}";
+        sample(out, std::string(kOverhead) + "_bucket", le, static_cast<double>(cumulative));
+    }
+    sample(out, std::string(kOverhead) + "_sum", "", all.overhead.sum);
+    sample(out, std::string(kOverhead) + "_count", "", static_cast<double>(cumulative));
     header(out, "switchyard_refusals_total", "counter", "Requests refused before reaching an upstream, by reason.");
     for (std::size_t i = 0; i < all.refusals.size(); ++i) {
         std::string labels = "{reason=\"";

@@ -120,7 +120,7 @@ void parse_request(std::string_view input) {
     if (input.empty()) return;
     const auto options = static_cast<unsigned char>(input[0]);
     const auto endpoint = static_cast<parse::Endpoint>(options % 3);
-    const bool add_usage = (options & 4) != 0;
+    const bool add_usage = (options & 4) != 0 && parse::has_stream_options(endpoint);
     const bool same_model = (options & 8) != 0;
     const std::string_view original = input.substr(1);
 

@@ -59,6 +59,12 @@ models: [{name: m, deployments: [{upstream: cloud}]}]
     // Refused before any upstream: all of its time is the gateway's.
     EXPECT_EQ(post(gateway.port, "/v1/chat/completions", chat_body("nope")).status, 404);
 
+    // Every request, refused or served, is in the overhead histogram; none took as long as the
+    // simulated upstream.
+    const std::string metrics = get(gateway.port, "/metrics").body;
+    EXPECT_NE(metrics.find("switchyard_gateway_overhead_seconds_count 4\n"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("switchyard_gateway_overhead_seconds_bucket{le=\"0.25\"} 4\n"), std::string::npos);
+
     ASSERT_EQ(gateway.process->stop(SIGTERM), 0);
     const auto rows = read_ledger(ledger);
     ASSERT_EQ(rows.size(), 4u);
