@@ -3,12 +3,25 @@
 // read into the common form and written back, and streams however their reads are cut.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <new>
 #include <string>
 #include <vector>
 
 #include "translate/dialect.hpp"
 #include "translate/json.hpp"
 #include "translate/stream.hpp"
+
+// Counts this binary's allocations: a warm stream reader and writer must make none per event.
+static std::atomic<long> g_allocations{0};
+void* operator new(std::size_t size) {
+    ++g_allocations;
+    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace switchyard::translate {
 namespace {
@@ -756,6 +769,25 @@ TEST(ChatStreamReader, UsageInTheFinishChunkAndCallsNumberedZero) {
                                    }));
 }
 
+TEST(ChatStreamReader, AzuresFilterChunkIsNotTheStart) {
+    const std::string stream =
+        R"(data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{}}]})"
+        "\n\n"
+        R"(data: {"choices":[{"content_filter_results":{},"delta":{"content":"Hi","role":"assistant"},"finish_reason":null,"index":0}],"created":3,"id":"chatcmpl-Z","model":"gpt-4o","object":"chat.completion.chunk"})"
+        "\n\n"
+        R"(data: {"choices":[{"delta":{},"finish_reason":"content_filter","index":0}],"created":3,"id":"chatcmpl-Z","model":"gpt-4o","object":"chat.completion.chunk"})"
+        "\n\n"
+        "data: [DONE]\n\n";
+    EXPECT_EQ(read_stream(stream), (std::vector<std::string>{
+                                       R"(start "chatcmpl-Z" "gpt-4o" 3)",
+                                       R"(block_start 0 text)",
+                                       R"(delta 0 "Hi")",
+                                       R"(block_stop 0)",
+                                       R"(finish refusal)",
+                                       R"(done)",
+                                   }));
+}
+
 // Events made by hand, as another dialect's reader would make them.
 std::vector<Event> anthropic_events() {
     std::vector<Event> events;
@@ -917,6 +949,44 @@ TEST(ChatStreamWriter, AnErrorEventEndsTheStream) {
     writer->write(error, out);
     EXPECT_EQ(out, R"(data: {"error":{"message":"Overloaded","type":"server_error","param":null,"code":null}})"
                    "\n\ndata: [DONE]\n\n");
+}
+
+class CountingSink final : public EventSink {
+public:
+    void on(const Event&) override { ++events; }
+    long events = 0;
+};
+
+TEST(ChatStream, NoAllocationPerEventOnceWarm) {
+    std::vector<std::string> chunks;
+    SseSplitter splitter;
+    splitter.feed(kOpenAIStream, [&](std::string_view, std::string_view data) {
+        if (data != "[DONE]") chunks.emplace_back(data).reserve(data.size() + simdjson::SIMDJSON_PADDING);
+    });
+    simdjson::ondemand::parser parser;
+    auto reader = make_reader(Dialect::chat, parser);
+    CountingSink sink;
+    for (const auto& chunk : chunks) reader->event("", chunk, sink);  // warm
+    const long before = g_allocations;
+    for (const auto& chunk : chunks) reader->event("", chunk, sink);
+    EXPECT_EQ(g_allocations - before, 0);
+
+    AnswerOptions options;
+    auto writer = make_writer(Dialect::chat, options);
+    std::string out;
+    out.reserve(1 << 16);
+    auto events = anthropic_events();
+    events.pop_back();  // not done: the stream stays open
+    for (const Event& e : events) writer->write(e, out);  // warm
+    out.clear();
+    const long at = g_allocations;
+    for (int i = 0; i < 3; ++i) {
+        for (std::size_t j = 5; j < 12; ++j) {
+            if (events[j].kind != Event::Kind::block_start) writer->write(events[j], out);  // text and argument deltas
+        }
+    }
+    EXPECT_EQ(g_allocations - at, 0);
+    EXPECT_FALSE(out.empty());
 }
 
 // chat -> chat through StreamTranslator, the stream whole and cut in two at every byte.

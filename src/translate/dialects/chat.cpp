@@ -894,8 +894,8 @@ private:
         od::object object;
         if (doc.get_object().get(object) != simdjson::SUCCESS) return false;
         return each_field(object, [&](std::string_view key, od::value v) {
-            if (key == "id") chunk_.id = string_of(v);
-            else if (key == "model") chunk_.model = string_of(v);
+            if (key == "id") chunk_.id = empty_text(string_of(v)) ? Json{} : string_of(v);
+            else if (key == "model") chunk_.model = empty_text(string_of(v)) ? Json{} : string_of(v);
             else if (key == "created") chunk_.created = int_of(v).value_or(0);
             else if (key == "choices") return type_of(v) != od::json_type::array || each_element(v, [&](od::value c, std::size_t i) {
                 return i > 0 || gather_choice(c);  // one choice: n > 1 is refused on requests
@@ -943,6 +943,9 @@ private:
             state_ = State::done;
             return;
         }
+        // Azure's first chunk has no choices, an empty id and model (prompt_filter_results): the
+        // answer begins with the next.
+        if (!chunk_.has_choices && !chunk_.usage.found) return;
         if (state_ == State::awaiting_first_chunk) {
             event_ = Event{};
             event_.kind = Event::Kind::start;
