@@ -623,6 +623,34 @@ TEST(MessagesStream, ACutStreamClosesItsOpenBlockButDoesNotFinish) {
                                                           "block_start 0 0", R"(delta 0 "Hel")", "block_stop 0"}));
 }
 
+// llama-server's /v1/messages: keys in alphabetical order ("type" last), cached input apart, an
+// empty signature for a local model's thinking, a stop sequence.
+TEST(MessagesStream, ReadsLlamaServersKeyOrder) {
+    const std::string sse =
+        "event: message_start\ndata: {\"message\":{\"content\":[],\"id\":\"chatcmpl-x\",\"model\":\"qwen\","
+        "\"role\":\"assistant\",\"stop_reason\":null,\"stop_sequence\":null,\"type\":\"message\",\"usage\":"
+        "{\"cache_read_input_tokens\":4,\"input_tokens\":6,\"output_tokens\":0}},\"type\":\"message_start\"}\n\n"
+        "event: content_block_start\ndata: {\"content_block\":{\"signature\":\"\",\"thinking\":\"\",\"type\":"
+        "\"thinking\"},\"index\":0,\"type\":\"content_block_start\"}\n\n"
+        "event: content_block_delta\ndata: {\"delta\":{\"thinking\":\"hm\",\"type\":\"thinking_delta\"},\"index\":0,"
+        "\"type\":\"content_block_delta\"}\n\n"
+        "event: content_block_stop\ndata: {\"index\":0,\"type\":\"content_block_stop\"}\n\n"
+        "event: message_delta\ndata: {\"delta\":{\"stop_reason\":\"stop_sequence\",\"stop_sequence\":\"END\"},"
+        "\"type\":\"message_delta\",\"usage\":{\"output_tokens\":3}}\n\n"
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    Usage usage;
+    EXPECT_EQ(read_stream(sse, &usage), (std::vector<std::string>{R"(start "chatcmpl-x" "qwen" in=10 cached=4 write=0)",
+                                                                  "block_start 0 1", R"(delta 0 "hm")", "block_stop 0",
+                                                                  "finish stop_sequence in=10 out=3", "done"}));
+    EXPECT_EQ(usage.output, 3);
+    // Relayed, the stop sequence and a made msg_ id (the source's is not Anthropic-shaped) come out.
+    AnswerOptions options;
+    options.id_seed = "r";
+    const std::string out = relay({sse}, options);
+    EXPECT_NE(out.find("\"id\":\"" + json::make_id("msg_", "r", 0) + "\""), std::string::npos) << out;
+    EXPECT_NE(out.find(R"("delta":{"stop_reason":"stop_sequence","stop_sequence":"END"})"), std::string::npos) << out;
+}
+
 Event event_of(Event::Kind kind) {
     Event e;
     e.kind = kind;
