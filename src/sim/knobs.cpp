@@ -52,12 +52,20 @@ std::string describe(const Fault& fault) {
   return "none";
 }
 
+std::optional<bool> parse_tool_calls(std::string_view text) {
+  if (text == "auto") return true;
+  if (text == "off") return false;
+  return std::nullopt;
+}
+
 void render_knobs(std::string& out, const Knobs& knobs) {
   out += "{\"fault\":";
   json::append_string(out, describe(knobs.fault));
   fmt::format_to(std::back_inserter(out),
-                 ",\"fault_rate\":{},\"ttft_ms\":{},\"itl_ms\":{},\"tokens\":{},\"healthy\":{}}}",
-                 knobs.fault_rate, knobs.ttft_ms, knobs.itl_ms, knobs.tokens, knobs.healthy);
+                 ",\"fault_rate\":{},\"ttft_ms\":{},\"itl_ms\":{},\"tokens\":{},\"healthy\":{},"
+                 "\"tool_calls\":\"{}\"}}",
+                 knobs.fault_rate, knobs.ttft_ms, knobs.itl_ms, knobs.tokens, knobs.healthy,
+                 knobs.auto_tool_calls ? "auto" : "off");
 }
 
 }  // namespace sim

@@ -1,5 +1,6 @@
 // What the simulator does to each generation request: the fault to inject and how often, the
-// latencies, the completion length and whether /health reports healthy. Flags give the first values,
+// latencies, the completion length, whether offered tools get called and whether /health reports
+// healthy. Flags give the first values,
 // POST /sim/config changes them at runtime, and x-sim-* headers override them for one request.
 #pragma once
 
@@ -30,7 +31,13 @@ struct Knobs {
   std::int64_t itl_ms = 0;
   std::int64_t tokens = 16;  // completion length before max_tokens caps it
   bool healthy = true;       // false: GET /health answers 503
+  // true ("auto"): a chat, Responses or Messages request that offers tools, and whose last input is
+  // not a tool result, is answered with a call of its first tool.
+  bool auto_tool_calls = false;
 };
+
+// Reads "auto" or "off" (the --tool-calls flag, the tool_calls knob, the x-sim-tool-calls header).
+std::optional<bool> parse_tool_calls(std::string_view text);
 
 // Appends the knobs as the JSON object GET/POST /sim/config answer with.
 void render_knobs(std::string& out, const Knobs& knobs);

@@ -1,5 +1,6 @@
-// switchyard-sim: an OpenAI-compatible fake LLM server with fault injection, the upstream that
-// Switchyard's tests and benchmarks run against. This file turns the command line into Options.
+// switchyard-sim: an OpenAI- and Anthropic-compatible fake LLM server with fault injection, the
+// upstream that Switchyard's tests and benchmarks run against. This file turns the command line into
+// Options.
 #include <exception>
 #include <string>
 
@@ -14,9 +15,10 @@ int main(int argc, char** argv) {
   sim::Options options;
   std::string fault = "none";
   std::string log_level = "info";
+  std::string tool_calls = "off";
   int port = options.port;
 
-  CLI::App app{"switchyard-sim: OpenAI-compatible LLM server simulator with fault injection"};
+  CLI::App app{"switchyard-sim: OpenAI- and Anthropic-compatible LLM server simulator with fault injection"};
   app.add_option("--host", options.host, "address to listen on")->capture_default_str();
   app.add_option("--port", port, "port to listen on; 0 lets the OS choose")->check(CLI::Range(0, 65535))->capture_default_str();
   app.add_option("--ready-file", options.ready_file, "once listening, write the port number here (atomically)");
@@ -29,6 +31,9 @@ int main(int argc, char** argv) {
   app.add_option("--embedding-dims", options.embedding_dims, "embedding vector length")->check(CLI::Range(1, 65536))->capture_default_str();
   app.add_option("--fault", fault, "none | 429 | 500 | 503 | reset | hang | drop:N | slow-headers:MS")->capture_default_str();
   app.add_option("--fault-rate", options.knobs.fault_rate, "share of requests that get the fault")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  app.add_option("--tool-calls", tool_calls, "auto: requests that offer tools get a call of the first | off")
+      ->check(CLI::IsMember({"auto", "off"}))
+      ->capture_default_str();
   app.add_option("--retry-after", options.retry_after_s, "Retry-After seconds on injected 429s")->check(CLI::NonNegativeNumber)->capture_default_str();
   auto* cert = app.add_option("--tls-cert", options.tls_cert, "PEM certificate chain: serve HTTPS")->check(CLI::ExistingFile);
   auto* key = app.add_option("--tls-key", options.tls_key, "PEM private key for --tls-cert")->check(CLI::ExistingFile);
@@ -44,6 +49,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.knobs.fault = *parsed_fault;
+  options.knobs.auto_tool_calls = tool_calls == "auto";
   options.port = static_cast<std::uint16_t>(port);
   if (options.models.empty()) options.models.push_back("sim-model");
   spdlog::set_level(spdlog::level::from_str(log_level));

@@ -67,6 +67,19 @@ void render_chat_completion(std::string& out, const Stamp& stamp, std::string_vi
   out += '}';
 }
 
+void render_chat_tool_completion(std::string& out, const Stamp& stamp, const ToolCall& call, Usage usage) {
+  append_stamp(out, stamp, "chat.completion");
+  out += ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":";
+  json::append_string(out, call.id);
+  out += ",\"type\":\"function\",\"function\":{\"name\":";
+  json::append_string(out, call.name);
+  out += ",\"arguments\":";
+  json::append_string(out, call.arguments);
+  out += "}}]},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],\"usage\":";
+  append_usage(out, usage);
+  out += '}';
+}
+
 void render_text_completion(std::string& out, const Stamp& stamp, std::string_view text,
                             std::string_view finish_reason, Usage usage) {
   append_stamp(out, stamp, "text_completion");
@@ -98,6 +111,26 @@ void render_chat_chunk(std::string& out, const Stamp& stamp, Delta delta, std::s
       break;
   }
   out += "}]";
+  if (null_usage) out += ",\"usage\":null";
+  out += '}';
+}
+
+void render_chat_tool_chunk(std::string& out, const Stamp& stamp, const ToolCall& call, bool opening,
+                            std::string_view arguments, bool null_usage) {
+  append_stamp(out, stamp, "chat.completion.chunk");
+  out += ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,";
+  if (opening) {
+    out += "\"id\":";
+    json::append_string(out, call.id);
+    out += ",\"type\":\"function\",\"function\":{\"name\":";
+    json::append_string(out, call.name);
+    out += ",\"arguments\":\"\"}";
+  } else {
+    out += "\"function\":{\"arguments\":";
+    json::append_string(out, arguments);
+    out += '}';
+  }
+  out += "}]},\"logprobs\":null,\"finish_reason\":null}]";
   if (null_usage) out += ",\"usage\":null";
   out += '}';
 }

@@ -24,8 +24,18 @@ struct Stamp {
   std::string_view model;
 };
 
+// A tool call the simulator answers with, in any dialect.
+struct ToolCall {
+  std::string_view id;         // call_... (chat; Responses call_id) or toolu_... (Messages)
+  std::string_view item_id;    // Responses: the fc_... id of the output item
+  std::string_view name;
+  std::string_view arguments;  // a JSON object's text
+};
+
 void render_chat_completion(std::string& out, const Stamp& stamp, std::string_view content,
                             std::string_view finish_reason, Usage usage);
+// A chat completion whose message is the tool call (content null, finish_reason "tool_calls").
+void render_chat_tool_completion(std::string& out, const Stamp& stamp, const ToolCall& call, Usage usage);
 void render_text_completion(std::string& out, const Stamp& stamp, std::string_view text,
                             std::string_view finish_reason, Usage usage);
 
@@ -33,6 +43,10 @@ void render_text_completion(std::string& out, const Stamp& stamp, std::string_vi
 enum class Delta { role, content, finish };
 void render_chat_chunk(std::string& out, const Stamp& stamp, Delta delta, std::string_view value,
                        bool null_usage);
+// One chat.completion.chunk of a streamed tool call: opening, the call's id, type, name and empty
+// arguments; else a piece of the arguments.
+void render_chat_tool_chunk(std::string& out, const Stamp& stamp, const ToolCall& call, bool opening,
+                            std::string_view arguments, bool null_usage);
 // One text_completion chunk; finish_reason empty -> null.
 void render_text_chunk(std::string& out, const Stamp& stamp, std::string_view text,
                        std::string_view finish_reason, bool null_usage);

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "sim/json_text.hpp"
 #include "sim/wordgen.hpp"
 
 namespace sim {
@@ -141,8 +142,17 @@ std::optional<Invalid> read_stream_options(od::value value, bool& include_usage)
   return std::nullopt;
 }
 
-// A chat message's content: a string, null, or an array of parts whose "text" fields count.
-std::optional<Invalid> read_content(od::value value, PromptTally& prompt) {
+// Appends text to capture (when there is one), a space between pieces.
+void capture_text(std::string* capture, std::string_view text) {
+  if (capture == nullptr) return;
+  if (!capture->empty()) capture->push_back(' ');
+  capture->append(text);
+}
+
+// A chat message's content: a string, null, or an array of parts whose "text" fields count. Also
+// Responses content and function_call_output output, and Anthropic tool_result content. capture, when
+// given, collects the text (a tool result's, which the answer echoes).
+std::optional<Invalid> read_content(od::value value, PromptTally& prompt, std::string* capture = nullptr) {
   od::json_type type;
   if (auto bad = read_type(value, type)) return bad;
   if (type == od::json_type::null) return std::nullopt;
@@ -150,6 +160,7 @@ std::optional<Invalid> read_content(od::value value, PromptTally& prompt) {
     std::string_view text;
     if (value.get_string().get(text)) return malformed();
     prompt.add_text(text);
+    capture_text(capture, text);
     return std::nullopt;
   }
   od::array parts;
@@ -170,13 +181,16 @@ std::optional<Invalid> read_content(od::value value, PromptTally& prompt) {
       std::string_view text;
       if (auto error = field.value().get_string().get(text)) return refused(error, "messages[].content[].text", "a string");
       prompt.add_text(text);
+      capture_text(capture, text);
     }
   }
   return std::nullopt;
 }
 
-// messages: a non-empty array of objects; 4 tokens per message on top of its content's words.
-std::optional<Invalid> read_messages(od::value value, PromptTally& prompt) {
+// messages: a non-empty array of objects; 4 tokens per message on top of its content's words. Each
+// message's text is captured, since role may follow content: the last one's is kept when its role is
+// "tool".
+std::optional<Invalid> read_messages(od::value value, PromptTally& prompt, Generation& out) {
   od::array messages;
   if (auto error = value.get_array().get(messages)) return refused(error, "messages", "an array");
   std::uint64_t count = 0;
@@ -187,17 +201,156 @@ std::optional<Invalid> read_messages(od::value value, PromptTally& prompt) {
     if (std::move(element).get(message) || message.type().get(type)) return malformed();
     if (auto error = message.get_object().get(fields)) return refused(error, "messages[]", "an object");
     ++count;
+    out.tool_result = false;
+    out.tool_result_text.clear();
     for (auto item : fields) {
       od::field field;
       std::string_view key;
       if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
       if (key == "content") {
-        if (auto bad = read_content(field.value(), prompt)) return bad;
+        if (auto bad = read_content(field.value(), prompt, &out.tool_result_text)) return bad;
+      } else if (key == "role") {
+        std::string_view role;
+        if (auto error = field.value().get_string().get(role)) return refused(error, "messages[].role", "a string");
+        out.tool_result = role == "tool";
       }
     }
   }
+  if (!out.tool_result) out.tool_result_text.clear();
   if (count == 0) return Invalid{"Invalid 'messages': empty array. Expected an array with minimum length 1.", "messages"};
   prompt.tokens += 4 * count;
+  return std::nullopt;
+}
+
+// Appends `"name":VALUE` for one property of a tool's JSON schema: its first enum value when that is
+// a scalar, else a stand-in of its type ("sim", 1, true, [], {}, null; "sim" when untyped).
+std::optional<Invalid> append_property(std::string& out, std::string_view name, od::value spec) {
+  std::string_view type = "string";
+  std::string_view first_enum;
+  od::object fields;
+  if (spec.get_object().get(fields) == simdjson::SUCCESS) {
+    for (auto item : fields) {
+      od::field field;
+      std::string_view key;
+      if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
+      if (key == "type") {
+        std::string_view text;
+        if (field.value().get_string().get(text) == simdjson::SUCCESS) type = text;
+      } else if (key == "enum") {
+        od::array values;
+        if (field.value().get_array().get(values)) continue;
+        for (auto element : values) {
+          od::value first;
+          od::json_type first_type;
+          if (std::move(element).get(first) || first.type().get(first_type)) return malformed();
+          if (first_type != od::json_type::array && first_type != od::json_type::object) {
+            first_enum = first.raw_json_token();
+            while (!first_enum.empty() && (first_enum.back() == ' ' || first_enum.back() == '\n' ||
+                                           first_enum.back() == '\r' || first_enum.back() == '\t')) {
+              first_enum.remove_suffix(1);
+            }
+          }
+          break;
+        }
+      }
+    }
+  }
+  if (out.size() > 1) out += ',';
+  json::append_string(out, name);
+  out += ':';
+  if (!first_enum.empty()) {
+    out += first_enum;
+  } else if (type == "integer" || type == "number") {
+    out += '1';
+  } else if (type == "boolean") {
+    out += "true";
+  } else if (type == "array") {
+    out += "[]";
+  } else if (type == "object") {
+    out += "{}";
+  } else if (type == "null") {
+    out += "null";
+  } else {
+    out += "\"sim\"";
+  }
+  return std::nullopt;
+}
+
+// Arguments for a tool call built from the tool's JSON schema: one stand-in value per property.
+std::optional<Invalid> build_arguments(od::value schema, std::string& out) {
+  out.assign("{");
+  od::object fields;
+  if (schema.get_object().get(fields) == simdjson::SUCCESS) {
+    for (auto item : fields) {
+      od::field field;
+      std::string_view key;
+      if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
+      if (key != "properties") continue;
+      od::object properties;
+      if (field.value().get_object().get(properties)) continue;
+      for (auto property : properties) {
+        od::field entry;
+        std::string_view name;
+        if (std::move(property).get(entry) || entry.unescaped_key().get(name)) return malformed();
+        if (auto bad = append_property(out, name, entry.value())) return bad;
+      }
+    }
+  }
+  out += '}';
+  return std::nullopt;
+}
+
+// Where a dialect puts a tool's name and schema: chat {"type":"function","function":{"name",
+// "parameters"}}, Responses {"type":"function","name","parameters"}, Messages {"name","input_schema"}.
+enum class ToolShape { chat, responses, messages };
+
+// tools: an array; the first tool with a name is the one kept.
+std::optional<Invalid> read_tools(od::value value, ToolShape shape, Generation& out) {
+  od::json_type type;
+  if (auto bad = read_type(value, type)) return bad;
+  if (type == od::json_type::null) return std::nullopt;
+  od::array tools;
+  if (type != od::json_type::array || value.get_array().get(tools)) return wrong_type("tools", "an array");
+  const std::string_view schema_key = shape == ToolShape::messages ? "input_schema" : "parameters";
+  for (auto element : tools) {
+    od::object tool;
+    if (auto error = element.get_object().get(tool)) return refused(error, "tools[]", "an object");
+    if (!out.tool_name.empty()) continue;  // only the first tool is called; the rest are skipped
+    std::string_view name;
+    std::string arguments = "{}";
+    const auto read_named = [&](od::object fields) -> std::optional<Invalid> {
+      for (auto item : fields) {
+        od::field field;
+        std::string_view key;
+        if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
+        if (key == "name") {
+          if (auto error = field.value().get_string().get(name)) return refused(error, "tools[].name", "a string");
+        } else if (key == schema_key) {
+          if (auto bad = build_arguments(field.value(), arguments)) return bad;
+        }
+      }
+      return std::nullopt;
+    };
+    if (shape == ToolShape::chat) {
+      for (auto item : tool) {
+        od::field field;
+        std::string_view key;
+        if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
+        if (key != "function") continue;
+        od::object function;
+        if (auto error = field.value().get_object().get(function)) {
+          return refused(error, "tools[].function", "an object");
+        }
+        if (auto bad = read_named(function)) return bad;
+      }
+    } else if (auto bad = read_named(tool)) {
+      return bad;
+    }
+    if (!name.empty()) {
+      out.tool_name.assign(name);
+      out.tool_arguments = std::move(arguments);
+    }
+  }
   return std::nullopt;
 }
 
@@ -294,6 +447,8 @@ std::optional<Invalid> parse_generation(const PaddedBody& body, std::string_view
       std::optional<std::int64_t> limit;
       bad = read_count(field.value(), key, limit);
       cap(out.max_tokens, limit);
+    } else if (key == "tools" && prompt_key == "messages") {
+      bad = read_tools(field.value(), ToolShape::chat, out);
     }
     if (bad) return bad;
   }
@@ -305,10 +460,163 @@ std::optional<Invalid> parse_generation(const PaddedBody& body, std::string_view
   return std::nullopt;
 }
 
+// Responses input: a string (one user message) or a non-empty array of items: messages ({"role",
+// "content"}, "type" "message" or absent), function_call_output ({"call_id","output"}) and others
+// (function_call, reasoning, ...), whose text is not counted. 4 tokens per item, as for chat messages.
+std::optional<Invalid> read_responses_input(od::value value, PromptTally& prompt, Generation& out) {
+  od::json_type type;
+  if (auto bad = read_type(value, type)) return bad;
+  if (type == od::json_type::string) {
+    std::string_view text;
+    if (value.get_string().get(text)) return malformed();
+    prompt.add_text(text);
+    prompt.tokens += 4;
+    return std::nullopt;
+  }
+  od::array items;
+  if (type != od::json_type::array || value.get_array().get(items)) return wrong_type("input", "a string or an array");
+  std::uint64_t count = 0;
+  for (auto element : items) {
+    od::object fields;
+    if (auto error = element.get_object().get(fields)) return refused(error, "input[]", "an object");
+    ++count;
+    out.tool_result_text.clear();
+    std::string_view item_type;
+    bool has_role = false;
+    for (auto item : fields) {
+      od::field field;
+      std::string_view key;
+      if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
+      std::optional<Invalid> bad;
+      if (key == "type") {
+        if (auto error = field.value().get_string().get(item_type)) return refused(error, "input[].type", "a string");
+      } else if (key == "role") {
+        std::string_view role;
+        if (auto error = field.value().get_string().get(role)) return refused(error, "input[].role", "a string");
+        if (role != "user" && role != "assistant" && role != "system" && role != "developer") {
+          return Invalid{fmt::format("Invalid value: '{}'. Supported values are: 'assistant', 'system', "
+                                     "'developer', and 'user'.", role), "input[].role"};
+        }
+        has_role = true;
+      } else if (key == "content") {
+        bad = read_content(field.value(), prompt);
+      } else if (key == "output") {
+        bad = read_content(field.value(), prompt, &out.tool_result_text);
+      }
+      if (bad) return bad;
+    }
+    if (item_type.empty() && !has_role) return missing("input[].role");
+    out.tool_result = item_type == "function_call_output";
+  }
+  if (!out.tool_result) out.tool_result_text.clear();
+  if (count == 0) return Invalid{"Invalid 'input': empty array. Expected an array with minimum length 1.", "input"};
+  prompt.tokens += 4 * count;
+  return std::nullopt;
+}
+
+// Anthropic's validation messages name the field's path: "messages.0.role: ...".
+Invalid anthropic_invalid(std::string message) { return Invalid{std::move(message), ""}; }
+
+// Messages content: a string or an array of blocks. Text blocks count; so does the content of
+// tool_result blocks, which is captured as the text to echo when it is in the last message.
+std::optional<Invalid> read_blocks(od::value value, std::uint64_t index, PromptTally& prompt, Generation& out,
+                                   bool& has_result) {
+  od::json_type type;
+  if (auto bad = read_type(value, type)) return bad;
+  if (type == od::json_type::string) {
+    std::string_view text;
+    if (value.get_string().get(text)) return malformed();
+    prompt.add_text(text);
+    return std::nullopt;
+  }
+  od::array blocks;
+  if (type != od::json_type::array || value.get_array().get(blocks)) {
+    return anthropic_invalid(fmt::format("messages.{}.content: Input should be a valid list", index));
+  }
+  for (auto element : blocks) {
+    od::object fields;
+    if (element.get_object().get(fields)) {
+      return anthropic_invalid(fmt::format("messages.{}.content: Input should be a valid dictionary", index));
+    }
+    for (auto item : fields) {
+      od::field field;
+      std::string_view key;
+      if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
+      if (key == "type") {
+        std::string_view block_type;
+        if (field.value().get_string().get(block_type)) {
+          return anthropic_invalid(fmt::format("messages.{}.content.type: Input should be a valid string", index));
+        }
+        if (block_type == "tool_result") has_result = true;
+      } else if (key == "text") {
+        std::string_view text;
+        if (field.value().get_string().get(text)) {
+          return anthropic_invalid(fmt::format("messages.{}.content.text: Input should be a valid string", index));
+        }
+        prompt.add_text(text);
+      } else if (key == "content") {
+        if (auto bad = read_content(field.value(), prompt, &out.tool_result_text)) return bad;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// Messages: a non-empty array of {"role": "user"|"assistant", "content"}; 4 tokens per message.
+std::optional<Invalid> read_anthropic_messages(od::value value, PromptTally& prompt, Generation& out) {
+  od::array messages;
+  if (value.get_array().get(messages)) return anthropic_invalid("messages: Input should be a valid list");
+  std::uint64_t count = 0;
+  for (auto element : messages) {
+    od::object fields;
+    if (element.get_object().get(fields)) {
+      return anthropic_invalid(fmt::format("messages.{}: Input should be a valid dictionary", count));
+    }
+    out.tool_result_text.clear();
+    bool has_role = false;
+    bool has_content = false;
+    bool has_result = false;
+    for (auto item : fields) {
+      od::field field;
+      std::string_view key;
+      if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
+      if (key == "role") {
+        std::string_view role;
+        if (field.value().get_string().get(role) || (role != "user" && role != "assistant")) {
+          return anthropic_invalid(fmt::format("messages.{}.role: Input should be 'user' or 'assistant'", count));
+        }
+        has_role = true;
+      } else if (key == "content") {
+        has_content = true;
+        if (auto bad = read_blocks(field.value(), count, prompt, out, has_result)) return bad;
+      }
+    }
+    if (!has_role) return anthropic_invalid(fmt::format("messages.{}.role: Field required", count));
+    if (!has_content) return anthropic_invalid(fmt::format("messages.{}.content: Field required", count));
+    out.tool_result = has_result;
+    ++count;
+  }
+  if (!out.tool_result) out.tool_result_text.clear();
+  if (count == 0) return anthropic_invalid("messages: at least one message is required");
+  prompt.tokens += 4 * count;
+  return std::nullopt;
+}
+
+// Anthropic's system prompt: a string or an array of text blocks.
+std::optional<Invalid> read_system(od::value value, PromptTally& prompt) {
+  od::json_type type;
+  if (auto bad = read_type(value, type)) return bad;
+  if (type != od::json_type::string && type != od::json_type::array) {
+    return anthropic_invalid("system: Input should be a valid string or a valid list");
+  }
+  return read_content(value, prompt);
+}
+
 }  // namespace
 
 std::optional<Invalid> parse_chat(const PaddedBody& body, Generation& out) {
-  return parse_generation(body, "messages", out, read_messages);
+  return parse_generation(body, "messages", out,
+                          [&out](od::value value, PromptTally& prompt) { return read_messages(value, prompt, out); });
 }
 
 std::optional<Invalid> parse_completion(const PaddedBody& body, Generation& out) {
@@ -361,6 +669,107 @@ std::optional<Invalid> parse_embeddings(const PaddedBody& body, EmbeddingRequest
   return std::nullopt;
 }
 
+std::optional<Invalid> parse_responses(const PaddedBody& body, Generation& out, bool for_count) {
+  od::document doc;
+  od::object object;
+  if (auto bad = open_object(body, doc, object)) return bad;
+  bool has_model = false;
+  bool has_input = false;
+  PromptTally prompt;
+  for (auto item : object) {
+    od::field field;
+    std::string_view key;
+    if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
+    std::optional<Invalid> bad;
+    if (key == "model") {
+      bad = read_model(field.value(), out.model, has_model);
+    } else if (key == "input") {
+      has_input = true;
+      bad = read_responses_input(field.value(), prompt, out);
+    } else if (key == "instructions") {
+      od::json_type type;
+      bad = read_type(field.value(), type);
+      if (!bad && type != od::json_type::null) {
+        std::string_view text;
+        if (type != od::json_type::string || field.value().get_string().get(text)) {
+          return wrong_type("instructions", "a string");
+        }
+        prompt.add_text(text);
+      }
+    } else if (key == "stream") {
+      bad = read_bool(field.value(), "stream", out.stream);
+    } else if (key == "max_output_tokens") {
+      bad = read_count(field.value(), "max_output_tokens", out.max_tokens);
+    } else if (key == "tools") {
+      bad = read_tools(field.value(), ToolShape::responses, out);
+    }
+    if (bad) return bad;
+  }
+  if (!consumed(doc)) return malformed();
+  if (!for_count) {
+    if (!has_model) return missing("model");
+    if (!has_input) return missing("input");
+  }
+  out.prompt_tokens = prompt.tokens;
+  out.seed = generation_seed(out.model, prompt);
+  return std::nullopt;
+}
+
+std::optional<Invalid> parse_messages(const PaddedBody& body, Generation& out, bool for_count) {
+  od::document doc;
+  od::object object;
+  const simdjson::padded_string_view view(body.data(), body.size(), body.capacity());
+  if (thread_parser().iterate(view).get(doc) || doc.get_object().get(object)) {
+    return anthropic_invalid("There was an issue with your request body: it is not a JSON object.");
+  }
+  bool has_model = false;
+  bool has_max_tokens = false;
+  bool has_messages = false;
+  PromptTally prompt;
+  for (auto item : object) {
+    od::field field;
+    std::string_view key;
+    if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
+    std::optional<Invalid> bad;
+    if (key == "model") {
+      std::string_view model;
+      if (field.value().get_string().get(model)) return anthropic_invalid("model: Input should be a valid string");
+      out.model.assign(model);
+      has_model = true;
+    } else if (key == "max_tokens" && !for_count) {
+      std::int64_t limit = 0;
+      if (field.value().get_int64().get(limit)) return anthropic_invalid("max_tokens: Input should be a valid integer");
+      if (limit < 1) return anthropic_invalid("max_tokens: Input should be greater than or equal to 1");
+      out.max_tokens = limit;
+      has_max_tokens = true;
+    } else if (key == "messages") {
+      has_messages = true;
+      bad = read_anthropic_messages(field.value(), prompt, out);
+    } else if (key == "system") {
+      bad = read_system(field.value(), prompt);
+    } else if (key == "stream" && !for_count) {
+      if (field.value().get_bool().get(out.stream)) return anthropic_invalid("stream: Input should be a valid boolean");
+    } else if (key == "tools") {
+      bad = read_tools(field.value(), ToolShape::messages, out);
+    }
+    if (bad) return bad;
+  }
+  if (!consumed(doc)) return malformed();
+  if (!has_model) return anthropic_invalid("model: Field required");
+  if (!has_messages) return anthropic_invalid("messages: Field required");
+  if (!has_max_tokens && !for_count) return anthropic_invalid("max_tokens: Field required");
+  out.prompt_tokens = prompt.tokens;
+  out.seed = generation_seed(out.model, prompt);
+  return std::nullopt;
+}
+
+bool is_json_object(std::string_view text) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element element;
+  if (parser.parse(text.data(), text.size(), true).get(element)) return false;
+  return element.is_object();
+}
+
 std::optional<std::string> parse_config(const PaddedBody& body, Knobs& knobs) {
   od::document doc;
   od::object object;
@@ -387,6 +796,11 @@ std::optional<std::string> parse_config(const PaddedBody& body, Knobs& knobs) {
       bool healthy = true;
       if (field.value().get_bool().get(healthy)) return "healthy must be a boolean";
       knobs.healthy = healthy;
+    } else if (key == "tool_calls") {
+      std::string_view text;
+      const auto mode = field.value().get_string().get(text) ? std::nullopt : parse_tool_calls(text);
+      if (!mode) return "tool_calls must be \"auto\" or \"off\"";
+      knobs.auto_tool_calls = *mode;
     } else {
       return fmt::format("unknown setting '{}'", key);
     }

@@ -34,18 +34,35 @@ struct Invalid {
   std::string param;
 };
 
-// A chat or text completion request, reduced to what the simulator acts on.
+// A chat, text completion, Responses or Messages request, reduced to what the simulator acts on.
 struct Generation {
   std::string model;
   bool stream = false;
   bool include_usage = false;                // stream_options.include_usage
-  std::optional<std::int64_t> max_tokens;    // the smaller of max_tokens and max_completion_tokens
+  std::optional<std::int64_t> max_tokens;    // the smaller of max_tokens and max_completion_tokens;
+                                             // max_output_tokens (Responses), max_tokens (Messages)
   std::uint64_t prompt_tokens = 0;           // see count rule in docs/simulator.md
   std::uint64_t seed = 0;                    // from (model, prompt text): picks the completion words
+  // The first tool the request offers (the one --tool-calls auto calls) and arguments for it built
+  // from its JSON schema; tool_name empty: no tools.
+  std::string tool_name;
+  std::string tool_arguments;
+  // The last input is a tool result (chat role "tool", Responses function_call_output, Messages
+  // tool_result blocks): its text, which the answer echoes.
+  bool tool_result = false;
+  std::string tool_result_text;
 };
 
 std::optional<Invalid> parse_chat(const PaddedBody& body, Generation& out);
 std::optional<Invalid> parse_completion(const PaddedBody& body, Generation& out);
+// POST /v1/responses; for_count: POST /v1/responses/input_tokens, where model and input are optional.
+std::optional<Invalid> parse_responses(const PaddedBody& body, Generation& out, bool for_count);
+// POST /v1/messages (Anthropic); for_count: /v1/messages/count_tokens, where max_tokens is not read.
+// The messages of Invalid follow Anthropic's ("max_tokens: Field required").
+std::optional<Invalid> parse_messages(const PaddedBody& body, Generation& out, bool for_count);
+
+// True when text is a complete JSON object (the x-sim-tool-arguments header).
+bool is_json_object(std::string_view text);
 
 struct EmbeddingInput {
   std::uint64_t seed = 0;    // hash of the text or token ids
@@ -61,7 +78,8 @@ struct EmbeddingRequest {
 
 std::optional<Invalid> parse_embeddings(const PaddedBody& body, EmbeddingRequest& out);
 
-// Applies a POST /sim/config body to knobs: any of fault, fault_rate, ttft_ms, itl_ms, tokens, healthy.
+// Applies a POST /sim/config body to knobs: any of fault, fault_rate, ttft_ms, itl_ms, tokens, healthy,
+// tool_calls.
 std::optional<std::string> parse_config(const PaddedBody& body, Knobs& knobs);
 
 }  // namespace sim

@@ -1,6 +1,7 @@
 // The simulator's network side: one io_context and one acceptor per I/O thread (SO_REUSEPORT shares
 // the port between them when there are several), and one coroutine per connection that reads HTTP/1.1
-// requests with Beast and answers in OpenAI's shapes, with the latencies and faults the knobs ask for.
+// requests with Beast and answers in OpenAI's and Anthropic's shapes, with the latencies, faults and
+// tool calls the knobs and headers ask for.
 #include "sim/server.hpp"
 
 #include <sys/socket.h>
@@ -30,10 +31,12 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "sim/anthropic.hpp"
 #include "sim/knobs.hpp"
 #include "sim/ledger.hpp"
 #include "sim/openai.hpp"
 #include "sim/request.hpp"
+#include "sim/responses.hpp"
 #include "sim/wordgen.hpp"
 
 namespace sim {
@@ -106,6 +109,7 @@ std::string_view reason(unsigned status) {
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
+    case 529: return "Overloaded";
     default: return "Unknown";
   }
 }
@@ -119,9 +123,16 @@ bool peer_gone(Socket& socket) {
   return false;
 }
 
-// Appends one SSE event "data: <payload>\n\n", as an HTTP chunk when chunked.
-void frame_event(std::string& out, std::string_view payload, bool chunked) {
-  if (chunked) fmt::format_to(std::back_inserter(out), "{:x}\r\n", payload.size() + 8);
+// Appends one SSE event "data: <payload>\n\n", preceded by "event: <name>\n" when named (Responses
+// and Messages name every event), as an HTTP chunk when chunked.
+void frame_event(std::string& out, std::string_view payload, bool chunked, std::string_view name = {}) {
+  const std::size_t event_line = name.empty() ? 0 : name.size() + 8;
+  if (chunked) fmt::format_to(std::back_inserter(out), "{:x}\r\n", payload.size() + 8 + event_line);
+  if (!name.empty()) {
+    out += "event: ";
+    out += name;
+    out += '\n';
+  }
   out += "data: ";
   out += payload;
   out += "\n\n";
@@ -143,6 +154,11 @@ std::optional<std::string> apply_overrides(const http::fields& headers, Knobs& k
     knobs.fault = *fault;
     knobs.fault_rate = 1.0;
   }
+  if (auto it = headers.find("x-sim-tool-calls"); it != headers.end()) {
+    const auto mode = parse_tool_calls(it->value());
+    if (!mode) return fmt::format("invalid x-sim-tool-calls header '{}': expected auto or off", it->value());
+    knobs.auto_tool_calls = *mode;
+  }
   const std::pair<std::string_view, std::int64_t Knobs::*> numeric[] = {
       {"x-sim-ttft-ms", &Knobs::ttft_ms}, {"x-sim-itl-ms", &Knobs::itl_ms}, {"x-sim-tokens", &Knobs::tokens}};
   for (const auto& [name, member] : numeric) {
@@ -155,13 +171,26 @@ std::optional<std::string> apply_overrides(const http::fields& headers, Knobs& k
   return std::nullopt;
 }
 
-enum class Endpoint { chat, completions, embeddings };
+enum class Endpoint { chat, completions, embeddings, responses, messages };
 
 std::string_view path_of(Endpoint endpoint) {
   switch (endpoint) {
     case Endpoint::chat: return "/v1/chat/completions";
     case Endpoint::completions: return "/v1/completions";
     case Endpoint::embeddings: return "/v1/embeddings";
+    case Endpoint::responses: return "/v1/responses";
+    case Endpoint::messages: return "/v1/messages";
+  }
+  return "";
+}
+
+std::string_view id_prefix(Endpoint endpoint) {
+  switch (endpoint) {
+    case Endpoint::chat: return "chatcmpl-";
+    case Endpoint::completions: return "cmpl-";
+    case Endpoint::embeddings: return "";
+    case Endpoint::responses: return "resp_";
+    case Endpoint::messages: return "msg_";
   }
   return "";
 }
@@ -173,16 +202,88 @@ enum class After {
   abort,       // already torn down, or the peer is gone
 };
 
+// Why generation ended, named per dialect by the finish_* functions.
+enum class Finish { stop, length, tool_call };
+
+std::string_view chat_finish(Finish finish) {
+  return finish == Finish::stop ? "stop" : finish == Finish::length ? "length" : "tool_calls";
+}
+
+std::string_view anthropic_stop(Finish finish) {
+  return finish == Finish::stop ? "end_turn" : finish == Finish::length ? "max_tokens" : "tool_use";
+}
+
 // How one generation request is to be answered, once faults are drawn.
 struct Plan {
   Clock::time_point start;
   milliseconds slow_headers{0};
   milliseconds ttft{0};
   milliseconds itl{0};
-  std::uint64_t tokens = 0;                 // content tokens to generate
-  std::string_view finish_reason;           // "length" when max_tokens cut the completion short
+  std::uint64_t tokens = 0;                 // content tokens (pieces) to generate
+  Finish finish = Finish::stop;             // length when max_tokens cut the completion short
   std::optional<std::uint64_t> drop_after;  // drop:N while streaming
 };
+
+// What the answer says: generated words, the echo of a tool result, or a tool call.
+enum class AnswerKind { words, echo, tool_call };
+
+struct Answer {
+  AnswerKind kind = AnswerKind::words;
+  std::string_view text;  // echo: the text
+  ToolCall call;          // tool_call
+};
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+// Bytes of a tool call's arguments per streamed piece; each piece counts as one completion token.
+constexpr std::size_t kArgumentSlice = 8;
+
+// Cuts an answer into the pieces sent one per token: generated words (" word" after the first), the
+// words of an echoed text (each with the whitespace before it), or slices of a tool call's arguments
+// (never inside a UTF-8 sequence, so each piece is valid text on its own).
+class Pieces {
+ public:
+  Pieces(const Answer& answer, std::uint64_t seed) : answer_(answer), words_(seed) {}
+
+  // The next piece; generated words are built in scratch. Empty once an echo or arguments run out.
+  std::string_view next(std::string& scratch) {
+    if (answer_.kind == AnswerKind::words) {
+      scratch.clear();
+      if (at_++ > 0) scratch += ' ';
+      scratch += words_.next_word();
+      return scratch;
+    }
+    const std::string_view text = answer_.kind == AnswerKind::echo ? answer_.text : answer_.call.arguments;
+    std::size_t end = at_;
+    if (answer_.kind == AnswerKind::echo) {
+      while (end < text.size() && is_space(text[end])) ++end;
+      while (end < text.size() && !is_space(text[end])) ++end;
+    } else {
+      end = std::min(at_ + kArgumentSlice, text.size());
+      while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) ++end;
+    }
+    const std::string_view piece = text.substr(at_, end - at_);
+    at_ = end;
+    return piece;
+  }
+
+ private:
+  const Answer& answer_;
+  WordStream words_;
+  std::size_t at_ = 0;  // words: pieces made; otherwise the offset in the text
+};
+
+// Pieces in a tool call's arguments.
+std::uint64_t count_slices(std::string_view arguments) {
+  Answer answer;
+  answer.kind = AnswerKind::tool_call;
+  answer.call.arguments = arguments;
+  Pieces pieces(answer, 0);
+  std::string unused;
+  std::uint64_t count = 0;
+  while (!pieces.next(unused).empty()) ++count;
+  return count;
+}
 
 template <class Stream>
 class Session {
@@ -230,6 +331,7 @@ class Session {
     const bool malformed = ec.category() == http::make_error_code(http::error::bad_target).category() &&
                            ec != http::error::end_of_stream && ec != http::error::partial_message;
     if (malformed) {
+      anthropic_ = false;
       keep_alive_ = false;
       version_ = 11;
       const bool too_large = ec == http::error::body_limit;
@@ -247,9 +349,15 @@ class Session {
     const bool get = method == http::verb::get;
     const bool post = method == http::verb::post;
 
+    // Messages errors are Anthropic's shape; everything else answers as OpenAI does.
+    anthropic_ = path == "/v1/messages" || path.starts_with("/v1/messages/");
     if (path == "/v1/chat/completions" && post) co_return co_await generate(Endpoint::chat);
     if (path == "/v1/completions" && post) co_return co_await generate(Endpoint::completions);
     if (path == "/v1/embeddings" && post) co_return co_await generate(Endpoint::embeddings);
+    if (path == "/v1/responses" && post) co_return co_await generate(Endpoint::responses);
+    if (path == "/v1/messages" && post) co_return co_await generate(Endpoint::messages);
+    if (path == "/v1/responses/input_tokens" && post) co_return co_await count_tokens(path);
+    if (path == "/v1/messages/count_tokens" && post) co_return co_await count_tokens(path);
     if (path == "/sim/stats" && get) {
       body_.clear();
       sim_.ledger.render(body_);
@@ -264,7 +372,9 @@ class Session {
 
     const bool models = path == "/v1/models" || path.starts_with("/v1/models/");
     const bool known = models || path == "/health" || path == "/v1/chat/completions" ||
-                       path == "/v1/completions" || path == "/v1/embeddings";
+                       path == "/v1/completions" || path == "/v1/embeddings" || path == "/v1/responses" ||
+                       path == "/v1/messages" || path == "/v1/responses/input_tokens" ||
+                       path == "/v1/messages/count_tokens";
     sim_.ledger.count_request(known ? (models ? "/v1/models" : path) : "(other)");
     if (!known) {
       co_return co_await fail(404, fmt::format("Invalid URL ({} {})", request.method_string(), path),
@@ -302,7 +412,7 @@ class Session {
     co_return co_await respond(200);
   }
 
-  // POST /v1/chat/completions, /v1/completions and /v1/embeddings.
+  // POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses and /v1/messages.
   asio::awaitable<After> generate(Endpoint endpoint) {
     const auto& request = parser_->get();
     Ledger& ledger = sim_.ledger;
@@ -311,6 +421,10 @@ class Session {
     if (!authorized()) {
       ledger.count_rejected();
       co_return co_await unauthorized();
+    }
+    if (anthropic_ && request.find("anthropic-version") == request.end()) {
+      ledger.count_rejected();
+      co_return co_await fail(400, "anthropic-version: header is required", "invalid_request_error", "", "");
     }
 
     body_in_.assign(request.body());
@@ -321,6 +435,8 @@ class Session {
       case Endpoint::chat: invalid = parse_chat(body_in_, generation); break;
       case Endpoint::completions: invalid = parse_completion(body_in_, generation); break;
       case Endpoint::embeddings: invalid = parse_embeddings(body_in_, embedding); break;
+      case Endpoint::responses: invalid = parse_responses(body_in_, generation, false); break;
+      case Endpoint::messages: invalid = parse_messages(body_in_, generation, false); break;
     }
     if (invalid) {
       ledger.count_rejected();
@@ -338,6 +454,13 @@ class Session {
       ledger.count_rejected();
       co_return co_await fail(400, *bad, "invalid_request_error", "", "");
     }
+    Answer answer;
+    if (endpoint == Endpoint::chat || endpoint == Endpoint::responses || endpoint == Endpoint::messages) {
+      if (auto bad = choose_answer(endpoint, request, generation, knobs, answer)) {
+        ledger.count_rejected();
+        co_return co_await fail(400, *bad, "invalid_request_error", "", "");
+      }
+    }
     const bool stream = endpoint != Endpoint::embeddings && generation.stream;
     Fault fault;
     if (knobs.fault.kind != FaultKind::none && roll(knobs.fault_rate)) {
@@ -346,12 +469,16 @@ class Session {
     }
     switch (fault.kind) {
       case FaultKind::status_429:
-        co_return co_await fail(429, "Rate limit reached (injected by switchyard-sim).", "requests", "",
-                                "rate_limit_exceeded", sim_.retry_after);
+        co_return co_await fail(429,
+                                anthropic_ ? "Number of requests has exceeded your rate limit (injected)."
+                                           : "Rate limit reached (injected by switchyard-sim).",
+                                "requests", "", "rate_limit_exceeded", sim_.retry_after);
       case FaultKind::status_500:
         co_return co_await fail(500, "The server had an error while processing your request (injected).",
                                 "server_error", "", "");
       case FaultKind::status_503:
+        // Anthropic says "overloaded" with its own status, 529.
+        if (anthropic_) co_return co_await fail(529, "Overloaded (injected by switchyard-sim).", "", "", "");
         co_return co_await fail(503, "The server is overloaded or not ready yet (injected).", "server_error", "",
                                 "");
       case FaultKind::reset:
@@ -380,34 +507,106 @@ class Session {
     plan.itl = milliseconds(knobs.itl_ms);
     if (endpoint == Endpoint::embeddings) co_return co_await embed(embedding, plan);
 
-    plan.tokens = static_cast<std::uint64_t>(knobs.tokens);
-    plan.finish_reason = "stop";
-    if (generation.max_tokens && static_cast<std::uint64_t>(*generation.max_tokens) < plan.tokens) {
-      plan.tokens = static_cast<std::uint64_t>(*generation.max_tokens);
-      plan.finish_reason = "length";
+    // A tool call is sent whole, whatever max_tokens says; words and echoes stop at max_tokens.
+    if (answer.kind == AnswerKind::tool_call) {
+      plan.tokens = count_slices(answer.call.arguments);
+      plan.finish = Finish::tool_call;
+    } else {
+      plan.tokens = answer.kind == AnswerKind::echo ? count_words(answer.text)
+                                                    : static_cast<std::uint64_t>(knobs.tokens);
+      if (generation.max_tokens && static_cast<std::uint64_t>(*generation.max_tokens) < plan.tokens) {
+        plan.tokens = static_cast<std::uint64_t>(*generation.max_tokens);
+        plan.finish = Finish::length;
+      }
     }
     ledger.add_prompt_tokens(generation.prompt_tokens);
-    if (stream) co_return co_await stream_completion(endpoint, generation, plan);
-    co_return co_await complete(endpoint, generation, plan);
+    if (stream) co_return co_await stream_completion(endpoint, generation, plan, answer);
+    co_return co_await complete(endpoint, generation, plan, answer);
+  }
+
+  // Picks what a chat, Responses or Messages request is answered with: a tool call named by
+  // x-sim-tool-call (arguments from x-sim-tool-arguments, else built from the schema when it names the
+  // first tool offered, else {}); the echo of a tool result when the last input is one; a call of the
+  // first tool offered under --tool-calls auto; generated words otherwise. Error: a bad header.
+  std::optional<std::string> choose_answer(Endpoint endpoint, const http::fields& headers,
+                                           const Generation& generation, const Knobs& knobs, Answer& answer) {
+    std::string_view name;
+    std::string_view arguments;
+    if (auto it = headers.find("x-sim-tool-call"); it != headers.end()) {
+      name = it->value();
+      if (name.empty()) return std::string("invalid x-sim-tool-call header: expected a tool name");
+      arguments = name == generation.tool_name ? std::string_view(generation.tool_arguments) : "{}";
+      if (auto args = headers.find("x-sim-tool-arguments"); args != headers.end()) {
+        arguments = args->value();
+        if (!is_json_object(arguments)) {
+          return fmt::format("invalid x-sim-tool-arguments header '{}': expected a JSON object", arguments);
+        }
+      }
+    } else if (generation.tool_result) {
+      answer_text_.assign("Tool result: ");
+      answer_text_ += generation.tool_result_text;
+      answer.kind = AnswerKind::echo;
+      answer.text = answer_text_;
+      return std::nullopt;
+    } else if (knobs.auto_tool_calls && !generation.tool_name.empty()) {
+      name = generation.tool_name;
+      arguments = generation.tool_arguments;
+    } else {
+      return std::nullopt;
+    }
+    call_id_ = new_id(endpoint == Endpoint::messages ? "toolu_" : "call_");
+    item_id_ = endpoint == Endpoint::responses ? new_id("fc_") : std::string();
+    tool_name_.assign(name);
+    arguments_.assign(arguments);
+    answer.kind = AnswerKind::tool_call;
+    answer.call = ToolCall{call_id_, item_id_, tool_name_, arguments_};
+    return std::nullopt;
   }
 
   // A whole completion, sent after ttft + (tokens - 1) * itl (plus any slow-headers delay).
-  asio::awaitable<After> complete(Endpoint endpoint, const Generation& generation, const Plan& plan) {
+  asio::awaitable<After> complete(Endpoint endpoint, const Generation& generation, const Plan& plan,
+                                  const Answer& answer) {
     const auto gaps = plan.tokens > 0 ? static_cast<std::int64_t>(plan.tokens - 1) : 0;
     if (!co_await pause_until(plan.start + plan.slow_headers + plan.ttft + plan.itl * gaps)) {
       sim_.ledger.count_cancelled();
       co_return After::abort;
     }
     text_.clear();
-    append_words(text_, generation.seed, plan.tokens);
-    const std::string id = new_id(endpoint == Endpoint::chat ? "chatcmpl-" : "cmpl-");
-    const Stamp stamp{id, static_cast<std::int64_t>(std::time(nullptr)), generation.model};
+    const ToolCall* call = answer.kind == AnswerKind::tool_call ? &answer.call : nullptr;
+    if (call == nullptr) {
+      Pieces pieces(answer, generation.seed);
+      for (std::uint64_t i = 0; i < plan.tokens; ++i) text_ += pieces.next(token_);
+    }
+    const std::string id = new_id(id_prefix(endpoint));
+    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+    const Stamp stamp{id, now, generation.model};
     const Usage usage{generation.prompt_tokens, plan.tokens};
     body_.clear();
-    if (endpoint == Endpoint::chat) {
-      render_chat_completion(body_, stamp, text_, plan.finish_reason, usage);
-    } else {
-      render_text_completion(body_, stamp, text_, plan.finish_reason, usage);
+    switch (endpoint) {
+      case Endpoint::chat:
+        if (call != nullptr) {
+          render_chat_tool_completion(body_, stamp, *call, usage);
+        } else {
+          render_chat_completion(body_, stamp, text_, chat_finish(plan.finish), usage);
+        }
+        break;
+      case Endpoint::completions:
+        render_text_completion(body_, stamp, text_, chat_finish(plan.finish), usage);
+        break;
+      case Endpoint::messages:
+        anthropic::render_message(body_, id, generation.model, text_, call, anthropic_stop(plan.finish), usage);
+        break;
+      case Endpoint::responses: {
+        const std::string item_id = call != nullptr ? std::string() : new_id("msg_");
+        const responses::Head head{id, now, generation.model, call != nullptr ? call->item_id : item_id, call};
+        responses::render_response(body_, head,
+                                   plan.finish == Finish::length ? responses::Status::incomplete
+                                                                 : responses::Status::completed,
+                                   text_, usage);
+        break;
+      }
+      case Endpoint::embeddings:
+        break;
     }
     const After after = co_await respond(200);
     if (after == After::abort) {
@@ -419,16 +618,29 @@ class Session {
     co_return after;
   }
 
-  // Server-sent events: the role chunk (chat) with the headers, a chunk per token, the finish chunk,
-  // the usage chunk when asked for, then [DONE]. Each event is its own write.
-  asio::awaitable<After> stream_completion(Endpoint endpoint, const Generation& generation, const Plan& plan) {
+  // Appends event_ to head_ as one SSE event (named for Responses and Messages).
+  void frame(std::string_view name = {}) { frame_event(head_, event_, chunked_, name); }
+
+  // Server-sent events. Chat and completions: the role chunk (chat) with the headers, a chunk per
+  // token, the finish chunk, the usage chunk when asked for, then [DONE], each its own write.
+  // Messages: message_start, content_block_start and ping with the headers, a content_block_delta per
+  // token, then content_block_stop, message_delta and message_stop in one write. Responses:
+  // response.created, response.in_progress, output_item.added (and content_part.added) with the
+  // headers, a delta per token, then the .done events and response.completed (or .incomplete) in one
+  // write. A tool call streams its arguments in slices the same way.
+  asio::awaitable<After> stream_completion(Endpoint endpoint, const Generation& generation, const Plan& plan,
+                                           const Answer& answer) {
     Ledger& ledger = sim_.ledger;
-    const bool chat = endpoint == Endpoint::chat;
-    const bool chunked = version_ >= 11;  // HTTP/1.0 gets the raw event stream, ended by closing
-    if (!chunked) keep_alive_ = false;
-    const std::string id = new_id(chat ? "chatcmpl-" : "cmpl-");
-    const Stamp stamp{id, static_cast<std::int64_t>(std::time(nullptr)), generation.model};
+    chunked_ = version_ >= 11;  // HTTP/1.0 gets the raw event stream, ended by closing
+    if (!chunked_) keep_alive_ = false;
+    const std::string id = new_id(id_prefix(endpoint));
+    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+    const Stamp stamp{id, now, generation.model};
+    const ToolCall* call = answer.kind == AnswerKind::tool_call ? &answer.call : nullptr;
+    const std::string item_id = endpoint == Endpoint::responses && call == nullptr ? new_id("msg_") : std::string();
+    const responses::Head head{id, now, generation.model, call != nullptr ? call->item_id : item_id, call};
     const bool null_usage = generation.include_usage;
+    std::uint64_t sequence = 0;  // Responses' sequence_number
     std::uint64_t sent = 0;
     const auto give_up = [&] {
       ledger.add_completion_tokens(sent);
@@ -439,32 +651,89 @@ class Session {
     const auto headers_at = plan.start + plan.slow_headers;
     if (!co_await pause_until(headers_at)) co_return give_up();
     head_.assign("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n");
-    if (chunked) head_ += "Transfer-Encoding: chunked\r\n";
+    if (chunked_) head_ += "Transfer-Encoding: chunked\r\n";
     if (!keep_alive_) head_ += "Connection: close\r\n";
     head_ += "\r\n";
-    if (chat) {
-      event_.clear();
-      render_chat_chunk(event_, stamp, Delta::role, "", null_usage);
-      frame_event(head_, event_, chunked);
+    switch (endpoint) {
+      case Endpoint::chat:
+        event_.clear();
+        render_chat_chunk(event_, stamp, Delta::role, "", null_usage);
+        frame();
+        if (call != nullptr) {
+          event_.clear();
+          render_chat_tool_chunk(event_, stamp, *call, true, "", null_usage);
+          frame();
+        }
+        break;
+      case Endpoint::messages:
+        event_.clear();
+        anthropic::render_message_start(event_, id, generation.model, generation.prompt_tokens);
+        frame("message_start");
+        event_.clear();
+        anthropic::render_block_start(event_, call);
+        frame("content_block_start");
+        event_.clear();
+        anthropic::render_ping(event_);
+        frame("ping");
+        break;
+      case Endpoint::responses:
+        event_.clear();
+        responses::render_response_event(event_, "response.created", sequence++, head, responses::Status::in_progress,
+                                         "", {});
+        frame("response.created");
+        event_.clear();
+        responses::render_response_event(event_, "response.in_progress", sequence++, head,
+                                         responses::Status::in_progress, "", {});
+        frame("response.in_progress");
+        event_.clear();
+        responses::render_item_event(event_, sequence++, head, false, "");
+        frame("response.output_item.added");
+        if (call == nullptr) {
+          event_.clear();
+          responses::render_part_event(event_, sequence++, head, false, "");
+          frame("response.content_part.added");
+        }
+        break;
+      case Endpoint::completions:
+      case Endpoint::embeddings:
+        break;
     }
     if (!co_await send(head_)) co_return give_up();
 
-    WordStream words(generation.seed);
+    Pieces pieces(answer, generation.seed);
+    text_.clear();  // what has been sent: Responses repeats it in its closing events
     const std::uint64_t last = plan.drop_after ? std::min(*plan.drop_after, plan.tokens) : plan.tokens;
     const auto first_token_at = headers_at + plan.ttft;
     while (sent < last) {
       if (!co_await pause_until(first_token_at + plan.itl * static_cast<std::int64_t>(sent))) co_return give_up();
-      token_.clear();
-      if (sent > 0) token_ += ' ';
-      token_ += words.next_word();
+      const std::string_view piece = pieces.next(token_);
+      if (endpoint == Endpoint::responses) text_ += piece;
       event_.clear();
-      if (chat) {
-        render_chat_chunk(event_, stamp, Delta::content, token_, null_usage);
-      } else {
-        render_text_chunk(event_, stamp, token_, "", null_usage);
-      }
       head_.clear();
-      frame_event(head_, event_, chunked);
+      switch (endpoint) {
+        case Endpoint::chat:
+          if (call != nullptr) {
+            render_chat_tool_chunk(event_, stamp, *call, false, piece, null_usage);
+          } else {
+            render_chat_chunk(event_, stamp, Delta::content, piece, null_usage);
+          }
+          frame();
+          break;
+        case Endpoint::completions:
+          render_text_chunk(event_, stamp, piece, "", null_usage);
+          frame();
+          break;
+        case Endpoint::messages:
+          anthropic::render_block_delta(event_, call != nullptr, piece);
+          frame("content_block_delta");
+          break;
+        case Endpoint::responses:
+          responses::render_delta(event_, sequence++, head, piece);
+          frame(call != nullptr ? "response.function_call_arguments.delta" : "response.output_text.delta");
+          break;
+        case Endpoint::embeddings:
+          break;
+      }
       if (!co_await send(head_)) co_return give_up();
       ++sent;
     }
@@ -476,30 +745,95 @@ class Session {
     }
     if (plan.tokens == 0 && !co_await pause_until(first_token_at)) co_return give_up();
 
-    event_.clear();
-    if (chat) {
-      render_chat_chunk(event_, stamp, Delta::finish, plan.finish_reason, null_usage);
-    } else {
-      render_text_chunk(event_, stamp, "", plan.finish_reason, null_usage);
-    }
     head_.clear();
-    frame_event(head_, event_, chunked);
-    if (!co_await send(head_)) co_return give_up();
-    if (generation.include_usage) {
-      event_.clear();
-      render_usage_chunk(event_, stamp, chat ? "chat.completion.chunk" : "text_completion",
-                         Usage{generation.prompt_tokens, sent});
-      head_.clear();
-      frame_event(head_, event_, chunked);
-      if (!co_await send(head_)) co_return give_up();
+    const Usage usage{generation.prompt_tokens, sent};
+    switch (endpoint) {
+      case Endpoint::chat:
+      case Endpoint::completions: {
+        const bool chat = endpoint == Endpoint::chat;
+        event_.clear();
+        if (chat) {
+          render_chat_chunk(event_, stamp, Delta::finish, chat_finish(plan.finish), null_usage);
+        } else {
+          render_text_chunk(event_, stamp, "", chat_finish(plan.finish), null_usage);
+        }
+        frame();
+        if (!co_await send(head_)) co_return give_up();
+        head_.clear();
+        if (generation.include_usage) {
+          event_.clear();
+          render_usage_chunk(event_, stamp, chat ? "chat.completion.chunk" : "text_completion", usage);
+          frame();
+          if (!co_await send(head_)) co_return give_up();
+          head_.clear();
+        }
+        frame_event(head_, "[DONE]", chunked_);
+        break;
+      }
+      case Endpoint::messages:
+        event_.clear();
+        anthropic::render_block_stop(event_);
+        frame("content_block_stop");
+        event_.clear();
+        anthropic::render_message_delta(event_, anthropic_stop(plan.finish), sent);
+        frame("message_delta");
+        event_.clear();
+        anthropic::render_message_stop(event_);
+        frame("message_stop");
+        break;
+      case Endpoint::responses: {
+        const std::string_view done_text = call != nullptr ? call->arguments : std::string_view(text_);
+        event_.clear();
+        responses::render_done(event_, sequence++, head, done_text);
+        frame(call != nullptr ? "response.function_call_arguments.done" : "response.output_text.done");
+        if (call == nullptr) {
+          event_.clear();
+          responses::render_part_event(event_, sequence++, head, true, text_);
+          frame("response.content_part.done");
+        }
+        event_.clear();
+        responses::render_item_event(event_, sequence++, head, true, text_);
+        frame("response.output_item.done");
+        const bool incomplete = plan.finish == Finish::length;
+        const std::string_view type = incomplete ? "response.incomplete" : "response.completed";
+        event_.clear();
+        responses::render_response_event(event_, type, sequence++, head,
+                                         incomplete ? responses::Status::incomplete : responses::Status::completed,
+                                         text_, usage);
+        frame(type);
+        break;
+      }
+      case Endpoint::embeddings:
+        break;
     }
-    head_.clear();
-    frame_event(head_, "[DONE]", chunked);
-    if (chunked) head_ += "0\r\n\r\n";
+    if (chunked_) head_ += "0\r\n\r\n";
     if (!co_await send(head_)) co_return give_up();
     ledger.add_completion_tokens(sent);
     ledger.count_completed();
     co_return keep_alive_ ? After::keep_alive : After::close;
+  }
+
+  // POST /v1/responses/input_tokens and /v1/messages/count_tokens: the prompt tally, with no
+  // generation, latency or fault.
+  asio::awaitable<After> count_tokens(std::string_view path) {
+    const auto& request = parser_->get();
+    sim_.ledger.count_request(path);
+    if (!authorized()) co_return co_await unauthorized();
+    if (anthropic_ && request.find("anthropic-version") == request.end()) {
+      co_return co_await fail(400, "anthropic-version: header is required", "invalid_request_error", "", "");
+    }
+    body_in_.assign(request.body());
+    Generation generation;
+    const auto invalid =
+        anthropic_ ? parse_messages(body_in_, generation, true) : parse_responses(body_in_, generation, true);
+    if (invalid) co_return co_await fail(400, invalid->message, "invalid_request_error", invalid->param, "");
+    body_.clear();
+    if (anthropic_) {
+      anthropic::render_input_tokens(body_, generation.prompt_tokens);
+    } else {
+      responses::render_input_tokens(body_, generation.prompt_tokens);
+    }
+    co_return co_await respond(200);
   }
 
   // Embeddings are answered after ttft (plus any slow-headers delay); itl does not apply.
@@ -523,12 +857,18 @@ class Session {
     co_return after;
   }
 
+  // OpenAI paths take "Authorization: Bearer KEY", Messages paths "x-api-key: KEY".
   bool authorized() const {
     if (sim_.bearer.empty()) return true;
+    if (anthropic_) return parser_->get()["x-api-key"] == sim_.options.api_key;
     return parser_->get()[http::field::authorization] == sim_.bearer;
   }
 
   asio::awaitable<After> unauthorized() {
+    if (anthropic_) {
+      const bool missing = parser_->get().find("x-api-key") == parser_->get().end();
+      co_return co_await fail(401, missing ? "x-api-key header is required" : "invalid x-api-key", "", "", "");
+    }
     if (parser_->get().find(http::field::authorization) == parser_->get().end()) {
       co_return co_await fail(401,
                               "You didn't provide an API key. You need to provide your API key in an "
@@ -539,15 +879,22 @@ class Session {
   }
 
   asio::awaitable<After> model_not_found(std::string_view model) {
+    if (anthropic_) co_return co_await fail(404, fmt::format("model: {}", model), "", "", "");
     co_return co_await fail(404,
                             fmt::format("The model `{}` does not exist or you do not have access to it.", model),
                             "invalid_request_error", "", "model_not_found");
   }
 
+  // The error body in the request's dialect: Anthropic's type follows from the status; OpenAI's
+  // type, param and code are as given.
   asio::awaitable<After> fail(unsigned status, std::string_view message, std::string_view type,
                               std::string_view param, std::string_view code, std::string_view extra_headers = {}) {
     body_.clear();
-    render_error(body_, message, type, param, code);
+    if (anthropic_) {
+      anthropic::render_error(body_, status, message);
+    } else {
+      render_error(body_, message, type, param, code);
+    }
     co_return co_await respond(status, extra_headers);
   }
 
@@ -634,9 +981,16 @@ class Session {
   std::string body_;    // JSON response body
   std::string event_;   // one SSE payload
   std::string token_;   // one streamed token
-  std::string text_;    // a whole completion
+  std::string text_;    // a whole completion, or what a stream has sent
+  std::string answer_text_;  // an echoed tool result
+  std::string call_id_;      // a tool call's call_... or toolu_... id
+  std::string item_id_;      // a Responses function call's fc_... id
+  std::string tool_name_;
+  std::string arguments_;
   std::vector<float> floats_;
   bool keep_alive_ = true;
+  bool chunked_ = true;     // the stream being sent uses chunked transfer encoding
+  bool anthropic_ = false;  // the request is on a Messages path: Anthropic's auth and error shapes
   unsigned version_ = 11;
   bool watch_peer_ = true;
 };
