@@ -95,6 +95,8 @@ void replay(const std::string& target, const std::function<void(std::string_view
 TEST(FuzzReplay, ParseRequest) { replay("parse_request", parse_request); }
 TEST(FuzzReplay, LocateJsonError) { replay("locate_json_error", locate_json_error); }
 TEST(FuzzReplay, StreamScanner) { replay("stream_scanner", stream_scanner); }
+TEST(FuzzReplay, TranslateStream) { replay("translate_stream", translate_stream); }
+TEST(FuzzReplay, TranslateRequest) { replay("translate_request", translate_request); }
 
 }  // namespace
 }  // namespace switchyard::fuzz
