@@ -605,8 +605,12 @@ TEST(TranslatePairs, AStreamInBTranslatedToAReadsTheSameHoweverItIsCut) {
             for (const std::string& stream : {streams.text, streams.tool}) {
                 const std::string whole = translate(b, a, {stream});
                 EXPECT_EQ(read_stream(a, whole), read_stream(b, stream)) << whole;
+                // Every cut near a line's end (where the splitter's state changes: a CR, an LF, a
+                // blank line) and every 13th byte elsewhere, to keep the ASan run short.
                 for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
                     const std::string_view view(stream);
+                    const std::size_t from = cut < 2 ? 0 : cut - 2;
+                    if (cut % 13 != 0 && view.substr(from, 5).find_first_of("\r\n") == std::string_view::npos) continue;
                     ASSERT_EQ(translate(b, a, {view.substr(0, cut), view.substr(cut)}), whole) << "cut at " << cut;
                 }
             }
