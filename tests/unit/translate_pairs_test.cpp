@@ -6,8 +6,10 @@
 
 #include <array>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "translate/dialect.hpp"
