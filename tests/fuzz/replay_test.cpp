@@ -82,11 +82,12 @@ std::string mutate(std::string input, const std::vector<std::string>& inputs, st
     return input;
 }
 
-void replay(const std::string& target, const std::function<void(std::string_view)>& check) {
+// `iterations`: the default number of mutations (a target whose inputs cost more gets fewer, to keep
+// the ASan run short).
+void replay(const std::string& target, const std::function<void(std::string_view)>& check, long iterations = 20000) {
     const std::vector<std::string> inputs = corpus(target);
     ASSERT_FALSE(inputs.empty()) << "no seed inputs for " << target;
     for (const auto& input : inputs) check(input);
-    long iterations = 20000;
     if (const char* text = std::getenv("SWITCHYARD_FUZZ_ITERATIONS")) iterations = std::atol(text);
     std::mt19937 random(20261204);
     for (long i = 0; i < iterations; ++i) check(mutate(inputs[i % inputs.size()], inputs, random));
@@ -95,6 +96,9 @@ void replay(const std::string& target, const std::function<void(std::string_view
 TEST(FuzzReplay, ParseRequest) { replay("parse_request", parse_request); }
 TEST(FuzzReplay, LocateJsonError) { replay("locate_json_error", locate_json_error); }
 TEST(FuzzReplay, StreamScanner) { replay("stream_scanner", stream_scanner); }
+// Each input is translated twice and its events and the output's parsed: a quarter of the mutations.
+TEST(FuzzReplay, TranslateStream) { replay("translate_stream", translate_stream, 5000); }
+TEST(FuzzReplay, TranslateRequest) { replay("translate_request", translate_request); }
 
 }  // namespace
 }  // namespace switchyard::fuzz

@@ -14,6 +14,8 @@
 
 #include "parse/json_locate.hpp"
 #include "parse/request.hpp"
+#include "translate/dialect.hpp"
+#include "translate/stream.hpp"
 #include "usage/usage.hpp"
 
 namespace switchyard::fuzz {
@@ -362,6 +364,122 @@ void stream_scanner(std::string_view input) {
     const Relayed cramped = relay(stream, strip, capacity, small_reads);
     if (!strip && cramped.out != stream) violated("a small relay buffer changed a stream whose usage is kept", input);
     if (cramped.out.size() > stream.size()) violated("a small relay buffer added bytes", input);
+}
+
+// --- Translators ----------------------------------------------------------------------------------
+
+namespace {
+
+using translate::Dialect;
+
+// The first byte's pair of dialects: (from, to) among the nine.
+std::pair<Dialect, Dialect> dialects_of(unsigned char byte) {
+    constexpr Dialect kAll[] = {Dialect::chat, Dialect::responses, Dialect::messages};
+    return {kAll[byte % 9 / 3], kAll[byte % 3]};
+}
+
+bool valid_json(std::string_view text) {
+    thread_local dom::parser parser;
+    return parser.parse(simdjson::padded_string(text)).error() == simdjson::SUCCESS;
+}
+
+std::string translated(Dialect from, Dialect to, std::string_view first, std::string_view second) {
+    thread_local simdjson::ondemand::parser parser;
+    translate::AnswerOptions options;
+    options.model = "asked";
+    options.now = 1700000000;
+    options.id_seed = "req-fuzz";
+    translate::StreamTranslator translator(from, to, parser, options);
+    std::string out;
+    translator.feed(first, out);
+    translator.feed(second, out);
+    translator.end(out);
+    return out;
+}
+
+// The stream `out` follows `to`'s rules: JSON data (chat's [DONE] aside), Anthropic's event names
+// equal to the data's type, Responses' sequence numbers increasing.
+void check_stream_grammar(Dialect to, const std::string& out, std::string_view input) {
+    translate::SseSplitter splitter;
+    std::int64_t last_sequence = -1;
+    std::string problem;
+    const auto on = [&](std::string_view name, std::string_view data) {
+        if (!problem.empty()) return;
+        if (to == Dialect::chat && data == "[DONE]") return;
+        thread_local dom::parser parser;
+        dom::element element;
+        if (parser.parse(simdjson::padded_string(data)).get(element) != simdjson::SUCCESS) {
+            problem = "a data payload is not JSON: " + std::string(data);
+            return;
+        }
+        if (to == Dialect::chat) return;
+        std::string_view type;
+        if (element["type"].get(type) != simdjson::SUCCESS || type != name) {
+            problem = "an event's name is not its data's type: " + std::string(name) + " " + std::string(data);
+            return;
+        }
+        if (to == Dialect::responses) {
+            std::int64_t sequence = -1;
+            if (element["sequence_number"].get(sequence) != simdjson::SUCCESS || sequence <= last_sequence) {
+                problem = "sequence_number missing or not increasing: " + std::string(data);
+                return;
+            }
+            last_sequence = sequence;
+        }
+    };
+    splitter.feed(out, on);
+    splitter.finish(on);
+    if (!problem.empty()) violated(problem + "\nin: " + out, input);
+}
+
+}  // namespace
+
+void translate_stream(std::string_view input) {
+    if (input.empty()) return;
+    const auto byte = static_cast<unsigned char>(input[0]);
+    const auto [from, to] = dialects_of(byte);
+    const std::string_view stream = input.substr(1);
+    const std::size_t cut = stream.size() * (byte / 9) / 28;
+
+    const std::string whole = translated(from, to, stream, {});
+    if (translated(from, to, stream.substr(0, cut), stream.substr(cut)) != whole) {
+        violated("cutting the stream in two reads changed the translation at " + std::to_string(cut), input);
+    }
+
+    // A stream whose every event carries JSON (or chat's [DONE]) is translated into one that
+    // follows the caller's rules. Garbage inside an event is the upstream's, passed on as it came.
+    bool all_json = true;
+    translate::SseSplitter splitter;
+    const auto on = [&](std::string_view, std::string_view data) {
+        if (all_json && !(from == Dialect::chat && data == "[DONE]")) all_json = valid_json(data);
+    };
+    splitter.feed(stream, on);
+    splitter.finish(on);
+    if (all_json) check_stream_grammar(to, whole, input);
+}
+
+void translate_request(std::string_view input) {
+    if (input.empty()) return;
+    const auto [from, to] = dialects_of(static_cast<unsigned char>(input[0]));
+    const std::string_view body = input.substr(1);
+
+    // What the parse stage lets through: a JSON object whose model is a string.
+    {
+        thread_local dom::parser parser;
+        dom::object object;
+        std::string_view model;
+        if (parser.parse(simdjson::padded_string(body)).get(object) != simdjson::SUCCESS ||
+            object["model"].get(model) != simdjson::SUCCESS) {
+            return;
+        }
+    }
+    translate::Request request;
+    if (translate::read_request(from, body, request)) return;
+    translate::WriteOptions options;
+    options.model = "upstream \"model\"";
+    std::string out;
+    if (translate::write_request(to, request, options, out)) return;
+    if (!valid_json(out)) violated("the written request is not JSON: " + out, input);
 }
 
 }  // namespace switchyard::fuzz

@@ -29,4 +29,20 @@ void locate_json_error(std::string_view input);
 //   - with a relay buffer smaller than an event, everything still goes out, in order.
 void stream_scanner(std::string_view input);
 
+// translate::StreamTranslator from one dialect to another. The first byte picks the pair (byte % 9)
+// and where the stream is cut in two reads (byte / 9 of 28ths); the rest is the upstream's stream.
+//   - nothing crashes, whatever the bytes;
+//   - the stream cut in two reads is translated to the same bytes as in one read;
+//   - a stream whose every event's data is JSON is translated into one that follows the caller's
+//     dialect: every data JSON (chat's [DONE] aside), Anthropic's and Responses' event names equal
+//     to the data's type, Responses' sequence_number increasing.
+void translate_stream(std::string_view input);
+
+// translate::read_request in one dialect, then write_request in another. The first byte picks the
+// pair (byte % 9); the rest is a request body, given to the reader only when the parse stage would
+// pass it (a JSON object whose model is a string).
+//   - nothing crashes, whatever the body;
+//   - a body read and written is valid JSON.
+void translate_request(std::string_view input);
+
 }  // namespace switchyard::fuzz

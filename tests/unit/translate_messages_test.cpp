@@ -431,7 +431,10 @@ TEST(MessagesError, WritesAnthropicsTypeForOthers) {
          {Case{400, "\"invalid_request_error\"", "invalid_request_error"}, Case{500, "\"server_error\"", "api_error"},
           Case{502, "\"upstream_error\"", "api_error"}, Case{429, "\"rate_limit_exceeded\"", "rate_limit_error"},
           Case{503, "\"server_error\"", "overloaded_error"}, Case{0, "\"rate_limit_error\"", "rate_limit_error"},
-          Case{401, "\"invalid_api_key\"", "authentication_error"}}) {
+          Case{401, "\"invalid_api_key\"", "authentication_error"},
+          // OpenAI's type for a bad key and an unknown model: the status says which.
+          Case{401, "\"invalid_request_error\"", "authentication_error"},
+          Case{404, "\"invalid_request_error\"", "not_found_error"}}) {
         Error error;
         error.status = c.status;
         error.type = c.type;

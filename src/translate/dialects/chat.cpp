@@ -312,6 +312,10 @@ struct RequestReader {
                     if (!read_call(c, call) || call.name.empty()) {
                         return fail("a tool call needs function.name", where + ".tool_calls[" + std::to_string(j) + "]");
                     }
+                    // OpenAI refuses a call without its id, and its result could not name it.
+                    if (call.id.empty()) {
+                        return fail("a tool call needs an id", where + ".tool_calls[" + std::to_string(j) + "].id");
+                    }
                     Part part;
                     part.kind = PartKind::tool_call;
                     part.id = call.id;

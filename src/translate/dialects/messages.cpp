@@ -226,11 +226,14 @@ simdjson::error_code read_block(RequestRead& r, od::value value, std::vector<Par
     } else if (kind == "document") {
         part.kind = PartKind::document;
     } else if (kind == "tool_use") {
+        // Anthropic refuses a call without its id or name; another dialect could not pair it.
+        if (part.id.empty() || part.name.empty()) return r.refuse("messages: a tool_use block needs its id and name", "messages");
         part.kind = PartKind::tool_call;
         std::string arguments;
         json::append_as_string(input.empty() ? Json("{}") : input, arguments);
         part.arguments = r.out.arena.keep(std::move(arguments));
     } else if (kind == "tool_result") {
+        if (part.id.empty()) return r.refuse("messages: a tool_result block needs its tool_use_id", "messages");
         part.kind = PartKind::tool_result;
     } else if (kind == "thinking" || kind == "redacted_thinking") {
         part.kind = PartKind::reasoning;
@@ -328,6 +331,7 @@ simdjson::error_code read_tool(RequestRead& r, od::value value) {
         r.out.unmapped.push_back({"tools", r.source.in_body(raw_tool), true});
         return simdjson::SUCCESS;
     }
+    if (tool.name.empty()) return r.refuse("tools: a tool needs its name", "tools");
     r.out.tools.push_back(tool);
     return simdjson::SUCCESS;
 }
@@ -1055,7 +1059,10 @@ void write_error_object(json::Writer& w, const Error& error) {
     const std::string type = json::text_of(error.type);
     const int status = error.status != 0 ? error.status : status_of_error_type(type);
     w.object().field_text("type", "error").key("error").object();
-    if (is_anthropic_error_type(type)) {
+    // OpenAI says invalid_request_error for a bad key (401) and an unknown model (404) too, its code
+    // telling which; Anthropic's clients tell those by the type, so the status's type wins there.
+    const bool generic = type == "invalid_request_error" && error_type(Dialect::messages, status) != type;
+    if (is_anthropic_error_type(type) && !generic) {
         w.field("type", error.type);
     } else {
         w.field_text("type", error_type(Dialect::messages, status));
@@ -1593,7 +1600,7 @@ private:
         end(out);
     }
 
-    const AnswerOptions& options_;
+    const AnswerOptions options_;  // a copy: the caller's may be gone (what it views may not)
     State state_ = State::before_message;
     std::size_t index_ = 0;
     std::size_t calls_ = 0;

@@ -304,7 +304,14 @@ private:
 
         const auto type = json::text_of(item.type);
         if (type.empty() || type == "message") return message_item(item, std::move(parts));
-        if (type == "function_call" || type == "custom_tool_call") {
+        // OpenAI refuses a call or an output without its call_id (and a call without its name): the
+        // other dialects' writers could not pair them.
+        const bool call_item = type == "function_call" || type == "custom_tool_call";
+        if ((call_item || type == "function_call_output" || type == "custom_tool_call_output") && item.call_id.empty()) {
+            return fail("A `" + type + "` item needs its `call_id`.", "input");
+        }
+        if (call_item && item.name.empty()) return fail("A `" + type + "` item needs its `name`.", "input");
+        if (call_item) {
             Part call;
             call.kind = PartKind::tool_call;
             call.id = item.call_id;
@@ -401,6 +408,8 @@ private:
         });
         if (!ok) return fail("A tool could not be read.", "tools");
         if (json::is(type, "function") || json::is(type, "custom")) {
+            // Responses' tools are flat: a chat-shaped {"function":{"name":...}} has no name here.
+            if (tool.name.empty()) return fail("A function or custom tool needs its `name`.", "tools");
             tool.custom = json::is(type, "custom");
             out_.tools.push_back(tool);
         } else {
@@ -1331,7 +1340,7 @@ private:
         phase_ = Phase::over;
     }
 
-    const AnswerOptions& options_;
+    const AnswerOptions options_;  // a copy: the caller's may be gone (what it views may not)
     Phase phase_ = Phase::before_created;
     std::int64_t sequence_ = 0;
     std::string response_id_;
