@@ -14,14 +14,24 @@
 #include <vector>
 
 #include "core/url.hpp"
+#include "translate/ir.hpp"
 
 namespace switchyard::config {
 
 using Duration = std::chrono::milliseconds;
 
-// All four speak the OpenAI API; the type picks the health path and small quirks.
-enum class UpstreamType { openai, llama_server, ollama, vllm };
+// What serves behind an upstream: the type picks the health path, how the key is sent, and the
+// dialects it speaks unless `dialects:` says otherwise (default_dialects).
+enum class UpstreamType { openai, llama_server, ollama, vllm, anthropic };
 std::string_view to_string(UpstreamType type);
+
+// A set of translate::Dialect (bit 1 << dialect): the APIs an upstream serves natively.
+using DialectSet = unsigned;
+constexpr DialectSet dialect_bit(translate::Dialect dialect) { return 1u << static_cast<unsigned>(dialect); }
+// llama-server and vLLM: chat, responses and messages; openai and ollama: chat; anthropic: messages.
+DialectSet default_dialects(UpstreamType type);
+// The anthropic-version the gateway sends an `anthropic` upstream when the caller sent none.
+inline constexpr std::string_view kAnthropicVersion = "2023-06-01";
 
 struct Listener {
     std::string address = "127.0.0.1";
@@ -105,6 +115,10 @@ struct CostModel {
 struct Upstream {
     std::string name;
     UpstreamType type = UpstreamType::openai;
+    DialectSet dialects = default_dialects(UpstreamType::openai);  // never empty
+    // A request translated to Anthropic's Messages API must say max_tokens: this, when the
+    // caller's request has no limit of its own.
+    std::int64_t default_max_tokens = 4096;
     Url url;
     std::string api_key;  // already expanded from ${ENV}; never logged
     Timeouts timeouts;
@@ -309,6 +323,10 @@ struct Server {
     // Every forwarded response says the gateway's own time (x-switchyard-overhead-ms) and the
     // access log has per-stage times, as for requests that send x-switchyard-debug: 1.
     bool debug = false;
+    // Responses API answers kept for previous_response_id (src/conversation): at most this many
+    // bytes in all (0: none kept), each for at most this long.
+    std::size_t responses_store_bytes = 64u << 20;
+    Duration responses_store_ttl{std::chrono::hours(1)};
 
     bool operator==(const Server&) const = default;
 };

@@ -143,6 +143,7 @@ void add_engine(Gateway& out, Engine engine) {
     Upstream upstream;
     upstream.name = engine.name;
     upstream.type = UpstreamType::llama_server;
+    upstream.dialects = default_dialects(upstream.type);
     std::string ignored;
     upstream.url = *parse_url("http://127.0.0.1:" + std::to_string(engine.port == 0 ? 1 : engine.port), &ignored);
     upstream.health.enabled = false;

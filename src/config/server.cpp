@@ -26,7 +26,8 @@ void read_listeners(Reader& in, const YAML::Node& node, Gateway& out) {
 void read_server(Reader& in, const YAML::Node& node, Server& out) {
     if (!in.expect_map(node, "'server'",
                        {"io_threads", "max_body_bytes", "max_header_bytes", "max_headers", "request_read_timeout",
-                        "keepalive_timeout", "shutdown_grace", "expose_upstream_address", "metrics", "debug"})) {
+                        "keepalive_timeout", "shutdown_grace", "expose_upstream_address", "metrics", "debug",
+                        "responses_store_bytes", "responses_store_ttl"})) {
         return;
     }
     in.integer(node, "io_threads", out.io_threads, 1, 256);
@@ -39,6 +40,8 @@ void read_server(Reader& in, const YAML::Node& node, Server& out) {
     in.boolean(node, "expose_upstream_address", out.expose_upstream_address);
     in.boolean(node, "metrics", out.metrics);
     in.boolean(node, "debug", out.debug);
+    in.size(node, "responses_store_bytes", out.responses_store_bytes);
+    in.duration(node, "responses_store_ttl", out.responses_store_ttl);
 }
 
 }  // namespace switchyard::config

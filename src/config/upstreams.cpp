@@ -1,6 +1,7 @@
 // The `upstreams` section (each API the gateway forwards to: its type, URL and key, timeouts,
 // connection pool, TLS, health checks, circuit breaker and cost) and the `retries` section (how
 // a failed attempt moves on to another deployment).
+#include <array>
 #include <fstream>
 
 #include "config/sections.hpp"
@@ -13,8 +14,22 @@ std::string_view to_string(UpstreamType type) {
         case UpstreamType::llama_server: return "llama-server";
         case UpstreamType::ollama: return "ollama";
         case UpstreamType::vllm: return "vllm";
+        case UpstreamType::anthropic: return "anthropic";
     }
     return "openai";
+}
+
+DialectSet default_dialects(UpstreamType type) {
+    using translate::Dialect;
+    switch (type) {
+        case UpstreamType::llama_server:
+        case UpstreamType::vllm:
+            return dialect_bit(Dialect::chat) | dialect_bit(Dialect::responses) | dialect_bit(Dialect::messages);
+        case UpstreamType::anthropic: return dialect_bit(Dialect::messages);
+        case UpstreamType::openai:
+        case UpstreamType::ollama: return dialect_bit(Dialect::chat);
+    }
+    return dialect_bit(Dialect::chat);
 }
 
 namespace {
@@ -30,9 +45,42 @@ void read_type(Reader& in, const YAML::Node& item, UpstreamType& out) {
         out = UpstreamType::ollama;
     } else if (*type == "vllm") {
         out = UpstreamType::vllm;
+    } else if (*type == "anthropic") {
+        out = UpstreamType::anthropic;
     } else {
-        in.error(item["type"], "upstream type '" + *type + "' is not one of openai, llama-server, ollama, vllm");
+        in.error(item["type"],
+                 "upstream type '" + *type + "' is not one of openai, llama-server, ollama, vllm, anthropic");
     }
+}
+
+// `dialects: [chat, responses, messages]`: the APIs the upstream serves natively, in place of its
+// type's (a provider whose Responses API is there, an Ollama release that serves the others).
+const std::array<std::string, 3> kDialectNames{"chat", "responses", "messages"};
+
+void read_dialects(Reader& in, const YAML::Node& item, DialectSet& out) {
+    const YAML::Node node = item["dialects"];
+    if (!node) return;
+    if (!node.IsSequence() || node.size() == 0) {
+        in.error(node, "'dialects' must be a non-empty list of chat, responses, messages");
+        return;
+    }
+    DialectSet set = 0;
+    for (const auto& entry : node) {
+        const std::string name = entry.IsScalar() ? entry.Scalar() : "";
+        bool known = false;
+        for (std::size_t d = 0; d < translate::kDialects; ++d) {
+            const auto dialect = static_cast<translate::Dialect>(d);
+            if (name == translate::to_string(dialect)) {
+                set |= dialect_bit(dialect);
+                known = true;
+            }
+        }
+        if (!known) {
+            in.error(entry, "dialect '" + name + "' is not one of chat, responses, messages" +
+                                did_you_mean(name, kDialectNames));
+        }
+    }
+    if (set != 0) out = set;
 }
 
 void read_base_url(Reader& in, const YAML::Node& item, Upstream& upstream) {
@@ -73,6 +121,7 @@ std::string default_health_path(const Upstream& upstream) {
         case UpstreamType::llama_server:
         case UpstreamType::vllm: return "/health";
         case UpstreamType::ollama: return "/api/version";
+        case UpstreamType::anthropic:
         case UpstreamType::openai: return upstream.url.api_base + "/models";
     }
     return upstream.url.api_base + "/models";
@@ -111,13 +160,16 @@ std::optional<Upstream> read_upstream(Reader& in, const YAML::Node& item, std::s
     if (!in.expect_map(item, "an upstream",
                        {"name", "type", "base_url", "api_key", "timeouts", "max_connections", "max_idle_connections",
                         "idle_connection_timeout", "tls", "health", "breaker", "rate_limit_cooldown", "local",
-                        "cost"})) {
+                        "cost", "dialects", "default_max_tokens"})) {
         return std::nullopt;
     }
     Upstream upstream;
     in.string(item, "name", upstream.name);
     in.check_name(item, upstream.name, names, "an upstream needs a 'name'", "upstream");
     read_type(in, item, upstream.type);
+    upstream.dialects = default_dialects(upstream.type);
+    read_dialects(in, item, upstream.dialects);
+    in.integer(item, "default_max_tokens", upstream.default_max_tokens, 1, 10'000'000);
     read_base_url(in, item, upstream);
     in.string(item, "api_key", upstream.api_key);
     if (const YAML::Node timeouts = item["timeouts"]) read_timeouts(in, timeouts, upstream.timeouts);
@@ -129,7 +181,7 @@ std::optional<Upstream> read_upstream(Reader& in, const YAML::Node& item, std::s
     if (const YAML::Node health = item["health"]) read_health(in, health, upstream.health);
     if (const YAML::Node breaker = item["breaker"]) read_breaker(in, breaker, upstream.breaker);
     in.duration(item, "rate_limit_cooldown", upstream.rate_limit_cooldown);
-    upstream.local = upstream.type != UpstreamType::openai;
+    upstream.local = upstream.type != UpstreamType::openai && upstream.type != UpstreamType::anthropic;
     in.boolean(item, "local", upstream.local);
     if (const YAML::Node cost = item["cost"]) {
         upstream.cost.emplace();

@@ -139,6 +139,51 @@ route::Verdict verdict_of(int status, bool broken) {
     return route::Verdict::success;
 }
 
+// How one attempt reaches its upstream: the endpoint it posts to (in the dialect it sends), and
+// whether that is another dialect than the caller's. A deployment whose upstream speaks the
+// caller's dialect gets the caller's bytes; one that does not gets a translation into the first
+// of chat, messages, responses it speaks. Only the answer-generating endpoints are translated:
+// legacy completions, embeddings and the token counters go to upstreams that serve them natively.
+struct Plan {
+    parse::Endpoint endpoint = parse::Endpoint::chat_completions;
+    bool translate = false;
+    bool servable = true;
+};
+
+Plan plan_for(parse::Endpoint endpoint, config::DialectSet speaks) {
+    using translate::Dialect;
+    const Dialect caller = parse::dialect_of(endpoint);
+    if ((speaks & config::dialect_bit(caller)) != 0) return {endpoint, false, true};
+    const bool translatable = endpoint == parse::Endpoint::chat_completions || endpoint == parse::Endpoint::responses ||
+                              endpoint == parse::Endpoint::messages;
+    if (translatable) {
+        for (const Dialect dialect : {Dialect::chat, Dialect::messages, Dialect::responses}) {
+            if ((speaks & config::dialect_bit(dialect)) != 0) return {parse::generating_endpoint(dialect), true, true};
+        }
+    }
+    return {endpoint, false, false};
+}
+
+usage::Usage from_common(const translate::Usage& usage) {
+    return {.prompt = usage.input, .cached = usage.cached, .completion = usage.output, .found = usage.found};
+}
+
+// The usage a whole answer body of `dialect` reports.
+usage::Usage body_usage(translate::Dialect dialect, std::string_view body) {
+    if (dialect == translate::Dialect::chat) return usage::parse_usage(body);
+    translate::Response response;
+    if (!translate::read_response(dialect, body, response)) return {};
+    return from_common(response.usage);
+}
+
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// Bytes of an answer translated whole (not streamed) kept to translate; a larger one fails.
+constexpr std::size_t kMaxTranslated = 8u << 20;
+
 class Exchange {
 public:
     // `overhead_ms`: the gateway's own time before this attempt (for x-switchyard-overhead-ms).
@@ -152,6 +197,8 @@ public:
           scratch_(caller.scratch),
           overhead_ms_(overhead_ms) {
         scratch_.scanner.reset();
+        scratch_.stream.reset();
+        scratch_.completed.reset();
         scratch_.error.reset();
     }
     // The upstream response's head is in the caller's head arena, reset for the next request.
@@ -164,6 +211,7 @@ public:
         stale,                   // a reused connection the upstream had closed: send again
         failed_before_response,  // nothing reached the caller; error() says why
         retry_status,            // a 5xx or 429 head, withheld from the caller to retry elsewhere
+        unserved,                // the deployment cannot take this request (its dialect); error() says why
     };
 
     // One request/response on `connection` to the leased deployment; writes everything to the
@@ -189,7 +237,34 @@ private:
         bool chunked = false;       // to the caller (not a Content-Length body)
         bool event_stream = false;  // text/event-stream
         bool add_usage = false;     // the gateway asked the stream for its usage
+        bool translated = false;    // the answer is translated into the caller's dialect
     };
+    // The request body in the dialect of plan_.endpoint (the caller's as read once, then written):
+    // an error the caller gets if no other deployment takes the request.
+    std::optional<ApiError> translate_request(const config::Deployment& deployment, const upstream::Upstream& upstream);
+    // The body relay of a translated answer: a stream event by event, any other body whole.
+    asio::awaitable<Result> relay_translated(Connection& connection, route::Lease& lease, upstream::Upstream& upstream,
+                                             Outcome& outcome, const Limits& limits, Framing framing);
+    // The next body bytes into `into` (at most `room`): how many; 0 with read_ec set, or at the end.
+    asio::awaitable<std::size_t> read_body(Connection& connection, char* into, std::size_t room, const Limits& limits,
+                                           boost::system::error_code& read_ec);
+    // A whole translated answer (in scratch_.out) from the upstream's body (caller_.capture): the
+    // status the caller gets, or nullopt when the body is not an answer (error() says so).
+    std::optional<int> translate_whole(const upstream::Upstream& upstream, int status);
+    // The head of a translated answer: the gateway's headers, not the upstream's.
+    void build_translated_head(const route::Lease& lease, int status, std::string_view content_type,
+                               std::optional<std::size_t> length);
+    // Headers every forwarded answer carries (request id, deployment, tier, rate limits, overhead).
+    void add_gateway_headers(const route::Lease& lease);
+    // The answer sent whole (`body`), or the stream's final answer, into caller_.answer.
+    void keep(std::string_view body) {
+        if (scratch_.completed) {
+            scratch_.completed->finish();
+            *caller_.answer = scratch_.completed->response();
+        } else {
+            caller_.answer->assign(body);
+        }
+    }
     // The response head is read: an upstream failure, a status withheld to retry elsewhere, or
     // (nullopt) the caller's head built and the body to relay.
     std::optional<Result> accept_head(const upstream::Upstream& upstream, route::Lease& lease, Outcome& outcome,
@@ -272,6 +347,7 @@ private:
     Clock::time_point upstream_end_{};
     std::chrono::nanoseconds first_byte_{};
     std::optional<std::chrono::seconds> retry_after_;
+    Plan plan_;
 };
 
 // Retry-After in seconds (the HTTP-date form is rare from LLM APIs and taken as absent).
@@ -318,22 +394,38 @@ void Exchange::build_upstream_head(const upstream::Upstream& upstream, std::size
     head.clear();
     head += "POST ";
     head += upstream.config().url.api_base;
-    head += parse::path_of(request_.endpoint);
+    head += parse::path_of(plan_.endpoint);
     head += " HTTP/1.1\r\n";
     wire::add_header(head, "Host", upstream.host_header());
     wire::add_header(head, "Content-Type", "application/json");
     wire::add_header(head, "Content-Length", body_size);
     if (!upstream.authorization().empty()) wire::add_header(head, "Authorization", upstream.authorization());
     wire::add_header(head, "x-request-id", request_.request_id);
+    bool has_version = false;
     for (const auto& field : request_.headers) {
         if (skip_request_header(field.name(), field.name_string())) continue;
+        has_version = has_version || iequals(field.name_string(), "anthropic-version");
         wire::add_header(head, field.name_string(), field.value());
+    }
+    // Anthropic's API takes its key as x-api-key, and needs the version of the API spoken.
+    if (upstream.config().type == config::UpstreamType::anthropic) {
+        if (!upstream.config().api_key.empty()) wire::add_header(head, "x-api-key", upstream.config().api_key);
+        if (!has_version) wire::add_header(head, "anthropic-version", config::kAnthropicVersion);
     }
     wire::end_headers(head);
 }
 
 asio::awaitable<bool> Exchange::end_stream_with_error() {
-    const std::string event = "data: " + to_body(*scratch_.error) + "\n\n";
+    // A chat stream ends with an error event OpenAI's clients raise; the other dialects' streams
+    // with their own (Anthropic's `event: error`, Responses' `response.failed`).
+    const translate::Dialect caller = parse::dialect_of(request_.endpoint);
+    std::string event;
+    if (caller == translate::Dialect::chat) {
+        event = "data: " + to_body(*scratch_.error) + "\n\n";
+    } else {
+        translate::Arena arena;
+        translate::make_writer(caller, scratch_.answer)->fail(translate::from_api_error(*scratch_.error, arena), event);
+    }
     const wire::ChunkHeader event_header(event.size());
     const std::array<asio::const_buffer, 4> tail{asio::buffer(event_header.view()), asio::buffer(event),
                                                  asio::buffer(wire::kCrlf), asio::buffer(wire::kLastChunk)};
@@ -360,6 +452,11 @@ void Exchange::build_response_head(const ResponseParser& parser,
     } else {
         wire::add_header(head, "Content-Length", std::size_t{0});
     }
+    add_gateway_headers(lease);
+}
+
+void Exchange::add_gateway_headers(const route::Lease& lease) {
+    std::string& head = caller_.head;
     wire::add_header(head, "x-request-id", request_.request_id);
     wire::add_header(head, "x-switchyard-upstream", lease.deployment().name);
     wire::add_header(head, "x-switchyard-tier", lease.deployment().tier);
@@ -374,15 +471,62 @@ void Exchange::build_response_head(const ResponseParser& parser,
     wire::end_headers(head);
 }
 
+void Exchange::build_translated_head(const route::Lease& lease, int status, std::string_view content_type,
+                                     std::optional<std::size_t> length) {
+    std::string& head = caller_.head;
+    wire::start_response(head, status);
+    wire::add_header(head, "Content-Type", content_type);
+    if (length) {
+        wire::add_header(head, "Content-Length", *length);
+    } else {
+        wire::add_header(head, "Transfer-Encoding", "chunked");
+        wire::add_header(head, "Cache-Control", "no-cache");
+    }
+    wire::add_header(head, "x-switchyard-translated",
+                     std::string(translate::to_string(parse::dialect_of(plan_.endpoint))) + "->" +
+                         std::string(translate::to_string(parse::dialect_of(request_.endpoint))));
+    add_gateway_headers(lease);
+}
+
+std::optional<ApiError> Exchange::translate_request(const config::Deployment& deployment,
+                                                    const upstream::Upstream& upstream) {
+    std::unique_ptr<translate::Request>& read = scratch_.request;
+    if (!read) {
+        read = std::make_unique<translate::Request>();
+        if (auto error = translate::read_request(parse::dialect_of(request_.endpoint), request_.body, *read)) {
+            read.reset();
+            return error;
+        }
+    }
+    const config::Upstream& config = upstream.config();
+    const translate::WriteOptions options{
+        .model = deployment.model,
+        .default_max_tokens = config.default_max_tokens,
+        .stream_usage = true,
+        .top_k = config.type == config::UpstreamType::llama_server || config.type == config::UpstreamType::vllm};
+    scratch_.translated.clear();
+    if (auto error = translate::write_request(parse::dialect_of(plan_.endpoint), *read, options, scratch_.translated)) {
+        error->message = "cannot send this request to deployment '" + deployment.name + "' (" +
+                         std::string(translate::to_string(parse::dialect_of(plan_.endpoint))) + " API): " +
+                         error->message;
+        return error;
+    }
+    return std::nullopt;
+}
+
 void Exchange::settle_usage(Outcome& outcome, bool captured) const {
-    if (!request_.account_usage) return;
+    // Counting tokens generates nothing and is billed nothing.
+    if (!request_.account_usage || !parse::generates(request_.endpoint)) return;
     const std::optional<usage::StreamScanner>& scanner = scratch_.scanner;
-    usage::Usage found = scanner ? scanner->usage() : usage::Usage{};
-    if (captured && !found.found) found = usage::parse_usage(caller_.capture);
+    const std::optional<translate::StreamTranslator>& stream = scratch_.stream;
+    usage::Usage found = scanner ? scanner->usage() : stream ? from_common(stream->usage()) : usage::Usage{};
+    if (captured && !found.found) found = body_usage(parse::dialect_of(plan_.endpoint), caller_.capture);
     if (!found.found && outcome.status / 100 == 2) {
         // No usage from the upstream (or the stream broke before it): estimate, and say so.
         found.prompt = usage::estimate_tokens(request_.body);
-        found.completion = scanner ? scanner->content_events() : usage::estimate_tokens(caller_.capture);
+        found.completion = scanner  ? scanner->content_events()
+                           : stream ? stream->content_events()
+                                    : usage::estimate_tokens(caller_.capture);
         outcome.usage_estimated = true;
     }
     outcome.usage = found;
@@ -397,11 +541,34 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, route::L
     const Limits limits(timeouts, start_, request_.deadline);
 
     // Send: the head, then the body with only the model name replaced and, when the gateway
-    // accounts for usage, a stream's usage asked for.
-    const bool add_usage = request_.account_usage && request_.facts.stream && !request_.facts.include_usage &&
-                           parse::has_stream_options(request_.endpoint);
+    // accounts for usage, a stream's usage asked for; or the body translated into a dialect the
+    // upstream speaks.
+    plan_ = plan_for(request_.endpoint, upstream.config().dialects);
+    if (!plan_.servable) {
+        scratch_.error = ApiError::invalid_request(
+            "deployment '" + deployment.name + "' does not serve " + std::string(parse::path_of(request_.endpoint)) +
+                " (upstream type " + std::string(config::to_string(upstream.config().type)) + ")",
+            std::nullopt, "unsupported_endpoint");
+        co_return Result::unserved;
+    }
+    const bool add_usage = !plan_.translate && request_.account_usage && request_.facts.stream &&
+                           !request_.facts.include_usage && parse::has_stream_options(request_.endpoint);
     parse::ForwardBody& body = scratch_.body;
-    parse::forward_body(body, request_.body, request_.facts, deployment.model, add_usage);
+    if (plan_.translate) {
+        if (auto error = translate_request(deployment, upstream)) {
+            scratch_.error = std::move(*error);
+            co_return Result::unserved;
+        }
+        body.count = 1;
+        body.parts[0] = scratch_.translated;
+    } else {
+        parse::forward_body(body, request_.body, request_.facts, deployment.model, add_usage);
+    }
+    scratch_.answer = {.model = request_.facts.model,
+                       .now = unix_now(),
+                       .id_seed = request_.request_id,
+                       .stream_usage = request_.facts.include_usage,
+                       .request = scratch_.request.get()};
     build_upstream_head(upstream, body.size());
     auto& request_buffers = scratch_.request_buffers;
     request_buffers = {asio::buffer(caller_.head)};
@@ -466,7 +633,8 @@ std::optional<Exchange::Result> Exchange::accept_head(const upstream::Upstream& 
     if (outcome.status == 429 || outcome.status >= 500) {
         router_.report(lease, verdict_of(outcome.status, false), {}, retry_after_);
     }
-    build_response_head(parser, lease, framing.chunked);
+    framing.translated = plan_.translate;
+    if (!framing.translated) build_response_head(parser, lease, framing.chunked);
     return std::nullopt;
 }
 
@@ -511,18 +679,29 @@ asio::awaitable<Exchange::Result> Exchange::relay(Connection& connection, route:
     // When the gateway accounts for usage, a stream goes out in whole SSE events (an unfinished one
     // waits at the start of the buffer for its end) so that the usage event can be read, and cut
     // when the caller did not ask for it; another body is copied aside to read its usage.
+    if (framing.translated) co_return co_await relay_translated(connection, lease, upstream, outcome, limits, framing);
     ResponseParser& parser = *scratch_.parser;
     const config::Duration idle = upstream.config().timeouts.idle;
     bool head_sent = false;
     char* const data = caller_.relay.data();
     const std::size_t capacity = caller_.relay.size();
     std::optional<usage::StreamScanner>& scanner = scratch_.scanner;
+    // A stream relayed unchanged is read for its usage: a chat stream in place (StreamScanner),
+    // another dialect's by its reader.
+    std::optional<translate::StreamTranslator>& reader = scratch_.stream;
     if (request_.account_usage && framing.event_stream) {
-        scanner.emplace(framing.add_usage);
-        if (caller_.stream_text != nullptr) scanner->keep_text(caller_.stream_text, caller_.stream_text_limit);
+        const translate::Dialect dialect = parse::dialect_of(request_.endpoint);
+        if (dialect == translate::Dialect::chat) {
+            scanner.emplace(framing.add_usage);
+            if (caller_.stream_text != nullptr) scanner->keep_text(caller_.stream_text, caller_.stream_text_limit);
+        } else {
+            reader.emplace(dialect, std::nullopt, caller_.json, scratch_.answer);
+        }
     }
-    const bool capture = request_.account_usage && !framing.event_stream && outcome.status / 100 == 2;
+    const bool keep_answer = caller_.answer != nullptr && outcome.status / 100 == 2;
+    const bool capture = (request_.account_usage || keep_answer) && !framing.event_stream && outcome.status / 100 == 2;
     if (capture) caller_.capture.clear();
+    if (keep_answer && framing.event_stream) scratch_.completed.emplace();
     std::size_t carry = 0;  // unsent bytes at the start of the buffer: an unfinished event
     while (true) {
         std::size_t got = 0;
@@ -566,17 +745,23 @@ asio::awaitable<Exchange::Result> Exchange::relay(Connection& connection, route:
             const std::size_t ready = scanner->feed(data, length);
             // At the end, or when one event fills the buffer, everything goes as it is.
             send = (done || read_ec || length == capacity) ? length : ready;
+        } else if (reader) {
+            reader->feed(std::string_view(data + carry, got), scratch_.out);  // (read only: writes nothing)
+            if (done) reader->end(scratch_.out);
         } else if (capture && caller_.capture.size() < kMaxCapture) {
             caller_.capture.append(data, got);
         }
         // Time to first token: a stream's first content event when it is read event by event, else
         // the first body byte.
-        if (first_byte_.count() == 0 && (done || (scanner ? scanner->content_events() > 0 : got > 0))) {
+        const std::int64_t content_events = scanner ? scanner->content_events() : reader ? reader->content_events() : 0;
+        if (first_byte_.count() == 0 && (done || ((scanner || reader) ? content_events > 0 : got > 0))) {
             first_byte_ = (upstream_end_ != Clock::time_point{} ? upstream_end_ : Clock::now()) - start_;
         }
+        if (scratch_.completed) scratch_.completed->feed(std::string_view(data, send));
         const wire::ChunkHeader chunk_header(send);
         const std::size_t n = compose_write(head_sent, framing.chunked, done, data, send, chunk_header);
         if (done) {
+            if (keep_answer) keep(caller_.capture);
             // Settled before the last bytes go: what the caller does next finds the deployment's
             // verdict (a half-open breaker closed, a latency observed) and the key's budget taken.
             router_.report(lease, verdict_of(outcome.status, false), first_byte_, retry_after_);
@@ -621,13 +806,193 @@ asio::awaitable<Exchange::Result> Exchange::relay(Connection& connection, route:
     co_return Result::done;
 }
 
+asio::awaitable<std::size_t> Exchange::read_body(Connection& connection, char* into, std::size_t room,
+                                                 const Limits& limits, boost::system::error_code& read_ec) {
+    ResponseParser& parser = *scratch_.parser;
+    if (parser.is_done()) co_return 0;
+    parser.get().body().data = into;
+    parser.get().body().size = room;
+    while (true) {
+        const std::size_t got = take_buffered(connection, room, read_ec);
+        if (got > 0 || parser.is_done() || read_ec) co_return got;
+        start_deadline(limits.until(limits.timeouts().idle, Clock::now()));
+        auto [ec, n] = co_await connection.on_socket<Transferred>([&](auto& stream, auto handler) {
+            stream.async_read_some(connection.buffer.prepare(16 * 1024), std::move(handler));
+        });
+        end_deadline(ec);
+        connection.buffer.commit(n);
+        if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+            boost::system::error_code eof_ec;
+            parser.put_eof(eof_ec);
+            if (eof_ec) read_ec = eof_ec;
+            if (!parser.is_done() && !read_ec) read_ec = ec;
+            co_return 0;
+        }
+        if (ec) {
+            read_ec = ec;
+            co_return 0;
+        }
+    }
+}
+
+std::optional<int> Exchange::translate_whole(const upstream::Upstream& upstream, int status) {
+    const translate::Dialect from = parse::dialect_of(plan_.endpoint);
+    const translate::Dialect to = parse::dialect_of(request_.endpoint);
+    std::string& out = scratch_.out;
+    out.clear();
+    if (status / 100 == 2) {
+        translate::Response response;
+        if (!translate::read_response(from, caller_.capture, response)) {
+            scratch_.error = ApiError::upstream(502,
+                                                upstream_label(config_, upstream.config()) + " answered a body that is not a " +
+                                                    std::string(translate::to_string(from)) + " API answer",
+                                                "upstream_error");
+            return std::nullopt;
+        }
+        translate::write_response(to, response, scratch_.answer, out);
+        return status;
+    }
+    // An error: in the caller's shape, with the status its API gives it (Anthropic's 529 overloaded
+    // is a 503 to an OpenAI client).
+    translate::Error error;
+    translate::Arena arena;
+    if (!translate::read_error(from, caller_.capture, status, error)) {
+        error = translate::from_api_error(
+            ApiError::upstream(status, upstream_label(config_, upstream.config()) + " answered HTTP " +
+                                           std::to_string(status), "upstream_error"),
+            arena);
+    }
+    if (status == 529 && to != translate::Dialect::messages) status = 503;
+    error.status = status;
+    translate::write_error(to, error, out);
+    return status;
+}
+
+asio::awaitable<Exchange::Result> Exchange::relay_translated(Connection& connection, route::Lease& lease,
+                                                             upstream::Upstream& upstream, Outcome& outcome,
+                                                             const Limits& limits, Framing framing) {
+    // A stream goes event by event through the translator (each read's events leave in one chunk);
+    // any other answer is read whole, then translated, so a failure before its end can still be
+    // retried elsewhere.
+    const config::Duration idle = upstream.config().timeouts.idle;
+    char* const data = caller_.relay.data();
+    const std::size_t capacity = caller_.relay.size();
+    const bool stream = framing.event_stream && outcome.status / 100 == 2;
+    std::string& out = scratch_.out;
+    if (stream) {
+        scratch_.stream.emplace(parse::dialect_of(plan_.endpoint), parse::dialect_of(request_.endpoint), caller_.json,
+                                scratch_.answer);
+        if (caller_.answer != nullptr) scratch_.completed.emplace();
+    } else {
+        caller_.capture.clear();
+    }
+    bool head_sent = false;
+    while (true) {
+        boost::system::error_code read_ec;
+        const std::size_t got = co_await read_body(connection, data, capacity, limits, read_ec);
+        const bool done = scratch_.parser->is_done() && !read_ec;
+        if (done || read_ec) upstream_end_ = Clock::now();
+        const auto now_or_end = [&] { return upstream_end_ != Clock::time_point{} ? upstream_end_ : Clock::now(); };
+
+        if (!stream) {
+            if (read_ec) {
+                fail(upstream, read_ec, "send the response body", limits, idle);
+                co_return Result::failed_before_response;
+            }
+            if (caller_.capture.size() + got > kMaxTranslated) {
+                scratch_.error = ApiError::upstream(
+                    502, upstream_label(config_, upstream.config()) + " answered more than " +
+                             std::to_string(kMaxTranslated >> 20) + " MiB, the most the gateway translates whole",
+                    "upstream_error");
+                co_return Result::failed_before_response;
+            }
+            caller_.capture.append(data, got);
+            if (!done) continue;
+            first_byte_ = upstream_end_ - start_;
+            const std::optional<int> status = translate_whole(upstream, outcome.status);
+            if (!status) co_return Result::failed_before_response;
+            build_translated_head(lease, *status, "application/json", out.size());
+            if (caller_.answer != nullptr && *status / 100 == 2) *caller_.answer = out;
+            router_.report(lease, verdict_of(outcome.status, false), first_byte_, retry_after_);
+            outcome.status = *status;
+            settle_usage(outcome, true);
+            if (caller_.usage_sink != nullptr && request_.account_usage) {
+                caller_.usage_sink->settled(lease.deployment(), outcome.usage);
+            }
+            const std::array<asio::const_buffer, 2> pieces{asio::buffer(caller_.head), asio::buffer(out)};
+            caller_.write_deadline = std::chrono::steady_clock::now() + caller_.write_timeout;
+            auto [caller_ec, sent] = co_await asio::async_write(caller_.stream, pieces, await_tuple);
+            caller_.write_deadline = SteadyTime::max();
+            if (caller_ec) {
+                watch_.caller_gone = true;
+                outcome.caller_reusable = false;
+                outcome.error = "caller went away: " + caller_ec.message();
+            }
+            reusable_ = scratch_.parser->keep_alive() && connection.buffer.size() == 0;
+            co_return Result::done;
+        }
+
+        translate::StreamTranslator& translator = *scratch_.stream;
+        out.clear();
+        translator.feed(std::string_view(data, got), out);
+        if (done) translator.end(out);
+        if (read_ec && !head_sent && out.empty()) {
+            fail(upstream, read_ec, "send the response body", limits, idle);
+            co_return Result::failed_before_response;
+        }
+        if (read_ec) {
+            // The stream broke after it began: the caller's dialect's error event ends it.
+            fail(upstream, read_ec, "finish the response", limits, idle);
+            broken_ = true;
+            outcome.error = scratch_.error->message;
+            translate::Arena arena;
+            translator.fail(translate::from_api_error(*scratch_.error, arena), out);
+        }
+        if (first_byte_.count() == 0 && (done || translator.content_events() > 0)) first_byte_ = now_or_end() - start_;
+        if (!head_sent) build_translated_head(lease, outcome.status, "text/event-stream", std::nullopt);
+        if (scratch_.completed) scratch_.completed->feed(out);
+        if (done) {
+            if (caller_.answer != nullptr) keep(std::string_view());
+            router_.report(lease, verdict_of(outcome.status, false), first_byte_, retry_after_);
+            settle_usage(outcome, false);
+            if (caller_.usage_sink != nullptr && request_.account_usage) {
+                caller_.usage_sink->settled(lease.deployment(), outcome.usage);
+            }
+        }
+        const bool last = done || read_ec;
+        const wire::ChunkHeader chunk_header(out.size());
+        const std::size_t n = compose_write(head_sent, true, last, out.data(), out.size(), chunk_header);
+        if (n > 0) {
+            caller_.write_deadline = std::chrono::steady_clock::now() + caller_.write_timeout;
+            auto [caller_ec, sent] = co_await asio::async_write(caller_.stream, scratch_.pieces, await_tuple);
+            caller_.write_deadline = SteadyTime::max();
+            if (caller_ec) {
+                watch_.caller_gone = true;
+                outcome.caller_reusable = false;
+                outcome.error = "caller went away: " + caller_ec.message();
+                settle_usage(outcome, false);
+                co_return Result::done;
+            }
+            head_sent = true;
+        }
+        if (read_ec) {
+            settle_usage(outcome, false);
+            co_return Result::done;
+        }
+        if (done) break;
+    }
+    reusable_ = scratch_.parser->keep_alive() && connection.buffer.size() == 0;
+    co_return Result::done;
+}
+
 asio::awaitable<Outcome> write_error(CallerSide& caller, const CallerRequest& request, const ApiError& error,
                                      std::string_view upstream_name) {
     Outcome outcome;
     outcome.status = error.status;
     outcome.error = error.message;
-    const std::string bytes =
-        wire::serialize(wire::error_response(error, upstream_name), request.request_id, request.keep_alive);
+    const std::string bytes = wire::serialize(
+        wire::error_response(error, upstream_name, parse::error_shape(request.endpoint)), request.request_id,
+        request.keep_alive);
     caller.write_deadline = std::chrono::steady_clock::now() + caller.write_timeout;
     auto [ec, sent] = co_await asio::async_write(caller.stream, asio::buffer(bytes), await_tuple);
     caller.write_deadline = SteadyTime::max();
@@ -691,6 +1056,33 @@ Outcome gone(const config::Deployment* deployment, const config::Model* model, u
 }
 
 }  // namespace
+
+bool counts_natively(const config::Gateway& config, const config::Model& model, parse::Endpoint endpoint) {
+    const config::DialectSet wanted = config::dialect_bit(parse::dialect_of(endpoint));
+    const auto any_counts = [&](const config::Model& m) {
+        return std::any_of(m.deployments.begin(), m.deployments.end(), [&](const config::Deployment& deployment) {
+            return (config.upstreams[deployment.upstream].dialects & wanted) != 0;
+        });
+    };
+    if (any_counts(model)) return true;
+    return std::any_of(model.fallback_index.begin(), model.fallback_index.end(),
+                       [&](std::size_t index) { return any_counts(config.models[index]); });
+}
+
+asio::awaitable<Outcome> answer_count_estimate(const CallerRequest& request, CallerSide caller) {
+    Outcome outcome;  // (no usage: counting generates nothing and is billed nothing)
+    outcome.status = 200;
+    wire::LocalResponse response;
+    response.body = request.endpoint == parse::Endpoint::input_tokens ? R"({"object":"response.input_tokens",)" : "{";
+    response.body += R"("input_tokens":)" + std::to_string(usage::estimate_tokens(request.body)) + "}";
+    response.extra_headers = "x-switchyard-estimated: true\r\n";
+    const std::string bytes = wire::serialize(response, request.request_id, request.keep_alive);
+    caller.write_deadline = std::chrono::steady_clock::now() + caller.write_timeout;
+    auto [ec, sent] = co_await asio::async_write(caller.stream, asio::buffer(bytes), await_tuple);
+    caller.write_deadline = SteadyTime::max();
+    if (ec) outcome.caller_reusable = false;
+    co_return outcome;
+}
 
 void sweep(asio::ip::tcp::socket& caller, const std::shared_ptr<Watch>& watch, SteadyTime now) {
     if (watch->done) return;
@@ -829,6 +1221,13 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
                     break;
                 case Exchange::Result::failed_before_response:
                     router_.report(lease, route::Verdict::failure);
+                    last_error = exchange.error();
+                    retry = true;
+                    break;
+                case Exchange::Result::unserved:
+                    // Nothing was sent: the deployment is not at fault, and the connection is as it was.
+                    router_.report(lease, route::Verdict::none);
+                    pool.release(std::move(connection));
                     last_error = exchange.error();
                     retry = true;
                     break;

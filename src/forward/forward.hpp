@@ -1,7 +1,9 @@
 // Stages "forward" and "relay": sends the caller's request to a deployment over a pooled
-// keep-alive connection (the body's bytes unchanged but for the model name), then relays the
-// upstream's response to the caller as it arrives: SSE events are written chunk by chunk from
-// one reused buffer. An attempt that fails before anything reached the caller (connect error,
+// keep-alive connection, then relays the upstream's response to the caller as it arrives: SSE
+// events are written chunk by chunk from one reused buffer. When the deployment's upstream speaks
+// the caller's API (dialect), the body's bytes go unchanged but for the model name; otherwise the
+// request is translated into a dialect it speaks and the answer, whole or event by event, back
+// into the caller's (stage "translate", src/translate). An attempt that fails before anything reached the caller (connect error,
 // timeout, reset, 5xx or 429) is retried on another deployment the router picks, with
 // exponential backoff and full jitter, within the retry budget; each attempt's verdict goes back
 // to the router. Failures that cannot be retried become 502/504 errors naming the upstream, or an
@@ -25,7 +27,9 @@
 #include "core/error.hpp"
 #include "http/read.hpp"
 #include "parse/request.hpp"
+#include "conversation/store.hpp"
 #include "route/router.hpp"
+#include "translate/stream.hpp"
 #include "usage/usage.hpp"
 #include "upstream/pool.hpp"
 
@@ -75,6 +79,16 @@ struct Scratch {
     std::optional<usage::StreamScanner> scanner;
     std::array<asio::const_buffer, 5> pieces{};  // of a write to the caller
     std::optional<ApiError> error;               // why the attempt failed
+    // Translation (the upstream speaks another dialect than the caller): the request as read in
+    // the caller's dialect (once per request), the body written in the upstream's, and the stream
+    // translator or, for a stream relayed unchanged in a dialect other than chat, its reader (for
+    // the usage).
+    std::unique_ptr<translate::Request> request;
+    std::string translated;
+    std::optional<translate::StreamTranslator> stream;
+    std::string out;  // translated bytes for the caller
+    translate::AnswerOptions answer;
+    std::optional<conversation::CompletedCapture> completed;  // a Responses stream's final answer
 };
 
 // The caller's side: where the response goes, and the buffers reused for every request on it.
@@ -95,6 +109,10 @@ struct CallerSide {
     UsageSink* usage_sink;       // set (with account_usage): see UsageSink
     wire::HeadArena& head_arena;  // where the upstream response's head is kept
     Scratch& scratch;
+    simdjson::ondemand::parser& json;  // the I/O thread's, for translated answers
+    // Set: the answer the caller got, when it succeeded, is kept here: a whole body, or a Responses
+    // stream's final response object (for the Responses API's stored conversations).
+    std::string* answer = nullptr;
 };
 
 struct Outcome {
@@ -126,6 +144,12 @@ struct Watch;
 //   - past the deadline of the upstream operation in progress (first byte, idle), that operation
 //     is cancelled and reported as a timeout.
 void sweep(asio::ip::tcp::socket& caller, const std::shared_ptr<Watch>& watch, SteadyTime now);
+
+// Token counting (/v1/messages/count_tokens, /v1/responses/input_tokens) for a model none of
+// whose deployments (fallbacks included) counts natively: the gateway answers with its estimate
+// (about four bytes of the request a token), in the dialect's shape, and the outcome says so.
+bool counts_natively(const config::Gateway& config, const config::Model& model, parse::Endpoint endpoint);
+asio::awaitable<Outcome> answer_count_estimate(const CallerRequest& request, CallerSide caller);
 
 class Forwarder {
 public:

@@ -178,6 +178,7 @@ private:
 struct GatewayHeaders {
     std::string_view request_id;  // x-request-id
     std::string_view api_key;     // x-api-key
+    std::string_view anthropic_version;  // anthropic-version (an Anthropic client)
     std::string_view timeout;     // x-switchyard-timeout
     bool debug = false;           // x-switchyard-debug: 1 (the gateway's own time in the answer)
     TransferEncoding transfer_encoding;

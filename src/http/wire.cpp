@@ -87,10 +87,10 @@ std::string serialize(const LocalResponse& response, std::string_view request_id
     return out;
 }
 
-LocalResponse error_response(const ApiError& error, std::string_view upstream) {
+LocalResponse error_response(const ApiError& error, std::string_view upstream, ErrorShape shape) {
     LocalResponse response;
     response.status = error.status;
-    response.body = to_body(error);
+    response.body = to_body(error, shape);
     response.upstream = upstream;
     response.retry_after = error.retry_after;
     return response;
@@ -163,6 +163,8 @@ GatewayHeaders gateway_headers(const Fields& fields) {
             found.request_id = field.value();
         } else if (iequals(name, "x-api-key")) {
             found.api_key = field.value();
+        } else if (iequals(name, "anthropic-version")) {
+            found.anthropic_version = field.value();
         } else if (iequals(name, "x-switchyard-timeout")) {
             found.timeout = field.value();
         } else if (iequals(name, "x-switchyard-debug")) {

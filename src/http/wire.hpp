@@ -33,7 +33,9 @@ struct LocalResponse {
     std::string_view extra_headers;   // whole header lines, e.g. x-ratelimit-*
 };
 std::string serialize(const LocalResponse& response, std::string_view request_id, bool keep_alive);
-LocalResponse error_response(const ApiError& error, std::string_view upstream = {});
+// `error` in the caller's API's shape (core/error.hpp).
+LocalResponse error_response(const ApiError& error, std::string_view upstream = {},
+                             ErrorShape shape = ErrorShape::openai);
 
 // The "<hex size>\r\n" line that starts a chunk of `size` bytes.
 struct ChunkHeader {

@@ -31,8 +31,21 @@ translate::Dialect dialect_of(Endpoint endpoint) {
     }
 }
 
+Endpoint generating_endpoint(translate::Dialect dialect) {
+    switch (dialect) {
+        case translate::Dialect::chat: return Endpoint::chat_completions;
+        case translate::Dialect::responses: return Endpoint::responses;
+        case translate::Dialect::messages: return Endpoint::messages;
+    }
+    return Endpoint::chat_completions;
+}
+
 bool has_stream_options(Endpoint endpoint) {
     return endpoint == Endpoint::chat_completions || endpoint == Endpoint::completions;
+}
+
+ErrorShape error_shape(Endpoint endpoint) {
+    return dialect_of(endpoint) == translate::Dialect::messages ? ErrorShape::anthropic : ErrorShape::openai;
 }
 
 bool generates(Endpoint endpoint) { return endpoint != Endpoint::count_tokens && endpoint != Endpoint::input_tokens; }

@@ -30,11 +30,15 @@ enum class Endpoint {
 };
 std::string_view path_of(Endpoint endpoint);  // "/chat/completions", ... (below the API base)
 translate::Dialect dialect_of(Endpoint endpoint);
+// The endpoint that generates answers in `dialect` (chat_completions, responses, messages).
+Endpoint generating_endpoint(translate::Dialect dialect);
 // Endpoints that generate (and may stream) an answer, as opposed to counting tokens.
 bool generates(Endpoint endpoint);
 // Endpoints whose body can ask a stream for its usage (stream_options.include_usage: chat and
 // legacy completions); forward_body's `add_usage` applies to these alone.
 bool has_stream_options(Endpoint endpoint);
+// The error shape the endpoint's callers read: Anthropic's for messages and count_tokens.
+ErrorShape error_shape(Endpoint endpoint);
 
 struct RequestFacts {
     std::string model;

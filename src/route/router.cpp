@@ -166,23 +166,56 @@ Router::Router(const config::Gateway& config, const HealthView& health, const Cl
 
 Router::~Router() = default;
 
-std::string Router::model_body(const config::Model& model) const {
-    std::string out = R"({"id":)";
+std::string Router::model_body(const config::Model& model, bool anthropic) const {
+    std::string out;
+    if (anthropic) {
+        const std::time_t created = static_cast<std::time_t>(created_);
+        std::tm utc{};
+        gmtime_r(&created, &utc);
+        char stamp[32];
+        std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
+        out = R"({"type":"model","id":)";
+        append_json_string(out, model.name);
+        out += R"(,"display_name":)";
+        append_json_string(out, model.name);
+        out += R"(,"created_at":")";
+        out += stamp;
+        out += "\"}";
+        return out;
+    }
+    out = R"({"id":)";
     append_json_string(out, model.name);
     out += R"(,"object":"model","created":)" + std::to_string(created_) + R"(,"owned_by":"switchyard"})";
     return out;
 }
 
-std::string Router::models_body(const std::function<bool(const config::Model&)>& keep) const {
-    std::string out = R"({"object":"list","data":[)";
-    bool first = true;
+std::string Router::models_body(const std::function<bool(const config::Model&)>& keep, bool anthropic) const {
+    std::string out = anthropic ? R"({"data":[)" : R"({"object":"list","data":[)";
+    const config::Model* first = nullptr;
+    const config::Model* last = nullptr;
     for (const config::Model* model : ordered_) {
         if (!keep(*model)) continue;
-        if (!first) out += ',';
-        first = false;
-        out += model_body(*model);
+        if (first != nullptr) out += ',';
+        if (first == nullptr) first = model;
+        last = model;
+        out += model_body(*model, anthropic);
     }
-    out += "]}";
+    out += ']';
+    if (anthropic) {
+        out += R"(,"has_more":false,"first_id":)";
+        if (first != nullptr) {
+            append_json_string(out, first->name);
+        } else {
+            out += "null";
+        }
+        out += R"(,"last_id":)";
+        if (last != nullptr) {
+            append_json_string(out, last->name);
+        } else {
+            out += "null";
+        }
+    }
+    out += '}';
     return out;
 }
 

@@ -167,10 +167,12 @@ public:
 
     // The OpenAI `/v1/models` list body.
     const std::string& models_body() const { return models_body_; }
-    // The same list of only the models `keep(model)` is true for (those a caller's key may use).
-    std::string models_body(const std::function<bool(const config::Model&)>& keep) const;
+    // The same list of only the models `keep(model)` is true for (those a caller's key may use);
+    // with `anthropic`, in Anthropic's shape ({data:[{type:"model",id,display_name,created_at}],
+    // has_more,first_id,last_id}) for callers that send anthropic-version.
+    std::string models_body(const std::function<bool(const config::Model&)>& keep, bool anthropic = false) const;
     // One model's object, as `/v1/models/{model}` answers it.
-    std::string model_body(const config::Model& model) const;
+    std::string model_body(const config::Model& model, bool anthropic = false) const;
     ApiError unknown_model(std::string_view model) const;
 
 private:

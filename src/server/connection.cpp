@@ -25,7 +25,25 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-enum class Route { healthz, readyz, models, model, metrics, chat, completions, embeddings, unknown };
+enum class Route {
+    healthz, readyz, models, model, metrics,
+    chat, completions, embeddings, responses, messages, count_tokens, input_tokens,  // model requests
+    unknown
+};
+
+// The model requests, by their route (POST only).
+std::optional<parse::Endpoint> endpoint_of(Route route) {
+    switch (route) {
+        case Route::chat: return parse::Endpoint::chat_completions;
+        case Route::completions: return parse::Endpoint::completions;
+        case Route::embeddings: return parse::Endpoint::embeddings;
+        case Route::responses: return parse::Endpoint::responses;
+        case Route::messages: return parse::Endpoint::messages;
+        case Route::count_tokens: return parse::Endpoint::count_tokens;
+        case Route::input_tokens: return parse::Endpoint::input_tokens;
+        default: return std::nullopt;
+    }
+}
 
 constexpr std::string_view kModelPrefix = "/v1/models/";
 
@@ -69,6 +87,10 @@ Route route_of(std::string_view path) {
     if (path == "/v1/chat/completions") return Route::chat;
     if (path == "/v1/completions") return Route::completions;
     if (path == "/v1/embeddings") return Route::embeddings;
+    if (path == "/v1/responses") return Route::responses;
+    if (path == "/v1/messages") return Route::messages;  // Claude Code adds ?beta=true: the query is not the path
+    if (path == "/v1/messages/count_tokens") return Route::count_tokens;
+    if (path == "/v1/responses/input_tokens") return Route::input_tokens;
     if (path == "/v1/models") return Route::models;
     if (path.size() > kModelPrefix.size() && path.starts_with(kModelPrefix)) return Route::model;
     if (path == "/healthz") return Route::healthz;
@@ -175,7 +197,14 @@ private:
                                                               const config::Model& model, SteadyTime deadline);
     account::Sinks account_sinks() const;
     admit::Context admit_context(const Generation& generation, const config::Model& model) const;
-    forward::CallerSide caller_side(account::Trace& trace, forward::UsageSink* usage_sink);
+    forward::CallerSide caller_side(account::Trace& trace, forward::UsageSink* usage_sink, bool keep_answer = false);
+    // The Responses API's previous_response_id: the stored conversation goes before the request's
+    // input (and the body is parsed again), or a 404 when the gateway keeps no such answer.
+    std::optional<ApiError> continue_conversation(parse::Endpoint endpoint, std::string& body,
+                                                  std::variant<parse::RequestFacts, ApiError>& parsed);
+    // A Responses answer is kept for later previous_response_ids (unless the request said store:false).
+    bool keeps_answer(parse::Endpoint endpoint, const parse::RequestFacts& facts) const;
+    void remember_answer(std::string_view body, const forward::Outcome& outcome);
     asio::awaitable<bool> respond(const wire::LocalResponse& response, std::string_view request_id, bool keep_alive);
     // Answers with `error` and closes: the rest of the stream cannot be trusted.
     asio::awaitable<bool> reject(ApiError error) {
@@ -184,8 +213,9 @@ private:
         co_await respond(response, request_id, false);
         co_return false;
     }
-    asio::awaitable<bool> respond_error(const ApiError& error, std::string_view request_id, bool keep_alive) {
-        const wire::LocalResponse response = wire::error_response(error);
+    asio::awaitable<bool> respond_error(const ApiError& error, std::string_view request_id, bool keep_alive,
+                                        ErrorShape shape = ErrorShape::openai) {
+        const wire::LocalResponse response = wire::error_response(error, {}, shape);
         co_return co_await respond(response, request_id, keep_alive);
     }
 
@@ -218,6 +248,8 @@ private:
     bool reading_ = false;
     bool read_timed_out_ = false;
     bool head_only_ = false;  // the current request is a HEAD: its answer has no body
+    ErrorShape shape_ = ErrorShape::openai;  // the current model request's API's error shape
+    std::string answer_;                     // a Responses answer to keep (see keeps_answer)
 };
 
 void close_if_idle(ClientConnection& connection) { connection.close_if_idle(); }
@@ -413,12 +445,7 @@ asio::awaitable<bool> ClientConnection::respond(const wire::LocalResponse& respo
 asio::awaitable<bool> ClientConnection::handle(wire::Request& request, bool keep_alive) {
     request_id_ = request_id_from(named_.request_id);
     if (request.method() == http::verb::post) {
-        switch (route_of(path_of(request))) {
-            case Route::chat: return proxy(parse::Endpoint::chat_completions, request);
-            case Route::completions: return proxy(parse::Endpoint::completions, request);
-            case Route::embeddings: return proxy(parse::Endpoint::embeddings, request);
-            default: break;
-        }
+        if (const auto endpoint = endpoint_of(route_of(path_of(request)))) return proxy(*endpoint, request);
     }
     return answer_locally(request, request_id_, keep_alive);
 }
@@ -451,29 +478,34 @@ asio::awaitable<bool> ClientConnection::answer_locally(wire::Request& request, R
         case Route::model: {
             if (!is_get) break;
             // With keys, as OpenAI's: a key is needed, and the list holds the models it may use.
+            // Anthropic's clients (Claude Code's model discovery) send anthropic-version.
+            const bool anthropic = !named_.anthropic_version.empty();
+            const ErrorShape shape = anthropic ? ErrorShape::anthropic : ErrorShape::openai;
             auto authenticated = auth::authenticate(shared.keys, request[http::field::authorization], named_.api_key);
             if (auto* error = std::get_if<ApiError>(&authenticated)) {
-                co_return co_await respond_error(*error, request_id, keep_alive);
+                co_return co_await respond_error(*error, request_id, keep_alive, shape);
             }
             const std::shared_ptr<auth::KeyEntry>& key = std::get<0>(authenticated);
             const route::Router& router = generation.router;
             wire::LocalResponse response;
             if (route == Route::models) {
-                response.body = key ? router.models_body([&](const config::Model& m) { return key->allows(m.name); })
+                response.body = key || anthropic
+                                    ? router.models_body(
+                                          [&](const config::Model& m) { return !key || key->allows(m.name); }, anthropic)
                                     : router.models_body();
                 co_return co_await respond(response, request_id, keep_alive);
             }
             const std::string name = percent_decoded(path.substr(kModelPrefix.size()));
             auto found = router.find(name);
             if (auto* error = std::get_if<ApiError>(&found))
-                co_return co_await respond_error(*error, request_id, keep_alive);
+                co_return co_await respond_error(*error, request_id, keep_alive, shape);
             const config::Model& model = *std::get<const config::Model*>(found);
             if (key && !key->allows(model.name)) {
                 const ApiError error{403, "this key may not use model '" + model.name + "'", "permission_error",
                                      "model", "model_not_allowed"};
-                co_return co_await respond_error(error, request_id, keep_alive);
+                co_return co_await respond_error(error, request_id, keep_alive, shape);
             }
-            response.body = router.model_body(model);
+            response.body = router.model_body(model, anthropic);
             co_return co_await respond(response, request_id, keep_alive);
         }
         case Route::healthz:
@@ -498,6 +530,10 @@ asio::awaitable<bool> ClientConnection::answer_locally(wire::Request& request, R
         case Route::chat:
         case Route::completions:
         case Route::embeddings:
+        case Route::responses:
+        case Route::messages:
+        case Route::count_tokens:
+        case Route::input_tokens:
             break;  // POST went to proxy() (see handle()): any other method is not allowed
         case Route::unknown: {
             ApiError error = ApiError::not_found("Invalid URL (" + std::string(request.method_string()) + " " +
@@ -506,7 +542,7 @@ asio::awaitable<bool> ClientConnection::answer_locally(wire::Request& request, R
             co_return co_await respond_error(error, request_id, keep_alive);
         }
     }
-    const bool post_route = route == Route::chat || route == Route::completions || route == Route::embeddings;
+    const bool post_route = endpoint_of(route).has_value();
     ApiError error{405,
                    "Method " + std::string(request.method_string()) + " is not allowed on " + std::string(path) +
                        "; use " + (post_route ? "POST" : "GET"),
@@ -524,6 +560,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
     Generation& generation = *local->generation;
     std::string& body = request.body();
     const bool debug = named_.debug || limits().debug;
+    shape_ = parse::error_shape(endpoint);
     account::Trace trace(account_sinks(), request_id_, debug);
     extra_headers_.clear();
 
@@ -534,6 +571,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
 
     auto parsed = parse::parse_request(endpoint, body, worker_.json);
     if (auto* error = std::get_if<ApiError>(&parsed)) co_return co_await refuse(trace, *error);
+    if (auto error = continue_conversation(endpoint, body, parsed)) co_return co_await refuse(trace, *error);
     const auto& facts = std::get<parse::RequestFacts>(parsed);
     trace.parsed(endpoint, body, facts);
     trace.ended(account::Stage::parse);
@@ -575,8 +613,15 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
                                         .arrived = trace.arrived(),
                                         .waited_before = trace.waited_so_far(),
                                         .report_overhead = debug};
-    const forward::Outcome outcome =
-        co_await local->forwarder.run(caller, caller_side(trace, admission.charges_budget() ? &charge : nullptr));
+    const bool estimate = !parse::generates(endpoint) && !forward::counts_natively(generation.config, model, endpoint);
+    forward::Outcome outcome;
+    if (estimate) {
+        outcome = co_await forward::answer_count_estimate(caller, caller_side(trace, nullptr));
+    } else {
+        outcome = co_await local->forwarder.run(
+            caller, caller_side(trace, admission.charges_budget() ? &charge : nullptr, keeps_answer(endpoint, facts)));
+    }
+    remember_answer(body, outcome);
     trace.ended(account::Stage::forward);
 
     trace.served({outcome, generation.config, generation.pricer, model, capture_, admission});
@@ -586,7 +631,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
 asio::awaitable<bool> ClientConnection::refuse(account::Trace& trace, const ApiError& error,
                                                std::optional<metrics::Refusal> why, admit::Admission* admission) {
     trace.refused(error, why, admission);
-    wire::LocalResponse response = wire::error_response(error);
+    wire::LocalResponse response = wire::error_response(error, {}, shape_);
     response.extra_headers = extra_headers_;
     co_return co_await respond(response, request_id_, keep_alive_);
 }
@@ -611,10 +656,41 @@ admit::Context ClientConnection::admit_context(const Generation& generation, con
     return {worker_.shared.fleet.get(), worker_.state.get(), generation.model_limits[index], system_clock()};
 }
 
-forward::CallerSide ClientConnection::caller_side(account::Trace& trace, forward::UsageSink* usage_sink) {
-    return {socket_,     head_,          relay_,         limits().request_read_timeout,
-            write_deadline_, watch_,     capture_,       trace.completion(),
-            trace.content_limit(), usage_sink, head_arena_, scratch_};
+forward::CallerSide ClientConnection::caller_side(account::Trace& trace, forward::UsageSink* usage_sink,
+                                                 bool keep_answer) {
+    answer_.clear();
+    return {socket_,        head_,      relay_,     limits().request_read_timeout,
+            write_deadline_, watch_,    capture_,   trace.completion(),
+            trace.content_limit(), usage_sink, head_arena_, scratch_,
+            worker_.json,   keep_answer ? &answer_ : nullptr};
+}
+
+std::optional<ApiError> ClientConnection::continue_conversation(parse::Endpoint endpoint, std::string& body,
+                                                                std::variant<parse::RequestFacts, ApiError>& parsed) {
+    const std::string& previous = std::get<parse::RequestFacts>(parsed).previous_response_id;
+    if (previous.empty() || (endpoint != parse::Endpoint::responses && endpoint != parse::Endpoint::input_tokens)) {
+        return std::nullopt;
+    }
+    conversation::Store* store = worker_.shared.conversations.get();
+    const std::optional<std::string> prior = store != nullptr ? store->get(previous) : std::nullopt;
+    if (!prior) return conversation::not_found(previous);
+    body = conversation::continue_from(body, *prior);
+    parsed = parse::parse_request(endpoint, body, worker_.json);
+    if (const auto* error = std::get_if<ApiError>(&parsed)) return *error;
+    return std::nullopt;
+}
+
+bool ClientConnection::keeps_answer(parse::Endpoint endpoint, const parse::RequestFacts& facts) const {
+    return endpoint == parse::Endpoint::responses && facts.store && worker_.shared.conversations != nullptr;
+}
+
+void ClientConnection::remember_answer(std::string_view body, const forward::Outcome& outcome) {
+    if (answer_.empty() || outcome.status / 100 != 2) return;
+    const auto output = conversation::output_of(answer_);
+    if (!output || output->id.empty()) return;
+    const auto input = conversation::input_items(body);
+    worker_.shared.conversations->put(output->id, conversation::conversation(input ? *input : "[]", output->items));
+    answer_.clear();
 }
 
 asio::awaitable<void> serve_connection(Worker& worker, tcp::socket socket) {

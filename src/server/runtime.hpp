@@ -20,6 +20,7 @@
 #include "account/pricer.hpp"
 #include "auth/keys.hpp"
 #include "config/config.hpp"
+#include "conversation/store.hpp"
 #include "engine/supervisor.hpp"
 #include "forward/forward.hpp"
 #include "ledger/ledger.hpp"
@@ -89,6 +90,8 @@ struct Shared {
     // A fleet (`state:`): limits, budgets, concurrency and breaker openings shared in Redis; null:
     // in-process. Process-wide; bound to the current generation's router (Fleet::bind).
     std::unique_ptr<state::Fleet> fleet;
+    // Responses API answers kept for previous_response_id; null: none kept.
+    std::unique_ptr<conversation::Store> conversations;
 
     std::shared_ptr<Generation> current() const;
     // Points the fleet's sync at `generation`'s router (at start and after a reload).

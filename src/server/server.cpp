@@ -181,6 +181,11 @@ Shared::Shared(config::Gateway gateway, std::string path)
         ledger->start();
     }
     access_log = account::AccessLog::make(boot.access_log);
+    if (boot.server.responses_store_bytes > 0) {
+        conversations = std::make_unique<conversation::Store>(
+            boot.server.responses_store_bytes,
+            std::chrono::duration_cast<std::chrono::seconds>(boot.server.responses_store_ttl), system_clock());
+    }
     last_reload_ok_ms = now_ms();
     if (!boot.state.url.empty()) {
         fleet = std::make_unique<state::Fleet>(boot, keys);

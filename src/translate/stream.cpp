@@ -1,5 +1,7 @@
 #include "translate/stream.hpp"
 
+#include <cstring>
+
 namespace switchyard::translate {
 
 bool SseSplitter::take_line(std::string_view& bytes, std::string_view& line) {
@@ -10,7 +12,15 @@ bool SseSplitter::take_line(std::string_view& bytes, std::string_view& line) {
             if (bytes.empty()) return false;
         }
     }
-    const std::size_t end = bytes.find_first_of("\r\n");
+    // The line's end: the first LF, or a CR before it (memchr twice: find_first_of looks at the
+    // two-byte set once per byte, about half of a translated stream's CPU).
+    const char* const begin = bytes.data();
+    const auto* lf = static_cast<const char*>(std::memchr(begin, '\n', bytes.size()));
+    const std::size_t before_lf = lf != nullptr ? static_cast<std::size_t>(lf - begin) : bytes.size();
+    const auto* cr = static_cast<const char*>(std::memchr(begin, '\r', before_lf));
+    const std::size_t end = cr != nullptr ? static_cast<std::size_t>(cr - begin)
+                            : lf != nullptr ? before_lf
+                                            : std::string_view::npos;
     if (end == std::string_view::npos) {
         pending_.append(bytes);
         bytes = {};

@@ -95,7 +95,12 @@ asio::awaitable<bool> probe_once(Pool& pool) {
     http::request<http::empty_body> request{http::verb::get, config.health.path, 11};
     request.set(http::field::host, config.url.host_header());
     request.set(http::field::user_agent, "switchyard-health");
-    if (!config.api_key.empty()) request.set(http::field::authorization, "Bearer " + config.api_key);
+    if (config.type == config::UpstreamType::anthropic) {
+        if (!config.api_key.empty()) request.set("x-api-key", config.api_key);
+        request.set("anthropic-version", config::kAnthropicVersion);
+    } else if (!config.api_key.empty()) {
+        request.set(http::field::authorization, "Bearer " + config.api_key);
+    }
     http::response_parser<http::string_body> parser;
     parser.body_limit(1 << 20);
 

@@ -13,7 +13,8 @@ constexpr auto kDnsTtl = std::chrono::seconds(30);
 Upstream::Upstream(const config::Upstream& config)
     : config_(config),
       host_header_(config.url.host_header()),
-      authorization_(config.api_key.empty() ? "" : "Bearer " + config.api_key) {
+      authorization_(config.api_key.empty() || config.type == config::UpstreamType::anthropic ? ""
+                                                                                         : "Bearer " + config.api_key) {
     if (!config.url.tls) return;
     tls_context_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
     tls_context_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |

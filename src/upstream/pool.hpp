@@ -39,7 +39,8 @@ public:
     const config::Upstream& config() const { return config_; }
     asio::ssl::context* tls_context() { return tls_context_.get(); }
     const std::string& host_header() const { return host_header_; }
-    // "Bearer <key>", or empty when the upstream needs no key. Never logged.
+    // "Bearer <key>", or empty when the upstream needs no key or takes it otherwise (Anthropic's
+    // x-api-key: config().api_key). Never logged.
     const std::string& authorization() const { return authorization_; }
 
     // Open connections, all threads together (bounded by config().max_connections).

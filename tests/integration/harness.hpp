@@ -148,6 +148,13 @@ std::string llama_server_binary();
 std::string tiny_model();
 std::string tiny_llama4_model();
 
+// A llama-server on `model` at a free loopback port, healthy (throws with its log otherwise).
+struct LlamaServer {
+    std::unique_ptr<Process> process;
+    int port = 0;
+};
+LlamaServer start_llama_server(const std::string& model, int slots = 2);
+
 }  // namespace switchyard::testing
 
 namespace switchyard::testing {

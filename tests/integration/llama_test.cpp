@@ -13,29 +13,6 @@
 namespace switchyard::testing {
 namespace {
 
-struct LlamaServer {
-    std::unique_ptr<Process> process;
-    int port = 0;
-};
-
-LlamaServer start_llama_server(const std::string& model, int slots = 2) {
-    const std::string binary = llama_server_binary();
-    if (!std::filesystem::exists(binary) || !std::filesystem::exists(model)) {
-        throw std::runtime_error("llama-server or the tiny model is missing (" + binary + ", " + model +
-                                 "); run scripts/setup");
-    }
-    LlamaServer server;
-    server.port = free_port();
-    server.process = std::make_unique<Process>(
-        "llama-server", std::vector<std::string>{binary, "-m", model, "--host", "127.0.0.1", "--port",
-                                                 std::to_string(server.port), "-c", "1024", "-np", std::to_string(slots), "-t", "1",
-                                                 "--no-webui"});
-    if (!wait_until_ok(server.port, "/health", *server.process, std::chrono::seconds(60))) {
-        throw std::runtime_error("llama-server did not become healthy:\n" + server.process->log());
-    }
-    return server;
-}
-
 std::string gateway_config(int llama_port) {
     return R"(
 listeners: [{address: 127.0.0.1, port: 0}]
