@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "config/config.hpp"
 #include "ledger/store.hpp"
@@ -134,6 +135,203 @@ int run_scenario(const CostOptions& o) {
     return write_report(o, report, "");
 }
 
+// --by: the dimensions to break the usage down by (all of them when not given); nullopt once the
+// problem is on stderr.
+std::optional<std::vector<Dimension>> ledger_dimensions(const CostOptions& o) {
+    if (o.by.empty()) return default_dimensions();
+    std::string why;
+    auto parsed = parse_dimensions(o.by, &why);
+    if (!parsed) {
+        std::cerr << "switchyard cost: --by: " << why << "\n";
+        return std::nullopt;
+    }
+    return parsed;
+}
+
+// The one dimension --by asked for, which the CSV output is limited to ("" : all of them).
+std::string only_dimension(const CostOptions& o, const std::vector<Dimension>& dimensions) {
+    return !o.by.empty() && dimensions.size() == 1 &&
+                   !(dimensions[0].kind == Dimension::Kind::label && dimensions[0].label.empty())
+               ? dimensions[0].title()
+               : std::string();
+}
+
+// --from and --to (default: this UTC month until now); nullopt once the problem is on stderr.
+std::optional<Period> ledger_period(const CostOptions& o) {
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    Period period{month_start_utc(now_ms), now_ms};
+    if (!o.from.empty()) {
+        const auto from = parse_utc(o.from);
+        if (!from) {
+            std::cerr << "switchyard cost: --from: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z, got '" << o.from << "'\n";
+            return std::nullopt;
+        }
+        period.from_ms = *from;
+        if (o.to.empty()) period.to_ms = std::max(now_ms, *from);
+    }
+    if (!o.to.empty()) {
+        const auto to = parse_utc(o.to, true);
+        if (!to) {
+            std::cerr << "switchyard cost: --to: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z, got '" << o.to << "'\n";
+            return std::nullopt;
+        }
+        period.to_ms = *to;
+    }
+    if (period.to_ms <= period.from_ms) {
+        std::cerr << "switchyard cost: the period is empty: " << format_utc(period.from_ms) << " to "
+                  << format_utc(period.to_ms) << "\n";
+        return std::nullopt;
+    }
+    return period;
+}
+
+// The catalog at `prices` with the config's models on top; nullopt once the problem is on stderr.
+std::optional<pricing::Catalog> ledger_catalog(const CostOptions& o, const config::Gateway& gateway,
+                                               const std::string& prices) {
+    auto catalog = load_catalog(prices);
+    if (!catalog) return std::nullopt;
+    for (const auto& [model, value] : gateway.prices.models) {
+        catalog->set(model, {value[0], value[1], value[2], "config", o.config_path});
+    }
+    return catalog;
+}
+
+// The period's rows of the ledger at `url`, summed; nullopt once the problem is on stderr.
+std::optional<Usage> read_ledger(const std::string& url, const Period& period,
+                                 const std::vector<Dimension>& dimensions, std::string& source) {
+    const bool postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if (!postgres) {
+        const std::string path = url.starts_with("sqlite:") ? url.substr(7) : url;
+        std::error_code ec;
+        if (!std::filesystem::exists(path, ec)) {
+            std::cerr << "switchyard cost: the ledger " << path << " does not exist (yet)\n";
+            return std::nullopt;
+        }
+    }
+    Aggregator aggregator(period, dimensions);
+    try {
+        auto store = ledger::open_store(url);
+        source = store->describe();
+        store->each_row(period.from_ms, period.to_ms, [&](const ledger::Row& row) { aggregator.add(row); });
+    } catch (const std::exception& e) {
+        std::cerr << "switchyard cost: cannot read the ledger: " << e.what() << "\n";
+        return std::nullopt;
+    }
+    return aggregator.finish();
+}
+
+// A choice the comparison made, and where it came from (shown among the report's inputs).
+struct Chosen {
+    std::string name;
+    std::string origin;
+};
+
+// The all-cloud model: the flag, else the cloud model that carried the most tokens, else a default.
+Chosen all_cloud_model(const CostOptions& o, const Usage& usage, const pricing::Catalog& catalog) {
+    Chosen cloud{o.cloud_model, "flag"};
+    if (cloud.name.empty()) {
+        for (const auto& group : usage.cloud_models) {
+            if (catalog.find(group.name)) {
+                cloud = {group.name, "most used cloud model in the ledger"};
+                break;
+            }
+        }
+    }
+    if (cloud.name.empty()) {
+        cloud = {catalog.find("gpt-4o-mini") ? "gpt-4o-mini" : catalog.entries().begin()->first, "default"};
+    }
+    return cloud;
+}
+
+// The cost models of the config's local upstreams, flags on top, by upstream.
+std::map<std::string, Hardware> local_cost_models(const CostOptions& o, const config::Gateway& gateway) {
+    std::map<std::string, Hardware> local_hardware;
+    for (const auto& upstream : gateway.upstreams) {
+        if (!upstream.local || !upstream.cost) continue;
+        Hardware h = from_cost_model(upstream.name, *upstream.cost);
+        apply_overrides(o, h);
+        local_hardware.emplace(upstream.name, h);
+    }
+    return local_hardware;
+}
+
+struct LocalMachine {
+    std::optional<Hardware> hardware;
+    std::string origin;
+};
+
+// The local machine: the cost model of the local upstream that served most, else the config's
+// first, else the flags alone (none without them).
+LocalMachine local_machine(const CostOptions& o, const config::Gateway& gateway, const Usage& usage,
+                           const std::map<std::string, Hardware>& local_hardware) {
+    LocalMachine local;
+    for (const auto& group : usage.local_upstreams) {
+        if (auto it = local_hardware.find(group.name); it != local_hardware.end()) {
+            local = {it->second, "config, upstream " + group.name + " (most local tokens)"};
+            break;
+        }
+    }
+    if (!local.hardware) {
+        for (const auto& upstream : gateway.upstreams) {
+            if (auto it = local_hardware.find(upstream.name); it != local_hardware.end()) {
+                local = {it->second, "config, upstream " + upstream.name};
+                break;
+            }
+        }
+    }
+    if (!local.hardware) {
+        Hardware h;
+        h.name = "local";
+        if (apply_overrides(o, h)) local = {h, "flags"};
+    } else if (o.hardware_usd >= 0 || o.lifetime_months >= 0 || o.power_watts >= 0 ||
+               o.electricity_usd_per_kwh >= 0 || o.ops_usd_per_month >= 0) {
+        local.origin += ", flags on top";
+    }
+    return local;
+}
+
+struct Throughput {
+    double tokens_per_second = 0;
+    std::string origin;
+};
+
+// Tokens per second per local machine: the flag, else what the ledger shows, else a default.
+Throughput local_throughput(const CostOptions& o, const Usage& usage) {
+    if (o.local_throughput <= 0) {
+        if (const auto observed = usage.local_tokens_per_second()) {
+            return {*observed, "ledger: local tokens per busy second"};
+        }
+        return {kDefaultLocalThroughput, "default (no local traffic in the ledger)"};
+    }
+    return {o.local_throughput, "flag"};
+}
+
+// What the comparison was computed from, and where each came from.
+void add_ledger_inputs(CostReport& report, const CostOptions& o, const Period& period, const std::string& prices,
+                       const Chosen& cloud, const Throughput& throughput, double utilization,
+                       const LocalMachine& local) {
+    report.inputs.push_back({"period days", period.days(), ""});
+    report.inputs.push_back({"scale to a month", period.days() > 0 ? kDaysPerMonth / period.days() : 0, ""});
+    report.inputs.push_back({"price catalog", std::nullopt, prices});
+    report.inputs.push_back({"cloud model", std::nullopt, cloud.name + " (" + cloud.origin + ")"});
+    report.inputs.push_back(
+        {"local throughput", throughput.tokens_per_second, "tokens/s per machine, " + throughput.origin});
+    report.inputs.push_back({"utilization", utilization, o.utilization > 0 ? "flag" : "default"});
+    if (local.hardware) {
+        const Hardware& h = *local.hardware;
+        report.inputs.push_back({"hardware_usd", h.hardware_usd, local.origin});
+        report.inputs.push_back({"lifetime_months", h.lifetime_months, local.origin});
+        report.inputs.push_back({"power_watts", h.power_watts, local.origin});
+        report.inputs.push_back({"electricity_usd_per_kwh", h.electricity_usd_per_kwh, local.origin});
+        report.inputs.push_back({"ops_usd_per_month", h.ops_usd_per_month, local.origin});
+    } else {
+        report.inputs.push_back({"local cost model", std::nullopt,
+                                 "none: set upstreams[].cost in the config or --hardware-usd and friends"});
+    }
+}
+
 int run_ledger(const CostOptions& o) {
     const auto loaded = config::load_file(o.config_path);
     if (!loaded.gateway) {
@@ -145,182 +343,46 @@ int run_ledger(const CostOptions& o) {
         std::cerr << o.config_path << ": the configuration has no 'ledger' to report on\n";
         return 1;
     }
-
-    std::vector<Dimension> dimensions = default_dimensions();
-    if (!o.by.empty()) {
-        std::string why;
-        auto parsed = parse_dimensions(o.by, &why);
-        if (!parsed) {
-            std::cerr << "switchyard cost: --by: " << why << "\n";
-            return 2;
-        }
-        dimensions = std::move(*parsed);
-    }
-    const std::string only =
-        !o.by.empty() && dimensions.size() == 1 &&
-                !(dimensions[0].kind == Dimension::Kind::label && dimensions[0].label.empty())
-            ? dimensions[0].title()
-            : std::string();
-
-    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
-    Period period{month_start_utc(now_ms), now_ms};
-    if (!o.from.empty()) {
-        const auto from = parse_utc(o.from);
-        if (!from) {
-            std::cerr << "switchyard cost: --from: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z, got '" << o.from << "'\n";
-            return 2;
-        }
-        period.from_ms = *from;
-        if (o.to.empty()) period.to_ms = std::max(now_ms, *from);
-    }
-    if (!o.to.empty()) {
-        const auto to = parse_utc(o.to, true);
-        if (!to) {
-            std::cerr << "switchyard cost: --to: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z, got '" << o.to << "'\n";
-            return 2;
-        }
-        period.to_ms = *to;
-    }
-    if (period.to_ms <= period.from_ms) {
-        std::cerr << "switchyard cost: the period is empty: " << format_utc(period.from_ms) << " to "
-                  << format_utc(period.to_ms) << "\n";
-        return 2;
-    }
-
-    // Prices: --prices, else the config's catalog, else the default one; the config's models on top.
+    const auto dimensions = ledger_dimensions(o);
+    if (!dimensions) return 2;
+    const std::string only = only_dimension(o, *dimensions);
+    const auto period = ledger_period(o);
+    if (!period) return 2;
+    // Prices: --prices, else the config's catalog, else the default one.
     std::string prices = !o.prices_file.empty() ? o.prices_file : gateway.prices.catalog;
     if (prices.empty()) prices = default_prices_file();
-    auto catalog = load_catalog(prices);
+    const auto catalog = ledger_catalog(o, gateway, prices);
     if (!catalog) return 1;
-    for (const auto& [model, value] : gateway.prices.models) {
-        catalog->set(model, {value[0], value[1], value[2], "config", o.config_path});
-    }
 
-    const std::string& url = gateway.ledger.url;
-    const bool postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
-    if (!postgres) {
-        const std::string path = url.starts_with("sqlite:") ? url.substr(7) : url;
-        std::error_code ec;
-        if (!std::filesystem::exists(path, ec)) {
-            std::cerr << "switchyard cost: the ledger " << path << " does not exist (yet)\n";
-            return 1;
-        }
-    }
-    Aggregator aggregator(period, dimensions);
     CostReport report;
-    try {
-        auto store = ledger::open_store(url);
-        report.source = store->describe();
-        store->each_row(period.from_ms, period.to_ms, [&](const ledger::Row& row) { aggregator.add(row); });
-    } catch (const std::exception& e) {
-        std::cerr << "switchyard cost: cannot read the ledger: " << e.what() << "\n";
-        return 1;
-    }
-    Usage usage = aggregator.finish();
-    report.repricing = reprice(usage.total.tokens, *catalog, usage.total.spend_usd);
-    const Workload workload = monthly_workload(usage.total.tokens, period.days());
+    auto usage = read_ledger(gateway.ledger.url, *period, *dimensions, report.source);
+    if (!usage) return 1;
+    report.repricing = reprice(usage->total.tokens, *catalog, usage->total.spend_usd);
+    const Workload workload = monthly_workload(usage->total.tokens, period->days());
 
-    // The all-cloud model: the flag, else the cloud model that carried the most tokens, else a default.
-    std::string cloud_name = o.cloud_model;
-    std::string cloud_origin = "flag";
-    if (cloud_name.empty()) {
-        for (const auto& group : usage.cloud_models) {
-            if (catalog->find(group.name)) {
-                cloud_name = group.name;
-                cloud_origin = "most used cloud model in the ledger";
-                break;
-            }
-        }
-    }
-    if (cloud_name.empty()) {
-        cloud_name = catalog->find("gpt-4o-mini") ? "gpt-4o-mini" : catalog->entries().begin()->first;
-        cloud_origin = "default";
-    }
-    const pricing::Price* cloud_price = catalog->find(cloud_name);
+    const Chosen cloud = all_cloud_model(o, *usage, *catalog);
+    const pricing::Price* cloud_price = catalog->find(cloud.name);
     if (!cloud_price) {
-        std::cerr << "switchyard cost: --cloud-model '" << cloud_name << "' is not in the price catalog " << prices << "\n";
+        std::cerr << "switchyard cost: --cloud-model '" << cloud.name << "' is not in the price catalog " << prices << "\n";
         return 2;
     }
-
-    // The local machine: the cost model of the local upstream that served most, flags on top.
-    std::map<std::string, Hardware> local_hardware;
-    for (const auto& upstream : gateway.upstreams) {
-        if (!upstream.local || !upstream.cost) continue;
-        Hardware h = from_cost_model(upstream.name, *upstream.cost);
-        apply_overrides(o, h);
-        local_hardware.emplace(upstream.name, h);
-    }
-    std::optional<Hardware> local;
-    std::string local_origin;
-    for (const auto& group : usage.local_upstreams) {
-        if (auto it = local_hardware.find(group.name); it != local_hardware.end()) {
-            local = it->second;
-            local_origin = "config, upstream " + group.name + " (most local tokens)";
-            break;
-        }
-    }
-    if (!local) {
-        for (const auto& upstream : gateway.upstreams) {
-            if (auto it = local_hardware.find(upstream.name); it != local_hardware.end()) {
-                local = it->second;
-                local_origin = "config, upstream " + upstream.name;
-                break;
-            }
-        }
-    }
-    if (!local) {
-        Hardware h;
-        h.name = "local";
-        if (apply_overrides(o, h)) {
-            local = h;
-            local_origin = "flags";
-        }
-    } else if (o.hardware_usd >= 0 || o.lifetime_months >= 0 || o.power_watts >= 0 ||
-               o.electricity_usd_per_kwh >= 0 || o.ops_usd_per_month >= 0) {
-        local_origin += ", flags on top";
-    }
-    std::string throughput_origin = "flag";
-    double throughput = o.local_throughput;
-    if (throughput <= 0) {
-        if (const auto observed = usage.local_tokens_per_second()) {
-            throughput = *observed;
-            throughput_origin = "ledger: local tokens per busy second";
-        } else {
-            throughput = kDefaultLocalThroughput;
-            throughput_origin = "default (no local traffic in the ledger)";
-        }
-    }
+    const std::map<std::string, Hardware> local_hardware = local_cost_models(o, gateway);
+    const LocalMachine local = local_machine(o, gateway, *usage, local_hardware);
+    const auto throughput = local_throughput(o, *usage);
     const double utilization = o.utilization > 0 ? o.utilization : 0.5;
 
-    const std::string all_cloud = "all cloud (" + cloud_name + ")";
+    const std::string all_cloud = "all cloud (" + cloud.name + ")";
     std::vector<Hardware> owned;
-    if (local) {
-        local->name = "all local (" + local->name + ")";
-        local->tokens_per_second = throughput;
-        owned.push_back(*local);
+    if (local.hardware) {
+        Hardware machine = *local.hardware;
+        machine.name = "all local (" + machine.name + ")";
+        machine.tokens_per_second = throughput.tokens_per_second;
+        owned.push_back(machine);
     }
     report.comparison = compare(workload, {{all_cloud, *cloud_price}}, {}, owned, utilization, all_cloud);
-    add_option(report.comparison, hybrid_option(usage, local_hardware));
-
-    report.inputs.push_back({"period days", period.days(), ""});
-    report.inputs.push_back({"scale to a month", period.days() > 0 ? kDaysPerMonth / period.days() : 0, ""});
-    report.inputs.push_back({"price catalog", std::nullopt, prices});
-    report.inputs.push_back({"cloud model", std::nullopt, cloud_name + " (" + cloud_origin + ")"});
-    report.inputs.push_back({"local throughput", throughput, "tokens/s per machine, " + throughput_origin});
-    report.inputs.push_back({"utilization", utilization, o.utilization > 0 ? "flag" : "default"});
-    if (local) {
-        report.inputs.push_back({"hardware_usd", local->hardware_usd, local_origin});
-        report.inputs.push_back({"lifetime_months", local->lifetime_months, local_origin});
-        report.inputs.push_back({"power_watts", local->power_watts, local_origin});
-        report.inputs.push_back({"electricity_usd_per_kwh", local->electricity_usd_per_kwh, local_origin});
-        report.inputs.push_back({"ops_usd_per_month", local->ops_usd_per_month, local_origin});
-    } else {
-        report.inputs.push_back({"local cost model", std::nullopt,
-                                 "none: set upstreams[].cost in the config or --hardware-usd and friends"});
-    }
-    report.usage = std::move(usage);
+    add_option(report.comparison, hybrid_option(*usage, local_hardware));
+    add_ledger_inputs(report, o, *period, prices, cloud, throughput, utilization, local);
+    report.usage = std::move(*usage);
     return write_report(o, report, only);
 }
 

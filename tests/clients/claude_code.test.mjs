@@ -1,0 +1,86 @@
+// Claude Code, unmodified, through the gateway: the model (switchyard-sim, scripted by headers that
+// Claude Code sends with ANTHROPIC_CUSTOM_HEADERS) calls Claude Code's Bash tool, Claude Code runs
+// it and sends the result back, and the model's answer quotes the result. Once with the sim reached
+// as an Anthropic upstream (native messages) and once as an OpenAI chat upstream (translated).
+//
+// Claude Code 2.1.332 sends `{"role":"system"}` messages inside `messages` (with the anthropic-beta
+// mid-conversation-tool-changes-2026-07-01). On a 400 worded as Anthropic words it
+// ("messages.N.role: Input should be 'user' or 'assistant'") it sends the request again without
+// them; on any other wording it retries the same request and fails. The translated model needs the
+// gateway to read such messages (see the report in the commit that added this test).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  GATEWAY_KEY, claudeBinary, requireBinaries, tempDir, startStack, ledgerRows, runClient, cleanEnv,
+  requireToolCallOnce,
+} from './harness.mjs';
+
+let stack;
+before(async () => {
+  requireBinaries(claudeBinary());
+  stack = await startStack('claude');
+  await requireToolCallOnce(stack.sim.url);
+});
+after(async () => { if (stack) await stack.stop(); });
+
+const COMMAND = 'echo switchyard-ok > marker.txt && cat marker.txt';
+
+async function runClaude(model) {
+  const home = tempDir('claude-home');
+  const work = tempDir('claude-work');
+  const headers = [
+    'x-sim-tool-call: Bash',
+    `x-sim-tool-arguments: ${JSON.stringify({ command: COMMAND, description: 'Write the marker file' })}`,
+    'x-sim-tool-call-once: true',
+  ].join('\n');
+  const env = cleanEnv(home, {
+    ANTHROPIC_BASE_URL: stack.gateway.url,
+    ANTHROPIC_AUTH_TOKEN: GATEWAY_KEY,
+    ANTHROPIC_MODEL: model,
+    ANTHROPIC_SMALL_FAST_MODEL: model,
+    ANTHROPIC_DEFAULT_HAIKU_MODEL: model,
+    ANTHROPIC_DEFAULT_SONNET_MODEL: model,
+    ANTHROPIC_DEFAULT_OPUS_MODEL: model,
+    CLAUDE_CODE_SUBAGENT_MODEL: model,
+    ANTHROPIC_CUSTOM_HEADERS: headers,
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_TELEMETRY: '1',
+    DISABLE_AUTOUPDATER: '1',
+  });
+  // Not --dangerously-skip-permissions: Claude Code refuses it as root. --allowedTools Bash lets
+  // the one tool run without asking.
+  const r = await runClient([claudeBinary(), '-p', 'Write the marker file, then report what the command printed.',
+    '--output-format', 'json', '--allowedTools', 'Bash', '--max-turns', '4'], { cwd: work, env });
+  return { ...r, work };
+}
+
+for (const [model, upstreamPath] of [['sy-messages', '/v1/messages'], ['sy-chat', '/v1/chat/completions']]) {
+  test(`Claude Code runs a Bash tool call through ${model} (upstream ${upstreamPath})`, { timeout: 60_000 }, async () => {
+    const before = (await stack.sim.stats()).by_endpoint?.[upstreamPath] ?? 0;
+    const r = await runClaude(model);
+    const diag = `exit ${r.code} ${r.signal ?? ''}${r.timedOut ? ' (timed out)' : ''}\n--- stdout ---\n${r.stdout}\n` +
+                 `--- stderr ---\n${r.stderr}\n${stack.logs()}`;
+    assert.equal(r.code, 0, diag);
+    let result;
+    assert.doesNotThrow(() => { result = JSON.parse(r.stdout.trim().split('\n').pop()); }, diag);
+    assert.equal(result.is_error, false, diag);
+    assert.equal(result.subtype, 'success', diag);
+    // The tool ran in the working directory...
+    const marker = path.join(r.work, 'marker.txt');
+    assert.ok(fs.existsSync(marker), `no marker.txt: the Bash tool did not run\n${diag}`);
+    assert.equal(fs.readFileSync(marker, 'utf8').trim(), 'switchyard-ok');
+    // ...and its output went back to the model, whose answer quotes it.
+    assert.match(result.result, /Tool result: .*switchyard-ok/, diag);
+    assert.ok(result.num_turns >= 2, diag);
+
+    // At least two requests (the call, then the result) reached the sim in the upstream's dialect,
+    // and the gateway's ledger has them under the caller's key, answered 200.
+    const stats = await stack.sim.stats();
+    assert.ok((stats.by_endpoint?.[upstreamPath] ?? 0) - before >= 2, `sim stats: ${JSON.stringify(stats)}\n${diag}`);
+    const rows = await ledgerRows(stack.ledger, model, 2);
+    const ok = rows.filter((row) => row.status === 200 && row.key_name === 'clients-test' && row.stream === 1);
+    assert.ok(ok.length >= 2, `ledger rows for ${model}: ${JSON.stringify(rows)}\n${diag}`);
+  });
+}

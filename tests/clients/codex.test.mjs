@@ -1,0 +1,75 @@
+// Codex CLI, unmodified, through the gateway: `codex exec` with a custom Responses provider whose
+// http_headers script switchyard-sim to call Codex's shell tool (exec_command); Codex runs it and
+// sends the output back, and the model's final message quotes it. Once with the sim reached as a
+// Responses upstream (native) and once as an OpenAI chat upstream (translated).
+//
+// Codex 0.171.0 offers, besides flat function tools, a `{"type":"namespace","name":"multi_agent_v1",
+// "tools":[function tools]}` tool; the translated model needs the gateway to carry it to chat.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  GATEWAY_KEY, codexBinary, requireBinaries, tempDir, startStack, ledgerRows, runClient, cleanEnv,
+  requireToolCallOnce,
+} from './harness.mjs';
+
+let stack;
+before(async () => {
+  requireBinaries(codexBinary());
+  stack = await startStack('codex');
+  await requireToolCallOnce(stack.sim.url);
+});
+after(async () => { if (stack) await stack.stop(); });
+
+const COMMAND = 'echo switchyard-ok > marker.txt && cat marker.txt';
+const toml = (s) => JSON.stringify(s); // a JSON string is a TOML basic string
+
+async function runCodex(model) {
+  const home = tempDir('codex-home');
+  const codexHome = path.join(home, '.codex');
+  fs.mkdirSync(codexHome);
+  const work = tempDir('codex-work');
+  const last = path.join(home, 'last-message.txt');
+  const headers = {
+    'x-sim-tool-call': 'exec_command',
+    'x-sim-tool-arguments': JSON.stringify({ cmd: COMMAND }),
+    'x-sim-tool-call-once': 'true',
+  };
+  const httpHeaders = Object.entries(headers).map(([k, v]) => `${toml(k)}=${toml(v)}`).join(',');
+  const provider = `{name="sy",base_url=${toml(`${stack.gateway.url}/v1`)},wire_api="responses",env_key="SY_KEY",` +
+                   `http_headers={${httpHeaders}}}`;
+  const env = cleanEnv(home, { CODEX_HOME: codexHome, SY_KEY: GATEWAY_KEY });
+  const r = await runClient([codexBinary(), 'exec', '--skip-git-repo-check',
+    // The command is the test's own; no sandbox, so that it also runs where bubblewrap cannot.
+    '--dangerously-bypass-approvals-and-sandbox',
+    '-c', 'model_provider=sy', '-c', `model_providers.sy=${provider}`,
+    // Codex offers a built-in web_search tool, which a chat upstream cannot take (the gateway
+    // answers 400 rather than drop it); Codex's users with such models turn it off the same way.
+    '-c', 'web_search="disabled"',
+    '-o', last, '-m', model,
+    'Write the marker file, then report what the command printed.'], { cwd: work, env });
+  const lastMessage = fs.existsSync(last) ? fs.readFileSync(last, 'utf8') : '';
+  return { ...r, work, lastMessage };
+}
+
+for (const [model, upstreamPath] of [['sy-responses', '/v1/responses'], ['sy-chat', '/v1/chat/completions']]) {
+  test(`Codex CLI runs a shell tool call through ${model} (upstream ${upstreamPath})`, { timeout: 60_000 }, async () => {
+    const before = (await stack.sim.stats()).by_endpoint?.[upstreamPath] ?? 0;
+    const r = await runCodex(model);
+    const diag = `exit ${r.code} ${r.signal ?? ''}${r.timedOut ? ' (timed out)' : ''}\n--- last message ---\n` +
+                 `${r.lastMessage}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}\n${stack.logs()}`;
+    assert.equal(r.code, 0, diag);
+    const marker = path.join(r.work, 'marker.txt');
+    assert.ok(fs.existsSync(marker), `no marker.txt: the shell tool did not run\n${diag}`);
+    assert.equal(fs.readFileSync(marker, 'utf8').trim(), 'switchyard-ok');
+    // The command's output went back to the model, whose final message quotes it.
+    assert.match(r.lastMessage, /Tool result:[\s\S]*switchyard-ok/, diag);
+
+    const stats = await stack.sim.stats();
+    assert.ok((stats.by_endpoint?.[upstreamPath] ?? 0) - before >= 2, `sim stats: ${JSON.stringify(stats)}\n${diag}`);
+    const rows = await ledgerRows(stack.ledger, model, 2);
+    const ok = rows.filter((row) => row.status === 200 && row.key_name === 'clients-test' && row.stream === 1);
+    assert.ok(ok.length >= 2, `ledger rows for ${model}: ${JSON.stringify(rows)}\n${diag}`);
+  });
+}

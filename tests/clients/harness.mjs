@@ -1,0 +1,199 @@
+// Shared by the client tests: starts switchyard-sim and the gateway on ports the OS picks (ready
+// files, as tests/integration/harness.cpp does), runs a client binary with a timeout, and reads
+// the sim's statistics and the gateway's ledger.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export const GATEWAY_KEY = 'sk-switchyard-clients-test';
+
+// The clients' native binaries, from the platform packages that `npm ci` installed (scripts/setup).
+// Claude Code's JS wrapper wants node >= 22; the native binary needs no node at all.
+export function claudeBinary() {
+  return path.join(here, 'node_modules/@anthropic-ai/claude-code-linux-x64/claude');
+}
+export function codexBinary() {
+  return path.join(here, 'node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex');
+}
+
+export function requireBinaries(...paths) {
+  for (const p of paths) {
+    if (!p || !fs.existsSync(p)) {
+      throw new Error(`missing ${p || '(unset)'}: run scripts/setup (npm ci in tests/clients) and build switchyard, ` +
+                      'switchyard-sim (ctest sets SWITCHYARD_BIN and SWITCHYARD_SIM_BIN)');
+    }
+  }
+}
+
+export function tempDir(prefix) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `sy-clients-${prefix}-`));
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+class Proc {
+  constructor(name, argv, opts = {}) {
+    this.name = name;
+    this.log = '';
+    this.child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    this.exited = new Promise((resolve) => this.child.on('close', (code, signal) => resolve({ code, signal })));
+    this.exitCode = undefined;
+    this.exited.then((r) => { this.exitCode = r.code ?? r.signal; });
+    this.child.stdout.on('data', (d) => { this.log += d; });
+    this.child.stderr.on('data', (d) => { this.log += d; });
+  }
+  async stop() {
+    if (this.exitCode === undefined) this.child.kill('SIGTERM');
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await this.exited;
+    clearTimeout(t);
+  }
+}
+
+async function waitForPort(readyFile, proc, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const port = parseInt(fs.readFileSync(readyFile, 'utf8'), 10);
+      if (port > 0) return port;
+    } catch { /* not yet */ }
+    if (proc.exitCode !== undefined) throw new Error(`${proc.name} exited before it was ready:\n${proc.log}`);
+    await sleep(20);
+  }
+  throw new Error(`${proc.name} not ready in time:\n${proc.log}`);
+}
+
+export async function startSim(dir, args = []) {
+  const bin = process.env.SWITCHYARD_SIM_BIN;
+  requireBinaries(bin);
+  const ready = path.join(dir, 'sim.port');
+  const proc = new Proc('switchyard-sim', [bin, '--port', '0', '--ready-file', ready, ...args]);
+  const port = await waitForPort(ready, proc);
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    proc, port, url,
+    stats: async () => (await fetch(`${url}/sim/stats`)).json(),
+    stop: () => proc.stop(),
+  };
+}
+
+export async function startGateway(dir, yaml) {
+  const bin = process.env.SWITCHYARD_BIN;
+  requireBinaries(bin);
+  const config = path.join(dir, 'gateway.yaml');
+  fs.writeFileSync(config, yaml);
+  const ready = path.join(dir, 'gateway.port');
+  const proc = new Proc('switchyard', [bin, 'serve', '--config', config, '--ready-file', ready]);
+  const port = await waitForPort(ready, proc);
+  return { proc, port, url: `http://127.0.0.1:${port}`, stop: () => proc.stop() };
+}
+
+// One gateway in front of one simulator, reached three ways: as Anthropic (native messages), as
+// OpenAI chat (Messages and Responses callers are translated), and as a Responses upstream.
+export function gatewayConfig(simUrl, ledgerPath) {
+  return `listeners: [{address: 127.0.0.1, port: 0}]
+upstreams:
+  - {name: sim-anthropic, type: anthropic, base_url: ${simUrl}/v1}
+  - {name: sim-chat, type: openai, base_url: ${simUrl}/v1}
+  - {name: sim-responses, type: openai, dialects: [responses], base_url: ${simUrl}/v1}
+models:
+  - name: sy-messages
+    deployments: [{upstream: sim-anthropic}]
+  - name: sy-chat
+    deployments: [{upstream: sim-chat}]
+  - name: sy-responses
+    deployments: [{upstream: sim-responses}]
+keys:
+  - name: clients-test
+    key: ${GATEWAY_KEY}
+ledger: {url: ${ledgerPath}, flush_interval: 100ms}
+`;
+}
+
+// Starts the simulator and the gateway in a fresh temporary directory.
+export async function startStack(prefix) {
+  const dir = tempDir(prefix);
+  const sim = await startSim(dir);
+  const ledger = path.join(dir, 'ledger.db');
+  let gateway;
+  try {
+    gateway = await startGateway(dir, gatewayConfig(sim.url, ledger));
+  } catch (e) {
+    await sim.stop();
+    throw e;
+  }
+  return {
+    dir, sim, gateway, ledger,
+    logs: () => `--- gateway log ---\n${gateway.proc.log}\n--- sim log ---\n${sim.proc.log}`,
+    stop: async () => { await gateway.stop(); await sim.stop(); },
+  };
+}
+
+// Rows of the gateway's ledger for one model (the gateway flushes every 100 ms; wait for them).
+export async function ledgerRows(ledgerPath, model, atLeast) {
+  let rows = [];
+  for (let i = 0; i < 50; i++) {
+    try {
+      const out = execFileSync('sqlite3', ['-json', ledgerPath,
+        `SELECT key_name, model, upstream, status, stream, prompt_tokens, completion_tokens, error FROM requests WHERE model = '${model}' ORDER BY id`],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      rows = out.trim() ? JSON.parse(out) : [];
+      if (rows.length >= atLeast) return rows;
+    } catch { /* not created yet */ }
+    await sleep(100);
+  }
+  return rows;
+}
+
+// Runs a client to completion (stdin closed), killing it after timeoutMs.
+export function runClient(argv, { cwd, env, timeoutMs = 45_000 }) {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0], argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '', timedOut = false;
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const t = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(t);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
+// A minimal environment for a client: no inherited credentials or configuration.
+export function cleanEnv(home, extra) {
+  return {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    HOME: home,
+    LANG: 'C.UTF-8',
+    TMPDIR: process.env.TMPDIR ?? '/tmp',
+    ...extra,
+  };
+}
+
+// The sim answers a request that carries `x-sim-tool-call` with that tool call, even after a tool
+// result, unless `x-sim-tool-call-once: true` says to do so only while the last input is not a
+// tool result (then it echoes "Tool result: …"). Without that, a client that sends the same
+// headers every turn would loop; say so plainly instead.
+export async function requireToolCallOnce(simUrl) {
+  const r = await fetch(`${simUrl}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-sim-tool-call': 'probe', 'x-sim-tool-arguments': '{}',
+               'x-sim-tool-call-once': 'true' },
+    body: JSON.stringify({ model: 'probe', messages: [
+      { role: 'user', content: 'probe' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'probe', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'done' }] }),
+  });
+  const body = await r.json().catch(() => ({}));
+  const content = body?.choices?.[0]?.message?.content;
+  if (r.status !== 200 || content !== 'Tool result: done') {
+    throw new Error('switchyard-sim does not support `x-sim-tool-call-once: true` (a scripted tool call only while the ' +
+                    'last input is not a tool result); the client tests need it. Probe answered ' +
+                    `${r.status} ${JSON.stringify(body).slice(0, 300)}`);
+  }
+}
