@@ -136,14 +136,66 @@ TEST(MessagesRequest, MaxTokensIsRequired) {
 
 TEST(MessagesRequest, RefusesABadRoleAndAMalformedField) {
     Request request;
-    auto error = read_request(Dialect::messages,
-                              R"({"model":"m","max_tokens":1,"messages":[{"role":"system","content":"x"}]})", request);
+    auto error = read_request(
+        Dialect::messages,
+        R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":"a"},{"role":"tool","content":"x"}]})",
+        request);
     ASSERT_TRUE(error);
-    EXPECT_EQ(error->param, "messages");
+    EXPECT_EQ(error->status, 400);
+    EXPECT_EQ(error->message, "messages.1.role: Input should be 'user' or 'assistant'");  // Anthropic's words
+    EXPECT_EQ(error->param, "messages.1.role");
     Request other;
     error = read_request(Dialect::messages, R"({"model":"m","max_tokens":"many","messages":[]})", other);
     ASSERT_TRUE(error);
     EXPECT_EQ(error->param, "max_tokens");
+}
+
+// Claude Code 2.1.x (the mid-conversation tool changes beta) sends system messages inside
+// `messages`, and context_management.
+TEST(MessagesRequest, ReadsClaudeCodeMidConversationSystemMessages) {
+    const std::string body =
+        R"({"model":"claude-opus-4-5","max_tokens":32000,"stream":true,)"
+        R"("messages":[{"role":"user","content":[{"type":"text","text":"Fix the build"}]},)"
+        R"({"role":"assistant","content":[{"type":"text","text":"Looking."}]},)"
+        R"({"role":"system","content":"The tools changed: Bash is gone."},)"
+        R"({"role":"system","content":[{"type":"text","text":"Use Edit.","cache_control":{"type":"ephemeral"}}]},)"
+        R"({"role":"user","content":"Go on"}],)"
+        R"("system":[{"type":"text","text":"You are Claude Code."}],)"
+        R"("context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]},)"
+        R"("tools":[{"name":"Edit","description":"Edits a file.","input_schema":{"type":"object"}}]})";
+    Request request;
+    const auto error = read_request(Dialect::messages, body, request);
+    ASSERT_FALSE(error) << error->message;
+    // The top-level system first (though it came after `messages`), then the messages' in order.
+    ASSERT_EQ(request.system.size(), 3u);
+    EXPECT_EQ(s(request.system[0].text), R"("You are Claude Code.")");
+    EXPECT_EQ(s(request.system[1].text), R"("The tools changed: Bash is gone.")");
+    EXPECT_EQ(s(request.system[2].text), R"("Use Edit.")");
+    EXPECT_EQ(s(request.system[2].cache_control), R"({"type":"ephemeral"})");
+    ASSERT_EQ(request.messages.size(), 3u);
+    EXPECT_EQ(request.messages[1].role, Role::assistant);
+    EXPECT_EQ(request.messages[2].role, Role::user);
+    ASSERT_EQ(request.unmapped.size(), 1u);
+    EXPECT_EQ(request.unmapped[0].name, "context_management");
+    EXPECT_FALSE(request.unmapped[0].changes_meaning);
+
+    // Translated, the system text is the chat request's system message; context_management is dropped.
+    std::string out;
+    WriteOptions options;
+    options.model = "gpt-5";
+    const auto refused = write_request(Dialect::chat, request, options, out);
+    ASSERT_FALSE(refused) << refused->message;
+    EXPECT_NE(out.find("Bash is gone."), std::string::npos) << out;
+    EXPECT_EQ(out.find("context_management"), std::string::npos) << out;
+    EXPECT_EQ(out.find("clear_thinking"), std::string::npos) << out;
+
+    Request image;
+    const auto not_text = read_request(
+        Dialect::messages,
+        R"({"model":"m","max_tokens":1,"messages":[{"role":"system","content":[{"type":"image","source":{"type":"url","url":"https://x/y.png"}}]}]})",
+        image);
+    ASSERT_TRUE(not_text);
+    EXPECT_EQ(not_text->param, "messages.0.content");
 }
 
 TEST(MessagesRequest, ServerToolsAndMcpServersAreUnmappedAndRefused) {

@@ -189,6 +189,128 @@ TEST(Translate_responses, RefusesWhatCannotBeTranslated) {
     EXPECT_EQ(refused_tool->param, "tools");
 }
 
+// Codex CLI 0.171's default request: its multi-agent tools grouped in a namespace, a custom
+// apply_patch, the history's call of a namespaced tool carrying its `namespace`.
+constexpr std::string_view kCodexNamespaceRequest = R"({
+  "model": "gpt-5.5",
+  "instructions": "You are Codex.",
+  "input": [
+    {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "<permissions>"}]},
+    {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Split the work."}]},
+    {"type": "function_call", "name": "spawn_agent", "namespace": "multi_agent_v1", "arguments": "{\"task\":\"tests\"}", "call_id": "call_s1"},
+    {"type": "function_call_output", "call_id": "call_s1", "output": "agent 7 started"}
+  ],
+  "tools": [
+    {"type": "function", "name": "exec_command", "description": "Runs a command.", "strict": false,
+     "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}, "required": ["cmd"]}},
+    {"type": "custom", "name": "apply_patch", "description": "Patches files.", "format": {"type": "grammar", "syntax": "lark", "definition": "start: x"}},
+    {"type": "namespace", "name": "multi_agent_v1", "description": "Sub-agents.", "tools": [
+      {"type": "function", "name": "spawn_agent", "description": "Starts an agent.", "strict": false,
+       "parameters": {"type": "object", "properties": {"task": {"type": "string"}}, "required": ["task"]}},
+      {"type": "function", "name": "wait_agent", "description": "Waits for an agent.", "strict": false,
+       "parameters": {"type": "object", "properties": {"id": {"type": "string"}}}}
+    ]}
+  ],
+  "tool_choice": "auto",
+  "parallel_tool_calls": true,
+  "reasoning": {"effort": "medium", "summary": "auto"},
+  "store": false,
+  "stream": true,
+  "include": ["reasoning.encrypted_content"],
+  "prompt_cache_key": "019a-thread",
+  "text": {"verbosity": "low"},
+  "client_metadata": {"x": "y"}
+})";
+
+TEST(Translate_responses, FlattensCodexNamespaceTools) {
+    Request request;
+    ASSERT_FALSE(read_request(Dialect::responses, kCodexNamespaceRequest, request));
+    ASSERT_EQ(request.tools.size(), 4u);
+    EXPECT_EQ(request.tools[0].name, R"("exec_command")");
+    EXPECT_TRUE(request.tools[1].custom);
+    EXPECT_EQ(request.tools[2].name, R"("spawn_agent")");
+    EXPECT_EQ(request.tools[2].description, R"("Starts an agent.")");
+    EXPECT_NE(request.tools[2].parameters.find("\"task\""), std::string_view::npos);
+    EXPECT_EQ(request.tools[3].name, R"("wait_agent")");
+    for (const auto& field : request.unmapped) EXPECT_FALSE(field.changes_meaning) << field.name << " " << field.value;
+    // The history's namespaced call keeps its plain name, the name of the flattened tool.
+    ASSERT_GE(request.messages.size(), 2u);
+    EXPECT_EQ(request.messages[1].parts.at(0).name, R"("spawn_agent")");
+
+    // Nothing in it is refused on the way to a chat upstream; the namespace is not sent there.
+    std::string chat;
+    const auto error = write_request(Dialect::chat, request, to_model("qwen3"), chat);
+    ASSERT_FALSE(error) << error->message;
+    EXPECT_NE(chat.find(R"("name":"spawn_agent")"), std::string::npos) << chat;
+    EXPECT_NE(chat.find(R"("name":"wait_agent")"), std::string::npos) << chat;
+    EXPECT_EQ(chat.find("namespace"), std::string::npos) << chat;
+
+    // The answer's call of a namespaced tool carries its namespace, as Codex routes it by both.
+    Response response;
+    Part spawn;
+    spawn.kind = PartKind::tool_call;
+    spawn.id = R"("call_9")";
+    spawn.name = R"("spawn_agent")";
+    spawn.arguments = R"("{\"task\":\"docs\"}")";
+    Part exec = spawn;
+    exec.id = R"("call_10")";
+    exec.name = R"("exec_command")";
+    response.content = {spawn, exec};
+    response.stop = Stop::tool_use;
+    std::string out;
+    write_response(Dialect::responses, response, answer_options("gpt-5.5", 5, "req-ns", &request), out);
+    EXPECT_NE(out.find(R"("call_id":"call_9","name":"spawn_agent","namespace":"multi_agent_v1","arguments":)"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find(R"("call_id":"call_10","name":"exec_command","arguments":)"), std::string::npos) << out;
+    EXPECT_EQ(out.find("namespace", out.find("call_10")), std::string::npos) << out;
+
+    // And so does a streamed one, in its output_item.added and .done and the final response.
+    auto writer = make_writer(Dialect::responses, answer_options("gpt-5.5", 5, "req-ns", &request));
+    std::string sse;
+    Event e;
+    e.kind = Event::Kind::start;
+    writer->write(e, sse);
+    e = Event{};
+    e.kind = Event::Kind::block_start;
+    e.block = BlockKind::tool_call;
+    e.id = R"("call_9")";
+    e.name = R"("spawn_agent")";
+    writer->write(e, sse);
+    e = Event{};
+    e.kind = Event::Kind::delta;
+    e.block = BlockKind::tool_call;
+    e.text = R"("{}")";
+    writer->write(e, sse);
+    e = Event{};
+    e.kind = Event::Kind::block_stop;
+    e.block = BlockKind::tool_call;
+    writer->write(e, sse);
+    e = Event{};
+    e.kind = Event::Kind::finish;
+    e.stop = Stop::tool_use;
+    writer->write(e, sse);
+    e = Event{};
+    e.kind = Event::Kind::done;
+    writer->write(e, sse);
+    std::size_t seen = 0;
+    for (std::size_t at = sse.find(R"("name":"spawn_agent","namespace":"multi_agent_v1")"); at != std::string::npos;
+         at = sse.find(R"("name":"spawn_agent","namespace":"multi_agent_v1")", at + 1)) {
+        ++seen;
+    }
+    EXPECT_EQ(seen, 3u) << sse;  // added, done, completed
+
+    // Codex's web_search stays a built-in tool no other upstream runs: still refused.
+    Request searching;
+    ASSERT_FALSE(read_request(Dialect::responses,
+                              R"({"model":"m","input":"x","tools":[{"type":"web_search","external_web_access":false}]})",
+                              searching));
+    std::string refused_out;
+    const auto refused = write_request(Dialect::chat, searching, to_model("qwen3"), refused_out);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->param, "tools");
+}
+
 TEST(Translate_responses, WritesCodexRequestBack) {
     Request request;
     ASSERT_FALSE(read_request(Dialect::responses, kCodexRequest, request));

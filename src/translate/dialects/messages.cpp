@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
+#include <vector>
 
 #include "translate/dialects/dialects.hpp"
 #include "translate/json.hpp"
@@ -120,6 +122,7 @@ struct RequestRead {
     Request& out;
     std::optional<ApiError> refusal;  // a request Anthropic's API would refuse
     std::string_view field;           // the top-level field being read, named by a malformed-body error
+    std::vector<Part> late_system;    // text of system messages inside `messages`, joined to system last
 
     simdjson::error_code refuse(std::string message, std::string param) {
         refusal = ApiError::invalid_request(std::move(message), std::move(param));
@@ -269,7 +272,11 @@ simdjson::error_code read_content(RequestRead& r, od::value value, std::vector<P
     return read_blocks(r, value, out);
 }
 
-simdjson::error_code read_message(RequestRead& r, od::value value) {
+// Claude Code (2.1.x, with the mid-conversation tool changes beta) sends {"role":"system"} messages
+// inside `messages`. The common form has one system prompt: their text joins Request.system after
+// the top-level system, in order (as the chat reader does with a mid-conversation system message).
+// An approximation: where in the conversation the instruction came is lost.
+simdjson::error_code read_message(RequestRead& r, od::value value, std::size_t index) {
     od::object object;
     SY_TRY(value.get_object().get(object));
     Message message;
@@ -285,12 +292,22 @@ simdjson::error_code read_message(RequestRead& r, od::value value) {
             SY_TRY(read_content(r, v, message.parts));
         }
     }
+    const std::string where = "messages." + std::to_string(index);
     if (json::is(role, "user")) {
         message.role = Role::user;
     } else if (json::is(role, "assistant")) {
         message.role = Role::assistant;
+    } else if (json::is(role, "system")) {
+        for (auto& part : message.parts) {
+            if (part.kind != PartKind::text) {
+                return r.refuse(where + ".content: a system message takes text blocks only", where + ".content");
+            }
+            r.late_system.push_back(std::move(part));
+        }
+        return simdjson::SUCCESS;
     } else {
-        return r.refuse("messages: a message's role must be \"user\" or \"assistant\"", "messages");
+        // Anthropic's own wording, which Claude Code recognises.
+        return r.refuse(where + ".role: Input should be 'user' or 'assistant'", where + ".role");
     }
     r.out.messages.push_back(std::move(message));
     return simdjson::SUCCESS;
@@ -485,7 +502,9 @@ constexpr std::array<UnmappedField, 4> kUnmapped{{
     {"service_tier", false},  // a priority, not a meaning
     {"container", false},     // only server tools use it, and they are refused on their own
     {"mcp_servers", true},    // tools Anthropic calls on the caller's behalf
-    {"context_management", true},
+    // Claude Code's context editing ({"edits":[{"type":"clear_thinking_20251015",...}]}): how
+    // Anthropic trims the context it keeps; another dialect's upstream keeps none to trim.
+    {"context_management", false},
 }};
 
 simdjson::error_code read_top(RequestRead& r, std::string_view key, od::value v, bool& has_max_tokens) {
@@ -495,10 +514,11 @@ simdjson::error_code read_top(RequestRead& r, std::string_view key, od::value v,
     if (key == "messages") {
         od::array array;
         SY_TRY(v.get_array().get(array));
+        std::size_t index = 0;
         for (auto element : array) {
             od::value message;
             SY_TRY(element.get(message));
-            SY_TRY(read_message(r, message));
+            SY_TRY(read_message(r, message, index++));
         }
         return simdjson::SUCCESS;
     }
@@ -544,7 +564,7 @@ simdjson::error_code read_top(RequestRead& r, std::string_view key, od::value v,
 
 std::optional<ApiError> read_request(std::string_view body, Request& out) {
     Source source(body);
-    RequestRead r{source, out, std::nullopt, {}};
+    RequestRead r{source, out, std::nullopt, {}, {}};
     od::parser parser;
     od::document document;
     bool has_max_tokens = false;
@@ -569,6 +589,7 @@ std::optional<ApiError> read_request(std::string_view body, Request& out) {
                                          param.empty() ? std::nullopt : std::optional<std::string>(param));
     }
     if (!has_max_tokens) return ApiError::invalid_request("max_tokens: Field required", "max_tokens");
+    for (auto& part : r.late_system) out.system.push_back(std::move(part));
     return std::nullopt;
 }
 

@@ -394,6 +394,11 @@ private:
     bool tool(od::value value) {
         Tool tool;
         Json type;
+        // A namespace's tools, read where they stand (before `type` may have been seen): what they
+        // added to the tools and the unmapped fields, to take back if this is not a namespace.
+        const std::size_t tools_before = out_.tools.size();
+        const std::size_t unmapped_before = out_.unmapped.size();
+        bool has_inner = false;
         const bool ok = each_field(value, [&](std::string_view key, od::value v) {
             if (key == "type") type = doc_.string(v);
             else if (key == "name") tool.name = doc_.string(v);
@@ -403,10 +408,19 @@ private:
             else if (key == "strict") {
                 bool strict = false;
                 if (v.get_bool().get(strict) == SUCCESS) tool.strict = strict;
+            } else if (key == "tools" && is_type(v, od::json_type::array)) {
+                has_inner = true;
+                return each_element(v, [&](od::value inner) { return this->tool(inner); });
             }
             return true;
         });
+        if (error_) return false;
         if (!ok) return fail("A tool could not be read.", "tools");
+        if (json::is(type, "namespace")) return namespace_tool(tool.name, tools_before);
+        if (has_inner) {
+            out_.tools.resize(tools_before);
+            out_.unmapped.resize(unmapped_before);
+        }
         if (json::is(type, "function") || json::is(type, "custom")) {
             // Responses' tools are flat: a chat-shaped {"function":{"name":...}} has no name here.
             if (tool.name.empty()) return fail("A function or custom tool needs its `name`.", "tools");
@@ -417,6 +431,28 @@ private:
             // OpenAI: a model elsewhere cannot use it, and silently losing it changes the answer.
             out_.unmapped.push_back({"tools", type, true});
         }
+        return true;
+    }
+
+    // Codex CLI groups tools in namespaces: {"type":"namespace","name":"multi_agent_v1","tools":[
+    // {"type":"function","name":"spawn_agent",...}]}. Other dialects have flat tools: each inner
+    // tool (already read, from `first` on) is a tool of its own, its name as it is. Codex routes a
+    // call of a namespaced tool by its name *and* namespace (a function_call item's `namespace`
+    // field; without it the call is "unsupported"), and the common form's Tool has no place for a
+    // namespace: the grouping is kept as a harmless Unmapped "tools" of the gateway's own making,
+    // {"type":"namespace","name":NS,"tools":[NAME,...]}, which the Responses answer writers read back
+    // (namespace_of) to give the calls their `namespace`. Other dialects' writers drop it.
+    bool namespace_tool(Json name, std::size_t first) {
+        if (name.empty()) return fail("A namespace tool needs its `name`.", "tools");
+        std::string grouping = "{\"type\":\"namespace\",\"name\":";
+        grouping += name;
+        grouping += ",\"tools\":[";
+        for (std::size_t i = first; i < out_.tools.size(); ++i) {
+            if (i > first) grouping += ',';
+            grouping += out_.tools[i].name;
+        }
+        grouping += "]}";
+        out_.unmapped.push_back({"tools", out_.arena.keep(std::move(grouping)), false});
         return true;
     }
 
@@ -494,6 +530,34 @@ bool is_custom_tool(const Request* request, Json name) {
         if (tool.custom && tool.name == name) return true;
     }
     return false;
+}
+
+// The namespace (a string literal) of the tool `name` when the caller declared it inside a
+// namespace tool (the reader's grouping, see RequestReader::namespace_tool), else empty.
+std::string namespace_of(const Request* request, Json name) {
+    if (request == nullptr || name.empty()) return {};
+    const std::string wanted = json::text_of(name);
+    for (const auto& field : request->unmapped) {
+        if (field.changes_meaning || field.name != "tools") continue;
+        if (!field.value.starts_with(R"({"type":"namespace")")) continue;
+        simdjson::dom::parser parser;
+        simdjson::dom::element grouping;
+        if (parser.parse(field.value.data(), field.value.size()).get(grouping) != SUCCESS) continue;
+        std::string_view ns;
+        simdjson::dom::array tools;
+        if (grouping["name"].get_string().get(ns) != SUCCESS || grouping["tools"].get_array().get(tools) != SUCCESS) {
+            continue;
+        }
+        for (auto tool : tools) {
+            std::string_view tool_name;
+            if (tool.get_string().get(tool_name) == SUCCESS && tool_name == wanted) {
+                std::string literal;
+                append_json_string(literal, ns);
+                return literal;
+            }
+        }
+    }
+    return {};
 }
 
 // The tool named by the call `call_id` in the conversation, to answer a custom tool in kind.
@@ -690,6 +754,7 @@ struct OutputItem {
     std::string name;       // a string literal
     std::string body;       // a string literal kept whole: the text, the summary, the arguments or input
     std::string signature;  // reasoning: encrypted_content, a string literal, or empty
+    std::string ns;         // function_call: the tool's namespace (a string literal), or empty
     bool complete = false;
 };
 
@@ -729,7 +794,9 @@ void write_item(json::Writer& w, const OutputItem& item, bool whole) {
             w.end_array().field("encrypted_content", item.signature);
             break;
         case ItemKind::function_call:
-            w.field("call_id", item.call_id).field("name", item.name).field("arguments", whole ? Json(item.body) : kEmptyText);
+            w.field("call_id", item.call_id).field("name", item.name);
+            if (!item.ns.empty()) w.field("namespace", Json(item.ns));
+            w.field("arguments", whole ? Json(item.body) : kEmptyText);
             break;
         case ItemKind::custom_tool_call:
             w.field("call_id", item.call_id).field("name", item.name).field("input", whole ? Json(item.body) : kEmptyText);
@@ -1188,6 +1255,7 @@ private:
         item.name.clear();
         item.body.assign(kEmptyText);
         item.signature.clear();
+        item.ns.clear();
         item.complete = false;
         return item;
     }
@@ -1212,6 +1280,7 @@ private:
                     item.call_id += '"';
                 }
                 item.name.assign(event.name.empty() ? kEmptyText : event.name);
+                if (!custom) item.ns = namespace_of(options_.request, event.name);
                 break;
             }
         }
@@ -1587,6 +1656,7 @@ void write_response(const Response& response, const AnswerOptions& options, std:
                 } else {
                     item.kind = ItemKind::function_call;
                     item.id = json::make_id("fc_", options.id_seed, n);
+                    item.ns = namespace_of(options.request, part.name);
                     item.body.assign(part.arguments.empty() ? Json("\"{}\"") : part.arguments);
                 }
                 break;
