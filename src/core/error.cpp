@@ -140,8 +140,11 @@ std::string to_body(const ApiError& error, ErrorShape shape) {
     std::string out;
     out.reserve(error.message.size() + 80);
     out += R"({"type":"error","error":{"type":)";
-    append_json_string(out, is_anthropic_error_type(error.type) ? std::string_view(error.type)
-                                                                : anthropic_error_type(error.status));
+    // The status's own type, unless the error names a more specific one of Anthropic's (an
+    // overloaded_error sent as 503): Anthropic's clients dispatch on the type (not_found_error,
+    // authentication_error), where OpenAI's often say invalid_request_error.
+    const bool own = is_anthropic_error_type(error.type) && error.type != "invalid_request_error";
+    append_json_string(out, own ? std::string_view(error.type) : anthropic_error_type(error.status));
     out += R"(,"message":)";
     append_json_string(out, error.message);
     out += "}}";

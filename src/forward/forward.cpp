@@ -1099,6 +1099,8 @@ void sweep(asio::ip::tcp::socket& caller, const std::shared_ptr<Watch>& watch, S
 }
 
 asio::awaitable<Outcome> Forwarder::run(const CallerRequest& request, CallerSide caller) {
+    // The request as read for translation views this request's body: never a previous one's.
+    caller.scratch.request.reset();
     auto watch = std::make_shared<Watch>();
     caller.watch = watch;  // swept by the connection's owner while the request lasts
     Outcome outcome = co_await attempts(request, caller, *watch);
