@@ -256,13 +256,13 @@ private:
                                std::optional<std::size_t> length);
     // Headers every forwarded answer carries (request id, deployment, tier, rate limits, overhead).
     void add_gateway_headers(const route::Lease& lease);
-    // The answer sent whole (`body`), or the stream's final answer, into caller_.answer.
+    // The answer sent whole (`body`), or the stream's final answer, to caller_.answer.
     void keep(std::string_view body) {
         if (scratch_.completed) {
             scratch_.completed->finish();
-            *caller_.answer = scratch_.completed->response();
+            caller_.answer->answered(scratch_.completed->response());
         } else {
-            caller_.answer->assign(body);
+            caller_.answer->answered(body);
         }
     }
     // The response head is read: an upstream failure, a status withheld to retry elsewhere, or
@@ -912,7 +912,7 @@ asio::awaitable<Exchange::Result> Exchange::relay_translated(Connection& connect
             const std::optional<int> status = translate_whole(upstream, outcome.status);
             if (!status) co_return Result::failed_before_response;
             build_translated_head(lease, *status, "application/json", out.size());
-            if (caller_.answer != nullptr && *status / 100 == 2) *caller_.answer = out;
+            if (caller_.answer != nullptr && *status / 100 == 2) caller_.answer->answered(out);
             router_.report(lease, verdict_of(outcome.status, false), first_byte_, retry_after_);
             outcome.status = *status;
             settle_usage(outcome, true);

@@ -69,6 +69,16 @@ protected:
     ~UsageSink() = default;
 };
 
+// Told a successful answer just before its last bytes go to the caller (so that the caller's next
+// request finds what it left): the whole body, or a Responses stream's final response object.
+class AnswerSink {
+public:
+    virtual void answered(std::string_view answer) = 0;
+
+protected:
+    ~AnswerSink() = default;
+};
+
 // What forwarding a request keeps across its waits, reused by every request on a caller
 // connection: kept out of the forwarder's coroutine frames, which are allocated per request and
 // which Asio's per-thread cache recycles only under 1 KiB. Reset by each attempt.
@@ -110,9 +120,8 @@ struct CallerSide {
     wire::HeadArena& head_arena;  // where the upstream response's head is kept
     Scratch& scratch;
     simdjson::ondemand::parser& json;  // the I/O thread's, for translated answers
-    // Set: the answer the caller got, when it succeeded, is kept here: a whole body, or a Responses
-    // stream's final response object (for the Responses API's stored conversations).
-    std::string* answer = nullptr;
+    // Set: told a successful answer (for the Responses API's stored conversations).
+    class AnswerSink* answer = nullptr;
 };
 
 struct Outcome {

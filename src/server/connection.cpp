@@ -130,6 +130,19 @@ private:
 
 }  // namespace
 
+// Keeps a Responses answer, with the conversation it ends (the request's input, previous turns
+// included), for later previous_response_ids: told before the answer's last bytes go, so that the
+// caller's next request finds it.
+class ConversationKeeper final : public forward::AnswerSink {
+public:
+    ConversationKeeper(conversation::Store* store, std::string_view body) : store_(store), body_(body) {}
+    void answered(std::string_view answer) override;
+
+private:
+    conversation::Store* store_;
+    std::string_view body_;
+};
+
 class ClientConnection {
 public:
     ClientConnection(Worker& worker, tcp::socket socket)
@@ -197,14 +210,14 @@ private:
                                                               const config::Model& model, SteadyTime deadline);
     account::Sinks account_sinks() const;
     admit::Context admit_context(const Generation& generation, const config::Model& model) const;
-    forward::CallerSide caller_side(account::Trace& trace, forward::UsageSink* usage_sink, bool keep_answer = false);
+    forward::CallerSide caller_side(account::Trace& trace, forward::UsageSink* usage_sink,
+                                    forward::AnswerSink* answer_sink = nullptr);
     // The Responses API's previous_response_id: the stored conversation goes before the request's
     // input (and the body is parsed again), or a 404 when the gateway keeps no such answer.
     std::optional<ApiError> continue_conversation(parse::Endpoint endpoint, std::string& body,
                                                   std::variant<parse::RequestFacts, ApiError>& parsed);
     // A Responses answer is kept for later previous_response_ids (unless the request said store:false).
     bool keeps_answer(parse::Endpoint endpoint, const parse::RequestFacts& facts) const;
-    void remember_answer(std::string_view body, const forward::Outcome& outcome);
     asio::awaitable<bool> respond(const wire::LocalResponse& response, std::string_view request_id, bool keep_alive);
     // Answers with `error` and closes: the rest of the stream cannot be trusted.
     asio::awaitable<bool> reject(ApiError error) {
@@ -249,7 +262,6 @@ private:
     bool read_timed_out_ = false;
     bool head_only_ = false;  // the current request is a HEAD: its answer has no body
     ErrorShape shape_ = ErrorShape::openai;  // the current model request's API's error shape
-    std::string answer_;                     // a Responses answer to keep (see keeps_answer)
 };
 
 void close_if_idle(ClientConnection& connection) { connection.close_if_idle(); }
@@ -618,10 +630,11 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
     if (estimate) {
         outcome = co_await forward::answer_count_estimate(caller, caller_side(trace, nullptr));
     } else {
+        ConversationKeeper keeper(worker_.shared.conversations.get(), body);
         outcome = co_await local->forwarder.run(
-            caller, caller_side(trace, admission.charges_budget() ? &charge : nullptr, keeps_answer(endpoint, facts)));
+            caller, caller_side(trace, admission.charges_budget() ? &charge : nullptr,
+                                keeps_answer(endpoint, facts) ? &keeper : nullptr));
     }
-    remember_answer(body, outcome);
     trace.ended(account::Stage::forward);
 
     trace.served({outcome, generation.config, generation.pricer, model, capture_, admission});
@@ -657,12 +670,11 @@ admit::Context ClientConnection::admit_context(const Generation& generation, con
 }
 
 forward::CallerSide ClientConnection::caller_side(account::Trace& trace, forward::UsageSink* usage_sink,
-                                                 bool keep_answer) {
-    answer_.clear();
+                                                 forward::AnswerSink* answer_sink) {
     return {socket_,        head_,      relay_,     limits().request_read_timeout,
             write_deadline_, watch_,    capture_,   trace.completion(),
             trace.content_limit(), usage_sink, head_arena_, scratch_,
-            worker_.json,   keep_answer ? &answer_ : nullptr};
+            worker_.json,   answer_sink};
 }
 
 std::optional<ApiError> ClientConnection::continue_conversation(parse::Endpoint endpoint, std::string& body,
@@ -684,13 +696,11 @@ bool ClientConnection::keeps_answer(parse::Endpoint endpoint, const parse::Reque
     return endpoint == parse::Endpoint::responses && facts.store && worker_.shared.conversations != nullptr;
 }
 
-void ClientConnection::remember_answer(std::string_view body, const forward::Outcome& outcome) {
-    if (answer_.empty() || outcome.status / 100 != 2) return;
-    const auto output = conversation::output_of(answer_);
-    if (!output || output->id.empty()) return;
-    const auto input = conversation::input_items(body);
-    worker_.shared.conversations->put(output->id, conversation::conversation(input ? *input : "[]", output->items));
-    answer_.clear();
+void ConversationKeeper::answered(std::string_view answer) {
+    const auto output = conversation::output_of(answer);
+    if (store_ == nullptr || !output || output->id.empty()) return;
+    const auto input = conversation::input_items(body_);
+    store_->put(output->id, conversation::conversation(input ? *input : "[]", output->items));
 }
 
 asio::awaitable<void> serve_connection(Worker& worker, tcp::socket socket) {
