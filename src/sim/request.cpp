@@ -562,7 +562,9 @@ std::optional<Invalid> read_blocks(od::value value, std::uint64_t index, PromptT
   return std::nullopt;
 }
 
-// Messages: a non-empty array of {"role": "user"|"assistant", "content"}; 4 tokens per message.
+// Messages: a non-empty array of {"role": "user"|"assistant"|"system", "content"}; 4 tokens per
+// message. A system message (Claude Code sends them mid-conversation) counts like the others but is
+// not an input: the tool result of the message before it stays the last input.
 std::optional<Invalid> read_anthropic_messages(od::value value, PromptTally& prompt, Generation& out) {
   od::array messages;
   if (value.get_array().get(messages)) return anthropic_invalid("messages: Input should be a valid list");
@@ -572,8 +574,11 @@ std::optional<Invalid> read_anthropic_messages(od::value value, PromptTally& pro
     if (element.get_object().get(fields)) {
       return anthropic_invalid(fmt::format("messages.{}: Input should be a valid dictionary", count));
     }
+    // Set aside, since role may follow content: put back when this message is a system one.
+    std::string before = std::move(out.tool_result_text);
     out.tool_result_text.clear();
     bool has_role = false;
+    bool is_system = false;
     bool has_content = false;
     bool has_result = false;
     for (auto item : fields) {
@@ -582,10 +587,11 @@ std::optional<Invalid> read_anthropic_messages(od::value value, PromptTally& pro
       if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
       if (key == "role") {
         std::string_view role;
-        if (field.value().get_string().get(role) || (role != "user" && role != "assistant")) {
+        if (field.value().get_string().get(role) || (role != "user" && role != "assistant" && role != "system")) {
           return anthropic_invalid(fmt::format("messages.{}.role: Input should be 'user' or 'assistant'", count));
         }
         has_role = true;
+        is_system = role == "system";
       } else if (key == "content") {
         has_content = true;
         if (auto bad = read_blocks(field.value(), count, prompt, out, has_result)) return bad;
@@ -593,7 +599,11 @@ std::optional<Invalid> read_anthropic_messages(od::value value, PromptTally& pro
     }
     if (!has_role) return anthropic_invalid(fmt::format("messages.{}.role: Field required", count));
     if (!has_content) return anthropic_invalid(fmt::format("messages.{}.content: Field required", count));
-    out.tool_result = has_result;
+    if (is_system) {
+      out.tool_result_text = std::move(before);
+    } else {
+      out.tool_result = has_result;
+    }
     ++count;
   }
   if (!out.tool_result) out.tool_result_text.clear();

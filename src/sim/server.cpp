@@ -526,13 +526,21 @@ class Session {
 
   // Picks what a chat, Responses or Messages request is answered with: a tool call named by
   // x-sim-tool-call (arguments from x-sim-tool-arguments, else built from the schema when it names the
-  // first tool offered, else {}); the echo of a tool result when the last input is one; a call of the
-  // first tool offered under --tool-calls auto; generated words otherwise. Error: a bad header.
+  // first tool offered, else {}), unless x-sim-tool-call-once is true and the last input is a tool
+  // result; the echo of a tool result when the last input is one; a call of the first tool offered
+  // under --tool-calls auto; generated words otherwise. Error: a bad header.
   std::optional<std::string> choose_answer(Endpoint endpoint, const http::fields& headers,
                                            const Generation& generation, const Knobs& knobs, Answer& answer) {
+    bool once = false;
+    if (auto it = headers.find("x-sim-tool-call-once"); it != headers.end()) {
+      if (it->value() != "true" && it->value() != "false") {
+        return fmt::format("invalid x-sim-tool-call-once header '{}': expected true or false", it->value());
+      }
+      once = it->value() == "true";
+    }
     std::string_view name;
     std::string_view arguments;
-    if (auto it = headers.find("x-sim-tool-call"); it != headers.end()) {
+    if (auto it = headers.find("x-sim-tool-call"); it != headers.end() && !(once && generation.tool_result)) {
       name = it->value();
       if (name.empty()) return std::string("invalid x-sim-tool-call header: expected a tool name");
       arguments = name == generation.tool_name ? std::string_view(generation.tool_arguments) : "{}";

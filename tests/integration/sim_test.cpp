@@ -288,7 +288,7 @@ TEST(Simulator, MessagesErrorsInAnthropicsShape) {
     expect_error(post(sim.port, "/v1/messages", R"({"model":"m","max_tokens":5,"messages":[]})", key), 400,
                  "invalid_request_error", "messages");
     expect_error(post(sim.port, "/v1/messages",
-                      R"({"model":"m","max_tokens":5,"messages":[{"role":"system","content":"x"}]})", key),
+                      R"({"model":"m","max_tokens":5,"messages":[{"role":"robot","content":"x"}]})", key),
                  400, "invalid_request_error", "messages.0.role");
     expect_error(post(sim.port, "/v1/messages", R"({"max_tokens":5,"messages":[{"role":"user","content":"x"}]})", key),
                  400, "invalid_request_error", "model: Field required");
@@ -666,6 +666,101 @@ TEST(Simulator, MessagesToolUseScriptedAutomaticAndEchoed) {
                    with(kAnthropic, {{"x-sim-tool-call", "f"}, {"x-sim-tool-arguments", "nope"}}))
                   .status,
               400);
+}
+
+// x-sim-tool-call-once: the scripted call is made only while the last input is not a tool result;
+// once the result comes back, the answer echoes it.
+TEST(Simulator, ToolCallOnceEchoesTheResultInsteadOfCallingAgain) {
+    auto sim = start_sim();
+    const std::map<std::string, std::string> call = {{"x-sim-tool-call", "get_weather"},
+                                                     {"x-sim-tool-arguments", R"({"city":"Oslo"})"}};
+    const auto once = with(call, {{"x-sim-tool-call-once", "true"}});
+
+    const std::string chat =
+        R"({"model":"m","messages":[{"role":"user","content":"weather?"},)"
+        R"({"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{}"}}]},)"
+        R"({"role":"tool","tool_call_id":"call_1","content":"done"}]})";
+    const Json chat_echo(post(sim.port, "/v1/chat/completions", chat, once).body);
+    EXPECT_EQ(chat_echo.str("/choices/0/finish_reason"), "stop");
+    EXPECT_EQ(chat_echo.str("/choices/0/message/content"), "Tool result: done");
+    const Json chat_call(post(sim.port, "/v1/chat/completions", chat, call).body);
+    EXPECT_EQ(chat_call.str("/choices/0/message/tool_calls/0/function/name"), "get_weather");
+    EXPECT_EQ(chat_call.str("/choices/0/message/tool_calls/0/function/arguments"), R"({"city":"Oslo"})");
+    const Json chat_off(
+        post(sim.port, "/v1/chat/completions", chat, with(call, {{"x-sim-tool-call-once", "false"}})).body);
+    EXPECT_EQ(chat_off.str("/choices/0/finish_reason"), "tool_calls");
+    // Before any result, the once header still lets the call through.
+    const Json first(post(sim.port, "/v1/chat/completions", chat_body("m"), once).body);
+    EXPECT_EQ(first.str("/choices/0/message/tool_calls/0/function/name"), "get_weather");
+
+    const std::string responses = R"({"model":"m","input":[{"role":"user","content":"weather?"},)"
+                                  R"({"type":"function_call","call_id":"call_1","name":"get_weather","arguments":"{}"},)"
+                                  R"({"type":"function_call_output","call_id":"call_1","output":"done"}]})";
+    const Json responses_echo(post(sim.port, "/v1/responses", responses, once).body);
+    EXPECT_EQ(responses_echo.str("/output/0/type"), "message");
+    EXPECT_EQ(responses_echo.str("/output/0/content/0/text"), "Tool result: done");
+    const Json responses_call(post(sim.port, "/v1/responses", responses, call).body);
+    EXPECT_EQ(responses_call.str("/output/0/type"), "function_call");
+    EXPECT_EQ(responses_call.str("/output/0/name"), "get_weather");
+
+    const std::string messages =
+        R"({"model":"m","max_tokens":50,"messages":[{"role":"user","content":"weather?"},)"
+        R"({"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{}}]},)"
+        R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"done"}]}]})";
+    const Json messages_echo(post(sim.port, "/v1/messages", messages, with(kAnthropic, once)).body);
+    EXPECT_EQ(messages_echo.str("/stop_reason"), "end_turn");
+    EXPECT_EQ(messages_echo.str("/content/0/text"), "Tool result: done");
+    const auto streamed = post_streaming(sim.port, "/v1/messages",
+                                         messages.substr(0, messages.size() - 1) + R"(,"stream":true})",
+                                         with(kAnthropic, once));
+    std::string text;
+    for (const auto& event : events_of(streamed.body())) {
+        if (event.name == "content_block_delta") text += Json(event.data).str("/delta/text");
+    }
+    EXPECT_EQ(text, "Tool result: done");
+    const Json messages_call(post(sim.port, "/v1/messages", messages, with(kAnthropic, call)).body);
+    EXPECT_EQ(messages_call.str("/stop_reason"), "tool_use");
+    EXPECT_EQ(messages_call.str("/content/0/name"), "get_weather");
+
+    // Only true or false.
+    for (const char* value : {"yes", "1", "TRUE", ""}) {
+        EXPECT_EQ(post(sim.port, "/v1/chat/completions", chat, with(call, {{"x-sim-tool-call-once", value}})).status,
+                  400)
+            << value;
+    }
+    const auto bad = post(sim.port, "/v1/messages", messages,
+                          with(kAnthropic, {{"x-sim-tool-call-once", "maybe"}}));
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_EQ(Json(bad.body).str("/error/type"), "invalid_request_error") << bad.body;
+    EXPECT_NE(bad.body.find("x-sim-tool-call-once"), std::string::npos) << bad.body;
+}
+
+// Claude Code sends "system" messages mid-conversation: they are accepted and counted, and do not
+// hide a tool result before them.
+TEST(Simulator, MessagesAcceptSystemRoleMessages) {
+    auto sim = start_sim();
+    const std::string body = R"({"model":"claude-sim","max_tokens":9,"messages":[)"
+                             R"({"role":"user","content":"one two three"},)"
+                             R"({"role":"system","content":"four five"},)"
+                             R"({"role":"assistant","content":"six"},)"
+                             R"({"role":"system","content":[{"type":"text","text":"seven eight nine ten"}]}]})";
+    const auto r = post(sim.port, "/v1/messages", body, kAnthropic);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const Json j(r.body);
+    EXPECT_EQ(j.str("/content/0/type"), "text");
+    EXPECT_EQ(j.num("/usage/input_tokens"), 3 + 2 + 1 + 4 + 4 * 4) << r.body;
+    const auto counted = post(sim.port, "/v1/messages/count_tokens", body, kAnthropic);
+    EXPECT_EQ(Json(counted.body).num("/input_tokens"), 3 + 2 + 1 + 4 + 4 * 4) << counted.body;
+
+    const std::string result =
+        R"({"model":"m","max_tokens":50,"messages":[{"role":"user","content":"weather?"},)"
+        R"({"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{}}]},)"
+        R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"done"}]},)"
+        R"({"role":"system","content":"Remember the plan."}]})";
+    const auto echoed = post(sim.port, "/v1/messages", result,
+                             with(kAnthropic, {{"x-sim-tool-call", "get_weather"}, {"x-sim-tool-call-once", "true"}}));
+    ASSERT_EQ(echoed.status, 200) << echoed.body;
+    EXPECT_EQ(Json(echoed.body).str("/content/0/text"), "Tool result: done");
 }
 
 TEST(Simulator, ToolCallsKnobAtRuntime) {
