@@ -256,6 +256,12 @@ private:
                                std::optional<std::size_t> length);
     // Headers every forwarded answer carries (request id, deployment, tier, rate limits, overhead).
     void add_gateway_headers(const route::Lease& lease);
+    // A write to the caller failed: it went away (the watch closes the upstream connection).
+    void caller_left(Outcome& outcome, const boost::system::error_code& ec) {
+        watch_.caller_gone = true;
+        outcome.caller_reusable = false;
+        outcome.error = "caller went away: " + ec.message();
+    }
     // The answer sent whole (`body`), or the stream's final answer, to caller_.answer.
     void keep(std::string_view body) {
         if (scratch_.completed) {
@@ -775,9 +781,7 @@ asio::awaitable<Exchange::Result> Exchange::relay(Connection& connection, route:
             auto [caller_ec, sent] = co_await asio::async_write(caller_.stream, scratch_.pieces, await_tuple);
             caller_.write_deadline = SteadyTime::max();
             if (caller_ec) {
-                watch_.caller_gone = true;
-                outcome.caller_reusable = false;
-                outcome.error = "caller went away: " + caller_ec.message();
+                caller_left(outcome, caller_ec);
                 settle_usage(outcome, capture);
                 co_return Result::done;
             }
@@ -924,9 +928,7 @@ asio::awaitable<Exchange::Result> Exchange::relay_translated(Connection& connect
             auto [caller_ec, sent] = co_await asio::async_write(caller_.stream, pieces, await_tuple);
             caller_.write_deadline = SteadyTime::max();
             if (caller_ec) {
-                watch_.caller_gone = true;
-                outcome.caller_reusable = false;
-                outcome.error = "caller went away: " + caller_ec.message();
+                caller_left(outcome, caller_ec);
             }
             reusable_ = scratch_.parser->keep_alive() && connection.buffer.size() == 0;
             co_return Result::done;
@@ -967,9 +969,7 @@ asio::awaitable<Exchange::Result> Exchange::relay_translated(Connection& connect
             auto [caller_ec, sent] = co_await asio::async_write(caller_.stream, scratch_.pieces, await_tuple);
             caller_.write_deadline = SteadyTime::max();
             if (caller_ec) {
-                watch_.caller_gone = true;
-                outcome.caller_reusable = false;
-                outcome.error = "caller went away: " + caller_ec.message();
+                caller_left(outcome, caller_ec);
                 settle_usage(outcome, false);
                 co_return Result::done;
             }
