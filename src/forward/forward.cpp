@@ -38,6 +38,22 @@ namespace {
 // The completion of a read or a write on an upstream connection.
 using Transferred = void(boost::system::error_code, std::size_t);
 
+// One write to the caller under its write deadline, which the connection's sweep enforces; the
+// deadline is armed when the write starts and cleared when it completes:
+//
+//     auto [ec, sent] = co_await write_to_caller(caller, buffers);
+//
+// (A deferred operation awaited from the caller's frame: no coroutine frame of its own.)
+template <typename Buffers>
+auto write_to_caller(CallerSide& caller, const Buffers& buffers) {
+    caller.write_deadline = std::chrono::steady_clock::now() + caller.write_timeout;
+    return asio::async_write(caller.stream, buffers,
+                             asio::deferred([&caller](boost::system::error_code ec, std::size_t sent) {
+                                 caller.write_deadline = SteadyTime::max();
+                                 return asio::deferred.values(ec, sent);
+                             }))(await_tuple);
+}
+
 // Waits for the caller's socket to become readable while the request is forwarded (see sweep()).
 // A plain completion handler, not a coroutine: one socket wait per request that outlives a sweep.
 void watch_caller(asio::ip::tcp::socket& socket, std::shared_ptr<Watch> watch) {
@@ -245,6 +261,10 @@ private:
     // The body relay of a translated answer: a stream event by event, any other body whole.
     asio::awaitable<Result> relay_translated(Connection& connection, route::Lease& lease, upstream::Upstream& upstream,
                                              Outcome& outcome, const Limits& limits, Framing framing);
+    // A translated answer that is not a stream: read whole, then translated and sent.
+    asio::awaitable<Result> relay_whole_translated(Connection& connection, route::Lease& lease,
+                                                   upstream::Upstream& upstream, Outcome& outcome,
+                                                   const Limits& limits);
     // The next body bytes into `into` (at most `room`): how many; 0 with read_ec set, or at the end.
     asio::awaitable<std::size_t> read_body(Connection& connection, char* into, std::size_t room, const Limits& limits,
                                            boost::system::error_code& read_ec);
@@ -278,6 +298,25 @@ private:
     // The body, from the upstream to the caller, until its end, a failure or the caller leaving.
     asio::awaitable<Result> relay(Connection& connection, route::Lease& lease, upstream::Upstream& upstream,
                                   Outcome& outcome, const Limits& limits, Framing framing);
+    // What relay() does with a body as it passes, decided from its head (start_looking).
+    struct Looking {
+        bool capture = false;      // a whole body copied aside (caller_.capture) for its usage
+        bool keep_answer = false;  // a successful answer is told to caller_.answer
+    };
+    Looking start_looking(const Outcome& outcome, const Framing& framing);
+    // What was read (`got` new bytes after `carry` unsent ones at `data`) is looked at before it
+    // goes: a stream's usage and content events, a body captured for its usage, the time to first
+    // token. Returns how many bytes may go now (a stream's unfinished last event waits); `length`
+    // (carry + got) shrinks when a usage event the caller did not ask for is cut out.
+    std::size_t look_at(const Looking& looking, char* data, std::size_t carry, std::size_t got, bool done, bool broke,
+                        std::size_t& length);
+    // The answer's end, settled before its last bytes go to the caller: what the caller does next
+    // finds the deployment's verdict (a half-open breaker closed, a latency observed) and the key's
+    // budget taken.
+    void settle_answer(route::Lease& lease, Outcome& outcome, bool captured);
+    // A relayed response broke after it began (error() says how): a stream is ended with an error
+    // event, any other body cut by closing the caller's connection.
+    asio::awaitable<void> end_broken(Outcome& outcome, const Framing& framing, bool captured);
     // Body bytes the upstream connection's buffer already holds, parsed into the relay buffer (at
     // most `room`; no I/O): how many. A parse error goes to `read_ec`.
     std::size_t take_buffered(Connection& connection, std::size_t room, boost::system::error_code& read_ec);
@@ -435,9 +474,7 @@ asio::awaitable<bool> Exchange::end_stream_with_error() {
     const wire::ChunkHeader event_header(event.size());
     const std::array<asio::const_buffer, 4> tail{asio::buffer(event_header.view()), asio::buffer(event),
                                                  asio::buffer(wire::kCrlf), asio::buffer(wire::kLastChunk)};
-    caller_.write_deadline = std::chrono::steady_clock::now() + caller_.write_timeout;
-    auto [ec, sent] = co_await asio::async_write(caller_.stream, tail, await_tuple);
-    caller_.write_deadline = SteadyTime::max();
+    auto [ec, sent] = co_await write_to_caller(caller_, tail);
     co_return !ec;
 }
 
@@ -686,103 +723,33 @@ asio::awaitable<Exchange::Result> Exchange::relay(Connection& connection, route:
     // waits at the start of the buffer for its end) so that the usage event can be read, and cut
     // when the caller did not ask for it; another body is copied aside to read its usage.
     if (framing.translated) co_return co_await relay_translated(connection, lease, upstream, outcome, limits, framing);
-    ResponseParser& parser = *scratch_.parser;
-    const config::Duration idle = upstream.config().timeouts.idle;
-    bool head_sent = false;
+    const Looking looking = start_looking(outcome, framing);
     char* const data = caller_.relay.data();
     const std::size_t capacity = caller_.relay.size();
-    std::optional<usage::StreamScanner>& scanner = scratch_.scanner;
-    // A stream relayed unchanged is read for its usage: a chat stream in place (StreamScanner),
-    // another dialect's by its reader.
-    std::optional<translate::StreamTranslator>& reader = scratch_.stream;
-    if (request_.account_usage && framing.event_stream) {
-        const translate::Dialect dialect = parse::dialect_of(request_.endpoint);
-        if (dialect == translate::Dialect::chat) {
-            scanner.emplace(framing.add_usage);
-            if (caller_.stream_text != nullptr) scanner->keep_text(caller_.stream_text, caller_.stream_text_limit);
-        } else {
-            reader.emplace(dialect, std::nullopt, caller_.json, scratch_.answer);
-        }
-    }
-    const bool keep_answer = caller_.answer != nullptr && outcome.status / 100 == 2;
-    const bool capture = (request_.account_usage || keep_answer) && !framing.event_stream && outcome.status / 100 == 2;
-    if (capture) caller_.capture.clear();
-    if (keep_answer && framing.event_stream) scratch_.completed.emplace();
+    bool head_sent = false;
     std::size_t carry = 0;  // unsent bytes at the start of the buffer: an unfinished event
     while (true) {
-        std::size_t got = 0;
         boost::system::error_code read_ec;
-        if (!parser.is_done()) {
-            parser.get().body().data = data + carry;
-            parser.get().body().size = capacity - carry;
-            while (true) {
-                got = take_buffered(connection, capacity - carry, read_ec);
-                if (got > 0 || parser.is_done() || read_ec) break;
-                start_deadline(limits.until(idle, Clock::now()));
-                auto [ec, n] = co_await connection.on_socket<Transferred>([&](auto& stream, auto handler) {
-                    stream.async_read_some(connection.buffer.prepare(16 * 1024), std::move(handler));
-                });
-                end_deadline(ec);
-                connection.buffer.commit(n);
-                if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
-                    // End of a body delimited by the close of the connection, or a cut response.
-                    boost::system::error_code eof_ec;
-                    parser.put_eof(eof_ec);
-                    if (eof_ec) read_ec = eof_ec;
-                    if (!parser.is_done() && !read_ec) read_ec = ec;
-                    break;
-                }
-                if (ec) {
-                    read_ec = ec;
-                    break;
-                }
-            }
-        }
-        const bool done = parser.is_done() && !read_ec;
+        const std::size_t got = co_await read_body(connection, data + carry, capacity - carry, limits, read_ec);
+        const bool done = scratch_.parser->is_done() && !read_ec;
         if (read_ec && !head_sent && got == 0) {
-            fail(upstream, read_ec, "send the response body", limits, idle);
+            fail(upstream, read_ec, "send the response body", limits, limits.timeouts().idle);
             co_return Result::failed_before_response;
         }
         if (done || read_ec) upstream_end_ = Clock::now();  // the upstream's part is over
 
         std::size_t length = carry + got;
-        std::size_t send = length;
-        if (scanner) {
-            const std::size_t ready = scanner->feed(data, length);
-            // At the end, or when one event fills the buffer, everything goes as it is.
-            send = (done || read_ec || length == capacity) ? length : ready;
-        } else if (reader) {
-            reader->feed(std::string_view(data + carry, got), scratch_.out);  // (read only: writes nothing)
-            if (done) reader->end(scratch_.out);
-        } else if (capture && caller_.capture.size() < kMaxCapture) {
-            caller_.capture.append(data, got);
-        }
-        // Time to first token: a stream's first content event when it is read event by event, else
-        // the first body byte.
-        const std::int64_t content_events = scanner ? scanner->content_events() : reader ? reader->content_events() : 0;
-        if (first_byte_.count() == 0 && (done || ((scanner || reader) ? content_events > 0 : got > 0))) {
-            first_byte_ = (upstream_end_ != Clock::time_point{} ? upstream_end_ : Clock::now()) - start_;
-        }
-        if (scratch_.completed) scratch_.completed->feed(std::string_view(data, send));
-        const wire::ChunkHeader chunk_header(send);
-        const std::size_t n = compose_write(head_sent, framing.chunked, done, data, send, chunk_header);
+        const std::size_t send = look_at(looking, data, carry, got, done, static_cast<bool>(read_ec), length);
         if (done) {
-            if (keep_answer) keep(caller_.capture);
-            // Settled before the last bytes go: what the caller does next finds the deployment's
-            // verdict (a half-open breaker closed, a latency observed) and the key's budget taken.
-            router_.report(lease, verdict_of(outcome.status, false), first_byte_, retry_after_);
-            if (caller_.usage_sink != nullptr && request_.account_usage) {
-                settle_usage(outcome, capture);
-                caller_.usage_sink->settled(lease.deployment(), outcome.usage);
-            }
+            if (looking.keep_answer) keep(caller_.capture);
+            settle_answer(lease, outcome, looking.capture);
         }
-        if (n > 0) {
-            caller_.write_deadline = std::chrono::steady_clock::now() + caller_.write_timeout;
-            auto [caller_ec, sent] = co_await asio::async_write(caller_.stream, scratch_.pieces, await_tuple);
-            caller_.write_deadline = SteadyTime::max();
+        const wire::ChunkHeader chunk_header(send);
+        if (compose_write(head_sent, framing.chunked, done, data, send, chunk_header) > 0) {
+            auto [caller_ec, sent] = co_await write_to_caller(caller_, scratch_.pieces);
             if (caller_ec) {
                 caller_left(outcome, caller_ec);
-                settle_usage(outcome, capture);
+                settle_usage(outcome, looking.capture);
                 co_return Result::done;
             }
             head_sent = true;
@@ -791,23 +758,80 @@ asio::awaitable<Exchange::Result> Exchange::relay(Connection& connection, route:
         if (carry > 0) std::memmove(data, data + send, carry);
         if (done) break;
         if (read_ec) {
-            // The response broke after it began. A stream ends with an SSE error event the
-            // OpenAI clients raise; any other body can only be cut by closing the connection.
-            fail(upstream, read_ec, "finish the response", limits, idle);
-            broken_ = true;
-            outcome.error = scratch_.error->message;
-            settle_usage(outcome, capture);
-            if (framing.chunked && framing.event_stream) {
-                if (!co_await end_stream_with_error()) outcome.caller_reusable = false;
-            } else {
-                outcome.caller_reusable = false;
-            }
+            // The response broke after it began.
+            fail(upstream, read_ec, "finish the response", limits, limits.timeouts().idle);
+            co_await end_broken(outcome, framing, looking.capture);
             co_return Result::done;
         }
     }
-    reusable_ = parser.keep_alive() && connection.buffer.size() == 0;
-    settle_usage(outcome, capture);
+    reusable_ = scratch_.parser->keep_alive() && connection.buffer.size() == 0;
     co_return Result::done;
+}
+
+Exchange::Looking Exchange::start_looking(const Outcome& outcome, const Framing& framing) {
+    // A stream relayed unchanged is read for its usage: a chat stream in place (StreamScanner),
+    // another dialect's by its reader.
+    if (request_.account_usage && framing.event_stream) {
+        const translate::Dialect dialect = parse::dialect_of(request_.endpoint);
+        if (dialect == translate::Dialect::chat) {
+            scratch_.scanner.emplace(framing.add_usage);
+            if (caller_.stream_text != nullptr) scratch_.scanner->keep_text(caller_.stream_text, caller_.stream_text_limit);
+        } else {
+            scratch_.stream.emplace(dialect, std::nullopt, caller_.json, scratch_.answer);
+        }
+    }
+    Looking looking;
+    looking.keep_answer = caller_.answer != nullptr && outcome.status / 100 == 2;
+    looking.capture =
+        (request_.account_usage || looking.keep_answer) && !framing.event_stream && outcome.status / 100 == 2;
+    if (looking.capture) caller_.capture.clear();
+    if (looking.keep_answer && framing.event_stream) scratch_.completed.emplace();
+    return looking;
+}
+
+std::size_t Exchange::look_at(const Looking& looking, char* data, std::size_t carry, std::size_t got, bool done,
+                              bool broke, std::size_t& length) {
+    std::optional<usage::StreamScanner>& scanner = scratch_.scanner;
+    std::optional<translate::StreamTranslator>& reader = scratch_.stream;
+    std::size_t send = length;
+    if (scanner) {
+        const std::size_t ready = scanner->feed(data, length);
+        // At the end, or when one event fills the buffer, everything goes as it is.
+        send = (done || broke || length == caller_.relay.size()) ? length : ready;
+    } else if (reader) {
+        reader->feed(std::string_view(data + carry, got), scratch_.out);  // (read only: writes nothing)
+        if (done) reader->end(scratch_.out);
+    } else if (looking.capture && caller_.capture.size() < kMaxCapture) {
+        caller_.capture.append(data + carry, got);
+    }
+    // Time to first token: a stream's first content event when it is read event by event, else
+    // the first body byte.
+    const std::int64_t content_events = scanner ? scanner->content_events() : reader ? reader->content_events() : 0;
+    if (first_byte_.count() == 0 && (done || ((scanner || reader) ? content_events > 0 : got > 0))) {
+        first_byte_ = upstream_end(Clock::now()) - start_;
+    }
+    if (scratch_.completed) scratch_.completed->feed(std::string_view(data, send));
+    return send;
+}
+
+void Exchange::settle_answer(route::Lease& lease, Outcome& outcome, bool captured) {
+    router_.report(lease, verdict_of(outcome.status, false), first_byte_, retry_after_);
+    settle_usage(outcome, captured);
+    if (caller_.usage_sink != nullptr && request_.account_usage) {
+        caller_.usage_sink->settled(lease.deployment(), outcome.usage);
+    }
+}
+
+asio::awaitable<void> Exchange::end_broken(Outcome& outcome, const Framing& framing, bool captured) {
+    broken_ = true;
+    outcome.error = scratch_.error->message;
+    settle_usage(outcome, captured);
+    // A stream ends with an SSE error event the clients raise; any other body can only be cut by
+    // closing the connection.
+    // (No co_await inside a condition: GCC 12 miscompiles it.)
+    bool ended = false;
+    if (framing.chunked && framing.event_stream) ended = co_await end_stream_with_error();
+    if (!ended) outcome.caller_reusable = false;
 }
 
 asio::awaitable<std::size_t> Exchange::read_body(Connection& connection, char* into, std::size_t room,
@@ -878,109 +902,102 @@ asio::awaitable<Exchange::Result> Exchange::relay_translated(Connection& connect
     // A stream goes event by event through the translator (each read's events leave in one chunk);
     // any other answer is read whole, then translated, so a failure before its end can still be
     // retried elsewhere.
-    const config::Duration idle = upstream.config().timeouts.idle;
+    if (!framing.event_stream || outcome.status / 100 != 2) {
+        co_return co_await relay_whole_translated(connection, lease, upstream, outcome, limits);
+    }
     char* const data = caller_.relay.data();
     const std::size_t capacity = caller_.relay.size();
-    const bool stream = framing.event_stream && outcome.status / 100 == 2;
     std::string& out = scratch_.out;
-    if (stream) {
-        scratch_.stream.emplace(parse::dialect_of(plan_.endpoint), parse::dialect_of(request_.endpoint), caller_.json,
-                                scratch_.answer);
-        if (caller_.answer != nullptr) scratch_.completed.emplace();
-    } else {
-        caller_.capture.clear();
-    }
+    translate::StreamTranslator& translator = scratch_.stream.emplace(
+        parse::dialect_of(plan_.endpoint), parse::dialect_of(request_.endpoint), caller_.json, scratch_.answer);
+    if (caller_.answer != nullptr) scratch_.completed.emplace();
     bool head_sent = false;
     while (true) {
         boost::system::error_code read_ec;
         const std::size_t got = co_await read_body(connection, data, capacity, limits, read_ec);
         const bool done = scratch_.parser->is_done() && !read_ec;
         if (done || read_ec) upstream_end_ = Clock::now();
-        const auto now_or_end = [&] { return upstream_end_ != Clock::time_point{} ? upstream_end_ : Clock::now(); };
-
-        if (!stream) {
-            if (read_ec) {
-                fail(upstream, read_ec, "send the response body", limits, idle);
-                co_return Result::failed_before_response;
-            }
-            if (caller_.capture.size() + got > kMaxTranslated) {
-                scratch_.error = ApiError::upstream(
-                    502, upstream_label(config_, upstream.config()) + " answered more than " +
-                             std::to_string(kMaxTranslated >> 20) + " MiB, the most the gateway translates whole",
-                    "upstream_error");
-                co_return Result::failed_before_response;
-            }
-            caller_.capture.append(data, got);
-            if (!done) continue;
-            first_byte_ = upstream_end_ - start_;
-            const std::optional<int> status = translate_whole(upstream, outcome.status);
-            if (!status) co_return Result::failed_before_response;
-            build_translated_head(lease, *status, "application/json", out.size());
-            if (caller_.answer != nullptr && *status / 100 == 2) caller_.answer->answered(out);
-            router_.report(lease, verdict_of(outcome.status, false), first_byte_, retry_after_);
-            outcome.status = *status;
-            settle_usage(outcome, true);
-            if (caller_.usage_sink != nullptr && request_.account_usage) {
-                caller_.usage_sink->settled(lease.deployment(), outcome.usage);
-            }
-            const std::array<asio::const_buffer, 2> pieces{asio::buffer(caller_.head), asio::buffer(out)};
-            caller_.write_deadline = std::chrono::steady_clock::now() + caller_.write_timeout;
-            auto [caller_ec, sent] = co_await asio::async_write(caller_.stream, pieces, await_tuple);
-            caller_.write_deadline = SteadyTime::max();
-            if (caller_ec) {
-                caller_left(outcome, caller_ec);
-            }
-            reusable_ = scratch_.parser->keep_alive() && connection.buffer.size() == 0;
-            co_return Result::done;
-        }
-
-        translate::StreamTranslator& translator = *scratch_.stream;
         out.clear();
         translator.feed(std::string_view(data, got), out);
         if (done) translator.end(out);
         if (read_ec && !head_sent && out.empty()) {
-            fail(upstream, read_ec, "send the response body", limits, idle);
+            fail(upstream, read_ec, "send the response body", limits, limits.timeouts().idle);
             co_return Result::failed_before_response;
         }
         if (read_ec) {
             // The stream broke after it began: the caller's dialect's error event ends it.
-            fail(upstream, read_ec, "finish the response", limits, idle);
+            fail(upstream, read_ec, "finish the response", limits, limits.timeouts().idle);
             broken_ = true;
             outcome.error = scratch_.error->message;
             translate::Arena arena;
             translator.fail(translate::from_api_error(*scratch_.error, arena), out);
         }
-        if (first_byte_.count() == 0 && (done || translator.content_events() > 0)) first_byte_ = now_or_end() - start_;
+        if (first_byte_.count() == 0 && (done || translator.content_events() > 0)) {
+            first_byte_ = upstream_end(Clock::now()) - start_;
+        }
         if (!head_sent) build_translated_head(lease, outcome.status, "text/event-stream", std::nullopt);
         if (scratch_.completed) scratch_.completed->feed(out);
         if (done) {
             if (caller_.answer != nullptr) keep(std::string_view());
-            router_.report(lease, verdict_of(outcome.status, false), first_byte_, retry_after_);
-            settle_usage(outcome, false);
-            if (caller_.usage_sink != nullptr && request_.account_usage) {
-                caller_.usage_sink->settled(lease.deployment(), outcome.usage);
-            }
+            settle_answer(lease, outcome, false);
         }
-        const bool last = done || read_ec;
         const wire::ChunkHeader chunk_header(out.size());
-        const std::size_t n = compose_write(head_sent, true, last, out.data(), out.size(), chunk_header);
-        if (n > 0) {
-            caller_.write_deadline = std::chrono::steady_clock::now() + caller_.write_timeout;
-            auto [caller_ec, sent] = co_await asio::async_write(caller_.stream, scratch_.pieces, await_tuple);
-            caller_.write_deadline = SteadyTime::max();
-            if (caller_ec) {
-                caller_left(outcome, caller_ec);
+        if (compose_write(head_sent, true, done || read_ec, out.data(), out.size(), chunk_header) > 0) {
+            auto [caller_ec, sent] = co_await write_to_caller(caller_, scratch_.pieces);
+            if (caller_ec) caller_left(outcome, caller_ec);
+            if (caller_ec || read_ec) {
                 settle_usage(outcome, false);
                 co_return Result::done;
             }
             head_sent = true;
         }
-        if (read_ec) {
-            settle_usage(outcome, false);
-            co_return Result::done;
-        }
         if (done) break;
     }
+    reusable_ = scratch_.parser->keep_alive() && connection.buffer.size() == 0;
+    co_return Result::done;
+}
+
+asio::awaitable<Exchange::Result> Exchange::relay_whole_translated(Connection& connection, route::Lease& lease,
+                                                                   upstream::Upstream& upstream, Outcome& outcome,
+                                                                   const Limits& limits) {
+    char* const data = caller_.relay.data();
+    const std::size_t capacity = caller_.relay.size();
+    caller_.capture.clear();
+    while (true) {
+        boost::system::error_code read_ec;
+        const std::size_t got = co_await read_body(connection, data, capacity, limits, read_ec);
+        if (read_ec) {
+            upstream_end_ = Clock::now();
+            fail(upstream, read_ec, "send the response body", limits, limits.timeouts().idle);
+            co_return Result::failed_before_response;
+        }
+        if (caller_.capture.size() + got > kMaxTranslated) {
+            scratch_.error = ApiError::upstream(
+                502, upstream_label(config_, upstream.config()) + " answered more than " +
+                         std::to_string(kMaxTranslated >> 20) + " MiB, the most the gateway translates whole",
+                "upstream_error");
+            co_return Result::failed_before_response;
+        }
+        caller_.capture.append(data, got);
+        if (scratch_.parser->is_done()) break;
+    }
+    upstream_end_ = Clock::now();
+    first_byte_ = upstream_end_ - start_;
+    const std::optional<int> status = translate_whole(upstream, outcome.status);
+    if (!status) co_return Result::failed_before_response;
+    const std::string& out = scratch_.out;
+    build_translated_head(lease, *status, "application/json", out.size());
+    if (caller_.answer != nullptr && *status / 100 == 2) caller_.answer->answered(out);
+    // (The verdict is the upstream's status's; the caller may get another: Anthropic's 529 is a 503.)
+    router_.report(lease, verdict_of(outcome.status, false), first_byte_, retry_after_);
+    outcome.status = *status;
+    settle_usage(outcome, true);
+    if (caller_.usage_sink != nullptr && request_.account_usage) {
+        caller_.usage_sink->settled(lease.deployment(), outcome.usage);
+    }
+    const std::array<asio::const_buffer, 2> pieces{asio::buffer(caller_.head), asio::buffer(out)};
+    auto [caller_ec, sent] = co_await write_to_caller(caller_, pieces);
+    if (caller_ec) caller_left(outcome, caller_ec);
     reusable_ = scratch_.parser->keep_alive() && connection.buffer.size() == 0;
     co_return Result::done;
 }
@@ -993,9 +1010,7 @@ asio::awaitable<Outcome> write_error(CallerSide& caller, const CallerRequest& re
     const std::string bytes = wire::serialize(
         wire::error_response(error, upstream_name, parse::error_shape(request.endpoint)), request.request_id,
         request.keep_alive);
-    caller.write_deadline = std::chrono::steady_clock::now() + caller.write_timeout;
-    auto [ec, sent] = co_await asio::async_write(caller.stream, asio::buffer(bytes), await_tuple);
-    caller.write_deadline = SteadyTime::max();
+    auto [ec, sent] = co_await write_to_caller(caller, asio::buffer(bytes));
     if (ec) outcome.caller_reusable = false;
     co_return outcome;
 }
@@ -1043,16 +1058,69 @@ struct Spent {
     }
 };
 
-Outcome gone(const config::Deployment* deployment, const config::Model* model, unsigned attempts, const Spent& spent) {
-    Outcome outcome;
-    spent.into(outcome);
-    outcome.status = 499;
-    outcome.caller_reusable = false;
-    outcome.deployment = deployment;
-    outcome.served_by = model;
-    outcome.attempts = attempts;
-    outcome.error = "caller went away";
-    return outcome;
+// What the attempts so far leave for the next, and for the answer when none serves.
+struct Tries {
+    boost::container::small_vector<std::size_t, 4> tried;  // deployments, by id
+    std::optional<ApiError> last_error;
+    const config::Deployment* last_deployment = nullptr;
+    const config::Model* last_model = nullptr;
+    unsigned attempt = 0;
+    Spent spent;
+
+    void begin(const route::Lease& lease) {
+        tried.push_back(lease.deployment().id);
+        last_deployment = &lease.deployment();
+        last_model = &lease.model();
+        ++attempt;
+    }
+    // The outcome of the attempt in progress, before its exchange.
+    Outcome outcome() const {
+        Outcome outcome;
+        outcome.deployment = last_deployment;
+        outcome.served_by = last_model;
+        outcome.attempts = attempt;
+        return outcome;
+    }
+    // The caller went away between attempts.
+    Outcome gone() const {
+        Outcome outcome = this->outcome();
+        spent.into(outcome);
+        outcome.status = 499;
+        outcome.caller_reusable = false;
+        outcome.error = "caller went away";
+        return outcome;
+    }
+};
+
+// An exchange that ended (not stale) is settled with the router and the pool: true when `outcome`
+// is the answer (the caller has it), false to try elsewhere (tries.last_error says why).
+bool settle(route::Router& router, Exchange::Result result, const Exchange& exchange, const CallerRequest& request,
+            route::Lease& lease, upstream::Pool& pool, std::unique_ptr<Connection>& connection, const Outcome& outcome,
+            Tries& tries) {
+    switch (result) {
+        case Exchange::Result::done:
+            // (A no-op when the exchange reported already: every response but a broken one.)
+            router.report(lease, verdict_of(outcome.status, exchange.broken()), exchange.first_byte(),
+                          exchange.retry_after());
+            if (request.account_usage) {
+                const double used = static_cast<double>(outcome.usage.prompt + outcome.usage.completion);
+                router.correct_tokens(lease, used - request.estimated_tokens);
+            }
+            if (exchange.reusable()) pool.release(std::move(connection));
+            return true;
+        case Exchange::Result::retry_status:
+            router.report(lease, verdict_of(outcome.status, false), {}, exchange.retry_after());
+            break;
+        case Exchange::Result::failed_before_response: router.report(lease, route::Verdict::failure); break;
+        case Exchange::Result::unserved:
+            // Nothing was sent: the deployment is not at fault, and the connection is as it was.
+            router.report(lease, route::Verdict::none);
+            pool.release(std::move(connection));
+            break;
+        case Exchange::Result::stale: break;
+    }
+    tries.last_error = exchange.error();
+    return false;
 }
 
 }  // namespace
@@ -1077,9 +1145,7 @@ asio::awaitable<Outcome> answer_count_estimate(const CallerRequest& request, Cal
     response.body += R"("input_tokens":)" + std::to_string(usage::estimate_tokens(request.body)) + "}";
     response.extra_headers = "x-switchyard-estimated: true\r\n";
     const std::string bytes = wire::serialize(response, request.request_id, request.keep_alive);
-    caller.write_deadline = std::chrono::steady_clock::now() + caller.write_timeout;
-    auto [ec, sent] = co_await asio::async_write(caller.stream, asio::buffer(bytes), await_tuple);
-    caller.write_deadline = SteadyTime::max();
+    auto [ec, sent] = co_await write_to_caller(caller, asio::buffer(bytes));
     if (ec) outcome.caller_reusable = false;
     co_return outcome;
 }
@@ -1116,80 +1182,64 @@ asio::awaitable<Outcome> Forwarder::run(const CallerRequest& request, CallerSide
 }
 
 asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, CallerSide& caller, Watch& watch) {
-    const config::Retries& retries = config_.retries;
     route::RetryBudget& budget = router_.retry_budget();
     budget.on_request(router_.clock().now());
-    boost::container::small_vector<std::size_t, 4> tried;
-    std::optional<ApiError> last_error;
-    const config::Deployment* last_deployment = nullptr;
-    const config::Model* last_model = nullptr;
-    unsigned attempt = 0;
-    Spent spent;
+    Tries tries;
     // Each way out of the loop but a response gives up with the last error (one co_await of
     // write_error: each would keep its result in this coroutine's frame).
     while (true) {
-        if (attempt > 0) {
+        if (tries.attempt > 0) {
             // Another attempt: only within the attempts allowed, the budget and the deadline.
-            if (attempt >= retries.attempts || Clock::now() >= request.deadline) break;
-            if (!budget.try_retry(router_.clock().now())) {
-                router_.counters().budget_exhausted.fetch_add(1, std::memory_order_relaxed);
-                break;
-            }
-            router_.counters().retries.fetch_add(1, std::memory_order_relaxed);
-            const auto pause = std::min<Clock::duration>(backoff(retries, attempt), request.deadline - Clock::now());
+            if (!may_try_again(request, tries.attempt)) break;
+            const auto pause =
+                std::min<Clock::duration>(backoff(config_.retries, tries.attempt), request.deadline - Clock::now());
             if (pause > Clock::duration::zero()) {
                 const auto paused = Clock::now();
                 asio::steady_timer timer(co_await asio::this_coro::executor, pause);
                 co_await timer.async_wait(await_tuple);
-                spent.waited += Clock::now() - paused;
+                tries.spent.waited += Clock::now() - paused;
             }
-            if (watch.caller_gone) co_return gone(last_deployment, last_model, attempt, spent);
+            if (watch.caller_gone) co_return tries.gone();
         }
-        route::Router::Pick pick = router_.pick(*request.model, tried, request.estimated_tokens);
+        route::Router::Pick pick = router_.pick(*request.model, tries.tried, request.estimated_tokens);
         std::variant<route::Lease, ApiError> picked;
         if (pick.must_wait()) {
             const auto queued = Clock::now();
             picked = co_await router_.wait(pick, request.deadline);
-            spent.waited += Clock::now() - queued;
+            tries.spent.waited += Clock::now() - queued;
         } else {
             picked = std::move(pick.result());
         }
         if (auto* error = std::get_if<ApiError>(&picked)) {
             // After a failed attempt the upstream's error says more than "nothing else is left".
-            if (!last_error) last_error = std::move(*error);
+            if (!tries.last_error) tries.last_error = std::move(*error);
             break;
         }
         route::Lease lease = std::move(std::get<route::Lease>(picked));
-        const config::Deployment& deployment = lease.deployment();
-        tried.push_back(deployment.id);
-        last_deployment = &deployment;
-        last_model = &lease.model();
-        ++attempt;
-        if (watch.caller_gone) co_return gone(&deployment, last_model, attempt, spent);
+        tries.begin(lease);
+        if (watch.caller_gone) co_return tries.gone();
 
-        upstream::Pool& pool = *pools_[deployment.upstream];
+        upstream::Pool& pool = *pools_[lease.deployment().upstream];
         bool allow_reuse = true;
         bool retry = false;
         const auto attempt_start = Clock::now();
-        const double overhead_ms = spent.overhead_ms(request, attempt_start);
+        const double overhead_ms = tries.spent.overhead_ms(request, attempt_start);
         for (int connect_try = 0; connect_try < 2 && !retry; ++connect_try) {
             std::variant<std::unique_ptr<Connection>, upstream::ConnectError> acquired =
                 allow_reuse ? pool.take_idle() : nullptr;
             if (std::get<std::unique_ptr<Connection>>(acquired) == nullptr) acquired = co_await pool.acquire(false);
             if (auto* connect_error = std::get_if<upstream::ConnectError>(&acquired)) {
-                spent.upstream += Clock::now() - attempt_start;
+                tries.spent.upstream += Clock::now() - attempt_start;
                 router_.report(lease, connect_error->stage == "limit" ? route::Verdict::none : route::Verdict::failure);
-                last_error = connect_failure(config_, pool.upstream().config(), *connect_error);
+                tries.last_error = connect_failure(config_, pool.upstream().config(), *connect_error);
                 retry = true;  // nothing was sent
                 break;
             }
             auto connection = std::move(std::get<std::unique_ptr<Connection>>(acquired));
-            if (watch.caller_gone) co_return gone(&deployment, last_model, attempt, spent);
-            Outcome outcome;
-            outcome.deployment = &deployment;
-            outcome.served_by = last_model;
-            outcome.attempts = attempt;
-            const bool may_retry = attempt < retries.attempts && router_.has_alternative(*request.model, tried) &&
+            if (watch.caller_gone) co_return tries.gone();
+            Outcome outcome = tries.outcome();
+            const bool may_retry = tries.attempt < config_.retries.attempts &&
+                                   router_.has_alternative(*request.model, tries.tried) &&
                                    budget.can_retry(router_.clock().now());
             Exchange exchange(config_, router_, request, caller, watch, overhead_ms);
             watch.active = connection.get();
@@ -1199,61 +1249,42 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
                 allow_reuse = false;
                 continue;
             }
-            spent.upstream += exchange.upstream_end(Clock::now()) - attempt_start;
-            spent.into(outcome);
+            tries.spent.upstream += exchange.upstream_end(Clock::now()) - attempt_start;
+            tries.spent.into(outcome);
             if (watch.caller_gone) {
                 router_.report(lease, route::Verdict::none);
                 co_return outcome;  // Forwarder::run marks it 499
             }
-            switch (result) {
-                case Exchange::Result::done:
-                    // (A no-op when the exchange reported already: every response but a broken one.)
-                    router_.report(lease, verdict_of(outcome.status, exchange.broken()), exchange.first_byte(),
-                                   exchange.retry_after());
-                    if (request.account_usage) {
-                        const double used = static_cast<double>(outcome.usage.prompt + outcome.usage.completion);
-                        router_.correct_tokens(lease, used - request.estimated_tokens);
-                    }
-                    if (exchange.reusable()) pool.release(std::move(connection));
-                    co_return outcome;
-                case Exchange::Result::retry_status:
-                    router_.report(lease, verdict_of(outcome.status, false), {}, exchange.retry_after());
-                    last_error = exchange.error();
-                    retry = true;
-                    break;
-                case Exchange::Result::failed_before_response:
-                    router_.report(lease, route::Verdict::failure);
-                    last_error = exchange.error();
-                    retry = true;
-                    break;
-                case Exchange::Result::unserved:
-                    // Nothing was sent: the deployment is not at fault, and the connection is as it was.
-                    router_.report(lease, route::Verdict::none);
-                    pool.release(std::move(connection));
-                    last_error = exchange.error();
-                    retry = true;
-                    break;
-                case Exchange::Result::stale: break;
-            }
+            if (settle(router_, result, exchange, request, lease, pool, connection, outcome, tries)) co_return outcome;
+            retry = true;
         }
         if (!retry) {
             // Two stale connections in a row: the upstream keeps closing them.
-            spent.upstream += Clock::now() - attempt_start;
+            tries.spent.upstream += Clock::now() - attempt_start;
             router_.report(lease, route::Verdict::failure);
-            last_error = ApiError::upstream(502, upstream_label(config_, pool.upstream().config()) +
-                                                     " closed the connection before answering",
-                                            "upstream_error");
+            tries.last_error = ApiError::upstream(
+                502, upstream_label(config_, pool.upstream().config()) + " closed the connection before answering",
+                "upstream_error");
         }
     }
     // (Named first: GCC 12 mishandles temporaries of a conditional inside a co_await expression.)
-    const std::string_view name = last_deployment != nullptr ? std::string_view(last_deployment->name) : "";
-    Outcome failed = co_await write_error(caller, request, *last_error, name);
-    failed.deployment = last_deployment;
-    failed.served_by = last_model;
-    failed.attempts = attempt;
-    spent.into(failed);
+    const std::string_view name = tries.last_deployment != nullptr ? std::string_view(tries.last_deployment->name) : "";
+    Outcome failed = co_await write_error(caller, request, *tries.last_error, name);
+    failed.deployment = tries.last_deployment;
+    failed.served_by = tries.last_model;
+    failed.attempts = tries.attempt;
+    tries.spent.into(failed);
     co_return failed;
 }
 
+bool Forwarder::may_try_again(const CallerRequest& request, unsigned attempt) {
+    if (attempt >= config_.retries.attempts || Clock::now() >= request.deadline) return false;
+    if (!router_.retry_budget().try_retry(router_.clock().now())) {
+        router_.counters().budget_exhausted.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    router_.counters().retries.fetch_add(1, std::memory_order_relaxed);
+    return true;
+}
 
 }  // namespace switchyard::forward

@@ -171,6 +171,9 @@ public:
 
 private:
     asio::awaitable<Outcome> attempts(const CallerRequest& request, CallerSide& caller, Watch& watch);
+    // Whether another attempt may start (within the attempts allowed, the retry budget and the
+    // deadline); counts the retry or the exhausted budget.
+    bool may_try_again(const CallerRequest& request, unsigned attempt);
 
     const config::Gateway& config_;
     route::Router& router_;

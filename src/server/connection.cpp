@@ -193,6 +193,13 @@ private:
     // The current request's header fields (read_rest() answers a count over the limit).
     std::size_t header_count() const;
     bool too_many_headers() const { return header_count() > limits().max_headers; }
+    // What read_rest() answers (nullopt: nothing, or nothing to answer: see its error code):
+    // for a read of the head that failed, a head it cannot take, a read of the body that failed.
+    std::optional<ApiError> head_read_error(boost::system::error_code ec) const;
+    std::optional<ApiError> head_error() const;
+    std::optional<ApiError> body_read_error(boost::system::error_code ec) const;
+    ApiError too_large() const;                      // 413
+    ApiError timed_out(std::string_view what) const;  // 408
     // The request is read whole: whether the connection stays open after it, then handle().
     asio::awaitable<bool> handle_read();
     asio::awaitable<bool> handle(wire::Request& request, bool keep_alive);
@@ -323,21 +330,9 @@ asio::awaitable<bool> ClientConnection::handle_read() {
 std::size_t ClientConnection::header_count() const { return named_.count; }
 
 asio::awaitable<bool> ClientConnection::read_rest(boost::system::error_code fed) {
-    const auto& server = limits();
     wire::RequestParser& parser = *parser_;
-    const auto too_large = [&] {
-        return ApiError{413,
-                        "the request body exceeds the limit of " + std::to_string(server.max_body_bytes) + " bytes",
-                        "invalid_request_error", std::nullopt, "body_too_large"};
-    };
-    const auto timed_out = [&](std::string_view what) {
-        return ApiError{408,
-                        std::string(what) + " was not received within " +
-                            std::to_string(server.request_read_timeout.count()) + " ms",
-                        "invalid_request_error", std::nullopt, "request_timeout"};
-    };
     reading_ = true;
-    deadline_ = std::chrono::steady_clock::now() + server.request_read_timeout;
+    deadline_ = std::chrono::steady_clock::now() + limits().request_read_timeout;
     struct StopDeadline {
         ClientConnection& connection;
         ~StopDeadline() {
@@ -350,95 +345,93 @@ asio::awaitable<bool> ClientConnection::read_rest(boost::system::error_code fed)
         if (head_ec == http::error::need_more) {
             head_ec = co_await wire::async_read_into(socket_, buffer_, parser, wire::ReadUntil::header);
         }
-        if (head_ec == http::error::header_limit) {
-            ApiError error{431,
-                           "request headers exceed the limit of " + std::to_string(server.max_header_bytes) + " bytes",
-                           "invalid_request_error", std::nullopt, "headers_too_large"};
-            co_return co_await reject(std::move(error));
-        }
-        if (head_ec == http::error::body_limit) {
-            ApiError error = too_large();
-            co_return co_await reject(std::move(error));
-        }
-        if (read_timed_out_) {
-            ApiError error = timed_out("the request");
-            co_return co_await reject(std::move(error));
-        }
-        if (head_ec == http::error::end_of_stream || head_ec == asio::error::eof ||
-            head_ec == asio::error::connection_reset || head_ec == asio::error::operation_aborted ||
-            head_ec == asio::error::bad_descriptor) {
-            co_return false;
-        }
-        if (head_ec) {
-            ApiError error =
-                ApiError::invalid_request("malformed HTTP request: " + head_ec.message(), std::nullopt, "bad_http");
-            co_return co_await reject(std::move(error));
-        }
+        if (auto error = head_read_error(head_ec)) co_return co_await reject(std::move(*error));
+        if (head_ec) co_return false;  // the caller left, or its connection failed
         fed = http::error::need_more;  // the head is read; the body may not be
     }
-
-    auto& request = parser.get();
-    named_ = wire::gateway_headers(request.base());
-    if (too_many_headers()) {
-        ApiError error{431,
-                       "the request has " + std::to_string(header_count()) + " headers; the limit is " +
-                           std::to_string(server.max_headers),
-                       "invalid_request_error", std::nullopt, "too_many_headers"};
-        co_return co_await reject(std::move(error));
-    }
-    switch (named_.transfer_encoding.verdict()) {
-        case wire::TransferEncoding::Verdict::faulty: {
-            ApiError error = ApiError::invalid_request(
-                "the request's Transfer-Encoding must end with chunked, applied once; the length of its body "
-                "cannot be determined",
-                std::nullopt, "bad_transfer_encoding");
-            co_return co_await reject(std::move(error));
-        }
-        case wire::TransferEncoding::Verdict::unsupported: {
-            ApiError error{501,
-                           "the transfer coding '" + std::string(named_.transfer_encoding.unsupported().substr(0, 64)) +
-                               "' is not supported; send the body as it is, with Content-Length or "
-                               "Transfer-Encoding: chunked",
-                           "invalid_request_error", std::nullopt, "unsupported_transfer_encoding"};
-            co_return co_await reject(std::move(error));
-        }
-        default: break;
-    }
-    if (auto length = parser.content_length(); length && *length > server.max_body_bytes) {
-        ApiError error = too_large();
-        co_return co_await reject(std::move(error));
-    }
+    named_ = wire::gateway_headers(parser.get().base());
+    if (auto error = head_error()) co_return co_await reject(std::move(*error));
     if (!parser.is_done()) {
         boost::system::error_code body_ec = fed;
         if (body_ec == http::error::need_more) {
-            if (iequals_expect_continue(request[http::field::expect])) {
+            if (iequals_expect_continue(parser.get()[http::field::expect])) {
                 static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
                 auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(kContinue), await_tuple);
                 if (ec) co_return false;
             }
             body_ec = co_await wire::async_read_into(socket_, buffer_, parser, wire::ReadUntil::message);
         }
-        if (body_ec == http::error::body_limit) {
-            ApiError error = too_large();
-            co_return co_await reject(std::move(error));
-        }
-        if (read_timed_out_) {
-            ApiError error = timed_out("the request body");
-            co_return co_await reject(std::move(error));
-        }
-        // A body that breaks HTTP's framing (a bad chunk) is answered; one cut short by the caller
-        // closing, or by the connection failing, has no one to answer.
-        if (body_ec.category() == http::make_error_code(http::error::bad_chunk).category() &&
-            body_ec != http::error::partial_message && body_ec != http::error::end_of_stream) {
-            ApiError error = ApiError::invalid_request("malformed HTTP request body: " + body_ec.message(),
-                                                       std::nullopt, "bad_http");
-            co_return co_await reject(std::move(error));
-        }
-        if (body_ec) co_return false;
+        if (auto error = body_read_error(body_ec)) co_return co_await reject(std::move(*error));
+        if (body_ec) co_return false;  // cut short by the caller closing, or the connection failing
     }
     deadline_ = SteadyTime::max();
     reading_ = false;
     co_return co_await handle_read();
+}
+
+ApiError ClientConnection::too_large() const {
+    return ApiError{413, "the request body exceeds the limit of " + std::to_string(limits().max_body_bytes) + " bytes",
+                    "invalid_request_error", std::nullopt, "body_too_large"};
+}
+
+ApiError ClientConnection::timed_out(std::string_view what) const {
+    return ApiError{408,
+                    std::string(what) + " was not received within " +
+                        std::to_string(limits().request_read_timeout.count()) + " ms",
+                    "invalid_request_error", std::nullopt, "request_timeout"};
+}
+
+std::optional<ApiError> ClientConnection::head_read_error(boost::system::error_code ec) const {
+    if (ec == http::error::header_limit) {
+        return ApiError{431,
+                        "request headers exceed the limit of " + std::to_string(limits().max_header_bytes) + " bytes",
+                        "invalid_request_error", std::nullopt, "headers_too_large"};
+    }
+    if (ec == http::error::body_limit) return too_large();
+    if (read_timed_out_) return timed_out("the request");
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+        ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
+        return std::nullopt;
+    }
+    if (ec) return ApiError::invalid_request("malformed HTTP request: " + ec.message(), std::nullopt, "bad_http");
+    return std::nullopt;
+}
+
+std::optional<ApiError> ClientConnection::head_error() const {
+    if (too_many_headers()) {
+        return ApiError{431,
+                        "the request has " + std::to_string(header_count()) + " headers; the limit is " +
+                            std::to_string(limits().max_headers),
+                        "invalid_request_error", std::nullopt, "too_many_headers"};
+    }
+    switch (named_.transfer_encoding.verdict()) {
+        case wire::TransferEncoding::Verdict::faulty:
+            return ApiError::invalid_request(
+                "the request's Transfer-Encoding must end with chunked, applied once; the length of its body "
+                "cannot be determined",
+                std::nullopt, "bad_transfer_encoding");
+        case wire::TransferEncoding::Verdict::unsupported:
+            return ApiError{501,
+                            "the transfer coding '" + std::string(named_.transfer_encoding.unsupported().substr(0, 64)) +
+                                "' is not supported; send the body as it is, with Content-Length or "
+                                "Transfer-Encoding: chunked",
+                            "invalid_request_error", std::nullopt, "unsupported_transfer_encoding"};
+        default: break;
+    }
+    if (auto length = parser_->content_length(); length && *length > limits().max_body_bytes) return too_large();
+    return std::nullopt;
+}
+
+std::optional<ApiError> ClientConnection::body_read_error(boost::system::error_code ec) const {
+    if (ec == http::error::body_limit) return too_large();
+    if (read_timed_out_) return timed_out("the request body");
+    // A body that breaks HTTP's framing (a bad chunk) is answered; one cut short by the caller
+    // closing, or by the connection failing, has no one to answer.
+    if (ec.category() == http::make_error_code(http::error::bad_chunk).category() &&
+        ec != http::error::partial_message && ec != http::error::end_of_stream) {
+        return ApiError::invalid_request("malformed HTTP request body: " + ec.message(), std::nullopt, "bad_http");
+    }
+    return std::nullopt;
 }
 
 asio::awaitable<bool> ClientConnection::respond(const wire::LocalResponse& response, std::string_view request_id,
