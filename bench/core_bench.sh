@@ -14,6 +14,10 @@
 #   3. memory per open stream: VmRSS of the proxy idle and with MEM_STREAMS slow streams open;
 #   4. build/release/bench/micro_bench (Google Benchmark).
 #
+# BASELINE=path/to/another/switchyard adds "switchyard-base", that binary on the same config, to the
+# chat and streaming rounds (interleaved with the others): a change's before and after in one run,
+# with the ratios of CPU per request, requests/s and events per CPU-second written below the tables.
+#
 # Placement on the 2-core machine: the proxy under test (nginx's worker, or all of switchyard's
 # threads) gets PROXY_CPU alone; switchyard-sim, wrk and the Python stream holder share LOAD_CPU.
 # The "direct" runs keep the same placement (sim and wrk on LOAD_CPU), so they show what the load
@@ -21,7 +25,7 @@
 #
 # Knobs (environment): ROUNDS=3 DURATION=10 WARMUP=2 CONNS=64 STREAM_CONNS=64 STREAM_TOKENS=500
 #   STREAM_DURATION=8 MEM_STREAMS=1000 MEM_ITL_MS=200 PROXY_CPU=0 LOAD_CPU=1 SKIP_BUILD=0
-#   RESULTS=bench/RESULTS.md
+#   RESULTS=bench/RESULTS.md BASELINE=
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,12 +48,14 @@ PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 SKIP_BUILD=${SKIP_BUILD:-0}
 PYTHON=${PYTHON:-/usr/bin/python3}
+BASELINE=${BASELINE:-}
 
 COMMAND_LINE=""
 for var in ROUNDS DURATION WARMUP CONNS STREAM_CONNS STREAM_TOKENS STREAM_DURATION MEM_STREAMS MEM_ITL_MS \
            PROXY_CPU LOAD_CPU; do
     COMMAND_LINE="$COMMAND_LINE$var=${!var} "
 done
+[[ -n "$BASELINE" ]] && COMMAND_LINE="${COMMAND_LINE}BASELINE=$BASELINE "
 COMMAND_LINE="${COMMAND_LINE}bench/core_bench.sh"
 
 BENCH_NAME=core_bench
@@ -69,6 +75,7 @@ if [[ "$SKIP_BUILD" != 1 ]]; then
         ninja -j2 -C "$BUILD" switchyard switchyard-sim micro_bench >/dev/null ||
         die "build failed"
 fi
+[[ -z "$BASELINE" || -x "$BASELINE" ]] || die "BASELINE $BASELINE is not an executable"
 for bin in "$SWITCHYARD" "$SIM" "$MICRO"; do [[ -x "$bin" ]] || die "$bin is missing"; done
 
 # ---------------------------------------------------------------------------------------------
@@ -76,7 +83,7 @@ for bin in "$SWITCHYARD" "$SIM" "$MICRO"; do [[ -x "$bin" ]] || die "$bin is mis
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-bench.XXXXXX")
 trap_cleanup
 
-SIM_PID="" SIM_PORT="" NGINX_PID="" NGINX_WORKER="" NGINX_PORT="" SY_PID="" SY_PORT=""
+SIM_PID="" SIM_PORT="" NGINX_PID="" NGINX_WORKER="" NGINX_PORT="" SY_PID="" SY_PORT="" SYB_PID="" SYB_PORT=""
 
 start_sim() {
     rm -f "$WORK/sim.port"
@@ -138,9 +145,9 @@ EOF
     [[ -n "$NGINX_WORKER" ]] || die "nginx did not start"
 }
 
-# start_switchyard [NAME METRICS]: "switchyard" with metrics on (the default), or another name.
+# start_switchyard [NAME METRICS BINARY]: "switchyard" with metrics on (the default), or another name.
 start_switchyard() {
-    local name=${1:-switchyard} metrics=${2:-true}
+    local name=${1:-switchyard} metrics=${2:-true} binary=${3:-$SWITCHYARD}
     rm -f "$WORK/$name.port"
     cat >"$WORK/$name.yaml" <<EOF
 # Written by bench/core_bench.sh: one I/O thread; 64 idle upstream connections kept, like nginx.
@@ -163,7 +170,7 @@ models:
       - upstream: sim
         model: sim-model
 EOF
-    taskset -c "$PROXY_CPU" "$SWITCHYARD" serve --config "$WORK/$name.yaml" \
+    taskset -c "$PROXY_CPU" "$binary" serve --config "$WORK/$name.yaml" \
         --ready-file "$WORK/$name.port" --log-level warn >"$WORK/$name.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
@@ -171,6 +178,9 @@ EOF
     if [[ $name == switchyard ]]; then
         SY_PID=$pid
         SY_PORT=$(head -n1 "$WORK/$name.port")
+    elif [[ $name == switchyard-base ]]; then
+        SYB_PID=$pid
+        SYB_PORT=$(head -n1 "$WORK/$name.port")
     else
         SYN_PID=$pid
         SYN_PORT=$(head -n1 "$WORK/$name.port")
@@ -179,11 +189,11 @@ EOF
 
 port_of() {
     case $1 in direct) echo "$SIM_PORT" ;; nginx) echo "$NGINX_PORT" ;; switchyard) echo "$SY_PORT" ;;
-        switchyard-nometrics) echo "$SYN_PORT" ;; esac
+        switchyard-nometrics) echo "$SYN_PORT" ;; switchyard-base) echo "$SYB_PORT" ;; esac
 }
 proxy_pid_of() {
     case $1 in direct) echo "" ;; nginx) echo "$NGINX_WORKER" ;; switchyard) echo "$SY_PID" ;;
-        switchyard-nometrics) echo "$SYN_PID" ;; esac
+        switchyard-nometrics) echo "$SYN_PID" ;; switchyard-base) echo "$SYB_PID" ;; esac
 }
 
 RAW="$WORK/raw.tsv"  # kind config round metric value...
@@ -198,20 +208,22 @@ start_sim
 start_nginx
 start_switchyard
 start_switchyard switchyard-nometrics false  # the same with `server.metrics: false`: what metrics cost
+[[ -n "$BASELINE" ]] && start_switchyard switchyard-base true "$BASELINE"
 log "sim :$SIM_PORT (pid $SIM_PID), nginx :$NGINX_PORT (worker $NGINX_WORKER), switchyard :$SY_PORT (pid $SY_PID)"
 
 CHAT='{"model":"bench","messages":[{"role":"user","content":"hello"}],"max_tokens":8}'
-for config in direct nginx switchyard switchyard-nometrics; do  # every path answers 200 before anything is timed
+CHAT_CONFIGS=(direct nginx switchyard switchyard-nometrics)
+[[ -n "$BASELINE" ]] && CHAT_CONFIGS+=(switchyard-base)
+for config in "${CHAT_CONFIGS[@]}"; do  # every path answers 200 before anything is timed
     code=$(curl -s -o "$WORK/check.json" -w '%{http_code}' -H 'Content-Type: application/json' \
         -d "$CHAT" "http://127.0.0.1:$(port_of $config)/v1/chat/completions")
     [[ "$code" == 200 ]] || die "$config answered $code: $(head -c 300 "$WORK/check.json")"
 done
 
 # 1. Non-streaming chat completions ------------------------------------------------------------
-CHAT_CONFIGS=(direct nginx switchyard switchyard-nometrics)
 for ((round = 1; round <= ROUNDS; round++)); do
-    for ((k = 0; k < 4; k++)); do
-        config=${CHAT_CONFIGS[$(((k + round - 1) % 4))]}  # rotate the order from round to round
+    for ((k = 0; k < ${#CHAT_CONFIGS[@]}; k++)); do
+        config=${CHAT_CONFIGS[$(((k + round - 1) % ${#CHAT_CONFIGS[@]}))]}  # rotate the order from round to round
         port=$(port_of "$config")
         pid=$(proxy_pid_of "$config")
         taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${WARMUP}s" -s "$ROOT/bench/wrk_chat.lua" \
@@ -259,9 +271,10 @@ fi
 # 2. Streaming: SSE events relayed per second ---------------------------------------------------
 stop_pid "$SYN_PID"
 CONFIGS=(direct nginx switchyard)
+[[ -n "$BASELINE" ]] && CONFIGS+=(switchyard-base)
 for ((round = 1; round <= ROUNDS; round++)); do
-    for ((k = 0; k < 3; k++)); do
-        config=${CONFIGS[$(((k + round - 1) % 3))]}
+    for ((k = 0; k < ${#CONFIGS[@]}; k++)); do
+        config=${CONFIGS[$(((k + round - 1) % ${#CONFIGS[@]}))]}
         port=$(port_of "$config")
         pid=$(proxy_pid_of "$config")
         STREAM_TOKENS=$STREAM_TOKENS taskset -c "$LOAD_CPU" wrk -t1 -c"$STREAM_CONNS" -d1s --timeout 30s \
@@ -290,6 +303,7 @@ done
 # 3. Memory per open stream (fresh proxies, so that earlier load has not grown their heaps) ----
 stop_pid "$NGINX_PID"
 stop_pid "$SY_PID"
+[[ -n "$SYB_PID" ]] && stop_pid "$SYB_PID"
 start_nginx
 start_switchyard
 for config in nginx switchyard; do
@@ -312,7 +326,7 @@ ELAPSED=$(($(date +%s) - START_EPOCH))
 
 # ---------------------------------------------------------------------------------------------
 # Render the section and splice it into RESULTS.md between the markers.
-export RAW RESULTS COMMAND_LINE LOAD_BEFORE LOAD_AFTER ELAPSED ROUNDS DURATION CONNS STREAM_CONNS STREAM_TOKENS \
+export BASELINE RAW RESULTS COMMAND_LINE LOAD_BEFORE LOAD_AFTER ELAPSED ROUNDS DURATION CONNS STREAM_CONNS STREAM_TOKENS \
     STREAM_DURATION MEM_STREAMS MEM_ITL_MS PROXY_CPU LOAD_CPU
 MACHINE=$(machine_desc)
 export MICRO_JSON="$WORK/micro.json" MACHINE
@@ -377,7 +391,7 @@ L.append("| path | requests/s | p50 ms | p99 ms | proxy CPU µs/req |")
 L.append("| --- | ---: | ---: | ---: | ---: |")
 def rounds(vals, f):
     return " [" + ", ".join(f(v) for v in vals) + "]"
-for config in ("direct", "nginx", "switchyard", "switchyard-nometrics"):
+for config in ("direct", "nginx", "switchyard", "switchyard-nometrics", "switchyard-base"):
     v = chat.get(config, [])
     if not v:
         continue
@@ -404,6 +418,15 @@ if chat.get("switchyard-nometrics"):
     L.append(f"**Metrics on / off** (`switchyard-nometrics` runs with `server.metrics: false`): proxy CPU per request "
              f"{on_cpu:.1f} / {off_cpu:.1f} µs ({(on_cpu / off_cpu - 1) * 100:+.1f}%), requests/s "
              f"{on_rps / off_rps:.2f}×.")
+if chat.get("switchyard-base"):
+    L.append("")
+    b_cpu = med([x[3] for x in chat["switchyard-base"]])
+    a_cpu = med([x[3] for x in chat["switchyard"]])
+    b_rps = med([x[0] for x in chat["switchyard-base"]])
+    a_rps = med([x[0] for x in chat["switchyard"]])
+    L.append(f"**After / before** (`switchyard-base` is `{env['BASELINE']}` on the same config, interleaved in the "
+             f"same rounds): proxy CPU per request {a_cpu:.1f} / {b_cpu:.1f} µs ({(a_cpu / b_cpu - 1) * 100:+.1f}%), "
+             f"requests/s {a_rps / b_rps:.2f}×.")
 if sys:
     L.append("")
     L.append("**System calls per request** (`perf stat` on the syscall tracepoints of the proxy process during one "
@@ -429,7 +452,7 @@ L.append(f"`wrk -t1 -c{env['STREAM_CONNS']} -d{env['STREAM_DURATION']}s -s bench
 L.append("")
 L.append("| path | SSE events/s | events per proxy CPU-second | proxy CPU busy |")
 L.append("| --- | ---: | ---: | ---: |")
-for config in ("direct", "nginx", "switchyard"):
+for config in ("direct", "nginx", "switchyard", "switchyard-base"):
     v = stream.get(config, [])
     if not v:
         continue
@@ -443,6 +466,12 @@ L.append("")
 L.append(f"**switchyard:** {sy_eps:,.0f} events/s relayed ({sy_eps / ng_eps:.2f}× nginx), "
          f"{sy_pcs:,.0f} per CPU-second: {'meets' if sy_eps >= 100000 else '**misses**'} the ≥ 100,000 chunks/s on one core "
          "target as measured" + (f" (and {'meets' if sy_pcs >= 100000 else 'misses'} it per CPU-second)" ) + ".")
+if stream.get("switchyard-base"):
+    b_pcs = med([x[1] for x in stream["switchyard-base"]])
+    b_eps = med([x[0] for x in stream["switchyard-base"]])
+    L.append("")
+    L.append(f"**After / before:** events per proxy CPU-second {sy_pcs:,.0f} / {b_pcs:,.0f} "
+             f"({(sy_pcs / b_pcs - 1) * 100:+.1f}%), events/s {sy_eps / b_eps:.2f}×.")
 L.append("")
 L.append("### Memory per open stream")
 L.append("")

@@ -27,7 +27,7 @@ void read_server(Reader& in, const YAML::Node& node, Server& out) {
     if (!in.expect_map(node, "'server'",
                        {"io_threads", "max_body_bytes", "max_header_bytes", "max_headers", "request_read_timeout",
                         "keepalive_timeout", "shutdown_grace", "expose_upstream_address", "metrics", "debug",
-                        "responses_store_bytes", "responses_store_ttl"})) {
+                        "responses_store_bytes", "responses_store_ttl", "stream_keepalive"})) {
         return;
     }
     in.integer(node, "io_threads", out.io_threads, 1, 256);
@@ -42,6 +42,7 @@ void read_server(Reader& in, const YAML::Node& node, Server& out) {
     in.boolean(node, "debug", out.debug);
     in.size(node, "responses_store_bytes", out.responses_store_bytes);
     in.duration(node, "responses_store_ttl", out.responses_store_ttl);
+    in.duration_or_zero(node, "stream_keepalive", out.stream_keepalive);
 }
 
 }  // namespace switchyard::config

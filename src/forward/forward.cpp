@@ -265,7 +265,8 @@ private:
     asio::awaitable<Result> relay_whole_translated(Connection& connection, route::Lease& lease,
                                                    upstream::Upstream& upstream, Outcome& outcome,
                                                    const Limits& limits);
-    // The next body bytes into `into` (at most `room`): how many; 0 with read_ec set, or at the end.
+    // The next body bytes into `into` (at most `room`): how many; 0 with read_ec set, or at the end,
+    // or at wake_ (woke(): nothing read, no error, not at the end).
     asio::awaitable<std::size_t> read_body(Connection& connection, char* into, std::size_t room, const Limits& limits,
                                            boost::system::error_code& read_ec);
     // A whole translated answer (in scratch_.out) from the upstream's body (caller_.capture): the
@@ -276,6 +277,18 @@ private:
                                std::optional<std::size_t> length);
     // Headers every forwarded answer carries (request id, deployment, tier, rate limits, overhead).
     void add_gateway_headers(const route::Lease& lease);
+    // Before a body read: when it wakes for a stream's keep-alive (never when `on` is false).
+    void arm_keepalive(bool on) {
+        const config::Duration every = config_.server.stream_keepalive;
+        wake_ = on && every.count() > 0 ? std::max(last_bytes_, last_keepalive_) + every : Clock::time_point::max();
+    }
+    bool woke(std::size_t got, const boost::system::error_code& read_ec) const {
+        return got == 0 && !read_ec && !scratch_.parser->is_done();
+    }
+    // The upstream has been silent for server.stream_keepalive: the caller's dialect's keep-alive
+    // event, with the head the first time (a translated answer's, built here). False when the
+    // caller could not be written to.
+    asio::awaitable<bool> send_keepalive(route::Lease& lease, Outcome& outcome, bool& head_sent, bool translated);
     // A write to the caller failed: it went away (the watch closes the upstream connection).
     void caller_left(Outcome& outcome, const boost::system::error_code& ec) {
         watch_.caller_gone = true;
@@ -390,6 +403,9 @@ private:
     double overhead_ms_;
     Clock::time_point start_{};
     Clock::time_point upstream_end_{};
+    Clock::time_point last_bytes_{};     // the last bytes read from the upstream
+    Clock::time_point last_keepalive_{};  // the last keep-alive event sent to the caller
+    Clock::time_point wake_ = Clock::time_point::max();  // see arm_keepalive()
     std::chrono::nanoseconds first_byte_{};
     std::optional<std::chrono::seconds> retry_after_;
     Plan plan_;
@@ -640,6 +656,7 @@ asio::awaitable<Exchange::Result> Exchange::run(Connection& connection, route::L
         if (head_ec) break;
     }
     end_deadline(head_ec);
+    last_bytes_ = Clock::now();
     if (head_ec) {
         if (connection.reused && !parser.got_some() && is_stale_connection_error(head_ec)) co_return Result::stale;
         fail(upstream, head_ec, "send response headers", limits, timeouts.first_byte);
@@ -728,9 +745,17 @@ asio::awaitable<Exchange::Result> Exchange::relay(Connection& connection, route:
     const std::size_t capacity = caller_.relay.size();
     bool head_sent = false;
     std::size_t carry = 0;  // unsent bytes at the start of the buffer: an unfinished event
+    // A keep-alive event may go between the stream's events, never inside one.
+    const bool may_keepalive = framing.event_stream && framing.chunked && outcome.status / 100 == 2;
+    bool between_events = true;
     while (true) {
         boost::system::error_code read_ec;
+        arm_keepalive(may_keepalive && between_events);
         const std::size_t got = co_await read_body(connection, data + carry, capacity - carry, limits, read_ec);
+        if (woke(got, read_ec)) {
+            if (!co_await send_keepalive(lease, outcome, head_sent, false)) co_return Result::done;
+            continue;
+        }
         const bool done = scratch_.parser->is_done() && !read_ec;
         if (read_ec && !head_sent && got == 0) {
             fail(upstream, read_ec, "send the response body", limits, limits.timeouts().idle);
@@ -753,6 +778,10 @@ asio::awaitable<Exchange::Result> Exchange::relay(Connection& connection, route:
                 co_return Result::done;
             }
             head_sent = true;
+            if (send > 0) {
+                const std::string_view sent_bytes(data, send);
+                between_events = sent_bytes.ends_with("\n\n") || sent_bytes.ends_with("\r\n\r\n");
+            }
         }
         carry = length - send;
         if (carry > 0) std::memmove(data, data + send, carry);
@@ -834,6 +863,23 @@ asio::awaitable<void> Exchange::end_broken(Outcome& outcome, const Framing& fram
     if (!ended) outcome.caller_reusable = false;
 }
 
+asio::awaitable<bool> Exchange::send_keepalive(route::Lease& lease, Outcome& outcome, bool& head_sent,
+                                               bool translated) {
+    if (translated && !head_sent) build_translated_head(lease, outcome.status, "text/event-stream", std::nullopt);
+    const std::string_view event = translate::keepalive_event(parse::dialect_of(request_.endpoint));
+    const wire::ChunkHeader chunk_header(event.size());
+    compose_write(head_sent, true, false, event.data(), event.size(), chunk_header);
+    auto [caller_ec, sent] = co_await write_to_caller(caller_, scratch_.pieces);
+    if (caller_ec) {
+        caller_left(outcome, caller_ec);
+        settle_usage(outcome, false);
+        co_return false;
+    }
+    head_sent = true;
+    last_keepalive_ = Clock::now();
+    co_return true;
+}
+
 asio::awaitable<std::size_t> Exchange::read_body(Connection& connection, char* into, std::size_t room,
                                                  const Limits& limits, boost::system::error_code& read_ec) {
     ResponseParser& parser = *scratch_.parser;
@@ -843,12 +889,18 @@ asio::awaitable<std::size_t> Exchange::read_body(Connection& connection, char* i
     while (true) {
         const std::size_t got = take_buffered(connection, room, read_ec);
         if (got > 0 || parser.is_done() || read_ec) co_return got;
-        start_deadline(limits.until(limits.timeouts().idle, Clock::now()));
+        // The upstream's idle timeout counts from the last bytes it sent, however often the read
+        // wakes for a keep-alive.
+        const Clock::time_point idle_end = limits.until(limits.timeouts().idle, last_bytes_);
+        const bool may_wake = wake_ < idle_end;
+        start_deadline(std::min(idle_end, wake_));
         auto [ec, n] = co_await connection.on_socket<Transferred>([&](auto& stream, auto handler) {
             stream.async_read_some(connection.buffer.prepare(16 * 1024), std::move(handler));
         });
         end_deadline(ec);
         connection.buffer.commit(n);
+        if (n > 0) last_bytes_ = Clock::now();
+        if (ec == beast::error::timeout && may_wake && Clock::now() < idle_end) co_return 0;  // woke
         if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
             boost::system::error_code eof_ec;
             parser.put_eof(eof_ec);
@@ -914,7 +966,12 @@ asio::awaitable<Exchange::Result> Exchange::relay_translated(Connection& connect
     bool head_sent = false;
     while (true) {
         boost::system::error_code read_ec;
+        arm_keepalive(true);
         const std::size_t got = co_await read_body(connection, data, capacity, limits, read_ec);
+        if (woke(got, read_ec)) {
+            if (!co_await send_keepalive(lease, outcome, head_sent, true)) co_return Result::done;
+            continue;
+        }
         const bool done = scratch_.parser->is_done() && !read_ec;
         if (done || read_ec) upstream_end_ = Clock::now();
         out.clear();

@@ -43,6 +43,7 @@ asio::awaitable<void> sweep_deadlines(Worker& worker) {
         for (const auto& upstream : config.upstreams) {
             shortest = std::min({shortest, upstream.timeouts.first_byte, upstream.timeouts.idle});
         }
+        if (config.server.stream_keepalive.count() > 0) shortest = std::min(shortest, config.server.stream_keepalive);
         tick.expires_after(std::clamp<config::Duration>(shortest / 10, std::chrono::milliseconds(5),
                                                         std::chrono::milliseconds(250)));
         auto [ec] = co_await tick.async_wait(await_tuple);

@@ -48,6 +48,10 @@ bool read_error(Dialect dialect, std::string_view body, int status, Error& out) 
 
 void write_error(Dialect dialect, const Error& error, std::string& out) { SWITCHYARD_DISPATCH(write_error(error, out)); }
 
+std::string_view keepalive_event(Dialect dialect) {
+    return dialect == Dialect::messages ? "event: ping\ndata: {\"type\": \"ping\"}\n\n" : ": keep-alive\n\n";
+}
+
 std::unique_ptr<StreamReader> make_reader(Dialect dialect, simdjson::ondemand::parser& parser) {
     SWITCHYARD_DISPATCH(make_reader(parser));
 }

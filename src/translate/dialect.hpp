@@ -115,6 +115,9 @@ public:
     virtual void keepalive(std::string& out) = 0;
 };
 
+// What a writer's keepalive() appends: for a stream relayed unchanged, which has no writer.
+std::string_view keepalive_event(Dialect dialect);
+
 // `parser` is the thread's, reused for every event.
 std::unique_ptr<StreamReader> make_reader(Dialect dialect, simdjson::ondemand::parser& parser);
 std::unique_ptr<StreamWriter> make_writer(Dialect dialect, const AnswerOptions& options);

@@ -563,6 +563,41 @@ TEST_F(Dialects, ACutStreamEndsWithTheCallersErrorEvent) {
     }
 }
 
+// An upstream silent before its first token (a long prompt): the caller gets its dialect's
+// keep-alive events meanwhile (Anthropic's ping, an SSE comment for OpenAI's APIs), between whole
+// events, and the stream is otherwise the same.
+TEST_F(Dialects, ASilentUpstreamGetsKeepAliveEventsInTheCallersDialect) {
+    std::string text = config(sim_, ledger_);
+    const std::string server = "server: {io_threads: 2, shutdown_grace: 5s}";
+    ASSERT_NE(text.find(server), std::string::npos);
+    text.replace(text.find(server), server.size(), "server: {io_threads: 2, shutdown_grace: 5s, stream_keepalive: 150ms}");
+    gateway_.process->stop(SIGTERM);
+    gateway_ = start_gateway(text, kEnv);
+    for (const Dialect caller : kDialects) {
+        for (const Dialect upstream : kDialects) {
+            SCOPED_TRACE(name_of(caller) + " caller, " + name_of(upstream) + " upstream");
+            const StreamedResponse streamed =
+                call_streaming(caller, body_for(caller, model_via(upstream), true), {{"x-sim-ttft-ms", "800"}});
+            ASSERT_EQ(streamed.status, 200) << streamed.body();
+            const std::string body = streamed.body();
+            std::size_t keepalives = 0;
+            if (caller == Dialect::messages) {
+                for (const auto& event : events_of(body)) keepalives += event.name == "ping" ? 1 : 0;
+                if (upstream == Dialect::messages) --keepalives;  // the simulator's own, with its head
+            } else {
+                for (std::size_t at = 0; (at = body.find("\n: keep-alive\n\n", at)) != std::string::npos; ++at) {
+                    ++keepalives;
+                }
+            }
+            EXPECT_GE(keepalives, 2u) << body;
+            EXPECT_LE(keepalives, 8u) << body;
+            const Answer parts = read_stream(caller, body);
+            EXPECT_FALSE(parts.text.empty()) << body;
+            EXPECT_EQ(parts.output, 12) << body;
+        }
+    }
+}
+
 TEST_F(Dialects, ModelsAnswerAnthropicClientsInTheirShape) {
     const Response openai = get(gateway_.port, "/v1/models", auth_for(Dialect::chat));
     ASSERT_EQ(openai.status, 200);

@@ -1136,7 +1136,7 @@ public:
         state_ = State::done;
     }
 
-    void keepalive(std::string& out) override { out += ": keep-alive\n\n"; }
+    void keepalive(std::string& out) override { out += keepalive_event(Dialect::chat); }
 
 private:
     // The protocol's phases: nothing sent, the role chunk sent, the finish_reason sent, [DONE] sent.

@@ -1476,7 +1476,7 @@ public:
         state_ = State::ended;
     }
 
-    void keepalive(std::string& out) override { out += "event: ping\ndata: {\"type\": \"ping\"}\n\n"; }
+    void keepalive(std::string& out) override { out += keepalive_event(Dialect::messages); }
 
 private:
     enum class State : std::uint8_t {

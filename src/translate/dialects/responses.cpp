@@ -1188,7 +1188,7 @@ public:
         phase_ = Phase::over;
     }
 
-    void keepalive(std::string& out) override { out += ": keep-alive\n\n"; }
+    void keepalive(std::string& out) override { out += keepalive_event(Dialect::responses); }
 
 private:
     OutputItem& current() { return items_[count_ - 1]; }
