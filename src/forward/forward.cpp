@@ -403,6 +403,7 @@ private:
     double overhead_ms_;
     Clock::time_point start_{};
     Clock::time_point upstream_end_{};
+    bool upstream_request_id_ = false;   // the upstream's head, relayed, has a request-id
     Clock::time_point last_bytes_{};     // the last bytes read from the upstream
     Clock::time_point last_keepalive_{};  // the last keep-alive event sent to the caller
     Clock::time_point wake_ = Clock::time_point::max();  // see arm_keepalive()
@@ -499,9 +500,12 @@ void Exchange::build_response_head(const ResponseParser& parser,
     std::string& head = caller_.head;
     const auto& response = parser.get();
     wire::start_response(head, static_cast<int>(response.result_int()));
+    upstream_request_id_ = false;
     for (const auto& field : response) {
         const std::string_view name = field.name_string();
         if (skip_response_header(field.name(), name)) continue;
+        // (Anthropic's id of its request, relayed to an Anthropic client: see add_gateway_headers.)
+        upstream_request_id_ = upstream_request_id_ || iequals(name, "request-id");
         wire::add_header(head, name, field.value());
     }
     if (chunked) {
@@ -517,6 +521,10 @@ void Exchange::build_response_head(const ResponseParser& parser,
 void Exchange::add_gateway_headers(const route::Lease& lease) {
     std::string& head = caller_.head;
     wire::add_header(head, "x-request-id", request_.request_id);
+    // Anthropic's SDKs read the id as `request-id` (an upstream's own, relayed, comes first).
+    if (!upstream_request_id_ && parse::error_shape(request_.endpoint) == ErrorShape::anthropic) {
+        wire::add_header(head, "request-id", request_.request_id);
+    }
     wire::add_header(head, "x-switchyard-upstream", lease.deployment().name);
     wire::add_header(head, "x-switchyard-tier", lease.deployment().tier);
     head += request_.extra_headers;
@@ -1201,6 +1209,7 @@ asio::awaitable<Outcome> answer_count_estimate(const CallerRequest& request, Cal
     response.body = request.endpoint == parse::Endpoint::input_tokens ? R"({"object":"response.input_tokens",)" : "{";
     response.body += R"("input_tokens":)" + std::to_string(usage::estimate_tokens(request.body)) + "}";
     response.extra_headers = "x-switchyard-estimated: true\r\n";
+    response.anthropic = parse::error_shape(request.endpoint) == ErrorShape::anthropic;
     const std::string bytes = wire::serialize(response, request.request_id, request.keep_alive);
     auto [ec, sent] = co_await write_to_caller(caller, asio::buffer(bytes));
     if (ec) outcome.caller_reusable = false;

@@ -77,6 +77,7 @@ std::string serialize(const LocalResponse& response, std::string_view request_id
     add_header(out, "Content-Type", response.content_type);
     add_header(out, "Content-Length", response.body.size());
     add_header(out, "x-request-id", request_id);
+    if (response.anthropic) add_header(out, "request-id", request_id);
     if (!response.upstream.empty()) add_header(out, "x-switchyard-upstream", response.upstream);
     if (!response.allow.empty()) add_header(out, "Allow", response.allow);
     if (response.retry_after) add_header(out, "Retry-After", static_cast<std::size_t>(*response.retry_after));
@@ -93,6 +94,7 @@ LocalResponse error_response(const ApiError& error, std::string_view upstream, E
     response.body = to_body(error, shape);
     response.upstream = upstream;
     response.retry_after = error.retry_after;
+    response.anthropic = shape == ErrorShape::anthropic;
     return response;
 }
 

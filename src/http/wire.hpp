@@ -31,6 +31,9 @@ struct LocalResponse {
     std::string_view upstream;  // x-switchyard-upstream, when a deployment was involved
     std::optional<long> retry_after;  // seconds
     std::string_view extra_headers;   // whole header lines, e.g. x-ratelimit-*
+    // For an Anthropic client: the request id also as `request-id`, the header Anthropic's API
+    // and SDKs use (beside x-request-id).
+    bool anthropic = false;
 };
 std::string serialize(const LocalResponse& response, std::string_view request_id, bool keep_alive);
 // `error` in the caller's API's shape (core/error.hpp).

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <cerrno>
 #include <chrono>
@@ -659,6 +660,7 @@ class Session {
     const auto headers_at = plan.start + plan.slow_headers;
     if (!co_await pause_until(headers_at)) co_return give_up();
     head_.assign("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n");
+    add_request_id();
     if (chunked_) head_ += "Transfer-Encoding: chunked\r\n";
     if (!keep_alive_) head_ += "Connection: close\r\n";
     head_ += "\r\n";
@@ -906,12 +908,19 @@ class Session {
     co_return co_await respond(status, extra_headers);
   }
 
+  // Anthropic's API names each answer's request with a request-id header, which its SDKs read.
+  void add_request_id() {
+    static std::atomic<std::uint64_t> next{1};
+    if (anthropic_) fmt::format_to(std::back_inserter(head_), "request-id: req_sim{:020}\r\n", next++);
+  }
+
   // Sends head and body_ (JSON) in one write.
   asio::awaitable<After> respond(unsigned status, std::string_view extra_headers = {}) {
     head_.clear();
     fmt::format_to(std::back_inserter(head_),
                    "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n", status,
                    reason(status), body_.size());
+    add_request_id();
     head_ += extra_headers;
     if (!keep_alive_) {
       head_ += "Connection: close\r\n";

@@ -376,6 +376,14 @@ TEST_F(Dialects, EveryPairAnswersWholeAndStreamedInTheCallersShape) {
             ASSERT_EQ(whole.status, 200) << whole.body;
             EXPECT_EQ(whole.header("x-switchyard-translated"),
                       caller == upstream ? "" : name_of(upstream) + "->" + name_of(caller));
+            // Anthropic's SDKs read the request's id as request-id: Anthropic's own when it answered
+            // (relayed), else the gateway's.
+            if (caller == Dialect::messages) {
+                EXPECT_EQ(whole.header("request-id").empty(), false);
+                EXPECT_EQ(whole.header("request-id") == whole.header("x-request-id"), upstream != Dialect::messages);
+            } else {
+                EXPECT_EQ(whole.header("request-id"), "");
+            }
             const Answer answer = read_whole(caller, whole.body);
             EXPECT_FALSE(answer.text.empty()) << whole.body;
             EXPECT_GT(answer.input, 0) << whole.body;

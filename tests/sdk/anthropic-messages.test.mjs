@@ -37,6 +37,7 @@ for (const { model, how } of ROUTES) {
       assert.equal(message.type, 'message');
       assert.equal(message.role, 'assistant');
       assert.ok(message.id, 'the message has an id');
+      assert.ok(message._request_id, 'the request id, read from request-id');
       assert.equal(message.content[0].type, 'text');
       assert.ok(message.content[0].text.length > 0, 'content[0].text is non-empty');
       assert.equal(message.stop_reason, 'max_tokens');
@@ -137,6 +138,7 @@ test('an unknown model: NotFoundError (404, not_found_error)', async () => {
       assert.equal(err.error?.type, 'error', `an Anthropic error body: ${JSON.stringify(err.error)}`);
       assert.equal(err.type, 'not_found_error');
       assert.match(err.apiMessage, /'n-typo'/);
+      assert.match(err.requestID ?? '', /^[0-9a-f]{16,}$/, 'the request id, read from request-id');
       return true;
     });
 });
