@@ -717,7 +717,9 @@ TEST(Translate_responses, WritesTheWholeGrammar) {
         "response.output_item.done",
         "response.completed"};
     EXPECT_EQ(types, expected);
-    EXPECT_NE(events[0].find(R"("response":{"id":"msg_up","object":"response","created_at":9,"status":"in_progress")"),
+    // Another dialect's id (msg_up) gives way to a Responses one, made from the request id.
+    EXPECT_NE(events[0].find(R"("response":{"id":"resp_37ae88667d89b86b28e7ed42","object":"response","created_at":9,)"
+                             R"("status":"in_progress")"),
               std::string::npos)
         << events[0];
     EXPECT_NE(events[0].find(R"("output":[],"usage":null)"), std::string::npos);
@@ -747,7 +749,7 @@ TEST(Translate_responses, WritesTheWholeGrammar) {
 TEST(Translate_responses, WrittenStreamReadsBack) {
     const std::string sse = write_stream(answer_options("gpt-5", 1, "req-9"));
     const std::vector<std::string> expected{
-        R"(start "msg_up" "claude" 9)",
+        R"(start "resp_37ae88667d89b86b28e7ed42" "claude" 9)",
         "block_start 1 0",
         R"(delta 0 "hm")",
         R"(signature "sig")",

@@ -1221,7 +1221,9 @@ private:
 
     void created(const Event& event, std::string& out) {
         if (phase_ != Phase::before_created) return;
-        if (!event.id.empty()) response_id_ = json::text_of(event.id);
+        // The answer's id as OpenAI's (resp_...): another dialect's (chatcmpl-..., msg_...) is not
+        // kept, as the other writers make their own.
+        if (!event.id.empty() && json::text_of(event.id).starts_with("resp_")) response_id_ = json::text_of(event.id);
         if (response_id_.empty()) response_id_ = json::make_id("resp_", options_.id_seed, 0);
         if (!event.model.empty()) {
             model_.assign(event.model);
@@ -1668,7 +1670,8 @@ void write_response(const Response& response, const AnswerOptions& options, std:
     std::string model;
     if (response.model.empty()) append_json_string(model, options.model);
     ResponseHead head;
-    const std::string id = !response.id.empty() ? json::text_of(response.id) : json::make_id("resp_", options.id_seed, 0);
+    std::string id = response.id.empty() ? std::string() : json::text_of(response.id);
+    if (!id.starts_with("resp_")) id = json::make_id("resp_", options.id_seed, 0);  // (as the stream's)
     head.id = id;
     head.model = response.model.empty() ? Json(model) : response.model;
     head.created = response.created != 0 ? response.created : options.now;
