@@ -595,6 +595,11 @@ void Exchange::settle_usage(Outcome& outcome, bool captured) const {
                            : stream ? stream->content_events()
                                     : usage::estimate_tokens(caller_.capture);
         outcome.usage_estimated = true;
+    } else if (stream && !stream->finished() && found.completion < stream->content_events()) {
+        // A stream that ended before its last usage (cut, or the caller left): Anthropic's gave its
+        // input tokens at its start, but what was generated is counted by its deltas.
+        found.completion = stream->content_events();
+        outcome.usage_estimated = true;
     }
     outcome.usage = found;
     if (first_byte_.count() > 0) outcome.ttft_ms = std::chrono::duration<double, std::milli>(first_byte_).count();

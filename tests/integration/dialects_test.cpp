@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include <set>
+#include <thread>
 
 #include "harness.hpp"
 #include "ledger/store.hpp"
@@ -604,6 +605,47 @@ TEST_F(Dialects, ASilentUpstreamGetsKeepAliveEventsInTheCallersDialect) {
             EXPECT_EQ(parts.output, 12) << body;
         }
     }
+}
+
+// A caller that hangs up mid-stream: the upstream request is closed at once in every pair, and the
+// ledger has a 499 with the tokens the caller got, estimated from the stream's deltas.
+TEST_F(Dialects, ACallerThatHangsUpMidStreamClosesTheUpstreamAndIsAccountedFor) {
+    int requests = 0;
+    for (const Dialect caller : kDialects) {
+        for (const Dialect upstream : kDialects) {
+            SCOPED_TRACE(name_of(caller) + " caller, " + name_of(upstream) + " upstream");
+            const std::string body = body_for(caller, model_via(upstream), true);
+            std::string raw = "POST " + path_of(caller) + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                              "x-sim-tokens: 50\r\nx-sim-itl-ms: 100\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\n";
+            for (const auto& [name, value] : auth_for(caller)) raw += name + ": " + value + "\r\n";
+            raw += "\r\n" + body;
+            raw_exchange(gateway_.port, raw, std::chrono::milliseconds(450));  // about four tokens
+            ++requests;
+            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+            while (stat_number(sim_stats(sim_), "cancelled") < requests && std::chrono::steady_clock::now() < deadline) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+            ASSERT_EQ(stat_number(sim_stats(sim_), "cancelled"), requests);
+        }
+    }
+    const long sent = stat_number(sim_stats(sim_), "completion_tokens_total");
+    const auto rows = stop_and_read_ledger();
+    ASSERT_EQ(rows.size(), static_cast<std::size_t>(requests));
+    long recorded = 0;
+    for (const auto& row : rows) {
+        SCOPED_TRACE(row.model);
+        EXPECT_EQ(row.status, 499);
+        EXPECT_TRUE(row.stream);
+        EXPECT_TRUE(row.usage_estimated);
+        EXPECT_GE(row.completion_tokens, 2);
+        EXPECT_GT(row.prompt_tokens, 0);
+        recorded += row.completion_tokens;
+    }
+    // What the gateway had read when it closed each upstream: an engine may have sent one more
+    // token into the closing connection.
+    EXPECT_LE(recorded, sent);
+    EXPECT_GE(recorded, sent - requests);
 }
 
 TEST_F(Dialects, ModelsAnswerAnthropicClientsInTheirShape) {
