@@ -765,6 +765,42 @@ models:
             requests += 2;
         }
     }
+    // A coding agent's turn after a tool call: Claude Code's shape (system blocks with
+    // cache_control, thinking and tool_use in the history, the tool_result, tools, metadata) and
+    // Codex's (instructions, developer message, reasoning, function and custom tool calls with
+    // their outputs, flat and custom tools), streamed, natively and translated to chat.
+    const std::string claude_code = R"({"model":"MODEL","max_tokens":8,"stream":true,"temperature":1,)"
+        R"("system":[{"type":"text","text":"You are Claude Code.","cache_control":{"type":"ephemeral"}}],)"
+        R"("messages":[{"role":"user","content":[{"type":"text","text":"List the files."}]},)"
+        R"({"role":"assistant","content":[{"type":"thinking","thinking":"I will run ls.","signature":"c2ln"},)"
+        R"({"type":"tool_use","id":"toolu_01","name":"Bash","input":{"command":"ls","description":"List files"}}]},)"
+        R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_01","content":"marker.txt\nREADME.md",)"
+        R"("cache_control":{"type":"ephemeral"}}]}],)"
+        R"("tools":[{"name":"Bash","description":"Runs a command","input_schema":{"type":"object",)"
+        R"("properties":{"command":{"type":"string"},"description":{"type":"string"}},"required":["command"]}}],)"
+        R"("tool_choice":{"type":"auto"},"metadata":{"user_id":"user_1"}})";
+    const std::string codex = R"({"model":"MODEL","instructions":"You are Codex.","max_output_tokens":8,"stream":true,)"
+        R"("store":false,"tool_choice":"auto","parallel_tool_calls":false,"prompt_cache_key":"conv-1","input":[)"
+        R"({"type":"message","role":"developer","content":[{"type":"input_text","text":"<permissions>"}]},)"
+        R"({"type":"message","role":"user","content":[{"type":"input_text","text":"list files"}]},)"
+        R"({"type":"function_call","name":"shell","arguments":"{\"command\":[\"ls\"]}","call_id":"call_1"},)"
+        R"({"type":"function_call_output","call_id":"call_1","output":"a.txt\nb.txt"}],)"
+        R"("tools":[{"type":"function","name":"shell","description":"Runs a command","strict":false,)"
+        R"("parameters":{"type":"object","properties":{"command":{"type":"array","items":{"type":"string"}}}}}]})";
+    for (const Dialect caller : {Dialect::responses, Dialect::messages}) {
+        for (const std::string model : {"native", "via-chat"}) {
+            SCOPED_TRACE(name_of(caller) + " agent, model " + model);
+            std::string body = caller == Dialect::messages ? claude_code : codex;
+            body.replace(body.find("MODEL"), 5, model);
+            const StreamedResponse streamed =
+                post_streaming(gateway.port, path_of(caller), body, {{"anthropic-version", "2023-06-01"}});
+            ASSERT_EQ(streamed.status, 200) << streamed.body();
+            const Answer parts = read_stream(caller, streamed.body(), model != "native");
+            EXPECT_GT(parts.output, 0) << streamed.body();
+            ++requests;
+        }
+    }
+
     ASSERT_EQ(gateway.process->stop(SIGTERM), 0);
     const auto rows = read_ledger(ledger);
     ASSERT_EQ(rows.size(), static_cast<std::size_t>(requests));
