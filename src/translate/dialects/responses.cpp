@@ -1288,6 +1288,7 @@ private:
         }
         phase_ = Phase::output_item;
         const OutputItem& item = current();
+        prepare_deltas(item);
         {
             json::Writer w = begin("response.output_item.added", out);
             w.key("output_index").number(static_cast<std::int64_t>(output_index())).key("item");
@@ -1312,35 +1313,42 @@ private:
         return w;
     }
 
+    // The current item's delta events, all but their sequence number and text, written once per
+    // item (an event per delta is then four appends): output_text, reasoning_summary_text or
+    // function_call_arguments. A custom tool call's input is unwrapped whole when the call ends.
+    void prepare_deltas(const OutputItem& item) {
+        std::string_view type, index, tail = "}\n\n";
+        switch (item.kind) {
+            case ItemKind::message:
+                type = "response.output_text.delta", index = R"(,"content_index":0)";
+                tail = ",\"logprobs\":[]}\n\n";
+                break;
+            case ItemKind::reasoning: type = "response.reasoning_summary_text.delta", index = R"(,"summary_index":0)"; break;
+            case ItemKind::function_call: type = "response.function_call_arguments.delta"; break;
+            case ItemKind::custom_tool_call: return;
+        }
+        delta_head_.assign("event: ").append(type).append("\ndata: {\"type\":\"").append(type);
+        delta_head_ += R"(","sequence_number":)";
+        delta_mid_.assign(R"(,"item_id":)");
+        append_json_string(delta_mid_, item.id);
+        delta_mid_ += R"(,"output_index":)";
+        json::Writer(delta_mid_).number(static_cast<std::int64_t>(output_index()));
+        delta_mid_.append(index).append(R"(,"delta":)");
+        delta_tail_ = tail;
+    }
+
     void delta(Json text, std::string& out) {
         if (phase_ != Phase::output_item || text.size() < 2) return;
         OutputItem& item = current();
         item.body.pop_back();  // the closing quote: the piece's text goes before it
         item.body += inner(text);
         item.body += '"';
-        switch (item.kind) {
-            case ItemKind::message: {
-                json::Writer w = begin("response.output_text.delta", out);
-                item_ref(w).key("content_index").number(0).field("delta", text);
-                w.key("logprobs").array().end_array();
-                end(w);
-                break;
-            }
-            case ItemKind::reasoning: {
-                json::Writer w = begin("response.reasoning_summary_text.delta", out);
-                item_ref(w).key("summary_index").number(0).field("delta", text);
-                end(w);
-                break;
-            }
-            case ItemKind::function_call: {
-                json::Writer w = begin("response.function_call_arguments.delta", out);
-                item_ref(w).field("delta", text);
-                end(w);
-                break;
-            }
-            case ItemKind::custom_tool_call:
-                break;  // the arguments {"input":...} are unwrapped whole when the call ends
-        }
+        if (item.kind == ItemKind::custom_tool_call) return;  // unwrapped whole when the call ends
+        out += delta_head_;
+        json::Writer(out).number(sequence_++);
+        out += delta_mid_;
+        out += text;
+        out += delta_tail_;
     }
 
     void item_done(std::string& out) {
@@ -1420,6 +1428,8 @@ private:
     std::int64_t created_ = 0;
     std::vector<OutputItem> items_;
     std::size_t count_ = 0;  // items_ in use in this answer
+    std::string delta_head_, delta_mid_;  // see prepare_deltas()
+    std::string_view delta_tail_;
     std::string scratch_;
     Stop stop_ = Stop::unknown;
     Usage usage_;
