@@ -330,6 +330,11 @@ struct Server {
     // A stream whose upstream is silent this long (a long prompt before its first token) gets the
     // caller's dialect's keep-alive event (Anthropic's ping, an SSE comment elsewhere); 0: never.
     Duration stream_keepalive{std::chrono::seconds(10)};
+    // Caller connections kept open at most (0: the file-descriptor limit less a reserve; see
+    // server/overload.hpp), and how long a new one may take to send its first request when the
+    // gateway is near that cap (otherwise keepalive_timeout).
+    std::size_t max_connections = 0;
+    Duration first_byte_timeout{std::chrono::seconds(5)};
 
     bool operator==(const Server&) const = default;
 };

@@ -3,6 +3,7 @@
 // through the pipeline's stages (proxy(): authenticate, parse, route, admit, forward, account).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/beast/http.hpp>
 
@@ -10,6 +11,7 @@
 #include "admit/admit.hpp"
 #include "core/await.hpp"
 #include "core/request_id.hpp"
+#include "server/overload.hpp"
 #include "core/text.hpp"
 #include "http/read.hpp"
 #include "http/wire.hpp"
@@ -168,6 +170,8 @@ public:
         boost::system::error_code ignored;
         socket_.cancel(ignored);
     }
+    // Since when it has been waiting for a request with nothing read (max: it is not).
+    SteadyTime waiting_since() const { return waiting_since_; }
 
     // Called by the worker's sweep: a phase past its deadline has its socket operations
     // cancelled (the waiting coroutine then answers 408, or closes the connection).
@@ -241,6 +245,15 @@ private:
 
     // The server settings of the generation this connection's current request runs with.
     const config::Server& limits() const { return local_->generation->config.server; }
+    // How long the connection may wait for its next request: keepalive_timeout, or
+    // first_byte_timeout for a new connection while the gateway is near its connection cap.
+    config::Duration wait_for_request(bool first) const {
+        const std::size_t cap = overload::connection_cap(limits(), worker_.shared.fd_limit);
+        if (first && overload::near_cap(worker_.shared.open_connections.load(std::memory_order_relaxed), cap)) {
+            return std::min(limits().first_byte_timeout, limits().keepalive_timeout);
+        }
+        return limits().keepalive_timeout;
+    }
 
     Worker& worker_;
     // The generation the current request started with (a reload swaps the worker's, not this).
@@ -267,26 +280,50 @@ private:
     forward::Scratch scratch_;
     bool reading_ = false;
     bool read_timed_out_ = false;
+    SteadyTime waiting_since_ = SteadyTime::max();  // see waiting_since()
     bool head_only_ = false;  // the current request is a HEAD: its answer has no body
     ErrorShape shape_ = ErrorShape::openai;  // the current model request's API's error shape
 };
 
 void close_if_idle(ClientConnection& connection) { connection.close_if_idle(); }
 
+std::size_t shed_idle(Worker& worker, std::size_t count) {
+    if (count == 0 || worker.waiting_connections == 0) return 0;
+    std::vector<ClientConnection*> waiting;
+    waiting.reserve(worker.waiting_connections);
+    for (ClientConnection* connection : worker.connections) {
+        if (connection->waiting_since() != SteadyTime::max()) waiting.push_back(connection);
+    }
+    count = std::min(count, waiting.size());
+    std::partial_sort(waiting.begin(), waiting.begin() + static_cast<std::ptrdiff_t>(count), waiting.end(),
+                      [](const ClientConnection* a, const ClientConnection* b) {
+                          return a->waiting_since() < b->waiting_since();
+                      });
+    for (std::size_t i = 0; i < count; ++i) waiting[i]->close_if_idle();
+    return count;
+}
+
 void check_deadline(ClientConnection& connection, SteadyTime now) { connection.check_deadline(now); }
 
 asio::awaitable<void> ClientConnection::run() {
+    bool first = true;
     while (!worker_.shared.draining.load(std::memory_order_relaxed)) {
         idle_ = true;
         local_ = worker_.local;  // between requests: take up a reloaded config
         if (buffer_.size() == 0) {
-            deadline_ = std::chrono::steady_clock::now() + limits().keepalive_timeout;
+            const SteadyTime now = std::chrono::steady_clock::now();
+            deadline_ = now + wait_for_request(first);
+            waiting_since_ = now;
+            ++worker_.waiting_connections;
             auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), await_tuple);
+            --worker_.waiting_connections;
+            waiting_since_ = SteadyTime::max();
             deadline_ = SteadyTime::max();
             if (ec) break;
             buffer_.commit(n);
         }
         idle_ = false;
+        first = false;
         InFlight in_flight(worker_.shared.in_flight);
         if (!co_await serve_one() || !keep_alive_) break;
     }

@@ -3,6 +3,7 @@
 #include <map>
 #include <tuple>
 
+#include "server/overload.hpp"
 #include "server/runtime.hpp"
 
 namespace switchyard::server {
@@ -353,6 +354,18 @@ std::string render_metrics(Shared& shared) {
            static_cast<double>(shared.in_flight.load()));
     single(out, "switchyard_open_connections", "gauge", "Open caller connections.",
            static_cast<double>(shared.open_connections.load()));
+    single(out, "switchyard_connections_max", "gauge",
+           "Caller connections kept open at most (server.max_connections, or from the descriptor limit).",
+           static_cast<double>(overload::connection_cap(generation->config.server, shared.fd_limit)));
+    single(out, "switchyard_connections_shed_total", "counter",
+           "Idle caller connections closed to make room near the connection cap.",
+           static_cast<double>(shared.connections_shed.load()));
+    single(out, "switchyard_connections_refused_total", "counter",
+           "Caller connections answered 503 and closed at the connection cap.",
+           static_cast<double>(shared.connections_refused.load()));
+    single(out, "switchyard_accept_errors_total", "counter",
+           "Failed accepts of caller connections (out of descriptors, network errors).",
+           static_cast<double>(shared.accept_errors.load()));
     if (shared.fleet) shared.fleet->render_metrics(out);
     if (!shared.engines.empty()) render_engines(out, shared.engines);
     render_config(out, shared, *generation);

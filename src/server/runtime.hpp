@@ -112,6 +112,10 @@ struct Shared {
     std::atomic<bool> draining{false};
     std::atomic<std::size_t> in_flight{0};         // requests being read, forwarded or answered
     std::atomic<std::size_t> open_connections{0};  // caller connections
+    std::size_t fd_limit = 1024;                    // RLIMIT_NOFILE, raised at start (server/overload)
+    std::atomic<std::uint64_t> connections_refused{0};  // answered 503 at the cap
+    std::atomic<std::uint64_t> connections_shed{0};     // idle ones closed near the cap
+    std::atomic<std::uint64_t> accept_errors{0};
     std::atomic<std::uint64_t> reloads_applied{0};
     std::atomic<std::uint64_t> reloads_refused{0};
     std::atomic<std::int64_t> last_reload_ok_ms{0};  // Unix ms of the last applied reload (or start)
@@ -135,6 +139,7 @@ struct Worker {
     simdjson::ondemand::parser json;
     std::vector<asio::ip::tcp::acceptor> acceptors;
     std::unordered_set<ClientConnection*> connections;
+    std::size_t waiting_connections = 0;  // of those, waiting for a request with nothing read
     metrics::Shard metrics;  // this thread's request series
 };
 
@@ -143,6 +148,9 @@ asio::awaitable<void> serve_connection(Worker& worker, asio::ip::tcp::socket soc
 
 // Closes the connection if it is waiting for a request (used when draining).
 void close_if_idle(ClientConnection& connection);
+// Near the connection cap: closes up to `count` of this worker's connections that wait for a
+// request, the longest waiting first; returns how many.
+std::size_t shed_idle(Worker& worker, std::size_t count);
 // Cancels the connection's socket operations if the phase it is in is past its deadline.
 void check_deadline(ClientConnection& connection, SteadyTime now);
 

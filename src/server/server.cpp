@@ -8,6 +8,7 @@
 
 #include "core/await.hpp"
 #include "account/access_log.hpp"
+#include "server/overload.hpp"
 #include "server/runtime.hpp"
 
 namespace switchyard::server {
@@ -18,15 +19,28 @@ namespace {
 
 asio::awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor) {
     asio::steady_timer backoff(worker.io);
+    overload::AcceptErrors errors(worker.shared.accept_errors);
     while (acceptor.is_open()) {
         auto [ec, socket] = co_await acceptor.async_accept(await_tuple);
         if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
             // Out of file descriptors or a transient error: do not spin.
-            spdlog::warn("accept failed: {}", ec.message());
+            errors.failed(ec, std::chrono::steady_clock::now());
             backoff.expires_after(std::chrono::milliseconds(20));
             co_await backoff.async_wait(await_tuple);
             continue;
+        }
+        // Near the cap, idle connections make room; at it, the new one is told to come back.
+        const std::size_t cap = overload::connection_cap(worker.local->generation->config.server, worker.shared.fd_limit);
+        const std::size_t open = worker.shared.open_connections.load(std::memory_order_relaxed);
+        if (overload::near_cap(open + 1, cap)) {
+            const std::size_t shed = shed_idle(worker, overload::to_shed(open + 1, cap));
+            worker.shared.connections_shed.fetch_add(shed, std::memory_order_relaxed);
+            if (open - std::min(open, shed) >= cap) {
+                worker.shared.connections_refused.fetch_add(1, std::memory_order_relaxed);
+                overload::refuse(socket);
+                continue;
+            }
         }
         asio::co_spawn(worker.io, serve_connection(worker, std::move(socket)), asio::detached);
     }
@@ -306,6 +320,9 @@ Worker::Worker(Shared& shared_state) : shared(shared_state) {
 Server::Server(config::Gateway config, std::string config_path)
     : signals_(control_, SIGTERM, SIGINT, SIGHUP),
       shared_(std::make_unique<Shared>(std::move(config), std::move(config_path))) {
+    shared_->fd_limit = overload::raise_fd_limit();
+    spdlog::info("file descriptors: {}; caller connections kept open: at most {}", shared_->fd_limit,
+                 overload::connection_cap(shared_->boot.server, shared_->fd_limit));
     for (unsigned i = 0; i < shared_->boot.server.io_threads; ++i) {
         workers_.push_back(std::make_unique<Worker>(*shared_));
         shared_->workers.push_back(workers_.back().get());

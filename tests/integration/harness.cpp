@@ -187,13 +187,16 @@ Sim start_sim(const std::vector<std::string>& args) {
     return sim;
 }
 
-Gateway start_gateway(const std::string& yaml, std::map<std::string, std::string> env) {
+Gateway start_gateway(const std::string& yaml, std::map<std::string, std::string> env,
+                      std::vector<std::string> prefix) {
     Gateway gateway;
     const std::string config = write_file("gateway-" + std::to_string(++counter) + ".yaml", yaml);
     const std::string ready = temp_dir() + "/gateway-ready-" + std::to_string(counter);
-    gateway.process = std::make_unique<Process>(
-        "gateway", std::vector<std::string>{gateway_binary(), "serve", "--config", config, "--ready-file", ready},
-        std::move(env));
+    for (const std::string& arg : {gateway_binary(), std::string("serve"), std::string("--config"), config,
+                                   std::string("--ready-file"), ready}) {
+        prefix.push_back(arg);
+    }
+    gateway.process = std::make_unique<Process>("gateway", std::move(prefix), std::move(env));
     gateway.port = wait_for_port(ready, *gateway.process);
     gateway.config_path = config;
     return gateway;

@@ -64,7 +64,9 @@ struct Gateway {
     std::string config_path;  // the file it was started on (rewrite it, then reload)
 };
 // Starts `switchyard serve` on `yaml`, in which "${PORT}" and the like stay as written.
-Gateway start_gateway(const std::string& yaml, std::map<std::string, std::string> env = {});
+// `prefix`: a command that runs the gateway (e.g. {"/usr/bin/prlimit", "--nofile=128"}: execve takes no PATH).
+Gateway start_gateway(const std::string& yaml, std::map<std::string, std::string> env = {},
+                      std::vector<std::string> prefix = {});
 
 struct Response {
     int status = 0;
