@@ -3,6 +3,7 @@
 // and the batched writer on both.
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -244,6 +245,68 @@ TEST_P(LedgerStore, KeysAreSavedLoadedAndRevoked) {
     // The store still works after the refused inserts.
     store_->save_key(StoredKey{"dave", std::string(64, 'd'), "{}", 7000});
     EXPECT_EQ(store_->load_keys().size(), 2u);
+}
+
+TEST_P(LedgerStore, ARowIsKeptOnceByItsUidButRequestIdsMayRepeat) {
+    std::vector<Row> rows;
+    for (int i = 0; i < 6; ++i) {
+        rows.push_back(sample_row(i, 1000 + i));
+        rows.back().uid = "uid-" + std::to_string(i);
+    }
+    store_->insert(rows);
+    // Written again (a replay), with a new row among them: only the new one is added.
+    Row fresh = sample_row(6, 2000);
+    fresh.uid = "uid-6";
+    rows.push_back(fresh);
+    store_->insert(rows);
+    // A caller that sent the same x-request-id twice: two requests, two rows.
+    Row again = sample_row(6, 3000);
+    again.uid = "uid-7";
+    store_->insert(std::vector<Row>{again});
+    // Rows without a uid (written by older gateways) are never taken for one another.
+    store_->insert(std::vector<Row>{sample_row(8, 4000), sample_row(8, 4000)});
+    const auto got = read_all(*store_);
+    ASSERT_EQ(got.size(), 10u);
+    for (int i = 0; i < 7; ++i) {
+        expect_same(got[static_cast<std::size_t>(i)], rows[static_cast<std::size_t>(i)]);
+        EXPECT_EQ(got[static_cast<std::size_t>(i)].uid, "uid-" + std::to_string(i));
+    }
+    EXPECT_EQ(got[7].request_id, "req-6");
+    EXPECT_EQ(got[7].uid, "uid-7");
+    EXPECT_EQ(got[8].uid, "");
+}
+
+TEST_P(LedgerStore, AVersion2LedgerMigratesAndKeepsItsRows) {
+    // A ledger as a gateway before row uids left it: the first two migrations, and two rows.
+    const std::string url = fresh_ledger_url(GetParam());
+    std::string sql;
+    for (int version = 0; version < 2; ++version) sql += std::string(ledger::kMigrations[version]);
+    sql.replace(sql.find("{{ID}}"), 6,
+                GetParam() == Backend::sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY");
+    sql += "CREATE TABLE switchyard_schema (version INTEGER NOT NULL); INSERT INTO switchyard_schema VALUES (2);"
+           "INSERT INTO requests (ts_ms, request_id, model, status) VALUES (1, 'old', 'm', 200), (2, 'old', 'm', 200);";
+    if (GetParam() == Backend::sqlite) {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(url.substr(7).c_str(), &db), SQLITE_OK);
+        EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+        sqlite3_close(db);
+    } else {
+        postgres().exec(url.substr(url.rfind('/') + 1), sql);
+    }
+    auto store = ledger::open_store(url);
+    EXPECT_EQ(store->schema_version(), 2);
+    store->migrate();
+    EXPECT_EQ(store->schema_version(), ledger::kSchemaVersion);
+    Row row = sample_row(3, 3);
+    row.uid = "uid-3";
+    store->insert(std::vector<Row>{row});
+    store->insert(std::vector<Row>{row});
+    const auto rows = read_all(*store);
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows[0].request_id, "old");
+    EXPECT_EQ(rows[0].uid, "");
+    EXPECT_EQ(rows[1].uid, "");
+    EXPECT_EQ(rows[2].uid, "uid-3");
 }
 
 TEST_P(LedgerStore, GatewaysStartingTogetherMigrateOnce) {
