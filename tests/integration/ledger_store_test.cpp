@@ -1,6 +1,6 @@
 // The ledger's stores against real databases: the same checks on a SQLite file and on a
 // PostgreSQL server of the test's own, then what only a server can do (go away and come back),
-// and the batched writer on both.
+// and the batched writer on both, with and without a spool.
 #include <gtest/gtest.h>
 
 #include <sqlite3.h>
@@ -468,7 +468,7 @@ TEST_P(LedgerWriter, RowsFromManyThreadsAreAllWritten) {
         writer.stop();
         const auto stats = writer.stats();
         EXPECT_EQ(stats.written, static_cast<std::uint64_t>(kThreads * kPerThread));
-        EXPECT_EQ(stats.dropped, 0u);
+        EXPECT_EQ(stats.lost, 0u);
         EXPECT_EQ(stats.queued, 0u);
     }
     auto store = ledger::open_store(config_.url);
@@ -499,12 +499,77 @@ TEST_P(LedgerWriterPostgres, RowsWaitForTheServerAndAreWrittenWhenItIsBack) {
     ASSERT_TRUE(eventually([&] { return writer.stats().written == 60; }, 5s)) << writer.stats().written;
     EXPECT_LT(Clock::now() - back, 10 * config_.flush_interval + 500ms);
     writer.stop();
-    EXPECT_EQ(writer.stats().dropped, 0u);
+    EXPECT_EQ(writer.stats().lost, 0u);
 
     auto store = ledger::open_store(config_.url);
     const auto rows = read_all(*store);
     ASSERT_EQ(rows.size(), 60u);
     for (int i = 0; i < 60; ++i) EXPECT_EQ(rows[static_cast<std::size_t>(i)].request_id, "req-" + std::to_string(i));
+}
+
+TEST_P(LedgerWriterPostgres, WithASpoolRowsGoToDiskAndComeBackInOrderOnce) {
+    config_.spool_dir = temp_dir() + "/spool-writer-" + std::to_string(++databases);
+    ledger::Ledger writer(config_, ledger::open_store(config_.url));
+    writer.store().migrate();
+    writer.start();
+    for (int i = 0; i < 10; ++i) writer.record(sample_row(i, 1000 + i));
+    ASSERT_TRUE(eventually([&] { return writer.stats().written == 10; }, 5s));
+
+    postgres().stop(SIGKILL);
+    for (int i = 10; i < 260; ++i) writer.record(sample_row(i, 1000 + i));
+    ASSERT_TRUE(eventually([&] { return writer.stats().spool_rows == 250; }, 5s)) << writer.stats().spool_rows;
+    EXPECT_EQ(writer.stats().spooled, 250u);
+    EXPECT_GT(writer.stats().spool_bytes, 250u * 100);
+    EXPECT_EQ(writer.stats().queued, 0u);
+
+    postgres().start();
+    ASSERT_TRUE(eventually([&] { return writer.stats().replayed == 250; }, 10s)) << writer.stats().replayed;
+    writer.stop();
+    const auto stats = writer.stats();
+    EXPECT_EQ(stats.written, 260u);
+    EXPECT_EQ(stats.lost, 0u);
+    EXPECT_EQ(stats.spool_rows, 0u);
+    EXPECT_EQ(stats.spool_bytes, 0u);
+
+    auto store = ledger::open_store(config_.url);
+    const auto rows = read_all(*store);
+    ASSERT_EQ(rows.size(), 260u);
+    std::set<std::string> uids;
+    for (int i = 0; i < 260; ++i) {
+        EXPECT_EQ(rows[static_cast<std::size_t>(i)].request_id, "req-" + std::to_string(i));
+        uids.insert(rows[static_cast<std::size_t>(i)].uid);
+    }
+    EXPECT_EQ(uids.size(), 260u);
+    EXPECT_FALSE(uids.contains(""));
+}
+
+TEST_P(LedgerWriterPostgres, AFullSpoolKeepsRowsInMemoryAndCountsWhatIsLost) {
+    config_.spool_dir = temp_dir() + "/spool-full-" + std::to_string(++databases);
+    config_.spool_max_bytes = 8 * 1024;  // some 25 rows
+    config_.queue_size = 40;
+    config_.batch_size = 10;
+    ledger::Ledger writer(config_, ledger::open_store(config_.url));
+    writer.store().migrate();
+    writer.start();
+    postgres().stop(SIGKILL);
+    for (int i = 0; i < 200; ++i) {
+        writer.record(sample_row(i, 1000 + i));
+        if (i % 10 == 9) std::this_thread::sleep_for(20ms);  // the writer takes each batch
+    }
+    ASSERT_TRUE(eventually([&] { return writer.stats().lost > 0 && writer.stats().queued == 40; }, 5s));
+    const auto down = writer.stats();
+    EXPECT_GT(down.spooled, 10u);
+    EXPECT_LE(down.spool_bytes, 8u * 1024);
+    EXPECT_EQ(down.spooled + down.queued + down.lost, 200u);
+
+    postgres().start();
+    ASSERT_TRUE(eventually([&] { return writer.stats().queued == 0 && writer.stats().spool_rows == 0; }, 10s));
+    writer.stop();
+    const auto stats = writer.stats();
+    EXPECT_EQ(stats.written + stats.lost, 200u);
+    EXPECT_EQ(stats.replayed, stats.spooled);
+    auto store = ledger::open_store(config_.url);
+    EXPECT_EQ(read_all(*store).size(), stats.written);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LedgerWriterPostgres, ::testing::Values(Backend::postgres), backend_name);
