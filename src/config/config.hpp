@@ -247,6 +247,11 @@ struct Ledger {
     Duration flush_interval{std::chrono::seconds(1)};
     std::size_t queue_size = 100'000;  // rows waiting to be written; beyond, rows are counted as dropped
     std::size_t batch_size = 1000;
+    // Where rows the database cannot take wait (src/ledger/spool.hpp). The parser fills it in: the
+    // SQLite file's directory, or /var/lib/switchyard for PostgreSQL. Empty: no spool (rows wait
+    // in memory only, up to queue_size).
+    std::string spool_dir;
+    std::size_t spool_max_bytes = std::size_t{1} << 30;  // this instance's spool file, at most
 
     bool operator==(const Ledger&) const = default;
 };

@@ -1,10 +1,29 @@
 #include "ledger/ledger.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <iterator>
+#include <random>
 
 #include "core/await.hpp"
 
 namespace switchyard::ledger {
+
+namespace {
+
+// Errors that repeat while the database or the disk stays down are logged at most this often.
+constexpr auto kErrorLogInterval = std::chrono::seconds(10);
+
+bool due(std::chrono::steady_clock::time_point& next) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next) return false;
+    next = now + kErrorLogInterval;
+    return true;
+}
+
+}  // namespace
 
 std::unique_ptr<Store> open_sqlite_store(const std::string& path);
 std::unique_ptr<Store> open_postgres_store(const std::string& url);
@@ -17,6 +36,11 @@ std::unique_ptr<Store> open_store(const std::string& url) {
 Ledger::Ledger(const config::Ledger& config, std::unique_ptr<Store> store)
     : config_(config), store_(std::move(store)) {
     queue_.reserve(config_.batch_size);
+    if (!config_.spool_dir.empty()) {
+        spool_ = std::make_unique<Spool>(config_.spool_dir, config_.spool_max_bytes, store_->describe());
+    }
+    std::random_device random;
+    uid_prefix_ = (std::uint64_t{random()} << 32) | random();
 }
 
 Ledger::~Ledger() { stop(); }
@@ -40,7 +64,7 @@ void Ledger::record(Row row) {
     {
         std::lock_guard lock(mutex_);
         if (queue_.size() >= config_.queue_size) {
-            dropped_.fetch_add(1, std::memory_order_relaxed);
+            lost_.fetch_add(1, std::memory_order_relaxed);  // the writer logs it
             return;
         }
         queue_.push_back(std::move(row));
@@ -52,65 +76,193 @@ void Ledger::record(Row row) {
 Stats Ledger::stats() {
     Stats s;
     s.written = written_.load();
-    s.dropped = dropped_.load();
+    s.spooled = spooled_.load();
+    s.replayed = replayed_.load();
+    s.lost = lost_.load();
     s.failed_batches = failed_.load();
+    s.spool_rows = spool_rows_.load();
+    s.spool_bytes = spool_bytes_.load();
     std::lock_guard lock(mutex_);
-    s.queued = queue_.size();
+    s.queued = queue_.size() + held_rows_.load();
     return s;
 }
 
-void Ledger::flush(std::vector<Row>& batch) {
-    if (batch.empty()) return;
-    try {
-        store_->insert(batch);
-        written_.fetch_add(batch.size(), std::memory_order_relaxed);
-        batch.clear();
-    } catch (const std::exception& e) {
-        failed_.fetch_add(1, std::memory_order_relaxed);
-        spdlog::error("ledger: writing {} rows to {} failed ({}); they stay queued", batch.size(), store_->describe(),
-                      e.what());
-    }
-}
-
 void Ledger::writer() {
-    std::vector<Row> batch;
+    if (spool_) {
+        spool_->adopt();
+        publish();
+    }
     std::unique_lock lock(mutex_);
     while (true) {
-        wake_.wait_for(lock, config_.flush_interval, [&] {
+        // While spooled rows can be replayed, the writer does not sleep between rounds.
+        wake_.wait_for(lock, replay_due() ? config::Duration::zero() : config_.flush_interval, [&] {
             return stopping_ || !tasks_.empty() || queue_.size() >= config_.batch_size;
         });
         auto tasks = std::move(tasks_);
         tasks_.clear();
-        // Rows not written last time go first; new ones join them up to the queue's bound.
-        if (batch.empty()) {
-            batch.swap(queue_);
-        } else {
-            const std::size_t room = config_.queue_size > batch.size() ? config_.queue_size - batch.size() : 0;
-            for (std::size_t i = 0; i < queue_.size(); ++i) {
-                if (i < room) {
-                    batch.push_back(std::move(queue_[i]));
-                } else {
-                    dropped_.fetch_add(1, std::memory_order_relaxed);
-                }
-            }
-            queue_.clear();
-        }
+        take_queue();
         const bool stopping = stopping_;
         lock.unlock();
         for (auto& task : tasks) task();
-        flush(batch);
+        write_held();
+        publish();
         if (stopping) {
-            if (!batch.empty()) flush(batch);  // one more try before giving up
-            if (!batch.empty()) {
-                spdlog::error("ledger: {} rows could not be written at shutdown", batch.size());
-                dropped_.fetch_add(batch.size(), std::memory_order_relaxed);
-            }
+            finish();
             lock.lock();
             if (queue_.empty() && tasks_.empty()) break;
             continue;
         }
+        replay();
+        publish();
         lock.lock();
     }
+    lock.unlock();
+    if (spool_) {
+        if (!spool_->empty()) {
+            spdlog::warn("ledger: {} rows stay in the spool in {}; the next start replays them", spool_->rows(),
+                         spool_->dir().string());
+        }
+        spool_->close();
+    }
+    publish();
+}
+
+// Under the lock: queued rows join those the database and the spool did not take last time, up
+// to the queue's bound.
+void Ledger::take_queue() {
+    if (held_.empty()) {
+        held_.swap(queue_);
+        held_rows_.store(held_.size());
+        return;
+    }
+    const std::size_t room = config_.queue_size > held_.size() ? config_.queue_size - held_.size() : 0;
+    const std::size_t kept = std::min(room, queue_.size());
+    std::move(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(kept), std::back_inserter(held_));
+    if (kept < queue_.size()) lose(queue_.size() - kept, "the queue is full; the database and the spool refuse rows");
+    queue_.clear();
+    held_rows_.store(held_.size());
+}
+
+// To the database; what it does not take to the spool; what neither takes stays held.
+void Ledger::write_held() {
+    if (held_.empty()) return;
+    for (Row& row : held_) {
+        if (row.uid.empty()) row.uid = fmt::format("{:016x}{:016x}", uid_prefix_, ++uid_sequence_);
+    }
+    // A backlog past half the queue: the database is slower than the traffic. Straight to the
+    // spool, which the database then drains at its own pace, so that the queue never fills.
+    const bool backlog = spool_ && held_.size() >= std::max(config_.batch_size, config_.queue_size / 2);
+    std::size_t done = !backlog && store_ready() ? insert(held_) : 0;
+    if (done < held_.size() && spool_) done += spool(std::span<const Row>(held_).subspan(done));
+    // A backlog the spool refused (full, or its disk failing): the database, slow as it may be.
+    if (backlog && done < held_.size() && store_ready()) done += insert(std::span<const Row>(held_).subspan(done));
+    held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(done));
+    held_rows_.store(held_.size());
+}
+
+// In batches, each its own transaction; returns how many rows were committed (the first ones).
+std::size_t Ledger::insert(std::span<const Row> rows) {
+    std::size_t done = 0;
+    while (done < rows.size()) {
+        const auto batch = rows.subspan(done, std::min(config_.batch_size, rows.size() - done));
+        if (!try_store(batch)) break;
+        done += batch.size();
+    }
+    return done;
+}
+
+bool Ledger::try_store(std::span<const Row> rows) {
+    try {
+        store_->insert(rows);
+    } catch (const std::exception& e) {
+        failed_.fetch_add(1, std::memory_order_relaxed);
+        // Tried again after a flush interval; until then rows go straight to the spool.
+        store_failing_ = true;
+        retry_at_ = Clock::now() + config_.flush_interval;
+        if (due(next_store_error_log_)) {
+            spdlog::error("ledger: writing {} rows to {} failed ({}); {}", rows.size(), store_->describe(), e.what(),
+                          spool_ ? "rows go to the spool until it takes them again" : "they stay queued");
+        }
+        return false;
+    }
+    written_.fetch_add(rows.size(), std::memory_order_relaxed);
+    if (store_failing_) {
+        store_failing_ = false;
+        next_store_error_log_ = {};
+        spdlog::info("ledger: {} takes rows again{}", store_->describe(),
+                     spool_ && !spool_->empty() ? fmt::format("; replaying {} spooled rows", spool_->rows()) : "");
+    }
+    return true;
+}
+
+// In batches, each one write and one fdatasync; returns how many rows were spooled (the first ones).
+std::size_t Ledger::spool(std::span<const Row> rows) {
+    std::size_t done = 0;
+    std::string why;
+    while (done < rows.size()) {
+        const auto batch = rows.subspan(done, std::min(config_.batch_size, rows.size() - done));
+        if (!spool_->append(batch, why)) {
+            if (due(next_spool_error_log_)) {
+                spdlog::error("ledger: cannot spool {} rows in {} ({}); they wait in memory, up to queue_size {}, "
+                              "and rows beyond are LOST",
+                              rows.size() - done, spool_->dir().string(), why, config_.queue_size);
+            }
+            break;
+        }
+        done += batch.size();
+    }
+    spooled_.fetch_add(done, std::memory_order_relaxed);
+    return done;
+}
+
+bool Ledger::replay_due() const { return spool_ && !spool_->empty() && store_ready(); }
+
+// Spooled rows to the database, oldest first, for about one flush interval: then the writer
+// looks at the queue and its tasks again.
+void Ledger::replay() {
+    const auto until = Clock::now() + config_.flush_interval;
+    while (replay_due()) {
+        const std::vector<Row> rows = spool_->next(config_.batch_size);
+        if (rows.empty() || !try_store(rows)) break;
+        spool_->done();
+        replayed_.fetch_add(rows.size(), std::memory_order_relaxed);
+        if (spool_->empty()) spdlog::info("ledger: the spool is replayed ({} rows since start)", replayed_.load());
+        if (Clock::now() >= until) break;
+    }
+    if (spool_) {
+        if (const std::size_t lost = spool_->take_lost()) lose(lost, "a spool file could not be read");
+    }
+}
+
+// At stop, after write_held(): held rows had neither the database nor the spool; one more try.
+void Ledger::finish() {
+    if (!held_.empty()) {
+        const std::size_t done = insert(held_);
+        held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(done));
+    }
+    if (!held_.empty()) {
+        next_loss_log_ = {};
+        lose(held_.size(), "they could not be written or spooled at shutdown");
+        held_.clear();
+    }
+    held_rows_.store(0);
+}
+
+void Ledger::lose(std::size_t rows, const char* why) {
+    lost_.fetch_add(rows, std::memory_order_relaxed);
+    if (!due(next_loss_log_)) return;
+    const std::uint64_t lost = lost_.load();
+    spdlog::error("ledger: {} rows LOST ({} since start): {}", lost - lost_logged_, lost, why);
+    lost_logged_ = lost;
+}
+
+void Ledger::publish() {
+    if (spool_) {
+        spool_rows_.store(spool_->rows());
+        spool_bytes_.store(spool_->bytes());
+    }
+    // Rows the queue refused (counted by record()) are told here, off the I/O threads.
+    if (lost_.load() > lost_logged_) lose(0, "the queue was full, or see the errors before");
 }
 
 asio::awaitable<std::exception_ptr> Ledger::run(std::function<void(Store&)> task) {

@@ -1,26 +1,33 @@
 // Stage "account", storage side: rows are queued by the I/O threads (a mutex and a vector push,
 // no system call) and written in batches by one writer thread, every `flush_interval` or sooner
-// when a batch fills. The queue is bounded: when it is full the gateway keeps serving and counts
-// the rows it could not keep. A failed batch stays queued and is tried again at the next flush.
-// stop() (SIGTERM) writes everything queued before returning, so a crash loses at most the rows
-// of the last flush interval. Work that needs the store from an I/O thread (admin key changes)
-// runs on the writer thread too, and the coroutine resumes when it is done.
+// when a batch fills. Rows the database cannot take (down, slow, failing) go to the spool, an
+// append-only file on local disk (ledger/spool.hpp), and the writer replays them, oldest first,
+// once the database takes rows again; each row carries a uid, so a row written twice (a replay
+// after a crash, or after a commit whose answer was lost) is kept once. The queue only bridges to
+// the spool: rows are lost only when the queue is full, or the spool is full or its disk fails,
+// and then counted and logged. stop() (SIGTERM) writes or spools everything queued; a spool left
+// non-empty is replayed by the next start. Work that needs the store from an I/O thread (admin
+// key changes) runs on the writer thread too, and the coroutine resumes when it is done.
 #pragma once
 
 #include <boost/asio.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "config/config.hpp"
 #include "ledger/row.hpp"
+#include "ledger/spool.hpp"
 #include "ledger/store.hpp"
 
 namespace switchyard::ledger {
@@ -28,22 +35,28 @@ namespace switchyard::ledger {
 namespace asio = boost::asio;
 
 struct Stats {
-    std::uint64_t written = 0;
-    std::uint64_t dropped = 0;        // refused because the queue was full
-    std::uint64_t failed_batches = 0; // write attempts that failed (their rows were kept)
-    std::size_t queued = 0;
+    std::uint64_t written = 0;         // rows committed to the database, replayed ones included
+    std::uint64_t spooled = 0;         // rows appended to the spool
+    std::uint64_t replayed = 0;        // spooled rows committed from the spool
+    std::uint64_t lost = 0;            // rows neither written nor kept: queue full, spool full, disk failed
+    std::uint64_t failed_batches = 0;  // database writes that failed (their rows were spooled or kept)
+    std::size_t queued = 0;            // rows in memory: waiting for the writer, or that the spool refused
+    std::size_t spool_rows = 0;        // in the spool, not yet replayed
+    std::uint64_t spool_bytes = 0;     // their bytes
 };
 
 class Ledger {
 public:
+    // Opens the spool directory when `config.spool_dir` names one; throws when it cannot be used.
     Ledger(const config::Ledger& config, std::unique_ptr<Store> store);
     ~Ledger();
     Ledger(const Ledger&) = delete;
     Ledger& operator=(const Ledger&) = delete;
 
     Store& store() { return *store_; }  // before start() or from tasks only
+    // Starts the writer; it first takes the spool files a previous run left, to replay them.
     void start();
-    // Writes what is queued, then stops the writer. Idempotent.
+    // Writes (or spools) what is queued, then stops the writer. Idempotent.
     void stop();
 
     void record(Row row);
@@ -54,20 +67,48 @@ public:
     asio::awaitable<std::exception_ptr> run(std::function<void(Store&)> task);
 
 private:
+    using Clock = std::chrono::steady_clock;
+
     void writer();
-    void flush(std::vector<Row>& batch);
+    void take_queue();
+    void write_held();
+    std::size_t insert(std::span<const Row> rows);
+    bool try_store(std::span<const Row> rows);
+    std::size_t spool(std::span<const Row> rows);
+    void replay();
+    bool replay_due() const;
+    bool store_ready() const { return !store_failing_ || Clock::now() >= retry_at_; }
+    void finish();
+    void lose(std::size_t rows, const char* why);
+    void publish();
 
     const config::Ledger& config_;
     std::unique_ptr<Store> store_;
+    std::unique_ptr<Spool> spool_;  // null: no spool directory
     std::mutex mutex_;
     std::condition_variable wake_;
     std::vector<Row> queue_;
     std::deque<std::function<void()>> tasks_;
     bool stopping_ = false;
     std::thread thread_;
+
+    // The writer thread's own.
+    std::vector<Row> held_;  // taken from the queue, neither written nor spooled yet
+    bool store_failing_ = false;
+    Clock::time_point retry_at_{};  // while failing, the database is tried again from then
+    std::uint64_t uid_prefix_ = 0;  // random per run; a row's uid is it and a sequence number
+    std::uint64_t uid_sequence_ = 0;
+    Clock::time_point next_store_error_log_{}, next_spool_error_log_{}, next_loss_log_{};
+    std::uint64_t lost_logged_ = 0;
+
     std::atomic<std::uint64_t> written_{0};
-    std::atomic<std::uint64_t> dropped_{0};
+    std::atomic<std::uint64_t> spooled_{0};
+    std::atomic<std::uint64_t> replayed_{0};
+    std::atomic<std::uint64_t> lost_{0};
     std::atomic<std::uint64_t> failed_{0};
+    std::atomic<std::size_t> held_rows_{0};
+    std::atomic<std::size_t> spool_rows_{0};
+    std::atomic<std::uint64_t> spool_bytes_{0};
 };
 
 }  // namespace switchyard::ledger

@@ -1,7 +1,8 @@
 // The PostgreSQL ledger store (libpq): one connection, used by the ledger's writer thread. Values
 // travel as text parameters, never inside the SQL. A lost connection makes the failing call throw
 // and the next call connect again, so a restarted server is picked up by the writer's next flush.
-// The URL's password never reaches a log line or an exception.
+// A row whose uid is already there is left out (a replay from the spool). The URL's password
+// never reaches a log line or an exception.
 #include <libpq-fe.h>
 
 #include <spdlog/spdlog.h>
@@ -24,7 +25,7 @@ namespace {
 
 // Held by the migrating gateway: several gateways starting together migrate once.
 constexpr std::int64_t kMigrationLock = 0x53776974636879;  // "Switchy"
-// Rows per INSERT statement: 22 parameters each, well under PostgreSQL's 65535.
+// Rows per INSERT statement: 24 parameters each, well under PostgreSQL's 65535.
 constexpr std::size_t kRowsPerStatement = 500;
 
 std::string percent_decode(std::string_view text) {
@@ -205,6 +206,7 @@ void add_row(Params& p, const Row& row) {
     p.add(std::int64_t{row.fallback});
     p.add(clean_text(row.error));
     p.add(row.overhead_ms);
+    p.add(clean_text(row.uid));
 }
 
 Row row_of(const Result& r, int at) {
@@ -233,6 +235,7 @@ Row row_of(const Result& r, int at) {
     row.fallback = r.integer(at, i++) != 0;
     row.error = r.text(at, i++);
     row.overhead_ms = r.real(at, i++);
+    row.uid = r.text(at, i++);
     return row;
 }
 
@@ -243,11 +246,12 @@ std::string insert_sql(std::size_t rows) {
         sql += r ? ",(" : "(";
         for (int c = 0; c < kRowColumnCount; ++c) {
             if (c) sql += ',';
-            sql += '$' + std::to_string(++n);
+            // The last column, uid: NULL when the row has none (it never clashes then).
+            sql += c + 1 < kRowColumnCount ? '$' + std::to_string(++n) : "NULLIF($" + std::to_string(++n) + ",'')";
         }
         sql += ')';
     }
-    return sql;
+    return sql + std::string(kOnConflict);
 }
 
 void ignore_notice(void*, const char* message) { spdlog::debug("ledger: postgres: {}", message); }

@@ -30,6 +30,11 @@ struct Row {
     int retries = 0;                 // attempts beyond the first
     bool fallback = false;           // served by a fallback model
     std::string error;               // why it failed, for the operator; empty on success
+    // The row's own id, given by the ledger's writer before the first write: unique, where the
+    // request id need not be (a caller may send the same x-request-id twice). A row written
+    // again (replayed from the spool after a write whose outcome was unknown, or after a crash)
+    // is kept once. Empty: none (rows written before schema version 3).
+    std::string uid;
 };
 
 }  // namespace switchyard::ledger

@@ -49,6 +49,12 @@ CREATE TABLE api_keys (
     R"sql(
 ALTER TABLE requests ADD COLUMN overhead_ms DOUBLE PRECISION NOT NULL DEFAULT -1;
 )sql",
+    // 3: each row's own id (Row::uid), unique, so that a row replayed from the spool is kept once.
+    // Rows written before have none (NULL, which a unique index lets repeat).
+    R"sql(
+ALTER TABLE requests ADD COLUMN uid TEXT;
+CREATE UNIQUE INDEX requests_uid ON requests (uid);
+)sql",
 };
 
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -57,7 +63,9 @@ inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 inline constexpr std::string_view kRowColumns =
     "ts_ms, request_id, key_name, labels, model, served_model, deployment, upstream, tier, local, status, stream, "
     "prompt_tokens, cached_tokens, completion_tokens, usage_estimated, cost_usd, ttft_ms, total_ms, retries, "
-    "fallback, error, overhead_ms";
-inline constexpr int kRowColumnCount = 23;
+    "fallback, error, overhead_ms, uid";
+inline constexpr int kRowColumnCount = 24;
+// What an INSERT of rows ends with: a row whose uid is already there is left out (a replay).
+inline constexpr std::string_view kOnConflict = " ON CONFLICT (uid) DO NOTHING";
 
 }  // namespace switchyard::ledger

@@ -1,6 +1,7 @@
 // The SQLite ledger store: one file in WAL mode (readers such as `switchyard cost` never block the
 // writer), synchronous=NORMAL (a power loss may lose the last transactions, a crash of the
-// gateway loses nothing that was committed), one transaction per batch.
+// gateway loses nothing that was committed), one transaction per batch; a row whose uid is
+// already there is left out (a replay from the spool).
 #include <sqlite3.h>
 
 #include <stdexcept>
@@ -109,9 +110,10 @@ public:
     void insert(std::span<const Row> rows) override {
         if (rows.empty()) return;
         if (!insert_) {
+            // The last column, uid: NULL when the row has none (it never clashes then).
             std::string sql = "INSERT INTO requests (" + std::string(kRowColumns) + ") VALUES (";
-            for (int i = 0; i < kRowColumnCount; ++i) sql += i ? ",?" : "?";
-            sql += ")";
+            for (int i = 0; i + 1 < kRowColumnCount; ++i) sql += "?,";
+            sql += "NULLIF(?,''))" + std::string(kOnConflict);
             insert_ = std::make_unique<Statement>(db_, sql);
         }
         exec("BEGIN");
@@ -142,6 +144,7 @@ public:
                 s.bind(++i, std::int64_t{row.fallback});
                 s.bind(++i, row.error);
                 s.bind(++i, row.overhead_ms);
+                s.bind(++i, row.uid);
                 s.step();
                 s.reset();
             }
@@ -196,6 +199,7 @@ public:
             row.fallback = q.integer(i++) != 0;
             row.error = q.text(i++);
             row.overhead_ms = q.real(i++);
+            row.uid = q.text(i++);
             visit(row);
         }
     }

@@ -313,14 +313,22 @@ void render_config(std::string& out, const Shared& shared, const Generation& gen
 
 void render_ledger(std::string& out, ledger::Ledger& ledger) {
     const auto stats = ledger.stats();
-    single(out, "switchyard_ledger_queued_rows", "gauge", "Ledger rows waiting to be written.",
-           static_cast<double>(stats.queued));
-    single(out, "switchyard_ledger_written_rows_total", "counter", "Ledger rows written.",
+    single(out, "switchyard_ledger_queued_rows", "gauge",
+           "Ledger rows in memory: waiting for the writer, or refused by the spool.", static_cast<double>(stats.queued));
+    single(out, "switchyard_ledger_written_rows_total", "counter", "Ledger rows written to the database (replayed ones too).",
            static_cast<double>(stats.written));
-    single(out, "switchyard_ledger_dropped_rows_total", "counter",
-           "Ledger rows dropped because the queue was full or the database stayed unreachable.",
-           static_cast<double>(stats.dropped));
-    single(out, "switchyard_ledger_failed_batches_total", "counter", "Ledger batches whose write failed (kept, retried).",
+    single(out, "switchyard_ledger_spooled_rows_total", "counter",
+           "Ledger rows the database did not take, appended to the spool file.", static_cast<double>(stats.spooled));
+    single(out, "switchyard_ledger_replayed_rows_total", "counter", "Spooled ledger rows written to the database.",
+           static_cast<double>(stats.replayed));
+    single(out, "switchyard_ledger_lost_rows_total", "counter",
+           "Ledger rows lost: the queue full, the spool full, or its disk failing.", static_cast<double>(stats.lost));
+    single(out, "switchyard_ledger_spool_rows", "gauge", "Ledger rows in the spool, not yet replayed.",
+           static_cast<double>(stats.spool_rows));
+    single(out, "switchyard_ledger_spool_bytes", "gauge", "Bytes of the ledger rows in the spool, not yet replayed.",
+           static_cast<double>(stats.spool_bytes));
+    single(out, "switchyard_ledger_failed_batches_total", "counter",
+           "Ledger batches whose write to the database failed (spooled, or kept and retried).",
            static_cast<double>(stats.failed_batches));
 }
 

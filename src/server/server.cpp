@@ -192,7 +192,8 @@ Shared::Shared(config::Gateway gateway, std::string path)
         for (const auto& spend : store.spend_since(limit::utc_day_start(now) * 1000LL, limit::utc_month_start(now) * 1000LL)) {
             if (auto key = keys.by_name(spend.key)) key->budget.load(spend.today_usd, spend.month_usd, now);
         }
-        spdlog::info("ledger: {} (schema version {})", store.describe(), store.schema_version());
+        spdlog::info("ledger: {} (schema version {}), spool in {} (at most {} bytes)", store.describe(),
+                     store.schema_version(), boot.ledger.spool_dir, boot.ledger.spool_max_bytes);
         ledger->start();
     }
     access_log = account::AccessLog::make(boot.access_log);
@@ -406,7 +407,8 @@ int Server::run() {
     if (shared_->ledger) {
         shared_->ledger->stop();  // writes every queued row
         const auto stats = shared_->ledger->stats();
-        spdlog::info("ledger: {} rows written, {} dropped", stats.written, stats.dropped);
+        spdlog::info("ledger: {} rows written, {} spooled, {} replayed, {} lost", stats.written, stats.spooled,
+                     stats.replayed, stats.lost);
     }
     if (shared_->access_log) shared_->access_log->flush();
     spdlog::info("stopped");

@@ -39,6 +39,7 @@ auth:
 ledger:
   url: )" + ledger_path + R"(
   flush_interval: 200ms
+  spool_dir: )" + temp_dir() + R"(/spool
 prices:
   models:
     cloud-model: {input: )" + std::to_string(kInputPrice) + ", output: " + std::to_string(kOutputPrice) + R"(}

@@ -64,7 +64,9 @@ models:
     deployments: [{upstream: cloud, model: cloud-model}]
 )";
     if (!options.ledger.empty()) {
-        yaml += "ledger:\n  url: " + options.ledger + "\n  flush_interval: " + options.ledger_flush + "\n";
+        // One spool directory for the instances, as on one host (each has a file of its own there).
+        yaml += "ledger:\n  url: " + options.ledger + "\n  flush_interval: " + options.ledger_flush +
+                "\n  spool_dir: " + temp_dir() + "/spool\n";
     }
     return yaml;
 }

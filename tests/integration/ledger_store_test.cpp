@@ -1,8 +1,9 @@
 // The ledger's stores against real databases: the same checks on a SQLite file and on a
 // PostgreSQL server of the test's own, then what only a server can do (go away and come back),
-// and the batched writer on both.
+// and the batched writer on both, with and without a spool.
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -246,6 +247,68 @@ TEST_P(LedgerStore, KeysAreSavedLoadedAndRevoked) {
     EXPECT_EQ(store_->load_keys().size(), 2u);
 }
 
+TEST_P(LedgerStore, ARowIsKeptOnceByItsUidButRequestIdsMayRepeat) {
+    std::vector<Row> rows;
+    for (int i = 0; i < 6; ++i) {
+        rows.push_back(sample_row(i, 1000 + i));
+        rows.back().uid = "uid-" + std::to_string(i);
+    }
+    store_->insert(rows);
+    // Written again (a replay), with a new row among them: only the new one is added.
+    Row fresh = sample_row(6, 2000);
+    fresh.uid = "uid-6";
+    rows.push_back(fresh);
+    store_->insert(rows);
+    // A caller that sent the same x-request-id twice: two requests, two rows.
+    Row again = sample_row(6, 3000);
+    again.uid = "uid-7";
+    store_->insert(std::vector<Row>{again});
+    // Rows without a uid (written by older gateways) are never taken for one another.
+    store_->insert(std::vector<Row>{sample_row(8, 4000), sample_row(8, 4000)});
+    const auto got = read_all(*store_);
+    ASSERT_EQ(got.size(), 10u);
+    for (int i = 0; i < 7; ++i) {
+        expect_same(got[static_cast<std::size_t>(i)], rows[static_cast<std::size_t>(i)]);
+        EXPECT_EQ(got[static_cast<std::size_t>(i)].uid, "uid-" + std::to_string(i));
+    }
+    EXPECT_EQ(got[7].request_id, "req-6");
+    EXPECT_EQ(got[7].uid, "uid-7");
+    EXPECT_EQ(got[8].uid, "");
+}
+
+TEST_P(LedgerStore, AVersion2LedgerMigratesAndKeepsItsRows) {
+    // A ledger as a gateway before row uids left it: the first two migrations, and two rows.
+    const std::string url = fresh_ledger_url(GetParam());
+    std::string sql;
+    for (int version = 0; version < 2; ++version) sql += std::string(ledger::kMigrations[version]);
+    sql.replace(sql.find("{{ID}}"), 6,
+                GetParam() == Backend::sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY");
+    sql += "CREATE TABLE switchyard_schema (version INTEGER NOT NULL); INSERT INTO switchyard_schema VALUES (2);"
+           "INSERT INTO requests (ts_ms, request_id, model, status) VALUES (1, 'old', 'm', 200), (2, 'old', 'm', 200);";
+    if (GetParam() == Backend::sqlite) {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(url.substr(7).c_str(), &db), SQLITE_OK);
+        EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+        sqlite3_close(db);
+    } else {
+        postgres().exec(url.substr(url.rfind('/') + 1), sql);
+    }
+    auto store = ledger::open_store(url);
+    EXPECT_EQ(store->schema_version(), 2);
+    store->migrate();
+    EXPECT_EQ(store->schema_version(), ledger::kSchemaVersion);
+    Row row = sample_row(3, 3);
+    row.uid = "uid-3";
+    store->insert(std::vector<Row>{row});
+    store->insert(std::vector<Row>{row});
+    const auto rows = read_all(*store);
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows[0].request_id, "old");
+    EXPECT_EQ(rows[0].uid, "");
+    EXPECT_EQ(rows[1].uid, "");
+    EXPECT_EQ(rows[2].uid, "uid-3");
+}
+
 TEST_P(LedgerStore, GatewaysStartingTogetherMigrateOnce) {
     // Many rounds: a race between readers of the version shows in some rounds only (a new
     // PostgreSQL database costs more than a new SQLite file).
@@ -405,7 +468,7 @@ TEST_P(LedgerWriter, RowsFromManyThreadsAreAllWritten) {
         writer.stop();
         const auto stats = writer.stats();
         EXPECT_EQ(stats.written, static_cast<std::uint64_t>(kThreads * kPerThread));
-        EXPECT_EQ(stats.dropped, 0u);
+        EXPECT_EQ(stats.lost, 0u);
         EXPECT_EQ(stats.queued, 0u);
     }
     auto store = ledger::open_store(config_.url);
@@ -436,12 +499,77 @@ TEST_P(LedgerWriterPostgres, RowsWaitForTheServerAndAreWrittenWhenItIsBack) {
     ASSERT_TRUE(eventually([&] { return writer.stats().written == 60; }, 5s)) << writer.stats().written;
     EXPECT_LT(Clock::now() - back, 10 * config_.flush_interval + 500ms);
     writer.stop();
-    EXPECT_EQ(writer.stats().dropped, 0u);
+    EXPECT_EQ(writer.stats().lost, 0u);
 
     auto store = ledger::open_store(config_.url);
     const auto rows = read_all(*store);
     ASSERT_EQ(rows.size(), 60u);
     for (int i = 0; i < 60; ++i) EXPECT_EQ(rows[static_cast<std::size_t>(i)].request_id, "req-" + std::to_string(i));
+}
+
+TEST_P(LedgerWriterPostgres, WithASpoolRowsGoToDiskAndComeBackInOrderOnce) {
+    config_.spool_dir = temp_dir() + "/spool-writer-" + std::to_string(++databases);
+    ledger::Ledger writer(config_, ledger::open_store(config_.url));
+    writer.store().migrate();
+    writer.start();
+    for (int i = 0; i < 10; ++i) writer.record(sample_row(i, 1000 + i));
+    ASSERT_TRUE(eventually([&] { return writer.stats().written == 10; }, 5s));
+
+    postgres().stop(SIGKILL);
+    for (int i = 10; i < 260; ++i) writer.record(sample_row(i, 1000 + i));
+    ASSERT_TRUE(eventually([&] { return writer.stats().spool_rows == 250; }, 5s)) << writer.stats().spool_rows;
+    EXPECT_EQ(writer.stats().spooled, 250u);
+    EXPECT_GT(writer.stats().spool_bytes, 250u * 100);
+    EXPECT_EQ(writer.stats().queued, 0u);
+
+    postgres().start();
+    ASSERT_TRUE(eventually([&] { return writer.stats().replayed == 250; }, 10s)) << writer.stats().replayed;
+    writer.stop();
+    const auto stats = writer.stats();
+    EXPECT_EQ(stats.written, 260u);
+    EXPECT_EQ(stats.lost, 0u);
+    EXPECT_EQ(stats.spool_rows, 0u);
+    EXPECT_EQ(stats.spool_bytes, 0u);
+
+    auto store = ledger::open_store(config_.url);
+    const auto rows = read_all(*store);
+    ASSERT_EQ(rows.size(), 260u);
+    std::set<std::string> uids;
+    for (int i = 0; i < 260; ++i) {
+        EXPECT_EQ(rows[static_cast<std::size_t>(i)].request_id, "req-" + std::to_string(i));
+        uids.insert(rows[static_cast<std::size_t>(i)].uid);
+    }
+    EXPECT_EQ(uids.size(), 260u);
+    EXPECT_FALSE(uids.contains(""));
+}
+
+TEST_P(LedgerWriterPostgres, AFullSpoolKeepsRowsInMemoryAndCountsWhatIsLost) {
+    config_.spool_dir = temp_dir() + "/spool-full-" + std::to_string(++databases);
+    config_.spool_max_bytes = 8 * 1024;  // some 25 rows
+    config_.queue_size = 40;
+    config_.batch_size = 10;
+    ledger::Ledger writer(config_, ledger::open_store(config_.url));
+    writer.store().migrate();
+    writer.start();
+    postgres().stop(SIGKILL);
+    for (int i = 0; i < 200; ++i) {
+        writer.record(sample_row(i, 1000 + i));
+        if (i % 10 == 9) std::this_thread::sleep_for(20ms);  // the writer takes each batch
+    }
+    ASSERT_TRUE(eventually([&] { return writer.stats().lost > 0 && writer.stats().queued == 40; }, 5s));
+    const auto down = writer.stats();
+    EXPECT_GT(down.spooled, 10u);
+    EXPECT_LE(down.spool_bytes, 8u * 1024);
+    EXPECT_EQ(down.spooled + down.queued + down.lost, 200u);
+
+    postgres().start();
+    ASSERT_TRUE(eventually([&] { return writer.stats().queued == 0 && writer.stats().spool_rows == 0; }, 10s));
+    writer.stop();
+    const auto stats = writer.stats();
+    EXPECT_EQ(stats.written + stats.lost, 200u);
+    EXPECT_EQ(stats.replayed, stats.spooled);
+    auto store = ledger::open_store(config_.url);
+    EXPECT_EQ(read_all(*store).size(), stats.written);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LedgerWriterPostgres, ::testing::Values(Backend::postgres), backend_name);

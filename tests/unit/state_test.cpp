@@ -1,5 +1,6 @@
-// The fleet's pure parts: the `state:` and `ledger:` configuration, Redis URLs and their redaction,
-// a limit's share per instance, the GCRA script's arguments and the parsing of its reply.
+// The fleet's pure parts: the `state:` and `ledger:` configuration (the spool's defaults too),
+// Redis URLs and their redaction, a limit's share per instance, the GCRA script's arguments and
+// the parsing of its reply.
 #include <gtest/gtest.h>
 
 #include "config/config.hpp"
@@ -64,6 +65,31 @@ TEST(StateConfig, MappingForm) {
     EXPECT_EQ(state.sync_interval, std::chrono::milliseconds(250));
     EXPECT_EQ(state.prefix, "prod");
     EXPECT_EQ(state.max_lease, 1u);
+}
+
+TEST(LedgerConfig, TheSpoolDefaultsBesideTheSqliteFileOrInTheStateDirectory) {
+    auto result = config::load_string(kBase + "ledger: postgres://switchyard@db/ledger\n", env());
+    ASSERT_TRUE(result.gateway);
+    EXPECT_EQ(result.gateway->ledger.spool_dir, "/var/lib/switchyard");
+    EXPECT_EQ(result.gateway->ledger.spool_max_bytes, std::size_t{1} << 30);
+    result = config::load_string(kBase + "ledger: /srv/data/ledger.db\n", env());
+    ASSERT_TRUE(result.gateway);
+    EXPECT_EQ(result.gateway->ledger.spool_dir, "/srv/data");
+    result = config::load_string(kBase + "ledger: sqlite:ledger.db\n", env());
+    ASSERT_TRUE(result.gateway);
+    EXPECT_EQ(result.gateway->ledger.spool_dir, ".");
+    result = config::load_string(kBase + "ledger: {url: /a/b.db, spool_dir: /fast/spool, spool_max_bytes: 64MiB}\n",
+                                 env());
+    ASSERT_TRUE(result.gateway);
+    EXPECT_EQ(result.gateway->ledger.spool_dir, "/fast/spool");
+    EXPECT_EQ(result.gateway->ledger.spool_max_bytes, std::size_t{64} << 20);
+    result = config::load_string(kBase + "ledger: {url: /a/b.db, spool_max_bytes: 1000}\n", env());
+    ASSERT_FALSE(result.gateway);
+    ASSERT_EQ(result.errors.size(), 1u);
+    EXPECT_NE(config::to_string(result.errors[0]).find("'spool_max_bytes' must be at least 1MiB"), std::string::npos);
+    result = config::load_string(kBase, env());  // no ledger: no spool
+    ASSERT_TRUE(result.gateway);
+    EXPECT_TRUE(result.gateway->ledger.spool_dir.empty());
 }
 
 TEST(Lease, SizeFollowsTheTightestLimit) {

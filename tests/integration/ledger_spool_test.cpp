@@ -1,0 +1,273 @@
+// The ledger's spool end to end: the real gateway under steady load while its database goes away
+// (a PostgreSQL server stopped, a SQLite file locked by another writer) and comes back. Every
+// answered request must have exactly one row afterwards, counted by request id; a gateway killed
+// with SIGKILL while rows wait in its spool leaves them to the next start, which replays them
+// once, even when a replayed file holds rows the database already has.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.hpp"
+#include "ledger/store.hpp"
+
+namespace switchyard::testing {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::string config(const Sim& sim, const std::string& ledger_url, const std::string& spool_dir) {
+    return R"(
+listeners: [{address: 127.0.0.1, port: 0}]
+server: {io_threads: 2, shutdown_grace: 5s}
+ledger:
+  url: )" + ledger_url + R"(
+  flush_interval: 100ms
+  batch_size: 50
+  spool_dir: )" + spool_dir + R"(
+upstreams:
+  - name: cloud
+    type: openai
+    base_url: )" + sim.url() + R"(/v1
+    health: {enabled: false}
+models:
+  - name: m
+    deployments: [{upstream: cloud}]
+)";
+}
+
+// Rows per request id in the ledger.
+std::map<std::string, int> rows_by_request(const std::string& url) {
+    auto store = ledger::open_store(url);
+    std::map<std::string, int> out;
+    store->each_row(0, INT64_MAX, [&](const ledger::Row& row) { ++out[row.request_id]; });
+    return out;
+}
+
+// Each id in `answered` has one row, and no other row is there.
+void expect_exactly_once(const std::string& url, const std::set<std::string>& answered) {
+    const auto rows = rows_by_request(url);
+    int doubled = 0, missing = 0, unknown = 0;
+    for (const auto& [id, count] : rows) {
+        if (count > 1) ++doubled;
+        if (!answered.contains(id)) ++unknown;
+    }
+    for (const auto& id : answered) missing += rows.contains(id) ? 0 : 1;
+    EXPECT_EQ(doubled, 0);
+    EXPECT_EQ(missing, 0);
+    EXPECT_EQ(unknown, 0);
+    EXPECT_EQ(rows.size(), answered.size());
+}
+
+// A ledger sample of the gateway's /metrics: "spooled_rows_total" for switchyard_ledger_spooled_rows_total.
+double ledger_metric(int port, const std::string& name) {
+    return find_metric(get(port, "/metrics").body, "switchyard_ledger_" + name + " ").value_or(-1);
+}
+
+template <typename Predicate>
+bool eventually(Predicate done, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (!done()) {
+        if (Clock::now() > deadline) return false;
+        std::this_thread::sleep_for(50ms);
+    }
+    return true;
+}
+
+// Callers sending requests with ids of their own until stopped; the ids answered are kept.
+class Load {
+public:
+    Load(int port, std::string prefix, int threads) {
+        for (int t = 0; t < threads; ++t) {
+            threads_.emplace_back([this, port, prefix, t] {
+                for (int i = 0; !stop_; ++i) {
+                    const std::string id = prefix + "-" + std::to_string(t) + "-" + std::to_string(i);
+                    Response r;
+                    try {
+                        r = post(port, "/v1/chat/completions", chat_body("m"), {{"x-request-id", id}});
+                    } catch (const std::exception&) {
+                        continue;  // not answered: no row is owed
+                    }
+                    if (r.status == 0) continue;
+                    std::lock_guard lock(mutex_);
+                    if (r.status == 200) answered_.insert(id);
+                    if (r.status != 200) ++failed_;
+                }
+            });
+        }
+    }
+    ~Load() { stop(); }
+    void stop() {
+        stop_ = true;
+        for (auto& thread : threads_) {
+            if (thread.joinable()) thread.join();
+        }
+    }
+    std::size_t count() {
+        std::lock_guard lock(mutex_);
+        return answered_.size();
+    }
+    const std::set<std::string>& answered() const { return answered_; }  // after stop()
+    int failed() const { return failed_; }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::mutex mutex_;
+    std::set<std::string> answered_;
+    int failed_ = 0;
+    std::vector<std::thread> threads_;
+};
+
+// Sends `n` requests one after the other; returns their ids.
+std::set<std::string> send(int port, const std::string& prefix, int n) {
+    std::set<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+        const std::string id = prefix + "-" + std::to_string(i);
+        const auto r = post(port, "/v1/chat/completions", chat_body("m"), {{"x-request-id", id}});
+        EXPECT_EQ(r.status, 200) << r.body;
+        ids.insert(id);
+    }
+    return ids;
+}
+
+// A path in the test's temp dir not used before (tests may be repeated in one process).
+std::string fresh_path(const std::string& name) {
+    static int made = 0;
+    return temp_dir() + "/" + name + "-" + std::to_string(++made);
+}
+
+std::vector<fs::path> spool_files(const std::string& dir) {
+    std::vector<fs::path> out;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        if (entry.path().extension() == ".spool") out.push_back(entry.path());
+    }
+    return out;
+}
+
+class LedgerSpool : public ::testing::Test {
+protected:
+    static Postgres& postgres() {
+        if (!postgres_) postgres_ = std::make_unique<Postgres>();
+        postgres_->start();  // again, if a failed test left it stopped
+        return *postgres_;
+    }
+    static void TearDownTestSuite() { postgres_.reset(); }
+
+private:
+    static inline std::unique_ptr<Postgres> postgres_;
+};
+
+TEST_F(LedgerSpool, APostgresOutageUnderLoadLosesAndDoublesNoRow) {
+    Postgres& pg = postgres();
+    pg.create_database("spool_outage");
+    const std::string url = pg.url("spool_outage");
+    const std::string spool = fresh_path("spool-outage");
+    Sim sim = start_sim({"--tokens", "3"});
+    auto gateway = start_gateway(config(sim, url, spool));
+
+    Load load(gateway.port, "outage", 4);
+    ASSERT_TRUE(eventually([&] { return ledger_metric(gateway.port, "written_rows_total") > 20; }, 10s));
+    pg.stop(SIGINT);  // clients are cut off; the server is away for a few seconds under load
+    const std::size_t before = load.count();
+    ASSERT_TRUE(eventually([&] { return ledger_metric(gateway.port, "spooled_rows_total") > 20; }, 10s));
+    std::this_thread::sleep_for(2s);
+    EXPECT_GT(load.count(), before + 50) << "the gateway kept serving";
+    EXPECT_GT(ledger_metric(gateway.port, "spool_bytes"), 0);
+    EXPECT_FALSE(spool_files(spool).empty());
+    pg.start();
+    std::this_thread::sleep_for(1s);  // load goes on while the spool is replayed
+    load.stop();
+    EXPECT_EQ(load.failed(), 0);
+
+    ASSERT_TRUE(eventually([&] { return ledger_metric(gateway.port, "spool_rows") == 0; }, 20s));
+    const std::string page = get(gateway.port, "/metrics").body;
+    const double spooled = metric(page, "switchyard_ledger_spooled_rows_total ");
+    EXPECT_GT(spooled, 0);
+    EXPECT_EQ(metric(page, "switchyard_ledger_replayed_rows_total "), spooled);
+    EXPECT_EQ(metric(page, "switchyard_ledger_lost_rows_total "), 0);
+    EXPECT_EQ(metric(page, "switchyard_ledger_spool_bytes "), 0);
+    ASSERT_EQ(gateway.process->stop(SIGTERM), 0);
+    expect_exactly_once(url, load.answered());
+    EXPECT_TRUE(spool_files(spool).empty()) << "an empty spool file is removed at stop";
+}
+
+TEST_F(LedgerSpool, ASpoolLeftBySigkillIsReplayedOnceByTheNextStart) {
+    Postgres& pg = postgres();
+    pg.create_database("spool_kill");
+    const std::string url = pg.url("spool_kill");
+    const std::string spool = fresh_path("spool-kill");
+    Sim sim = start_sim({"--tokens", "3"});
+    const std::string yaml = config(sim, url, spool);
+    auto first = start_gateway(yaml);
+    std::set<std::string> answered = send(first.port, "before", 20);
+    ASSERT_TRUE(eventually([&] { return ledger_metric(first.port, "written_rows_total") == 20; }, 10s));
+
+    pg.stop(SIGINT);
+    const auto during = send(first.port, "during", 120);
+    answered.insert(during.begin(), during.end());
+    ASSERT_TRUE(eventually([&] { return ledger_metric(first.port, "spool_rows") == 120; }, 10s));
+    auto files = spool_files(spool);
+    ASSERT_EQ(files.size(), 1u);
+    // A copy, as if a gateway had replayed the file and crashed before emptying it: its rows come
+    // again, and the database must keep each once.
+    fs::copy_file(files[0], fs::path(spool) / "ledger-0000000000000001-1-0.spool");
+    ASSERT_EQ(first.process->stop(SIGKILL), 128 + SIGKILL);
+
+    pg.start();
+    auto second = start_gateway(yaml);
+    ASSERT_TRUE(eventually([&] { return ledger_metric(second.port, "replayed_rows_total") == 240; }, 20s))
+        << ledger_metric(second.port, "replayed_rows_total");
+    EXPECT_EQ(ledger_metric(second.port, "spool_rows"), 0);
+    EXPECT_EQ(ledger_metric(second.port, "lost_rows_total"), 0);
+    EXPECT_TRUE(spool_files(spool).empty()) << "replayed files are removed";
+    const auto after = send(second.port, "after", 10);
+    answered.insert(after.begin(), after.end());
+    ASSERT_EQ(second.process->stop(SIGTERM), 0);
+    expect_exactly_once(url, answered);
+}
+
+TEST_F(LedgerSpool, ALockedSqliteFileIsWaitedOutThroughTheSpool) {
+    const std::string path = fresh_path("spool-locked") + ".db";
+    const std::string spool = fresh_path("spool-sqlite");
+    Sim sim = start_sim({"--tokens", "3"});
+    auto gateway = start_gateway(config(sim, path, spool));
+    std::set<std::string> answered = send(gateway.port, "before", 10);
+    ASSERT_TRUE(eventually([&] { return ledger_metric(gateway.port, "written_rows_total") == 10; }, 10s));
+
+    // Another writer holds the database: the gateway's writes wait out SQLite's busy timeout, fail,
+    // and the rows go to the spool.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+    {
+        Load load(gateway.port, "locked", 2);
+        ASSERT_TRUE(eventually([&] { return ledger_metric(gateway.port, "spooled_rows_total") > 0; }, 15s));
+        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+        sqlite3_close(db);
+        std::this_thread::sleep_for(500ms);
+        load.stop();
+        answered.insert(load.answered().begin(), load.answered().end());
+    }
+    ASSERT_TRUE(eventually([&] { return ledger_metric(gateway.port, "spool_rows") == 0; }, 20s));
+    const std::string page = get(gateway.port, "/metrics").body;
+    EXPECT_EQ(metric(page, "switchyard_ledger_replayed_rows_total "),
+              metric(page, "switchyard_ledger_spooled_rows_total "));
+    EXPECT_EQ(metric(page, "switchyard_ledger_lost_rows_total "), 0);
+    ASSERT_EQ(gateway.process->stop(SIGTERM), 0);
+    expect_exactly_once(path, answered);
+}
+
+}  // namespace
+}  // namespace switchyard::testing
