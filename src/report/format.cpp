@@ -161,10 +161,6 @@ std::string json_group(const Group& g) {
         plain(g.spend_usd));
 }
 
-std::string share_text(const std::optional<double>& share) {
-    return share ? fmt::format("{:.1f}%", *share * 100) : "-";
-}
-
 std::string payback_month_text(const OptionYears& o) {
     if (o.payback_month) return format_count(*o.payback_month);
     return o.total.purchase_usd > 0 ? "never" : "-";
