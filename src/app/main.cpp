@@ -105,6 +105,8 @@ void add_cost_options(CLI::App& cmd, report::CostOptions& o) {
         ->check(CLI::NonNegativeNumber);
     cmd.add_option("--ops-usd-per-month", o.ops_usd_per_month, "Hosting, maintenance and people per machine a month")
         ->check(CLI::NonNegativeNumber);
+    cmd.add_option("--years", o.years, "Years of the years table (default: the machines' lifetime)")
+        ->check(CLI::Range(1, 50));
 }
 
 }  // namespace

@@ -131,7 +131,11 @@ int run_scenario(const CostOptions& o) {
     report.mode = "scenario";
     report.source = o.scenario_path;
     report.comparison = compare(scenario, *cloud);
+    const int years = o.years > 0 ? o.years : scenario_years(scenario);
+    report.years = years_view(report.comparison, years);
     if (needs_catalog) report.inputs.push_back({"price catalog", std::nullopt, prices});
+    report.inputs.push_back({"years", static_cast<double>(years),
+                             o.years > 0 ? "flag" : scenario.years > 0 ? "scenario" : "longest owned lifetime"});
     return write_report(o, report, "");
 }
 
@@ -332,6 +336,17 @@ void add_ledger_inputs(CostReport& report, const CostOptions& o, const Period& p
     }
 }
 
+// The hybrid as recorded, with the payback of its machines' purchase against the reference.
+Option recorded_hybrid(const Usage& usage, const std::map<std::string, Hardware>& local_hardware,
+                       double reference_monthly_usd) {
+    Option recorded = hybrid_option(usage, local_hardware);
+    if (recorded.purchase_usd > 0) {
+        recorded.payback_months = payback_months(recorded.purchase_usd, reference_monthly_usd,
+                                                 recorded.running_monthly_usd + recorded.cloud_monthly_usd);
+    }
+    return recorded;
+}
+
 int run_ledger(const CostOptions& o) {
     const auto loaded = config::load_file(o.config_path);
     if (!loaded.gateway) {
@@ -380,8 +395,12 @@ int run_ledger(const CostOptions& o) {
         owned.push_back(machine);
     }
     report.comparison = compare(workload, {{all_cloud, *cloud_price}}, {}, owned, utilization, all_cloud);
-    add_option(report.comparison, hybrid_option(*usage, local_hardware));
+    add_option(report.comparison, recorded_hybrid(*usage, local_hardware, report.comparison.reference_monthly_usd));
     add_ledger_inputs(report, o, *period, prices, cloud, throughput, utilization, local);
+    // The years table spans the local machine's lifetime (the cost model's default 36 months without one).
+    const int years = o.years > 0 ? o.years : years_of(local.hardware ? local.hardware->lifetime_months : 36);
+    report.years = years_view(report.comparison, years);
+    report.inputs.push_back({"years", static_cast<double>(years), o.years > 0 ? "flag" : "local machine lifetime"});
     report.usage = std::move(*usage);
     return write_report(o, report, only);
 }

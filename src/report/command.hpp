@@ -24,6 +24,7 @@ struct CostOptions {
     double power_watts = -1;
     double electricity_usd_per_kwh = -1;
     double ops_usd_per_month = -1;
+    int years = 0;  // the years table's horizon; 0: the machines' lifetime (scenario: `years`)
 };
 
 // Tokens per second per machine when neither the flag nor the ledger says.

@@ -319,11 +319,13 @@ Comparison compare(const Workload& workload, const std::vector<CloudModel>& clou
             out.reference_usd_per_token = (0.75 * ref->price.input + 0.25 * ref->price.output) / 1e6;
         }
     }
+    out.reference_monthly_usd = ref_monthly;
     for (const auto& cloud : clouds) {
         Option o;
         o.name = cloud.name;
         o.kind = "cloud";
         o.monthly_usd = cost_of(cloud.price, workload);
+        o.cloud_monthly_usd = o.monthly_usd;
         out.options.push_back(std::move(o));
     }
     auto machine_option = [&](Option& o, double tokens_per_second, double machine_monthly) {
@@ -345,7 +347,10 @@ Comparison compare(const Workload& workload, const std::vector<CloudModel>& clou
         o.name = rental.name;
         o.kind = "rental";
         machine_option(o, rental.tokens_per_second, rental.monthly_usd());
-        if (o.machines) o.note = fmt::format("per machine: ${:.2f}/h around the clock", rental.usd_per_hour);
+        if (o.machines) {
+            o.note = fmt::format("per machine: ${:.2f}/h around the clock", rental.usd_per_hour);
+            o.running_monthly_usd = o.monthly_usd;
+        }
         out.options.push_back(std::move(o));
     }
     for (const auto& hardware : owned) {
@@ -357,6 +362,7 @@ Comparison compare(const Workload& workload, const std::vector<CloudModel>& clou
             o.note = fmt::format("per machine: hardware ${:.2f} + power ${:.2f} + ops ${:.2f}",
                                  hardware.amortization_monthly(), hardware.power_monthly(), hardware.ops_usd_per_month);
             o.purchase_usd = *o.machines * hardware.hardware_usd;
+            o.running_monthly_usd = *o.machines * hardware.running_monthly();
             if (ref) o.payback_months = payback_months(o.purchase_usd, ref_monthly, *o.machines * hardware.running_monthly());
         }
         out.options.push_back(std::move(o));
@@ -377,20 +383,134 @@ Option hybrid_option(const Usage& usage, const std::map<std::string, Hardware>& 
     for (const auto& upstream : usage.local_upstreams) {
         if (const auto it = local_hardware.find(upstream.name); it != local_hardware.end()) {
             local += it->second.monthly_usd();
+            o.running_monthly_usd += it->second.running_monthly();
+            o.purchase_usd += it->second.hardware_usd;
             machines += 1;
         } else {
+            // No cost model: what its rows cost is all there is to go on, counted as running cost.
             local += upstream.spend_usd * scale;
+            o.running_monthly_usd += upstream.spend_usd * scale;
         }
     }
     o.monthly_usd = cloud + local;
+    o.cloud_monthly_usd = cloud;
     if (machines > 0) o.machines = machines;
     o.note = fmt::format("cloud ${:.2f} + local ${:.2f}", cloud, local);
+    // The share of the tokens local engines actually served (rows marked local against the rest).
+    if (const auto total = usage.total.tokens.total(); total > 0) {
+        o.local_share = static_cast<double>(usage.local.tokens.total()) / static_cast<double>(total);
+        o.note += fmt::format("; local served {:.1f}% of the tokens", *o.local_share * 100);
+    }
     return o;
 }
 
 void add_option(Comparison& comparison, Option option) {
     comparison.options.push_back(std::move(option));
     sort_options(comparison.options);
+}
+
+HybridMachine hybrid_machine(const Hardware& hardware) {
+    return {hardware.name, hardware.monthly_usd(), hardware.running_monthly(), hardware.hardware_usd,
+            hardware.tokens_per_second};
+}
+
+HybridMachine hybrid_machine(const Rental& rental) {
+    return {rental.name, rental.monthly_usd(), rental.monthly_usd(), 0, rental.tokens_per_second};
+}
+
+Option hybrid_plan_option(const HybridPlan& plan, const Workload& workload, double utilization,
+                          double reference_monthly_usd) {
+    Option o;
+    o.name = plan.name;
+    o.kind = "hybrid";
+    o.overflow = plan.overflow.name;
+    o.machine_monthly_usd = plan.machine.monthly_usd;
+    const double capacity = plan.machine.tokens_per_second * kSecondsPerMonth * utilization;
+    o.capacity_tokens_per_month = capacity;
+    const double total = workload.total();
+    double share = 0;
+    if (plan.local_share) {
+        share = std::clamp(*plan.local_share, 0.0, 1.0);
+        o.machines = machines_needed(share * total, plan.machine.tokens_per_second, utilization);
+    } else {
+        o.machines = std::max(0.0, plan.machines.value_or(0));
+        share = total > 0 ? std::min(1.0, *o.machines * capacity / total) : 0;
+    }
+    if (!o.machines) {
+        o.note = "no throughput (tokens_per_second) given";
+        return o;
+    }
+    const Workload overflow{workload.input * (1 - share), workload.cached * (1 - share), workload.output * (1 - share)};
+    o.local_share = share;
+    o.cloud_monthly_usd = cost_of(plan.overflow.price, overflow);
+    o.running_monthly_usd = *o.machines * plan.machine.running_monthly_usd;
+    o.monthly_usd = *o.machines * plan.machine.monthly_usd + o.cloud_monthly_usd;
+    o.purchase_usd = *o.machines * plan.machine.hardware_usd;
+    if (o.purchase_usd > 0) {
+        o.payback_months =
+            payback_months(o.purchase_usd, reference_monthly_usd, o.running_monthly_usd + o.cloud_monthly_usd);
+    }
+    o.note = fmt::format("{:g} x {} (${:.2f}) for {:.1f}% + {:.1f}% at {} (${:.2f})", *o.machines, plan.machine.name,
+                         plan.machine.monthly_usd, share * 100, (1 - share) * 100, plan.overflow.name,
+                         o.cloud_monthly_usd);
+    return o;
+}
+
+int years_of(double lifetime_months) {
+    if (!(lifetime_months > 0)) return 1;
+    // 36.0000001 months is three years: floating error must not add a year.
+    return std::max(1, static_cast<int>(std::ceil(lifetime_months / 12 - 1e-9)));
+}
+
+namespace {
+
+OptionYears option_years(const Option& o, double reference_monthly_usd, int years) {
+    OptionYears out;
+    out.name = o.name;
+    out.kind = o.kind;
+    const double avoided = 12 * (reference_monthly_usd - o.cloud_monthly_usd);
+    const double running = 12 * o.running_monthly_usd;
+    double cumulative = 0;
+    for (int year = 1; year <= years; ++year) {
+        YearCost y;
+        y.year = year;
+        y.purchase_usd = year == 1 ? o.purchase_usd : 0;
+        y.running_usd = running;
+        y.cloud_avoided_usd = avoided;
+        y.saving_usd = avoided - running - y.purchase_usd;
+        cumulative += y.saving_usd;
+        y.cumulative_saving_usd = cumulative;
+        out.total.purchase_usd += y.purchase_usd;
+        out.total.running_usd += y.running_usd;
+        out.total.cloud_avoided_usd += y.cloud_avoided_usd;
+        out.total.saving_usd += y.saving_usd;
+        out.years.push_back(y);
+    }
+    out.total.cumulative_saving_usd = cumulative;
+    if (o.purchase_usd > 0) {
+        if (const auto months = payback_months(o.purchase_usd, reference_monthly_usd,
+                                               o.running_monthly_usd + o.cloud_monthly_usd)) {
+            // Paid back during month ceil(months); 7.0000001 is month 7.
+            double month = *months;
+            if (const double r = std::round(month); std::abs(month - r) < 1e-9 * std::max(1.0, r)) month = r;
+            out.payback_month = std::max(1.0, std::ceil(month));
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+YearsView years_view(const Comparison& comparison, int years) {
+    YearsView out;
+    out.years = std::max(1, years);
+    out.reference = comparison.reference;
+    if (comparison.reference.empty()) return out;
+    for (const auto& o : comparison.options) {
+        if (o.name == comparison.reference || !priced(o)) continue;
+        out.options.push_back(option_years(o, comparison.reference_monthly_usd, out.years));
+    }
+    return out;
 }
 
 }  // namespace switchyard::report

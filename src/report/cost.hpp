@@ -199,6 +199,12 @@ struct Option {
     std::optional<double> break_even_tokens_per_month;  // rental and owned, against the reference
     std::optional<double> payback_months;               // owned, against the reference
     std::string note;               // why a number is missing, or what it is made of
+    // The monthly cost split for the years view: what is still paid per token, and what the
+    // machines cost to keep (power and operations, or rent), purchase excluded.
+    double cloud_monthly_usd = 0;
+    double running_monthly_usd = 0;
+    std::optional<double> local_share;  // hybrid: share of the tokens served by the machines
+    std::string overflow;               // hybrid: the cloud model the rest goes to
     std::optional<double> usd_per_million(double tokens) const;
 };
 
@@ -207,6 +213,7 @@ struct Comparison {
     double utilization = 0.5;
     std::string reference;             // the cloud model break-even is measured against
     double reference_usd_per_token = 0;
+    double reference_monthly_usd = 0;  // the month's tokens at the reference's prices
     std::vector<Option> options;       // cheapest first; options that cannot be costed last
 };
 // Prices the workload on each option. `reference` names one of `clouds` (empty: the first).
@@ -220,5 +227,56 @@ Comparison compare(const Workload& workload, const std::vector<CloudModel>& clou
 Option hybrid_option(const Usage& usage, const std::map<std::string, Hardware>& local_hardware);
 // Adds `option` to a comparison, keeping it sorted.
 void add_option(Comparison& comparison, Option option);
+
+// One kind of machine a hybrid runs, owned or rented: what it costs and what it serves.
+struct HybridMachine {
+    std::string name;
+    double monthly_usd = 0;          // one machine, purchase amortized (owned) or rent
+    double running_monthly_usd = 0;  // one machine, purchase excluded
+    double hardware_usd = 0;         // purchase price of one machine (0 when rented)
+    double tokens_per_second = 0;
+};
+HybridMachine hybrid_machine(const Hardware& hardware);
+HybridMachine hybrid_machine(const Rental& rental);
+
+// A planned hybrid: machines carrying a share of the month's tokens, or as many tokens as a
+// number of machines can carry at the utilization, the rest priced at a cloud model.
+struct HybridPlan {
+    std::string name;
+    HybridMachine machine;
+    CloudModel overflow;
+    std::optional<double> local_share;  // 0 to 1; machines are sized for it
+    std::optional<double> machines;     // else: this many machines, filled up to their capacity
+};
+// The plan priced: machines x machine monthly + the overflow's tokens at the overflow's prices;
+// payback of the purchase against `reference_monthly_usd`.
+Option hybrid_plan_option(const HybridPlan& plan, const Workload& workload, double utilization,
+                          double reference_monthly_usd);
+
+// One year of an option against the reference (all cloud): cash, not amortized.
+struct YearCost {
+    int year = 0;
+    double purchase_usd = 0;       // year 1: the machines bought
+    double running_usd = 0;        // power and operations, or rent
+    double cloud_avoided_usd = 0;  // the reference's bill minus what the option still pays per token
+    double saving_usd = 0;         // cloud avoided - running - purchase
+    double cumulative_saving_usd = 0;
+};
+struct OptionYears {
+    std::string name;
+    std::string kind;
+    std::vector<YearCost> years;
+    YearCost total;                      // year 0: the sums over the horizon
+    std::optional<double> payback_month; // the month the purchase is paid back in; nullopt: never or nothing bought
+};
+struct YearsView {
+    int years = 0;
+    std::string reference;
+    std::vector<OptionYears> options;  // every priced option but the reference, in the comparison's order
+};
+// Years of each option at the month's volume, against the comparison's reference.
+YearsView years_view(const Comparison& comparison, int years);
+// Years spanned by a machine life: ceil(months / 12), at least 1.
+int years_of(double lifetime_months);
 
 }  // namespace switchyard::report

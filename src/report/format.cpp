@@ -161,6 +161,70 @@ std::string json_group(const Group& g) {
         plain(g.spend_usd));
 }
 
+std::string payback_month_text(const OptionYears& o) {
+    if (o.payback_month) return format_count(*o.payback_month);
+    return o.total.purchase_usd > 0 ? "never" : "-";
+}
+
+std::vector<std::string> year_cells(const OptionYears& o, const YearCost& y, const std::string& year) {
+    return {o.name,
+            year,
+            format_usd(y.purchase_usd),
+            format_usd(y.running_usd),
+            format_usd(y.cloud_avoided_usd),
+            format_usd(y.saving_usd),
+            format_usd(y.cumulative_saving_usd),
+            year == "total" ? payback_month_text(o) : ""};
+}
+
+void print_years(std::ostream& out, const YearsView& view) {
+    if (view.options.empty()) return;
+    out << fmt::format("\nOver {} year{} against {}: purchase in year 1, cash as spent (not amortized)\n", view.years,
+                       view.years == 1 ? "" : "s", view.reference);
+    TextTable table({"option", "year", "purchase", "running", "cloud avoided", "saving", "cumulative",
+                     "payback month"});
+    for (const auto& o : view.options) {
+        for (const auto& y : o.years) table.add(year_cells(o, y, std::to_string(y.year)));
+        table.add(year_cells(o, o.total, "total"));
+    }
+    table.print(out, 2);
+}
+
+void csv_years(std::string& out, const YearsView& view) {
+    out += "\n# years\n";
+    out += csv_line({"option", "kind", "year", "purchase_usd", "running_usd", "cloud_avoided_usd", "saving_usd",
+                     "cumulative_saving_usd", "payback_month"});
+    for (const auto& o : view.options) {
+        for (const auto& y : o.years) {
+            out += csv_line({o.name, o.kind, std::to_string(y.year), plain(y.purchase_usd), plain(y.running_usd),
+                             plain(y.cloud_avoided_usd), plain(y.saving_usd), plain(y.cumulative_saving_usd),
+                             o.payback_month ? plain(*o.payback_month) : ""});
+        }
+    }
+}
+
+std::string json_year(const YearCost& y) {
+    return fmt::format(
+        "{{\"year\": {}, \"purchase_usd\": {}, \"running_usd\": {}, \"cloud_avoided_usd\": {}, \"saving_usd\": {}, "
+        "\"cumulative_saving_usd\": {}}}",
+        y.year, plain(y.purchase_usd), plain(y.running_usd), plain(y.cloud_avoided_usd), plain(y.saving_usd),
+        plain(y.cumulative_saving_usd));
+}
+
+std::string json_years(const YearsView& view) {
+    std::string out = fmt::format("  \"years\": {{\"years\": {}, \"reference\": {}, \"options\": [", view.years,
+                                  view.reference.empty() ? "null" : json_string(view.reference));
+    for (std::size_t i = 0; i < view.options.size(); ++i) {
+        const OptionYears& o = view.options[i];
+        out += fmt::format("{}\n    {{\"name\": {}, \"kind\": {}, \"payback_month\": {}, \"total\": {}, \"years\": [",
+                           i ? "," : "", json_string(o.name), json_string(o.kind), json_optional(o.payback_month),
+                           json_year(o.total));
+        for (std::size_t j = 0; j < o.years.size(); ++j) out += (j ? ",\n      " : "\n      ") + json_year(o.years[j]);
+        out += "]}";
+    }
+    return out + (view.options.empty() ? "]},\n" : "\n  ]},\n");
+}
+
 std::string input_text(const Input& input) {
     if (!input.number) return input.text;
     std::string value = std::abs(*input.number) >= 1000 ? format_count(*input.number) : fmt::format("{:g}", *input.number);
@@ -272,7 +336,8 @@ void print_table(std::ostream& out, const CostReport& report) {
                        (machine && !o.machines) ? "-" : format_usd(o.monthly_usd),
                        per_million ? format_usd(*per_million) : "-",
                        machine && o.machines ? tokens_text(o.break_even_tokens_per_month) : "-",
-                       o.kind == "owned" && o.machines ? months_text(o.payback_months) : "-", option_note(o)});
+                       (o.kind == "owned" || o.purchase_usd > 0) && o.machines ? months_text(o.payback_months) : "-",
+                       option_note(o)});
         }
         table.print(out, 2);
     }
@@ -280,6 +345,7 @@ void print_table(std::ostream& out, const CostReport& report) {
         out << fmt::format("Break-even and payback against {} ({} per million tokens at this mix).\n",
                            cmp.reference, format_usd(cmp.reference_usd_per_token * 1e6));
     }
+    print_years(out, report.years);
     if (!report.inputs.empty()) {
         out << "\nInputs\n";
         Table table({"input", "value"});
@@ -320,17 +386,20 @@ std::string to_csv(const CostReport& report, const std::string& only) {
     out += "# monthly\n";
     out += csv_line({"option", "kind", "machines", "monthly_usd", "usd_per_million_tokens", "machine_monthly_usd",
                      "capacity_tokens_per_month", "purchase_usd", "break_even_tokens_per_month", "payback_months",
-                     "note"});
+                     "note", "local_share", "overflow_model", "overflow_usd"});
     for (const auto& o : cmp.options) {
         const bool machine = o.kind == "rental" || o.kind == "owned";
         const auto per_million = o.usd_per_million(cmp.workload.total());
         out += csv_line({o.name, o.kind, o.machines ? plain(*o.machines) : "",
                          (machine && !o.machines) ? "" : plain(o.monthly_usd), per_million ? plain(*per_million) : "",
                          machine ? plain(o.machine_monthly_usd) : "", machine ? plain(o.capacity_tokens_per_month) : "",
-                         o.kind == "owned" ? plain(o.purchase_usd) : "",
+                         o.kind == "owned" || o.kind == "hybrid" ? plain(o.purchase_usd) : "",
                          o.break_even_tokens_per_month ? plain(*o.break_even_tokens_per_month) : "",
-                         o.payback_months ? plain(*o.payback_months) : "", o.note});
+                         o.payback_months ? plain(*o.payback_months) : "", o.note,
+                         o.local_share ? plain(*o.local_share) : "", o.overflow,
+                         o.overflow.empty() ? "" : plain(o.cloud_monthly_usd)});
     }
+    if (!report.years.options.empty()) csv_years(out, report.years);
     out += "\n# inputs\n";
     out += csv_line({"input", "value", "note"});
     out += csv_line({"tokens_per_month_input", plain(cmp.workload.input), ""});
@@ -391,14 +460,20 @@ std::string to_json(const CostReport& report) {
         out += fmt::format(
             "{}\n      {{\"name\": {}, \"kind\": {}, \"monthly_usd\": {}, \"usd_per_million\": {}, \"machines\": {}, "
             "\"machine_monthly_usd\": {}, \"capacity_tokens_per_month\": {}, \"purchase_usd\": {}, "
-            "\"break_even_tokens_per_month\": {}, \"payback_months\": {}, \"note\": {}}}",
+            "\"break_even_tokens_per_month\": {}, \"payback_months\": {}, \"note\": {}, \"local_share\": {}, "
+            "\"overflow_model\": {}, \"overflow_usd\": {}}}",
             i ? "," : "", json_string(o.name), json_string(o.kind),
             (machine && !o.machines) ? "null" : plain(o.monthly_usd), json_optional(o.usd_per_million(cmp.workload.total())),
             json_optional(o.machines), machine ? plain(o.machine_monthly_usd) : "null",
-            machine ? plain(o.capacity_tokens_per_month) : "null", o.kind == "owned" ? plain(o.purchase_usd) : "null",
-            json_optional(o.break_even_tokens_per_month), json_optional(o.payback_months), json_string(o.note));
+            machine ? plain(o.capacity_tokens_per_month) : "null",
+            o.kind == "owned" || o.kind == "hybrid" ? plain(o.purchase_usd) : "null",
+            json_optional(o.break_even_tokens_per_month), json_optional(o.payback_months), json_string(o.note),
+            json_optional(o.local_share), o.overflow.empty() ? "null" : json_string(o.overflow),
+            o.overflow.empty() ? "null" : plain(o.cloud_monthly_usd));
     }
-    out += "\n    ]\n  },\n  \"inputs\": {";
+    out += "\n    ]\n  },\n";
+    if (!report.years.options.empty()) out += json_years(report.years);
+    out += "  \"inputs\": {";
     for (std::size_t i = 0; i < report.inputs.size(); ++i) {
         const Input& input = report.inputs[i];
         out += fmt::format("{}\n    {}: {{\"value\": {}, \"note\": {}}}", i ? "," : "", json_string(input.name),

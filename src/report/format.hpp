@@ -25,6 +25,7 @@ struct CostReport {
     std::optional<Usage> usage;            // ledger mode
     std::vector<Repriced> repricing;       // ledger mode
     Comparison comparison;
+    YearsView years;                       // empty options: no years table
     std::vector<Input> inputs;
 };
 

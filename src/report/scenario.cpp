@@ -101,11 +101,17 @@ public:
             return out;
         }
         if (!expect_map(root, "the top level",
-                        {"tokens_per_month", "utilization", "cloud", "rental", "owned", "reference", "prices"})) {
+                        {"tokens_per_month", "utilization", "cloud", "rental", "owned", "hybrid", "reference",
+                         "prices", "years"})) {
             return out;
         }
         tokens(root["tokens_per_month"], out.workload);
         number(root, "utilization", out.utilization, 0.01, 1, false);
+        double years = 0;
+        if (number(root, "years", years, 1, 50, false)) {
+            if (years != std::floor(years)) error(root["years"], "'years' must be a whole number of years");
+            out.years = static_cast<int>(years);
+        }
         if (const YAML::Node node = root["reference"]) {
             if (node.IsScalar()) {
                 out.reference = node.Scalar();
@@ -124,6 +130,7 @@ public:
         cloud(root["cloud"], out, names);
         rental(root["rental"], out, names);
         owned(root["owned"], out, names);
+        hybrid(root["hybrid"], out, names);
         if (out.cloud.empty() && out.rental.empty() && out.owned.empty()) {
             error(root, "nothing to compare: give at least one of 'cloud', 'rental' or 'owned'");
         }
@@ -216,6 +223,51 @@ private:
             out.owned.push_back(std::move(h));
         });
     }
+
+    void hybrid(const YAML::Node& node, Scenario& out, std::set<std::string>& names) {
+        list(node, "hybrid", [&](const YAML::Node& item) {
+            if (!expect_map(item, "a hybrid option", {"name", "machine", "local_share", "machines", "overflow"})) return;
+            HybridChoice h;
+            if (!name(item, h.name, names)) return;
+            h.machine = text(item, "machine");
+            h.overflow = text(item, "overflow");
+            if (!item["machine"]) {
+                error(item, "missing 'machine' (the name of an 'owned' or 'rental' option)");
+            } else if (!machine_named(out, h.machine)) {
+                error(item["machine"], "'machine' must name an 'owned' or 'rental' option, got '" + h.machine + "'");
+            }
+            if (!h.overflow.empty() && std::none_of(out.cloud.begin(), out.cloud.end(),
+                                                    [&](const CloudChoice& c) { return c.name == h.overflow; })) {
+                error(item["overflow"], "'overflow' must name one of the 'cloud' models, got '" + h.overflow + "'");
+            }
+            if (h.overflow.empty() && out.cloud.empty()) error(item, "a hybrid needs a 'cloud' model for its overflow");
+            double value = 0;
+            if (number(item, "local_share", value, 0, 1, false)) h.local_share = value;
+            if (number(item, "machines", value, 0, 1e6, false)) {
+                if (value != std::floor(value)) error(item["machines"], "'machines' must be a whole number");
+                h.machines = value;
+            }
+            if (h.local_share.has_value() == h.machines.has_value()) {
+                error(item, "a hybrid option needs exactly one of 'local_share' and 'machines'");
+            }
+            out.hybrid.push_back(std::move(h));
+        });
+    }
+
+    std::string text(const YAML::Node& map, const char* key) {
+        const YAML::Node node = map[key];
+        if (!node) return "";
+        if (!node.IsScalar()) {
+            error(node, std::string("'") + key + "' must be a name");
+            return "";
+        }
+        return node.Scalar();
+    }
+
+    static bool machine_named(const Scenario& s, const std::string& name) {
+        return std::any_of(s.owned.begin(), s.owned.end(), [&](const Hardware& h) { return h.name == name; }) ||
+               std::any_of(s.rental.begin(), s.rental.end(), [&](const Rental& r) { return r.name == name; });
+    }
 };
 
 }  // namespace
@@ -273,8 +325,51 @@ std::optional<std::vector<CloudModel>> resolve_cloud(const Scenario& scenario, c
     return out;
 }
 
+namespace {
+
+// The plan of a parsed hybrid choice: its machine and its overflow model looked up by name.
+std::optional<HybridPlan> plan_of(const HybridChoice& choice, const Scenario& scenario,
+                                  const std::vector<CloudModel>& cloud, const std::string& reference) {
+    HybridPlan plan;
+    plan.name = choice.name;
+    plan.local_share = choice.local_share;
+    plan.machines = choice.machines;
+    bool found = false;
+    for (const auto& h : scenario.owned) {
+        if (h.name != choice.machine) continue;
+        plan.machine = hybrid_machine(h);
+        found = true;
+    }
+    for (const auto& r : scenario.rental) {
+        if (r.name != choice.machine) continue;
+        plan.machine = hybrid_machine(r);
+        found = true;
+    }
+    const std::string& overflow = choice.overflow.empty() ? reference : choice.overflow;
+    const auto model = std::find_if(cloud.begin(), cloud.end(), [&](const CloudModel& c) { return c.name == overflow; });
+    if (!found || model == cloud.end()) return std::nullopt;
+    plan.overflow = *model;
+    return plan;
+}
+
+}  // namespace
+
 Comparison compare(const Scenario& scenario, const std::vector<CloudModel>& cloud) {
-    return compare(scenario.workload, cloud, scenario.rental, scenario.owned, scenario.utilization, scenario.reference);
+    Comparison out =
+        compare(scenario.workload, cloud, scenario.rental, scenario.owned, scenario.utilization, scenario.reference);
+    for (const auto& choice : scenario.hybrid) {
+        if (const auto plan = plan_of(choice, scenario, cloud, out.reference)) {
+            add_option(out, hybrid_plan_option(*plan, scenario.workload, scenario.utilization, out.reference_monthly_usd));
+        }
+    }
+    return out;
+}
+
+int scenario_years(const Scenario& scenario) {
+    if (scenario.years > 0) return scenario.years;
+    double months = 0;
+    for (const auto& h : scenario.owned) months = std::max(months, h.lifetime_months);
+    return years_of(months > 0 ? months : 36);
 }
 
 }  // namespace switchyard::report

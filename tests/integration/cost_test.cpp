@@ -305,5 +305,63 @@ TEST(Cost, ScenarioFromTheExample) {
     EXPECT_NE(run.log.find("line 3, column 5: model 'nope-model'"), std::string::npos) << run.log;
 }
 
+TEST(Cost, LedgerHybridShareAndYears) {
+    const std::string config = write_ledger_and_config();
+    auto run = run_cost({"--config", config, "--from", "2026-10-01", "--to", "2026-10-30", "--format", "json"});
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    ASSERT_EQ(parser.parse(run.output).get(root), simdjson::SUCCESS) << run.output;
+    // Local rows carried 3M + 1M + 1M tokens, the cloud row 1.1M (the failed one none).
+    auto hybrid = named(root["monthly"]["options"], "hybrid (as recorded)");
+    EXPECT_NEAR(number(hybrid["local_share"]), 5.0 / 6.1, 1e-8);  // 8 decimals in JSON
+    EXPECT_NEAR(number(hybrid["purchase_usd"]), 3600, 1e-9);
+    // Three years: the box's 36 months.
+    auto years = root["years"];
+    EXPECT_EQ(number(years["years"]), 3);
+    EXPECT_EQ(years["reference"].get_string().value(), "all cloud (test-cloud)");
+    const double scale = 30.4375 / 30;
+    auto recorded = named(years["options"], "hybrid (as recorded)");
+    auto first = recorded["years"].at(0);
+    EXPECT_NEAR(number(first["purchase_usd"]), 3600, 1e-9);
+    EXPECT_NEAR(number(first["running_usd"]), 12 * 123.05, 1e-9);
+    // The cloud bill avoided: all of it at test-cloud, less the cloud rows' own spend.
+    EXPECT_NEAR(number(first["cloud_avoided_usd"]), 12 * (9.25 - 1.25) * scale, 1e-6);
+    EXPECT_TRUE(recorded["payback_month"].is_null());  // running the box costs more than it avoids
+    EXPECT_EQ(recorded["years"].get_array().size(), 3u);
+
+    run = run_cost({"--config", config, "--from", "2026-10-01", "--to", "2026-10-30", "--format", "csv", "--years", "2"});
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_NE(run.output.find("\n# years\noption,kind,year,"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("\nhybrid (as recorded),hybrid,2,0,"), std::string::npos) << run.output;
+    EXPECT_EQ(run.output.find("\nhybrid (as recorded),hybrid,3,"), std::string::npos) << run.output;
+    run = run_cost({"--config", config, "--years", "0"});
+    EXPECT_NE(run.exit_code, 0);
+}
+
+TEST(Cost, ScenarioHybridExample) {
+    const std::string example = std::string(SWITCHYARD_SOURCE_DIR) + "/examples/cost-hybrid.yaml";
+    auto run = run_cost({"--scenario", example, "--format", "json"});
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    ASSERT_EQ(parser.parse(run.output).get(root), simdjson::SUCCESS) << run.output;
+    auto options = root["monthly"]["options"];
+    // docs/cost.md's worked examples.
+    EXPECT_NEAR(number(named(options, "box-70")["monthly_usd"]), 824.10, 1e-6);
+    EXPECT_NEAR(number(named(options, "one-box")["monthly_usd"]), 792.7275, 1e-6);
+    EXPECT_NEAR(number(named(options, "one-box")["local_share"]), 0.547875, 1e-9);
+    EXPECT_EQ(named(options, "one-box-deepseek")["overflow_model"].get_string().value(), "deepseek-like");
+    auto box = named(root["years"]["options"], "box");
+    EXPECT_EQ(number(box["payback_month"]), 8);
+    EXPECT_NEAR(number(box["total"]["saving_usd"]), 29300.40, 1e-6);
+    EXPECT_EQ(number(named(root["years"]["options"], "one-box")["payback_month"]), 7);
+
+    run = run_cost({"--scenario", example});
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_NE(run.output.find("Over 3 years against gpt-4.1-mini"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("$29,300.40"), std::string::npos) << run.output;
+}
+
 }  // namespace
 }  // namespace switchyard::testing

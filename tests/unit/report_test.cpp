@@ -265,6 +265,203 @@ TEST(CostModel, HybridAsRecorded) {
     EXPECT_EQ(o.machines.value_or(-1), 1.0);
 }
 
+// docs/cost.md's worked example: 2.4B tokens a month (2.0B prompt, 0.6B of them cached, 0.4B
+// completion) against gpt-4.1-mini's prices; a $3,600 box at 1,000 tokens/s, 50 % busy.
+const Workload kWorkedMonth{2e9, 6e8, 4e8};
+const CloudModel kMini{"gpt-4.1-mini", {0.40, 0.10, 1.60, "d", "s"}};
+const Hardware kBox{"box", 3600, 36, 500, 0.20, 50, 1000};
+
+TEST(CostHybrid, SizedByShareOrByMachines) {
+    // 70 % local: 1.68B tokens need ceil(1.68B / 1.3149B) = 2 boxes; 30 % of $1,260 at gpt-4.1-mini.
+    HybridPlan plan{"box-70", hybrid_machine(kBox), kMini, 0.7, std::nullopt};
+    Option o = hybrid_plan_option(plan, kWorkedMonth, 0.5, 1260);
+    EXPECT_EQ(o.kind, "hybrid");
+    EXPECT_EQ(o.machines.value_or(-1), 2.0);
+    EXPECT_NEAR(o.cloud_monthly_usd, 378, 1e-9);
+    EXPECT_NEAR(o.monthly_usd, 2 * 223.05 + 378, 1e-9);  // $824.10
+    EXPECT_NEAR(o.purchase_usd, 7200, 1e-9);
+    EXPECT_NEAR(o.running_monthly_usd, 246.10, 1e-9);
+    ASSERT_TRUE(o.payback_months);
+    EXPECT_NEAR(*o.payback_months, 7200 / 635.90, 1e-9);  // 11.3 months
+    EXPECT_NEAR(o.local_share.value_or(-1), 0.7, 1e-12);
+    EXPECT_EQ(o.overflow, "gpt-4.1-mini");
+
+    // One box filled up: 1.3149B of 2.4B tokens (54.79 %) local, the rest, $569.68, to the cloud.
+    plan = {"one-box", hybrid_machine(kBox), kMini, std::nullopt, 1.0};
+    o = hybrid_plan_option(plan, kWorkedMonth, 0.5, 1260);
+    EXPECT_EQ(o.machines.value_or(-1), 1.0);
+    EXPECT_NEAR(o.local_share.value_or(-1), 1'314'900'000.0 / 2.4e9, 1e-12);
+    EXPECT_NEAR(o.cloud_monthly_usd, 569.6775, 1e-6);
+    EXPECT_NEAR(o.monthly_usd, 792.7275, 1e-6);
+    EXPECT_NEAR(*o.payback_months, 3600 / 567.2725, 1e-9);  // 6.3 months
+
+    // Enough machines for everything: nothing overflows. A rented machine buys nothing: no payback.
+    plan = {"rented", hybrid_machine(Rental{"h100", 2.5, 2500}), kMini, 0.5, std::nullopt};
+    o = hybrid_plan_option(plan, kWorkedMonth, 0.5, 1260);
+    EXPECT_EQ(o.machines.value_or(-1), 1.0);
+    EXPECT_NEAR(o.monthly_usd, 2.5 * 730.5 + 630, 1e-9);
+    EXPECT_EQ(o.purchase_usd, 0);
+    EXPECT_FALSE(o.payback_months);
+    plan = {"many", hybrid_machine(kBox), kMini, std::nullopt, 3.0};
+    o = hybrid_plan_option(plan, kWorkedMonth, 0.5, 1260);
+    EXPECT_NEAR(o.local_share.value_or(-1), 1.0, 1e-12);
+    EXPECT_NEAR(o.cloud_monthly_usd, 0, 1e-9);
+}
+
+TEST(CostYears, WorkedExampleAllLocalAndHybrid) {
+    Comparison c = compare(kWorkedMonth, {kMini}, {}, {kBox}, 0.5, "");
+    EXPECT_NEAR(c.reference_monthly_usd, 1260, 1e-9);
+    add_option(c, hybrid_plan_option({"one-box", hybrid_machine(kBox), kMini, std::nullopt, 1.0}, kWorkedMonth, 0.5,
+                                     c.reference_monthly_usd));
+    const YearsView v = years_view(c, years_of(kBox.lifetime_months));
+    EXPECT_EQ(v.years, 3);
+    EXPECT_EQ(v.reference, "gpt-4.1-mini");
+    ASSERT_EQ(v.options.size(), 2u);  // the reference itself is not listed
+    const OptionYears& box = v.options[0];
+    EXPECT_EQ(box.name, "box");
+    ASSERT_EQ(box.years.size(), 3u);
+    // Two boxes: $7,200 in year 1; $246.10 a month to run; $1,260 a month of cloud bill avoided.
+    EXPECT_NEAR(box.years[0].purchase_usd, 7200, 1e-9);
+    EXPECT_NEAR(box.years[0].running_usd, 2953.20, 1e-9);
+    EXPECT_NEAR(box.years[0].cloud_avoided_usd, 15120, 1e-9);
+    EXPECT_NEAR(box.years[0].saving_usd, 4966.80, 1e-9);
+    EXPECT_NEAR(box.years[1].purchase_usd, 0, 1e-9);
+    EXPECT_NEAR(box.years[1].saving_usd, 12166.80, 1e-9);
+    EXPECT_NEAR(box.years[1].cumulative_saving_usd, 17133.60, 1e-9);
+    EXPECT_NEAR(box.years[2].cumulative_saving_usd, 29300.40, 1e-9);
+    EXPECT_NEAR(box.total.running_usd, 8859.60, 1e-9);
+    EXPECT_NEAR(box.total.cloud_avoided_usd, 45360, 1e-9);
+    EXPECT_NEAR(box.total.saving_usd, 29300.40, 1e-9);
+    // The same as 36 months of the monthly table: (1,260 - 446.10) x 36.
+    EXPECT_NEAR(box.total.saving_usd, (1260 - 446.10) * 36, 1e-9);
+    EXPECT_EQ(box.payback_month.value_or(-1), 8.0);  // 7,200 / 1,013.90 = 7.1 months: paid back in month 8
+
+    const OptionYears& hybrid = v.options[1];
+    EXPECT_EQ(hybrid.name, "one-box");
+    EXPECT_NEAR(hybrid.years[0].purchase_usd, 3600, 1e-9);
+    EXPECT_NEAR(hybrid.years[0].running_usd, 1476.60, 1e-9);
+    EXPECT_NEAR(hybrid.years[0].cloud_avoided_usd, 8283.87, 1e-6);  // 12 x (1,260 - 569.6775)
+    EXPECT_NEAR(hybrid.years[0].saving_usd, 3207.27, 1e-6);
+    EXPECT_NEAR(hybrid.years[2].cumulative_saving_usd, 16821.81, 1e-6);
+    EXPECT_EQ(hybrid.payback_month.value_or(-1), 7.0);  // 3,600 / 567.2725 = 6.3 months
+
+    EXPECT_EQ(years_of(36), 3);
+    EXPECT_EQ(years_of(48), 4);
+    EXPECT_EQ(years_of(40), 4);
+    EXPECT_EQ(years_of(6), 1);
+    EXPECT_EQ(years_view(c, 1).options[0].years.size(), 1u);
+}
+
+// The field report's "$378,000 a year saved" moving 50M tokens a month from an $8/M model to a
+// $0.42/M one: 50 x (8 - 0.42) = $379 a month, $4,548 a year.
+TEST(CostYears, FieldReportSavingCorrected) {
+    const Workload month{40e6, 0, 10e6};
+    const Comparison c = compare(month, {{"premium", {8, 8, 8, "d", "s"}}, {"cheap", {0.42, 0.42, 0.42, "d", "s"}}}, {},
+                                 {}, 0.5, "premium");
+    EXPECT_NEAR(c.reference_monthly_usd, 400, 1e-9);
+    const YearsView v = years_view(c, 2);
+    ASSERT_EQ(v.options.size(), 1u);
+    const OptionYears& cheap = v.options[0];
+    EXPECT_EQ(cheap.name, "cheap");
+    EXPECT_NEAR(cheap.years[0].cloud_avoided_usd, 4548, 1e-9);
+    EXPECT_NEAR(cheap.years[0].saving_usd, 4548, 1e-9);
+    EXPECT_NEAR(cheap.years[1].cumulative_saving_usd, 9096, 1e-9);
+    EXPECT_NEAR(378'000 / cheap.years[0].saving_usd, 83.1, 0.05);  // the report's figure is 83 times too high
+    EXPECT_FALSE(cheap.payback_month);  // nothing bought, nothing to pay back
+}
+
+TEST(CostHybrid, RecordedShareFromTheLedger) {
+    Aggregator aggregator({0, kMsPerDay}, {{Dimension::Kind::tier, {}}});
+    for (const auto& r : sample_rows()) aggregator.add(r);
+    const Usage u = aggregator.finish();
+    // Local rows: 300 + 100 and 1,000 + 200 tokens; the cloud rows: 100 + 50 and 10 + 5.
+    Option o = hybrid_option(u, {{"box", kBox}});
+    EXPECT_NEAR(o.local_share.value_or(-1), 1600.0 / 1765.0, 1e-12);
+    EXPECT_NE(o.note.find("local served 90.7% of the tokens"), std::string::npos) << o.note;
+    EXPECT_NEAR(o.purchase_usd, 3600, 1e-9);
+    EXPECT_NEAR(o.running_monthly_usd, 123.05, 1e-9);
+    EXPECT_NEAR(o.cloud_monthly_usd, 0.375 * kDaysPerMonth, 1e-9);  // the cloud rows' spend, a day scaled
+    // No cost model for the local upstream: its recorded spend, scaled, is its running cost.
+    o = hybrid_option(u, {});
+    EXPECT_NEAR(o.running_monthly_usd, 1.5 * kDaysPerMonth, 1e-9);
+    EXPECT_EQ(o.purchase_usd, 0);
+    EXPECT_FALSE(hybrid_option(Usage{}, {}).local_share);  // no tokens: no share
+}
+
+TEST(CostScenario, ParsesHybridAndYears) {
+    const auto result = parse_scenario(R"(
+tokens_per_month: {input: 2B, output: 400M, cached_share: 0.3}
+years: 5
+cloud:
+  - {name: mini, input: 0.40, cached_input: 0.10, output: 1.60}
+  - {name: cheap, input: 0.1, output: 0.1}
+owned:
+  - {name: box, hardware_usd: 3600, power_watts: 500, electricity_usd_per_kwh: 0.20, ops_usd_per_month: 50,
+     tokens_per_second: 1000}
+rental:
+  - {name: h100, usd_per_hour: 2.5, tokens_per_second: 2500}
+hybrid:
+  - {name: box-70, machine: box, local_share: 0.7}
+  - {name: one-box, machine: box, machines: 1, overflow: cheap}
+  - {name: rented-half, machine: h100, local_share: 0.5, overflow: mini}
+)");
+    ASSERT_TRUE(result.scenario) << (result.errors.empty() ? "" : result.errors[0]);
+    const Scenario& s = *result.scenario;
+    EXPECT_EQ(s.years, 5);
+    EXPECT_EQ(scenario_years(s), 5);
+    ASSERT_EQ(s.hybrid.size(), 3u);
+    EXPECT_EQ(s.hybrid[0].machine, "box");
+    EXPECT_DOUBLE_EQ(s.hybrid[0].local_share.value_or(-1), 0.7);
+    EXPECT_TRUE(s.hybrid[0].overflow.empty());
+    EXPECT_DOUBLE_EQ(s.hybrid[1].machines.value_or(-1), 1);
+    pricing::Catalog catalog;
+    std::vector<std::string> errors;
+    const auto cloud = resolve_cloud(s, catalog, errors);
+    ASSERT_TRUE(cloud);
+    const Comparison c = compare(s, *cloud);
+    EXPECT_EQ(c.options.size(), 7u);
+    auto option = [&](const std::string& name) {
+        for (const auto& o : c.options) {
+            if (o.name == name) return o;
+        }
+        ADD_FAILURE() << "no option " << name;
+        return Option{};
+    };
+    EXPECT_NEAR(option("box-70").monthly_usd, 824.10, 1e-9);  // the overflow at the reference, mini
+    EXPECT_EQ(option("one-box").overflow, "cheap");
+    EXPECT_NEAR(option("rented-half").monthly_usd, 2.5 * 730.5 + 630, 1e-9);
+    EXPECT_EQ(years_view(c, scenario_years(s)).options.front().years.size(), 5u);
+
+    // Without `years`, the longest owned lifetime: 36 months by default, 3 years.
+    EXPECT_EQ(scenario_years(*parse_scenario("tokens_per_month: {input: 1, output: 1}\ncloud: [a]\n").scenario), 3);
+}
+
+TEST(CostScenario, HybridErrors) {
+    const auto result = parse_scenario(R"(tokens_per_month: {input: 1M, output: 1M}
+cloud: [{name: a, input: 1, output: 1}]
+owned: [{name: box, hardware_usd: 1, tokens_per_second: 1}]
+hybrid:
+  - {name: h1, machine: bx, local_share: 0.5}
+  - {name: h2, machine: box, local_share: 0.5, machines: 1}
+  - {name: h3, machine: box, machines: 1.5, overflow: b}
+  - {name: h4, machine: box, local_share: 1.5}
+years: 0
+)");
+    ASSERT_FALSE(result.scenario);
+    auto has = [&](const std::string& text) {
+        for (const auto& e : result.errors) {
+            if (e.find(text) != std::string::npos) return true;
+        }
+        return false;
+    };
+    EXPECT_TRUE(has("line 5, column 25: 'machine' must name an 'owned' or 'rental' option, got 'bx'")) << result.errors[0];
+    EXPECT_TRUE(has("line 6, column 5: a hybrid option needs exactly one of 'local_share' and 'machines'"));
+    EXPECT_TRUE(has("'machines' must be a whole number"));
+    EXPECT_TRUE(has("'overflow' must name one of the 'cloud' models, got 'b'"));
+    EXPECT_TRUE(has("'local_share' must be a number from 0 to 1"));
+    EXPECT_TRUE(has("line 9, column 8: 'years' must be a number from 1 to 50"));
+}
+
 TEST(CostScenario, Parses) {
     const auto result = parse_scenario(R"(
 tokens_per_month: {input: 2B, output: 500M, cached_share: 0.25}
@@ -445,6 +642,45 @@ TEST(CostFormat, Json) {
     EXPECT_EQ(options.size(), 3u);
     EXPECT_EQ(root["monthly"]["reference"].get_string().value(), "all cloud (gpt-4o-mini)");
     EXPECT_DOUBLE_EQ(root["inputs"]["utilization"]["value"].get_double().value(), 0.5);
+}
+
+TEST(CostFormat, HybridAndYears) {
+    CostReport report;
+    report.mode = "scenario";
+    report.comparison = compare(kWorkedMonth, {kMini}, {}, {kBox}, 0.5, "");
+    add_option(report.comparison, hybrid_plan_option({"one-box", hybrid_machine(kBox), kMini, std::nullopt, 1.0},
+                                                     kWorkedMonth, 0.5, report.comparison.reference_monthly_usd));
+    report.years = years_view(report.comparison, 3);
+
+    std::ostringstream table;
+    print_table(table, report);
+    const std::string text = table.str();
+    EXPECT_NE(text.find("Over 3 years against gpt-4.1-mini"), std::string::npos) << text;
+    EXPECT_NE(text.find("$29,300.40"), std::string::npos) << text;
+    EXPECT_NE(text.find("1 x box ($223.05) for 54.8% + 45.2% at gpt-4.1-mini ($569.68)"), std::string::npos) << text;
+
+    const std::string csv = to_csv(report);
+    EXPECT_NE(csv.find("\n# years\noption,kind,year,purchase_usd,running_usd,cloud_avoided_usd,saving_usd,"
+                       "cumulative_saving_usd,payback_month\nbox,owned,1,7200,2953.2,15120,4966.8,4966.8,8\n"),
+              std::string::npos)
+        << csv;
+    EXPECT_NE(csv.find(",0.547875,gpt-4.1-mini,569.6775\n"), std::string::npos) << csv;
+
+    const std::string json = to_json(report);
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    ASSERT_EQ(parser.parse(json).get(root), simdjson::SUCCESS) << json;
+    EXPECT_EQ(root["years"]["years"].get_int64().value(), 3);
+    auto box = root["years"]["options"].at(0);
+    EXPECT_EQ(box["name"].get_string().value(), "box");
+    EXPECT_EQ(box["payback_month"].get_int64().value(), 8);
+    EXPECT_NEAR(box["total"]["saving_usd"].get_double().value(), 29300.4, 1e-9);
+    EXPECT_EQ(box["years"].get_array().size(), 3u);
+    auto hybrid = root["monthly"]["options"].at(1);
+    EXPECT_EQ(hybrid["name"].get_string().value(), "one-box");
+    EXPECT_NEAR(hybrid["local_share"].get_double().value(), 0.547875, 1e-12);
+    EXPECT_EQ(hybrid["overflow_model"].get_string().value(), "gpt-4.1-mini");
+    EXPECT_NEAR(hybrid["purchase_usd"].get_double().value(), 3600, 1e-9);
 }
 
 }  // namespace
