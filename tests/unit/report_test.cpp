@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "report/cost.hpp"
@@ -12,6 +13,12 @@
 
 namespace switchyard::report {
 namespace {
+
+// One of a scenario's errors contains `text`.
+bool has_error(const std::vector<std::string>& errors, const std::string& text) {
+    return std::any_of(errors.begin(), errors.end(),
+                       [&](const std::string& e) { return e.find(text) != std::string::npos; });
+}
 
 ledger::Row row(std::int64_t ts, std::string key, std::string labels, std::string model, std::string deployment,
                 int tier, std::int64_t prompt, std::int64_t cached, std::int64_t completion, double cost) {
@@ -448,12 +455,7 @@ hybrid:
 years: 0
 )");
     ASSERT_FALSE(result.scenario);
-    auto has = [&](const std::string& text) {
-        for (const auto& e : result.errors) {
-            if (e.find(text) != std::string::npos) return true;
-        }
-        return false;
-    };
+    const auto has = [&](const std::string& text) { return has_error(result.errors, text); };
     EXPECT_TRUE(has("line 5, column 25: 'machine' must name an 'owned' or 'rental' option, got 'bx'")) << result.errors[0];
     EXPECT_TRUE(has("line 6, column 5: a hybrid option needs exactly one of 'local_share' and 'machines'"));
     EXPECT_TRUE(has("'machines' must be a whole number"));
@@ -517,12 +519,7 @@ colud: []
 reference: zzz
 )");
     ASSERT_FALSE(result.scenario);
-    auto has = [&](const std::string& text) {
-        for (const auto& e : result.errors) {
-            if (e.find(text) != std::string::npos) return true;
-        }
-        return false;
-    };
+    const auto has = [&](const std::string& text) { return has_error(result.errors, text); };
     EXPECT_TRUE(has("line 2, column 10: 'input' must be a number")) << result.errors[0];
     EXPECT_TRUE(has("line 5, column 15: unknown key 'inptu' in a cloud model; did you mean 'input'?"));
     EXPECT_TRUE(has("line 7, column 5: missing 'tokens_per_second'"));
