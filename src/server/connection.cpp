@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <boost/beast/http.hpp>
 
 #include "account/account.hpp"
@@ -264,7 +265,10 @@ private:
     RequestId request_id_;       // the current request's
     std::string extra_headers_;  // x-ratelimit-* lines for the current response
     std::string capture_;        // a non-streaming body kept to read its usage
-    std::array<char, 16 * 1024> relay_{};
+    // The body relay buffer, made for the connection's first forwarded request: a connection that
+    // only waits (idle keep-alive, a flood of sockets that say nothing) does not hold it.
+    static constexpr std::size_t kRelaySize = 16 * 1024;
+    std::unique_ptr<char[]> relay_;
     wire::HeadArena head_arena_;  // the current request's head and its upstream response's
     std::optional<wire::RequestParser> parser_;  // the current request's (its head is in head_arena_)
     wire::GatewayHeaders named_;                 // what the gateway reads of its head, once it is read
@@ -701,7 +705,8 @@ admit::Context ClientConnection::admit_context(const Generation& generation, con
 
 forward::CallerSide ClientConnection::caller_side(account::Trace& trace, forward::UsageSink* usage_sink,
                                                  forward::AnswerSink* answer_sink) {
-    return {socket_,        head_,      relay_,     limits().request_read_timeout,
+    if (!relay_) relay_ = std::make_unique_for_overwrite<char[]>(kRelaySize);
+    return {socket_,        head_,      std::span<char>(relay_.get(), kRelaySize), limits().request_read_timeout,
             write_deadline_, watch_,    capture_,   trace.completion(),
             trace.content_limit(), usage_sink, head_arena_, scratch_,
             worker_.json,   answer_sink};
