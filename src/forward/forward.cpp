@@ -1058,13 +1058,9 @@ asio::awaitable<Exchange::Result> Exchange::relay_whole_translated(Connection& c
     const std::string& out = scratch_.out;
     build_translated_head(lease, *status, "application/json", out.size());
     if (caller_.answer != nullptr && *status / 100 == 2) caller_.answer->answered(out);
-    // (The verdict is the upstream's status's; the caller may get another: Anthropic's 529 is a 503.)
-    router_.report(lease, verdict_of(outcome.status, false), first_byte_, retry_after_);
+    // Settled with the upstream's status; the caller may get another (Anthropic's 529 is a 503).
+    settle_answer(lease, outcome, true);
     outcome.status = *status;
-    settle_usage(outcome, true);
-    if (caller_.usage_sink != nullptr && request_.account_usage) {
-        caller_.usage_sink->settled(lease.deployment(), outcome.usage);
-    }
     const std::array<asio::const_buffer, 2> pieces{asio::buffer(caller_.head), asio::buffer(out)};
     auto [caller_ec, sent] = co_await write_to_caller(caller_, pieces);
     if (caller_ec) caller_left(outcome, caller_ec);

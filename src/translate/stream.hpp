@@ -81,11 +81,6 @@ public:
     void feed(std::string_view bytes, std::string& out);
     // The upstream ended its stream (with its last chunk, or by closing).
     void end(std::string& out);
-    // The upstream is silent for long (a long prompt before its first token): the caller's
-    // dialect's keep-alive event (Anthropic's ping, an SSE comment line elsewhere).
-    void keepalive(std::string& out) {
-        if (writer_ && !done_) writer_->keepalive(out);
-    }
     // The gateway ends the stream with `error` (the upstream broke or timed out).
     void fail(const Error& error, std::string& out);
 
