@@ -5,9 +5,11 @@
 
 #include <simdjson.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "translate/ir.hpp"
 
@@ -22,9 +24,9 @@ public:
     Writer& end_object() { return close('}'); }
     Writer& array() { return open('['); }
     Writer& end_array() { return close(']'); }
-    Writer& key(std::string_view name);      // a plain name, written as it is between quotes
-    Writer& raw(Json value);                 // a raw JSON value (must not be empty)
-    Writer& text(std::string_view plain);    // plain text, escaped into a string literal
+    Writer& key(std::string_view name);    // a plain name, written as it is between quotes
+    Writer& raw(Json value);               // a raw JSON value (must not be empty)
+    Writer& text(std::string_view plain);  // plain text, escaped into a string literal
     Writer& number(std::int64_t value);
     Writer& real(double value);
     Writer& boolean(bool value);
@@ -73,5 +75,88 @@ std::string make_id(std::string_view prefix, std::string_view seed, std::size_t 
 
 // The raw JSON of an On-Demand value (any type), trimmed of the whitespace after it.
 simdjson::simdjson_result<std::string_view> raw(simdjson::ondemand::value value);
+
+// --- Walking On-Demand values: each field or element once, in the order they stand ----------
+//
+// `on` returns bool (false stops the walk) or a simdjson::error_code (an error stops it and is
+// returned); the walk returns the same type: false, or the error, for a value of the wrong type, a
+// malformed one, or the first `on` that stopped.
+
+namespace walk {
+template <typename R>
+R stopped(simdjson::error_code error) {
+    if constexpr (std::is_same_v<R, bool>) {
+        (void)error;
+        return false;
+    } else {
+        return error;
+    }
+}
+template <typename R>
+R finished() {
+    if constexpr (std::is_same_v<R, bool>) {
+        return true;
+    } else {
+        return simdjson::SUCCESS;
+    }
+}
+inline bool stops(bool result) { return !result; }
+inline bool stops(simdjson::error_code result) { return result != simdjson::SUCCESS; }
+}  // namespace walk
+
+// on(key, value) for each field of `object` (its key unescaped).
+template <typename On>
+auto each_field(simdjson::ondemand::object object, On&& on) {
+    using R = std::invoke_result_t<On&, std::string_view, simdjson::ondemand::value>;
+    for (auto result : object) {
+        simdjson::ondemand::field field;
+        if (auto error = std::move(result).get(field)) return walk::stopped<R>(error);
+        std::string_view key;
+        if (auto error = field.unescaped_key().get(key)) return walk::stopped<R>(error);
+        R r = on(key, field.value());
+        if (walk::stops(r)) return r;
+    }
+    return walk::finished<R>();
+}
+
+template <typename On>
+auto each_field(simdjson::ondemand::value value, On&& on) {
+    using R = std::invoke_result_t<On&, std::string_view, simdjson::ondemand::value>;
+    simdjson::ondemand::object object;
+    if (auto error = value.get_object().get(object)) return walk::stopped<R>(error);
+    return each_field(object, on);
+}
+
+template <typename On>
+auto each_field(simdjson::ondemand::document& document, On&& on) {
+    using R = std::invoke_result_t<On&, std::string_view, simdjson::ondemand::value>;
+    simdjson::ondemand::object object;
+    if (auto error = document.get_object().get(object)) return walk::stopped<R>(error);
+    return each_field(object, on);
+}
+
+// on(element) or on(element, index) for each element of array `value`.
+template <typename On>
+auto each_element(simdjson::ondemand::value value, On&& on) {
+    constexpr bool indexed = std::is_invocable_v<On&, simdjson::ondemand::value, std::size_t>;
+    using R = typename std::conditional_t<indexed, std::invoke_result<On&, simdjson::ondemand::value, std::size_t>,
+                                          std::invoke_result<On&, simdjson::ondemand::value>>::type;
+    simdjson::ondemand::array array;
+    if (auto error = value.get_array().get(array)) return walk::stopped<R>(error);
+    std::size_t index = 0;
+    for (auto result : array) {
+        simdjson::ondemand::value element;
+        if (auto error = std::move(result).get(element)) return walk::stopped<R>(error);
+        R r = [&] {
+            if constexpr (indexed) {
+                return on(element, index++);
+            } else {
+                return on(element);
+            }
+        }();
+        if (walk::stops(r)) return r;
+    }
+    return walk::finished<R>();
+}
 
 }  // namespace switchyard::translate::json

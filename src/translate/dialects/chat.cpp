@@ -17,37 +17,8 @@ namespace od = simdjson::ondemand;
 
 // --- On-Demand helpers: values are walked once, in the order they stand; raw views are kept ------
 
-template <typename On>
-bool each_field(od::object object, On&& on) {
-    for (auto result : object) {
-        od::field field;
-        if (std::move(result).get(field) != simdjson::SUCCESS) return false;
-        std::string_view key;
-        if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
-        if (!on(key, field.value())) return false;
-    }
-    return true;
-}
-
-template <typename On>
-bool each_field(od::value value, On&& on) {
-    od::object object;
-    if (value.get_object().get(object) != simdjson::SUCCESS) return false;
-    return each_field(object, on);
-}
-
-template <typename On>
-bool each_element(od::value value, On&& on) {
-    od::array array;
-    if (value.get_array().get(array) != simdjson::SUCCESS) return false;
-    std::size_t i = 0;
-    for (auto result : array) {
-        od::value element;
-        if (std::move(result).get(element) != simdjson::SUCCESS) return false;
-        if (!on(element, i++)) return false;
-    }
-    return true;
-}
+using json::each_element;
+using json::each_field;
 
 od::json_type type_of(od::value value) {
     od::json_type type = od::json_type::null;

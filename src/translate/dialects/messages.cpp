@@ -17,10 +17,14 @@ namespace od = simdjson::ondemand;
 
 namespace {
 
-// Returns the simdjson error of `expr` (an error_code) from the enclosing function.
-#define SY_TRY(expr)                                   \
-    do {                                               \
-        if (auto sy_error_ = (expr)) return sy_error_; \
+// Returns the simdjson error of `expr` (an error_code) from the enclosing function. Each use has a
+// name of its own: a use may hold a lambda that uses it again (json::each_field's callbacks).
+#define SY_TRY(expr) SY_TRY_NAMED(expr, SY_CONCAT(sy_error_, __COUNTER__))
+#define SY_CONCAT(a, b) SY_CONCAT_(a, b)
+#define SY_CONCAT_(a, b) a##b
+#define SY_TRY_NAMED(expr, name)             \
+    do {                                     \
+        if (auto name = (expr)) return name; \
     } while (0)
 
 // The text of a string literal as a view into it, for names and words (no escapes in them).
@@ -43,27 +47,21 @@ struct AnthropicUsage {
 };
 
 simdjson::error_code read_usage(od::value value, AnthropicUsage& out) {
-    od::object object;
-    SY_TRY(value.get_object().get(object));
     out.found = true;
-    for (auto field : object) {
-        std::string_view key;
-        SY_TRY(field.unescaped_key().get(key));
-        od::value v;
-        SY_TRY(field.value().get(v));
+    return json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
         std::int64_t* target = key == "input_tokens"                  ? &out.input_tokens
                                : key == "output_tokens"               ? &out.output_tokens
                                : key == "cache_read_input_tokens"     ? &out.cache_read
                                : key == "cache_creation_input_tokens" ? &out.cache_creation
                                                                       : nullptr;
-        if (target == nullptr) continue;  // server_tool_use, service_tier, cache_creation{...}
+        if (target == nullptr) return simdjson::SUCCESS;  // server_tool_use, service_tier, cache_creation{...}
         bool is_null = false;
         SY_TRY(v.is_null().get(is_null));
-        if (is_null) continue;
+        if (is_null) return simdjson::SUCCESS;
         SY_TRY(v.get_int64().get(*target));
         if (target == &out.input_tokens) out.has_input = true;
-    }
-    return simdjson::SUCCESS;
+        return simdjson::SUCCESS;
+    });
 }
 
 Usage to_common(const AnthropicUsage& usage) {
@@ -146,14 +144,8 @@ simdjson::error_code read_blocks(RequestRead& r, od::value value, std::vector<Pa
 
 // An image or document `source`: base64 (media_type, data), url, file, or plain text.
 simdjson::error_code read_source(RequestRead& r, od::value value, Part& part) {
-    od::object object;
-    SY_TRY(value.get_object().get(object));
     Json type, data;
-    for (auto field : object) {
-        std::string_view key;
-        SY_TRY(field.unescaped_key().get(key));
-        od::value v;
-        SY_TRY(field.value().get(v));
+    SY_TRY(json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
         if (key == "type") {
             SY_TRY(r.string(v, type));
         } else if (key == "media_type") {
@@ -165,7 +157,8 @@ simdjson::error_code read_source(RequestRead& r, od::value value, Part& part) {
         } else if (key == "file_id") {
             SY_TRY(r.string(v, part.file_id));
         }
-    }
+        return simdjson::SUCCESS;
+    }));
     // A plain-text document's data is its text, not base64: kept as the part's text.
     if (json::is(type, "text")) {
         part.text = data;
@@ -178,15 +171,9 @@ simdjson::error_code read_source(RequestRead& r, od::value value, Part& part) {
 // One content block of a message (or of a tool_result's content) into `out`; a block the common
 // form has no place for (server tool blocks, search results) is Unmapped under its type's name.
 simdjson::error_code read_block(RequestRead& r, od::value value, std::vector<Part>& out) {
-    od::object object;
-    SY_TRY(value.get_object().get(object));
     Part part;
     Json type, input;
-    for (auto field : object) {
-        std::string_view key;
-        SY_TRY(field.unescaped_key().get(key));
-        od::value v;
-        SY_TRY(field.value().get(v));
+    SY_TRY(json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
         if (key == "type") {
             SY_TRY(r.string(v, type));
         } else if (key == "text" || key == "thinking") {
@@ -220,7 +207,8 @@ simdjson::error_code read_block(RequestRead& r, od::value value, std::vector<Par
                 SY_TRY(read_blocks(r, v, part.content));
             }
         }
-    }
+        return simdjson::SUCCESS;
+    }));
     const std::string_view kind = inner(type);
     if (kind == "text") {
         part.kind = PartKind::text;
@@ -230,7 +218,8 @@ simdjson::error_code read_block(RequestRead& r, od::value value, std::vector<Par
         part.kind = PartKind::document;
     } else if (kind == "tool_use") {
         // Anthropic refuses a call without its id or name; another dialect could not pair it.
-        if (part.id.empty() || part.name.empty()) return r.refuse("messages: a tool_use block needs its id and name", "messages");
+        if (part.id.empty() || part.name.empty())
+            return r.refuse("messages: a tool_use block needs its id and name", "messages");
         part.kind = PartKind::tool_call;
         std::string arguments;
         json::append_as_string(input.empty() ? Json("{}") : input, arguments);
@@ -249,14 +238,7 @@ simdjson::error_code read_block(RequestRead& r, od::value value, std::vector<Par
 }
 
 simdjson::error_code read_blocks(RequestRead& r, od::value value, std::vector<Part>& out) {
-    od::array array;
-    SY_TRY(value.get_array().get(array));
-    for (auto element : array) {
-        od::value v;
-        SY_TRY(element.get(v));
-        SY_TRY(read_block(r, v, out));
-    }
-    return simdjson::SUCCESS;
+    return json::each_element(value, [&](od::value block) { return read_block(r, block, out); });
 }
 
 // `content`: a string (one text part) or an array of blocks.
@@ -277,21 +259,16 @@ simdjson::error_code read_content(RequestRead& r, od::value value, std::vector<P
 // the top-level system, in order (as the chat reader does with a mid-conversation system message).
 // An approximation: where in the conversation the instruction came is lost.
 simdjson::error_code read_message(RequestRead& r, od::value value, std::size_t index) {
-    od::object object;
-    SY_TRY(value.get_object().get(object));
     Message message;
     Json role;
-    for (auto field : object) {
-        std::string_view key;
-        SY_TRY(field.unescaped_key().get(key));
-        od::value v;
-        SY_TRY(field.value().get(v));
+    SY_TRY(json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
         if (key == "role") {
             SY_TRY(r.string(v, role));
         } else if (key == "content") {
             SY_TRY(read_content(r, v, message.parts));
         }
-    }
+        return simdjson::SUCCESS;
+    }));
     const std::string where = "messages." + std::to_string(index);
     if (json::is(role, "user")) {
         message.role = Role::user;
@@ -321,11 +298,7 @@ simdjson::error_code read_tool(RequestRead& r, od::value value) {
     SY_TRY(object.reset().error());
     Tool tool;
     Json type;
-    for (auto field : object) {
-        std::string_view key;
-        SY_TRY(field.unescaped_key().get(key));
-        od::value v;
-        SY_TRY(field.value().get(v));
+    SY_TRY(json::each_field(object, [&](std::string_view key, od::value v) -> simdjson::error_code {
         if (key == "type") {
             SY_TRY(r.string(v, type));
         } else if (key == "name") {
@@ -341,7 +314,8 @@ simdjson::error_code read_tool(RequestRead& r, od::value value) {
             SY_TRY(v.get_bool().get(strict));
             tool.strict = strict;
         }
-    }
+        return simdjson::SUCCESS;
+    }));
     // A server tool (web_search_20250305, bash_20250124, text_editor_..., code_execution_...)
     // runs at Anthropic: no other API runs it for the model.
     if (!type.empty() && !json::is(type, "custom")) {
@@ -354,14 +328,8 @@ simdjson::error_code read_tool(RequestRead& r, od::value value) {
 }
 
 simdjson::error_code read_tool_choice(RequestRead& r, od::value value) {
-    od::object object;
-    SY_TRY(value.get_object().get(object));
     ToolChoice& choice = r.out.tool_choice;
-    for (auto field : object) {
-        std::string_view key;
-        SY_TRY(field.unescaped_key().get(key));
-        od::value v;
-        SY_TRY(field.value().get(v));
+    return json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
         if (key == "type") {
             Json type;
             SY_TRY(r.string(v, type));
@@ -382,19 +350,13 @@ simdjson::error_code read_tool_choice(RequestRead& r, od::value value) {
             SY_TRY(v.get_bool().get(disable));
             choice.parallel = !disable;
         }
-    }
-    return simdjson::SUCCESS;
+        return simdjson::SUCCESS;
+    });
 }
 
 simdjson::error_code read_thinking(RequestRead& r, od::value value) {
-    od::object object;
-    SY_TRY(value.get_object().get(object));
     Reasoning& reasoning = r.out.reasoning;
-    for (auto field : object) {
-        std::string_view key;
-        SY_TRY(field.unescaped_key().get(key));
-        od::value v;
-        SY_TRY(field.value().get(v));
+    return json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
         if (key == "type") {
             Json type;
             SY_TRY(r.string(v, type));
@@ -404,19 +366,13 @@ simdjson::error_code read_thinking(RequestRead& r, od::value value) {
             SY_TRY(v.get_int64().get(budget));
             reasoning.budget = budget;
         }
-    }
-    return simdjson::SUCCESS;
+        return simdjson::SUCCESS;
+    });
 }
 
 // Structured outputs: output_format {type json_schema, schema}, or output_config {format, effort}.
 simdjson::error_code read_output_format(RequestRead& r, od::value value) {
-    od::object object;
-    SY_TRY(value.get_object().get(object));
-    for (auto field : object) {
-        std::string_view key;
-        SY_TRY(field.unescaped_key().get(key));
-        od::value v;
-        SY_TRY(field.value().get(v));
+    return json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
         if (key == "type") {
             Json type;
             SY_TRY(r.string(v, type));
@@ -424,25 +380,19 @@ simdjson::error_code read_output_format(RequestRead& r, od::value value) {
         } else if (key == "schema") {
             SY_TRY(r.literal(v, r.out.format.schema));
         }
-    }
-    return simdjson::SUCCESS;
+        return simdjson::SUCCESS;
+    });
 }
 
 simdjson::error_code read_output_config(RequestRead& r, od::value value) {
-    od::object object;
-    SY_TRY(value.get_object().get(object));
-    for (auto field : object) {
-        std::string_view key;
-        SY_TRY(field.unescaped_key().get(key));
-        od::value v;
-        SY_TRY(field.value().get(v));
+    return json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
         if (key == "format") {
             SY_TRY(read_output_format(r, v));
         } else if (key == "effort") {
             SY_TRY(r.string(v, r.out.reasoning.effort));
         }
-    }
-    return simdjson::SUCCESS;
+        return simdjson::SUCCESS;
+    });
 }
 
 simdjson::error_code read_system(RequestRead& r, od::value value) {
@@ -464,33 +414,23 @@ simdjson::error_code read_system(RequestRead& r, od::value value) {
 }
 
 simdjson::error_code read_string_array(RequestRead& r, od::value value, std::vector<Json>& out) {
-    od::array array;
-    SY_TRY(value.get_array().get(array));
-    for (auto element : array) {
-        od::value v;
-        SY_TRY(element.get(v));
+    return json::each_element(value, [&](od::value v) -> simdjson::error_code {
         Json literal;
         SY_TRY(r.string(v, literal));
         out.push_back(literal);
-    }
-    return simdjson::SUCCESS;
+        return simdjson::SUCCESS;
+    });
 }
 
 simdjson::error_code read_metadata(RequestRead& r, od::value value) {
-    od::object object;
-    SY_TRY(value.get_object().get(object));
-    for (auto field : object) {
-        std::string_view key;
-        SY_TRY(field.unescaped_key().get(key));
-        od::value v;
-        SY_TRY(field.value().get(v));
+    return json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
         if (key == "user_id") {
             bool is_null = false;
             SY_TRY(v.is_null().get(is_null));
             if (!is_null) SY_TRY(r.string(v, r.out.user));
         }
-    }
-    return simdjson::SUCCESS;
+        return simdjson::SUCCESS;
+    });
 }
 
 // Top-level fields the common form has no place for: whether dropping them changes the answer.
@@ -512,25 +452,11 @@ simdjson::error_code read_top(RequestRead& r, std::string_view key, od::value v,
     if (key == "model") return r.string(v, out.model);
     if (key == "system") return read_system(r, v);
     if (key == "messages") {
-        od::array array;
-        SY_TRY(v.get_array().get(array));
-        std::size_t index = 0;
-        for (auto element : array) {
-            od::value message;
-            SY_TRY(element.get(message));
-            SY_TRY(read_message(r, message, index++));
-        }
-        return simdjson::SUCCESS;
+        return json::each_element(
+            v, [&](od::value message, std::size_t index) { return read_message(r, message, index); });
     }
     if (key == "tools") {
-        od::array array;
-        SY_TRY(v.get_array().get(array));
-        for (auto element : array) {
-            od::value tool;
-            SY_TRY(element.get(tool));
-            SY_TRY(read_tool(r, tool));
-        }
-        return simdjson::SUCCESS;
+        return json::each_element(v, [&](od::value tool) { return read_tool(r, tool); });
     }
     if (key == "tool_choice") return read_tool_choice(r, v);
     if (key == "max_tokens") {
@@ -570,17 +496,11 @@ std::optional<ApiError> read_request(std::string_view body, Request& out) {
     bool has_max_tokens = false;
     const auto read = [&]() -> simdjson::error_code {
         SY_TRY(parser.iterate(source.padded()).get(document));
-        od::object object;
-        SY_TRY(document.get_object().get(object));
-        for (auto field : object) {
-            std::string_view key;
-            SY_TRY(field.unescaped_key().get(key));
-            od::value v;
-            SY_TRY(field.value().get(v));
+        return json::each_field(document, [&](std::string_view key, od::value v) -> simdjson::error_code {
             r.field = key;
             SY_TRY(read_top(r, key, v, has_max_tokens));
-        }
-        return simdjson::SUCCESS;
+            return simdjson::SUCCESS;
+        });
     };
     if (const auto error = read()) {
         if (r.refusal) return r.refusal;
@@ -861,15 +781,9 @@ std::optional<ApiError> write_request(const Request& request, const WriteOptions
 namespace {
 
 simdjson::error_code read_answer_block(Source& source, od::value value, Response& out) {
-    od::object object;
-    SY_TRY(value.get_object().get(object));
     Part part;
     Json type, input;
-    for (auto field : object) {
-        std::string_view key;
-        SY_TRY(field.unescaped_key().get(key));
-        od::value v;
-        SY_TRY(field.value().get(v));
+    SY_TRY(json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
         Json raw;
         SY_TRY(raw_of(v, raw));
         raw = source.in_body(raw);
@@ -887,7 +801,8 @@ simdjson::error_code read_answer_block(Source& source, od::value value, Response
             part.name = raw;
         else if (key == "input")
             input = raw;
-    }
+        return simdjson::SUCCESS;
+    }));
     const std::string_view kind = inner(type);
     if (kind == "text") {
         part.kind = PartKind::text;
@@ -914,28 +829,15 @@ bool read_response(std::string_view body, Response& out) {
     bool is_message = false;
     const auto read = [&]() -> simdjson::error_code {
         SY_TRY(parser.iterate(source.padded()).get(document));
-        od::object object;
-        SY_TRY(document.get_object().get(object));
-        for (auto field : object) {
-            std::string_view key;
-            SY_TRY(field.unescaped_key().get(key));
-            od::value v;
-            SY_TRY(field.value().get(v));
+        return json::each_field(document, [&](std::string_view key, od::value v) -> simdjson::error_code {
             if (key == "content") {
-                od::array array;
-                SY_TRY(v.get_array().get(array));
-                for (auto element : array) {
-                    od::value block;
-                    SY_TRY(element.get(block));
-                    SY_TRY(read_answer_block(source, block, out));
-                }
-                continue;
+                return json::each_element(v, [&](od::value block) { return read_answer_block(source, block, out); });
             }
             if (key == "usage") {
                 AnthropicUsage usage;
                 SY_TRY(read_usage(v, usage));
                 out.usage = to_common(usage);
-                continue;
+                return simdjson::SUCCESS;
             }
             Json raw;
             SY_TRY(raw_of(v, raw));
@@ -950,8 +852,8 @@ bool read_response(std::string_view body, Response& out) {
                 out.stop = stop_of(Dialect::messages, inner(raw));
             else if (key == "stop_sequence" && raw != "null")
                 out.stop_sequence = raw;
-        }
-        return simdjson::SUCCESS;
+            return simdjson::SUCCESS;
+        });
     };
     return read() == simdjson::SUCCESS && is_message;
 }
@@ -1036,25 +938,13 @@ bool read_error(std::string_view body, int status, Error& out) {
     bool found = false;
     const auto read = [&]() -> simdjson::error_code {
         SY_TRY(parser.iterate(source.padded()).get(document));
-        od::object object;
-        SY_TRY(document.get_object().get(object));
-        for (auto field : object) {
-            std::string_view key;
-            SY_TRY(field.unescaped_key().get(key));
-            if (key != "error") continue;
-            od::value v;
-            SY_TRY(field.value().get(v));
-            od::object error;
-            SY_TRY(v.get_object().get(error));
-            for (auto inner_field : error) {
-                std::string_view name;
-                SY_TRY(inner_field.unescaped_key().get(name));
-                od::value value;
-                SY_TRY(inner_field.value().get(value));
+        return json::each_field(document, [&](std::string_view key, od::value v) -> simdjson::error_code {
+            if (key != "error") return simdjson::SUCCESS;
+            SY_TRY(json::each_field(v, [&](std::string_view name, od::value value) -> simdjson::error_code {
                 Json raw;
                 SY_TRY(raw_of(value, raw));
                 raw = source.in_body(raw);
-                if (raw == "null") continue;
+                if (raw == "null") return simdjson::SUCCESS;
                 if (name == "type")
                     out.type = raw;
                 else if (name == "message")
@@ -1063,10 +953,11 @@ bool read_error(std::string_view body, int status, Error& out) {
                     out.code = raw;
                 else if (name == "param")
                     out.param = raw;
-            }
+                return simdjson::SUCCESS;
+            }));
             found = !out.message.empty() || !out.type.empty();
-        }
-        return simdjson::SUCCESS;
+            return simdjson::SUCCESS;
+        });
     };
     out.status = status;
     return read() == simdjson::SUCCESS && found;
@@ -1119,16 +1010,10 @@ struct EventFields {
 };
 
 simdjson::error_code read_block_fields(od::value value, BlockFields& out) {
-    od::object object;
-    SY_TRY(value.get_object().get(object));
-    for (auto field : object) {
-        std::string_view key;
-        SY_TRY(field.unescaped_key().get(key));
-        od::value v;
-        SY_TRY(field.value().get(v));
+    return json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
         Json raw;
         SY_TRY(raw_of(v, raw));
-        if (raw == "null") continue;
+        if (raw == "null") return simdjson::SUCCESS;
         if (key == "type")
             out.type = raw;
         else if (key == "text")
@@ -1149,18 +1034,12 @@ simdjson::error_code read_block_fields(od::value value, BlockFields& out) {
             out.stop_reason = raw;
         else if (key == "stop_sequence")
             out.stop_sequence = raw;
-    }
-    return simdjson::SUCCESS;
+        return simdjson::SUCCESS;
+    });
 }
 
 simdjson::error_code read_message_fields(od::value value, EventFields& out) {
-    od::object object;
-    SY_TRY(value.get_object().get(object));
-    for (auto field : object) {
-        std::string_view key;
-        SY_TRY(field.unescaped_key().get(key));
-        od::value v;
-        SY_TRY(field.value().get(v));
+    return json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
         if (key == "usage") {
             SY_TRY(read_usage(v, out.usage));
         } else if (key == "id") {
@@ -1168,18 +1047,12 @@ simdjson::error_code read_message_fields(od::value value, EventFields& out) {
         } else if (key == "model") {
             SY_TRY(raw_of(v, out.model));
         }
-    }
-    return simdjson::SUCCESS;
+        return simdjson::SUCCESS;
+    });
 }
 
 simdjson::error_code read_event_fields(od::value root, EventFields& out) {
-    od::object object;
-    SY_TRY(root.get_object().get(object));
-    for (auto field : object) {
-        std::string_view key;
-        SY_TRY(field.unescaped_key().get(key));
-        od::value v;
-        SY_TRY(field.value().get(v));
+    return json::each_field(root, [&](std::string_view key, od::value v) -> simdjson::error_code {
         if (key == "type") {
             SY_TRY(raw_of(v, out.type));
         } else if (key == "index") {
@@ -1191,23 +1064,18 @@ simdjson::error_code read_event_fields(od::value root, EventFields& out) {
         } else if (key == "usage") {
             SY_TRY(read_usage(v, out.usage));
         } else if (key == "error") {
-            od::object error_object;
-            SY_TRY(v.get_object().get(error_object));
-            for (auto error_field : error_object) {
-                std::string_view name;
-                SY_TRY(error_field.unescaped_key().get(name));
-                od::value ev;
-                SY_TRY(error_field.value().get(ev));
+            SY_TRY(json::each_field(v, [&](std::string_view name, od::value ev) -> simdjson::error_code {
                 Json raw;
                 SY_TRY(raw_of(ev, raw));
                 if (name == "type")
                     out.error_type = raw;
                 else if (name == "message")
                     out.error_message = raw;
-            }
+                return simdjson::SUCCESS;
+            }));
         }
-    }
-    return simdjson::SUCCESS;
+        return simdjson::SUCCESS;
+    });
 }
 
 class Reader final : public StreamReader {

@@ -60,30 +60,8 @@ private:
     const char* base_ = nullptr;
 };
 
-template <typename OnField>
-bool each_field(od::value value, OnField&& on) {
-    od::object object;
-    if (value.get_object().get(object) != SUCCESS) return false;
-    for (auto result : object) {
-        od::field field;
-        std::string_view key;
-        if (std::move(result).get(field) != SUCCESS || field.unescaped_key().get(key) != SUCCESS) return false;
-        if (!on(key, field.value())) return false;
-    }
-    return true;
-}
-
-template <typename OnElement>
-bool each_element(od::value value, OnElement&& on) {
-    od::array array;
-    if (value.get_array().get(array) != SUCCESS) return false;
-    for (auto result : array) {
-        od::value element;
-        if (std::move(result).get(element) != SUCCESS) return false;
-        if (!on(element)) return false;
-    }
-    return true;
-}
+using json::each_element;
+using json::each_field;
 
 bool is_type(od::value value, od::json_type type) {
     od::json_type actual;
