@@ -76,7 +76,7 @@ void Trace::refused(const ApiError& error, std::optional<metrics::Refusal> why, 
     const double elapsed_ms = ms_between(arrived_, end);
     if (sinks_.metrics != nullptr) {
         metrics::Observation observation;
-        observation.model = model_;
+        observation.model = model_label_;
         observation.key = key_;
         observation.status = error.status;
         observation.duration_s = elapsed_ms / 1000;
@@ -114,7 +114,7 @@ void Trace::served(const Served& served) {
     const double overhead = overhead_ms(outcome, end);
     if (sinks_.metrics != nullptr) {
         metrics::Observation observation;
-        observation.model = model_;
+        observation.model = model_label_;
         if (outcome.deployment != nullptr) {
             observation.deployment = outcome.deployment->name;
             observation.tier = static_cast<int>(outcome.deployment->tier);

@@ -51,6 +51,10 @@ public:
     // What the stages learnt, as they learn it.
     void authenticated(const auth::KeyEntry* key);
     void parsed(parse::Endpoint endpoint, std::string_view body, const parse::RequestFacts& facts);
+    // The route stage found the model asked for: from here its name labels the metrics. A name that
+    // no model has is counted under model="" (a series per name a caller makes up would grow
+    // /metrics and the gateway's memory without bound).
+    void routed() { model_label_ = model_; }
     void ended(Stage stage) {
         if (keep_stages_) stage_end_[static_cast<std::size_t>(stage)] = std::chrono::steady_clock::now();
     }
@@ -89,7 +93,8 @@ private:
     std::chrono::steady_clock::time_point arrived_;
     std::int64_t arrived_ms_ = 0;  // wall clock, for the ledger
     std::string_view request_id_;
-    std::string_view model_;  // asked for, once parsed
+    std::string_view model_;        // asked for, once parsed
+    std::string_view model_label_;  // model_, once routed
     std::string_view key_;    // the key's name, once authenticated
     bool keep_row_;
     bool keep_content_;

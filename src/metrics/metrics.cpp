@@ -64,6 +64,13 @@ Series& Shard::series(const Observation& o) {
     return *last_;
 }
 
+void Shard::forget_key(std::string_view key) {
+    if (key.empty()) return;
+    std::lock_guard lock(mutex_);
+    std::erase_if(series_, [&](const auto& entry) { return entry.first.key == key; });
+    if (last_labels_.key == key) last_ = nullptr;
+}
+
 void Shard::record(const Observation& o) {
     Series& s = series(o);
     s.requests.add();

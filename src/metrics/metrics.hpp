@@ -104,6 +104,9 @@ class Shard {
 public:
     void record(const Observation& observation);
     void refused(Refusal why) { refusals_[static_cast<std::size_t>(why)].add(); }
+    // Drops the series of a key that is gone (revoked), so that keys made and revoked through the
+    // admin API do not add series for ever. On the shard's own thread only (as record()).
+    void forget_key(std::string_view key);
 
     // Calls visit(labels, series) for every series, under the insertion lock.
     template <typename Visit>

@@ -191,6 +191,10 @@ asio::awaitable<wire::LocalResponse> revoke_key(Shared& shared, std::string name
         const auto failure = co_await shared.ledger->run(std::move(revoke));
         if (failure) spdlog::error("admin: key '{}' revoked here but not in the ledger", name);
     }
+    // Its metrics series go too, each dropped on the thread that records into it.
+    for (Worker* worker : shared.workers) {
+        asio::post(worker->io, [worker, name] { worker->metrics.forget_key(name); });
+    }
     spdlog::info("admin: key '{}' revoked", name);
     wire::LocalResponse response;
     response.body = R"({"name":)";

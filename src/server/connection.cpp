@@ -625,6 +625,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
     auto routed = generation.router.find(facts.model);
     if (auto* error = std::get_if<ApiError>(&routed)) co_return co_await refuse(trace, *error);
     const config::Model& model = *std::get<const config::Model*>(routed);
+    trace.routed();
     auto deadline = caller_deadline(named_.timeout);
     if (auto* error = std::get_if<ApiError>(&deadline)) co_return co_await refuse(trace, *error);
     trace.ended(account::Stage::route);

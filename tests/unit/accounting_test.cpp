@@ -4,9 +4,12 @@
 
 #include <simdjson.h>
 
+#include <map>
+
 #include "auth/keys.hpp"
 #include "core/digest.hpp"
 #include "limit/limiter.hpp"
+#include "metrics/metrics.hpp"
 #include "parse/request.hpp"
 #include "usage/usage.hpp"
 
@@ -149,6 +152,32 @@ TEST(Keys, FoundByTheirSecretOnly) {
     EXPECT_EQ(keys.find("sk-api"), nullptr);
     EXPECT_EQ(auth::presented_key("Bearer  abc ", "zzz"), "abc");
     EXPECT_EQ(auth::presented_key("", "zzz"), "zzz");
+}
+
+TEST(MetricsShard, ARevokedKeysSeriesGoAndOthersStay) {
+    metrics::Shard shard;
+    for (const char* key : {"alice", "temp", "", "alice", "temp"}) {
+        metrics::Observation o;
+        o.model = "m";
+        o.key = key;
+        o.status = 200;
+        shard.record(o);
+    }
+    auto keys = [&] {
+        std::map<std::string, std::uint64_t> out;
+        shard.each([&](const metrics::Labels& labels, const metrics::Series& s) { out[labels.key] += s.requests.get(); });
+        return out;
+    };
+    EXPECT_EQ(keys(), (std::map<std::string, std::uint64_t>{{"", 1}, {"alice", 2}, {"temp", 2}}));
+    shard.forget_key("temp");
+    EXPECT_EQ(keys(), (std::map<std::string, std::uint64_t>{{"", 1}, {"alice", 2}}));
+    // The last series used was dropped too: a request of the key made again starts a new one.
+    metrics::Observation again;
+    again.model = "m";
+    again.key = "temp";
+    again.status = 200;
+    shard.record(again);
+    EXPECT_EQ(keys(), (std::map<std::string, std::uint64_t>{{"", 1}, {"alice", 2}, {"temp", 1}}));
 }
 
 TEST(Usage, ParsesTheUsageObject) {
