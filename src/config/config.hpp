@@ -252,6 +252,9 @@ struct Ledger {
     // in memory only, up to queue_size).
     std::string spool_dir;
     std::size_t spool_max_bytes = std::size_t{1} << 30;  // this instance's spool file, at most
+    // A database call with no answer by then is given up (its connection dropped) and its rows
+    // spooled: a hung server holds the writer no longer than this. Zero: wait for ever.
+    Duration write_timeout{std::chrono::seconds(10)};
 
     bool operator==(const Ledger&) const = default;
 };

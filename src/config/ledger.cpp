@@ -21,18 +21,19 @@ std::string default_spool_dir(const std::string& url) {
 }  // namespace
 
 // `ledger: PATH` or a mapping with url, flush_interval, queue_size, batch_size, spool_dir,
-// spool_max_bytes.
+// spool_max_bytes, write_timeout.
 void read_ledger(Reader& in, const YAML::Node& node, Ledger& out) {
     const bool short_form = node.IsScalar();
     if (short_form) {
         out.url = in.expand(node, node.Scalar());
     } else {
         if (!in.expect_map(node, "'ledger'",
-                           {"url", "flush_interval", "queue_size", "batch_size", "spool_dir", "spool_max_bytes"})) {
+                           {"url", "flush_interval", "queue_size", "batch_size", "spool_dir", "spool_max_bytes", "write_timeout"})) {
             return;
         }
         in.string(node, "url", out.url);
         in.duration(node, "flush_interval", out.flush_interval);
+        in.duration(node, "write_timeout", out.write_timeout);
         in.integer(node, "queue_size", out.queue_size, 1, 100'000'000);
         in.integer(node, "batch_size", out.batch_size, 1, 1'000'000);
         in.string(node, "spool_dir", out.spool_dir);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <map>
 #include <random>
 
 #include "core/await.hpp"
@@ -36,6 +37,7 @@ std::unique_ptr<Store> open_store(const std::string& url) {
 Ledger::Ledger(const config::Ledger& config, std::unique_ptr<Store> store)
     : config_(config), store_(std::move(store)) {
     queue_.reserve(config_.batch_size);
+    store_->set_timeout(std::chrono::duration_cast<std::chrono::milliseconds>(config_.write_timeout));
     if (!config_.spool_dir.empty()) {
         spool_ = std::make_unique<Spool>(config_.spool_dir, config_.spool_max_bytes, store_->describe());
     }
@@ -87,9 +89,33 @@ Stats Ledger::stats() {
     return s;
 }
 
+void Ledger::adopt_spool() {
+    if (!spool_ || adopted_) return;
+    spool_->adopt();
+    adopted_ = true;
+}
+
+std::vector<Spend> Ledger::spooled_spend(std::int64_t day_start_ms, std::int64_t month_start_ms) {
+    adopt_spool();
+    std::vector<Spend> out;
+    if (!spool_) return out;
+    std::map<std::string, Spend, std::less<>> by_key;
+    spool_->each_waiting([&](const Row& row) {
+        if (row.key.empty() || row.cost_usd <= 0 || row.ts_ms < month_start_ms) return;
+        Spend& spend = by_key[row.key];
+        spend.month_usd += row.cost_usd;
+        if (row.ts_ms >= day_start_ms) spend.today_usd += row.cost_usd;
+    });
+    for (auto& [key, spend] : by_key) {
+        spend.key = key;
+        out.push_back(std::move(spend));
+    }
+    return out;
+}
+
 void Ledger::writer() {
     if (spool_) {
-        spool_->adopt();
+        adopt_spool();
         publish();
     }
     std::unique_lock lock(mutex_);

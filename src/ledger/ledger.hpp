@@ -54,6 +54,10 @@ public:
     Ledger& operator=(const Ledger&) = delete;
 
     Store& store() { return *store_; }  // before start() or from tasks only
+    // What each key spent since the day's and the month's start (Unix ms) in rows that wait in the
+    // spool (a previous run's, its database down): the store does not have them yet, budgets must
+    // count them. Before start() only; takes the spool files a previous run left.
+    std::vector<Spend> spooled_spend(std::int64_t day_start_ms, std::int64_t month_start_ms);
     // Starts the writer; it first takes the spool files a previous run left, to replay them.
     void start();
     // Writes (or spools) what is queued, then stops the writer. Idempotent.
@@ -81,10 +85,12 @@ private:
     void finish();
     void lose(std::size_t rows, const char* why);
     void publish();
+    void adopt_spool();
 
     const config::Ledger& config_;
     std::unique_ptr<Store> store_;
     std::unique_ptr<Spool> spool_;  // null: no spool directory
+    bool adopted_ = false;          // the files a previous run left are taken
     std::mutex mutex_;
     std::condition_variable wake_;
     std::vector<Row> queue_;

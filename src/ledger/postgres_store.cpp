@@ -4,11 +4,14 @@
 // A row whose uid is already there is left out (a replay from the spool). The URL's password
 // never reaches a log line or an exception.
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -510,14 +513,57 @@ private:
         return r;
     }
     Result run(const std::string& sql, const Params& p) {
-        if (p.size() == 0) return Result(PQexec(conn_, sql.c_str()));
         const auto values = p.pointers();
-        return Result(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                                   nullptr, 0));
+        if (timeout_.count() <= 0) {
+            if (p.size() == 0) return Result(PQexec(conn_, sql.c_str()));
+            return Result(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                                       nullptr, nullptr, 0));
+        }
+        // Sent whole (the connection blocks on sending; tcp_user_timeout bounds that), then the
+        // answer is awaited with a deadline: a server that took the query and hangs (stopped,
+        // stuck on a lock or a full disk) is given up on, and its connection dropped.
+        const int sent = p.size() == 0 ? PQsendQuery(conn_, sql.c_str())
+                                       : PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                                           values.data(), nullptr, nullptr, 0);
+        if (sent == 0) return Result(nullptr);
+        const auto deadline = std::chrono::steady_clock::now() + timeout_;
+        PGresult* last = nullptr;
+        while (true) {
+            while (PQisBusy(conn_) != 0) {
+                if (!readable_before(deadline)) {
+                    PQclear(last);
+                    PQfinish(conn_);
+                    conn_ = nullptr;
+                    throw failure("no answer", "no answer within " + std::to_string(timeout_.count()) +
+                                                   " ms; the connection is dropped");
+                }
+                if (PQconsumeInput(conn_) == 0) break;  // the connection failed: PQgetResult says so
+            }
+            PGresult* result = PQgetResult(conn_);
+            if (result == nullptr) break;
+            PQclear(last);  // as PQexec: the last result of the query is its answer
+            last = result;
+        }
+        return Result(last);
     }
+
+    bool readable_before(std::chrono::steady_clock::time_point deadline) const {
+        while (true) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return false;
+            pollfd fd{PQsocket(conn_), POLLIN, 0};
+            const int n = ::poll(&fd, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 1000)));
+            if (n > 0) return true;
+            if (n < 0 && errno != EINTR) return true;  // let libpq find out what is wrong
+        }
+    }
+
+    void set_timeout(std::chrono::milliseconds timeout) override { timeout_ = timeout; }
 
     std::string url_;
     std::vector<std::string> secrets_;
+    std::chrono::milliseconds timeout_{0};
     std::string describe_;
     PGconn* conn_ = nullptr;
 };

@@ -336,8 +336,8 @@ bool SpoolFile::append(std::span<const Row> rows, std::uint64_t max_bytes, std::
     return true;
 }
 
-std::uint64_t SpoolFile::read(std::size_t max, std::vector<Row>& out) const {
-    std::uint64_t at = replayed_;
+std::uint64_t SpoolFile::read(std::size_t max, std::vector<Row>& out, std::uint64_t from) const {
+    std::uint64_t at = from;
     std::string window;
     std::uint64_t window_at = at;
     for (std::size_t taken = 0; taken < max && at < end_;) {

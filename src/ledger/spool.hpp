@@ -76,7 +76,8 @@ public:
     bool append(std::span<const Row> rows, std::uint64_t max_bytes, std::string& why);
     // Up to `max` rows after those replayed, oldest first; returns the offset past them.
     // Throws when the disk fails or a record does not decode.
-    std::uint64_t read(std::size_t max, std::vector<Row>& out) const;
+    std::uint64_t read(std::size_t max, std::vector<Row>& out) const { return read(max, out, replayed_); }
+    std::uint64_t read(std::size_t max, std::vector<Row>& out, std::uint64_t from) const;  // from a record's start
     void replayed_to(std::uint64_t offset, std::size_t rows);  // rows up to `offset` are in the database
     // Every row replayed: the file goes back to its header. False (nothing changed) on failure.
     bool empty_out(std::string& why);
@@ -122,6 +123,24 @@ public:
     // in the database. Throws when the disk fails; a file that cannot be read is set aside first.
     std::vector<Row> next(std::size_t max);
     void done();
+    // Calls `visit` with every row not yet replayed, oldest first, leaving them to be replayed; stops
+    // at a file that cannot be read (next() sets it aside).
+    template <typename Visit>
+    void each_waiting(Visit&& visit) const {
+        std::vector<Row> rows;
+        for (const auto& file : files_) {
+            std::uint64_t at = file->replayed_offset();
+            try {
+                do {
+                    rows.clear();
+                    at = file->read(1024, rows, at);
+                    for (const Row& row : rows) visit(row);
+                } while (!rows.empty());
+            } catch (const std::exception&) {
+                return;
+            }
+        }
+    }
     // Rows of a file set aside because it could not be read any more, since the last call.
     std::size_t take_lost();
     // At stop: this gateway's file is removed when nothing in it waits.

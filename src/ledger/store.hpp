@@ -3,6 +3,7 @@
 // used by one thread at a time: the ledger's writer thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -44,6 +45,10 @@ public:
     virtual void save_key(const StoredKey& key) = 0;
     virtual bool revoke_key(const std::string& name, std::int64_t when_ms) = 0;  // false: unknown
     virtual std::string describe() const = 0;  // for logs: "sqlite /path" or "postgres host:port/db"
+    // Each call to a database server that has not answered after `timeout` fails, and its
+    // connection is dropped (the next call makes a new one). Zero, the default: no limit (a report
+    // may read for long). SQLite, which has no server, waits out a lock on its own busy timeout.
+    virtual void set_timeout(std::chrono::milliseconds timeout) { (void)timeout; }
 };
 
 // Opens the store a ledger URL names: "postgres://..." or "postgresql://...", else a SQLite file

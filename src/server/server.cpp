@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <thread>
 
 #include "core/await.hpp"
@@ -188,9 +189,20 @@ Shared::Shared(config::Gateway gateway, std::string path)
                 spdlog::warn("ledger: key '{}' clashes with a key of the config file; the config's wins", stored.name);
             }
         }
+        // Rows a previous run spooled (its database down) are not in the store yet: counted too.
         const std::time_t now = std::time(nullptr);
-        for (const auto& spend : store.spend_since(limit::utc_day_start(now) * 1000LL, limit::utc_month_start(now) * 1000LL)) {
-            if (auto key = keys.by_name(spend.key)) key->budget.load(spend.today_usd, spend.month_usd, now);
+        const std::int64_t day_ms = limit::utc_day_start(now) * 1000LL;
+        const std::int64_t month_ms = limit::utc_month_start(now) * 1000LL;
+        std::map<std::string, ledger::Spend, std::less<>> spent;
+        for (auto source : {store.spend_since(day_ms, month_ms), ledger->spooled_spend(day_ms, month_ms)}) {
+            for (const auto& spend : source) {
+                ledger::Spend& total = spent[spend.key];
+                total.today_usd += spend.today_usd;
+                total.month_usd += spend.month_usd;
+            }
+        }
+        for (const auto& [name, spend] : spent) {
+            if (auto key = keys.by_name(name)) key->budget.load(spend.today_usd, spend.month_usd, now);
         }
         spdlog::info("ledger: {} (schema version {}), spool in {} (at most {} bytes)", store.describe(),
                      store.schema_version(), boot.ledger.spool_dir, boot.ledger.spool_max_bytes);

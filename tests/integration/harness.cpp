@@ -596,6 +596,39 @@ void Postgres::stop(int signal) {
     if (process_->running()) process_->stop(SIGKILL, std::chrono::seconds(5));
 }
 
+namespace {
+
+// `pid` and the processes whose parent it is, from /proc.
+std::vector<pid_t> with_children(pid_t pid) {
+    std::vector<pid_t> out{pid};
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        const std::string name = entry.path().filename().string();
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream stat(entry.path() / "stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        const auto close = text.rfind(')');  // the command may hold spaces and parentheses
+        if (close == std::string::npos) continue;
+        std::istringstream rest(text.substr(close + 2));
+        char state = 0;
+        pid_t parent = 0;
+        rest >> state >> parent;
+        if (parent == pid) out.push_back(static_cast<pid_t>(std::stoi(name)));
+    }
+    return out;
+}
+
+}  // namespace
+
+void Postgres::pause() {
+    if (!process_) return;
+    for (const pid_t pid : with_children(process_->pid())) ::kill(pid, SIGSTOP);
+}
+
+void Postgres::resume() {
+    if (!process_) return;
+    for (const pid_t pid : with_children(process_->pid())) ::kill(pid, SIGCONT);
+}
+
 std::string Postgres::url(const std::string& database) const {
     return "postgres://postgres@127.0.0.1:" + std::to_string(port_) + "/" + database;
 }

@@ -177,6 +177,10 @@ public:
     // SIGINT: a fast clean shutdown (clients are disconnected); SIGKILL: a crash (the next start()
     // recovers). SIGTERM would wait for every client to leave.
     void stop(int signal = SIGINT);
+    // SIGSTOP / SIGCONT to the server and every process it forked: a database that hangs
+    // (connections stay open, queries are taken and never answered).
+    void pause();
+    void resume();
     bool running() { return process_ && process_->running(); }
     int port() const { return port_; }
     // postgres://postgres@127.0.0.1:PORT/DATABASE

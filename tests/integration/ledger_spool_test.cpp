@@ -238,6 +238,79 @@ TEST_F(LedgerSpool, ASpoolLeftBySigkillIsReplayedOnceByTheNextStart) {
     expect_exactly_once(url, answered);
 }
 
+// A database that hangs (the server and its backends stopped: connections stay open, queries are
+// taken and never answered) is given up on after `write_timeout`, and the rows go to the spool
+// meanwhile; once it answers again they are replayed, each once.
+TEST_F(LedgerSpool, AHungDatabaseIsGivenUpOnAfterTheWriteTimeout) {
+    Postgres& pg = postgres();
+    pg.create_database("spool_hung");
+    const std::string url = pg.url("spool_hung");
+    const std::string spool = fresh_path("spool-hung");
+    Sim sim = start_sim({"--tokens", "3"});
+    std::string yaml = config(sim, url, spool);
+    const std::string batch = "  batch_size: 50\n";
+    yaml.insert(yaml.find(batch) + batch.size(), "  write_timeout: 1s\n");
+    auto gateway = start_gateway(yaml);
+
+    Load load(gateway.port, "hung", 2);
+    ASSERT_TRUE(eventually([&] { return ledger_metric(gateway.port, "written_rows_total") > 20; }, 10s));
+    pg.pause();
+    const auto paused = Clock::now();
+    const bool spooled = eventually([&] { return ledger_metric(gateway.port, "spooled_rows_total") > 0; }, 10s);
+    const auto waited = Clock::now() - paused;
+    std::this_thread::sleep_for(1s);
+    pg.resume();
+    ASSERT_TRUE(spooled) << "rows were not spooled while the database hung";
+    EXPECT_LT(waited, 5s) << "the writer waited on the hung database for longer than its write_timeout";
+    std::this_thread::sleep_for(500ms);
+    load.stop();
+    EXPECT_EQ(load.failed(), 0);
+    ASSERT_TRUE(eventually([&] { return ledger_metric(gateway.port, "spool_rows") == 0; }, 20s));
+    EXPECT_EQ(ledger_metric(gateway.port, "lost_rows_total"), 0);
+    ASSERT_EQ(gateway.process->stop(SIGTERM), 0);
+    expect_exactly_once(url, load.answered());
+}
+
+// A key's spend that a killed gateway left in the spool (its database was down) counts against the
+// key's budget at the next start, before the spool is replayed: the restart is no way round it.
+TEST_F(LedgerSpool, SpendLeftInTheSpoolCountsAgainstTheBudgetAfterARestart) {
+    Postgres& pg = postgres();
+    pg.create_database("spool_budget");
+    const std::string url = pg.url("spool_budget");
+    const std::string spool = fresh_path("spool-budget");
+    Sim sim = start_sim({"--tokens", "5"});
+    std::string yaml = config(sim, url, spool);
+    yaml += R"(prices:
+  models:
+    m: {input: 1000, output: 2000}
+keys:
+  - {name: bob, key: sk-bob-00000000001, budget: {daily: 0.2}}
+)";
+    const std::map<std::string, std::string> bob{{"authorization", "Bearer sk-bob-00000000001"}};
+    auto first = start_gateway(yaml);
+    pg.stop(SIGINT);
+    int served = 0;
+    Response r;
+    while (served < 100) {
+        r = post(first.port, "/v1/chat/completions", chat_body("m"), bob);
+        if (r.status != 200) break;
+        ++served;
+    }
+    ASSERT_EQ(r.status, 429) << r.body;
+    ASSERT_GT(served, 1);
+    ASSERT_TRUE(eventually([&] { return ledger_metric(first.port, "spool_rows") == served + 1; }, 10s));
+    ASSERT_EQ(first.process->stop(SIGKILL), 128 + SIGKILL);
+
+    pg.start();
+    auto second = start_gateway(yaml);
+    r = post(second.port, "/v1/chat/completions", chat_body("m"), bob);
+    EXPECT_EQ(r.status, 429) << r.body;
+    EXPECT_NE(r.body.find("daily budget of $0.20 is spent"), std::string::npos) << r.body;
+    ASSERT_TRUE(eventually([&] { return ledger_metric(second.port, "spool_rows") == 0; }, 20s));
+    ASSERT_EQ(second.process->stop(SIGTERM), 0);
+    EXPECT_EQ(rows_by_request(url).size(), static_cast<std::size_t>(served + 2));
+}
+
 TEST_F(LedgerSpool, ALockedSqliteFileIsWaitedOutThroughTheSpool) {
     const std::string path = fresh_path("spool-locked") + ".db";
     const std::string spool = fresh_path("spool-sqlite");
