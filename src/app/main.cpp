@@ -87,7 +87,7 @@ void add_cost_options(CLI::App& cmd, report::CostOptions& o) {
     cmd.add_option("--from", o.from, "Start of the period, UTC: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z (default: this month)");
     cmd.add_option("--to", o.to, "End of the period, UTC; a bare date includes that day (default: now)");
     cmd.add_option("--format", o.format, "Output format")
-        ->check(CLI::IsMember({"table", "csv", "json", "html"}))
+        ->check(CLI::IsMember({"table", "csv", "json", "html", "markdown"}))
         ->capture_default_str();
     cmd.add_option("--by", o.by, "Groupings, comma-separated: key, label, label:NAME, model, deployment, tier (default: all)");
     cmd.add_option("--cloud-model", o.cloud_model, "Catalog model for the all-cloud option (default: the most used one)");

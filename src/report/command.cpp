@@ -109,6 +109,8 @@ int write_report(const CostOptions& o, const CostReport& report, const std::stri
     std::ostream& out = o.output_path.empty() ? std::cout : file;
     if (o.format == "json") {
         out << to_json(report);
+    } else if (o.format == "markdown") {
+        out << to_markdown(report);
     } else if (o.format == "html") {
         out << to_html(report);
     } else if (o.format == "csv") {

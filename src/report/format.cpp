@@ -648,6 +648,78 @@ std::string spend_bars(const Breakdown& b) {
                                    bars);
 }
 
+// The page's and the Markdown's tables, in order: the month, the years, the service levels, each
+// grouping, the repricing and the inputs.
+struct Section {
+    std::string title;
+    std::string note;
+    std::vector<std::vector<std::string>> rows;  // the first is the header
+};
+
+std::vector<Section> sections(const CostReport& report) {
+    std::vector<Section> out;
+    const Comparison& cmp = report.comparison;
+    const Workload& w = cmp.workload;
+    Section month{"A month",
+                  fmt::format("{} prompt tokens ({} cached), {} completion tokens; utilization {:.0f}%; break-even and "
+                              "payback against {}",
+                              format_count(w.input), format_count(w.cached), format_count(w.output),
+                              cmp.utilization * 100, cmp.reference.empty() ? "-" : cmp.reference),
+                  {{"option", "kind", "machines", "monthly", "$/M tokens", "break-even tokens/month", "payback months",
+                    "note"}}};
+    for (const auto& o : cmp.options) {
+        const bool machine = o.kind == "rental" || o.kind == "owned";
+        const auto per_million = o.usd_per_million(w.total());
+        month.rows.push_back({o.name, o.kind, o.machines ? format_count(*o.machines) : "-",
+                              (machine && !o.machines) ? "-" : format_usd(o.monthly_usd),
+                              per_million ? format_usd(*per_million) : "-",
+                              machine && o.machines ? tokens_text(o.break_even_tokens_per_month) : "-",
+                              (o.kind == "owned" || o.purchase_usd > 0) && o.machines ? months_text(o.payback_months) : "-",
+                              o.note});
+    }
+    out.push_back(std::move(month));
+    if (!report.years.options.empty()) {
+        Section years{fmt::format("Over {} years against {}", report.years.years, report.years.reference),
+                      "purchase in year 1, cash as spent (not amortized)",
+                      {{"option", "year", "purchase", "running", "cloud avoided", "saving", "cumulative", "payback month"}}};
+        for (const auto& o : report.years.options) {
+            for (const auto& y : o.years) years.rows.push_back(year_cells(o, y, std::to_string(y.year)));
+            years.rows.push_back(year_cells(o, o.total, "total"));
+        }
+        out.push_back(std::move(years));
+    }
+    if (report.usage) {
+        const Usage& u = *report.usage;
+        out.push_back({"Service by tier",
+                       "percentiles of successful requests in ms (within 1%); available: UTC minutes with a success "
+                       "among minutes with requests",
+                       service_rows("tier", u.service_by_tier)});
+        out.push_back({"Service by deployment", "", service_rows("deployment", u.service_by_deployment)});
+        for (const auto& b : u.breakdowns) {
+            Section by{"By " + b.dimension, "", {{b.dimension}}};
+            by.rows[0].insert(by.rows[0].end(), kGroupHeader.begin(), kGroupHeader.end());
+            for (const auto& g : b.groups) by.rows.push_back(group_cells(g, u.total.spend_usd));
+            by.rows.push_back(group_cells(u.total, u.total.spend_usd));
+            out.push_back(std::move(by));
+        }
+        Section repricing{"The same tokens under each catalog model",
+                          "actual spend " + format_usd(u.total.spend_usd),
+                          {{"model", "input $/M", "cached $/M", "output $/M", "cost", "vs actual", "price date"}}};
+        for (const auto& r : report.repricing) {
+            repricing.rows.push_back({r.model, fmt::format("{:.3f}", r.price.input),
+                                      fmt::format("{:.3f}", r.price.cached_input), fmt::format("{:.3f}", r.price.output),
+                                      format_usd(r.cost_usd), ratio_text(r.ratio), r.price.date});
+        }
+        out.push_back(std::move(repricing));
+    }
+    if (!report.inputs.empty()) {
+        Section inputs{"Inputs", "", {{"input", "value"}}};
+        for (const auto& input : report.inputs) inputs.rows.push_back({input.name, input_text(input)});
+        out.push_back(std::move(inputs));
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string to_html(const CostReport& report) {
@@ -678,64 +750,55 @@ std::string to_html(const CostReport& report) {
     }
     out += "</div>\n";
 
-    const Workload& w = cmp.workload;
-    out += "<h2>A month</h2>\n<p>" +
-           escape(fmt::format("{} prompt tokens ({} cached), {} completion tokens; utilization {:.0f}%; break-even and "
-                              "payback against {}",
-                              format_count(w.input), format_count(w.cached), format_count(w.output),
-                              cmp.utilization * 100, cmp.reference.empty() ? "-" : cmp.reference)) +
-           "</p>\n";
-    std::vector<std::vector<std::string>> options{
-        {"option", "kind", "machines", "monthly", "$/M tokens", "break-even tokens/month", "payback months", "note"}};
-    for (const auto& o : cmp.options) {
-        const bool machine = o.kind == "rental" || o.kind == "owned";
-        const auto per_million = o.usd_per_million(w.total());
-        options.push_back({o.name, o.kind, o.machines ? format_count(*o.machines) : "-",
-                           (machine && !o.machines) ? "-" : format_usd(o.monthly_usd),
-                           per_million ? format_usd(*per_million) : "-",
-                           machine && o.machines ? tokens_text(o.break_even_tokens_per_month) : "-",
-                           (o.kind == "owned" || o.purchase_usd > 0) && o.machines ? months_text(o.payback_months) : "-",
-                           o.note});
-    }
-    out += html_table(options);
-    if (!report.years.options.empty()) {
-        out += "<h2>" + escape(fmt::format("Over {} years against {}", report.years.years, report.years.reference)) + "</h2>\n";
-        std::vector<std::vector<std::string>> years{
-            {"option", "year", "purchase", "running", "cloud avoided", "saving", "cumulative", "payback month"}};
-        for (const auto& o : report.years.options) {
-            for (const auto& y : o.years) years.push_back(year_cells(o, y, std::to_string(y.year)));
-            years.push_back(year_cells(o, o.total, "total"));
-        }
-        out += html_table(years);
-    }
-    if (report.usage) {
-        const Usage& u = *report.usage;
-        out += "<h2>Service by tier</h2>\n<p>Percentiles of successful requests (within 1%); available: minutes with a "
-               "success among minutes with requests.</p>\n" +
-               html_table(service_rows("tier", u.service_by_tier));
-        out += "<h2>Service by deployment</h2>\n" + html_table(service_rows("deployment", u.service_by_deployment));
-        for (const auto& b : u.breakdowns) {
-            std::vector<std::vector<std::string>> rows{{b.dimension}};
-            rows[0].insert(rows[0].end(), kGroupHeader.begin(), kGroupHeader.end());
-            for (const auto& g : b.groups) rows.push_back(group_cells(g, u.total.spend_usd));
-            rows.push_back(group_cells(u.total, u.total.spend_usd));
-            out += "<h2>By " + escape(b.dimension) + "</h2>\n" + html_table(rows);
-        }
-        std::vector<std::vector<std::string>> repricing{{"model", "input $/M", "cached $/M", "output $/M", "cost",
-                                                         "vs actual", "price date"}};
-        for (const auto& r : report.repricing) {
-            repricing.push_back({r.model, fmt::format("{:.3f}", r.price.input), fmt::format("{:.3f}", r.price.cached_input),
-                                 fmt::format("{:.3f}", r.price.output), format_usd(r.cost_usd), ratio_text(r.ratio),
-                                 r.price.date});
-        }
-        out += "<h2>The same tokens under each catalog model</h2>\n" + html_table(repricing);
-    }
-    if (!report.inputs.empty()) {
-        std::vector<std::vector<std::string>> inputs{{"input", "value"}};
-        for (const auto& input : report.inputs) inputs.push_back({input.name, input_text(input)});
-        out += "<h2>Inputs</h2>\n" + html_table(inputs);
+    for (const auto& section : sections(report)) {
+        out += "<h2>" + escape(section.title) + "</h2>\n";
+        if (!section.note.empty()) out += "<p>" + escape(section.note) + "</p>\n";
+        out += html_table(section.rows);
     }
     return out + "</body></html>\n";
+}
+
+}  // namespace switchyard::report
+
+namespace switchyard::report {
+
+std::string to_markdown(const CostReport& report) {
+    auto cell = [](const std::string& text) {
+        std::string out;
+        for (const char c : text) {
+            if (c == '|') out += '\\';
+            out += c == '\n' ? ' ' : c;
+        }
+        return out;
+    };
+    std::string out = "# switchyard cost\n\n";
+    out += "- mode: " + report.mode + "\n- source: " + cell(report.source) + "\n";
+    if (report.usage) {
+        const Usage& u = *report.usage;
+        out += "- period: " + format_utc(u.period.from_ms) + " to " + format_utc(u.period.to_ms) +
+               fmt::format(" ({:.2f} days)\n", u.period.days());
+        out += "- requests: " + format_count(static_cast<double>(u.total.requests)) + " (" +
+               format_count(static_cast<double>(u.total.failed)) + " failed), spend " + format_usd(u.total.spend_usd) + "\n";
+    }
+    for (const auto& p : report.stale_prices) {
+        out += fmt::format("- **warning**: the price of {} is dated {} ({} days old); check {}\n", cell(p.model), p.date,
+                           p.age_days, cell(p.source));
+    }
+    for (const auto& section : sections(report)) {
+        out += "\n## " + cell(section.title) + "\n\n";
+        if (!section.note.empty()) out += cell(section.note) + "\n\n";
+        for (std::size_t r = 0; r < section.rows.size(); ++r) {
+            out += "|";
+            for (const auto& text : section.rows[r]) out += " " + cell(text) + " |";
+            out += "\n";
+            if (r == 0) {
+                out += "|";
+                for (std::size_t c = 0; c < section.rows[0].size(); ++c) out += c == 0 ? " --- |" : " ---: |";
+                out += "\n";
+            }
+        }
+    }
+    return out;
 }
 
 }  // namespace switchyard::report

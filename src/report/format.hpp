@@ -39,6 +39,8 @@ std::string to_json(const CostReport& report);
 // against monthly volume for every option with the break-even points marked, spend over time by
 // tier and spend by key and label (ledger mode), then every table of the text output.
 std::string to_html(const CostReport& report);
+// The same tables as GitHub-flavoured Markdown (no charts), for a pull request or a wiki page.
+std::string to_markdown(const CostReport& report);
 
 // "$1,234.56"; amounts under a cent keep two significant digits ("$0.00042").
 std::string format_usd(double usd);

@@ -790,6 +790,10 @@ TEST(Service, SuccessAvailabilityAndPercentilesPerTier) {
     EXPECT_NE(text.str().find("Service by tier"), std::string::npos);
     EXPECT_NE(text.str().find("66.7%"), std::string::npos) << text.str();
     EXPECT_NE(to_csv(report).find("# service by deployment"), std::string::npos);
+    const std::string markdown = to_markdown(report);
+    EXPECT_NE(markdown.find("## Service by tier"), std::string::npos) << markdown;
+    EXPECT_NE(markdown.find("| 1 | 15 | 73.3% | 66.7% |"), std::string::npos) << markdown;
+    EXPECT_NE(markdown.find("| --- | ---: |"), std::string::npos) << markdown;
 }
 
 TEST(Service, StalePricesByAge) {
