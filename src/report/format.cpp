@@ -617,7 +617,7 @@ std::string cost_chart(const Comparison& cmp) {
                                     series, false, marks);
 }
 
-// Spend per time bucket by tier, x in days (hours when the buckets are under an hour... of a short period).
+// Spend per time bucket by tier; x in hours for a period of up to three days, else in days.
 std::string spend_over_time_chart(const SpendSeries& spend) {
     if (spend.spend.empty() || spend.buckets == 0) return "";
     const bool hours = spend.bucket_ms < kMsPerDay / 4 && spend.buckets * static_cast<std::size_t>(spend.bucket_ms) <=
