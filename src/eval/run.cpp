@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -74,7 +75,11 @@ std::string default_prices_file() {
 
 std::string usd(const std::optional<double>& v) {
     if (!v) return "-";
-    if (*v != 0 && std::abs(*v) < 0.01) return fmt::format("${:.2g}", *v);
+    if (*v != 0 && std::abs(*v) < 0.01) {
+        // Two significant digits, written out: $0.000015, not $1.5e-05.
+        const int decimals = std::min(10, static_cast<int>(std::ceil(-std::log10(std::abs(*v)))) + 1);
+        return fmt::format("${:.{}f}", *v, decimals);
+    }
     return fmt::format("${:.2f}", *v);
 }
 
