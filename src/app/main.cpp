@@ -11,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "engine/ps.hpp"
+#include "eval/run.hpp"
 #include "loadgen/bench.hpp"
 #include "report/command.hpp"
 #include "server/server.hpp"
@@ -86,7 +87,7 @@ void add_cost_options(CLI::App& cmd, report::CostOptions& o) {
     cmd.add_option("--from", o.from, "Start of the period, UTC: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z (default: this month)");
     cmd.add_option("--to", o.to, "End of the period, UTC; a bare date includes that day (default: now)");
     cmd.add_option("--format", o.format, "Output format")
-        ->check(CLI::IsMember({"table", "csv", "json"}))
+        ->check(CLI::IsMember({"table", "csv", "json", "html", "markdown"}))
         ->capture_default_str();
     cmd.add_option("--by", o.by, "Groupings, comma-separated: key, label, label:NAME, model, deployment, tier (default: all)");
     cmd.add_option("--cloud-model", o.cloud_model, "Catalog model for the all-cloud option (default: the most used one)");
@@ -107,6 +108,10 @@ void add_cost_options(CLI::App& cmd, report::CostOptions& o) {
         ->check(CLI::NonNegativeNumber);
     cmd.add_option("--years", o.years, "Years of the years table (default: the machines' lifetime)")
         ->check(CLI::Range(1, 50));
+    cmd.add_option("--max-price-age", o.max_price_age_days, "Warn about a price used that is older than this many days")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd.add_option("--today", o.today, "The day prices are aged against, YYYY-MM-DD (default: today)");
 }
 
 }  // namespace
@@ -134,6 +139,11 @@ int main(int argc, char** argv) {
     loadgen::BenchOptions bench_options;
     auto* bench = app.add_subcommand("bench", "Load-test an OpenAI-compatible endpoint (see docs/bench.md)");
     add_bench_options(*bench, bench_options);
+    std::string eval_path;
+    std::string eval_markdown;
+    bench->add_option("--eval", eval_path,
+                      "JSONL task file: score each model's answers (accuracy, TTFT, price; see docs/bench.md)");
+    bench->add_option("--markdown", eval_markdown, "With --eval: write the table as Markdown");
 
     report::CostOptions cost_options;
     auto* cost = app.add_subcommand("cost", "Spend by key, label, model; repricing; local versus cloud (see docs/cost.md)");
@@ -157,7 +167,10 @@ int main(int argc, char** argv) {
         std::cout << "switchyard 0.1.0\n";
         return 0;
     }
-    if (bench->parsed()) return loadgen::run_bench(bench_options);
+    if (bench->parsed()) {
+        if (!eval_path.empty()) return eval::run_eval(bench_options, eval_path, eval_markdown);
+        return loadgen::run_bench(bench_options);
+    }
     if (cost->parsed()) return report::run_cost(cost_options);
     if (ps->parsed()) return engine::run_ps(ps_options);
     if (models->parsed()) return engine::run_models(models_options);

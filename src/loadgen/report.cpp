@@ -262,11 +262,6 @@ std::string to_csv(const BenchReport& report) {
 
 namespace svg {
 
-namespace {
-
-constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
-constexpr double kWidth = 640, kHeight = 360, kLeft = 64, kRight = 16, kTop = 36, kBottom = 48;
-
 std::string escape(const std::string& text) {
     std::string out;
     for (char c : text) {
@@ -280,6 +275,12 @@ std::string escape(const std::string& text) {
     }
     return out;
 }
+
+namespace {
+
+constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+constexpr double kWidth = 640, kHeight = 360, kLeft = 64, kRight = 16, kTop = 36, kBottom = 48;
+
 
 // About `count` round tick values covering [lo, hi].
 std::vector<double> ticks(double lo, double hi, int count) {
@@ -365,6 +366,11 @@ std::string legend(const std::vector<std::string>& names) {
 
 std::string line_chart(const std::string& title, const std::string& x_label, const std::string& y_label,
                        const std::vector<Series>& series, bool markers) {
+    return line_chart(title, x_label, y_label, series, markers, {});
+}
+
+std::string line_chart(const std::string& title, const std::string& x_label, const std::string& y_label,
+                       const std::vector<Series>& series, bool markers, const std::vector<Mark>& marks) {
     Frame f{std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(), 0,
             -std::numeric_limits<double>::infinity()};
     for (const auto& s : series) {
@@ -399,7 +405,45 @@ std::string line_chart(const std::string& title, const std::string& x_label, con
             out += "\n";
         }
     }
+    for (const auto& m : marks) {
+        out += fmt::format(R"(<g class="mark" data-x="{:g}" data-y="{:g}"><circle cx="{:.1f}" cy="{:.1f}" r="6" )"
+                           R"(fill="none" stroke="#000" stroke-width="2"/><text x="{:.1f}" y="{:.1f}">{}</text></g>)"
+                           "\n",
+                           m.x, m.y, f.px(m.x), f.py(m.y), f.px(m.x) + 9, f.py(m.y) - 8, escape(m.label));
+    }
     out += legend(names);
+    return out + "</svg>\n";
+}
+
+std::string bar_chart(const std::string& title, const std::string& x_label,
+                      const std::vector<std::pair<std::string, double>>& bars) {
+    if (bars.empty()) return "";
+    double peak = 0;
+    for (const auto& [name, value] : bars) peak = std::max(peak, value);
+    const double row = 18, left = 160, right = 70, top = 36;
+    const double height = top + row * static_cast<double>(bars.size()) + 36;
+    std::string out = fmt::format(
+        R"(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 {} {}" font-family="sans-serif" font-size="11">)"
+        "\n",
+        kWidth, height, kWidth, height);
+    out += fmt::format(R"(<text x="{}" y="20" font-size="14" font-weight="bold">{}</text>)"
+                       "\n",
+                       left, escape(title));
+    const double span = kWidth - left - right;
+    for (std::size_t i = 0; i < bars.size(); ++i) {
+        const auto& [name, value] = bars[i];
+        const double y = top + row * static_cast<double>(i);
+        const double w = peak > 0 ? std::max(0.0, value) / peak * span : 0;
+        out += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="end">{}</text>)"
+                           R"(<rect class="bar" x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}" data-value="{:g}"/>)"
+                           R"(<text x="{:.1f}" y="{:.1f}">{:.4g}</text>)"
+                           "\n",
+                           left - 6, y + 12, escape(name), left, y + 2, w, row - 4, kColors[i % 8], value,
+                           left + w + 4, y + 12, value);
+    }
+    out += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="middle">{}</text>)"
+                       "\n",
+                       left + span / 2, height - 10, escape(x_label));
     return out + "</svg>\n";
 }
 
@@ -462,9 +506,12 @@ std::string cdf_chart(const std::string& title, const std::string& x_label,
 
 namespace {
 
-std::string html_table(const Table& table) {
+std::string html_table(const Table& table) { return loadgen::html_table(table.rows()); }
+
+}  // namespace
+
+std::string html_table(const std::vector<std::vector<std::string>>& rows) {
     std::string out = "<table>\n";
-    const auto& rows = table.rows();
     for (std::size_t r = 0; r < rows.size(); ++r) {
         out += "<tr>";
         for (const auto& cell : rows[r]) {
@@ -482,11 +529,9 @@ std::string html_table(const Table& table) {
     return out + "</table>\n";
 }
 
-}  // namespace
-
-std::string to_html(const BenchReport& report) {
-    std::string out = R"(<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>switchyard bench report</title>
+std::string html_page_start(const std::string& title) {
+    return R"(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>)" + svg::escape(title) + R"(</title>
 <style>
 body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}
 table{border-collapse:collapse;margin:8px 0 20px}
@@ -498,8 +543,11 @@ th{background:#f3f3f3}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px;font-size:13px}
 dt{font-weight:bold}
 </style></head><body>
-<h1>switchyard bench</h1>
-)";
+<h1>)" + svg::escape(title) + "</h1>\n";
+}
+
+std::string to_html(const BenchReport& report) {
+    std::string out = html_page_start("switchyard bench");
     auto esc = [](const std::string& text) {
         std::string r;
         for (char c : text) {

@@ -54,6 +54,26 @@ std::string histogram(const std::string& title, const std::string& x_label, cons
                       int bins);
 std::string cdf_chart(const std::string& title, const std::string& x_label,
                       const std::vector<std::pair<std::string, const std::vector<double>*>>& data);
+// A labelled point drawn over a line chart (a break-even, say): a ring at (x, y) in data units,
+// its label beside it; the <g class="mark"> carries data-x and data-y for tests and scripts.
+struct Mark {
+    double x = 0;
+    double y = 0;
+    std::string label;
+};
+std::string line_chart(const std::string& title, const std::string& x_label, const std::string& y_label,
+                       const std::vector<Series>& series, bool markers, const std::vector<Mark>& marks);
+// Horizontal bars, one per (name, value), in the order given.
+std::string bar_chart(const std::string& title, const std::string& x_label,
+                      const std::vector<std::pair<std::string, double>>& bars);
+// Text for SVG and HTML: < > & and " escaped.
+std::string escape(const std::string& text);
 }  // namespace svg
+
+// The HTML report's pieces, shared with `switchyard cost --format html`: the page's head and
+// style up to the opening <body> and an <h1> of `title`, and a table (first row the header),
+// every cell escaped.
+std::string html_page_start(const std::string& title);
+std::string html_table(const std::vector<std::vector<std::string>>& rows);
 
 }  // namespace switchyard::loadgen

@@ -106,7 +106,8 @@ LoadResult parse_catalog(std::string_view yaml_text) {
         };
         for (const auto& field : value) {
             const std::string key = field.first.as<std::string>("");
-            if (key != "input" && key != "cached_input" && key != "output" && key != "date" && key != "source") {
+            if (key != "input" && key != "cached_input" && key != "output" && key != "date" && key != "as_of" &&
+                key != "source") {
                 result.errors.push_back(where(field.first) + "model '" + name + "': unknown key '" + key + "'");
                 ok = false;
             }
@@ -114,7 +115,12 @@ LoadResult parse_catalog(std::string_view yaml_text) {
         number("input", &price.input, true);
         number("output", &price.output, true);
         if (!number("cached_input", &price.cached_input, false)) price.cached_input = price.input;
-        text("date", &price.date);
+        // `as_of` is another name for `date` (the day the price was read).
+        if (value["as_of"].IsDefined() && !value["date"].IsDefined()) {
+            text("as_of", &price.date);
+        } else {
+            text("date", &price.date);
+        }
         text("source", &price.source);
         if (ok) catalog.set(name, std::move(price));
     }

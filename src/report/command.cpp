@@ -71,6 +71,32 @@ bool apply_overrides(const CostOptions& o, Hardware& h) {
     return any;
 }
 
+// "today" for the prices' age: --today, else the system clock. nullopt once the problem is on stderr.
+std::optional<std::int64_t> today_ms(const CostOptions& o) {
+    if (o.today.empty()) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
+    const auto parsed = parse_utc(o.today);
+    if (!parsed) std::cerr << "switchyard cost: --today: expected YYYY-MM-DD, got '" << o.today << "'\n";
+    return parsed;
+}
+
+// The prices the comparison used that are older than --max-price-age, each warned about on stderr.
+void check_price_ages(const CostOptions& o, std::int64_t today, const std::vector<CloudModel>& used,
+                      CostReport& report) {
+    for (const auto& cloud : used) {
+        auto stale = stale_price(cloud.name, cloud.price, today, o.max_price_age_days);
+        if (!stale) continue;
+        std::cerr << "switchyard cost: warning: the price of " << stale->model << " is dated " << stale->date << " ("
+                  << stale->age_days << " days old, more than " << o.max_price_age_days
+                  << "); check it against its source" << (stale->source.empty() ? "" : " " + stale->source)
+                  << " or give a newer catalog with --prices\n";
+        report.stale_prices.push_back(std::move(*stale));
+    }
+}
+
 int write_report(const CostOptions& o, const CostReport& report, const std::string& only) {
     std::ofstream file;
     if (!o.output_path.empty()) {
@@ -83,6 +109,10 @@ int write_report(const CostOptions& o, const CostReport& report, const std::stri
     std::ostream& out = o.output_path.empty() ? std::cout : file;
     if (o.format == "json") {
         out << to_json(report);
+    } else if (o.format == "markdown") {
+        out << to_markdown(report);
+    } else if (o.format == "html") {
+        out << to_html(report);
     } else if (o.format == "csv") {
         out << to_csv(report, only);
     } else {
@@ -131,6 +161,9 @@ int run_scenario(const CostOptions& o) {
     report.mode = "scenario";
     report.source = o.scenario_path;
     report.comparison = compare(scenario, *cloud);
+    const auto today = today_ms(o);
+    if (!today) return 2;
+    check_price_ages(o, *today, *cloud, report);
     const int years = o.years > 0 ? o.years : scenario_years(scenario);
     report.years = years_view(report.comparison, years);
     if (needs_catalog) report.inputs.push_back({"price catalog", std::nullopt, prices});
@@ -381,6 +414,9 @@ int run_ledger(const CostOptions& o) {
         std::cerr << "switchyard cost: --cloud-model '" << cloud.name << "' is not in the price catalog " << prices << "\n";
         return 2;
     }
+    const auto today = today_ms(o);
+    if (!today) return 2;
+    check_price_ages(o, *today, {{cloud.name, *cloud_price}}, report);
     const std::map<std::string, Hardware> local_hardware = local_cost_models(o, gateway);
     const LocalMachine local = local_machine(o, gateway, *usage, local_hardware);
     const auto throughput = local_throughput(o, *usage);

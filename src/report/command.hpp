@@ -24,7 +24,9 @@ struct CostOptions {
     double power_watts = -1;
     double electricity_usd_per_kwh = -1;
     double ops_usd_per_month = -1;
-    int years = 0;  // the years table's horizon; 0: the machines' lifetime (scenario: `years`)
+    int years = 0;
+    int max_price_age_days = 90;  // warn about a price used whose date is older than this
+    std::string today;            // YYYY-MM-DD: the day prices are aged against (default: the clock's)  // the years table's horizon; 0: the machines' lifetime (scenario: `years`)
 };
 
 // Tokens per second per machine when neither the flag nor the ledger says.

@@ -125,6 +125,30 @@ std::map<std::string, std::string> parse_labels(std::string_view json) {
     return out;
 }
 
+std::optional<StalePrice> stale_price(const std::string& model, const pricing::Price& price, std::int64_t today_ms,
+                                      int max_age_days) {
+    // YYYY-MM-DD only: days since 1970 by the civil calendar (Hinnant's days_from_civil).
+    if (price.date.size() != 10 || price.date[4] != '-' || price.date[7] != '-') return std::nullopt;
+    int y = 0, m = 0, d = 0;
+    for (std::size_t i : {0u, 1u, 2u, 3u, 5u, 6u, 8u, 9u}) {
+        if (price.date[i] < '0' || price.date[i] > '9') return std::nullopt;
+    }
+    y = std::stoi(price.date.substr(0, 4));
+    m = std::stoi(price.date.substr(5, 2));
+    d = std::stoi(price.date.substr(8, 2));
+    if (m < 1 || m > 12 || d < 1 || d > 31) return std::nullopt;
+    const std::int64_t yy = y - (m <= 2);
+    const std::int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
+    const auto yoe = static_cast<unsigned>(yy - era * 400);
+    const unsigned doy = static_cast<unsigned>((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1);
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    const std::int64_t day = era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+    const std::int64_t today = today_ms >= 0 ? today_ms / kMsPerDay : (today_ms - kMsPerDay + 1) / kMsPerDay;
+    const auto age = static_cast<int>(today - day);
+    if (age <= max_age_days) return std::nullopt;
+    return StalePrice{model, price.date, price.source, age};
+}
+
 const std::string& row_model(const ledger::Row& row) { return row.served_model.empty() ? row.model : row.served_model; }
 
 std::optional<double> Usage::local_tokens_per_second() const {
@@ -135,11 +159,18 @@ std::optional<double> Usage::local_tokens_per_second() const {
 Aggregator::Aggregator(Period period, std::vector<Dimension> dimensions)
     : period_(period), dimensions_(std::move(dimensions)), groups_(dimensions_.size()) {
     usage_.period = period;
+    usage_.spend_by_tier = SpendSeries::over(period.from_ms, period.to_ms);
 }
 
 void Aggregator::add(const ledger::Row& row) {
     if (!period_.contains(row.ts_ms)) return;
     usage_.total.add(row);
+    {
+        const std::string tier = row.tier == 0 ? kNone : std::to_string(row.tier);
+        tiers_.add(tier, row);
+        deployments_.add(row.deployment.empty() ? kNone : row.deployment, row);
+        usage_.spend_by_tier.add(tier, row.ts_ms, row.cost_usd);
+    }
     (row.local ? usage_.local : usage_.cloud).add(row);
     if (row.local) {
         group_of(local_upstreams_, row.upstream.empty() ? kNone : row.upstream).add(row);
@@ -221,6 +252,8 @@ Usage Aggregator::finish() {
     }
     usage_.cloud_models = sorted(cloud_models_, by_tokens);
     usage_.local_upstreams = sorted(local_upstreams_, by_tokens);
+    usage_.service_by_tier = tiers_.finish();
+    usage_.service_by_deployment = deployments_.finish();
     double busy_ms = 0;
     for (const auto& [deployment, busy] : local_busy_) {
         busy_ms += static_cast<double>(busy.closed_ms + busy.end_ms - busy.start_ms);
@@ -454,6 +487,70 @@ Option hybrid_plan_option(const HybridPlan& plan, const Workload& workload, doub
                          plan.machine.monthly_usd, share * 100, (1 - share) * 100, plan.overflow.name,
                          o.cloud_monthly_usd);
     return o;
+}
+
+std::optional<double> monthly_at(const Option& o, const Comparison& cmp, double volume) {
+    volume = std::max(0.0, volume);
+    const double total = cmp.workload.total();
+    if (o.kind == "cloud") {
+        if (total <= 0) {
+            if (o.name != cmp.reference) return std::nullopt;
+            return reference_at(cmp, volume);
+        }
+        return o.monthly_usd / total * volume;
+    }
+    if (o.kind == "rental" || o.kind == "owned") {
+        if (!o.machines || o.capacity_tokens_per_month <= 0) return std::nullopt;
+        if (volume <= 0) return 0.0;
+        double n = volume / o.capacity_tokens_per_month;
+        if (const double r = std::round(n); std::abs(n - r) < 1e-9 * std::max(1.0, r)) n = r;
+        return std::max(1.0, std::ceil(n)) * o.machine_monthly_usd;
+    }
+    // Hybrid: the machines' part is fixed; the overflow grows with the tokens past the local ones.
+    const double fixed = o.monthly_usd - o.cloud_monthly_usd;
+    const double share = o.local_share.value_or(0);
+    const double local_tokens = share * total;
+    const double overflow_tokens = (1 - share) * total;
+    double rate = cmp.reference_usd_per_token;
+    if (overflow_tokens > 0 && o.cloud_monthly_usd > 0) rate = o.cloud_monthly_usd / overflow_tokens;
+    return fixed + rate * std::max(0.0, volume - local_tokens);
+}
+
+double reference_at(const Comparison& cmp, double volume) { return cmp.reference_usd_per_token * std::max(0.0, volume); }
+
+std::optional<double> break_even_volume(const Option& o, const Comparison& cmp, double limit) {
+    if (o.kind == "cloud" || cmp.reference.empty() || limit <= 0) return std::nullopt;
+    if (o.kind == "rental" || o.kind == "owned") {
+        if (o.break_even_tokens_per_month && *o.break_even_tokens_per_month <= limit) return o.break_even_tokens_per_month;
+        return std::nullopt;
+    }
+    if (o.monthly_usd - o.cloud_monthly_usd <= 0) return std::nullopt;  // no machines: nothing to recover
+    auto gap = [&](double v) -> std::optional<double> {
+        const auto cost = monthly_at(o, cmp, v);
+        if (!cost) return std::nullopt;
+        return *cost - reference_at(cmp, v);
+    };
+    constexpr int kSteps = 2000;
+    double previous = 0;
+    for (int i = 1; i <= kSteps; ++i) {
+        const double v = limit * i / kSteps;
+        const auto g = gap(v);
+        if (!g) return std::nullopt;
+        if (*g <= 0) {
+            double lo = previous, hi = v;  // gap(lo) > 0 >= gap(hi)
+            for (int k = 0; k < 100 && hi - lo > 1e-9 * hi; ++k) {
+                const double mid = (lo + hi) / 2;
+                if (*gap(mid) <= 0) {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            return hi;
+        }
+        previous = v;
+    }
+    return std::nullopt;
 }
 
 int years_of(double lifetime_months) {

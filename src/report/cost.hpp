@@ -13,8 +13,21 @@
 
 #include "ledger/row.hpp"
 #include "pricing/catalog.hpp"
+#include "report/service.hpp"
 
 namespace switchyard::report {
+
+// A price older than a set age: `switchyard cost` warns about each one it used.
+struct StalePrice {
+    std::string model;
+    std::string date;  // YYYY-MM-DD, as the catalog gives it
+    std::string source;
+    int age_days = 0;
+};
+// The price's age in whole days at `today_ms`, when its date is older than `max_age_days`; nullopt
+// when it is not, or when its date is not a YYYY-MM-DD date (a config's or a scenario's own price).
+std::optional<StalePrice> stale_price(const std::string& model, const pricing::Price& price, std::int64_t today_ms,
+                                      int max_age_days);
 
 // A month is a twelfth of a Julian year, as in config::CostModel::monthly_usd (about 30.44 days).
 inline constexpr double kDaysPerMonth = 365.25 / 12;
@@ -89,6 +102,11 @@ struct Usage {
     double local_busy_seconds = 0;
     std::vector<Group> cloud_models;    // cloud rows by served model, most tokens first
     std::vector<Group> local_upstreams; // local rows by upstream, most tokens first
+    // Measured service per tier and per deployment ("(none)": rows that reached none), and the
+    // spend over the period by tier.
+    std::vector<Service> service_by_tier;
+    std::vector<Service> service_by_deployment;
+    SpendSeries spend_by_tier;
     // Local tokens per busy second (one deployment = one machine); nullopt without local traffic.
     std::optional<double> local_tokens_per_second() const;
 };
@@ -116,6 +134,8 @@ private:
     std::map<std::string, Group> cloud_models_;
     std::map<std::string, Group> local_upstreams_;
     std::map<std::string, Busy> local_busy_;                        // per local deployment
+    ServiceAggregator tiers_;
+    ServiceAggregator deployments_;
 };
 
 // The model a row is counted under: the one that served, else the one asked for.
@@ -252,6 +272,19 @@ struct HybridPlan {
 // payback of the purchase against `reference_monthly_usd`.
 Option hybrid_plan_option(const HybridPlan& plan, const Workload& workload, double utilization,
                           double reference_monthly_usd);
+
+// What an option would cost a month at another volume (tokens a month), the month's mix of input,
+// cached and output tokens kept: cloud, linear at its price for the mix; rental and owned, as many
+// machines as that volume needs at the utilization; hybrid, its machines as planned (or recorded)
+// with the tokens beyond what they carried at the comparison's volume going to the overflow model.
+// nullopt when the option cannot be costed (no throughput, or no volume to take a rate from).
+std::optional<double> monthly_at(const Option& option, const Comparison& comparison, double tokens_per_month);
+// The reference (all cloud) at a volume: volume x reference_usd_per_token.
+double reference_at(const Comparison& comparison, double tokens_per_month);
+// The smallest volume in (0, limit] at which the option costs no more than the reference (to 1e-9
+// relative): for rental and owned, break_even_tokens_per_month; for hybrids, found by scanning and
+// bisection. nullopt when there is none below `limit`, or for cloud options.
+std::optional<double> break_even_volume(const Option& option, const Comparison& comparison, double limit);
 
 // One year of an option against the reference (all cloud): cash, not amortized.
 struct YearCost {

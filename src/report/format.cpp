@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/table.hpp"
+#include "loadgen/report.hpp"
 
 namespace switchyard::report {
 
@@ -225,6 +226,65 @@ std::string json_years(const YearsView& view) {
     return out + (view.options.empty() ? "]},\n" : "\n  ]},\n");
 }
 
+std::string ms_text(const std::optional<double>& ms) {
+    if (!ms) return "-";
+    return *ms >= 100 ? fmt::format("{:.0f}", *ms) : fmt::format("{:.1f}", *ms);
+}
+
+std::string share_text(const std::optional<double>& share) {
+    return share ? fmt::format("{:.1f}%", *share * 100) : "-";
+}
+
+std::string service_per_million(const Service& s) {
+    return s.tokens > 0 ? format_usd(s.spend_usd / static_cast<double>(s.tokens) * 1e6) : "-";
+}
+
+void print_services(std::ostream& out, const std::string& dimension, const std::vector<Service>& services) {
+    if (services.empty()) return;
+    out << "Service by " << dimension << " (successful requests; ms)\n";
+    TextTable table({dimension, "requests", "success", "available", "TTFT p50", "p95", "p99", "latency p50", "p95",
+                     "p99", "spend", "$/M tokens"});
+    for (const auto& s : services) {
+        table.add({s.name, format_count(static_cast<double>(s.requests)), share_text(s.success_rate()),
+                   share_text(s.availability()), ms_text(s.ttft_p50), ms_text(s.ttft_p95), ms_text(s.ttft_p99),
+                   ms_text(s.latency_p50), ms_text(s.latency_p95), ms_text(s.latency_p99), format_usd(s.spend_usd),
+                   service_per_million(s)});
+    }
+    table.print(out);
+    out << "\n";
+}
+
+void csv_services(std::string& out, const std::string& dimension, const std::vector<Service>& services) {
+    out += "\n# service by " + dimension + "\n";
+    out += csv_line({dimension, "requests", "succeeded", "success_rate", "minutes_with_traffic", "minutes_serving",
+                     "availability", "ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms", "latency_p50_ms", "latency_p95_ms",
+                     "latency_p99_ms", "spend_usd", "tokens"});
+    auto opt = [](const std::optional<double>& v) { return v ? plain(*v) : std::string(); };
+    for (const auto& s : services) {
+        out += csv_line({s.name, std::to_string(s.requests), std::to_string(s.succeeded), opt(s.success_rate()),
+                         std::to_string(s.minutes_with_traffic), std::to_string(s.minutes_serving),
+                         opt(s.availability()), opt(s.ttft_p50), opt(s.ttft_p95), opt(s.ttft_p99), opt(s.latency_p50),
+                         opt(s.latency_p95), opt(s.latency_p99), plain(s.spend_usd), std::to_string(s.tokens)});
+    }
+}
+
+std::string json_services(const std::vector<Service>& services) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < services.size(); ++i) {
+        const Service& s = services[i];
+        out += fmt::format(
+            "{}\n      {{\"name\": {}, \"requests\": {}, \"succeeded\": {}, \"success_rate\": {}, "
+            "\"minutes_with_traffic\": {}, \"minutes_serving\": {}, \"availability\": {}, "
+            "\"ttft_ms\": {{\"p50\": {}, \"p95\": {}, \"p99\": {}}}, "
+            "\"latency_ms\": {{\"p50\": {}, \"p95\": {}, \"p99\": {}}}, \"spend_usd\": {}, \"tokens\": {}}}",
+            i ? "," : "", json_string(s.name), s.requests, s.succeeded, json_optional(s.success_rate()),
+            s.minutes_with_traffic, s.minutes_serving, json_optional(s.availability()), json_optional(s.ttft_p50),
+            json_optional(s.ttft_p95), json_optional(s.ttft_p99), json_optional(s.latency_p50),
+            json_optional(s.latency_p95), json_optional(s.latency_p99), plain(s.spend_usd), s.tokens);
+    }
+    return out + (services.empty() ? "]" : "\n    ]");
+}
+
 std::string input_text(const Input& input) {
     if (!input.number) return input.text;
     std::string value = std::abs(*input.number) >= 1000 ? format_count(*input.number) : fmt::format("{:g}", *input.number);
@@ -312,6 +372,8 @@ void print_table(std::ostream& out, const CostReport& report) {
             table.print(out);
             out << "\n";
         }
+        print_services(out, "tier", u.service_by_tier);
+        print_services(out, "deployment", u.service_by_deployment);
         out << "The same tokens priced under each catalog model (actual spend " << format_usd(t.spend_usd) << ")\n";
         Table table({"model", "input $/M", "cached $/M", "output $/M", "cost", "vs actual", "difference"});
         for (const auto& r : report.repricing) {
@@ -373,6 +435,8 @@ std::string to_csv(const CostReport& report, const std::string& only) {
             out += "\n# by " + b.dimension + "\n";
             csv_groups(out, b.dimension, b.groups);
         }
+        csv_services(out, "tier", u.service_by_tier);
+        csv_services(out, "deployment", u.service_by_deployment);
         out += "\n# repricing\n";
         out += csv_line({"model", "input_usd_per_million", "cached_input_usd_per_million", "output_usd_per_million",
                          "cost_usd", "ratio_to_actual", "difference_usd"});
@@ -435,6 +499,9 @@ std::string to_json(const CostReport& report) {
             out += "]";
         }
         out += "\n  },\n";
+        out += fmt::format("  \"service\": {{\n    \"availability\": \"minutes with a success / minutes with requests\",\n"
+                           "    \"tier\": {},\n    \"deployment\": {}}},\n",
+                           json_services(u.service_by_tier), json_services(u.service_by_deployment));
         out += fmt::format("  \"repricing\": {{\"actual_usd\": {}, \"models\": [", plain(u.total.spend_usd));
         for (std::size_t i = 0; i < report.repricing.size(); ++i) {
             const Repriced& r = report.repricing[i];
@@ -473,6 +540,13 @@ std::string to_json(const CostReport& report) {
     }
     out += "\n    ]\n  },\n";
     if (!report.years.options.empty()) out += json_years(report.years);
+    out += "  \"stale_prices\": [";
+    for (std::size_t i = 0; i < report.stale_prices.size(); ++i) {
+        const StalePrice& p = report.stale_prices[i];
+        out += fmt::format("{}{{\"model\": {}, \"date\": {}, \"age_days\": {}, \"source\": {}}}", i ? ", " : "",
+                           json_string(p.model), json_string(p.date), p.age_days, json_string(p.source));
+    }
+    out += "],\n";
     out += "  \"inputs\": {";
     for (std::size_t i = 0; i < report.inputs.size(); ++i) {
         const Input& input = report.inputs[i];
@@ -481,6 +555,249 @@ std::string to_json(const CostReport& report) {
                            input.number ? json_string(input.text) : "\"\"");
     }
     out += report.inputs.empty() ? "}\n}\n" : "\n  }\n}\n";
+    return out;
+}
+
+}  // namespace switchyard::report
+
+namespace switchyard::report {
+
+namespace {
+
+std::vector<std::vector<std::string>> service_rows(const std::string& dimension, const std::vector<Service>& services) {
+    std::vector<std::vector<std::string>> rows{{dimension, "requests", "success", "available", "TTFT p50 ms", "p95",
+                                                "p99", "latency p50 ms", "p95", "p99", "spend", "$/M tokens"}};
+    for (const auto& s : services) {
+        rows.push_back({s.name, format_count(static_cast<double>(s.requests)), share_text(s.success_rate()),
+                        share_text(s.availability()), ms_text(s.ttft_p50), ms_text(s.ttft_p95), ms_text(s.ttft_p99),
+                        ms_text(s.latency_p50), ms_text(s.latency_p95), ms_text(s.latency_p99),
+                        format_usd(s.spend_usd), service_per_million(s)});
+    }
+    return rows;
+}
+
+// Cost against volume: each option's line from 0 to past the month's volume and every break-even.
+std::string cost_chart(const Comparison& cmp) {
+    using loadgen::svg::Mark;
+    using loadgen::svg::Series;
+    const double volume = cmp.workload.total();
+    double limit = volume > 0 ? 2 * volume : 0;
+    for (const auto& o : cmp.options) {
+        if (o.break_even_tokens_per_month) limit = std::max(limit, 1.5 * *o.break_even_tokens_per_month);
+    }
+    if (limit <= 0) limit = 1e6;
+    std::vector<Series> series;
+    std::vector<Mark> marks;
+    constexpr int kSamples = 200;
+    for (const auto& o : cmp.options) {
+        if (!monthly_at(o, cmp, volume)) continue;
+        Series line{o.name, {}};
+        std::vector<double> xs;
+        for (int i = 0; i <= kSamples; ++i) xs.push_back(limit * i / kSamples);
+        if ((o.kind == "rental" || o.kind == "owned") && o.capacity_tokens_per_month > 0 &&
+            limit / o.capacity_tokens_per_month <= 400) {
+            // The steps where one more machine is bought, drawn square.
+            for (double k = 1; k * o.capacity_tokens_per_month < limit; ++k) {
+                xs.push_back(k * o.capacity_tokens_per_month);
+                xs.push_back(k * o.capacity_tokens_per_month * (1 + 1e-9));
+            }
+            std::sort(xs.begin(), xs.end());
+        }
+        for (const double x : xs) line.points.emplace_back(x / 1e6, *monthly_at(o, cmp, x));
+        series.push_back(std::move(line));
+        if (const auto be = break_even_volume(o, cmp, limit)) {
+            marks.push_back({*be / 1e6, reference_at(cmp, *be),
+                             fmt::format("{}: {}M tokens/month", o.name, format_count(*be / 1e6))});
+        }
+    }
+    if (volume > 0) {
+        marks.push_back({volume / 1e6, reference_at(cmp, volume), fmt::format("this month: {}M", format_count(volume / 1e6))});
+    }
+    return loadgen::svg::line_chart("Monthly cost against monthly volume", "million tokens a month", "US dollars a month",
+                                    series, false, marks);
+}
+
+// Spend per time bucket by tier; x in hours for a period of up to three days, else in days.
+std::string spend_over_time_chart(const SpendSeries& spend) {
+    if (spend.spend.empty() || spend.buckets == 0) return "";
+    const bool hours = spend.bucket_ms < kMsPerDay / 4 && spend.buckets * static_cast<std::size_t>(spend.bucket_ms) <=
+                                                             static_cast<std::size_t>(3 * kMsPerDay);
+    const double unit = hours ? 3'600'000.0 : static_cast<double>(kMsPerDay);
+    std::vector<loadgen::svg::Series> series;
+    for (const auto& [tier, values] : spend.spend) {
+        loadgen::svg::Series line{"tier " + tier, {}};
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            line.points.emplace_back(static_cast<double>(i) * static_cast<double>(spend.bucket_ms) / unit, values[i]);
+        }
+        series.push_back(std::move(line));
+    }
+    const std::string bucket = spend.bucket_ms >= kMsPerDay ? fmt::format("{:g} day", static_cast<double>(spend.bucket_ms) / kMsPerDay)
+                                                            : fmt::format("{:g} min", static_cast<double>(spend.bucket_ms) / 60'000);
+    return loadgen::svg::line_chart("Spend over time by tier (per " + bucket + ")",
+                                    hours ? "hours since the period's start" : "days since the period's start",
+                                    "US dollars", series, series.front().points.size() <= 60);
+}
+
+std::string spend_bars(const Breakdown& b) {
+    std::vector<std::pair<std::string, double>> bars;
+    for (const auto& g : b.groups) {
+        if (bars.size() == 20) break;
+        bars.emplace_back(g.name, g.spend_usd);
+    }
+    return loadgen::svg::bar_chart("Spend by " + b.dimension + (b.groups.size() > 20 ? " (top 20)" : ""), "US dollars",
+                                   bars);
+}
+
+// The page's and the Markdown's tables, in order: the month, the years, the service levels, each
+// grouping, the repricing and the inputs.
+struct Section {
+    std::string title;
+    std::string note;
+    std::vector<std::vector<std::string>> rows;  // the first is the header
+};
+
+std::vector<Section> sections(const CostReport& report) {
+    std::vector<Section> out;
+    const Comparison& cmp = report.comparison;
+    const Workload& w = cmp.workload;
+    Section month{"A month",
+                  fmt::format("{} prompt tokens ({} cached), {} completion tokens; utilization {:.0f}%; break-even and "
+                              "payback against {}",
+                              format_count(w.input), format_count(w.cached), format_count(w.output),
+                              cmp.utilization * 100, cmp.reference.empty() ? "-" : cmp.reference),
+                  {{"option", "kind", "machines", "monthly", "$/M tokens", "break-even tokens/month", "payback months",
+                    "note"}}};
+    for (const auto& o : cmp.options) {
+        const bool machine = o.kind == "rental" || o.kind == "owned";
+        const auto per_million = o.usd_per_million(w.total());
+        month.rows.push_back({o.name, o.kind, o.machines ? format_count(*o.machines) : "-",
+                              (machine && !o.machines) ? "-" : format_usd(o.monthly_usd),
+                              per_million ? format_usd(*per_million) : "-",
+                              machine && o.machines ? tokens_text(o.break_even_tokens_per_month) : "-",
+                              (o.kind == "owned" || o.purchase_usd > 0) && o.machines ? months_text(o.payback_months) : "-",
+                              o.note});
+    }
+    out.push_back(std::move(month));
+    if (!report.years.options.empty()) {
+        Section years{fmt::format("Over {} years against {}", report.years.years, report.years.reference),
+                      "purchase in year 1, cash as spent (not amortized)",
+                      {{"option", "year", "purchase", "running", "cloud avoided", "saving", "cumulative", "payback month"}}};
+        for (const auto& o : report.years.options) {
+            for (const auto& y : o.years) years.rows.push_back(year_cells(o, y, std::to_string(y.year)));
+            years.rows.push_back(year_cells(o, o.total, "total"));
+        }
+        out.push_back(std::move(years));
+    }
+    if (report.usage) {
+        const Usage& u = *report.usage;
+        out.push_back({"Service by tier",
+                       "percentiles of successful requests in ms (within 1%); available: UTC minutes with a success "
+                       "among minutes with requests",
+                       service_rows("tier", u.service_by_tier)});
+        out.push_back({"Service by deployment", "", service_rows("deployment", u.service_by_deployment)});
+        for (const auto& b : u.breakdowns) {
+            Section by{"By " + b.dimension, "", {{b.dimension}}};
+            by.rows[0].insert(by.rows[0].end(), kGroupHeader.begin(), kGroupHeader.end());
+            for (const auto& g : b.groups) by.rows.push_back(group_cells(g, u.total.spend_usd));
+            by.rows.push_back(group_cells(u.total, u.total.spend_usd));
+            out.push_back(std::move(by));
+        }
+        Section repricing{"The same tokens under each catalog model",
+                          "actual spend " + format_usd(u.total.spend_usd),
+                          {{"model", "input $/M", "cached $/M", "output $/M", "cost", "vs actual", "price date"}}};
+        for (const auto& r : report.repricing) {
+            repricing.rows.push_back({r.model, fmt::format("{:.3f}", r.price.input),
+                                      fmt::format("{:.3f}", r.price.cached_input), fmt::format("{:.3f}", r.price.output),
+                                      format_usd(r.cost_usd), ratio_text(r.ratio), r.price.date});
+        }
+        out.push_back(std::move(repricing));
+    }
+    if (!report.inputs.empty()) {
+        Section inputs{"Inputs", "", {{"input", "value"}}};
+        for (const auto& input : report.inputs) inputs.rows.push_back({input.name, input_text(input)});
+        out.push_back(std::move(inputs));
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string to_html(const CostReport& report) {
+    using loadgen::html_table;
+    using loadgen::svg::escape;
+    std::string out = loadgen::html_page_start("switchyard cost");
+    const Comparison& cmp = report.comparison;
+    out += "<dl>\n<dt>mode</dt><dd>" + escape(report.mode) + "</dd>\n<dt>source</dt><dd>" + escape(report.source) + "</dd>\n";
+    if (report.usage) {
+        const Usage& u = *report.usage;
+        out += "<dt>period</dt><dd>" + escape(format_utc(u.period.from_ms)) + " to " + escape(format_utc(u.period.to_ms)) +
+               fmt::format(" ({:.2f} days)", u.period.days()) + "</dd>\n";
+        out += "<dt>requests</dt><dd>" + format_count(static_cast<double>(u.total.requests)) + " (" +
+               format_count(static_cast<double>(u.total.failed)) + " failed), spend " + escape(format_usd(u.total.spend_usd)) +
+               "</dd>\n";
+    }
+    out += "</dl>\n";
+    for (const auto& p : report.stale_prices) {
+        out += "<p class=\"warning\"><b>Warning:</b> the price of " + escape(p.model) + " is dated " + escape(p.date) +
+               fmt::format(" ({} days old)", p.age_days) + "; check " + escape(p.source) + "</p>\n";
+    }
+    out += "<div class=\"plots\">\n" + cost_chart(cmp);
+    if (report.usage) {
+        out += spend_over_time_chart(report.usage->spend_by_tier);
+        for (const auto& b : report.usage->breakdowns) {
+            if (b.dimension == "key" || b.dimension.starts_with("label")) out += spend_bars(b);
+        }
+    }
+    out += "</div>\n";
+
+    for (const auto& section : sections(report)) {
+        out += "<h2>" + escape(section.title) + "</h2>\n";
+        if (!section.note.empty()) out += "<p>" + escape(section.note) + "</p>\n";
+        out += html_table(section.rows);
+    }
+    return out + "</body></html>\n";
+}
+
+}  // namespace switchyard::report
+
+namespace switchyard::report {
+
+std::string to_markdown(const CostReport& report) {
+    auto cell = [](const std::string& text) {
+        std::string out;
+        for (const char c : text) {
+            if (c == '|') out += '\\';
+            out += c == '\n' ? ' ' : c;
+        }
+        return out;
+    };
+    std::string out = "# switchyard cost\n\n";
+    out += "- mode: " + report.mode + "\n- source: " + cell(report.source) + "\n";
+    if (report.usage) {
+        const Usage& u = *report.usage;
+        out += "- period: " + format_utc(u.period.from_ms) + " to " + format_utc(u.period.to_ms) +
+               fmt::format(" ({:.2f} days)\n", u.period.days());
+        out += "- requests: " + format_count(static_cast<double>(u.total.requests)) + " (" +
+               format_count(static_cast<double>(u.total.failed)) + " failed), spend " + format_usd(u.total.spend_usd) + "\n";
+    }
+    for (const auto& p : report.stale_prices) {
+        out += fmt::format("- **warning**: the price of {} is dated {} ({} days old); check {}\n", cell(p.model), p.date,
+                           p.age_days, cell(p.source));
+    }
+    for (const auto& section : sections(report)) {
+        out += "\n## " + cell(section.title) + "\n\n";
+        if (!section.note.empty()) out += cell(section.note) + "\n\n";
+        for (std::size_t r = 0; r < section.rows.size(); ++r) {
+            out += "|";
+            for (const auto& text : section.rows[r]) out += " " + cell(text) + " |";
+            out += "\n";
+            if (r == 0) {
+                out += "|";
+                for (std::size_t c = 0; c < section.rows[0].size(); ++c) out += c == 0 ? " --- |" : " ---: |";
+                out += "\n";
+            }
+        }
+    }
     return out;
 }
 

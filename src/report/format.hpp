@@ -27,6 +27,7 @@ struct CostReport {
     Comparison comparison;
     YearsView years;                       // empty options: no years table
     std::vector<Input> inputs;
+    std::vector<StalePrice> stale_prices;  // prices used that are older than --max-price-age
 };
 
 void print_table(std::ostream& out, const CostReport& report);
@@ -34,6 +35,12 @@ void print_table(std::ostream& out, const CostReport& report);
 // `only` set to a breakdown's dimension ("key", "label:team"...), that table alone, no title.
 std::string to_csv(const CostReport& report, const std::string& only = {});
 std::string to_json(const CostReport& report);
+// A self-contained page (no script, no external resource): inline SVG charts of monthly cost
+// against monthly volume for every option with the break-even points marked, spend over time by
+// tier and spend by key and label (ledger mode), then every table of the text output.
+std::string to_html(const CostReport& report);
+// The same tables as GitHub-flavoured Markdown (no charts), for a pull request or a wiki page.
+std::string to_markdown(const CostReport& report);
 
 // "$1,234.56"; amounts under a cent keep two significant digits ("$0.00042").
 std::string format_usd(double usd);

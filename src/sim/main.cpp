@@ -2,6 +2,7 @@
 // upstream that Switchyard's tests and benchmarks run against. This file turns the command line into
 // Options.
 #include <exception>
+#include <fstream>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -40,6 +41,10 @@ int main(int argc, char** argv) {
   cert->needs(key);
   key->needs(cert);
   app.add_option("--api-key", options.api_key, "require Authorization: Bearer KEY on /v1/*");
+  std::string answers_file;
+  app.add_option("--answers", answers_file,
+                 "scripted answers, one rule a line: MODEL<TAB>PROMPT SUBSTRING<TAB>ANSWER (MODEL * for any)")
+      ->check(CLI::ExistingFile);
   app.add_option("--log-level", log_level, "trace | debug | info | warn | error | off")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -49,6 +54,24 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.knobs.fault = *parsed_fault;
+  if (!answers_file.empty()) {
+    std::ifstream in(answers_file);
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.empty() || line.front() == '#') continue;
+      const auto first = line.find('\t');
+      const auto second = first == std::string::npos ? first : line.find('\t', first + 1);
+      if (second == std::string::npos) {
+        fmt::print(stderr, "--answers: {} line {}: expected MODEL<TAB>SUBSTRING<TAB>ANSWER\n", answers_file, number);
+        return 2;
+      }
+      options.answers.push_back(
+          {line.substr(0, first), line.substr(first + 1, second - first - 1), line.substr(second + 1)});
+    }
+  }
   options.knobs.auto_tool_calls = tool_calls == "auto";
   options.port = static_cast<std::uint16_t>(port);
   if (options.models.empty()) options.models.push_back("sim-model");

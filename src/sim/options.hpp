@@ -10,6 +10,14 @@
 
 namespace sim {
 
+// One line of an --answers file: requests for `model` ("*": any) whose prompt text contains
+// `contains` are answered with `answer` (streamed word by word) instead of generated words.
+struct AnswerRule {
+  std::string model;
+  std::string contains;
+  std::string answer;
+};
+
 struct Options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8000;  // 0: the OS picks one; --ready-file tells which
@@ -23,6 +31,7 @@ struct Options {
   std::string tls_key;
   std::string api_key;  // set: /v1/* require "Authorization: Bearer <key>"
   Knobs knobs;          // initial runtime knobs
+  std::vector<AnswerRule> answers;  // --answers: scripted answers by model and prompt text, first match wins
 };
 
 }  // namespace sim

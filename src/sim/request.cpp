@@ -53,11 +53,16 @@ Invalid no_model() { return {"you must provide a model parameter", ""}; }
 struct PromptTally {
   std::uint64_t hash = kFnvOffset;
   std::uint64_t tokens = 0;
+  std::string text;  // the texts, one per line, for --answers rules (up to 1 MiB)
 
-  void add_text(std::string_view text) {
-    hash = fnv1a(text, hash);
+  void add_text(std::string_view piece) {
+    if (text.size() + piece.size() < (1u << 20)) {
+      text.append(piece);
+      text += '\n';
+    }
+    hash = fnv1a(piece, hash);
     hash = fnv1a("\n", hash);
-    tokens += count_words(text);
+    tokens += count_words(piece);
   }
   void add_token_id(std::int64_t id) {
     hash = mix(hash ^ static_cast<std::uint64_t>(id));
@@ -457,6 +462,7 @@ std::optional<Invalid> parse_generation(const PaddedBody& body, std::string_view
   if (!has_prompt) return missing(prompt_key);
   out.prompt_tokens = prompt.tokens;
   out.seed = generation_seed(out.model, prompt);
+  out.prompt_text = std::move(prompt.text);
   return std::nullopt;
 }
 
@@ -722,6 +728,7 @@ std::optional<Invalid> parse_responses(const PaddedBody& body, Generation& out, 
   }
   out.prompt_tokens = prompt.tokens;
   out.seed = generation_seed(out.model, prompt);
+  out.prompt_text = std::move(prompt.text);
   return std::nullopt;
 }
 
@@ -770,6 +777,7 @@ std::optional<Invalid> parse_messages(const PaddedBody& body, Generation& out, b
   if (!has_max_tokens && !for_count) return anthropic_invalid("max_tokens: Field required");
   out.prompt_tokens = prompt.tokens;
   out.seed = generation_seed(out.model, prompt);
+  out.prompt_text = std::move(prompt.text);
   return std::nullopt;
 }
 

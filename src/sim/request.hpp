@@ -51,6 +51,8 @@ struct Generation {
   // tool_result blocks): its text, which the answer echoes.
   bool tool_result = false;
   std::string tool_result_text;
+  // The prompt's texts (messages, prompt strings), one per line: what --answers rules match.
+  std::string prompt_text;
 };
 
 std::optional<Invalid> parse_chat(const PaddedBody& body, Generation& out);

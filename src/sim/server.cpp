@@ -561,6 +561,14 @@ class Session {
       name = generation.tool_name;
       arguments = generation.tool_arguments;
     } else {
+      for (const auto& rule : sim_.options.answers) {
+        if ((rule.model == "*" || rule.model == generation.model) &&
+            generation.prompt_text.find(rule.contains) != std::string::npos) {
+          answer.kind = AnswerKind::echo;
+          answer.text = rule.answer;
+          break;
+        }
+      }
       return std::nullopt;
     }
     call_id_ = new_id(endpoint == Endpoint::messages ? "toolu_" : "call_");

@@ -9,6 +9,9 @@
 #include <sstream>
 #include <thread>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include "harness.hpp"
 #include "ledger/store.hpp"
 
@@ -361,6 +364,186 @@ TEST(Cost, ScenarioHybridExample) {
     ASSERT_EQ(run.exit_code, 0) << run.log;
     EXPECT_NE(run.output.find("Over 3 years against gpt-4.1-mini"), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("$29,300.40"), std::string::npos) << run.output;
+}
+
+
+// "YYYY-MM-DD" of the UTC day `days` from today.
+std::string utc_day(int days) {
+    using namespace std::chrono;
+    const auto day = floor<std::chrono::days>(system_clock::now()) + std::chrono::days(days);
+    const year_month_day ymd{day};
+    char text[16];
+    std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                  static_cast<unsigned>(ymd.day()));
+    return text;
+}
+
+// Every `<g class="mark" data-x="X"` in a page, X in order.
+std::vector<double> mark_xs(const std::string& html) {
+    std::vector<double> out;
+    const std::string needle = R"(<g class="mark" data-x=")";
+    for (auto pos = html.find(needle); pos != std::string::npos; pos = html.find(needle, pos + 1)) {
+        out.push_back(std::stod(html.substr(pos + needle.size(), 32)));
+    }
+    return out;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
+    return n;
+}
+
+// Known traffic through the gateway into a SQLite ledger: tier 1 a simulator answering in 30 ms,
+// tier 2 one answering in 150 ms, tier 3 one that fails every request. The report's service
+// columns then say what the simulators were set to, and the HTML page draws it.
+TEST(Cost, ServiceLevelsAndPageFromTrafficThroughTheSimulator) {
+    Sim fast = start_sim({"--ttft-ms", "30", "--tokens", "4"});
+    Sim slow = start_sim({"--ttft-ms", "150", "--tokens", "4"});
+    Sim broken = start_sim({"--fault", "500"});
+    const std::string db = temp_dir() + "/traffic.db";
+    const std::string yaml = R"(
+listeners: [{address: 127.0.0.1, port: 0}]
+server: {shutdown_grace: 5s}
+ledger:
+  url: )" + db + R"(
+  flush_interval: 100ms
+prices:
+  models:
+    cloud-model: {input: 2.0, output: 8.0}
+upstreams:
+  - {name: fast, type: openai, base_url: )" + fast.url() + R"(/v1}
+  - {name: slow, type: openai, base_url: )" + slow.url() + R"(/v1}
+  - {name: broken, type: openai, base_url: )" + broken.url() + R"(/v1}
+models:
+  - name: fast
+    deployments: [{upstream: fast, model: cloud-model, tier: 1}]
+  - name: slow
+    deployments: [{upstream: slow, model: cloud-model, tier: 2}]
+  - name: broken
+    deployments: [{upstream: broken, model: cloud-model, tier: 3}]
+)";
+    {
+        Gateway gateway = start_gateway(yaml);
+        for (int i = 0; i < 20; ++i) EXPECT_EQ(post(gateway.port, "/v1/chat/completions", chat_body("fast")).status, 200);
+        for (int i = 0; i < 8; ++i) EXPECT_EQ(post(gateway.port, "/v1/chat/completions", chat_body("slow")).status, 200);
+        for (int i = 0; i < 3; ++i) EXPECT_GE(post(gateway.port, "/v1/chat/completions", chat_body("broken")).status, 500);
+        ASSERT_EQ(gateway.process->stop(SIGTERM), 0);  // writes what is queued
+    }
+    const std::string config = write_file("traffic.yaml", yaml);
+    const std::string from = utc_day(-1), to = utc_day(1);
+    const std::vector<std::string> machine{"--hardware-usd", "3600", "--lifetime-months", "36", "--power-watts", "0",
+                                           "--ops-usd-per-month", "0", "--local-throughput", "1000",
+                                           "--cloud-model", "cloud-model"};
+    std::vector<std::string> args{"--config", config, "--from", from, "--to", to, "--format", "json"};
+    args.insert(args.end(), machine.begin(), machine.end());
+    const auto run = run_cost(args);
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    ASSERT_EQ(parser.parse(run.output).get(root), simdjson::SUCCESS) << run.output;
+    auto tier1 = named(root["service"]["tier"], "1");
+    auto tier2 = named(root["service"]["tier"], "2");
+    auto tier3 = named(root["service"]["tier"], "3");
+    EXPECT_EQ(number(tier1["requests"]), 20);
+    EXPECT_EQ(number(tier1["success_rate"]), 1);
+    EXPECT_EQ(number(tier1["availability"]), 1);
+    EXPECT_GE(number(tier1["ttft_ms"]["p50"]), 30 * 0.99);
+    EXPECT_LT(number(tier1["ttft_ms"]["p50"]), 130);
+    EXPECT_GE(number(tier1["latency_ms"]["p99"]), number(tier1["ttft_ms"]["p50"]) * 0.99);
+    EXPECT_EQ(number(tier2["requests"]), 8);
+    EXPECT_GE(number(tier2["ttft_ms"]["p50"]), 150 * 0.99);
+    EXPECT_LT(number(tier2["ttft_ms"]["p50"]), 400);
+    EXPECT_GE(number(tier2["latency_ms"]["p95"]), 150 * 0.99);
+    EXPECT_EQ(number(tier3["requests"]), 3);
+    EXPECT_EQ(number(tier3["success_rate"]), 0);
+    EXPECT_EQ(number(tier3["availability"]), 0);  // its one minute (or two) had only failures
+    EXPECT_TRUE(tier3["ttft_ms"]["p50"].is_null());
+    EXPECT_EQ(number(named(root["service"]["deployment"], "fast")["requests"]), 20);
+    const double break_even = number(named(root["monthly"]["options"], "all local (local)")["break_even_tokens_per_month"]);
+    EXPECT_GT(break_even, 0);
+
+    // The page: self-contained, every chart an SVG, the break-even ring at the JSON's volume.
+    args = {"--config", config, "--from", from, "--to", to, "--format", "html"};
+    args.insert(args.end(), machine.begin(), machine.end());
+    const auto page = run_cost(args);
+    ASSERT_EQ(page.exit_code, 0) << page.log;
+    const std::string& html = page.output;
+    EXPECT_TRUE(html.starts_with("<!DOCTYPE html>"));
+    EXPECT_TRUE(html.ends_with("</body></html>\n"));
+    EXPECT_EQ(html.find("<script"), std::string::npos);
+    EXPECT_EQ(count_of(html, "src=\""), 0u);  // nothing fetched: no image, script or frame
+    EXPECT_EQ(count_of(html, "<link"), 0u);
+    EXPECT_EQ(count_of(html, "<svg"), count_of(html, "</svg>"));
+    EXPECT_GE(count_of(html, "<svg"), 3u);  // cost against volume, spend over time, spend by key
+    EXPECT_NE(html.find("Monthly cost against monthly volume"), std::string::npos);
+    EXPECT_NE(html.find("Spend over time by tier"), std::string::npos);
+    EXPECT_NE(html.find("Spend by key"), std::string::npos);
+    EXPECT_NE(html.find("<h2>Service by tier</h2>"), std::string::npos);
+    const auto xs = mark_xs(html);
+    ASSERT_FALSE(xs.empty()) << html;
+    EXPECT_NEAR(xs.front(), break_even / 1e6, break_even / 1e6 * 1e-5);
+
+    // The page in a real browser, when there is one: it loads, with every chart in the DOM.
+    for (const std::string browser : {"/usr/bin/chromium", "/usr/bin/chromium-browser"}) {
+        if (access(browser.c_str(), X_OK) != 0) continue;
+        const std::string file = temp_dir() + "/cost-page.html";
+        std::ofstream(file) << html;
+        Process chromium("chromium", {browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                                      "file://" + file});
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (chromium.running() && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        const auto status = chromium.stop(SIGKILL);
+        ASSERT_EQ(status, 0) << chromium.log();
+        const std::string dom = chromium.log();
+        EXPECT_EQ(count_of(dom, "<svg"), count_of(html, "<svg")) << dom.substr(0, 2000);
+        EXPECT_EQ(count_of(dom, "class=\"mark\""), xs.size());
+        EXPECT_EQ(dom.find("Uncaught"), std::string::npos);
+        break;
+    }
+}
+
+
+// A price older than --max-price-age is named with its date, aged against --today; one given in
+// the scenario itself has no date and is not aged.
+TEST(Cost, WarnsAboutOldPrices) {
+    const std::string prices = write_file("dated-prices.yaml", R"(
+models:
+  old-model: {input: 1.0, output: 2.0, date: 2026-06-01, source: "https://example.com/old"}
+  new-model: {input: 1.0, output: 2.0, as_of: 2026-12-01, source: "https://example.com/new"}
+)");
+    const std::string scenario = write_file("dated-scenario.yaml", R"(
+tokens_per_month: {input: 10M, output: 1M}
+prices: )" + prices + R"(
+cloud:
+  - old-model
+  - new-model
+  - {name: own-price, input: 0.5, output: 1.0}
+)");
+    auto run = run_cost({"--scenario", scenario, "--today", "2026-12-07", "--format", "json"});
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_NE(run.log.find("warning: the price of old-model is dated 2026-06-01 (189 days old, more than 90)"),
+              std::string::npos)
+        << run.log;
+    EXPECT_NE(run.log.find("https://example.com/old"), std::string::npos);
+    EXPECT_EQ(run.log.find("new-model"), std::string::npos) << run.log;  // 6 days old
+    EXPECT_EQ(run.log.find("own-price"), std::string::npos) << run.log;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    ASSERT_EQ(parser.parse(run.output).get(root), simdjson::SUCCESS) << run.output;
+    EXPECT_EQ(number(named(root["stale_prices"], "old-model")["age_days"]), 189);
+
+    run = run_cost({"--scenario", scenario, "--today", "2026-12-07", "--max-price-age", "189"});
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_EQ(run.log.find("warning"), std::string::npos) << run.log;
+    run = run_cost({"--scenario", scenario, "--today", "2026-12-07", "--max-price-age", "5"});
+    EXPECT_NE(run.log.find("the price of new-model is dated 2026-12-01 (6 days old, more than 5)"), std::string::npos)
+        << run.log;
+    run = run_cost({"--scenario", scenario, "--today", "December"});
+    EXPECT_EQ(run.exit_code, 2);
+    EXPECT_NE(run.log.find("--today: expected YYYY-MM-DD"), std::string::npos) << run.log;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "report/cost.hpp"
@@ -678,6 +679,190 @@ TEST(CostFormat, HybridAndYears) {
     EXPECT_NEAR(hybrid["local_share"].get_double().value(), 0.547875, 1e-12);
     EXPECT_EQ(hybrid["overflow_model"].get_string().value(), "gpt-4.1-mini");
     EXPECT_NEAR(hybrid["purchase_usd"].get_double().value(), 3600, 1e-9);
+}
+
+
+// ---- service levels: percentiles in bounded memory, success and availability by minute
+
+TEST(Service, HistogramPercentilesAreWithinOnePercent) {
+    LogHistogram histogram;
+    std::vector<double> values;
+    // 10,000 values spread over four orders of magnitude, not in order.
+    for (int i = 0; i < 10'000; ++i) {
+        const double v = 0.5 + static_cast<double>((i * 7919) % 10'000) * 0.9;
+        values.push_back(v);
+        histogram.add(v);
+    }
+    std::sort(values.begin(), values.end());
+    for (const double q : {0.01, 0.5, 0.9, 0.95, 0.99, 1.0}) {
+        const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
+        const double exact = values[rank - 1];
+        const auto got = histogram.quantile(q);
+        ASSERT_TRUE(got.has_value());
+        EXPECT_NEAR(*got, exact, exact * 0.01) << "q=" << q;
+    }
+    EXPECT_EQ(histogram.count(), 10'000u);
+    EXPECT_FALSE(LogHistogram().quantile(0.5).has_value());
+    // One value: every percentile is that value exactly (kept within the smallest and largest seen).
+    LogHistogram one;
+    one.add(123.0);
+    EXPECT_EQ(*one.quantile(0.99), 123.0);
+    // Zero and huge values land in the end buckets and stay bounded by what was seen.
+    LogHistogram ends;
+    ends.add(0);
+    ends.add(1e12);
+    EXPECT_EQ(*ends.quantile(0.5), 0.0);
+    EXPECT_EQ(*ends.quantile(1.0), 1e12);
+}
+
+TEST(Service, SuccessAvailabilityAndPercentilesPerTier) {
+    constexpr std::int64_t kMinute = 60'000;
+    const std::int64_t t0 = 1790812800000;  // 2026-10-01T00:00:00Z
+    Aggregator aggregator({t0, t0 + kMsPerDay}, default_dimensions());
+    // Tier 1: minute 0 all fine (ttft 10..19 ms, total 100..109), minute 1 only failures, minute 3 one
+    // failure and one success: 3 minutes with traffic, 2 serving.
+    for (int i = 0; i < 10; ++i) {
+        auto r = row(t0 + i * 1000, "a", "{}", "m", "d1", 1, 10, 0, 5, 0.01);
+        r.ttft_ms = 10 + i;
+        r.total_ms = 100 + i;
+        aggregator.add(r);
+    }
+    for (int i = 0; i < 3; ++i) {
+        auto r = row(t0 + kMinute + i * 1000, "a", "{}", "m", "d1", 1, 10, 0, 0, 0);
+        r.status = 502;
+        r.total_ms = 5000;  // failures do not count in the latency percentiles
+        aggregator.add(r);
+    }
+    auto failed = row(t0 + 3 * kMinute, "a", "{}", "m", "d1", 1, 0, 0, 0, 0);
+    failed.status = 500;
+    aggregator.add(failed);
+    auto late = row(t0 + 3 * kMinute + 59'000, "a", "{}", "m", "d1", 1, 10, 0, 5, 0.01);
+    late.ttft_ms = 19;
+    late.total_ms = 109;
+    aggregator.add(late);
+    // Tier 2 on another deployment: one request, no TTFT recorded.
+    auto other = row(t0 + 2 * kMinute, "b", "{}", "m", "d2", 2, 10, 0, 5, 1.0);
+    other.total_ms = 50;
+    aggregator.add(other);
+
+    const Usage usage = aggregator.finish();
+    ASSERT_EQ(usage.service_by_tier.size(), 2u);
+    const Service& t2 = usage.service_by_tier[0];  // most spend first
+    const Service& t1 = usage.service_by_tier[1];
+    EXPECT_EQ(t2.name, "2");
+    EXPECT_EQ(t1.name, "1");
+    EXPECT_EQ(t1.requests, 15u);
+    EXPECT_EQ(t1.succeeded, 11u);
+    EXPECT_NEAR(*t1.success_rate(), 11.0 / 15.0, 1e-12);
+    EXPECT_EQ(t1.minutes_with_traffic, 3u);
+    EXPECT_EQ(t1.minutes_serving, 2u);
+    EXPECT_NEAR(*t1.availability(), 2.0 / 3.0, 1e-12);
+    // Successful TTFTs: 10..19 and 19 (11 values): p50 is the 6th, 15; p99 the 11th, 19.
+    EXPECT_NEAR(*t1.ttft_p50, 15, 0.15);
+    EXPECT_NEAR(*t1.ttft_p99, 19, 0.19);
+    EXPECT_NEAR(*t1.latency_p50, 105, 1.05);
+    EXPECT_NEAR(*t1.latency_p99, 109, 1.09);
+    EXPECT_FALSE(t2.ttft_p50.has_value());
+    EXPECT_NEAR(*t2.latency_p95, 50, 0.5);
+    EXPECT_EQ(*t2.availability(), 1.0);
+    ASSERT_EQ(usage.service_by_deployment.size(), 2u);
+    EXPECT_EQ(usage.service_by_deployment[1].name, "d1");
+    EXPECT_EQ(usage.service_by_deployment[1].requests, 15u);
+
+    // Spend over the day in 15-minute buckets (96 <= 200): tier 1's $0.11 all in the first bucket.
+    EXPECT_EQ(usage.spend_by_tier.bucket_ms, 15 * kMinute);
+    EXPECT_EQ(usage.spend_by_tier.buckets, 96u);
+    EXPECT_NEAR(usage.spend_by_tier.spend.at("1")[0], 0.11, 1e-12);
+    EXPECT_NEAR(usage.spend_by_tier.spend.at("2")[0], 1.0, 1e-12);
+
+    // The formats carry the columns.
+    CostReport report;
+    report.usage = usage;
+    const std::string json = to_json(report);
+    simdjson::dom::parser parser;
+    const auto doc = parser.parse(json);
+    ASSERT_EQ(doc.error(), simdjson::SUCCESS) << json;
+    double availability = -1;
+    ASSERT_EQ(doc["service"]["tier"].at(1)["availability"].get_double().get(availability), simdjson::SUCCESS);
+    EXPECT_NEAR(availability, 2.0 / 3.0, 1e-6);
+    std::ostringstream text;
+    print_table(text, report);
+    EXPECT_NE(text.str().find("Service by tier"), std::string::npos);
+    EXPECT_NE(text.str().find("66.7%"), std::string::npos) << text.str();
+    EXPECT_NE(to_csv(report).find("# service by deployment"), std::string::npos);
+    const std::string markdown = to_markdown(report);
+    EXPECT_NE(markdown.find("## Service by tier"), std::string::npos) << markdown;
+    EXPECT_NE(markdown.find("| 1 | 15 | 73.3% | 66.7% |"), std::string::npos) << markdown;
+    EXPECT_NE(markdown.find("| --- | ---: |"), std::string::npos) << markdown;
+}
+
+TEST(Service, StalePricesByAge) {
+    pricing::Price price;
+    price.date = "2026-06-01";
+    price.source = "https://example.com/prices";
+    const std::int64_t dec7 = *parse_utc("2026-12-07");
+    // 2026-06-01 to 2026-12-07: 189 days.
+    auto stale = stale_price("m", price, dec7, 90);
+    ASSERT_TRUE(stale.has_value());
+    EXPECT_EQ(stale->age_days, 189);
+    EXPECT_EQ(stale->date, "2026-06-01");
+    EXPECT_FALSE(stale_price("m", price, dec7, 189).has_value());
+    EXPECT_TRUE(stale_price("m", price, dec7, 188).has_value());
+    EXPECT_FALSE(stale_price("m", price, *parse_utc("2026-06-02"), 90).has_value());
+    price.date = "config";
+    EXPECT_FALSE(stale_price("m", price, dec7, 0).has_value());
+}
+
+TEST(Service, CostAgainstVolumeAndBreakEven) {
+    // Reference: $1 per million tokens. One owned machine: $100 a month, 1e9 tokens a month capacity.
+    Comparison cmp;
+    cmp.workload = {150e6, 0, 50e6};  // 200M tokens
+    cmp.reference = "cloud";
+    cmp.reference_usd_per_token = 1e-6;
+    Option cloud;
+    cloud.name = "cloud";
+    cloud.kind = "cloud";
+    cloud.monthly_usd = 200;
+    Option owned;
+    owned.name = "box";
+    owned.kind = "owned";
+    owned.machines = 1;
+    owned.machine_monthly_usd = 100;
+    owned.capacity_tokens_per_month = 1e9;
+    owned.break_even_tokens_per_month = 100e6;
+    EXPECT_NEAR(*monthly_at(cloud, cmp, 50e6), 50, 1e-9);
+    EXPECT_EQ(*monthly_at(owned, cmp, 1e6), 100);
+    EXPECT_EQ(*monthly_at(owned, cmp, 1e9), 100);
+    EXPECT_EQ(*monthly_at(owned, cmp, 1.5e9), 200);  // a second machine
+    EXPECT_EQ(*break_even_volume(owned, cmp, 1e9), 100e6);
+    EXPECT_FALSE(break_even_volume(owned, cmp, 50e6).has_value());  // beyond the chart
+    // Hybrid: machines $60 a month carrying half the 200M; the other 100M cost $50 at the overflow
+    // ($0.5/M). cost(V) = 60 + 0.5e-6 (V - 100M) past 100M; 60 < V * 1e-6 from 60M on.
+    Option hybrid;
+    hybrid.name = "hybrid";
+    hybrid.kind = "hybrid";
+    hybrid.monthly_usd = 110;
+    hybrid.cloud_monthly_usd = 50;
+    hybrid.local_share = 0.5;
+    EXPECT_NEAR(*monthly_at(hybrid, cmp, 200e6), 110, 1e-9);
+    EXPECT_NEAR(*monthly_at(hybrid, cmp, 300e6), 160, 1e-9);
+    EXPECT_NEAR(*monthly_at(hybrid, cmp, 10e6), 60, 1e-9);
+    const auto be = break_even_volume(hybrid, cmp, 400e6);
+    ASSERT_TRUE(be.has_value());
+    EXPECT_NEAR(*be, 60e6, 60e6 * 1e-5);
+
+    // The page: a chart with each option's line and the break-even rings at the right volume.
+    cmp.options = {cloud, hybrid, owned};
+    CostReport report;
+    report.mode = "scenario";
+    report.source = "<script>alert(1)</script>";
+    report.comparison = cmp;
+    const std::string html = to_html(report);
+    EXPECT_EQ(html.find("<script"), std::string::npos);
+    EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+    EXPECT_NE(html.find(R"(<g class="mark" data-x="100" )"), std::string::npos) << html;
+    EXPECT_NE(html.find(R"(<g class="mark" data-x="60" )"), std::string::npos) << html;
+    EXPECT_NE(html.find("box: 100M tokens/month"), std::string::npos);
 }
 
 }  // namespace
