@@ -14,6 +14,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <regex>
 #include <sstream>
@@ -214,17 +215,17 @@ private:
     std::vector<std::string> log_;
 };
 
-struct Run {
+struct CliRun {
     int status = -1;
     std::string output;
 };
 
 // `switchyard ARGS` to its end.
-Run cli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) {
+CliRun cli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) {
     std::vector<std::string> argv{gateway_binary()};
     argv.insert(argv.end(), args.begin(), args.end());
     Process process("cli", argv, env);
-    Run run;
+    CliRun run;
     const auto status = process.stop(0, 60s);  // signal 0: only wait for the end
     run.status = status ? *status : -1;
     run.output = process.log();
@@ -240,7 +241,7 @@ protected:
         tiny = read_all(tiny_model());
         hub.add("org/repo", "tiny-F32.gguf", tiny);
     }
-    Run pull(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
+    CliRun pull(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
         env.emplace("HF_ENDPOINT", hub.url());
         env.emplace("HF_TOKEN", "");
         std::vector<std::string> all{"pull"};
@@ -254,7 +255,7 @@ protected:
 };
 
 TEST_F(ModelsPull, HfFileThroughARedirectIsVerifiedAndListed) {
-    const Run run = pull({"hf:org/repo/tiny-F32.gguf"});
+    const CliRun run = pull({"hf:org/repo/tiny-F32.gguf"});
     ASSERT_EQ(run.status, 0) << run.output;
     EXPECT_NE(run.output.find("sha256 verified"), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("pulled tiny-F32"), std::string::npos) << run.output;
@@ -265,17 +266,17 @@ TEST_F(ModelsPull, HfFileThroughARedirectIsVerifiedAndListed) {
     EXPECT_EQ(requests[0], "hub /org/repo/resolve/main/tiny-F32.gguf range= auth=no");
     EXPECT_EQ(requests[1], "cdn /cdn/org/repo/tiny-F32.gguf range= auth=no");
 
-    const Run list = cli({"list", "--models-dir", dir});
+    const CliRun list = cli({"list", "--models-dir", dir});
     ASSERT_EQ(list.status, 0) << list.output;
     EXPECT_NE(list.output.find("NAME"), std::string::npos) << list.output;
     EXPECT_TRUE(std::regex_search(list.output, std::regex(R"(tiny-F32 +0\.7 MiB +llama +184\.5K +F32 +512 +-)"))) << list.output;
-    const Run show = cli({"show", "tiny-F32", "--models-dir", dir});
+    const CliRun show = cli({"show", "tiny-F32", "--models-dir", dir});
     ASSERT_EQ(show.status, 0) << show.output;
     EXPECT_NE(show.output.find("chat template   present"), std::string::npos) << show.output;
     EXPECT_NE(show.output.find("tensors         21"), std::string::npos) << show.output;
     EXPECT_NE(show.output.find("tokenizer.ggml.tokens = [string x 863:"), std::string::npos) << show.output;
     // Pulled again: already there.
-    const Run again = pull({"hf:org/repo/tiny-F32.gguf"});
+    const CliRun again = pull({"hf:org/repo/tiny-F32.gguf"});
     EXPECT_EQ(again.status, 1);
     EXPECT_NE(again.output.find("already in the store"), std::string::npos) << again.output;
 }
@@ -286,14 +287,14 @@ TEST_F(ModelsPull, ChoosesByQuantizationAndFetchesEverySplitPart) {
     const std::string moe = read_all(tiny_llama4_model());
     hub.add("org/repo", "big-Q4_0-00001-of-00002.gguf", tiny);
     hub.add("org/repo", "big-Q4_0-00002-of-00002.gguf", moe);
-    Run run = pull({"hf:org/repo:q8_0", "--as", "eight"});
+    CliRun run = pull({"hf:org/repo:q8_0", "--as", "eight"});
     ASSERT_EQ(run.status, 0) << run.output;
     EXPECT_EQ(read_all(dir + "/eight.gguf"), tiny);
     run = pull({"hf:org/repo:Q4_0"});
     ASSERT_EQ(run.status, 0) << run.output;
     EXPECT_EQ(read_all(dir + "/repo-Q4_0-00001-of-00002.gguf"), tiny) << run.output;
     EXPECT_EQ(read_all(dir + "/repo-Q4_0-00002-of-00002.gguf"), moe);
-    const Run list = cli({"list", "--models-dir", dir, "--json"});
+    const CliRun list = cli({"list", "--models-dir", dir, "--json"});
     EXPECT_NE(list.output.find(R"("name":"repo-Q4_0","path":")" + dir + R"(/repo-Q4_0-00001-of-00002.gguf","files":2)"),
               std::string::npos)
         << list.output;
@@ -309,7 +310,7 @@ TEST_F(ModelsPull, ChoosesByQuantizationAndFetchesEverySplitPart) {
 
 TEST_F(ModelsPull, ACutConnectionKeepsThePartialAndTheNextPullResumes) {
     hub.cut_next = true;
-    Run run = pull({"hf:org/repo/tiny-F32.gguf", "--as", "tiny"});
+    CliRun run = pull({"hf:org/repo/tiny-F32.gguf", "--as", "tiny"});
     EXPECT_EQ(run.status, 1) << run.output;
     EXPECT_NE(run.output.find("cut"), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("run the same pull again to resume"), std::string::npos) << run.output;
@@ -318,7 +319,7 @@ TEST_F(ModelsPull, ACutConnectionKeepsThePartialAndTheNextPullResumes) {
     const auto kept = fs::file_size(dir + "/tiny.gguf.partial");
     EXPECT_GT(kept, 0u);
     EXPECT_LT(kept, tiny.size());
-    const Run list = cli({"list", "--models-dir", dir});
+    const CliRun list = cli({"list", "--models-dir", dir});
     EXPECT_NE(list.output.find("no models in"), std::string::npos) << list.output;  // a partial is not a model
 
     run = pull({"hf:org/repo/tiny-F32.gguf", "--as", "tiny"});
@@ -334,7 +335,7 @@ TEST_F(ModelsPull, AServerThatIgnoresRangesRestartsCleanly) {
     fs::create_directories(dir);
     std::ofstream(dir + "/tiny.gguf.partial", std::ios::binary) << tiny.substr(0, 1000);
     hub.ignore_ranges = true;
-    const Run run = pull({"hf:org/repo/tiny-F32.gguf", "--as", "tiny"});
+    const CliRun run = pull({"hf:org/repo/tiny-F32.gguf", "--as", "tiny"});
     ASSERT_EQ(run.status, 0) << run.output;
     EXPECT_EQ(read_all(dir + "/tiny.gguf"), tiny);
     EXPECT_EQ(hub.requests().back(), "cdn /cdn/org/repo/tiny-F32.gguf range=bytes=1000- auth=no");
@@ -342,7 +343,7 @@ TEST_F(ModelsPull, AServerThatIgnoresRangesRestartsCleanly) {
 
 TEST_F(ModelsPull, AWrongChecksumDeletesThePartial) {
     hub.lie_about_sha("org/repo/tiny-F32.gguf");
-    const Run run = pull({"hf:org/repo/tiny-F32.gguf", "--as", "tiny"});
+    const CliRun run = pull({"hf:org/repo/tiny-F32.gguf", "--as", "tiny"});
     EXPECT_EQ(run.status, 1);
     EXPECT_NE(run.output.find("checksum mismatch: the source publishes sha256 " + std::string(64, 'a')), std::string::npos)
         << run.output;
@@ -353,7 +354,7 @@ TEST_F(ModelsPull, AWrongChecksumDeletesThePartial) {
 
 TEST_F(ModelsPull, AGatedFileNeedsHfTokenWhichStaysWithTheHub) {
     hub.add("org/gated", "tiny-F32.gguf", tiny, true);
-    Run run = pull({"hf:org/gated/tiny-F32.gguf"});
+    CliRun run = pull({"hf:org/gated/tiny-F32.gguf"});
     EXPECT_EQ(run.status, 1);
     EXPECT_NE(run.output.find("answered 401: the file is gated or private; set HF_TOKEN"), std::string::npos) << run.output;
     EXPECT_FALSE(fs::exists(dir + "/tiny-F32.gguf.partial"));
@@ -390,7 +391,7 @@ models:
   - name: local
     deployments: [{engine: local}]
 )");
-    Run run = cli({"list", "-c", config});
+    CliRun run = cli({"list", "-c", config});
     ASSERT_EQ(run.status, 0) << run.output;
     EXPECT_TRUE(std::regex_search(run.output, std::regex(R"(tiny +0\.7 MiB +llama .* local\n)"))) << run.output;
     EXPECT_TRUE(std::regex_search(run.output, std::regex(R"(spare +0\.7 MiB +llama .* -\n)"))) << run.output;
@@ -514,7 +515,7 @@ keys:
 models_dir: )" + dir + R"(
 host_memory: 30MiB
 upstreams:
-  - {name: cloud, url: ")" + sim.url() + R"("}
+  - {name: cloud, base_url: ")" + sim.url() + R"("}
 engines:
 )" + engine("one", "512") + engine("two", "512") + engine("huge", "4194304") + R"(
 models:
@@ -556,6 +557,7 @@ models:
                kEnv);
     ASSERT_EQ(ps.stop(0, 10s), std::optional<int>(0)) << ps.log();
     EXPECT_TRUE(std::regex_search(ps.log(), std::regex(R"(two +ready .* [0-9.]+MiB \([+-][0-9]+%\))"))) << ps.log();
+    std::cout << ps.log();  // the estimate's error against the engine's RSS, for docs/engines.md
 
     // Never fits: the cloud tier answers; alone, the caller gets the numbers.
     r = ask("huge");
@@ -563,6 +565,7 @@ models:
     EXPECT_EQ(r.header("x-switchyard-upstream"), "cloud");
     r = ask("huge-only");
     EXPECT_EQ(r.status, 503) << r.body;
+    std::cout << r.body << "\n";
     EXPECT_NE(r.body.find("does not fit: needs 1.0 GiB at ctx 4194304 x 1 slot"), std::string::npos) << r.body;
     EXPECT_NE(r.body.find("the host budget (host_memory) has 30.0 MiB; try ctx 32768 or a smaller quantization than F32"),
               std::string::npos)
