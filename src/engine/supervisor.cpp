@@ -223,12 +223,13 @@ void Supervisor::estimate_memory(Run& run) {
         run.estimate_note = "no model file";
         return;
     }
-    const auto parsed = models::read_file(run.model_path);
-    if (!parsed.gguf) {
-        run.estimate_note = parsed.error;
+    std::string why;
+    const auto info = models::read_model(run.model_path, &why);  // every part of a split model
+    if (!info) {
+        run.estimate_note = why;
         return;
     }
-    run.model_info = models::describe(*parsed.gguf);
+    run.model_info = *info;
     run.shape = models::read_shape(run.config.command);
     run.estimate = models::estimate(run.model_info, run.shape, overhead_of(run.config));
     run.estimate_note.clear();

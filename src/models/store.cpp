@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -181,6 +182,31 @@ std::vector<std::string> choose_files(const std::vector<std::string>& files, std
         return {};
     }
     return parts;
+}
+
+std::optional<ModelInfo> read_model(const std::string& path, std::string* why) {
+    const auto first = read_file(path);
+    if (!first.gguf) {
+        *why = first.error;
+        return std::nullopt;
+    }
+    ModelInfo info = describe(*first.gguf);
+    const auto part = split_part(base_name(path));
+    if (!part || part->index != 1) return info;
+    const std::string dir = path.substr(0, path.size() - base_name(path).size());
+    for (unsigned i = 2; i <= part->count; ++i) {
+        char suffix[32];
+        std::snprintf(suffix, sizeof suffix, "-%05u-of-%05u.gguf", i, part->count);
+        const auto next = read_file(dir + part->stem + suffix);
+        if (!next.gguf) {
+            *why = next.error;
+            return std::nullopt;
+        }
+        const ModelInfo more = describe(*next.gguf);
+        info.parameters += more.parameters;
+        info.tensor_bytes += more.tensor_bytes;
+    }
+    return info;
 }
 
 std::vector<StoreEntry> Store::list() const {

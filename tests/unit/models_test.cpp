@@ -405,6 +405,29 @@ TEST(Store, ListsResolvesAndRemoves) {
     std::filesystem::remove_all(dir);
 }
 
+TEST(Store, ASplitModelIsReadWithEveryPart) {
+    const std::string path = tiny_model("SWITCHYARD_TINY_MODEL", "tiny-llama.gguf");
+    REQUIRE_FILE(path);
+    const auto dir = std::filesystem::temp_directory_path() / ("models-split-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    std::filesystem::copy_file(path, dir / "big-00001-of-00002.gguf");
+    std::string why;
+    EXPECT_FALSE(read_model((dir / "big-00001-of-00002.gguf").string(), &why));
+    EXPECT_NE(why.find("big-00002-of-00002.gguf"), std::string::npos) << why;  // the missing part
+    std::filesystem::copy_file(path, dir / "big-00002-of-00002.gguf");
+    const auto info = read_model((dir / "big-00001-of-00002.gguf").string(), &why);
+    ASSERT_TRUE(info) << why;
+    EXPECT_EQ(info->tensor_bytes, 2u * 738048);
+    EXPECT_EQ(info->parameters, 2u * 738048 / 4);
+    const auto entry = Store(dir.string()).find("big");
+    ASSERT_TRUE(entry);
+    EXPECT_EQ(entry->paths.size(), 2u);
+    EXPECT_EQ(entry->info.tensor_bytes, 2u * 738048);
+    EXPECT_EQ(Store(dir.string()).resolve("big"), (dir / "big-00001-of-00002.gguf").string());
+    std::filesystem::remove_all(dir);
+}
+
 TEST(Store, DefaultDirectory) {
     EXPECT_EQ(default_models_dir([](std::string_view k) -> std::optional<std::string> {
                   if (k == "SWITCHYARD_MODELS_DIR") return "/srv/models";
