@@ -1,6 +1,7 @@
 // The `switchyard` command: `serve` runs the gateway, `check-config` validates a config file,
 // `bench` load-tests an OpenAI-compatible endpoint (src/loadgen), `cost` reports spend and compares
-// local with cloud (src/report), `ps` and `models` list the running gateway's engines and models (src/engine).
+// local with cloud (src/report), `ps` and `models` list the running gateway's engines and models (src/engine),
+// `pull`, `list`, `show` and `rm` manage the model store (src/models).
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -13,6 +14,7 @@
 #include "engine/ps.hpp"
 #include "eval/run.hpp"
 #include "loadgen/bench.hpp"
+#include "models/command.hpp"
 #include "report/command.hpp"
 #include "server/server.hpp"
 
@@ -161,6 +163,25 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     models->add_flag("--json", models_options.json, "Print the admin API's JSON instead of a table");
 
+    models::CommandOptions store_options;
+    std::string pull_source, pull_as, pull_ca_file;
+    auto* pull = app.add_subcommand("pull", "Download a GGUF model into the model store (see docs/engines.md)");
+    pull->add_option("source", pull_source, "hf:ORG/REPO/FILE.gguf, hf:ORG/REPO:QUANT or an http(s) URL")->required();
+    pull->add_option("--as", pull_as, "The model's name in the store (default: the file's)");
+    pull->add_option("--ca-file", pull_ca_file, "PEM file of extra CA certificates to trust");
+    auto* list = app.add_subcommand("list", "The models in the store: size, architecture, parameters, quantization, engines");
+    auto* show = app.add_subcommand("show", "A model's GGUF header: metadata, tensors, memory estimate");
+    show->add_option("model", store_options.target, "A store name or a .gguf path")->required();
+    auto* rm = app.add_subcommand("rm", "Remove a model from the store (refused while an engine uses it)");
+    rm->add_option("model", store_options.target, "A store name")->required();
+    rm->add_flag("--force", store_options.force, "Remove it even when an engine of the config uses it");
+    for (auto* cmd : {pull, list, show, rm}) {
+        cmd->add_option("-c,--config", store_options.config_path, "Configuration: its models_dir and engines");
+        cmd->add_option("--models-dir", store_options.models_dir, "The model store (default: see docs/engines.md)");
+    }
+    list->add_flag("--json", store_options.json, "JSON instead of a table");
+    show->add_flag("--json", store_options.json, "JSON instead of text");
+
     CLI11_PARSE(app, argc, argv);
 
     if (app.got_subcommand("version")) {
@@ -174,6 +195,10 @@ int main(int argc, char** argv) {
     if (cost->parsed()) return report::run_cost(cost_options);
     if (ps->parsed()) return engine::run_ps(ps_options);
     if (models->parsed()) return engine::run_models(models_options);
+    if (pull->parsed()) return models::run_pull(store_options, pull_source, pull_as, pull_ca_file);
+    if (list->parsed()) return models::run_list(store_options);
+    if (show->parsed()) return models::run_show(store_options);
+    if (rm->parsed()) return models::run_rm(store_options);
     if (check->parsed()) {
         const auto result = config::load_file(check_path);
         if (!result.gateway) return report_errors(check_path, result);

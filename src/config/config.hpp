@@ -178,6 +178,7 @@ struct Engine {
 
 struct GpuGroup {
     std::size_t max_loaded = 0;  // engines loading, ready or draining at once; 0: no limit
+    std::size_t memory = 0;      // bytes the group's loaded engines may need together (estimated); 0: no budget
 
     bool operator==(const GpuGroup&) const = default;
 };
@@ -353,6 +354,8 @@ struct Gateway {
     std::vector<Upstream> upstreams;
     std::vector<Engine> engines;
     std::map<std::string, GpuGroup> gpu_groups;
+    std::string models_dir;        // the model store (src/models); empty: $SWITCHYARD_MODELS_DIR or the XDG default
+    std::size_t host_memory = 0;   // bytes engines without a GPU group may need together (estimated); 0: no budget
     std::vector<Model> models;
     Retries retries;
     Auth auth;

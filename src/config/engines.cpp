@@ -84,7 +84,7 @@ void read_gpu_group(Reader& in, const YAML::Node& item, const Engine& engine,
             in.error(item["max_loaded"], "'max_loaded' needs a 'gpu' group to apply to");
         } else {
             auto& existing = groups[engine.gpu];
-            if (existing.max_loaded == 0 || group.max_loaded < existing.max_loaded) existing = group;
+            if (existing.max_loaded == 0 || group.max_loaded < existing.max_loaded) existing.max_loaded = group.max_loaded;
         }
     }
     if (!engine.gpu.empty() && !groups.contains(engine.gpu)) groups[engine.gpu] = GpuGroup{};
@@ -159,13 +159,14 @@ void add_engine(Gateway& out, Engine engine) {
 
 void read_gpu_groups(Reader& in, const YAML::Node& node, Gateway& out) {
     if (!node.IsMap()) {
-        in.error(node, "'gpu_groups' must map group names to {max_loaded}");
+        in.error(node, "'gpu_groups' must map group names to {max_loaded, memory}");
         return;
     }
     for (auto it = node.begin(); it != node.end(); ++it) {
         GpuGroup group;
-        if (in.expect_map(it->second, "a GPU group", {"max_loaded"})) {
+        if (in.expect_map(it->second, "a GPU group", {"max_loaded", "memory"})) {
             in.integer(it->second, "max_loaded", group.max_loaded, 0, 1000);
+            in.size(it->second, "memory", group.memory);
         }
         out.gpu_groups[it->first.as<std::string>()] = group;
     }

@@ -17,7 +17,7 @@ Gateway read_gateway(Reader& in, const YAML::Node& root) {
     }
     if (!in.expect_map(root, "the top level",
                        {"listeners", "server", "upstreams", "engines", "gpu_groups", "models", "retries", "auth",
-                        "keys", "ledger", "state", "prices", "access_log"})) {
+                        "keys", "ledger", "state", "prices", "access_log", "models_dir", "host_memory"})) {
         return out;
     }
     read_listeners(in, root["listeners"], out);
@@ -25,6 +25,8 @@ Gateway read_gateway(Reader& in, const YAML::Node& root) {
     if (const YAML::Node node = root["retries"]) read_retries(in, node, out.retries);
     // A configuration of engines alone needs no upstreams.
     if (root["upstreams"] || !root["engines"]) read_upstreams(in, root["upstreams"], out);
+    in.string(root, "models_dir", out.models_dir);
+    in.size(root, "host_memory", out.host_memory);
     if (const YAML::Node node = root["gpu_groups"]) read_gpu_groups(in, node, out);
     if (const YAML::Node node = root["engines"]) read_engines(in, node, out);
     read_models(in, root["models"], out);

@@ -5,6 +5,7 @@
 #include <boost/beast/http.hpp>
 #include <simdjson.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <iomanip>
 #include <iostream>
@@ -163,7 +164,7 @@ std::string ps_table(const std::string& json, std::string* why) {
         return {};
     }
     std::vector<std::vector<std::string>> rows{
-        {"NAME", "STATE", "PID", "RSS", "GPU", "IN FLIGHT", "UPTIME", "RESTARTS", "MODELS", "DETAIL"}};
+        {"NAME", "STATE", "PID", "RSS", "GPU", "ESTIMATE", "IN FLIGHT", "UPTIME", "RESTARTS", "MODELS", "DETAIL"}};
     for (simdjson::dom::element engine : data) {
         std::string_view name, state, detail, last_error;
         std::int64_t pid = 0, uptime = 0;
@@ -178,10 +179,22 @@ std::string ps_table(const std::string& json, std::string* why) {
         read(engine, "in_flight", in_flight);
         read(engine, "restarts", restarts);
         const bool has_gpu = engine["gpu_memory_bytes"].get(gpu) == simdjson::SUCCESS;
+        // The memory estimate, and its error against what the engine uses once ready: "1.2GiB (+8%)".
+        std::uint64_t estimate = 0;
+        double estimate_error = 0;
+        std::string estimate_text = "-";
+        if (engine["estimate_bytes"].get(estimate) == simdjson::SUCCESS) {
+            estimate_text = bytes_text(estimate);
+            if (engine["estimate_error"].get(estimate_error) == simdjson::SUCCESS) {
+                char percent[16];
+                std::snprintf(percent, sizeof percent, " (%+.0f%%)", estimate_error * 100);
+                estimate_text += percent;
+            }
+        }
         std::string note(detail);
         if (state == "failed" && !last_error.empty()) note = std::string(last_error) + (note.empty() ? "" : "; " + note);
         rows.push_back({std::string(name), std::string(state), pid > 0 ? std::to_string(pid) : "-", bytes_text(rss),
-                        has_gpu ? bytes_text(gpu) : "-", std::to_string(in_flight), uptime_text(uptime),
+                        has_gpu ? bytes_text(gpu) : "-", estimate_text, std::to_string(in_flight), uptime_text(uptime),
                         std::to_string(restarts), models_text(engine), note});
     }
     return format_rows(rows);

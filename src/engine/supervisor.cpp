@@ -2,6 +2,8 @@
 
 #include "core/await.hpp"
 #include "engine/proc.hpp"
+#include "models/estimate.hpp"
+#include "models/store.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -130,6 +132,11 @@ std::string describe_exit(int status) {
     return "ended (wait status " + std::to_string(status) + ")";
 }
 
+// The estimate's overhead term: a CUDA context in a GPU group, the process alone on the host.
+std::uint64_t overhead_of(const config::Engine& engine) {
+    return engine.gpu.empty() ? models::kHostOverhead : models::kGpuOverhead;
+}
+
 std::string seconds_text(config::Duration d) {
     std::ostringstream out;
     out << static_cast<double>(d.count()) / 1000.0 << "s";
@@ -177,6 +184,11 @@ struct Supervisor::Run {
     std::optional<std::size_t> gpu;
     std::vector<ModelState> models;  // from its GET /models, when it lists models
     SteadyTime next_models_check{};
+    std::string model_path;  // `model`, a store name resolved to its file
+    models::ModelInfo model_info;
+    models::EngineShape shape;
+    std::optional<models::Estimate> estimate;
+    std::string estimate_note;
     std::string partial_line;
     std::deque<std::string> tail;
     int log_fd = -1;
@@ -184,14 +196,47 @@ struct Supervisor::Run {
     std::string log_path;
 };
 
-Supervisor::Supervisor(config::Gateway& config) : config_(config) {
+Supervisor::Supervisor(config::Gateway& config)
+    : config_(config),
+      models_dir_(config.models_dir.empty() ? models::default_models_dir(models::process_env()) : config.models_dir) {
     for (std::size_t i = 0; i < config.engines.size(); ++i) {
         auto& engine = config.engines[i];
         if (engine.port == 0) engine.port = free_loopback_port();
         std::string ignored;
         config.upstreams[engine.upstream].url = *parse_url("http://127.0.0.1:" + std::to_string(engine.port), &ignored);
         runs_.push_back(std::make_unique<Run>(engine, i));
+        estimate_memory(*runs_.back());
     }
+}
+
+// The engine's model file (a store name resolved), its GGUF header and the memory it will need at
+// its command line's context and slots. Reads only the header; at start-up and before a start
+// when the file was not there yet.
+void Supervisor::estimate_memory(Run& run) {
+    const models::Store store(models_dir_);
+    run.model_path = store.resolve(run.config.model);
+    if (!run.config.models.empty()) {
+        run.estimate_note = "serves several models: not estimated";
+        return;
+    }
+    if (run.model_path.empty()) {
+        run.estimate_note = "no model file";
+        return;
+    }
+    std::string why;
+    const auto info = models::read_model(run.model_path, &why);  // every part of a split model
+    if (!info) {
+        run.estimate_note = why;
+        return;
+    }
+    run.model_info = *info;
+    run.shape = models::read_shape(run.config.command);
+    run.estimate = models::estimate(run.model_info, run.shape, overhead_of(run.config));
+    run.estimate_note.clear();
+    spdlog::info("engine {}: {} estimated at {} (ctx {} x {} slots: weights {}, KV cache {}, compute {}, overhead {})",
+                 run.config.name, run.model_path, models::gib_text(run.estimate->total()), run.estimate->ctx,
+                 run.estimate->slots, models::gib_text(run.estimate->weights), models::gib_text(run.estimate->kv),
+                 models::gib_text(run.estimate->compute), models::gib_text(run.estimate->overhead));
 }
 
 void Supervisor::bind(config::Gateway& config) const {
@@ -570,10 +615,10 @@ void Supervisor::begin_stop(Run& run, SteadyTime now, std::string why, bool rest
     run.restart_after_exit = restart;
 }
 
-bool Supervisor::group_has_room(const Run& starting, SteadyTime now) {
-    if (starting.config.gpu.empty()) return true;
+bool Supervisor::group_has_room(Run& starting, SteadyTime now) {
+    if (starting.config.gpu.empty()) return memory_has_room(starting, now);
     const auto group = config_.gpu_groups.find(starting.config.gpu);
-    if (group == config_.gpu_groups.end() || group->second.max_loaded == 0) return true;
+    if (group == config_.gpu_groups.end() || group->second.max_loaded == 0) return memory_has_room(starting, now);
     std::vector<LruCandidate> members;
     std::size_t loaded = 0;
     for (auto& run : runs_) {
@@ -583,7 +628,7 @@ bool Supervisor::group_has_room(const Run& starting, SteadyTime now) {
         members.push_back({run->index, SteadyTime(SteadyTime::duration(run->last_used.load())), is_loaded,
                            run->state.load() == State::draining || run->restart_pending});
     }
-    if (loaded < group->second.max_loaded) return true;
+    if (loaded < group->second.max_loaded) return memory_has_room(starting, now);
     // Full: make room by stopping the least recently used, unless one is already on its way out.
     for (const auto& member : members) {
         if (member.engine != starting.index && member.loaded && member.stopping) return false;
@@ -596,8 +641,74 @@ bool Supervisor::group_has_room(const Run& starting, SteadyTime now) {
     return false;
 }
 
+std::size_t Supervisor::memory_budget(const Run& run) const {
+    if (run.config.gpu.empty()) return config_.host_memory;
+    const auto group = config_.gpu_groups.find(run.config.gpu);
+    return group == config_.gpu_groups.end() ? 0 : group->second.memory;
+}
+
+// With a memory budget for the engine's GPU group (or the host): does its estimate fit beside the
+// engines loaded there (each counted at its estimate, or at what it really uses when more)? If not,
+// the least recently used are drained and stopped until it does; one that could never fit fails
+// with the numbers, and its requests go to another tier or get them.
+bool Supervisor::memory_has_room(Run& starting, SteadyTime now) {
+    const std::size_t budget = memory_budget(starting);
+    if (budget == 0) return true;
+    if (!starting.estimate) estimate_memory(starting);  // the model may have been pulled since
+    if (!starting.estimate) return true;
+    std::vector<models::Resident> residents;
+    for (auto& run : runs_) {
+        if (run.get() == &starting || run->config.gpu != starting.config.gpu) continue;
+        if (run->pid <= 0 && !run->restart_pending) continue;
+        std::size_t used = run->config.gpu.empty() ? run->rss : run->gpu.value_or(0);
+        if (run->estimate) used = std::max<std::size_t>(used, run->estimate->total());
+        residents.push_back({run->index, used, run->last_used.load(),
+                             run->state.load() == State::draining || run->restart_pending});
+    }
+    // On the host, the budget is also capped by what the machine has: MemAvailable plus what the
+    // group's engines hold (they give it back when stopped).
+    std::size_t capacity = budget;
+    std::string where = starting.config.gpu.empty() ? "the host budget (host_memory)" : "GPU group '" + starting.config.gpu + "'";
+    if (starting.config.gpu.empty()) {
+        std::ifstream meminfo("/proc/meminfo");
+        std::stringstream text;
+        text << meminfo.rdbuf();
+        if (const auto available = models::parse_mem_available(text.str())) {
+            std::size_t held = 0;
+            for (const auto& r : residents) held += r.bytes;
+            if (*available + held < capacity) {
+                capacity = *available + held;
+                where = "the host (" + models::gib_text(*available) + " available, " + models::gib_text(held) +
+                        " held by engines)";
+            }
+        }
+    }
+    const auto placement = models::place(capacity, starting.estimate->total(), residents);
+    if (placement.never) {
+        starting.last_error = "does not fit: " + models::never_fits(starting.model_info, starting.shape,
+                                                                     overhead_of(starting.config), capacity, where);
+        starting.state = State::failed;
+        starting.failed_at = now;
+        starting.detail = "refused: larger than the memory budget";
+        starting.tail.clear();
+        starting.retry_failed_at.store((now + starting.config.restart_window).time_since_epoch().count());
+        starting.wanted = false;
+        spdlog::error("engine {}: {}", starting.config.name, starting.last_error);
+        return false;
+    }
+    if (placement.now) return true;
+    for (const std::size_t victim : placement.evict) {
+        begin_stop(*runs_[victim], now,
+                   "making room by memory for engine '" + starting.config.name + "' (needs " +
+                       models::gib_text(starting.estimate->total()) + " of " + models::gib_text(capacity) + ")",
+                   false);
+    }
+    return false;
+}
+
 void Supervisor::spawn(Run& run, SteadyTime now) {
-    const Placeholders values{std::to_string(run.config.port), run.config.model, run.config.name};
+    const Placeholders values{std::to_string(run.config.port), run.model_path.empty() ? run.config.model : run.model_path,
+                              run.config.name};
     std::vector<std::string> argv_strings = expand_command(run.config.command, values);
     argv_strings[0] = find_in_path(argv_strings[0]);
     std::vector<std::string> env_strings;
@@ -815,6 +926,14 @@ Status Supervisor::status_of(const Run& run, SteadyTime now) const {
     s.main_rss_bytes = run.main_rss;
     s.processes = run.tree.size();
     s.gpu_bytes = run.gpu;
+    if (run.estimate) {
+        s.estimate_bytes = run.estimate->total();
+        const std::optional<std::size_t> used = run.config.gpu.empty() || !run.gpu ? std::optional<std::size_t>(run.rss) : run.gpu;
+        if (run.pid > 0 && used && *used > 0 && s.state == State::ready) {
+            s.estimate_error = (static_cast<double>(*used) - static_cast<double>(*s.estimate_bytes)) / static_cast<double>(*s.estimate_bytes);
+        }
+    }
+    s.estimate_note = run.estimate_note;
     s.in_flight = in_flight(run.index);
     s.uptime_s = run.pid > 0 ? std::chrono::duration<double>(now - run.started).count() : 0;
     s.restarts = run.restarts;
@@ -865,6 +984,17 @@ std::string Supervisor::json() const {
         out += R"(,"main_rss_bytes":)" + std::to_string(s.main_rss_bytes);
         out += R"(,"processes":)" + std::to_string(s.processes);
         out += R"(,"gpu_memory_bytes":)" + (s.gpu_bytes ? std::to_string(*s.gpu_bytes) : std::string("null"));
+        out += R"(,"estimate_bytes":)" + (s.estimate_bytes ? std::to_string(*s.estimate_bytes) : std::string("null"));
+        out += R"(,"estimate_error":)";
+        if (s.estimate_error) {
+            char ratio[32];
+            std::snprintf(ratio, sizeof ratio, "%.4f", *s.estimate_error);
+            out += ratio;
+        } else {
+            out += "null";
+        }
+        out += R"(,"estimate_note":)";
+        append_json_string(out, s.estimate_note);
         out += R"(,"in_flight":)" + std::to_string(s.in_flight);
         out += R"(,"uptime_s":)" + std::to_string(static_cast<long long>(s.uptime_s));
         out += R"(,"restarts":)" + std::to_string(s.restarts);

@@ -1,6 +1,7 @@
 // The engine supervisor: starts the configured engines (llama-server and the like) as child
 // processes, probes them until ready, restarts them after a crash with backoff, drains and
-// restarts one over its memory limit, stops idle ones and keeps at most N loaded per GPU group.
+// restarts one over its memory limit, stops idle ones and keeps at most N loaded per GPU group, and
+// (with a memory budget) only as many as fit by their estimated memory (src/models).
 // One engine process may serve several models (llama-server's router mode): memory is measured
 // over its whole process tree, and the models' states are read from its GET /models.
 //
@@ -44,6 +45,12 @@ struct Status {
     std::size_t main_rss_bytes = 0;  // the main process alone
     std::size_t processes = 0;       // in the tree
     std::optional<std::size_t> gpu_bytes;  // the tree's, when nvidia-smi is there
+    // The memory estimated before it started (src/models: weights, KV cache, compute, overhead) and
+    // the estimate's error against what it really uses (GPU memory in a GPU group with nvidia-smi,
+    // else RSS), (used - estimate) / estimate, while it runs.
+    std::optional<std::size_t> estimate_bytes;
+    std::optional<double> estimate_error;
+    std::string estimate_note;  // why there is no estimate (no GGUF model, a router engine...)
     std::size_t in_flight = 0;
     double uptime_s = 0;
     std::uint64_t restarts = 0;
@@ -103,7 +110,10 @@ private:
     void watch_memory(SteadyTime now);
     void watch_models(SteadyTime now);
     void signal_tree(const Run& run, int signal);
-    bool group_has_room(const Run& run, SteadyTime now);
+    bool group_has_room(Run& run, SteadyTime now);
+    bool memory_has_room(Run& run, SteadyTime now);
+    void estimate_memory(Run& run);
+    std::size_t memory_budget(const Run& run) const;
     void wake();
     std::size_t in_flight(std::size_t engine) const;
     Status status_of(const Run& run, SteadyTime now) const;
@@ -117,6 +127,7 @@ private:
     int wake_fd_ = -1;  // eventfd: a request wants an engine, or stop()
     std::string nvidia_smi_;  // its path; empty: GPU memory is not watched
     SteadyTime next_memory_check_{};
+    std::string models_dir_;  // the model store, where an engine's `model:` may be a name
 };
 
 // The router's view of health with engines in it: an engine's upstream is usable only while the

@@ -289,6 +289,21 @@ void render_engines(std::string& out, const engine::Supervisor& supervisor) {
                    static_cast<double>(*status.gpu_bytes));
         }
     }
+    header(out, "switchyard_engine_memory_estimate_bytes", "gauge",
+           "An engine's memory estimated from its GGUF header before it starts (weights, KV cache, compute, overhead).");
+    for (const auto& status : engines) {
+        if (status.estimate_bytes) {
+            sample(out, "switchyard_engine_memory_estimate_bytes", engine_label(status) + "}",
+                   static_cast<double>(*status.estimate_bytes));
+        }
+    }
+    header(out, "switchyard_engine_memory_estimate_error_ratio", "gauge",
+           "(used - estimate) / estimate of a ready engine: GPU memory in a GPU group with nvidia-smi, else RSS.");
+    for (const auto& status : engines) {
+        if (status.estimate_error) {
+            sample(out, "switchyard_engine_memory_estimate_error_ratio", engine_label(status) + "}", *status.estimate_error);
+        }
+    }
     header(out, "switchyard_engine_requests_in_flight", "gauge", "Requests in flight on an engine's deployments.");
     for (const auto& status : engines) {
         sample(out, "switchyard_engine_requests_in_flight", engine_label(status) + "}",

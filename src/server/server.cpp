@@ -245,6 +245,9 @@ std::vector<std::string> needs_restart(const Shared& shared, const config::Gatew
     };
     if (without_index(next.engines) != without_index(shared.engines_as_written)) out.emplace_back("engines changed");
     if (next.gpu_groups != boot.gpu_groups) out.emplace_back("gpu_groups changed");
+    // The supervisor's budget and store: fixed while it runs (a gateway without engines has none).
+    if (!boot.engines.empty() && next.host_memory != boot.host_memory) out.emplace_back("host_memory changed");
+    if (!boot.engines.empty() && next.models_dir != boot.models_dir) out.emplace_back("models_dir changed");
     if (next.ledger != boot.ledger) out.emplace_back("ledger changed");
     if (next.access_log != boot.access_log) out.emplace_back("access_log changed");
     if (next.state != boot.state) out.emplace_back("state changed");

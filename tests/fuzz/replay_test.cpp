@@ -99,6 +99,8 @@ TEST(FuzzReplay, StreamScanner) { replay("stream_scanner", stream_scanner); }
 // Each input is translated twice and its events and the output's parsed: a quarter of the mutations.
 TEST(FuzzReplay, TranslateStream) { replay("translate_stream", translate_stream, 5000); }
 TEST(FuzzReplay, TranslateRequest) { replay("translate_request", translate_request); }
+// Each input is read three times, one of them in small windows; the seeds include a 21 KiB header.
+TEST(FuzzReplay, GgufHeader) { replay("gguf_header", gguf_header, 4000); }
 
 }  // namespace
 }  // namespace switchyard::fuzz

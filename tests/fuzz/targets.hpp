@@ -45,4 +45,14 @@ void translate_stream(std::string_view input);
 //   - a body read and written is valid JSON.
 void translate_request(std::string_view input);
 
+// models::parse, our GGUF header reader. The input is a model file's first bytes.
+//   - nothing crashes and nothing huge is allocated, whatever the bytes; a refusal says why;
+//   - read through small windows at arbitrary offsets (as read_file reads a file) the result is the
+//     same as read from memory: the same error, or the same keys, values and tensors;
+//   - a header accepted as a whole file (tensor data within it) is accepted as a header alone;
+//   - an accepted header's numbers hold together: the header within the input, the data offset
+//     aligned and after it, every tensor's bytes its elements' blocks times the type's block size,
+//     no array holding more values than its count.
+void gguf_header(std::string_view input);
+
 }  // namespace switchyard::fuzz

@@ -1,0 +1,149 @@
+#include "models/estimate.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+
+namespace switchyard::models {
+
+namespace {
+
+std::optional<std::uint64_t> number(std::string_view text) {
+    std::uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+    return n;
+}
+
+}  // namespace
+
+EngineShape read_shape(const std::vector<std::string>& command) {
+    EngineShape shape;
+    for (std::size_t i = 0; i < command.size(); ++i) {
+        std::string_view flag = command[i];
+        std::string_view value;
+        if (const auto eq = flag.find('='); flag.starts_with("--") && eq != std::string_view::npos) {
+            value = flag.substr(eq + 1);
+            flag = flag.substr(0, eq);
+        } else if (i + 1 < command.size()) {
+            value = command[i + 1];
+        }
+        if (flag == "-c" || flag == "--ctx-size") {
+            shape.ctx = number(value).value_or(shape.ctx);
+        } else if (flag == "-np" || flag == "--parallel") {
+            shape.slots = std::max<std::uint64_t>(1, number(value).value_or(shape.slots));
+        } else if (flag == "-ub" || flag == "--ubatch-size") {
+            shape.ubatch = std::max<std::uint64_t>(1, number(value).value_or(shape.ubatch));
+        } else if (flag == "-ctk" || flag == "--cache-type-k") {
+            shape.cache_k = std::string(value);
+        } else if (flag == "-ctv" || flag == "--cache-type-v") {
+            shape.cache_v = std::string(value);
+        }
+    }
+    return shape;
+}
+
+std::optional<double> cache_type_bytes(std::string_view type) {
+    if (type == "f32") return 4.0;
+    if (type == "f16" || type == "bf16") return 2.0;
+    if (type == "q8_0") return 34.0 / 32;
+    if (type == "q4_0" || type == "iq4_nl") return 18.0 / 32;
+    if (type == "q4_1") return 20.0 / 32;
+    if (type == "q5_0") return 22.0 / 32;
+    if (type == "q5_1") return 24.0 / 32;
+    return std::nullopt;
+}
+
+Estimate estimate(const ModelInfo& model, const EngineShape& shape, std::uint64_t overhead) {
+    Estimate e;
+    e.slots = std::max<std::uint64_t>(1, shape.slots);
+    std::uint64_t ctx = shape.ctx > 0 ? shape.ctx : model.context_length * 1;
+    if (ctx == 0) ctx = 4096;
+    e.ctx = (ctx + 255) / 256 * 256;  // llama.cpp pads the cache to 256 cells
+    e.weights = model.tensor_bytes;
+    const double k_bytes = cache_type_bytes(shape.cache_k).value_or(2.0);
+    const double v_bytes = cache_type_bytes(shape.cache_v).value_or(2.0);
+    // kv_heads_sum is over the layers (a per-layer head count array sums them).
+    const double per_cell = static_cast<double>(model.kv_heads_sum) *
+                            (static_cast<double>(model.key_length) * k_bytes + static_cast<double>(model.value_length) * v_bytes);
+    e.kv = static_cast<std::uint64_t>(per_cell * static_cast<double>(e.ctx));
+    e.compute = 4 * shape.ubatch * (model.vocab + model.embedding);
+    e.overhead = overhead;
+    return e;
+}
+
+std::string gib_text(std::uint64_t bytes) {
+    char text[32];
+    if (bytes >= (1ull << 30)) {
+        std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (1ull << 30));
+    } else {
+        std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1ull << 20));
+    }
+    return text;
+}
+
+std::string never_fits(const ModelInfo& model, const EngineShape& shape, std::uint64_t overhead,
+                       std::uint64_t budget, std::string_view where) {
+    const Estimate need = estimate(model, shape, overhead);
+    std::string out = "needs " + gib_text(need.total()) + " at ctx " + std::to_string(need.ctx) + " x " +
+                      std::to_string(need.slots) + (need.slots == 1 ? " slot" : " slots") + " (weights " +
+                      gib_text(need.weights) + ", KV cache " + gib_text(need.kv) + ", compute and overhead " +
+                      gib_text(need.compute + need.overhead) + "); " + std::string(where) + " has " + gib_text(budget) +
+                      "; try ";
+    // The largest power-of-two context (at least 256 per slot) that would fit.
+    EngineShape smaller = shape;
+    std::uint64_t fitting = 0;
+    for (std::uint64_t ctx = need.ctx / 2; ctx >= 256 * need.slots; ctx /= 2) {
+        smaller.ctx = ctx;
+        if (estimate(model, smaller, overhead).total() <= budget) {
+            fitting = ctx;
+            break;
+        }
+    }
+    if (fitting > 0) out += "ctx " + std::to_string(fitting) + " or ";
+    out += "a smaller quantization";
+    if (!model.quantization.empty()) out += " than " + model.quantization;
+    return out;
+}
+
+std::optional<std::uint64_t> parse_mem_available(std::string_view text) {
+    const auto at = text.find("MemAvailable:");
+    if (at == std::string_view::npos) return std::nullopt;
+    std::size_t pos = at + 13;
+    while (pos < text.size() && text[pos] == ' ') ++pos;
+    std::uint64_t kib = 0;
+    const auto [end, ec] = std::from_chars(text.data() + pos, text.data() + text.size(), kib);
+    if (ec != std::errc{}) return std::nullopt;
+    return kib * 1024;
+}
+
+Placement place(std::uint64_t budget, std::uint64_t need, const std::vector<Resident>& residents) {
+    Placement p;
+    if (need > budget) {
+        p.never = true;
+        return p;
+    }
+    std::uint64_t held = 0;
+    std::uint64_t staying = 0;  // held by engines that are not on their way out
+    for (const auto& r : residents) {
+        held += r.bytes;
+        if (!r.stopping) staying += r.bytes;
+    }
+    if (held + need <= budget) {
+        p.now = true;
+        return p;
+    }
+    std::vector<const Resident*> order;
+    for (const auto& r : residents) {
+        if (!r.stopping) order.push_back(&r);
+    }
+    std::stable_sort(order.begin(), order.end(), [](const Resident* a, const Resident* b) { return a->last_used < b->last_used; });
+    for (const Resident* r : order) {
+        if (staying + need <= budget) break;
+        p.evict.push_back(r->engine);
+        staying -= r->bytes;
+    }
+    return p;
+}
+
+}  // namespace switchyard::models
