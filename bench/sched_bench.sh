@@ -15,7 +15,7 @@
 #
 # The model: models/bench-llama.gguf, a random-weight llama of about 10M parameters written by
 # scripts/make_tiny_model.py when missing (prefill then costs real time on a CPU).
-# Knobs: REPLICAS=2 SLOTS=2 SESSIONS=4 TURNS=4 PREFIX_LEN=20 INPUT_LEN=120 OUTPUT_LEN=8 REQUESTS=40
+# Knobs: REPLICAS=2 SLOTS=2 CACHE_RAM=256 SESSIONS=8 TURNS=4 PREFIX_LEN=20 INPUT_LEN=120 OUTPUT_LEN=8 REQUESTS=40
 #        THREADS=1 (per llama-server) FAIR_DURATION=30 LIGHT=1 RESULTS=bench/RESULTS.md
 set -euo pipefail
 
@@ -29,17 +29,19 @@ RESULTS=${RESULTS:-$ROOT/bench/RESULTS.md}
 REPLICAS=${REPLICAS:-2}
 SLOTS=${SLOTS:-2}
 CTX_PER_SLOT=${CTX_PER_SLOT:-2048}
-SESSIONS=${SESSIONS:-4}
+SESSIONS=${SESSIONS:-8}
 TURNS=${TURNS:-4}
 PREFIX_LEN=${PREFIX_LEN:-20}
 INPUT_LEN=${INPUT_LEN:-120}
 OUTPUT_LEN=${OUTPUT_LEN:-8}
 REQUESTS=${REQUESTS:-40}
 THREADS=${THREADS:-1}
+CACHE_RAM=${CACHE_RAM:-256}
 FAIR_DURATION=${FAIR_DURATION:-30}
 LIGHT=${LIGHT:-1}
 SKIP_BUILD=${SKIP_BUILD:-0}
 STRATEGIES=(${STRATEGIES:-round-robin least-outstanding latency prefix-affinity})
+export SESSIONS REPLICAS SLOTS CACHE_RAM TURNS REQUESTS
 
 BENCH_NAME=sched_bench
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -62,14 +64,14 @@ export_git_info
 
 LLAMA_PIDS=()
 LLAMA_PORTS=()
-start_replicas() {  # cold replicas: llama-server with its slots only (no RAM prompt cache)
+start_replicas() {  # cold replicas: llama-server with its slots and a RAM prompt cache of CACHE_RAM MiB
     LLAMA_PIDS=()
     LLAMA_PORTS=()
     local i port
     for ((i = 0; i < REPLICAS; i++)); do
         port=$(free_port)
         "$LLAMA_SERVER" -m "$MODEL" --host 127.0.0.1 --port "$port" -c $((SLOTS * CTX_PER_SLOT)) -np "$SLOTS" \
-            -t "$THREADS" --cache-ram 0 --no-webui >"$WORK/llama-$i.log" 2>&1 &
+            -t "$THREADS" --cache-ram "$CACHE_RAM" --no-webui >"$WORK/llama-$i.log" 2>&1 &
         PIDS+=($!)
         LLAMA_PIDS+=($!)
         LLAMA_PORTS+=("$port")
@@ -171,7 +173,7 @@ log "fairness: the same load as one key (first come, first served)"
 fair_run fifo HEAVY_KEY "$HEAVY"
 
 "$PYTHON" - "$WORK" "$RESULTS" "$(machine_desc)" "$GIT_REV$GIT_DIRTY" "${STRATEGIES[*]}" <<'PY'
-import json, re, sys, time
+import json, os, re, sys, time
 work, results, machine, rev, strategies = sys.argv[1:6]
 strategies = strategies.split()
 
@@ -246,8 +248,9 @@ revision {rev}.
 **Machine:** {machine}; shared with other jobs while it ran (the load average is in the log), so
 absolute times are noisy: compare the rows of one run.
 
-**Strategies** (replicas restarted cold for each; llama-server `--cache-ram 0`, so only the slots' KV
-caches hold prefixes):
+**Strategies** ({os.environ.get("SESSIONS")} sessions in flight over {os.environ.get("REPLICAS")} replicas of
+{os.environ.get("SLOTS")} slots, each with a {os.environ.get("CACHE_RAM")} MiB RAM prompt cache; replicas restarted cold
+for each strategy; {os.environ.get("TURNS")} turns a session, {os.environ.get("REQUESTS")} requests):
 
 {chr(10).join(lines)}
 

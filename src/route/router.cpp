@@ -269,6 +269,9 @@ bool take_slot(std::atomic<std::size_t>& outstanding, std::size_t limit, std::si
 }
 }  // namespace
 
+// prefix-affinity: the share of a prompt a deployment must hold for its match to count.
+constexpr double kMinMatch = 0.5;
+
 Router::Take Router::take(Tier& tier, std::span<const std::size_t> tried, SteadyTime now, Lease& out, double tokens,
                           Hints hints) {
     const config::Model& model = *tier.model;
@@ -293,9 +296,15 @@ Router::Take Router::take(Tier& tier, std::span<const std::size_t> tried, Steady
             latency = slot.ewma.value();
         }
         Candidate candidate{i, slot.outstanding.load(std::memory_order_relaxed), latency, slot.deployment->weight};
-        if (prefix != nullptr) {
+        if (prefix != nullptr && prefix->count > 0) {
             candidate.matched = slot.prefix.match(std::span(prefix->blocks.data(), prefix->count),
                                                   std::span(prefix->ends.data(), prefix->count), now);
+            // A match of less than half the prompt (a system prompt every session shares, held by
+            // whichever replica saw it first) does not choose: the session's hash does, as
+            // SGLang's cache-aware router does below its cache_threshold of 0.5.
+            if (static_cast<double>(candidate.matched) < kMinMatch * prefix->ends[prefix->count - 1]) {
+                candidate.matched = 0;
+            }
         }
         if (affinity && session != 0) candidate.rendezvous = parse::mix64(session ^ slot.name_hash) | 1;
         candidates.push_back(candidate);
