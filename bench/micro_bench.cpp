@@ -11,6 +11,7 @@
 #include "http/read.hpp"
 #include "metrics/metrics.hpp"
 #include "parse/request.hpp"
+#include "route/router.hpp"
 
 namespace {
 
@@ -120,5 +121,101 @@ void BM_ParseUpstreamResponse(benchmark::State& state) {
 BENCHMARK(BM_ParseUpstreamResponse);
 
 }  // namespace
+
+// A long multi-turn chat (about 20 KiB: a 4 KiB system prompt, 16 turns): the parse stage's cost
+// with the prompt's prefix blocks hashed as it reads (parse/prefix.hpp).
+std::string long_chat() {
+    std::string body = R"({"model":"llama4:maverick","stream":true,"max_tokens":128,"messages":[{"role":"system","content":")";
+    for (int i = 0; i < 64; ++i) body += "You answer questions about the railway timetable in detail. ";
+    body += R"("})";
+    for (int t = 0; t < 16; ++t) {
+        body += R"(,{"role":"user","content":"Which trains leave after nine in the evening, and where do they stop? )" +
+                std::to_string(t) + R"("},{"role":"assistant","content":"The 21:05 to the harbour stops at every station; )"
+                R"(the 21:40 express stops only at the junction and the airport, arriving at 22:31."})";
+    }
+    return body + "]}";
+}
+
+void BM_ParseLongChat(benchmark::State& state) {
+    simdjson::ondemand::parser parser;
+    const std::string chat = long_chat();
+    std::string body = chat;
+    for (auto _ : state) {
+        auto result = switchyard::parse::parse_request(switchyard::parse::Endpoint::chat_completions, body, parser);
+        benchmark::DoNotOptimize(result);
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * chat.size()));
+}
+BENCHMARK(BM_ParseLongChat);
+
+// The router's pick and release for one request over a tier of three deployments: least-outstanding
+// (arg 0) against prefix-affinity (arg 1, the long chat's 15 blocks scored against each deployment's
+// index of 1,000 sessions, then inserted).
+class AllUsable : public switchyard::route::HealthView {
+public:
+    bool usable(std::size_t) const override { return true; }
+};
+
+void BM_RoutePick(benchmark::State& state) {
+    const bool affinity = state.range(0) == 1;
+    std::string yaml = R"(
+upstreams:
+  - {name: a, base_url: "http://127.0.0.1:1"}
+  - {name: b, base_url: "http://127.0.0.1:2"}
+  - {name: c, base_url: "http://127.0.0.1:3"}
+models:
+  - name: m
+    strategy: )" + std::string(affinity ? "prefix-affinity" : "least-outstanding") + R"(
+    deployments: [{upstream: a, max_concurrency: 8}, {upstream: b, max_concurrency: 8}, {upstream: c, max_concurrency: 8}]
+)";
+    auto loaded = switchyard::config::load_string(yaml, [](std::string_view) { return std::nullopt; });
+    const auto& config = *loaded.gateway;
+    AllUsable health;
+    switchyard::route::Router router(config, health);
+    const auto& model = config.models[0];
+    simdjson::ondemand::parser parser;
+    // 1,000 other sessions first, so the indexes are not empty.
+    for (int i = 0; i < 1000; ++i) {
+        std::string other = R"({"model":"m","messages":[{"role":"user","content":"session )" + std::to_string(i) + R"("}]})";
+        auto facts = std::get<switchyard::parse::RequestFacts>(
+            switchyard::parse::parse_request(switchyard::parse::Endpoint::chat_completions, other, parser));
+        auto pick = router.pick(model, {}, 0, switchyard::route::Hints{&facts.prefix});
+    }
+    std::string body = long_chat();
+    const auto facts = std::get<switchyard::parse::RequestFacts>(
+        switchyard::parse::parse_request(switchyard::parse::Endpoint::chat_completions, body, parser));
+    for (auto _ : state) {
+        auto pick = router.pick(model, {}, 0, switchyard::route::Hints{&facts.prefix});
+        benchmark::DoNotOptimize(pick);
+    }
+}
+BENCHMARK(BM_RoutePick)->Arg(0)->Arg(1);
+
+// A deployment's prefix index after 100,000 sessions of 4 blocks each: the memory it holds (counter
+// "bytes") with the default bound (65,536 blocks, arg 0) and with room for all of them (arg 1).
+void BM_PrefixIndex100kSessions(benchmark::State& state) {
+    switchyard::route::PrefixBounds bounds;
+    if (state.range(0) == 1) {
+        bounds.entries = 400'000;
+        bounds.bytes = std::size_t{1} << 30;
+    }
+    std::size_t memory = 0;
+    std::size_t size = 0;
+    for (auto _ : state) {
+        switchyard::route::PrefixIndex index(bounds);
+        const auto now = switchyard::SteadyTime{} + std::chrono::hours(1);
+        std::array<std::uint64_t, 4> blocks{};
+        const std::array<std::uint32_t, 4> ends{500, 1000, 1500, 2000};
+        for (std::uint64_t session = 1; session <= 100'000; ++session) {
+            for (std::uint64_t b = 0; b < 4; ++b) blocks[b] = switchyard::parse::mix64(session * 8 + b);
+            index.insert(blocks, ends, now);
+        }
+        memory = index.memory();
+        size = index.size();
+    }
+    state.counters["bytes"] = static_cast<double>(memory);
+    state.counters["blocks"] = static_cast<double>(size);
+}
+BENCHMARK(BM_PrefixIndex100kSessions)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

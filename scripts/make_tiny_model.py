@@ -196,16 +196,17 @@ class Weights:
         return w
 
 
-def write_model(arch: str, out: Path, seed: int) -> None:
-    n_embd, n_head, n_head_kv, n_ctx = 64, 4, 2, 512
+def write_model(arch: str, out: Path, seed: int, embd: int = 64, layers: int = 0, ff: int = 128,
+                ctx: int = 512) -> None:
+    n_embd, n_head, n_head_kv, n_ctx = embd, 4, 2, ctx
     head_dim = n_embd // n_head
     w = Weights(seed)
 
     n_expert, n_expert_used, n_ff_exp, moe_step = 4, 1, 64, 2  # llama4 only
     if arch == "llama":
-        vocab, n_layer, n_ff = spm_vocab(), 2, 128
+        vocab, n_layer, n_ff = spm_vocab(), layers or 2, ff
     else:
-        vocab, n_layer, n_ff = bpe_vocab(), 4, 128
+        vocab, n_layer, n_ff = bpe_vocab(), layers or 4, ff
     n_vocab = len(vocab.tokens)
 
     writer = gguf.GGUFWriter(str(out), arch)
@@ -294,11 +295,17 @@ def main() -> None:
                         help="llama: dense, SPM vocab; llama4: MoE (4 experts, 1 used, shared expert), BPE vocab")
     parser.add_argument("--out", type=Path, required=True, help="output .gguf path")
     parser.add_argument("--seed", type=int, default=20240601, help="random seed (fixed, so files are reproducible)")
+    # Bigger models (for benchmarks where prefill must cost real time): e.g. --embd 384 --layers 6
+    # --ff 1024 --ctx 4096 is about 10 million parameters.
+    parser.add_argument("--embd", type=int, default=64, help="embedding width (a multiple of 4)")
+    parser.add_argument("--layers", type=int, default=0, help="layers (0: 2 for llama, 4 for llama4)")
+    parser.add_argument("--ff", type=int, default=128, help="feed-forward width")
+    parser.add_argument("--ctx", type=int, default=512, help="training context length")
     args = parser.parse_args()
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_name(args.out.name + ".tmp")
-    write_model(args.arch, tmp, args.seed)
+    write_model(args.arch, tmp, args.seed, args.embd, args.layers, args.ff, args.ctx)
     tmp.replace(args.out)  # never leave a half-written model at the final path
 
 

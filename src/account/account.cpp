@@ -122,6 +122,7 @@ void Trace::served(const Served& served) {
         observation.key = key_;
         observation.status = outcome.status;
         observation.prompt_tokens = used.prompt;
+        observation.cached_tokens = used.cached_prompt();
         observation.completion_tokens = used.completion;
         observation.cost = cost;
         observation.duration_s = elapsed_ms / 1000;
@@ -142,7 +143,7 @@ void Trace::served(const Served& served) {
     }
     row_.status = outcome.status;
     row_.prompt_tokens = used.prompt;
-    row_.cached_tokens = used.cached;
+    row_.cached_tokens = used.cached_prompt();
     row_.completion_tokens = used.completion;
     row_.usage_estimated = outcome.usage_estimated;
     row_.cost_usd = cost;

@@ -197,7 +197,21 @@ struct Deployment {
 };
 
 // How a request picks among the usable deployments of one tier.
-enum class Strategy { round_robin, weighted, least_outstanding, latency };
+enum class Strategy { round_robin, weighted, least_outstanding, latency, prefix_affinity };
+
+// strategy: prefix-affinity (route/balance.hpp): how far load may override a prefix match, and the
+// bounds of each deployment's prefix index (route/prefix_index.hpp).
+struct Affinity {
+    std::size_t margin = 2;            // the matching deployment wins unless it has more than this many
+                                       // requests in flight beyond the least loaded one
+    double load_factor = 1.25;         // a session's first turn: rendezvous hashing with loads bounded
+                                       // to this times the tier's average
+    std::size_t entries = 65536;       // blocks remembered per deployment (32 bytes each)
+    std::size_t bytes = 64u << 20;     // prompt bytes remembered per deployment (its engine's cache)
+    Duration idle{std::chrono::minutes(30)};  // a block not sent there since counts as evicted
+
+    bool operator==(const Affinity&) const = default;
+};
 std::string_view to_string(Strategy strategy);
 
 // What a request does when every usable deployment of a tier is at its concurrency limit.
@@ -215,6 +229,7 @@ struct Model {
     Overflow overflow = Overflow::spill;
     std::size_t queue_size = 0;  // requests waiting for a slot; 0: none wait (default 100 with queue)
     Duration queue_timeout{std::chrono::seconds(30)};
+    Affinity affinity;  // strategy: prefix-affinity
     std::vector<std::string> fallbacks;  // other models tried, in order, when this one cannot serve
     std::vector<std::size_t> fallback_index;  // the same, as indexes into Gateway::models
     RateLimit limits;  // all callers together
@@ -232,6 +247,11 @@ struct Key {
     double budget_daily = 0;         // dollars per UTC day; 0: none
     double budget_monthly = 0;       // dollars per UTC calendar month; 0: none
     std::map<std::string, std::string> labels;  // team, user...: in the ledger and reports
+    // Scheduling on local capacity (src/route): never sent past a model's first tier (refused
+    // instead of spilled); batch requests wait for the first tier rather than spill.
+    bool local_only = false;
+    bool batch = false;  // priority: batch (default interactive)
+    double weight = 1;   // its share of a tier's queue against other keys (fair share, route/fair_queue.hpp)
 
     bool operator==(const Key&) const = default;
 };

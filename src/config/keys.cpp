@@ -66,7 +66,8 @@ struct KeyContext {
 
 std::optional<Key> read_key(Reader& in, const YAML::Node& item, KeyContext& context) {
     if (!in.expect_map(item, "a key",
-                       {"name", "key", "key_sha256", "models", "limits", "max_concurrent", "budget", "labels"})) {
+                       {"name", "key", "key_sha256", "models", "limits", "max_concurrent", "budget", "labels", "priority",
+                        "local_only", "weight"})) {
         return std::nullopt;
     }
     Key key;
@@ -89,6 +90,9 @@ std::optional<Key> read_key(Reader& in, const YAML::Node& item, KeyContext& cont
         }
     }
     if (const YAML::Node labels = item["labels"]) read_labels(in, labels, key);
+    in.choice(item, "priority", key.batch, {{"interactive", false}, {"batch", true}});
+    in.boolean(item, "local_only", key.local_only);
+    in.number(item, "weight", key.weight, 0.001, 1e6);
     return key;
 }
 

@@ -13,6 +13,7 @@ std::string_view to_string(Strategy strategy) {
         case Strategy::weighted: return "weighted";
         case Strategy::least_outstanding: return "least-outstanding";
         case Strategy::latency: return "latency";
+        case Strategy::prefix_affinity: return "prefix-affinity";
     }
     return "round-robin";
 }
@@ -134,7 +135,8 @@ void read_strategy(Reader& in, const YAML::Node& item, Model& model) {
               {{"round-robin", Strategy::round_robin},
                {"weighted", Strategy::weighted},
                {"least-outstanding", Strategy::least_outstanding},
-               {"latency", Strategy::latency}});
+               {"latency", Strategy::latency},
+               {"prefix-affinity", Strategy::prefix_affinity}});
     in.choice(item, "overflow", model.overflow,
               {{"spill", Overflow::spill}, {"queue", Overflow::queue}, {"reject", Overflow::reject}});
     if (model.overflow == Overflow::queue) model.queue_size = 100;
@@ -142,6 +144,15 @@ void read_strategy(Reader& in, const YAML::Node& item, Model& model) {
         if (in.expect_map(queue, "'queue'", {"size", "timeout"})) {
             in.integer(queue, "size", model.queue_size, 0, 1'000'000);
             in.duration(queue, "timeout", model.queue_timeout);
+        }
+    }
+    if (const YAML::Node affinity = item["affinity"]) {
+        if (in.expect_map(affinity, "'affinity'", {"margin", "load_factor", "entries", "bytes", "idle"})) {
+            in.integer(affinity, "margin", model.affinity.margin, 0, 1'000'000);
+            in.number(affinity, "load_factor", model.affinity.load_factor, 1.0, 100.0);
+            in.integer(affinity, "entries", model.affinity.entries, 16, 1u << 30);
+            in.size(affinity, "bytes", model.affinity.bytes);
+            in.duration(affinity, "idle", model.affinity.idle);
         }
     }
 }
@@ -156,7 +167,7 @@ struct ModelContext {
 // of its fallbacks was written.
 std::optional<Model> read_model(Reader& in, const YAML::Node& item, ModelContext& context, const Gateway& out,
                                 std::vector<YAML::Node>& fallback_nodes) {
-    if (!in.expect_map(item, "a model", {"name", "deployments", "strategy", "overflow", "queue", "fallbacks", "limits"})) {
+    if (!in.expect_map(item, "a model", {"name", "deployments", "strategy", "overflow", "queue", "affinity", "fallbacks", "limits"})) {
         return std::nullopt;
     }
     Model model;

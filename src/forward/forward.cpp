@@ -1248,6 +1248,19 @@ asio::awaitable<Outcome> Forwarder::run(const CallerRequest& request, CallerSide
     co_return outcome;
 }
 
+namespace {
+// What the prefix-affinity strategy decides with: the prompt's blocks, and the caller's session
+// header (x-session-id) when it sent one, which outweighs the body's own keys.
+route::Hints route_hints(const CallerRequest& request) {
+    route::Hints hints{&request.facts.prefix, 0, request.local_only, request.batch, request.client, request.weight};
+    if (auto it = request.headers.find("x-session-id"); it != request.headers.end() && !it->value().empty()) {
+        const std::string_view value(it->value().data(), it->value().size());
+        hints.session = parse::hash_bytes(value, 0x6b6579) | 1;
+    }
+    return hints;
+}
+}  // namespace
+
 asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, CallerSide& caller, Watch& watch) {
     route::RetryBudget& budget = router_.retry_budget();
     budget.on_request(router_.clock().now());
@@ -1268,7 +1281,8 @@ asio::awaitable<Outcome> Forwarder::attempts(const CallerRequest& request, Calle
             }
             if (watch.caller_gone) co_return tries.gone();
         }
-        route::Router::Pick pick = router_.pick(*request.model, tries.tried, request.estimated_tokens);
+        route::Router::Pick pick = router_.pick(*request.model, tries.tried, request.estimated_tokens,
+                                                route_hints(request));
         std::variant<route::Lease, ApiError> picked;
         if (pick.must_wait()) {
             const auto queued = Clock::now();

@@ -57,6 +57,12 @@ struct CallerRequest {
     std::chrono::steady_clock::time_point arrived{};
     std::chrono::nanoseconds waited_before{};
     bool report_overhead = false;
+    // The caller's key's scheduling policy (route::Hints): first tier only, waiting rather than
+    // spilling, and its fair share of a tier's queue.
+    bool local_only = false;
+    bool batch = false;
+    std::uint64_t client = 0;
+    double weight = 1;
 };
 
 // Told a response's usage once the whole of it is read, just before its last bytes go to the

@@ -75,6 +75,7 @@ void Shard::record(const Observation& o) {
     Series& s = series(o);
     s.requests.add();
     if (o.prompt_tokens > 0) s.prompt_tokens.add(static_cast<std::uint64_t>(o.prompt_tokens));
+    if (o.cached_tokens > 0) s.cached_tokens.add(static_cast<std::uint64_t>(o.cached_tokens));
     if (o.completion_tokens > 0) s.completion_tokens.add(static_cast<std::uint64_t>(o.completion_tokens));
     if (o.cost > 0) s.cost.add(o.cost);
     s.duration.observe(o.duration_s);

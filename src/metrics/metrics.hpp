@@ -78,6 +78,7 @@ struct Labels {
 struct Series {
     Cell requests;
     Cell prompt_tokens;
+    Cell cached_tokens;  // of the prompt tokens, those the upstream served from its cache
     Cell completion_tokens;
     RealCell cost;
     Histogram duration;  // arrival to last byte
@@ -93,6 +94,7 @@ struct Observation {
     std::string_view key;
     int status = 0;
     std::int64_t prompt_tokens = 0;
+    std::int64_t cached_tokens = 0;
     std::int64_t completion_tokens = 0;
     double cost = 0;
     double duration_s = 0;

@@ -233,6 +233,8 @@ struct Fields {
     std::string_view max_tokens_too;   // its other name
     bool stream_options = false;       // stream_options.include_usage asks for a stream's usage
     bool stateful = false;             // previous_response_id and store
+    std::string_view head = {};        // the system prompt outside the conversation (system, instructions)
+    bool metadata_key = false;         // metadata.user_id is an affinity key (Anthropic)
 };
 
 Fields fields_of(Endpoint endpoint) {
@@ -242,8 +244,8 @@ Fields fields_of(Endpoint endpoint) {
         case Endpoint::completions: return {"prompt", "", false, "max_tokens", "", true, false};
         case Endpoint::embeddings: return {"input", "", false, "max_tokens", "max_completion_tokens", false, false};
         case Endpoint::responses:
-        case Endpoint::input_tokens: return {"", "input", false, "max_output_tokens", "", false, true};
-        case Endpoint::messages: return {"messages", "", true, "max_tokens", "", false, false};
+        case Endpoint::input_tokens: return {"", "input", false, "max_output_tokens", "", false, true, "instructions"};
+        case Endpoint::messages: return {"messages", "", true, "max_tokens", "", false, false, "system", true};
         case Endpoint::count_tokens: return {"messages", "", true, "", "", false, false};
     }
     return {};
@@ -264,14 +266,40 @@ std::optional<ApiError> read_model(std::string_view body, std::string_view key, 
     return std::nullopt;
 }
 
-// The conversation (messages, prompt, input): its type, and at least one message where it is a list of them.
+// A message's role is system or developer (engines render it first; not a session's own turn).
+bool is_system_message(std::string_view message) {
+    const auto at = message.find("\"role\"");
+    if (at == std::string_view::npos) return false;
+    const auto value = message.find('"', message.find(':', at + 6));
+    if (value == std::string_view::npos) return false;
+    const std::string_view role = message.substr(value);
+    return role.starts_with("\"system\"") || role.starts_with("\"developer\"");
+}
+
+// A value's bytes as sent: from its first byte to where the iterator stands once it was visited
+// (trailing whitespace dropped).
+std::string_view value_bytes(const char* start, od::value& value) {
+    const char* end = nullptr;
+    if (value.current_location().get(end) != simdjson::SUCCESS || end < start) return {};
+    std::string_view bytes(start, static_cast<std::size_t>(end - start));
+    while (!bytes.empty() && (bytes.back() == ' ' || bytes.back() == '\t' || bytes.back() == '\n' ||
+                              bytes.back() == '\r' || bytes.back() == ',')) {
+        bytes.remove_suffix(1);
+    }
+    return bytes;
+}
+
+// The conversation (messages, prompt, input): its type, and at least one message where it is a
+// list of them. With `prefix`, each message (or the whole prompt) is hashed into it.
 std::optional<ApiError> read_conversation(std::string_view body, std::string_view key, od::value& value,
-                                          od::json_type type, bool messages) {
+                                          od::json_type type, bool messages, PromptPrefix* prefix) {
     const bool ok =
         messages ? type == od::json_type::array : type == od::json_type::array || type == od::json_type::string;
     if (!ok) return wrong_type(key, messages ? "an array of messages" : "a string or an array", type);
-    if (!messages) {
+    if (!messages && (prefix == nullptr || type == od::json_type::string)) {
+        const std::string_view token = trim_end(value.raw_json_token());
         if (auto error = check_value(value, 1)) return malformed(body, error);
+        if (prefix != nullptr) prefix->add_message(token, false);
         return std::nullopt;
     }
     od::array list;
@@ -280,12 +308,62 @@ std::optional<ApiError> read_conversation(std::string_view body, std::string_vie
     for (auto message_result : list) {
         od::value message;
         if (auto error = std::move(message_result).get(message)) return malformed(body, error);
+        const char* start = prefix != nullptr ? message.raw_json_token().data() : nullptr;
         if (auto error = check_value(message, 2)) return malformed(body, error);
+        if (prefix != nullptr) {
+            const std::string_view bytes = value_bytes(start, message);
+            prefix->add_message(bytes, is_system_message(bytes));
+        }
         ++count;
     }
-    if (count == 0) {
+    if (count == 0 && messages) {
         return ApiError::invalid_request("'" + std::string(key) + "' must contain at least one message",
                                          std::string(key), "invalid_value");
+    }
+    return std::nullopt;
+}
+
+// Part of the prompt's head (tools; system or instructions): checked as any other field, and hashed.
+std::optional<ApiError> read_head(std::string_view body, od::value& value, PromptPrefix& prefix, std::size_t which) {
+    const char* start = value.raw_json_token().data();
+    if (auto error = check_value(value, 1)) return malformed(body, error);
+    const std::string_view bytes = value_bytes(start, value);
+    prefix.head[which] = hash_bytes(bytes, 0x6865 + which) | 1;
+    prefix.head_bytes[which] = static_cast<std::uint32_t>(bytes.size());
+    return std::nullopt;
+}
+
+// An explicit affinity key: prompt_cache_key (a string), or Anthropic's metadata.user_id.
+std::optional<ApiError> read_affinity_key(std::string_view body, std::string_view key, od::value& value,
+                                          od::json_type type, PromptPrefix& prefix) {
+    if (key == "prompt_cache_key" && type == od::json_type::string) {
+        std::string_view text;
+        if (auto error = value.get_string().get(text)) return malformed(body, error);
+        prefix.set_key(text);
+        return std::nullopt;
+    }
+    if (type != od::json_type::object) {
+        if (auto error = check_value(value, 1)) return malformed(body, error);
+        return std::nullopt;
+    }
+    od::object object;
+    if (auto error = value.get_object().get(object)) return malformed(body, error);
+    for (auto field_result : object) {
+        od::field field;
+        if (auto error = std::move(field_result).get(field)) return malformed(body, error);
+        if (!key_has_valid_escapes(field.key().raw())) return malformed(body, simdjson::STRING_ERROR);
+        std::string_view name;
+        if (auto error = field.unescaped_key().get(name)) return malformed(body, error);
+        od::value inner = field.value();
+        od::json_type inner_type{};
+        if (auto error = inner.type().get(inner_type)) return malformed(body, error);
+        if (name == "user_id" && inner_type == od::json_type::string && !prefix.explicit_key) {
+            std::string_view text;
+            if (auto error = inner.get_string().get(text)) return malformed(body, error);
+            prefix.set_key(text);
+            continue;
+        }
+        if (auto error = check_value(inner, 2)) return malformed(body, error);
     }
     return std::nullopt;
 }
@@ -424,6 +502,8 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
     facts.root_open = body.find('{');
     Seen seen;
     const Fields names = fields_of(endpoint);
+    // Generating endpoints: the prompt's prefix is identified as it is read.
+    PromptPrefix* prefix = generates(endpoint) && endpoint != Endpoint::embeddings ? &facts.prefix : nullptr;
     for (auto field_result : root) {
         od::field field;
         if (auto error = std::move(field_result).get(field)) return malformed(body, error);
@@ -439,7 +519,9 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
             if (auto error = read_model(body, key, value, type, facts, seen.model)) return std::move(*error);
         } else if (!key.empty() && (key == names.required || key == names.input)) {
             seen.required = true;
-            if (auto error = read_conversation(body, key, value, type, names.messages)) return std::move(*error);
+            if (auto error = read_conversation(body, key, value, type, names.messages, prefix)) {
+                return std::move(*error);
+            }
         } else if (key == "stream") {
             if (auto error = read_stream(body, key, value, type, facts, seen.stream)) return std::move(*error);
         } else if (key == "stream_options" && names.stream_options) {
@@ -452,6 +534,10 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
             if (auto error = read_previous_response_id(body, key, value, type, facts)) return std::move(*error);
         } else if (key == "store" && names.stateful) {
             if (auto error = read_store(body, key, value, type, facts)) return std::move(*error);
+        } else if (prefix != nullptr && (key == "tools" || (!names.head.empty() && key == names.head))) {
+            if (auto error = read_head(body, value, *prefix, key == "tools" ? 0 : 1)) return std::move(*error);
+        } else if (prefix != nullptr && (key == "prompt_cache_key" || (key == "metadata" && names.metadata_key))) {
+            if (auto error = read_affinity_key(body, key, value, type, *prefix)) return std::move(*error);
         } else if (key == "n" || key == "seed" || key == "dimensions") {
             if (auto error = check_integer(body, value, key, type)) return *error;
         } else if (auto error = check_other(body, key, value, type)) {
@@ -462,6 +548,7 @@ std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::strin
     if (const char* rest = nullptr; doc.current_location().get(rest) == simdjson::SUCCESS) {
         return malformed(body, simdjson::TRAILING_CONTENT);
     }
+    if (prefix != nullptr) prefix->finish();
     if (!seen.model) {
         return ApiError::invalid_request("you must provide a model parameter", "model", "missing_required_parameter");
     }

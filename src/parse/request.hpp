@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "core/error.hpp"
+#include "parse/prefix.hpp"
 #include "translate/ir.hpp"
 
 namespace switchyard::parse {
@@ -57,6 +58,7 @@ struct RequestFacts {
     bool stream_options_empty = false;              // {} (whitespace aside)
     std::size_t include_usage_offset = std::string::npos;   // the literal true/false
     std::size_t include_usage_length = 0;
+    PromptPrefix prefix;  // generating endpoints: the prompt's identity for prefix affinity
 };
 
 // `body` gets simdjson's padding reserved (capacity only; its size and bytes are unchanged).

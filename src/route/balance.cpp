@@ -39,6 +39,43 @@ void order_latency(std::span<Candidate> candidates, std::uint64_t random) {
     });
 }
 
+AffinityChoice order_prefix_affinity(std::span<Candidate> candidates, std::size_t margin, double load_factor,
+                                     std::size_t cursor) {
+    if (candidates.empty()) return AffinityChoice::least;
+    order_least_outstanding(candidates, cursor);  // the order should the first choice be full
+    const std::size_t least = candidates[0].outstanding;
+    const auto to_front = [&](std::size_t i) {
+        std::rotate(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(i),
+                    candidates.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    };
+    std::size_t best = candidates.size();
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+        if (candidates[i].matched == 0) continue;
+        // Equal matches (a system prompt every replica holds) go by the session's hash.
+        if (best == candidates.size() || candidates[i].matched > candidates[best].matched ||
+            (candidates[i].matched == candidates[best].matched &&
+             candidates[i].rendezvous > candidates[best].rendezvous)) {
+            best = i;
+        }
+    }
+    if (best < candidates.size()) {
+        if (candidates[best].outstanding > least + margin) return AffinityChoice::overridden;
+        to_front(best);
+        return AffinityChoice::matched;
+    }
+    if (candidates[0].rendezvous == 0) return AffinityChoice::least;
+    std::size_t total = 0;
+    for (const Candidate& c : candidates) total += c.outstanding;
+    const double bound = std::ceil(load_factor * static_cast<double>(total + 1) / static_cast<double>(candidates.size()));
+    std::size_t chosen = candidates.size();
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+        if (static_cast<double>(candidates[i].outstanding + 1) > bound) continue;
+        if (chosen == candidates.size() || candidates[i].rendezvous > candidates[chosen].rendezvous) chosen = i;
+    }
+    if (chosen < candidates.size()) to_front(chosen);
+    return AffinityChoice::hashed;
+}
+
 void order_weighted(std::span<Candidate> candidates, std::span<std::int64_t> current, std::size_t first) {
     if (candidates.empty()) return;
     std::int64_t total = 0;

@@ -7,6 +7,10 @@
 //                      picks, each deployment gets exactly its weight, interleaved
 //   least-outstanding  fewest requests in flight first; ties rotate
 //   latency            power of two choices on peak-EWMA time to first token x (in flight + 1)
+//   prefix-affinity    the deployment holding the longest prefix of the prompt (its prefix index),
+//                      unless it has more than `margin` requests in flight beyond the least loaded;
+//                      no match: the session's rendezvous-hash choice among those under a bounded
+//                      load; no session: least-outstanding
 #pragma once
 
 #include <cstddef>
@@ -23,6 +27,8 @@ struct Candidate {
     std::size_t outstanding = 0;  // requests in flight on it
     double latency_ms = 0;        // its peak-EWMA time to first token (0: not measured yet)
     unsigned weight = 1;
+    std::uint32_t matched = 0;     // prefix-affinity: prompt bytes of the longest prefix it holds
+    std::uint64_t rendezvous = 0;  // prefix-affinity: the session's rendezvous score there (0: no session)
 };
 
 void order_round_robin(std::span<Candidate> candidates, std::size_t cursor);
@@ -30,6 +36,19 @@ void order_least_outstanding(std::span<Candidate> candidates, std::size_t cursor
 // `random` is a fresh 64-bit random number; two candidates are drawn from it.
 void order_latency(std::span<Candidate> candidates, std::uint64_t random);
 double latency_score(const Candidate& candidate);
+
+// How prefix-affinity chose the first candidate.
+enum class AffinityChoice {
+    matched,     // the longest held prefix
+    overridden,  // a prefix was held, but by a deployment loaded beyond the margin: least-outstanding
+    hashed,      // no prefix held: the session's rendezvous choice under the bounded load
+    least,       // no prefix, no session: least-outstanding
+};
+// Consistent hashing with bounded loads (Mirrokni, Thorup, Zadimoghaddam, 2018) done as rendezvous
+// hashing: candidates are ranked by their `rendezvous` score and the first whose load after taking
+// the request stays within ceil(load_factor x (requests in flight + 1) / candidates) is chosen.
+AffinityChoice order_prefix_affinity(std::span<Candidate> candidates, std::size_t margin, double load_factor,
+                                     std::size_t cursor);
 
 // Smooth weighted round-robin over a tier. `current` holds one running weight per deployment of
 // the tier (indexed by Candidate::index - first) and persists between calls; candidates that are

@@ -8,6 +8,7 @@
 
 #include "core/await.hpp"
 #include "core/text.hpp"
+#include "route/fair_queue.hpp"
 
 namespace switchyard::route {
 
@@ -24,7 +25,7 @@ struct Router::Tier {
     std::mutex weights_mutex;
     std::vector<std::int64_t> weights;  // smooth weighted round-robin state
     std::mutex queue_mutex;
-    std::deque<std::shared_ptr<Waiter>> waiters;
+    FairQueue<std::shared_ptr<Waiter>> waiters;  // weighted fair order across keys
     std::atomic<std::size_t> waiting{0};  // waiters.size(), read without the lock
 };
 
@@ -32,8 +33,11 @@ struct Router::Tier {
 // as it was (same upstream, breaker and limits) hands it to the new router, so requests in
 // flight, an open breaker, a cooldown and the latency average carry over.
 struct Router::State {
-    State(const config::Breaker& breaker_config, const config::RateLimit& limits, SteadyTime now)
-        : breaker(breaker_config) {
+    State(const config::Breaker& breaker_config, const config::RateLimit& limits, const config::Affinity& affinity,
+          SteadyTime now)
+        : breaker(breaker_config),
+          prefix(PrefixBounds{affinity.entries, affinity.bytes,
+                              std::chrono::duration_cast<std::chrono::nanoseconds>(affinity.idle)}) {
         if (limits.any()) limiter = std::make_unique<limit::RateLimiter>(limits, now);
     }
     std::atomic<std::size_t> outstanding{0};
@@ -44,6 +48,7 @@ struct Router::State {
     Breaker breaker;
     PeakEwma ewma;
     std::unique_ptr<limit::RateLimiter> limiter;  // the deployment's own rate limit, if any
+    PrefixIndex prefix;  // prefix-affinity: what was sent here lately (allocated on first use)
 };
 
 // One deployment in this router: where it sits, and its state (see State).
@@ -62,7 +67,9 @@ struct Router::Slot {
           mutex(state->mutex),
           breaker(state->breaker),
           ewma(state->ewma),
-          limiter(state->limiter) {}
+          limiter(state->limiter),
+          prefix(state->prefix),
+          name_hash(parse::hash_bytes(d.name, 0x6e616d65)) {}
     const config::Model* model;
     const config::Deployment* deployment;
     const config::Upstream* upstream;
@@ -76,6 +83,8 @@ struct Router::Slot {
     Breaker& breaker;
     PeakEwma& ewma;
     std::unique_ptr<limit::RateLimiter>& limiter;
+    PrefixIndex& prefix;
+    std::uint64_t name_hash;  // its rendezvous-hashing identity: the deployment's name, the same on every instance
 };
 
 // A request waiting in a tier's queue; a released slot is handed to it as a lease.
@@ -151,7 +160,7 @@ Router::Router(const config::Gateway& config, const HealthView& health, const Cl
                 state = std::make_shared<State>(upstream.breaker,
                                                 instances > 1 ? limit::share(deployment.limits, instances)
                                                               : deployment.limits,
-                                                clock_.now());
+                                                model.affinity, clock_.now());
             }
             slots_[deployment.id] = std::make_unique<Slot>(model, deployment, upstream, tier, std::move(state));
         }
@@ -260,19 +269,45 @@ bool take_slot(std::atomic<std::size_t>& outstanding, std::size_t limit, std::si
 }
 }  // namespace
 
-Router::Take Router::take(Tier& tier, std::span<const std::size_t> tried, SteadyTime now, Lease& out, double tokens) {
+// prefix-affinity: the share of a prompt a deployment must hold for its match to count.
+constexpr double kMinMatch = 0.5;
+
+Router::Take Router::take(Tier& tier, std::span<const std::size_t> tried, SteadyTime now, Lease& out, double tokens,
+                          Hints hints) {
     const config::Model& model = *tier.model;
+    const bool affinity = model.strategy == config::Strategy::prefix_affinity;
+    const parse::PromptPrefix* prefix = affinity ? hints.prefix : nullptr;
+    const std::uint64_t session = hints.session != 0 ? hints.session : prefix != nullptr ? prefix->session : 0;
     boost::container::small_vector<Candidate, 8> candidates;
     for (std::size_t i = tier.first; i < tier.last; ++i) {
-        const Slot& slot = *slots_[model.deployments[i].id];
-        if (contains(tried, slot.deployment->id) || !usable(slot, now)) continue;
+        Slot& slot = *slots_[model.deployments[i].id];
+        if (contains(tried, slot.deployment->id)) continue;
+        if (!usable(slot, now)) {
+            // An engine failing its health checks has restarted or will: what it held is gone.
+            if (affinity && slot.prefix.size() > 0 && !health_.usable(slot.deployment->upstream)) {
+                slot.prefix.forget();
+                counters_->affinity_forgotten.fetch_add(1, std::memory_order_relaxed);
+            }
+            continue;
+        }
         double latency = 0;
         if (model.strategy == config::Strategy::latency) {
             std::lock_guard lock(slot.mutex);
             latency = slot.ewma.value();
         }
-        candidates.push_back(Candidate{i, slot.outstanding.load(std::memory_order_relaxed), latency,
-                                       slot.deployment->weight});
+        Candidate candidate{i, slot.outstanding.load(std::memory_order_relaxed), latency, slot.deployment->weight};
+        if (prefix != nullptr && prefix->count > 0) {
+            candidate.matched = slot.prefix.match(std::span(prefix->blocks.data(), prefix->count),
+                                                  std::span(prefix->ends.data(), prefix->count), now);
+            // A match of less than half the prompt (a system prompt every session shares, held by
+            // whichever replica saw it first) does not choose: the session's hash does, as
+            // SGLang's cache-aware router does below its cache_threshold of 0.5.
+            if (static_cast<double>(candidate.matched) < kMinMatch * prefix->ends[prefix->count - 1]) {
+                candidate.matched = 0;
+            }
+        }
+        if (affinity && session != 0) candidate.rendezvous = parse::mix64(session ^ slot.name_hash) | 1;
+        candidates.push_back(candidate);
     }
     if (candidates.empty()) return Take::none_usable;
 
@@ -288,6 +323,14 @@ Router::Take Router::take(Tier& tier, std::span<const std::size_t> tried, Steady
         case config::Strategy::weighted: {
             std::lock_guard lock(tier.weights_mutex);
             order_weighted(list, tier.weights, tier.first);
+            break;
+        }
+        case config::Strategy::prefix_affinity: {
+            const auto choice = order_prefix_affinity(list, model.affinity.margin, model.affinity.load_factor,
+                                                      tier.cursor.fetch_add(1, std::memory_order_relaxed));
+            if (choice == AffinityChoice::matched) counters_->affinity_matched.fetch_add(1, std::memory_order_relaxed);
+            if (choice == AffinityChoice::overridden) counters_->affinity_overridden.fetch_add(1, std::memory_order_relaxed);
+            if (choice == AffinityChoice::hashed) counters_->affinity_hashed.fetch_add(1, std::memory_order_relaxed);
             break;
         }
     }
@@ -309,32 +352,46 @@ Router::Take Router::take(Tier& tier, std::span<const std::size_t> tried, Steady
             }
         }
         out = Lease(this, &model, slot.deployment, admit == Breaker::Admit::probe);
+        if (prefix != nullptr && prefix->count > 0) {
+            slot.prefix.insert(std::span(prefix->blocks.data(), prefix->count),
+                               std::span(prefix->ends.data(), prefix->count), now);
+        }
         return Take::leased;
     }
     return Take::full;
 }
 
 Router::Selection Router::select(const config::Model& model, std::span<const std::size_t> tried, bool may_wait,
-                                 double tokens) {
+                                 double tokens, Hints hints) {
     const SteadyTime now = clock_.now();
     Tier* first_full = nullptr;
+    // local_only and batch keys stay in each model's first tier, and wait there when it is full.
+    const bool first_tier_only = hints.local_only || hints.batch;
     const auto try_model = [&](const config::Model& m, bool fallback) -> std::optional<Selection> {
-        for (auto& tier : tiers_[static_cast<std::size_t>(&m - config_.models.data())]) {
+        const auto& tiers = tiers_[static_cast<std::size_t>(&m - config_.models.data())];
+        for (std::size_t t = 0; t < tiers.size(); ++t) {
+            Tier* tier = tiers[t].get();
+            if (t > 0 && first_tier_only) break;
             Lease lease;
-            switch (take(*tier, tried, now, lease, tokens)) {
+            switch (take(*tier, tried, now, lease, tokens, hints)) {
                 case Take::leased:
                     if (fallback) counters_->fallbacks.fetch_add(1, std::memory_order_relaxed);
                     if (first_full != nullptr) counters_->spills.fetch_add(1, std::memory_order_relaxed);
                     return Selection{std::move(lease)};
                 case Take::none_usable: break;
                 case Take::full:
-                    if (first_full == nullptr) first_full = tier.get();
+                    if (first_full == nullptr) first_full = tier;
                     if (m.overflow == config::Overflow::reject || (m.overflow == config::Overflow::queue && !may_wait)) {
                         counters_->rejected.fetch_add(1, std::memory_order_relaxed);
                         return Selection{full_error(*tier, "every usable deployment is at its concurrency limit",
                                                     "deployments_saturated")};
                     }
-                    if (m.overflow == config::Overflow::queue) return Selection{ApiError{}, tier.get()};
+                    if (m.overflow == config::Overflow::queue) return Selection{ApiError{}, tier};
+                    // A batch or local_only request waits for this tier instead of spilling.
+                    if (first_tier_only && may_wait && m.queue_size > 0) {
+                        counters_->held_back.fetch_add(1, std::memory_order_relaxed);
+                        return Selection{ApiError{}, tier};
+                    }
                     break;  // spill to the next tier
             }
         }
@@ -350,7 +407,22 @@ Router::Selection Router::select(const config::Model& model, std::span<const std
         return Selection{full_error(*first_full, "every usable deployment of every tier is at its concurrency limit",
                                     "deployments_saturated")};
     }
+    if (first_tier_only) return Selection{first_tier_error(model, tried, hints.local_only)};
     return Selection{unusable_error(model, tried)};
+}
+
+ApiError Router::first_tier_error(const config::Model& model, std::span<const std::size_t> tried,
+                                  bool local_only) const {
+    ApiError error = unusable_error(model, tried);
+    std::string message = local_only ? "this key is local_only: its requests are never sent past a model's first tier"
+                                     : "this key's priority is batch: its requests wait for a model's first tier "
+                                       "rather than spill to a later one";
+    message += ", and no deployment of model '" + model.name + "' in its first tier can take the request now";
+    error.status = 503;
+    error.type = "server_error";
+    error.message = std::move(message);
+    error.code = local_only ? "local_only_unavailable" : "batch_unavailable";
+    return error;
 }
 
 bool Router::has_alternative(const config::Model& model, std::span<const std::size_t> tried) const {
@@ -381,13 +453,17 @@ void Router::correct_tokens(const Lease& lease, double delta) {
     if (slot.limiter) slot.limiter->correct(delta, clock_.now());
 }
 
-Router::Pick Router::pick(const config::Model& model, std::span<const std::size_t> tried, double tokens) {
-    Selection selection = select(model, tried, true, tokens);
-    return Pick(std::move(selection.result), selection.wait_in);
+Router::Pick Router::pick(const config::Model& model, std::span<const std::size_t> tried, double tokens, Hints hints) {
+    Selection selection = select(model, tried, true, tokens, hints);
+    Pick pick(std::move(selection.result), selection.wait_in);
+    pick.client_ = hints.client;
+    pick.weight_ = hints.weight;
+    pick.tokens_ = std::max(tokens, 1.0);
+    return pick;
 }
 
 asio::awaitable<std::variant<Lease, ApiError>> Router::wait(const Pick& pick, SteadyTime deadline) {
-    return wait(*pick.queue_, deadline);
+    return wait(*pick.queue_, deadline, pick.client_, pick.weight_, pick.tokens_);
 }
 
 asio::awaitable<std::variant<Lease, ApiError>> Router::acquire(const config::Model& model,
@@ -398,7 +474,8 @@ asio::awaitable<std::variant<Lease, ApiError>> Router::acquire(const config::Mod
     co_return co_await wait(*selection.wait_in, deadline);
 }
 
-asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTime deadline) {
+asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTime deadline, std::uint64_t client,
+                                                            double weight, double tokens) {
     const config::Model& model = *tier.model;
     auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
     {
@@ -416,7 +493,7 @@ asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTi
             co_return full_error(tier, "its queue is full (" + std::to_string(model.queue_size) + " requests waiting)",
                                  "queue_full");
         }
-        tier.waiters.push_back(waiter);
+        tier.waiters.push(client, tokens, weight, waiter);
     }
     counters_->queued.fetch_add(1, std::memory_order_relaxed);
     // Queue timers run on real time; the deadline is the caller's, so both are steady_clock.
@@ -434,10 +511,7 @@ asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTi
         Lease lease;
         const bool leased = take(tier, {}, clock_.now(), lease) == Take::leased;
         if (!leased && std::chrono::steady_clock::now() < until) continue;
-        if (auto it = std::find(tier.waiters.begin(), tier.waiters.end(), waiter); it != tier.waiters.end()) {
-            tier.waiters.erase(it);
-            tier.waiting.fetch_sub(1);
-        }
+        if (tier.waiters.erase(waiter, leased)) tier.waiting.fetch_sub(1);
         if (leased) co_return std::move(lease);
         break;
     }
@@ -452,8 +526,7 @@ void Router::dispatch(Tier& tier) {
     while (!tier.waiters.empty()) {
         Lease lease;
         if (take(tier, {}, clock_.now(), lease) != Take::leased) return;
-        std::shared_ptr<Waiter> waiter = std::move(tier.waiters.front());
-        tier.waiters.pop_front();
+        std::shared_ptr<Waiter> waiter = tier.waiters.pop();
         tier.waiting.fetch_sub(1);
         waiter->lease = std::move(lease);
         asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
@@ -483,7 +556,14 @@ void Router::report(Lease& lease, Verdict verdict, std::chrono::nanoseconds firs
             slot.breaker.record(true, lease.probe_, now);
             if (first_byte.count() > 0) slot.ewma.observe(std::chrono::duration<double, std::milli>(first_byte).count(), now);
             break;
-        case Verdict::failure: slot.breaker.record(false, lease.probe_, now); break;
+        case Verdict::failure:
+            slot.breaker.record(false, lease.probe_, now);
+            // A connection refused or reset, a 5xx: the engine may have restarted and lost its cache.
+            if (slot.prefix.size() > 0) {
+                slot.prefix.forget();
+                counters_->affinity_forgotten.fetch_add(1, std::memory_order_relaxed);
+            }
+            break;
         case Verdict::rate_limited: {
             slot.breaker.abandon(lease.probe_);
             const auto pause = retry_after ? duration_cast<nanoseconds>(*retry_after)
@@ -521,6 +601,8 @@ DeploymentStatus Router::status(std::size_t deployment_id) const {
     status.breaker = slot.breaker.state(now);
     status.breaker_opened = slot.breaker.times_opened();
     status.latency_ms = slot.ewma.value();
+    status.prefix_blocks = slot.prefix.size();
+    status.prefix_bytes = status.prefix_blocks > 0 ? slot.prefix.bytes() : 0;
     return status;
 }
 

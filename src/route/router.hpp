@@ -30,7 +30,9 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "limit/limiter.hpp"
+#include "parse/prefix.hpp"
 #include "route/balance.hpp"
+#include "route/prefix_index.hpp"
 #include "route/breaker.hpp"
 #include "route/retry_budget.hpp"
 
@@ -72,6 +74,17 @@ private:
     bool reported_ = false;
 };
 
+// What a request offers the prefix-affinity strategy: its prompt's blocks and its session (the
+// x-session-id header's hash, when set, overrides the prompt's own).
+struct Hints {
+    const parse::PromptPrefix* prefix = nullptr;
+    std::uint64_t session = 0;
+    bool local_only = false;  // the caller's key: only each model's first tier, refused rather than spilled
+    bool batch = false;       // the caller's key: waits for the first tier rather than spill
+    std::uint64_t client = 0; // fair share in a tier's queue: the caller's key (0: unauthenticated)
+    double weight = 1;        // and its weight
+};
+
 // How an attempt ended, as far as the deployment's health goes.
 enum class Verdict {
     success,       // an answer that is not an upstream fault (2xx, or a 4xx the caller caused)
@@ -89,6 +102,12 @@ struct Counters {
     std::atomic<std::uint64_t> rejected{0};        // refused with 429: full, queue full
     std::atomic<std::uint64_t> retries{0};
     std::atomic<std::uint64_t> budget_exhausted{0};  // a retry refused by the budget
+    // prefix-affinity: how the deployment was chosen (see AffinityChoice)
+    std::atomic<std::uint64_t> affinity_matched{0};
+    std::atomic<std::uint64_t> affinity_overridden{0};
+    std::atomic<std::uint64_t> affinity_hashed{0};
+    std::atomic<std::uint64_t> affinity_forgotten{0};
+    std::atomic<std::uint64_t> held_back{0};  // batch or local_only requests that waited instead of spilling  // a deployment's index dropped (engine down or failing)
 };
 
 struct DeploymentStatus {
@@ -101,6 +120,8 @@ struct DeploymentStatus {
     bool healthy = true;
     bool cooling_down = false;
     double latency_ms = 0;
+    std::size_t prefix_blocks = 0;  // prefix-affinity: blocks in its index
+    std::size_t prefix_bytes = 0;   // and the prompt bytes they stand for
 };
 
 class Router {
@@ -136,8 +157,11 @@ public:
         Pick(std::variant<Lease, ApiError> result, Tier* queue) : result_(std::move(result)), queue_(queue) {}
         std::variant<Lease, ApiError> result_;
         Tier* queue_;
+        std::uint64_t client_ = 0;
+        double weight_ = 1;
+        double tokens_ = 0;
     };
-    Pick pick(const config::Model& model, std::span<const std::size_t> tried, double tokens = 0);
+    Pick pick(const config::Model& model, std::span<const std::size_t> tried, double tokens = 0, Hints hints = {});
     asio::awaitable<std::variant<Lease, ApiError>> wait(const Pick& pick, SteadyTime deadline);
     // The same without waiting: a full tier that would queue is refused instead.
     std::variant<Lease, ApiError> try_acquire(const config::Model& model, std::span<const std::size_t> tried,
@@ -186,14 +210,18 @@ private:
         Tier* wait_in = nullptr;  // set: queue in this tier instead
     };
 
-    Selection select(const config::Model& model, std::span<const std::size_t> tried, bool may_wait, double tokens);
-    Take take(Tier& tier, std::span<const std::size_t> tried, SteadyTime now, Lease& out, double tokens = 0);
+    Selection select(const config::Model& model, std::span<const std::size_t> tried, bool may_wait, double tokens,
+                     Hints hints = {});
+    Take take(Tier& tier, std::span<const std::size_t> tried, SteadyTime now, Lease& out, double tokens = 0,
+              Hints hints = {});
     bool usable(const Slot& slot, SteadyTime now) const;
-    asio::awaitable<std::variant<Lease, ApiError>> wait(Tier& tier, SteadyTime deadline);
+    asio::awaitable<std::variant<Lease, ApiError>> wait(Tier& tier, SteadyTime deadline, std::uint64_t client = 0,
+                                                        double weight = 1, double tokens = 0);
     void release(Lease& lease);
     void dispatch(Tier& tier);
     ApiError full_error(const Tier& tier, std::string_view why, std::string code) const;
     ApiError unusable_error(const config::Model& model, std::span<const std::size_t> tried) const;
+    ApiError first_tier_error(const config::Model& model, std::span<const std::size_t> tried, bool local_only) const;
 
     const config::Gateway& config_;
     const HealthView& health_;

@@ -646,6 +646,7 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
     }
 
     account::BudgetCharge charge(admission, generation.pricer);
+    const config::Key* key_policy = std::get<0>(key) ? &std::get<0>(key)->policy : nullptr;
     const forward::CallerRequest caller{.endpoint = endpoint,
                                         .body = body,
                                         .facts = facts,
@@ -659,7 +660,11 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
                                         .extra_headers = extra_headers_,
                                         .arrived = trace.arrived(),
                                         .waited_before = trace.waited_so_far(),
-                                        .report_overhead = debug};
+                                        .report_overhead = debug,
+                                        .local_only = key_policy != nullptr && key_policy->local_only,
+                                        .batch = key_policy != nullptr && key_policy->batch,
+                                        .client = key_policy != nullptr ? parse::hash_bytes(key_policy->name, 0x6b6579) : 0,
+                                        .weight = key_policy != nullptr ? key_policy->weight : 1.0};
     const bool estimate = !parse::generates(endpoint) && !forward::counts_natively(generation.config, model, endpoint);
     forward::Outcome outcome;
     if (estimate) {

@@ -42,6 +42,7 @@ struct HistogramTotals {
 struct Totals {
     std::uint64_t requests = 0;
     std::uint64_t prompt = 0;
+    std::uint64_t cached = 0;
     std::uint64_t completion = 0;
     double cost = 0;
     std::array<HistogramTotals, std::size(kHistograms)> histograms{};
@@ -59,6 +60,11 @@ constexpr CounterFamily kCounters[] = {
      [](const Totals& t) { return static_cast<double>(t.requests); }},
     {"switchyard_prompt_tokens_total", "Prompt tokens, as the upstreams reported them (or estimated).",
      [](const Totals& t) { return static_cast<double>(t.prompt); }},
+    {"switchyard_cached_prompt_tokens_total",
+     "Of the prompt tokens, those the upstream served from its prompt cache (llama-server timings.cache_n, "
+     "OpenAI cached_tokens, Anthropic cache_read_input_tokens): divided by switchyard_prompt_tokens_total, a "
+     "deployment's cache hit ratio.",
+     [](const Totals& t) { return static_cast<double>(t.cached); }},
     {"switchyard_completion_tokens_total", "Completion tokens, as reported (or estimated).",
      [](const Totals& t) { return static_cast<double>(t.completion); }},
     {"switchyard_cost_dollars_total", "What the requests cost, in US dollars.", [](const Totals& t) { return t.cost; }},
@@ -137,6 +143,7 @@ RequestTotals sum_workers(const Shared& shared) {
             Totals& t = all.series[Key{l.model, l.deployment, l.tier, l.key, l.status}];
             t.requests += s.requests.get();
             t.prompt += s.prompt_tokens.get();
+            t.cached += s.cached_tokens.get();
             t.completion += s.completion_tokens.get();
             t.cost += s.cost.get();
             for (std::size_t h = 0; h < std::size(kHistograms); ++h) {
@@ -246,6 +253,10 @@ void render_routing(std::string& out, Generation& generation) {
         {"switchyard_queue_timeouts_total", &c.queue_timeouts},
         {"switchyard_saturated_refusals_total", &c.rejected},
         {"switchyard_retry_budget_exhausted_total", &c.budget_exhausted},
+        {"switchyard_affinity_matched_total", &c.affinity_matched},
+        {"switchyard_affinity_overridden_total", &c.affinity_overridden},
+        {"switchyard_affinity_hashed_total", &c.affinity_hashed},
+        {"switchyard_affinity_forgotten_total", &c.affinity_forgotten},
     };
     for (const auto& [name, counter] : kRouting) {
         header(out, name, "counter", "Routing events (see docs/observability.md).");

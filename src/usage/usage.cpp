@@ -12,6 +12,50 @@ namespace switchyard::usage {
 
 namespace od = simdjson::ondemand;
 
+namespace {
+// llama-server's `timings`: cache_n prompt tokens reused from its cache, prompt_n processed.
+void read_timings(od::value value, Usage& out) {
+    od::object timings;
+    if (value.get_object().get(timings) != simdjson::SUCCESS) return;
+    for (auto field_result : timings) {
+        od::field field;
+        if (std::move(field_result).get(field)) return;
+        std::string_view key;
+        if (field.unescaped_key().get(key)) return;
+        if (key == "cache_n") {
+            std::int64_t n = 0;
+            if (field.value().get_int64().get(n) == simdjson::SUCCESS) out.timings_cached = n;
+        }
+    }
+}
+
+void read_usage(od::value value, Usage& out) {
+    od::object usage;
+    if (value.get_object().get(usage)) return;
+    for (auto field_result : usage) {
+        od::field field;
+        if (std::move(field_result).get(field)) return;
+        std::string_view key;
+        if (field.unescaped_key().get(key)) return;
+        if (key == "prompt_tokens" || key == "input_tokens") {
+            if (field.value().get_int64().get(out.prompt) == simdjson::SUCCESS) out.found = true;
+        } else if (key == "completion_tokens" || key == "output_tokens") {
+            if (field.value().get_int64().get(out.completion) == simdjson::SUCCESS) out.found = true;
+        } else if (key == "cache_read_input_tokens") {
+            // Anthropic: counted apart from input_tokens, which are only the uncached ones.
+            std::int64_t cached = 0;
+            if (field.value().get_int64().get(cached) == simdjson::SUCCESS) out.cache_read = cached;
+        } else if (key == "prompt_tokens_details") {
+            od::object details;
+            if (field.value().get_object().get(details) == simdjson::SUCCESS) {
+                std::int64_t cached = 0;
+                if (details["cached_tokens"].get_int64().get(cached) == simdjson::SUCCESS) out.cached = cached;
+            }
+        }
+    }
+}
+}  // namespace
+
 Usage parse_usage(std::string_view json) {
     Usage out;
     const auto at = json.find("\"usage\"");
@@ -22,23 +66,17 @@ Usage parse_usage(std::string_view json) {
     padded.reserve(padded.size() + simdjson::SIMDJSON_PADDING);
     od::document doc;
     if (parser.iterate(padded.data(), padded.size(), padded.capacity()).get(doc)) return out;
-    od::object usage;
-    if (doc["usage"].get_object().get(usage)) return out;
-    for (auto field_result : usage) {
+    od::object root;
+    if (doc.get_object().get(root)) return out;
+    for (auto field_result : root) {
         od::field field;
-        if (std::move(field_result).get(field)) return out;
+        if (std::move(field_result).get(field)) break;
         std::string_view key;
-        if (field.unescaped_key().get(key)) return out;
-        if (key == "prompt_tokens" || key == "input_tokens") {
-            if (field.value().get_int64().get(out.prompt) == simdjson::SUCCESS) out.found = true;
-        } else if (key == "completion_tokens" || key == "output_tokens") {
-            if (field.value().get_int64().get(out.completion) == simdjson::SUCCESS) out.found = true;
-        } else if (key == "prompt_tokens_details") {
-            od::object details;
-            if (field.value().get_object().get(details) == simdjson::SUCCESS) {
-                std::int64_t cached = 0;
-                if (details["cached_tokens"].get_int64().get(cached) == simdjson::SUCCESS) out.cached = cached;
-            }
+        if (field.unescaped_key().get(key)) break;
+        if (key == "usage") {
+            read_usage(field.value(), out);
+        } else if (key == "timings") {
+            read_timings(field.value(), out);
         }
     }
     return out;

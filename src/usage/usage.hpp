@@ -17,6 +17,15 @@ struct Usage {
     std::int64_t cached = 0;  // prompt_tokens_details.cached_tokens
     std::int64_t completion = 0;
     bool found = false;       // reported by the upstream (else estimated)
+    // Prompt-cache reuse reported otherwise (for the hit ratio only; costs go by `cached`):
+    std::int64_t cache_read = -1;      // Anthropic's cache_read_input_tokens (not in `prompt`)
+    std::int64_t timings_cached = -1;  // llama-server's timings.cache_n (in `prompt`)
+    // Prompt tokens served from the upstream's cache, whichever way it said so.
+    std::int64_t cached_prompt() const {
+        if (cached > 0) return cached;
+        if (cache_read > 0) return cache_read;
+        return timings_cached > 0 ? timings_cached : 0;
+    }
 };
 
 // The `usage` object in a JSON text (a whole body, or one event's data); found=false when absent
