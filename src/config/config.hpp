@@ -231,6 +231,8 @@ struct Key {
     double budget_daily = 0;         // dollars per UTC day; 0: none
     double budget_monthly = 0;       // dollars per UTC calendar month; 0: none
     std::map<std::string, std::string> labels;  // team, user...: in the ledger and reports
+    // May sign in to the web console (src/console): "viewer" (read only) or "admin"; empty: no.
+    std::string role;
 
     bool operator==(const Key&) const = default;
 };
@@ -344,6 +346,20 @@ struct Server {
     bool operator==(const Server&) const = default;
 };
 
+// The web console (src/console, docs/observability.md): served on the listeners under `path`.
+// Read at start; a reload that changes it is refused (applied only by a restart).
+struct Console {
+    bool enabled = true;
+    std::string path = "/ui/";                          // starts and ends with '/'
+    Duration session_ttl{std::chrono::hours(8)};        // a sign-in lasts this long
+    std::size_t max_sessions = 1000;                    // beyond, the oldest session is ended
+    bool secure_cookie = false;                         // Secure on the cookie (behind a TLS proxy)
+    // The charts' samples: one per interval, kept for 3 hours (console/samples.hpp).
+    Duration sample_interval{std::chrono::seconds(5)};
+
+    bool operator==(const Console&) const = default;
+};
+
 struct Gateway {
     std::vector<Listener> listeners;
     Server server;
@@ -358,6 +374,7 @@ struct Gateway {
     State state;
     AccessLog access_log;
     Prices prices;
+    Console console;
     std::size_t deployment_count = 0;  // every model's deployments together
 
     const Model* find_model(std::string_view name) const;

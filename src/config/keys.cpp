@@ -66,7 +66,7 @@ struct KeyContext {
 
 std::optional<Key> read_key(Reader& in, const YAML::Node& item, KeyContext& context) {
     if (!in.expect_map(item, "a key",
-                       {"name", "key", "key_sha256", "models", "limits", "max_concurrent", "budget", "labels"})) {
+                       {"name", "key", "key_sha256", "models", "limits", "max_concurrent", "budget", "labels", "role"})) {
         return std::nullopt;
     }
     Key key;
@@ -89,6 +89,11 @@ std::optional<Key> read_key(Reader& in, const YAML::Node& item, KeyContext& cont
         }
     }
     if (const YAML::Node labels = item["labels"]) read_labels(in, labels, key);
+    in.string(item, "role", key.role);
+    if (!key.role.empty() && key.role != "viewer" && key.role != "admin") {
+        in.error(item["role"], "key '" + key.name + "' has role '" + key.role +
+                                   "'; a console role is 'viewer' (read only) or 'admin'");
+    }
     return key;
 }
 
