@@ -105,7 +105,7 @@ test('the console shows the gateway in a browser, safely', { timeout: 60000 }, a
   await page.fill('#key', VIEWER);
   await page.click('#sign-in button[type=submit]');
   await page.locator('#who', { hasText: 'viewer · viewer' }).waitFor();
-  const cookies = await context.cookies(gateway.root);
+  const cookies = await context.cookies(`${gateway.root}/ui/`);
   const session = cookies.find((c) => c.name === 'switchyard_session');
   assert.ok(session, JSON.stringify(cookies));
   assert.equal(session.httpOnly, true);

@@ -5,7 +5,7 @@ import { svg, h, fmtTime } from './dom.js';
 
 const W = 560;
 const H = 170;
-const PAD = { left: 48, right: 84, top: 10, bottom: 22 };
+const PAD = { left: 48, right: 96, top: 10, bottom: 22 };
 
 function niceMax(v) {
   if (!(v > 0)) return 1;
@@ -58,12 +58,19 @@ export function lineChart({ title, times, series, format = (v) => String(v) }) {
       labels.push({ y: last.y, text: `${s.name} ${format(last.v)}`, index });
     }
   });
-  // Labels at the right edge, pushed apart so they never overlap.
+  // Labels at the right edge, pushed apart so they never overlap, and kept inside the chart.
   labels.sort((a, b) => a.y - b.y);
   let floor = PAD.top - 2;
   for (const label of labels) {
     label.y = Math.max(label.y + 3, floor + 11);
     floor = label.y;
+  }
+  let ceiling = H - 4;
+  for (let i = labels.length - 1; i >= 0; i -= 1) {
+    labels[i].y = Math.min(labels[i].y, ceiling);
+    ceiling = labels[i].y - 11;
+  }
+  for (const label of labels) {
     chart.append(svg('text', { class: `label s${label.index}`, x: x1 + 6, y: label.y }, label.text));
   }
   return box;
