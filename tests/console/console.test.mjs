@@ -129,6 +129,7 @@ test('the console shows the gateway in a browser, safely', { timeout: 60000 }, a
   // Engines: none supervised here, said so.
   await page.click('nav a[href="#/engines"]');
   await page.locator('#engines', { hasText: 'no engines' }).waitFor();
+  await page.screenshot({ path: join(shots, 'engines.png'), fullPage: true });
 
   // Keys, as the viewer: the list (XSS name as text), no create form.
   await page.click('nav a[href="#/keys"]');
@@ -200,6 +201,11 @@ test('the console shows the gateway in a browser, safely', { timeout: 60000 }, a
   await page.locator('#reload-result', { hasText: 'generation 2' }).waitFor();
   await page.locator('#generation', { hasText: 'generation 2' }).waitFor();
   await page.screenshot({ path: join(shots, 'config.png'), fullPage: true });
+  // The dark theme follows the system's preference.
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.click('nav a[href="#/overview"]');
+  await page.locator('#charts svg path.line').first().waitFor();
+  await page.screenshot({ path: join(shots, 'overview-dark.png'), fullPage: true });
 
   const violations = await page.evaluate(() => window.__violations);
   assert.deepEqual(violations, [], 'no Content-Security-Policy violation');

@@ -12,7 +12,18 @@ export class ApiError extends Error {
 
 export function setCsrf(token) { csrf = token || ''; }
 
-export async function call(method, path, body) {
+// Calls not yet answered: signing out waits for them, so none comes back refused afterwards.
+const pending = new Set();
+export function settled() { return Promise.allSettled([...pending]); }
+
+export function call(method, path, body) {
+  const promise = send(method, path, body);
+  pending.add(promise);
+  promise.then(() => pending.delete(promise), () => pending.delete(promise));
+  return promise;
+}
+
+async function send(method, path, body) {
   const headers = { Accept: 'application/json' };
   if (method !== 'GET') headers['x-csrf-token'] = csrf;
   if (body !== undefined) headers['Content-Type'] = 'application/json';

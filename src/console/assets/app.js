@@ -1,7 +1,7 @@
 // The console's shell: sign-in, the session, hash routes (#/overview, #/models, ...) and the page
 // in view, which polls its data until another page replaces it.
 import { h, clear } from './dom.js';
-import { get, post, del, setCsrf, ApiError } from './api.js';
+import { get, post, del, setCsrf, settled, ApiError } from './api.js';
 import { pages } from './pages.js';
 
 const view = document.getElementById('view');
@@ -79,6 +79,8 @@ function route() {
 }
 
 signOut.addEventListener('click', async () => {
+  stopPage();
+  await settled();  // the page's last polls answered while the session still holds
   try { await del('session'); } catch { /* signed out either way */ }
   showSignIn('Signed out.');
 });
