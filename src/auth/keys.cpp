@@ -52,7 +52,12 @@ std::string policy_to_json(const config::Key& key) {
     std::snprintf(budget, sizeof budget, ",\"budget\":{\"daily\":%.6f,\"monthly\":%.6f}", key.budget_daily,
                   key.budget_monthly);
     out += budget;
-    out += ",\"labels\":" + labels_to_json(key.labels) + "}";
+    out += ",\"labels\":" + labels_to_json(key.labels);
+    if (!key.role.empty()) {  // (only when given: stored policies without one read back unchanged)
+        out += ",\"role\":";
+        append_json_string(out, key.role);
+    }
+    out += "}";
     return out;
 }
 
@@ -134,9 +139,16 @@ std::optional<config::Key> policy_from_json(std::string_view json, std::string* 
                 }
                 key.labels[std::string(label_name)] = std::string(label_value);
             }
+        } else if (name == "role") {
+            std::string_view text;
+            if (value.get_string().get(text)) return fail("'role' must be a string");
+            if (text != "viewer" && text != "admin" && !text.empty()) {
+                return fail("'role' must be \"viewer\" (read only) or \"admin\" (the web console's roles)");
+            }
+            key.role = std::string(text);
         } else {
             return fail("unknown field '" + std::string(name) +
-                        "' (name, models, limits, max_concurrent, budget, labels)");
+                        "' (name, models, limits, max_concurrent, budget, labels, role)");
         }
     }
     if (key.name.empty()) return fail("a key needs a 'name'");

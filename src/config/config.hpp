@@ -252,6 +252,8 @@ struct Key {
     bool local_only = false;
     bool batch = false;  // priority: batch (default interactive)
     double weight = 1;   // its share of a tier's queue against other keys (fair share, route/fair_queue.hpp)
+    // May sign in to the web console (src/console): "viewer" (read only) or "admin"; empty: no.
+    std::string role;
 
     bool operator==(const Key&) const = default;
 };
@@ -368,6 +370,20 @@ struct Server {
     bool operator==(const Server&) const = default;
 };
 
+// The web console (src/console, docs/observability.md): served on the listeners under `path`.
+// Read at start; a reload that changes it is refused (applied only by a restart).
+struct Console {
+    bool enabled = true;
+    std::string path = "/ui/";                          // starts and ends with '/'
+    Duration session_ttl{std::chrono::hours(8)};        // a sign-in lasts this long
+    std::size_t max_sessions = 1000;                    // beyond, the oldest session is ended
+    bool secure_cookie = false;                         // Secure on the cookie (behind a TLS proxy)
+    // The charts' samples: one per interval, kept for 3 hours (console/samples.hpp).
+    Duration sample_interval{std::chrono::seconds(5)};
+
+    bool operator==(const Console&) const = default;
+};
+
 struct Gateway {
     std::vector<Listener> listeners;
     Server server;
@@ -384,6 +400,7 @@ struct Gateway {
     State state;
     AccessLog access_log;
     Prices prices;
+    Console console;
     std::size_t deployment_count = 0;  // every model's deployments together
 
     const Model* find_model(std::string_view name) const;

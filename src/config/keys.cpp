@@ -67,7 +67,7 @@ struct KeyContext {
 std::optional<Key> read_key(Reader& in, const YAML::Node& item, KeyContext& context) {
     if (!in.expect_map(item, "a key",
                        {"name", "key", "key_sha256", "models", "limits", "max_concurrent", "budget", "labels", "priority",
-                        "local_only", "weight"})) {
+                        "local_only", "weight", "role"})) {
         return std::nullopt;
     }
     Key key;
@@ -93,6 +93,11 @@ std::optional<Key> read_key(Reader& in, const YAML::Node& item, KeyContext& cont
     in.choice(item, "priority", key.batch, {{"interactive", false}, {"batch", true}});
     in.boolean(item, "local_only", key.local_only);
     in.number(item, "weight", key.weight, 0.001, 1e6);
+    in.string(item, "role", key.role);
+    if (!key.role.empty() && key.role != "viewer" && key.role != "admin") {
+        in.error(item["role"], "key '" + key.name + "' has role '" + key.role +
+                                   "'; a console role is 'viewer' (read only) or 'admin'");
+    }
     return key;
 }
 

@@ -17,7 +17,7 @@ Gateway read_gateway(Reader& in, const YAML::Node& root) {
     }
     if (!in.expect_map(root, "the top level",
                        {"listeners", "server", "upstreams", "engines", "gpu_groups", "models", "retries", "auth",
-                        "keys", "ledger", "state", "prices", "access_log", "models_dir", "host_memory"})) {
+                        "keys", "ledger", "state", "prices", "access_log", "models_dir", "host_memory", "console"})) {
         return out;
     }
     read_listeners(in, root["listeners"], out);
@@ -36,6 +36,7 @@ Gateway read_gateway(Reader& in, const YAML::Node& root) {
     if (const YAML::Node node = root["state"]) read_state(in, node, out.state);
     if (const YAML::Node node = root["prices"]) read_prices(in, node, out.prices);
     if (const YAML::Node node = root["access_log"]) read_access_log(in, node, out.access_log);
+    if (const YAML::Node node = root["console"]) read_console(in, node, out.console);
     if (!out.keys.empty() || !out.auth.master_key_sha256.empty()) out.auth.required = true;
     return out;
 }

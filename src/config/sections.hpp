@@ -37,6 +37,7 @@ void read_state(Reader& in, const YAML::Node& node, State& out);
 
 // access_log.cpp
 void read_access_log(Reader& in, const YAML::Node& node, AccessLog& out);
+void read_console(Reader& in, const YAML::Node& node, Console& out);
 
 // prices.cpp
 void read_prices(Reader& in, const YAML::Node& node, Prices& out);

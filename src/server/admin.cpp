@@ -174,7 +174,7 @@ asio::awaitable<wire::LocalResponse> create_key(Shared& shared, const Generation
     co_return response;
 }
 
-// DELETE /admin/keys/{name}: only keys created through this API (the config file's stay).
+// DELETE /admin/keys/{name, percent-encoded}: only keys created through this API (the config file's stay).
 asio::awaitable<wire::LocalResponse> revoke_key(Shared& shared, std::string name, std::int64_t now_ms) {
     switch (shared.keys.revoke(name)) {
         case auth::KeyStore::Revoke::unknown:
@@ -195,6 +195,7 @@ asio::awaitable<wire::LocalResponse> revoke_key(Shared& shared, std::string name
     for (Worker* worker : shared.workers) {
         asio::post(worker->io, [worker, name] { worker->metrics.forget_key(name); });
     }
+    shared.console_sessions.close_key(name);  // its console sign-ins end with it
     spdlog::info("admin: key '{}' revoked", name);
     wire::LocalResponse response;
     response.body = R"({"name":)";
@@ -214,6 +215,10 @@ asio::awaitable<wire::LocalResponse> admin(Shared& shared, AdminRequest request)
         co_return error(ApiError{401, "the admin API needs the master key (Authorization: Bearer <master key>)",
                                  "invalid_request_error", std::nullopt, "invalid_api_key"});
     }
+    co_return co_await admin_authorized(shared, request);
+}
+
+asio::awaitable<wire::LocalResponse> admin_authorized(Shared& shared, AdminRequest request) {
     const std::time_t now = std::time(nullptr);
     const std::int64_t now_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -233,8 +238,11 @@ asio::awaitable<wire::LocalResponse> admin(Shared& shared, AdminRequest request)
         co_return co_await create_key(shared, *generation, request.body, now, now_ms);
     }
     if (path.starts_with("/admin/keys/") && method == "DELETE") {
-        co_return co_await revoke_key(shared, std::string(path.substr(12)), now_ms);
+        // (Percent-decoded: a name may hold any character; the console sends it encoded.)
+        co_return co_await revoke_key(shared, console::percent_decode(path.substr(12), false), now_ms);
     }
+    auto served = co_await console::data(shared, method, std::string(path), std::string(request.query));
+    if (served) co_return std::move(*served);
     co_return error(ApiError::not_found("Invalid URL (" + std::string(method) + " " + std::string(path) + ")",
                                         "unknown_url"));
 }

@@ -6,6 +6,7 @@
 //   GET    /admin/engines       the supervised engines: state, pid, memory, requests in flight,
 //                               uptime, restarts, last error and log tail (docs/engines.md)
 //   GET    /admin/models        every model with its deployments: tier, health, breaker, in flight
+//   GET    /admin/overview, /admin/requests[/{id}], /admin/spend, /admin/config: console/data.hpp
 // Keys created here are stored in the ledger's database (as digests) and survive restarts; with no
 // ledger they live until the gateway stops.
 #pragma once
@@ -25,8 +26,13 @@ struct AdminRequest {
     std::string_view path;  // query string removed
     std::string_view body;
     std::string_view authorization;
+    std::string_view query;  // after '?', or empty
 };
 
+// Checks the master key, then serves the request.
 boost::asio::awaitable<wire::LocalResponse> admin(Shared& shared, AdminRequest request);
+// Serves an admin request whose caller is already known to may (the web console's admin or, for
+// GET, viewer sessions: src/console).
+boost::asio::awaitable<wire::LocalResponse> admin_authorized(Shared& shared, AdminRequest request);
 
 }  // namespace switchyard::server

@@ -16,6 +16,7 @@
 #include "core/text.hpp"
 #include "http/read.hpp"
 #include "http/wire.hpp"
+#include "console/console.hpp"
 #include "server/admin.hpp"
 #include "server/metrics_page.hpp"
 #include "server/runtime.hpp"
@@ -505,9 +506,30 @@ asio::awaitable<bool> ClientConnection::answer_locally(wire::Request& request, R
     Shared& shared = worker_.shared;
     Generation& generation = *local_->generation;
 
+    if (console::serves(shared.boot.console, path)) {
+        const std::string_view target = request.target();
+        const auto mark = target.find('?');
+        const console::Request console_request{
+            request.method_string(),
+            path,
+            mark == std::string_view::npos ? std::string_view() : target.substr(mark + 1),
+            request.body(),
+            request[http::field::cookie],
+            request[http::field::if_none_match],
+            request[http::field::origin],
+            request[http::field::host],
+            request["sec-fetch-site"],
+            request["x-csrf-token"]};
+        console::Reply reply = co_await console::serve(shared, console_request);
+        reply.response.extra_headers = reply.headers;
+        co_return co_await respond(reply.response, request_id, keep_alive);
+    }
     if (path.starts_with("/admin/")) {
+        const std::string_view target = request.target();
+        const auto mark = target.find('?');
         const AdminRequest admin_request{request.method_string(), path, request.body(),
-                                         request[http::field::authorization]};
+                                         request[http::field::authorization],
+                                         mark == std::string_view::npos ? std::string_view() : target.substr(mark + 1)};
         const wire::LocalResponse response = co_await admin(shared, admin_request);
         co_return co_await respond(response, request_id, keep_alive);
     }

@@ -20,6 +20,9 @@
 #include "account/pricer.hpp"
 #include "auth/keys.hpp"
 #include "config/config.hpp"
+#include "console/data.hpp"
+#include "console/samples.hpp"
+#include "console/sessions.hpp"
 #include "conversation/store.hpp"
 #include "engine/supervisor.hpp"
 #include "forward/forward.hpp"
@@ -106,6 +109,12 @@ struct Shared {
     ReloadResult reload();
     // Set by the Server: runs `reload()` on its control thread and hands the result back.
     std::function<void(std::function<void(ReloadResult)>)> request_reload;
+
+    // The web console (src/console): its sign-ins, its charts' samples (kept even when it is off,
+    // for GET /admin/overview) and the running config's masked text (GET /admin/config).
+    console::Sessions console_sessions;
+    console::Samples samples;
+    console::ConfigText config_text;
 
     std::vector<struct Worker*> workers;  // set by the Server once they exist (for /metrics)
 

@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
+#include "console/samples.hpp"
 #include "core/await.hpp"
 #include "account/access_log.hpp"
 #include "server/overload.hpp"
@@ -17,6 +20,15 @@ namespace switchyard::server {
 using tcp = asio::ip::tcp;
 
 namespace {
+
+// The config file's text, for GET /admin/config (empty when it cannot be read).
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
 
 asio::awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor) {
     asio::steady_timer backoff(worker.io);
@@ -154,8 +166,12 @@ Shared::Shared(config::Gateway gateway, std::string path)
       engines_as_written(boot.engines),
       config_path(std::move(path)),
       engines(boot),
-      keys(boot, system_clock()) {
+      keys(boot, system_clock()),
+      console_sessions(boot.console.max_sessions, boot.console.session_ttl, system_clock()),
+      samples(static_cast<std::size_t>(std::clamp<std::int64_t>(
+          std::chrono::hours(3) / std::max(boot.console.sample_interval, config::Duration(1)), 60, 10'800))) {
     current_ = std::make_shared<Generation>(boot, 1, engines, nullptr);
+    if (!config_path.empty()) config_text.set(1, read_text(config_path));
     if (!boot.ledger.url.empty()) {  // prices matter once costs are kept
         for (const auto& warning : current_->price_warnings) spdlog::warn("{}", warning);
     }
@@ -251,6 +267,7 @@ std::vector<std::string> needs_restart(const Shared& shared, const config::Gatew
     if (next.ledger != boot.ledger) out.emplace_back("ledger changed");
     if (next.access_log != boot.access_log) out.emplace_back("access_log changed");
     if (next.state != boot.state) out.emplace_back("state changed");
+    if (next.console != boot.console) out.emplace_back("console changed");
     for (auto& reason : out) reason += " (applied only by a restart; nothing was changed)";
     return out;
 }
@@ -273,6 +290,7 @@ ReloadResult Shared::reload() {
     if (config_path.empty()) return refuse({"the gateway was not started from a config file"});
     if (draining.load()) return refuse({"the gateway is shutting down"});
 
+    const std::string text = read_text(config_path);
     auto loaded = config::load_file(config_path);
     if (!loaded.gateway) {
         std::vector<std::string> errors;
@@ -296,6 +314,7 @@ ReloadResult Shared::reload() {
     // Apply: keys first (new requests authenticate against the new file), then every I/O thread
     // takes the new generation; requests already running finish on the one they started with.
     const auto keys_changed = keys.reconfigure(next->config);
+    config_text.set(next->number, text);
     {
         std::lock_guard lock(current_mutex_);
         current_ = next;
@@ -384,6 +403,8 @@ int Server::run() {
     first->health.start(workers_.front()->io.get_executor());
     shared_->engines.start();
     if (shared_->fleet) shared_->fleet->start(workers_.front()->io, *workers_.front()->state);
+    asio::co_spawn(workers_.front()->io, console::sample_loop(*shared_, shared_->boot.console.sample_interval),
+                   asio::detached);
 
     std::vector<std::thread> threads;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;

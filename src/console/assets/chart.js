@@ -1,0 +1,98 @@
+// Line charts in SVG, drawn here (no library): a time axis, three value ticks, and each series
+// labelled at its last point, so no legend needs reading. Colours come from the stylesheet's
+// series classes (s0..s4), which follow the light or dark theme.
+import { svg, h, fmtTime } from './dom.js';
+
+const W = 560;
+const H = 170;
+const PAD = { left: 48, right: 96, top: 10, bottom: 22 };
+
+function niceMax(v) {
+  if (!(v > 0)) return 1;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p) return m * p;
+  return 10 * p;
+}
+
+// series: [{name, values: [number|null]}]; times: [ms]; format: value -> text.
+export function lineChart({ title, times, series, format = (v) => String(v) }) {
+  const box = h('figure', { class: 'chart' }, h('figcaption', null, title));
+  const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title });
+  box.append(chart);
+  const x0 = PAD.left;
+  const x1 = W - PAD.right;
+  const y0 = H - PAD.bottom;
+  const y1 = PAD.top;
+  let max = 0;
+  for (const s of series) for (const v of s.values) if (v !== null && v > max) max = v;
+  max = niceMax(max);
+  const n = times.length;
+  const tMin = n ? times[0] : 0;
+  const tMax = n ? times[n - 1] : 1;
+  const x = (t) => (tMax === tMin ? x1 : x0 + ((t - tMin) / (tMax - tMin)) * (x1 - x0));
+  const y = (v) => y0 - (v / max) * (y0 - y1);
+  for (let i = 0; i <= 2; i += 1) {
+    const v = (max * i) / 2;
+    chart.append(svg('line', { class: 'grid', x1: x0, x2: x1, y1: y(v), y2: y(v) }));
+    chart.append(svg('text', { class: 'tick', x: x0 - 4, y: y(v) + 3, 'text-anchor': 'end' }, format(v)));
+  }
+  if (n) {
+    chart.append(svg('text', { class: 'tick', x: x0, y: H - 6 }, fmtTime(tMin)));
+    chart.append(svg('text', { class: 'tick', x: x1, y: H - 6, 'text-anchor': 'end' }, fmtTime(tMax)));
+  }
+  if (!n) chart.append(svg('text', { class: 'tick', x: (x0 + x1) / 2, y: (y0 + y1) / 2, 'text-anchor': 'middle' }, 'waiting for samples'));
+  const labels = [];
+  series.forEach((s, index) => {
+    let d = '';
+    let pen = false;
+    let last = null;
+    s.values.forEach((v, i) => {
+      if (v === null || v === undefined) { pen = false; return; }
+      d += `${pen ? 'L' : 'M'}${x(times[i]).toFixed(1)},${y(v).toFixed(1)}`;
+      pen = true;
+      last = { x: x(times[i]), y: y(v), v };
+    });
+    if (d) chart.append(svg('path', { class: `line s${index}`, d }));
+    if (last) {
+      chart.append(svg('circle', { class: `dot s${index}`, cx: last.x, cy: last.y, r: 2.5 }));
+      labels.push({ y: last.y, text: `${s.name} ${format(last.v)}`, index });
+    }
+  });
+  // Labels at the right edge, pushed apart so they never overlap, and kept inside the chart.
+  labels.sort((a, b) => a.y - b.y);
+  let floor = PAD.top - 2;
+  for (const label of labels) {
+    label.y = Math.max(label.y + 3, floor + 11);
+    floor = label.y;
+  }
+  let ceiling = H - 4;
+  for (let i = labels.length - 1; i >= 0; i -= 1) {
+    labels[i].y = Math.min(labels[i].y, ceiling);
+    ceiling = labels[i].y - 11;
+  }
+  for (const label of labels) {
+    chart.append(svg('text', { class: `label s${label.index}`, x: x1 + 6, y: label.y }, label.text));
+  }
+  return box;
+}
+
+// Horizontal bars: [{name, value}] with the value's text at the end of each bar.
+export function barChart({ title, rows, format = (v) => String(v) }) {
+  const box = h('figure', { class: 'chart bars' }, h('figcaption', null, title));
+  const rowH = 20;
+  const height = Math.max(rows.length, 1) * rowH + 6;
+  const chart = svg('svg', { viewBox: `0 0 ${W} ${height}`, role: 'img', 'aria-label': title });
+  box.append(chart);
+  const max = Math.max(...rows.map((r) => r.value), 0) || 1;
+  const left = 170;
+  const right = W - 90;
+  rows.forEach((r, i) => {
+    const yTop = 3 + i * rowH;
+    chart.append(svg('text', { class: 'tick', x: left - 6, y: yTop + 13, 'text-anchor': 'end' }, r.name));
+    const width = Math.max((r.value / max) * (right - left), r.value > 0 ? 1 : 0);
+    chart.append(svg('rect', { class: `bar s${r.series || 0}`, x: left, y: yTop + 2, width, height: rowH - 6 }));
+    chart.append(svg('text', { class: 'label', x: left + width + 5, y: yTop + 13 }, format(r.value)));
+  });
+  if (!rows.length) chart.append(svg('text', { class: 'tick', x: W / 2, y: 16, 'text-anchor': 'middle' }, 'nothing in this period'));
+  return box;
+}

@@ -1,0 +1,380 @@
+#include "console/data.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "core/error.hpp"
+#include "ledger/row.hpp"
+#include "ledger/store.hpp"
+#include "server/runtime.hpp"
+
+namespace switchyard::console {
+
+namespace {
+
+constexpr std::string_view kMask = "********";
+
+// A field whose value is a secret: one of its words (split at '_' and '-') names one.
+bool secret_field(std::string name) {
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (name.ends_with("_sha256")) return false;  // a digest, not the secret
+    std::size_t start = 0;
+    while (start <= name.size()) {
+        const auto end = std::min(name.find_first_of("_-", start), name.size());
+        const std::string_view word = std::string_view(name).substr(start, end - start);
+        for (const char* secret : {"key", "apikey", "secret", "password", "passwd", "token", "authorization",
+                                   "credential", "credentials"}) {
+            if (word == secret) return true;
+        }
+        start = end + 1;
+    }
+    return false;
+}
+
+bool only_variable(const std::string& value) {
+    return value.size() > 3 && value.starts_with("${") && value.ends_with("}") &&
+           value.find_first_of("${}", 2) == value.size() - 1;
+}
+
+// "scheme://user:password@host" -> "scheme://user:********@host".
+std::string without_url_password(const std::string& value) {
+    const auto scheme = value.find("://");
+    if (scheme == std::string::npos) return value;
+    const auto at = value.find('@', scheme + 3);
+    const auto slash = value.find('/', scheme + 3);
+    if (at == std::string::npos || (slash != std::string::npos && slash < at)) return value;
+    const auto colon = value.find(':', scheme + 3);
+    if (colon == std::string::npos || colon > at) return value.substr(0, scheme + 3) + std::string(kMask) + value.substr(at);
+    return value.substr(0, colon + 1) + std::string(kMask) + value.substr(at);
+}
+
+void to_json(std::string& out, const YAML::Node& node, bool mask) {
+    switch (node.Type()) {
+        case YAML::NodeType::Map: {
+            out += '{';
+            bool first = true;
+            for (auto it = node.begin(); it != node.end(); ++it) {
+                if (!first) out += ',';
+                first = false;
+                const std::string name = it->first.IsScalar() ? it->first.Scalar() : "?";
+                append_json_string(out, name);
+                out += ':';
+                to_json(out, it->second, mask || secret_field(name) || name == "headers");
+            }
+            out += '}';
+            return;
+        }
+        case YAML::NodeType::Sequence: {
+            out += '[';
+            for (std::size_t i = 0; i < node.size(); ++i) {
+                if (i) out += ',';
+                to_json(out, node[i], mask);
+            }
+            out += ']';
+            return;
+        }
+        case YAML::NodeType::Scalar: {
+            const std::string& value = node.Scalar();
+            if (mask && !only_variable(value)) {
+                append_json_string(out, kMask);
+            } else {
+                append_json_string(out, without_url_password(value));
+            }
+            return;
+        }
+        default: out += "null"; return;
+    }
+}
+
+int hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+}  // namespace
+
+std::string percent_decode(std::string_view text, bool plus_is_space) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (plus_is_space && text[i] == '+') {
+            out += ' ';
+        } else if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+            out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+            i += 2;
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
+namespace {
+
+std::int64_t number_or(std::string_view text, std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
+    if (text.empty()) return fallback;
+    std::int64_t value = 0;
+    for (const char c : text) {
+        if (c < '0' || c > '9') return fallback;
+        value = value * 10 + (c - '0');
+        if (value > hi) return hi;
+    }
+    return std::clamp(value, lo, hi);
+}
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+void append_double(std::string& out, double value) {
+    char text[40];
+    std::snprintf(text, sizeof text, "%.6f", value);
+    out += text;
+}
+
+void append_row(std::string& out, const ledger::Row& row) {
+    out += "{\"ts_ms\":" + std::to_string(row.ts_ms) + ",\"request_id\":";
+    append_json_string(out, row.request_id);
+    const std::pair<const char*, const std::string*> texts[] = {{"key", &row.key},
+                                                               {"model", &row.model},
+                                                               {"served_model", &row.served_model},
+                                                               {"deployment", &row.deployment},
+                                                               {"upstream", &row.upstream},
+                                                               {"error", &row.error}};
+    for (const auto& [name, value] : texts) {
+        out += ",\"";
+        out += name;
+        out += "\":";
+        append_json_string(out, *value);
+    }
+    out += ",\"labels\":";
+    out += row.labels.empty() ? "{}" : row.labels;  // stored as a JSON object by the gateway
+    out += ",\"tier\":" + std::to_string(row.tier) + ",\"local\":" + (row.local ? "true" : "false") +
+           ",\"status\":" + std::to_string(row.status) + ",\"stream\":" + (row.stream ? "true" : "false") +
+           ",\"prompt_tokens\":" + std::to_string(row.prompt_tokens) +
+           ",\"cached_tokens\":" + std::to_string(row.cached_tokens) +
+           ",\"completion_tokens\":" + std::to_string(row.completion_tokens) +
+           ",\"usage_estimated\":" + (row.usage_estimated ? "true" : "false") + ",\"cost_usd\":";
+    append_double(out, row.cost_usd);
+    out += ",\"ttft_ms\":";
+    if (row.ttft_ms < 0) out += "null"; else append_double(out, row.ttft_ms);
+    out += ",\"total_ms\":";
+    append_double(out, row.total_ms);
+    out += ",\"overhead_ms\":";
+    if (row.overhead_ms < 0) out += "null"; else append_double(out, row.overhead_ms);
+    out += ",\"retries\":" + std::to_string(row.retries) + ",\"fallback\":" + (row.fallback ? "true" : "false") + "}";
+}
+
+bool status_matches(std::string_view wanted, int status) {
+    if (wanted.empty()) return true;
+    if (wanted == "error") return status >= 400;
+    if (wanted.size() == 3 && wanted[1] == 'x' && wanted[2] == 'x') return status / 100 == wanted[0] - '0';
+    return std::to_string(status) == wanted;
+}
+
+wire::LocalResponse json_response(std::string body) {
+    wire::LocalResponse response;
+    response.body = std::move(body);
+    return response;
+}
+
+wire::LocalResponse ledger_failed(std::exception_ptr failure) {
+    std::string what = "unknown error";
+    try {
+        std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+        what = e.what();
+    }
+    return wire::error_response(
+        ApiError{503, "the ledger could not be read: " + what, "server_error", std::nullopt, "ledger_unavailable"});
+}
+
+// GET /admin/requests: the newest `limit` rows of the last `minutes` that match, newest first.
+boost::asio::awaitable<wire::LocalResponse> requests(server::Shared& shared, std::string_view query) {
+    if (!shared.ledger) co_return json_response(R"({"object":"list","ledger":false,"data":[]})");
+    struct Filter {
+        std::string key, model, deployment, status;
+        std::size_t limit = 100;
+        std::int64_t from_ms = 0, to_ms = 0;
+    };
+    auto filter = std::make_shared<Filter>();
+    filter->key = query_value(query, "key");
+    filter->model = query_value(query, "model");
+    filter->deployment = query_value(query, "deployment");
+    filter->status = query_value(query, "status");
+    filter->limit = static_cast<std::size_t>(number_or(query_value(query, "limit"), 100, 1, 500));
+    filter->to_ms = now_ms() + 1;
+    filter->from_ms = filter->to_ms - number_or(query_value(query, "minutes"), 60, 1, 7 * 24 * 60) * 60'000;
+    auto rows = std::make_shared<std::deque<ledger::Row>>();
+    std::function<void(ledger::Store&)> read = [filter, rows](ledger::Store& store) {
+        store.each_row(filter->from_ms, filter->to_ms, [&](const ledger::Row& row) {
+            if (!filter->key.empty() && row.key != filter->key) return;
+            if (!filter->model.empty() && row.model != filter->model) return;
+            if (!filter->deployment.empty() && row.deployment != filter->deployment) return;
+            if (!status_matches(filter->status, row.status)) return;
+            rows->push_back(row);
+            if (rows->size() > filter->limit) rows->pop_front();
+        });
+    };
+    const auto failure = co_await shared.ledger->run(std::move(read));
+    if (failure) co_return ledger_failed(failure);
+    std::string body = R"({"object":"list","ledger":true,"data":[)";
+    for (auto it = rows->rbegin(); it != rows->rend(); ++it) {
+        if (it != rows->rbegin()) body += ',';
+        append_row(body, *it);
+    }
+    body += "]}";
+    co_return json_response(std::move(body));
+}
+
+// GET /admin/requests/{id}: the last row of that request id in the last day.
+boost::asio::awaitable<wire::LocalResponse> request_detail(server::Shared& shared, std::string id) {
+    if (!shared.ledger) {
+        co_return wire::error_response(ApiError::not_found("no ledger is configured", "ledger_disabled"));
+    }
+    auto found = std::make_shared<std::optional<ledger::Row>>();
+    const std::int64_t to = now_ms() + 1;
+    std::function<void(ledger::Store&)> read = [found, id, to](ledger::Store& store) {
+        store.each_row(to - 86'400'000, to, [&](const ledger::Row& row) {
+            if (row.request_id == id) *found = row;
+        });
+    };
+    const auto failure = co_await shared.ledger->run(std::move(read));
+    if (failure) co_return ledger_failed(failure);
+    if (!*found) co_return wire::error_response(ApiError::not_found("no request '" + id + "' in the ledger's last day",
+                                                                    "request_not_found"));
+    std::string body;
+    append_row(body, **found);
+    co_return json_response(std::move(body));
+}
+
+struct Total {
+    std::uint64_t requests = 0, errors = 0;
+    std::int64_t prompt_tokens = 0, completion_tokens = 0;
+    double cost_usd = 0;
+    void add(const ledger::Row& row) {
+        ++requests;
+        if (row.status >= 400) ++errors;
+        prompt_tokens += row.prompt_tokens;
+        completion_tokens += row.completion_tokens;
+        cost_usd += row.cost_usd;
+    }
+};
+
+void append_totals(std::string& out, const char* name, const std::map<std::string, Total>& totals) {
+    out += ",\"";
+    out += name;
+    out += "\":[";
+    bool first = true;
+    for (const auto& [label, total] : totals) {
+        if (!first) out += ',';
+        first = false;
+        out += "{\"name\":";
+        append_json_string(out, label);
+        out += ",\"requests\":" + std::to_string(total.requests) + ",\"errors\":" + std::to_string(total.errors) +
+               ",\"prompt_tokens\":" + std::to_string(total.prompt_tokens) +
+               ",\"completion_tokens\":" + std::to_string(total.completion_tokens) + ",\"cost_usd\":";
+        append_double(out, total.cost_usd);
+        out += '}';
+    }
+    out += ']';
+}
+
+// GET /admin/spend?hours=N: totals by key, model, tier and local/cloud.
+boost::asio::awaitable<wire::LocalResponse> spend(server::Shared& shared, std::string_view query) {
+    if (!shared.ledger) co_return json_response(R"({"ledger":false})");
+    struct Spend {
+        std::map<std::string, Total> by_key, by_model, by_tier, by_locality;
+        Total all;
+    };
+    auto spent = std::make_shared<Spend>();
+    const std::int64_t to = now_ms() + 1;
+    const std::int64_t from = to - number_or(query_value(query, "hours"), 24, 1, 24 * 93) * 3'600'000;
+    std::function<void(ledger::Store&)> read = [spent, from, to](ledger::Store& store) {
+        store.each_row(from, to, [&](const ledger::Row& row) {
+            spent->all.add(row);
+            spent->by_key[row.key].add(row);
+            spent->by_model[row.model].add(row);
+            spent->by_tier[row.tier ? "tier " + std::to_string(row.tier) : "none"].add(row);
+            spent->by_locality[row.deployment.empty() ? "none" : row.local ? "local" : "cloud"].add(row);
+        });
+    };
+    const auto failure = co_await shared.ledger->run(std::move(read));
+    if (failure) co_return ledger_failed(failure);
+    std::string body = "{\"ledger\":true,\"from_ms\":" + std::to_string(from) + ",\"to_ms\":" + std::to_string(to);
+    append_totals(body, "total", {{"all", spent->all}});
+    append_totals(body, "by_key", spent->by_key);
+    append_totals(body, "by_model", spent->by_model);
+    append_totals(body, "by_tier", spent->by_tier);
+    append_totals(body, "by_locality", spent->by_locality);
+    body += '}';
+    co_return json_response(std::move(body));
+}
+
+}  // namespace
+
+std::string query_value(std::string_view query, std::string_view name) {
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        const auto eq = pair.find('=');
+        if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1), true);
+    }
+    return {};
+}
+
+std::string masked_config_json(std::string_view yaml) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(std::string(yaml));
+    } catch (const YAML::Exception&) {
+        return "null";
+    }
+    std::string out;
+    to_json(out, root, false);
+    return out;
+}
+
+void ConfigText::set(std::uint64_t generation, const std::string& yaml) {
+    std::string json = "{\"generation\":" + std::to_string(generation) + ",\"config\":" + masked_config_json(yaml) + "}";
+    std::lock_guard lock(mutex_);
+    json_ = std::move(json);
+}
+
+std::string ConfigText::json() const {
+    std::lock_guard lock(mutex_);
+    return json_;
+}
+
+boost::asio::awaitable<std::optional<wire::LocalResponse>> data(server::Shared& shared, std::string_view method,
+                                                                std::string path, std::string query) {
+    if (method != "GET" && method != "HEAD") co_return std::nullopt;
+    if (path == "/admin/overview") {
+        const double interval_s = static_cast<double>(shared.boot.console.sample_interval.count()) / 1000;
+        std::string body = shared.samples.json(interval_s, number_or(query_value(query, "since"), 0, 0, INT64_MAX));
+        body.pop_back();
+        body += ",\"generation\":" + std::to_string(shared.current()->number) +
+                ",\"in_flight\":" + std::to_string(shared.in_flight.load()) +
+                ",\"connections\":" + std::to_string(shared.open_connections.load()) +
+                ",\"console_sessions\":" + std::to_string(shared.console_sessions.size()) + "}";
+        co_return json_response(std::move(body));
+    }
+    if (path == "/admin/requests") co_return co_await requests(shared, query);
+    if (path.starts_with("/admin/requests/")) co_return co_await request_detail(shared, percent_decode(path.substr(16), false));
+    if (path == "/admin/spend") co_return co_await spend(shared, query);
+    if (path == "/admin/config") co_return json_response(shared.config_text.json());
+    co_return std::nullopt;
+}
+
+}  // namespace switchyard::console

@@ -1,0 +1,54 @@
+// The JSON endpoints behind the console's pages that the admin API did not have (the admin API
+// serves them too, under /admin/, for scripts and `switchyard` commands; docs/observability.md):
+//   GET /admin/overview[?since=MS]     the traffic samples of the last hours (console/samples.hpp)
+//   GET /admin/requests[?key=&model=&deployment=&status=&minutes=&limit=]   recent ledger rows
+//   GET /admin/requests/{request id}   one request's ledger row (the last day)
+//   GET /admin/spend[?hours=24]         spend by key, model, tier and local/cloud over the period
+//   GET /admin/config                   the running configuration, secrets masked, and its generation
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "http/wire.hpp"
+
+namespace switchyard::server {
+struct Shared;
+}
+
+namespace switchyard::console {
+
+// The text of the configuration the current generation was read from, as masked JSON; set at
+// start and by each applied reload (off the I/O threads), read by GET /admin/config.
+class ConfigText {
+public:
+    void set(std::uint64_t generation, const std::string& yaml);
+    std::string json() const;  // {"generation":N,"config":{...}}
+
+private:
+    mutable std::mutex mutex_;
+    std::string json_ = R"({"generation":0,"config":null})";
+};
+
+// The YAML text as JSON, every scalar a string, secrets replaced by "********" (values of fields
+// named like key, secret, password, token or authorization, and of upstream headers, unless the
+// value is only a ${VARIABLE} reference; passwords in URLs). Invalid YAML gives null.
+std::string masked_config_json(std::string_view yaml);
+
+// The endpoint for `method` and `path` (query removed; `query` without '?'), or nullopt when it is
+// none of the above.
+boost::asio::awaitable<std::optional<wire::LocalResponse>> data(server::Shared& shared, std::string_view method,
+                                                                std::string path, std::string query);
+
+// `text` with its %XX escapes decoded (and '+' as a space in a query).
+std::string percent_decode(std::string_view text, bool plus_is_space);
+
+// One query parameter's value, percent-decoded; empty when absent.
+std::string query_value(std::string_view query, std::string_view name);
+
+}  // namespace switchyard::console

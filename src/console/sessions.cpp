@@ -1,0 +1,84 @@
+#include "console/sessions.hpp"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+#include <vector>
+
+#include "core/digest.hpp"
+
+namespace switchyard::console {
+
+std::string_view to_string(Role role) { return role == Role::admin ? "admin" : "viewer"; }
+
+std::string random_hex(std::size_t bytes) {
+    std::vector<unsigned char> raw(bytes);
+    if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) throw std::runtime_error("the random generator failed");
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes * 2);
+    for (const unsigned char c : raw) {
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+    return out;
+}
+
+Sessions::Sessions(std::size_t max, std::chrono::milliseconds ttl, const Clock& clock)
+    : max_(std::max<std::size_t>(max, 1)), ttl_(ttl), clock_(clock) {}
+
+Sessions::Opened Sessions::open(Role role, std::string key) {
+    Opened opened;
+    opened.id = random_hex(32);
+    opened.session.role = role;
+    opened.session.key = std::move(key);
+    opened.session.csrf = random_hex(32);
+    const SteadyTime now = clock_.now();
+    opened.session.expires = now + ttl_;
+    opened.session.expires_unix_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch() + ttl_)
+            .count();
+    std::lock_guard lock(mutex_);
+    std::erase_if(by_digest_, [&](const auto& entry) { return entry.second.expires <= now; });
+    while (by_digest_.size() >= max_) {  // full: the session that would end first goes
+        auto first = std::min_element(by_digest_.begin(), by_digest_.end(), [](const auto& a, const auto& b) {
+            return a.second.expires < b.second.expires;
+        });
+        by_digest_.erase(first);
+    }
+    by_digest_.emplace(sha256_hex(opened.id), opened.session);
+    return opened;
+}
+
+std::optional<Session> Sessions::find(std::string_view id) {
+    if (id.size() != 64) return std::nullopt;
+    const std::string digest = sha256_hex(id);
+    std::lock_guard lock(mutex_);
+    const auto it = by_digest_.find(digest);
+    if (it == by_digest_.end()) return std::nullopt;
+    if (it->second.expires <= clock_.now()) {
+        by_digest_.erase(it);
+        return std::nullopt;
+    }
+    return it->second;
+}
+
+bool Sessions::close(std::string_view id) {
+    const std::string digest = sha256_hex(id);
+    std::lock_guard lock(mutex_);
+    return by_digest_.erase(digest) > 0;
+}
+
+void Sessions::close_key(std::string_view key) {
+    std::lock_guard lock(mutex_);
+    std::erase_if(by_digest_, [&](const auto& entry) { return entry.second.key == key; });
+}
+
+std::size_t Sessions::size() const {
+    std::lock_guard lock(mutex_);
+    return by_digest_.size();
+}
+
+}  // namespace switchyard::console

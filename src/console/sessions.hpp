@@ -1,0 +1,58 @@
+// The web console's sign-ins: a random session id (the cookie) per sign-in, with its role, the key
+// it came from, its CSRF token and its expiry. Bounded: at most `max` sessions; a new sign-in
+// beyond ends the one that expires first. Ids are kept only as SHA-256 digests. Used by console
+// requests only (a mutex; nothing on the model request path).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/clock.hpp"
+
+namespace switchyard::console {
+
+enum class Role { viewer, admin };
+std::string_view to_string(Role role);
+
+struct Session {
+    Role role = Role::viewer;
+    std::string key;       // the key's name; empty: the master key
+    std::string csrf;      // sent back by the page in x-csrf-token on every POST and DELETE
+    SteadyTime expires{};
+    std::int64_t expires_unix_ms = 0;
+};
+
+class Sessions {
+public:
+    Sessions(std::size_t max, std::chrono::milliseconds ttl, const Clock& clock);
+
+    struct Opened {
+        std::string id;  // the cookie's value: 256 random bits, hex
+        Session session;
+    };
+    Opened open(Role role, std::string key);
+    // The live session of a cookie value; an expired one is ended.
+    std::optional<Session> find(std::string_view id);
+    bool close(std::string_view id);
+    // Ends every session of a key (revoked, or its role changed).
+    void close_key(std::string_view key);
+    std::size_t size() const;
+    std::chrono::milliseconds ttl() const { return ttl_; }
+
+private:
+    const std::size_t max_;
+    const std::chrono::milliseconds ttl_;
+    const Clock& clock_;
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, Session> by_digest_;
+};
+
+// 2 * `bytes` hex digits from OpenSSL's generator.
+std::string random_hex(std::size_t bytes);
+
+}  // namespace switchyard::console

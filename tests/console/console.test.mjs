@@ -1,0 +1,213 @@
+// The web console in a real browser: Debian's headless Chromium driven by playwright-core against
+// the real gateway and switchyard-sim. Known traffic first, then every page must show it; the
+// XSS-shaped key and model names must render as text; a viewer cannot change anything; a POST
+// without the CSRF token is refused; the cookie is HttpOnly and SameSite=Strict; the CSP header is
+// there and nothing on the page breaks it; no console errors. Screenshots of each page go to
+// SWITCHYARD_SCREENSHOT_DIR (ctest: build/<preset>/console-screenshots).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { startGateway, CHROMIUM, chromiumArgs } from './harness.mjs';
+
+const MASTER = 'master-secret-console-01';
+const VIEWER = 'sk-viewer-console-000001';
+const CALLER = 'sk-caller-console-000001';
+const XSS = '<img src=x onerror=alert(1)>';
+const XSS_KEY = 'sk-xss-console-00000001';
+const UPSTREAM_SECRET = 'sk-upstream-literal-console-secret';
+
+const config = (simUrl, dir) => `
+listeners: [{address: 127.0.0.1, port: 0}]
+auth: {master_key: ${MASTER}}
+console: {sample_interval: 1s}
+ledger: {url: ${join(dir, 'ledger.db')}, flush_interval: 100ms}
+keys:
+  - {name: viewer, key: ${VIEWER}, role: viewer}
+  - {name: caller, key: ${CALLER}}
+  - {name: "${XSS}", key: ${XSS_KEY}}
+upstreams:
+  - {name: cloud, type: openai, base_url: ${simUrl}/v1, api_key: ${UPSTREAM_SECRET}}
+models:
+  - name: m
+    deployments: [{upstream: cloud, model: sim-m}]
+  - name: "${XSS}"
+    deployments: [{upstream: cloud, model: sim-x}]
+`;
+
+async function chat(root, key, model, requestId) {
+  const response = await fetch(`${root}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-request-id': requestId },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hello' }], max_tokens: 8 }),
+  });
+  await response.text();
+  return response.status;
+}
+
+test('the console shows the gateway in a browser, safely', { timeout: 60000 }, async (t) => {
+  const gateway = await startGateway(config);
+  const shots = process.env.SWITCHYARD_SCREENSHOT_DIR || join(gateway.dir, 'shots');
+  mkdirSync(shots, { recursive: true });
+  let context = null;
+  t.after(async () => {
+    if (context) await context.close();
+    await gateway.stop();
+  });
+
+  // Known traffic: 8 answered for `caller`, 2 for the XSS-named key on the XSS-named model.
+  for (let i = 0; i < 8; i += 1) assert.equal(await chat(gateway.root, CALLER, 'm', `browser-req-${i}`), 200);
+  for (let i = 0; i < 2; i += 1) assert.equal(await chat(gateway.root, XSS_KEY, XSS, `browser-xss-${i}`), 200);
+
+  context = await chromium.launchPersistentContext(join(gateway.dir, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: chromiumArgs(gateway.dir).filter((a) => !a.startsWith('--user-data-dir')),
+    viewport: { width: 1280, height: 900 },
+  });
+  const page = context.pages()[0] || await context.newPage();
+  const problems = [];
+  // Refusals the test provokes on purpose show as failed loads in the console: counted out.
+  const expected = { 401: 0, 403: 0 };
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const status = /status of (40[13])/.exec(message.text());
+    if (status && expected[status[1]] > 0) { expected[status[1]] -= 1; return; }
+    problems.push(`console: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('dialog', async (dialog) => {
+    if (dialog.type() === 'confirm') { await dialog.accept(); return; }
+    problems.push(`dialog ${dialog.type()}: ${dialog.message()}`);
+    await dialog.dismiss();
+  });
+  await page.addInitScript(() => {
+    window.__violations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+
+  // The page and its headers.
+  const first = await page.goto(`${gateway.root}/ui/`);
+  const headers = first.headers();
+  assert.match(headers['content-security-policy'], /default-src 'self'/);
+  assert.match(headers['content-security-policy'], /frame-ancestors 'none'/);
+  assert.equal(headers['x-content-type-options'], 'nosniff');
+  await page.locator('#sign-in').waitFor();
+
+  // A wrong key is refused on the page.
+  expected[401] = 1;
+  await page.fill('#key', 'sk-wrong-key-0000000001');
+  await page.click('#sign-in button[type=submit]');
+  await page.locator('#sign-in-error', { hasText: 'not the master key' }).waitFor();
+
+  // The viewer signs in: an HttpOnly, SameSite=Strict session cookie the page cannot read.
+  await page.fill('#key', VIEWER);
+  await page.click('#sign-in button[type=submit]');
+  await page.locator('#who', { hasText: 'viewer · viewer' }).waitFor();
+  const cookies = await context.cookies(`${gateway.root}/ui/`);
+  const session = cookies.find((c) => c.name === 'switchyard_session');
+  assert.ok(session, JSON.stringify(cookies));
+  assert.equal(session.httpOnly, true);
+  assert.equal(session.sameSite, 'Strict');
+  assert.equal(session.path, '/ui/');
+  assert.ok(session.expires > Date.now() / 1000, 'the cookie expires');
+  assert.equal(await page.evaluate(() => document.cookie), '');
+
+  // Overview: live numbers from the samples, charts drawn.
+  await page.locator('#tile-total .tile-value', { hasText: /^10$/ }).waitFor({ timeout: 10000 });
+  await page.locator('#charts svg path.line').first().waitFor();
+  await page.screenshot({ path: join(shots, 'overview.png'), fullPage: true });
+
+  // Models: both models, the XSS name as text.
+  await page.click('nav a[href="#/models"]');
+  await page.locator('h2.model-name', { hasText: XSS }).waitFor();
+  await page.locator('#models td', { hasText: 'sim-m' }).first().waitFor();
+  assert.equal(await page.locator('img').count(), 0, 'no element came out of a name');
+  await page.screenshot({ path: join(shots, 'models.png'), fullPage: true });
+
+  // Engines: none supervised here, said so.
+  await page.click('nav a[href="#/engines"]');
+  await page.locator('#engines', { hasText: 'no engines' }).waitFor();
+  await page.screenshot({ path: join(shots, 'engines.png'), fullPage: true });
+
+  // Keys, as the viewer: the list (XSS name as text), no create form.
+  await page.click('nav a[href="#/keys"]');
+  await page.locator('#keys td', { hasText: XSS }).waitFor();
+  assert.equal(await page.locator('#new-key').count(), 0);
+  assert.equal(await page.locator('img').count(), 0);
+
+  // The viewer cannot change anything even by hand, and no POST passes without the CSRF token.
+  expected[403] = 2;
+  const tries = await page.evaluate(async () => {
+    const { csrf } = await (await fetch('api/session')).json();
+    const body = JSON.stringify({ name: 'viewer-made' });
+    const headers = { 'content-type': 'application/json' };
+    const withToken = await fetch('api/keys', { method: 'POST', headers: { ...headers, 'x-csrf-token': csrf }, body });
+    const withoutToken = await fetch('api/keys', { method: 'POST', headers, body });
+    return [withToken.status, (await withToken.json()).error.code, withoutToken.status, (await withoutToken.json()).error.code];
+  });
+  assert.deepEqual(tries, [403, 'console_read_only', 403, 'csrf_token_invalid']);
+
+  // Requests: the ledger's rows, filtered; one request's detail.
+  await page.click('nav a[href="#/requests"]');
+  await page.locator('#requests td', { hasText: 'browser-req-0' }).waitFor({ timeout: 10000 });
+  await page.fill('#filter-key', XSS);
+  await page.click('#filters button[type=submit]');
+  await page.locator('#requests td', { hasText: 'browser-xss-1' }).waitFor();
+  assert.equal(await page.locator('#requests td', { hasText: 'browser-req-0' }).count(), 0);
+  await page.locator('#requests tr.clickable').first().click();
+  await page.locator('#request-detail', { hasText: 'browser-xss-' }).waitFor();
+  assert.equal(await page.locator('img').count(), 0);
+  await page.screenshot({ path: join(shots, 'requests.png'), fullPage: true });
+
+  // Spend: by key, the XSS name as text.
+  await page.click('nav a[href="#/spend"]');
+  await page.locator('#spend td', { hasText: 'caller' }).first().waitFor();
+  await page.locator('#spend td', { hasText: XSS }).first().waitFor();
+  await page.screenshot({ path: join(shots, 'spend.png'), fullPage: true });
+
+  // Config: secrets masked.
+  await page.click('nav a[href="#/config"]');
+  await page.locator('#config-text', { hasText: '********' }).waitFor();
+  const configText = await page.locator('#config-text').textContent();
+  assert.ok(!configText.includes(UPSTREAM_SECRET) && !configText.includes(VIEWER) && !configText.includes(MASTER));
+  assert.equal(await page.locator('#reload').count(), 0, 'no reload for a viewer');
+
+  // Sign out; sign in with the master key: an admin creates and revokes a key.
+  await page.click('#sign-out');
+  await page.locator('#sign-in').waitFor();
+  await page.fill('#key', MASTER);
+  await page.click('#sign-in button[type=submit]');
+  await page.locator('#who', { hasText: 'master key · admin' }).waitFor();
+  await page.click('nav a[href="#/keys"]');
+  await page.fill('#new-key-name', 'made-in-browser');
+  await page.selectOption('#new-key-role', 'viewer');
+  await page.click('#new-key button[type=submit]');
+  const secret = await page.locator('#new-key-secret').textContent();
+  assert.match(secret, /^sk-sy-[0-9a-f]{40}$/);
+  await page.locator('#keys td', { hasText: 'made-in-browser' }).waitFor();
+  await page.screenshot({ path: join(shots, 'keys.png'), fullPage: true });
+  // The new key works against the model API, and its secret is in no list.
+  assert.equal(await chat(gateway.root, secret, 'm', 'browser-new-key'), 200);
+  assert.ok(!(await page.locator('#keys').textContent()).includes(secret));
+  await page.locator('button.danger[data-key="made-in-browser"]').click();
+  await page.locator('#keys td', { hasText: 'made-in-browser' }).waitFor({ state: 'detached' });
+  assert.equal(await chat(gateway.root, secret, 'm', 'browser-revoked-key'), 401);
+
+  // Config reload by the admin: the same file again, applied as generation 2.
+  await page.click('nav a[href="#/config"]');
+  await page.click('#reload');
+  await page.locator('#reload-result', { hasText: 'generation 2' }).waitFor();
+  await page.locator('#generation', { hasText: 'generation 2' }).waitFor();
+  await page.screenshot({ path: join(shots, 'config.png'), fullPage: true });
+  // The dark theme follows the system's preference.
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.click('nav a[href="#/overview"]');
+  await page.locator('#charts svg path.line').first().waitFor();
+  await page.screenshot({ path: join(shots, 'overview-dark.png'), fullPage: true });
+
+  const violations = await page.evaluate(() => window.__violations);
+  assert.deepEqual(violations, [], 'no Content-Security-Policy violation');
+  assert.deepEqual(problems, [], 'no console errors, page errors or dialogs');
+});

@@ -1,0 +1,333 @@
+// The web console's HTTP side (src/console) against the real gateway: the embedded assets with
+// their ETags and security headers, sign-in and the session cookie, CSRF, same-origin and role
+// checks, the session bound, and the JSON endpoints its pages read, after real traffic.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <regex>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace std::chrono_literals;
+
+namespace switchyard::testing {
+namespace {
+
+constexpr const char* kMaster = "master-secret-0001";
+
+// A gateway with the master key, a viewer key, an admin key, a key without a role, an upstream
+// api_key written in the file, a SQLite ledger, and `console` as given.
+std::string config(const Sim& sim, const std::string& console = "{sample_interval: 1s}") {
+    return R"(
+listeners: [{address: 127.0.0.1, port: 0}]
+auth: {master_key: "${MASTER_KEY}"}
+console: )" + console + R"(
+keys:
+  - {name: viewer, key: sk-viewer-000000000001, role: viewer}
+  - {name: boss, key: sk-boss-0000000000001, role: admin}
+  - {name: caller, key: sk-caller-000000000001}
+ledger: {url: )" + temp_dir() + "/console-" + std::to_string(::getpid()) + "-" +
+           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + R"(.db, flush_interval: 100ms}
+upstreams:
+  - {name: cloud, type: openai, base_url: )" + sim.url() + R"(/v1, api_key: sk-upstream-literal-secret-123}
+models:
+  - name: m
+    deployments: [{upstream: cloud, model: sim-m}]
+)";
+}
+
+const std::map<std::string, std::string> kEnv{{"MASTER_KEY", kMaster}};
+
+struct Signed {
+    std::string cookie;  // "switchyard_session=..."
+    std::string csrf;
+    Response response;
+};
+
+std::string json_string(const std::string& body, const std::string& field) {
+    std::smatch m;
+    const std::regex re("\"" + field + "\":\"([^\"]*)\"");
+    return std::regex_search(body, m, re) ? m[1].str() : "";
+}
+
+Signed sign_in(int port, const std::string& key, const std::string& path = "/ui/") {
+    Signed out;
+    out.response = post(port, path + "api/session", R"({"key":")" + key + R"("})",
+                        {{"content-type", "application/json"},
+                         {"host", "127.0.0.1:" + std::to_string(port)},
+                         {"origin", "http://127.0.0.1:" + std::to_string(port)}});
+    const std::string set = out.response.header("set-cookie");
+    out.cookie = set.substr(0, set.find(';'));
+    out.csrf = json_string(out.response.body, "csrf");
+    return out;
+}
+
+std::map<std::string, std::string> as(const Signed& s, bool with_csrf = true) {
+    std::map<std::string, std::string> headers{{"cookie", s.cookie}, {"content-type", "application/json"}};
+    if (with_csrf) headers["x-csrf-token"] = s.csrf;
+    return headers;
+}
+
+void expect_secured(const Response& r) {
+    const std::string policy = r.header("content-security-policy");
+    EXPECT_NE(policy.find("default-src 'self'"), std::string::npos) << policy;
+    EXPECT_NE(policy.find("script-src 'self'"), std::string::npos) << policy;
+    EXPECT_NE(policy.find("frame-ancestors 'none'"), std::string::npos) << policy;
+    EXPECT_EQ(policy.find("unsafe-inline"), std::string::npos) << policy;
+    EXPECT_EQ(r.header("x-content-type-options"), "nosniff");
+}
+
+std::size_t occurrences(const std::string& text, const std::string& part) {
+    std::size_t n = 0;
+    for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+    return n;
+}
+
+template <typename Predicate>
+bool eventually(Predicate predicate, std::chrono::milliseconds timeout = 10s) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+        if (predicate()) return true;
+        std::this_thread::sleep_for(50ms);
+    }
+    return predicate();
+}
+
+TEST(ConsoleAssets, EmbeddedFilesWithEtagsAndAStrictPolicy) {
+    Sim sim = start_sim();
+    auto gateway = start_gateway(config(sim), kEnv);
+
+    const Response index = get(gateway.port, "/ui/");
+    ASSERT_EQ(index.status, 200) << index.body;
+    EXPECT_EQ(index.header("content-type"), "text/html; charset=utf-8");
+    expect_secured(index);
+    EXPECT_EQ(index.header("cache-control"), "no-cache");
+    EXPECT_NE(index.body.find(R"(<script type="module" src="app.js"></script>)"), std::string::npos);
+    // No inline script or style: every <script> has a src, no style attribute or element.
+    EXPECT_EQ(std::regex_search(index.body, std::regex("<script(?![^>]*src=)")), false);
+    EXPECT_EQ(index.body.find("<style"), std::string::npos);
+    EXPECT_EQ(index.body.find("style="), std::string::npos);
+
+    const Response app = get(gateway.port, "/ui/app.js");
+    ASSERT_EQ(app.status, 200);
+    EXPECT_EQ(app.header("content-type"), "text/javascript; charset=utf-8");
+    expect_secured(app);
+    const std::string etag = app.header("etag");
+    ASSERT_TRUE(std::regex_match(etag, std::regex("\"[0-9a-f]{32}\""))) << etag;
+    EXPECT_EQ(get(gateway.port, "/ui/style.css").header("content-type"), "text/css; charset=utf-8");
+    EXPECT_NE(get(gateway.port, "/ui/style.css").header("etag"), etag);  // a digest of each file
+
+    const Response same = get(gateway.port, "/ui/app.js", {{"if-none-match", etag}});
+    EXPECT_EQ(same.status, 304);
+    EXPECT_TRUE(same.body.empty());
+    EXPECT_EQ(same.header("etag"), etag);
+    EXPECT_EQ(get(gateway.port, "/ui/app.js", {{"if-none-match", "W/" + etag + ", \"other\""}}).status, 304);
+    EXPECT_EQ(get(gateway.port, "/ui/app.js", {{"if-none-match", "\"0123\""}}).status, 200);
+
+    const Response bare = get(gateway.port, "/ui");
+    EXPECT_EQ(bare.status, 308);
+    EXPECT_EQ(bare.header("location"), "/ui/");
+    const Response missing = get(gateway.port, "/ui/nothing.js");
+    EXPECT_EQ(missing.status, 404);
+    expect_secured(missing);
+    EXPECT_EQ(post(gateway.port, "/ui/app.js", "").status, 405);
+    // The model API is untouched beside it.
+    EXPECT_EQ(post(gateway.port, "/v1/chat/completions", chat_body("m"),
+                   {{"authorization", "Bearer sk-caller-000000000001"}})
+                  .status,
+              200);
+}
+
+TEST(ConsoleAssets, OffOrElsewhere) {
+    Sim sim = start_sim();
+    auto off = start_gateway(config(sim, "false"), kEnv);
+    EXPECT_EQ(get(off.port, "/ui/").status, 404);
+    EXPECT_EQ(post(off.port, "/ui/api/session", R"({"key":"master-secret-0001"})").status, 404);
+
+    auto moved = start_gateway(config(sim, "{path: /console/}"), kEnv);
+    EXPECT_EQ(get(moved.port, "/ui/").status, 404);
+    EXPECT_EQ(get(moved.port, "/console/").status, 200);
+    const Signed s = sign_in(moved.port, kMaster, "/console/");
+    ASSERT_EQ(s.response.status, 201) << s.response.body;
+    EXPECT_NE(s.response.header("set-cookie").find("Path=/console/;"), std::string::npos);
+}
+
+TEST(ConsoleAuth, SignInGivesAStrictCookieAndNoSecret) {
+    Sim sim = start_sim();
+    auto gateway = start_gateway(config(sim, "{session_ttl: 2h}"), kEnv);
+    const int port = gateway.port;
+
+    const Signed master = sign_in(port, kMaster);
+    ASSERT_EQ(master.response.status, 201) << master.response.body;
+    expect_secured(master.response);
+    EXPECT_EQ(master.response.header("cache-control"), "no-store");
+    const std::string cookie = master.response.header("set-cookie");
+    EXPECT_TRUE(std::regex_match(master.cookie, std::regex("switchyard_session=[0-9a-f]{64}"))) << cookie;
+    EXPECT_NE(cookie.find("; Path=/ui/;"), std::string::npos) << cookie;
+    EXPECT_NE(cookie.find("; Max-Age=7200;"), std::string::npos) << cookie;
+    EXPECT_NE(cookie.find("; HttpOnly"), std::string::npos) << cookie;
+    EXPECT_NE(cookie.find("; SameSite=Strict"), std::string::npos) << cookie;
+    EXPECT_EQ(cookie.find("Secure"), std::string::npos) << cookie;  // a plain listener
+    EXPECT_NE(master.response.body.find(R"("role":"admin")"), std::string::npos);
+    EXPECT_EQ(master.response.body.find(kMaster), std::string::npos);
+    EXPECT_EQ(master.csrf.size(), 64u);
+
+    // Wrong keys, a key without a role, a sign-in from another site.
+    EXPECT_EQ(sign_in(port, "sk-not-a-key-00000001").response.status, 401);
+    const Signed caller = sign_in(port, "sk-caller-000000000001");
+    EXPECT_EQ(caller.response.status, 403);
+    EXPECT_NE(caller.response.body.find("no_console_role"), std::string::npos);
+    EXPECT_TRUE(caller.cookie.empty());
+    EXPECT_EQ(post(port, "/ui/api/session", R"({"key":"master-secret-0001"})", {{"origin", "http://evil.example"}}).status,
+              403);
+    EXPECT_EQ(post(port, "/ui/api/session", "not json").status, 400);
+
+    // The session reads; without it nothing does.
+    EXPECT_EQ(get(port, "/ui/api/keys").status, 401);
+    EXPECT_EQ(get(port, "/ui/api/keys", {{"cookie", "switchyard_session=" + std::string(64, 'a')}}).status, 401);
+    const Response keys = get(port, "/ui/api/keys", as(master));
+    ASSERT_EQ(keys.status, 200) << keys.body;
+    expect_secured(keys);
+    EXPECT_NE(keys.body.find(R"("role":"viewer")"), std::string::npos);
+    EXPECT_EQ(keys.body.find("sk-viewer-000000000001"), std::string::npos);
+    const Response session = get(port, "/ui/api/session", as(master, false));
+    EXPECT_EQ(json_string(session.body, "csrf"), master.csrf);
+    EXPECT_EQ(get(port, "/ui/api/session").body, R"({"role":null})");
+
+    // Signing out needs the CSRF token, then ends the session and clears the cookie.
+    EXPECT_EQ(request(port, "DELETE", "/ui/api/session", "", as(master, false)).status, 403);
+    const Response out = request(port, "DELETE", "/ui/api/session", "", as(master));
+    EXPECT_EQ(out.status, 200);
+    EXPECT_NE(out.header("set-cookie").find("Max-Age=0"), std::string::npos);
+    EXPECT_EQ(get(port, "/ui/api/keys", as(master)).status, 401);
+}
+
+TEST(ConsoleAuth, SecureCookieWhenAsked) {
+    Sim sim = start_sim();
+    auto gateway = start_gateway(config(sim, "{secure_cookie: true}"), kEnv);
+    const Signed s = sign_in(gateway.port, kMaster);
+    ASSERT_EQ(s.response.status, 201);
+    EXPECT_NE(s.response.header("set-cookie").find("; Secure"), std::string::npos);
+}
+
+TEST(ConsoleAuth, ViewerReadsOnlyAndChangesNeedCsrfAndTheSameOrigin) {
+    Sim sim = start_sim();
+    auto gateway = start_gateway(config(sim), kEnv);
+    const int port = gateway.port;
+    const std::string create = R"({"name":"<img src=x onerror=alert(1)>","role":"viewer"})";
+
+    const Signed viewer = sign_in(port, "sk-viewer-000000000001");
+    ASSERT_EQ(viewer.response.status, 201);
+    EXPECT_NE(viewer.response.body.find(R"("role":"viewer","key":"viewer")"), std::string::npos);
+    EXPECT_EQ(get(port, "/ui/api/models", as(viewer)).status, 200);
+    EXPECT_EQ(get(port, "/ui/api/engines", as(viewer)).status, 200);
+    const Response refused = post(port, "/ui/api/keys", create, as(viewer));
+    EXPECT_EQ(refused.status, 403);
+    EXPECT_NE(refused.body.find("console_read_only"), std::string::npos);
+    EXPECT_EQ(post(port, "/ui/api/reload", "", as(viewer)).status, 403);
+
+    const Signed boss = sign_in(port, "sk-boss-0000000000001");
+    ASSERT_EQ(boss.response.status, 201);
+    const Response no_token = post(port, "/ui/api/keys", create, as(boss, false));
+    EXPECT_EQ(no_token.status, 403);
+    EXPECT_NE(no_token.body.find("csrf_token_invalid"), std::string::npos);
+    auto wrong = as(boss);
+    wrong["x-csrf-token"] = viewer.csrf;  // another session's token
+    EXPECT_EQ(post(port, "/ui/api/keys", create, wrong).status, 403);
+    auto cross = as(boss);
+    cross["origin"] = "http://evil.example";
+    EXPECT_EQ(post(port, "/ui/api/keys", create, cross).status, 403);
+    auto site = as(boss);
+    site["sec-fetch-site"] = "cross-site";
+    EXPECT_EQ(post(port, "/ui/api/keys", create, site).status, 403);
+
+    auto good = as(boss);
+    good["host"] = "127.0.0.1:" + std::to_string(port);
+    good["origin"] = "http://127.0.0.1:" + std::to_string(port);
+    const Response made = post(port, "/ui/api/keys", create, good);
+    ASSERT_EQ(made.status, 201) << made.body;
+    const std::string secret = json_string(made.body, "key");
+    EXPECT_EQ(secret.rfind("sk-sy-", 0), 0u);
+    // The secret is shown that once; the list holds the name, escaped as JSON, and no secret.
+    const Response listed = get(port, "/ui/api/keys", as(boss));
+    EXPECT_NE(listed.body.find(R"("name":"<img src=x onerror=alert(1)>")"), std::string::npos);
+    EXPECT_EQ(listed.body.find(secret), std::string::npos);
+    // The new key signs in as a viewer; revoking it ends that session at once.
+    const Signed created = sign_in(port, secret);
+    ASSERT_EQ(created.response.status, 201);
+    EXPECT_EQ(get(port, "/ui/api/keys", as(created)).status, 200);
+    EXPECT_EQ(request(port, "DELETE", "/ui/api/keys/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E", "", as(viewer)).status,
+              403);
+    const Response gone = request(port, "DELETE", "/ui/api/keys/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E", "", good);
+    EXPECT_EQ(gone.status, 200) << gone.body;
+    EXPECT_NE(gone.body.find(R"("revoked":true)"), std::string::npos);
+    EXPECT_EQ(get(port, "/ui/api/keys", as(created)).status, 401);
+}
+
+TEST(ConsoleAuth, SessionsAreBounded) {
+    Sim sim = start_sim();
+    auto gateway = start_gateway(config(sim, "{max_sessions: 2}"), kEnv);
+    const Signed first = sign_in(gateway.port, kMaster);
+    std::this_thread::sleep_for(5ms);
+    const Signed second = sign_in(gateway.port, "sk-viewer-000000000001");
+    std::this_thread::sleep_for(5ms);
+    const Signed third = sign_in(gateway.port, "sk-boss-0000000000001");
+    EXPECT_EQ(get(gateway.port, "/ui/api/models", as(first)).status, 401);  // the oldest went
+    EXPECT_EQ(get(gateway.port, "/ui/api/models", as(second)).status, 200);
+    EXPECT_EQ(get(gateway.port, "/ui/api/models", as(third)).status, 200);
+}
+
+TEST(ConsoleData, PagesReadTheTrafficTheLedgerAndAMaskedConfig) {
+    Sim sim = start_sim({"--ttft-ms", "5", "--tokens", "4"});
+    auto gateway = start_gateway(config(sim), kEnv);
+    const int port = gateway.port;
+    const std::map<std::string, std::string> caller{{"authorization", "Bearer sk-caller-000000000001"},
+                                                    {"x-request-id", "console-req-1"}};
+    for (int i = 0; i < 5; ++i) ASSERT_EQ(post(port, "/v1/chat/completions", chat_body("m"), caller).status, 200);
+    EXPECT_EQ(post(port, "/v1/chat/completions", chat_body("nope"), caller).status, 404);
+    const Signed viewer = sign_in(port, "sk-viewer-000000000001");
+    const std::map<std::string, std::string> master{{"authorization", std::string("Bearer ") + kMaster}};
+
+    // The samples (one a second here) count the six requests; the admin API serves the same.
+    std::string overview;
+    EXPECT_TRUE(eventually([&] {
+        overview = get(port, "/ui/api/overview", as(viewer)).body;
+        return overview.find(R"("totals":{"requests":6,)") != std::string::npos;
+    })) << overview;
+    EXPECT_NE(overview.find(R"("interval_s":1)"), std::string::npos);
+    EXPECT_NE(overview.find(R"("cloud":5)"), std::string::npos) << overview;
+    EXPECT_EQ(get(port, "/admin/overview", master).status, 200);
+    EXPECT_EQ(get(port, "/admin/overview").status, 401);
+
+    std::string rows;
+    EXPECT_TRUE(eventually([&] {
+        rows = get(port, "/ui/api/requests?key=caller&status=2xx", as(viewer)).body;
+        return occurrences(rows, "\"request_id\"") == 5;
+    })) << rows;
+    EXPECT_NE(rows.find(R"("request_id":"console-req-1")"), std::string::npos);
+    EXPECT_EQ(rows.find(R"("status":404)"), std::string::npos);
+    const std::string errors = get(port, "/ui/api/requests?status=4xx", as(viewer)).body;
+    EXPECT_NE(errors.find(R"("status":404)"), std::string::npos) << errors;
+    EXPECT_NE(get(port, "/ui/api/requests?model=nope", as(viewer)).body.find(R"("model":"nope")"), std::string::npos);
+    EXPECT_EQ(get(port, "/ui/api/requests?model=other", as(viewer)).body, R"({"object":"list","ledger":true,"data":[]})");
+    const Response one = get(port, "/ui/api/requests/console-req-1", as(viewer));
+    EXPECT_EQ(one.status, 200);
+    EXPECT_NE(one.body.find(R"("deployment":)"), std::string::npos);
+    EXPECT_EQ(get(port, "/ui/api/requests/unknown-id", as(viewer)).status, 404);
+
+    const std::string spend = get(port, "/ui/api/spend?hours=1", as(viewer)).body;
+    EXPECT_NE(spend.find(R"("by_key":[{"name":"caller","requests":6,)"), std::string::npos) << spend;
+    EXPECT_NE(spend.find(R"("by_locality":[{"name":"cloud","requests":5,)"), std::string::npos) << spend;
+
+    // The config as written, secrets masked, variables named.
+    const std::string shown = get(port, "/ui/api/config", as(viewer)).body;
+    EXPECT_NE(shown.find(R"("generation":1)"), std::string::npos) << shown;
+    EXPECT_EQ(shown.find("sk-upstream-literal-secret-123"), std::string::npos) << shown;
+    EXPECT_EQ(shown.find("sk-viewer-000000000001"), std::string::npos) << shown;
+    EXPECT_NE(shown.find(R"("api_key":"********")"), std::string::npos) << shown;
+    EXPECT_NE(shown.find(R"("master_key":"${MASTER_KEY}")"), std::string::npos) << shown;
+}
+
+}  // namespace
+}  // namespace switchyard::testing

@@ -1,0 +1,150 @@
+// The web console's pure parts: sessions (expiry, the bound, ending a key's sessions) on a
+// ManualClock, the samples' quantiles and ring, the masked config text, the config section.
+#include <gtest/gtest.h>
+
+#include "config/config.hpp"
+#include "console/console.hpp"
+#include "console/data.hpp"
+#include "console/samples.hpp"
+#include "console/sessions.hpp"
+#include "metrics/metrics.hpp"
+
+namespace switchyard::console {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(ConsoleSessions, ExpireAfterTheirTtl) {
+    ManualClock clock;
+    Sessions sessions(10, 1h, clock);
+    const auto opened = sessions.open(Role::viewer, "alice");
+    EXPECT_EQ(opened.id.size(), 64u);
+    EXPECT_EQ(opened.session.csrf.size(), 64u);
+    EXPECT_NE(opened.id, opened.session.csrf);
+    ASSERT_TRUE(sessions.find(opened.id));
+    EXPECT_EQ(sessions.find(opened.id)->key, "alice");
+    clock.advance(59min);
+    EXPECT_TRUE(sessions.find(opened.id));
+    clock.advance(1min);
+    EXPECT_FALSE(sessions.find(opened.id));
+    EXPECT_EQ(sessions.size(), 0u);  // ended when found expired
+    EXPECT_FALSE(sessions.find("short"));
+    EXPECT_FALSE(sessions.find(std::string(64, '0')));
+}
+
+TEST(ConsoleSessions, AreBoundedAndEndWithTheirKey) {
+    ManualClock clock;
+    Sessions sessions(3, 1h, clock);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 5; ++i) {
+        ids.push_back(sessions.open(i % 2 ? Role::admin : Role::viewer, "k" + std::to_string(i % 2)).id);
+        clock.advance(1s);
+    }
+    EXPECT_EQ(sessions.size(), 3u);
+    EXPECT_FALSE(sessions.find(ids[0]));  // the ones that would end first went
+    EXPECT_FALSE(sessions.find(ids[1]));
+    EXPECT_TRUE(sessions.find(ids[2]));
+    sessions.close_key("k0");  // ids 2 and 4
+    EXPECT_EQ(sessions.size(), 1u);
+    EXPECT_TRUE(sessions.find(ids[3]));
+    EXPECT_TRUE(sessions.close(ids[3]));
+    EXPECT_FALSE(sessions.close(ids[3]));
+}
+
+TEST(ConsoleSamples, QuantilesInterpolateWithinBuckets) {
+    std::array<std::uint64_t, 17> counts{};
+    EXPECT_EQ(quantile_ms(counts, metrics::kBuckets, 0.5), -1);
+    counts[3] = 10;  // all in (25 ms, 50 ms]
+    EXPECT_DOUBLE_EQ(quantile_ms(counts, metrics::kBuckets, 0.5), 37.5);
+    EXPECT_DOUBLE_EQ(quantile_ms(counts, metrics::kBuckets, 1.0), 50);
+    counts[16] = 90;  // beyond the last bound: the last bound, as Prometheus says
+    EXPECT_DOUBLE_EQ(quantile_ms(counts, metrics::kBuckets, 0.99), 600'000);
+}
+
+TEST(ConsoleSamples, KeepDifferencesInABoundedRing) {
+    Samples samples(60);
+    Totals totals;
+    samples.add(totals, 1'000, 0, 0);  // the first reading only starts
+    EXPECT_NE(samples.json(1, 0).find("\"samples\":[]"), std::string::npos);
+    for (int i = 1; i <= 100; ++i) {
+        totals.requests += 2;
+        totals.local += 1;
+        totals.cloud += 1;
+        totals.duration[4] += 2;
+        samples.add(totals, 1'000 + i * 1'000, 3, 4);
+    }
+    const std::string json = samples.json(1, 0);
+    std::size_t n = 0;
+    for (auto at = json.find("\"t\":"); at != std::string::npos; at = json.find("\"t\":", at + 1)) ++n;
+    EXPECT_EQ(n, 60u);  // the capacity
+    EXPECT_NE(json.find("{\"t\":42000,"), std::string::npos);  // the oldest kept: sample 41 went first
+    EXPECT_EQ(json.find("{\"t\":41000,"), std::string::npos);
+    EXPECT_NE(json.find("\"requests\":2,"), std::string::npos);
+    EXPECT_NE(json.find("\"totals\":{\"requests\":200,"), std::string::npos);
+    EXPECT_NE(json.find("\"p50_ms\":75,"), std::string::npos) << json.substr(0, 400);
+    const std::string newer = samples.json(1, 100'000);
+    EXPECT_NE(newer.find("{\"t\":101000,"), std::string::npos);
+    EXPECT_EQ(newer.find("{\"t\":100000,"), std::string::npos);
+}
+
+TEST(ConsoleConfig, SecretsAreMaskedAndVariablesNamed) {
+    const std::string json = masked_config_json(R"(
+auth: {master_key: "${MASTER}"}
+upstreams:
+  - {name: a, api_key: sk-literal-000000000001, headers: {x-team: secret-header}, base_url: "https://u:pw@h/v1"}
+keys:
+  - {name: alice, key: sk-alice-0000000001, key_sha256: abc}
+state: {url: "redis://:hunter2@localhost:6379"}
+)");
+    EXPECT_NE(json.find(R"("master_key":"${MASTER}")"), std::string::npos) << json;
+    EXPECT_EQ(json.find("sk-literal"), std::string::npos) << json;
+    EXPECT_EQ(json.find("secret-header"), std::string::npos) << json;
+    EXPECT_EQ(json.find("sk-alice"), std::string::npos) << json;
+    EXPECT_EQ(json.find("hunter2"), std::string::npos) << json;
+    EXPECT_EQ(json.find(":pw@"), std::string::npos) << json;
+    EXPECT_NE(json.find(R"("key_sha256":"abc")"), std::string::npos) << json;
+    EXPECT_NE(json.find(R"("name":"alice")"), std::string::npos) << json;
+    EXPECT_EQ(masked_config_json("a: [unclosed"), "null");
+}
+
+TEST(ConsoleConfig, Section) {
+    const auto load = [](const std::string& console) {
+        return config::load_string("console: " + console + "\nupstreams: [{name: a, type: openai, base_url: http://h}]\n"
+                                   "models: [{name: m, deployments: [{upstream: a}]}]\n");
+    };
+    auto off = load("false");
+    ASSERT_TRUE(off.gateway) << (off.errors.empty() ? "" : config::to_string(off.errors[0]));
+    EXPECT_FALSE(off.gateway->console.enabled);
+    auto custom = load("{path: /console/, session_ttl: 30m, max_sessions: 5, secure_cookie: true, sample_interval: 2s}");
+    ASSERT_TRUE(custom.gateway) << (custom.errors.empty() ? "" : custom.errors[0].message);
+    EXPECT_EQ(custom.gateway->console.path, "/console/");
+    EXPECT_EQ(custom.gateway->console.session_ttl, 30min);
+    EXPECT_EQ(custom.gateway->console.max_sessions, 5u);
+    EXPECT_TRUE(custom.gateway->console.secure_cookie);
+    EXPECT_FALSE(load("{path: ui}").gateway);
+    EXPECT_FALSE(load("{path: /v1/}").gateway);
+    EXPECT_FALSE(load("{path: \"/a b/\"}").gateway);
+    EXPECT_FALSE(load("{sample_interval: 100ms}").gateway);
+    EXPECT_FALSE(load("maybe").gateway);
+}
+
+TEST(ConsoleConfig, KeyRoles) {
+    const std::string base =
+        "upstreams: [{name: a, type: openai, base_url: http://h}]\nmodels: [{name: m, deployments: [{upstream: a}]}]\n";
+    auto good = config::load_string(base + "keys: [{name: v, key: sk-aaaaaaaaaaaa, role: viewer}]\n");
+    ASSERT_TRUE(good.gateway) << (good.errors.empty() ? "" : config::to_string(good.errors[0]));
+    EXPECT_EQ(good.gateway->keys[0].role, "viewer");
+    auto bad = config::load_string(base + "keys: [{name: v, key: sk-aaaaaaaaaaaa, role: root}]\n");
+    ASSERT_FALSE(bad.gateway);
+    EXPECT_NE(bad.errors[0].message.find("'viewer' (read only) or 'admin'"), std::string::npos);
+}
+
+TEST(ConsoleCookies, ValueOfOneCookie) {
+    EXPECT_EQ(cookie_value("a=1; switchyard_session=abc; b=2", kSessionCookie), "abc");
+    EXPECT_EQ(cookie_value("switchyard_session=x", kSessionCookie), "x");
+    EXPECT_EQ(cookie_value("xswitchyard_session=x", kSessionCookie), "");
+    EXPECT_EQ(cookie_value("", kSessionCookie), "");
+}
+
+}  // namespace
+}  // namespace switchyard::console
