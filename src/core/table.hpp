@@ -10,6 +10,26 @@
 
 namespace switchyard {
 
+// Rows as left-aligned columns two spaces apart, no rule, trailing spaces trimmed (`switchyard ps`,
+// `switchyard list`). `rows` must not be empty; the first row sets the number of columns.
+inline std::string columns(const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> widths(rows.front().size(), 0);
+    for (const auto& row : rows) {
+        for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+    }
+    std::string out;
+    for (const auto& row : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+            line += row[i];
+            if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+        }
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+        out += line + "\n";
+    }
+    return out;
+}
+
 class TextTable {
 public:
     explicit TextTable(std::vector<std::string> header) { rows_.push_back(std::move(header)); }

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/table.hpp"
 #include "core/url.hpp"
 
 namespace switchyard::engine {
@@ -68,23 +69,6 @@ std::string uptime_text(std::int64_t seconds) {
     return out.str();
 }
 
-std::string format_rows(const std::vector<std::vector<std::string>>& rows) {
-    std::vector<std::size_t> widths(rows.front().size(), 0);
-    for (const auto& row : rows) {
-        for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-    }
-    std::string out;
-    for (const auto& row : rows) {
-        std::string line;
-        for (std::size_t i = 0; i < row.size(); ++i) {
-            line += row[i];
-            if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
-        }
-        while (!line.empty() && line.back() == ' ') line.pop_back();
-        out += line + "\n";
-    }
-    return out;
-}
 
 // GET `path` of the gateway with the master key; the exit status to return on failure, or 0.
 int fetch(const PsOptions& options, const char* command, const std::string& path, std::string& body) {
@@ -197,7 +181,7 @@ std::string ps_table(const std::string& json, std::string* why) {
                         has_gpu ? bytes_text(gpu) : "-", estimate_text, std::to_string(in_flight), uptime_text(uptime),
                         std::to_string(restarts), models_text(engine), note});
     }
-    return format_rows(rows);
+    return columns(rows);
 }
 
 std::string models_table(const std::string& json, std::string* why) {
@@ -235,7 +219,7 @@ std::string models_table(const std::string& json, std::string* why) {
             first = false;
         }
     }
-    return format_rows(rows);
+    return columns(rows);
 }
 
 int run_ps(const PsOptions& options) { return print(options, "ps", "/admin/engines", ps_table); }

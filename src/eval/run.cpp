@@ -13,6 +13,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "loadgen/bench.hpp"
 #include "core/error.hpp"
 #include "core/table.hpp"
 #include "loadgen/client.hpp"
@@ -55,23 +56,8 @@ std::string unescape(std::string_view raw) {
     return std::string(text);
 }
 
-std::string utc_now() {
-    const std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return text;
-}
-
-std::string default_prices_file() {
-    for (const std::string& candidate :
-         {std::string("data/prices.yaml"), std::string(SWITCHYARD_SOURCE_DIR) + "/data/prices.yaml"}) {
-        std::error_code ec;
-        if (std::filesystem::exists(candidate, ec)) return candidate;
-    }
-    return "";
-}
+using loadgen::default_prices_file;
+using loadgen::utc_now;
 
 std::string usd(const std::optional<double>& v) {
     if (!v) return "-";

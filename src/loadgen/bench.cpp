@@ -33,24 +33,6 @@ bool write_file(const std::string& path, const std::string& text) {
     return true;
 }
 
-std::string utc_now() {
-    const std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return text;
-}
-
-// data/prices.yaml next to the working directory or the source tree the binary was built from.
-std::string default_prices_file() {
-    for (const std::string& candidate :
-         {std::string("data/prices.yaml"), std::string(SWITCHYARD_SOURCE_DIR) + "/data/prices.yaml"}) {
-        std::error_code ec;
-        if (std::filesystem::exists(candidate, ec)) return candidate;
-    }
-    return "";
-}
 
 // One JSON line per request of a run, for analysis elsewhere.
 void write_requests(std::ofstream& out, const std::string& model, const Load& load, const Samples& samples) {
@@ -354,6 +336,24 @@ int run_bench(const BenchOptions& o) {
     std::cout.flush();
     if (!write_outputs(o, report)) return 1;
     return any_success ? 0 : 2;
+}
+
+std::string utc_now() {
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return text;
+}
+
+std::string default_prices_file() {
+    for (const std::string& candidate :
+         {std::string("data/prices.yaml"), std::string(SWITCHYARD_SOURCE_DIR) + "/data/prices.yaml"}) {
+        std::error_code ec;
+        if (std::filesystem::exists(candidate, ec)) return candidate;
+    }
+    return "";
 }
 
 }  // namespace switchyard::loadgen

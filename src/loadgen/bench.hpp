@@ -53,4 +53,10 @@ struct BenchOptions {
 // request succeeded.
 int run_bench(const BenchOptions& options);
 
+// The time now, UTC, as 2026-12-07T07:15:00Z (a report's start).
+std::string utc_now();
+// data/prices.yaml in the working directory, else in the source tree the binary was built from;
+// "" when neither is there. Also used by `switchyard cost` and `bench --eval`.
+std::string default_prices_file();
+
 }  // namespace switchyard::loadgen

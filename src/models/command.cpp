@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/error.hpp"
+#include "core/table.hpp"
 #include "models/estimate.hpp"
 #include "models/pull.hpp"
 
@@ -25,23 +26,6 @@ std::string params_text(std::uint64_t n) {
     return text;
 }
 
-std::string table(const std::vector<std::vector<std::string>>& rows) {
-    std::vector<std::size_t> widths(rows.front().size(), 0);
-    for (const auto& row : rows) {
-        for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-    }
-    std::string out;
-    for (const auto& row : rows) {
-        std::string line;
-        for (std::size_t i = 0; i < row.size(); ++i) {
-            line += row[i];
-            if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
-        }
-        while (!line.empty() && line.back() == ' ') line.pop_back();
-        out += line + "\n";
-    }
-    return out;
-}
 
 std::string canonical(const std::string& path) {
     std::error_code ec;
@@ -142,7 +126,7 @@ int run_list(const CommandOptions& options) {
                         e.info.quantization.empty() ? "?" : e.info.quantization,
                         e.info.context_length ? std::to_string(e.info.context_length) : "?", users});
     }
-    std::cout << table(rows);
+    std::cout << columns(rows);
     return 0;
 }
 

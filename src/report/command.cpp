@@ -12,6 +12,7 @@
 
 #include "config/config.hpp"
 #include "ledger/store.hpp"
+#include "loadgen/bench.hpp"
 #include "report/cost.hpp"
 #include "report/format.hpp"
 #include "report/scenario.hpp"
@@ -20,15 +21,7 @@ namespace switchyard::report {
 
 namespace {
 
-// data/prices.yaml in the working directory, else in the source tree the binary was built from.
-std::string default_prices_file() {
-    for (const std::string& candidate :
-         {std::string("data/prices.yaml"), std::string(SWITCHYARD_SOURCE_DIR) + "/data/prices.yaml"}) {
-        std::error_code ec;
-        if (std::filesystem::exists(candidate, ec)) return candidate;
-    }
-    return "";
-}
+using loadgen::default_prices_file;
 
 std::optional<pricing::Catalog> load_catalog(const std::string& path) {
     if (path.empty()) {
