@@ -3,6 +3,8 @@
 // however the reads cut them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -654,6 +656,52 @@ TEST(MessagesStream, EveryCutIntoTwoReadsGivesTheSameOutput) {
     for (std::size_t cut = 0; cut <= view.size(); ++cut) {
         ASSERT_EQ(relay({view.substr(0, cut), view.substr(cut)}, options), whole) << "cut at " << cut;
     }
+}
+
+// Deltas in Anthropic's own spelling are read without the JSON parser; the same deltas spelled
+// otherwise (a space, so the parser reads them) must give the same events, and a delta the parser
+// would refuse is refused by both.
+TEST(MessagesStream, TheUnparsedDeltaPathReadsWhatTheParserReads) {
+    const auto stream = [](std::string_view block_type, std::string_view delta) {
+        std::string sse =
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\","
+            "\"role\":\"assistant\",\"model\":\"m\",\"content\":[],\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n";
+        sse += "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":";
+        sse += block_type == "tool_use" ? R"({"type":"tool_use","id":"toolu_1","name":"f","input":{}})"
+                                        : block_type == "thinking" ? R"({"type":"thinking","thinking":""})"
+                                                                   : R"({"type":"text","text":""})";
+        sse += "}\n\nevent: content_block_delta\ndata: ";
+        sse += delta;
+        sse += "\n\nevent: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n";
+        return sse;
+    };
+    struct Case {
+        std::string_view block;
+        std::string delta;
+    };
+    const std::vector<Case> cases{
+        {"text", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}})"},
+        {"text", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a \"q\" \\ \n \u00e9 \ud83d\ude00 é 😀"}})"},
+        {"text", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""}})"},
+        {"thinking", R"({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hmm"}})"},
+        {"tool_use", R"({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"a\": 1"}})"},
+        // what the parser refuses: a bad escape, a raw control character, bad UTF-8, a cut literal
+        {"text", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\x"}})"},
+        {"text", "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\tb\"}}"},
+        {"text", "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"\xc3\x28\"}}"},
+        {"text", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\u12"}})"},
+        {"text", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"open}})"},
+        // more keys, or another key order: the parser's
+        {"text", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"},"extra":1})"},
+        {"text", R"({"index":0,"type":"content_block_delta","delta":{"text":"x","type":"text_delta"}})"},
+    };
+    for (const Case& c : cases) {
+        const std::string spaced = "{ " + c.delta.substr(1);  // the parser reads this one
+        EXPECT_EQ(read_stream(stream(c.block, c.delta)), read_stream(stream(c.block, spaced))) << c.delta;
+    }
+    // And the plain one is read at all.
+    const auto lines = read_stream(stream("text", cases[0].delta));
+    EXPECT_NE(std::find(lines.begin(), lines.end(), R"(delta 0 "Hello")"), lines.end());
 }
 
 TEST(MessagesStream, ReadsAnErrorEvent) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <string>
 #include <vector>
 
@@ -1078,6 +1079,84 @@ simdjson::error_code read_event_fields(od::value root, EventFields& out) {
     });
 }
 
+// The JSON string literal at the start of `in` (quotes included), when it is one a JSON parser
+// would accept (escapes valid, no control character, valid UTF-8); empty otherwise.
+std::string_view string_literal_at(std::string_view in) {
+    if (in.empty() || in[0] != '"') return {};
+    bool ascii = true;
+    for (std::size_t i = 1; i < in.size(); ++i) {
+        const auto c = static_cast<unsigned char>(in[i]);
+        if (c == '"') {
+            const std::string_view literal = in.substr(0, i + 1);
+            if (!ascii && !simdjson::validate_utf8(literal.data(), literal.size())) return {};
+            return literal;
+        }
+        if (c < 0x20) return {};
+        if (c >= 0x80) ascii = false;
+        if (c != '\\') continue;
+        if (++i == in.size()) return {};
+        switch (in[i]) {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't': break;
+            case 'u':
+                if (i + 4 >= in.size()) return {};
+                for (int k = 1; k <= 4; ++k) {
+                    if (!std::isxdigit(static_cast<unsigned char>(in[i + static_cast<std::size_t>(k)]))) return {};
+                }
+                i += 4;
+                break;
+            default: return {};
+        }
+    }
+    return {};
+}
+
+// A content_block_delta in the exact shape Anthropic (and llama-server) write it, read without the
+// JSON parser: the event most of a stream is made of, `{"type":"content_block_delta","index":N,
+// "delta":{"type":"text_delta","text":"..."}}` (or thinking_delta / input_json_delta with
+// "thinking" / "partial_json"). Any other spelling (spaces, another key order, more keys) gives
+// false, and the parser reads it.
+bool read_plain_delta(std::string_view data, EventFields& out) {
+    constexpr std::string_view kHead = R"({"type":"content_block_delta","index":)";
+    if (!data.starts_with(kHead)) return false;
+    data.remove_prefix(kHead.size());
+    std::size_t digits = 0;
+    std::int64_t index = 0;
+    while (digits < data.size() && digits < 9 && data[digits] >= '0' && data[digits] <= '9') {
+        index = index * 10 + (data[digits] - '0');
+        ++digits;
+    }
+    if (digits == 0) return false;
+    data.remove_prefix(digits);
+    constexpr std::string_view kDelta = R"(,"delta":{"type":")";
+    if (!data.starts_with(kDelta)) return false;
+    data.remove_prefix(kDelta.size());
+    struct Kind {
+        std::string_view type_and_key;  // `text_delta","text":`
+        Json BlockFields::*field;
+        std::string_view type;  // the type's literal
+    };
+    static constexpr Kind kKinds[] = {
+        {R"(text_delta","text":)", &BlockFields::text, R"("text_delta")"},
+        {R"(input_json_delta","partial_json":)", &BlockFields::partial_json, R"("input_json_delta")"},
+        {R"(thinking_delta","thinking":)", &BlockFields::thinking, R"("thinking_delta")"},
+    };
+    for (const Kind& kind : kKinds) {
+        if (!data.starts_with(kind.type_and_key)) continue;
+        data.remove_prefix(kind.type_and_key.size());
+        const std::string_view literal = string_literal_at(data);
+        if (literal.empty()) return false;
+        data.remove_prefix(literal.size());
+        while (!data.empty() && (data.back() == '\n' || data.back() == '\r' || data.back() == ' ')) data.remove_suffix(1);
+        if (data != "}}") return false;
+        out.type = R"("content_block_delta")";
+        out.index = index;
+        out.block.type = kind.type;
+        out.block.*kind.field = literal;
+        return true;
+    }
+    return false;
+}
+
 class Reader final : public StreamReader {
 public:
     explicit Reader(od::parser& parser) : parser_(parser) {}
@@ -1085,6 +1164,10 @@ public:
     void event(std::string_view name, std::string_view data, EventSink& sink) override {
         if (done_) return;
         EventFields fields;
+        if ((name.empty() || name == "content_block_delta") && read_plain_delta(data, fields)) {
+            on_block_delta(fields, sink);
+            return;
+        }
         od::document document;
         if (parser_
                 .iterate(
