@@ -50,6 +50,7 @@ Trace::Trace(const Sinks& sinks, std::string_view request_id, bool stage_times)
 void Trace::authenticated(const auth::KeyEntry* key) {
     if (key == nullptr) return;
     key_ = key->policy.name;
+    key_entry_ = key;
     if (keep_row_) {
         row_.key = key->policy.name;
         row_.labels = key->labels_json;
@@ -65,6 +66,12 @@ void Trace::parsed(parse::Endpoint endpoint, std::string_view body, const parse:
     }
 }
 
+// Checked on the recording thread, where the revocation's forget_key() is posted after the flag
+// is set: a series made before the flag was seen is dropped by it, none is made after.
+std::string_view Trace::key_label() const {
+    return key_entry_ != nullptr && key_entry_->revoked.load() ? std::string_view() : key_;
+}
+
 double Trace::overhead_ms(const forward::Outcome& outcome, Clock::time_point end) const {
     const auto own = (end - arrived_) - outcome.upstream_time - outcome.waited - waited_;
     return std::max(0.0, std::chrono::duration<double, std::milli>(own).count());
@@ -77,7 +84,7 @@ void Trace::refused(const ApiError& error, std::optional<metrics::Refusal> why, 
     if (sinks_.metrics != nullptr) {
         metrics::Observation observation;
         observation.model = model_label_;
-        observation.key = key_;
+        observation.key = key_label();
         observation.status = error.status;
         observation.duration_s = elapsed_ms / 1000;
         observation.overhead_s = std::max(0.0, elapsed_ms - std::chrono::duration<double, std::milli>(waited_).count()) / 1000;
@@ -119,7 +126,7 @@ void Trace::served(const Served& served) {
             observation.deployment = outcome.deployment->name;
             observation.tier = static_cast<int>(outcome.deployment->tier);
         }
-        observation.key = key_;
+        observation.key = key_label();
         observation.status = outcome.status;
         observation.prompt_tokens = used.prompt;
         observation.cached_tokens = used.cached_prompt();

@@ -96,6 +96,8 @@ private:
     std::string_view model_;        // asked for, once parsed
     std::string_view model_label_;  // model_, once routed
     std::string_view key_;    // the key's name, once authenticated
+    const auth::KeyEntry* key_entry_ = nullptr;
+    std::string_view key_label() const;  // key_, or "" when the key was revoked meanwhile
     bool keep_row_;
     bool keep_content_;
     bool keep_stages_;

@@ -246,6 +246,7 @@ KeyStore::Revoke KeyStore::revoke(std::string_view name) {
     auto it = by_name_.find(name);
     if (it == by_name_.end()) return Revoke::unknown;
     if (it->second->from_config) return Revoke::configured;
+    it->second->revoked.store(true);
     by_digest_.erase(it->second->policy.sha256);
     by_name_.erase(it);
     return Revoke::revoked;

@@ -35,6 +35,9 @@ struct KeyEntry {
     limit::RateLimiter limiter;
     limit::Budget budget;
     std::atomic<std::size_t> in_flight{0};
+    // Set when revoked through the admin API: requests still in flight then are counted in
+    // /metrics without the key's label, so that its series, once dropped, do not come back.
+    std::atomic<bool> revoked{false};
 };
 
 // The key's policy as JSON (for the admin API and the ledger's key table) and back.
