@@ -209,6 +209,8 @@ struct Affinity {
     std::size_t entries = 65536;       // blocks remembered per deployment (32 bytes each)
     std::size_t bytes = 64u << 20;     // prompt bytes remembered per deployment (its engine's cache)
     Duration idle{std::chrono::minutes(30)};  // a block not sent there since counts as evicted
+    double fair_slack = 2048;          // a queue: tokens (/ weight) by which a key ahead of the least
+                                       // served one may still take a freed slot holding its prefix
 
     bool operator==(const Affinity&) const = default;
 };

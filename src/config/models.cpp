@@ -147,12 +147,13 @@ void read_strategy(Reader& in, const YAML::Node& item, Model& model) {
         }
     }
     if (const YAML::Node affinity = item["affinity"]) {
-        if (in.expect_map(affinity, "'affinity'", {"margin", "load_factor", "entries", "bytes", "idle"})) {
+        if (in.expect_map(affinity, "'affinity'", {"margin", "load_factor", "entries", "bytes", "idle", "fair_slack"})) {
             in.integer(affinity, "margin", model.affinity.margin, 0, 1'000'000);
             in.number(affinity, "load_factor", model.affinity.load_factor, 1.0, 100.0);
             in.integer(affinity, "entries", model.affinity.entries, 16, 1u << 30);
             in.size(affinity, "bytes", model.affinity.bytes);
             in.duration(affinity, "idle", model.affinity.idle);
+            in.number(affinity, "fair_slack", model.affinity.fair_slack, 0.0, 1e12);
         }
     }
 }

@@ -57,8 +57,25 @@ public:
         }
         return best;
     }
-    T pop() {
-        const std::size_t at = next();
+    // The oldest of the entries whose client's counter is within `slack` of the lowest waiting
+    // client's (at most `window` of them looked at, oldest first) for which `accept(item)` is true;
+    // size() when none is. Prefix affinity in the queue (route/router.cpp): a freed slot may go to
+    // a waiter whose prompt that deployment holds, ahead of the fairest one, within this slack.
+    template <typename Accept>
+    std::size_t find_within(double slack, std::size_t window, Accept&& accept) const {
+        const double low = min_active();
+        std::size_t looked = 0;
+        for (std::size_t i = 0; i < entries_.size() && looked < window; ++i) {
+            if (find(entries_[i].client)->counter > low + slack) continue;
+            ++looked;
+            if (accept(entries_[i].item)) return i;
+        }
+        return entries_.size();
+    }
+    const T& at(std::size_t index) const { return entries_[index].item; }
+    T pop() { return pop(next()); }
+    // Removes entry `at` (from next() or find_within()) and charges its client.
+    T pop(std::size_t at) {
         Entry entry = std::move(entries_[at]);
         entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(at));
         Client& c = *find(entry.client);

@@ -89,9 +89,13 @@ struct Router::Slot {
 
 // A request waiting in a tier's queue; a released slot is handed to it as a lease.
 struct Router::Waiter {
-    explicit Waiter(asio::any_io_executor executor) : timer(std::move(executor)) {}
+    Waiter(asio::any_io_executor executor, double estimate, Hints prompt)
+        : timer(std::move(executor)), tokens(estimate), hints(prompt) {}
     asio::steady_timer timer;
     Lease lease;
+    double tokens;     // its estimate, for a deployment's token limit
+    Hints hints;       // its prompt's blocks (they live in the waiting request) and session
+    unsigned passed = 0;  // times a slot went to a later waiter whose prefix it held
 };
 
 Lease& Lease::operator=(Lease&& other) noexcept {
@@ -273,7 +277,7 @@ bool take_slot(std::atomic<std::size_t>& outstanding, std::size_t limit, std::si
 constexpr double kMinMatch = 0.5;
 
 Router::Take Router::take(Tier& tier, std::span<const std::size_t> tried, SteadyTime now, Lease& out, double tokens,
-                          Hints hints) {
+                          Hints hints, bool matched_only) {
     const config::Model& model = *tier.model;
     const bool affinity = model.strategy == config::Strategy::prefix_affinity;
     const parse::PromptPrefix* prefix = affinity ? hints.prefix : nullptr;
@@ -311,7 +315,8 @@ Router::Take Router::take(Tier& tier, std::span<const std::size_t> tried, Steady
     }
     if (candidates.empty()) return Take::none_usable;
 
-    const std::span<Candidate> list(candidates.data(), candidates.size());
+    std::span<Candidate> list(candidates.data(), candidates.size());
+    AffinityChoice choice = AffinityChoice::least;
     switch (model.strategy) {
         case config::Strategy::round_robin:
             order_round_robin(list, tier.cursor.fetch_add(1, std::memory_order_relaxed));
@@ -325,14 +330,14 @@ Router::Take Router::take(Tier& tier, std::span<const std::size_t> tried, Steady
             order_weighted(list, tier.weights, tier.first);
             break;
         }
-        case config::Strategy::prefix_affinity: {
-            const auto choice = order_prefix_affinity(list, model.affinity.margin, model.affinity.load_factor,
-                                                      tier.cursor.fetch_add(1, std::memory_order_relaxed));
-            if (choice == AffinityChoice::matched) counters_->affinity_matched.fetch_add(1, std::memory_order_relaxed);
-            if (choice == AffinityChoice::overridden) counters_->affinity_overridden.fetch_add(1, std::memory_order_relaxed);
-            if (choice == AffinityChoice::hashed) counters_->affinity_hashed.fetch_add(1, std::memory_order_relaxed);
+        case config::Strategy::prefix_affinity:
+            choice = order_prefix_affinity(list, model.affinity.margin, model.affinity.load_factor,
+                                           tier.cursor.fetch_add(1, std::memory_order_relaxed));
             break;
-        }
+    }
+    if (matched_only) {
+        if (choice != AffinityChoice::matched) return Take::full;
+        list = list.first(1);
     }
     for (const Candidate& candidate : list) {
         Slot& slot = *slots_[model.deployments[candidate.index].id];
@@ -352,6 +357,15 @@ Router::Take Router::take(Tier& tier, std::span<const std::size_t> tried, Steady
             }
         }
         out = Lease(this, &model, slot.deployment, admit == Breaker::Admit::probe);
+        if (affinity) {
+            // A held prefix whose deployment was full counts as overridden (by load).
+            const bool first = &candidate == list.data();
+            if (choice == AffinityChoice::matched && first) counters_->affinity_matched.fetch_add(1, std::memory_order_relaxed);
+            if (choice == AffinityChoice::overridden || (choice == AffinityChoice::matched && !first)) {
+                counters_->affinity_overridden.fetch_add(1, std::memory_order_relaxed);
+            }
+            if (choice == AffinityChoice::hashed) counters_->affinity_hashed.fetch_add(1, std::memory_order_relaxed);
+        }
         if (prefix != nullptr && prefix->count > 0) {
             slot.prefix.insert(std::span(prefix->blocks.data(), prefix->count),
                                std::span(prefix->ends.data(), prefix->count), now);
@@ -456,14 +470,13 @@ void Router::correct_tokens(const Lease& lease, double delta) {
 Router::Pick Router::pick(const config::Model& model, std::span<const std::size_t> tried, double tokens, Hints hints) {
     Selection selection = select(model, tried, true, tokens, hints);
     Pick pick(std::move(selection.result), selection.wait_in);
-    pick.client_ = hints.client;
-    pick.weight_ = hints.weight;
-    pick.tokens_ = std::max(tokens, 1.0);
+    pick.hints_ = hints;
+    pick.tokens_ = tokens;
     return pick;
 }
 
 asio::awaitable<std::variant<Lease, ApiError>> Router::wait(const Pick& pick, SteadyTime deadline) {
-    return wait(*pick.queue_, deadline, pick.client_, pick.weight_, pick.tokens_);
+    return wait(*pick.queue_, deadline, pick.tokens_, pick.hints_);
 }
 
 asio::awaitable<std::variant<Lease, ApiError>> Router::acquire(const config::Model& model,
@@ -471,20 +484,20 @@ asio::awaitable<std::variant<Lease, ApiError>> Router::acquire(const config::Mod
                                                                SteadyTime deadline, double tokens) {
     Selection selection = select(model, tried, true, tokens);
     if (selection.wait_in == nullptr) co_return std::move(selection.result);
-    co_return co_await wait(*selection.wait_in, deadline);
+    co_return co_await wait(*selection.wait_in, deadline, tokens);
 }
 
-asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTime deadline, std::uint64_t client,
-                                                            double weight, double tokens) {
+asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTime deadline, double tokens,
+                                                            Hints hints) {
     const config::Model& model = *tier.model;
-    auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
+    auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor, tokens, hints);
     {
         std::lock_guard lock(tier.queue_mutex);
         tier.waiting.fetch_add(1);
         // A slot freed since the tier was found full is taken now (release() checks `waiting`
         // after freeing, so either it sees this waiter or this sees its slot).
         Lease lease;
-        const Take taken = take(tier, {}, clock_.now(), lease);
+        const Take taken = take(tier, {}, clock_.now(), lease, tokens, hints);
         if (taken != Take::full || tier.waiters.size() >= model.queue_size) {
             tier.waiting.fetch_sub(1);
             if (taken == Take::leased) co_return std::move(lease);
@@ -493,7 +506,7 @@ asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTi
             co_return full_error(tier, "its queue is full (" + std::to_string(model.queue_size) + " requests waiting)",
                                  "queue_full");
         }
-        tier.waiters.push(client, tokens, weight, waiter);
+        tier.waiters.push(hints.client, std::max(tokens, 1.0), hints.weight, waiter);
     }
     counters_->queued.fetch_add(1, std::memory_order_relaxed);
     // Queue timers run on real time; the deadline is the caller's, so both are steady_clock.
@@ -509,7 +522,7 @@ asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTi
         std::lock_guard lock(tier.queue_mutex);
         if (waiter->lease) co_return std::move(waiter->lease);
         Lease lease;
-        const bool leased = take(tier, {}, clock_.now(), lease) == Take::leased;
+        const bool leased = take(tier, {}, clock_.now(), lease, tokens, hints) == Take::leased;
         if (!leased && std::chrono::steady_clock::now() < until) continue;
         if (tier.waiters.erase(waiter, leased)) tier.waiting.fetch_sub(1);
         if (leased) co_return std::move(lease);
@@ -521,12 +534,43 @@ asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTi
                          "queue_timeout");
 }
 
+// prefix-affinity in a queue: how many waiters a freed slot is offered to, oldest first, before
+// the fairest takes it, and how often one may be passed over for a later waiter whose prompt the
+// freed deployment held before it takes any free slot.
+constexpr std::size_t kAffinityWindow = 64;
+constexpr unsigned kMaxPassed = 8;
+
 void Router::dispatch(Tier& tier) {
     std::lock_guard lock(tier.queue_mutex);
+    const config::Model& model = *tier.model;
+    const bool affinity = model.strategy == config::Strategy::prefix_affinity;
     while (!tier.waiters.empty()) {
         Lease lease;
-        if (take(tier, {}, clock_.now(), lease) != Take::leased) return;
-        std::shared_ptr<Waiter> waiter = tier.waiters.pop();
+        const SteadyTime now = clock_.now();
+        std::size_t at = tier.waiters.size();
+        if (affinity) {
+            // A freed slot goes first to the oldest waiter (within the fair order's slack) whose
+            // prompt is held by a deployment with a free slot; else to the fairest waiter, on any.
+            // A waiter passed over kMaxPassed times takes any free slot in the first round (in
+            // the manner of DLPM: Cao et al., "Locality-aware Fair Scheduling in LLM Serving", 2025).
+            boost::container::small_vector<Waiter*, 16> passed;
+            at = tier.waiters.find_within(model.affinity.fair_slack, kAffinityWindow,
+                                          [&](const std::shared_ptr<Waiter>& w) {
+                                              const bool held = w->passed < kMaxPassed;
+                                              if (take(tier, {}, now, lease, w->tokens, w->hints, held) == Take::leased) return true;
+                                              passed.push_back(w.get());
+                                              return false;
+                                          });
+            if (at != tier.waiters.size()) {
+                for (Waiter* w : passed) ++w->passed;
+            }
+        }
+        if (at == tier.waiters.size()) {
+            at = tier.waiters.next();
+            const Waiter& w = *tier.waiters.at(at);
+            if (take(tier, {}, now, lease, w.tokens, w.hints) != Take::leased) return;
+        }
+        std::shared_ptr<Waiter> waiter = tier.waiters.pop(at);
         tier.waiting.fetch_sub(1);
         waiter->lease = std::move(lease);
         asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });

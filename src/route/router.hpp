@@ -157,8 +157,7 @@ public:
         Pick(std::variant<Lease, ApiError> result, Tier* queue) : result_(std::move(result)), queue_(queue) {}
         std::variant<Lease, ApiError> result_;
         Tier* queue_;
-        std::uint64_t client_ = 0;
-        double weight_ = 1;
+        Hints hints_;
         double tokens_ = 0;
     };
     Pick pick(const config::Model& model, std::span<const std::size_t> tried, double tokens = 0, Hints hints = {});
@@ -212,11 +211,13 @@ private:
 
     Selection select(const config::Model& model, std::span<const std::size_t> tried, bool may_wait, double tokens,
                      Hints hints = {});
+    // Leases the first deployment with a free slot in the strategy's order; `matched_only`: when
+    // prefix affinity chose a deployment by a held prefix, that one or none.
     Take take(Tier& tier, std::span<const std::size_t> tried, SteadyTime now, Lease& out, double tokens = 0,
-              Hints hints = {});
+              Hints hints = {}, bool matched_only = false);
     bool usable(const Slot& slot, SteadyTime now) const;
-    asio::awaitable<std::variant<Lease, ApiError>> wait(Tier& tier, SteadyTime deadline, std::uint64_t client = 0,
-                                                        double weight = 1, double tokens = 0);
+    asio::awaitable<std::variant<Lease, ApiError>> wait(Tier& tier, SteadyTime deadline, double tokens = 0,
+                                                        Hints hints = {});
     void release(Lease& lease);
     void dispatch(Tier& tier);
     ApiError full_error(const Tier& tier, std::string_view why, std::string code) const;

@@ -2,6 +2,10 @@
 // prefix-affinity ordering, the fair queue, and the router's local_only / batch policies.
 #include <gtest/gtest.h>
 
+#include <boost/asio.hpp>
+
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -335,6 +339,119 @@ TEST(RouterScheduling, ASessionsTurnsStayOnOneDeploymentAndLoadOverrides) {
     (void)router.pick(model, {}, 0, Hints{&turn2});
     EXPECT_EQ(router.status(config.models[0].deployments[first_id].id).prefix_blocks, 0u);
     EXPECT_GE(router.counters().affinity_forgotten.load(), 1u);
+}
+
+TEST(RouterScheduling, AFreedSlotGoesToTheWaiterWhosePrefixItHolds) {
+    const auto config = load(R"(
+upstreams:
+  - {name: gpu-1, base_url: "http://127.0.0.1:1"}
+  - {name: gpu-2, base_url: "http://127.0.0.1:2"}
+models:
+  - name: m
+    strategy: prefix-affinity
+    overflow: queue
+    queue: {size: 10, timeout: 5s}
+    deployments:
+      - {upstream: gpu-1, max_concurrency: 1}
+      - {upstream: gpu-2, max_concurrency: 1}
+)");
+    FakeHealth health;
+    ManualClock clock;
+    Router router(config, health, clock);
+    const config::Model& model = *config.find_model("m");
+    const std::string a1 = std::string(kSys) + "," + std::string(kU1);
+    const std::string b1 = std::string(kSys) + R"(,{"role":"user","content":"bye"})";
+    const std::string more = "," + std::string(kA1) + "," + std::string(kU2);
+    const auto a_turn1 = prefix_of(parse::Endpoint::chat_completions, chat(a1));
+    const auto b_turn1 = prefix_of(parse::Endpoint::chat_completions, chat(b1));
+    const auto a_turn2 = prefix_of(parse::Endpoint::chat_completions, chat(a1 + more));
+    const auto b_turn2 = prefix_of(parse::Endpoint::chat_completions, chat(b1 + more));
+    // Each session's first turn takes one engine.
+    auto a_lease = std::make_unique<Lease>(std::move(std::get<Lease>(router.pick(model, {}, 0, Hints{&a_turn1}).result())));
+    auto b_lease = std::make_unique<Lease>(std::move(std::get<Lease>(router.pick(model, {}, 0, Hints{&b_turn1}).result())));
+    const std::string a_engine(a_lease->deployment().name);
+    const std::string b_engine(b_lease->deployment().name);
+    ASSERT_NE(a_engine, b_engine);
+
+    // Their second turns wait, B's first; A's engine frees first.
+    asio::io_context io;
+    std::optional<std::variant<Lease, ApiError>> a_got, b_got;
+    auto b_pick = router.pick(model, {}, 0, Hints{&b_turn2});
+    auto a_pick = router.pick(model, {}, 0, Hints{&a_turn2});
+    ASSERT_TRUE(b_pick.must_wait() && a_pick.must_wait());
+    asio::co_spawn(io, router.wait(b_pick, SteadyTime::max()), [&](std::exception_ptr, auto r) { b_got = std::move(r); });
+    io.poll();
+    asio::co_spawn(io, router.wait(a_pick, SteadyTime::max()), [&](std::exception_ptr, auto r) { a_got = std::move(r); });
+    io.poll();
+    EXPECT_EQ(router.queued(model), 2u);
+    a_lease.reset();
+    io.poll();
+    // Not to the oldest waiter (B, whose prefix the other engine holds) but to A.
+    ASSERT_TRUE(a_got.has_value());
+    EXPECT_FALSE(b_got.has_value());
+    ASSERT_TRUE(std::holds_alternative<Lease>(*a_got));
+    EXPECT_EQ(std::get<Lease>(*a_got).deployment().name, a_engine);
+    b_lease.reset();
+    io.poll();
+    ASSERT_TRUE(b_got.has_value());
+    ASSERT_TRUE(std::holds_alternative<Lease>(*b_got));
+    EXPECT_EQ(std::get<Lease>(*b_got).deployment().name, b_engine);
+    EXPECT_EQ(router.counters().affinity_matched.load(), 2u);
+}
+
+TEST(RouterScheduling, AWaiterPassedOverForAffinityIsServedWithinItsBound) {
+    // One engine holds every waiter's prefix but the oldest's, which another holds: slots on the
+    // first go to the later waiters at most 8 times before the oldest takes one.
+    const auto config = load(R"(
+upstreams:
+  - {name: gpu-1, base_url: "http://127.0.0.1:1"}
+models:
+  - name: m
+    strategy: prefix-affinity
+    overflow: queue
+    queue: {size: 100, timeout: 5s}
+    deployments:
+      - {upstream: gpu-1, max_concurrency: 1}
+)");
+    FakeHealth health;
+    ManualClock clock;
+    Router router(config, health, clock);
+    const config::Model& model = *config.find_model("m");
+    const std::string a1 = std::string(kSys) + "," + std::string(kU1);
+    const std::string more = "," + std::string(kA1) + "," + std::string(kU2);
+    const auto a_turn1 = prefix_of(parse::Endpoint::chat_completions, chat(a1));
+    const auto a_turn2 = prefix_of(parse::Endpoint::chat_completions, chat(a1 + more));
+    const auto stranger = prefix_of(parse::Endpoint::chat_completions, chat(R"({"role":"user","content":"unrelated"})"));
+    std::unique_ptr<Lease> held =
+        std::make_unique<Lease>(std::move(std::get<Lease>(router.pick(model, {}, 0, Hints{&a_turn1}).result())));
+    asio::io_context io;
+    std::optional<std::variant<Lease, ApiError>> stranger_got;
+    std::vector<std::optional<std::variant<Lease, ApiError>>> got(12);
+    auto stranger_pick = router.pick(model, {}, 0, Hints{&stranger});
+    asio::co_spawn(io, router.wait(stranger_pick, SteadyTime::max()),
+                   [&](std::exception_ptr, auto r) { stranger_got = std::move(r); });
+    io.poll();
+    for (auto& slot : got) {
+        auto pick = router.pick(model, {}, 0, Hints{&a_turn2});
+        asio::co_spawn(io, router.wait(pick, SteadyTime::max()), [&slot](std::exception_ptr, auto r) { slot = std::move(r); });
+    }
+    io.poll();
+    int served_before = 0;
+    while (!stranger_got) {
+        held.reset();
+        io.poll();
+        for (auto& slot : got) {
+            if (slot && std::holds_alternative<Lease>(*slot)) {
+                held = std::make_unique<Lease>(std::move(std::get<Lease>(*slot)));
+                slot.reset();
+                ++served_before;
+                break;
+            }
+        }
+        ASSERT_LE(served_before, 12);
+    }
+    EXPECT_EQ(served_before, 8);
+    ASSERT_TRUE(std::holds_alternative<Lease>(*stranger_got));
 }
 
 TEST(RouterScheduling, LocalOnlyNeverSpillsAndBatchWaits) {
