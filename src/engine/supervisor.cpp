@@ -157,6 +157,7 @@ struct Supervisor::Run {
     std::atomic<SteadyTime::rep> last_used{0};       // steady_clock, when a request last wanted it
     std::atomic<std::size_t> waiting{0};             // requests waiting for it to be ready
     std::atomic<SteadyTime::rep> retry_failed_at{0};  // a failed engine may be started again from then
+    std::atomic<bool> held{false};  // stopped through the admin API: kept stopped until started
 
     // Supervisor thread (and status() under mutex_).
     pid_t pid = -1;
@@ -171,6 +172,7 @@ struct Supervisor::Run {
     bool terminating = false;  // SIGTERM sent
     SteadyTime kill_at{};
     bool restart_after_exit = false;
+    bool asked_restart = false;  // through the admin API: not counted against max_restarts
     bool load_timed_out = false;
     std::size_t consecutive_failures = 0;
     SteadyTime next_health{};            // next probe while ready
@@ -351,12 +353,20 @@ asio::awaitable<std::optional<ApiError>> Supervisor::wait_ready(const config::Mo
     asio::steady_timer timer(executor);
     while (true) {
         bool all_failed = true;
+        bool all_held = true;
         const auto t = std::chrono::steady_clock::now().time_since_epoch().count();
         for (Run* run : counted) {
             const State state = run->state.load();
             if (state == State::ready) co_return std::nullopt;
+            all_held = all_held && run->held.load();
             // A failed engine whose window has passed is started again by this request.
             all_failed = all_failed && state == State::failed && t < run->retry_failed_at.load();
+        }
+        if (all_held) {
+            co_return ApiError{503,
+                               "engine '" + counted.front()->config.name +
+                                   "' was stopped through the admin API (POST /admin/engines/<name>/start starts it)",
+                               "server_error", std::nullopt, "engine_stopped"};
         }
         if (all_failed) {
             Run& run = *counted.front();
@@ -457,6 +467,14 @@ void Supervisor::tick(SteadyTime now) {
     }
     watch_models(now);
     std::lock_guard lock(mutex_);
+    {
+        std::vector<std::pair<std::size_t, Action>> actions;
+        {
+            std::lock_guard actions_lock(actions_mutex_);
+            actions.swap(actions_);
+        }
+        for (const auto& [index, action] : actions) carry_out(*runs_[index], action, now);
+    }
     for (auto& owned : runs_) {
         Run& run = *owned;
         read_output(run);
@@ -468,6 +486,7 @@ void Supervisor::tick(SteadyTime now) {
             spawn(run, now);
             continue;
         }
+        if (run.held.load()) run.wanted = false;  // stopped through the admin API
         if (run.pid <= 0 && !run.restart_pending && run.wanted.load()) {
             const bool may_retry_failed = state == State::failed && now >= run.failed_at + run.config.restart_window;
             if (state == State::stopped || may_retry_failed) {
@@ -563,6 +582,14 @@ void Supervisor::reap(Run& run, SteadyTime now) {
         spdlog::info("engine {}: stopped (pid {}, {})", run.config.name, old_pid, describe_exit(status));
         return;
     }
+    if (run.held.load()) {  // stopped through the admin API: whatever way it ended, it stays down
+        run.terminating = false;
+        run.restart_after_exit = false;
+        run.state = State::stopped;
+        run.detail = "stopped through the admin API";
+        spdlog::info("engine {}: stopped (pid {}, {})", run.config.name, old_pid, describe_exit(status));
+        return;
+    }
     const bool planned = run.terminating;
     run.terminating = false;
     if (planned && !run.restart_after_exit) {
@@ -570,9 +597,10 @@ void Supervisor::reap(Run& run, SteadyTime now) {
         spdlog::info("engine {}: stopped (pid {}, {})", run.config.name, old_pid, describe_exit(status));
         return;
     }
-    // A restart: planned (memory limit) or not (a crash, a load timeout).
+    // A restart: planned (memory limit, asked for) or not (a crash, a load timeout).
     ++run.restarts;
-    run.restart_times.push_back(now);
+    if (!run.asked_restart) run.restart_times.push_back(now);
+    run.asked_restart = false;
     while (!run.restart_times.empty() && now - run.restart_times.front() > run.config.restart_window) {
         run.restart_times.pop_front();
     }
@@ -605,6 +633,62 @@ void Supervisor::reap(Run& run, SteadyTime now) {
     run.restart_at = now + delay;
     run.detail = "restarting in " + seconds_text(delay);
     if (!planned) spdlog::warn("engine {}: restarting in {}", run.config.name, seconds_text(delay));
+}
+
+bool Supervisor::act(std::string_view name, Action action) {
+    for (const auto& run : runs_) {
+        if (run->config.name != name) continue;
+        if (action == Action::stop) run->held.store(true);  // at once: no request starts it meanwhile
+        {
+            std::lock_guard lock(actions_mutex_);
+            actions_.emplace_back(run->index, action);
+        }
+        wake();
+        return true;
+    }
+    return false;
+}
+
+void Supervisor::carry_out(Run& run, Action action, SteadyTime now) {
+    const char* what = action == Action::start ? "start" : action == Action::stop ? "stop" : "restart";
+    spdlog::info("engine {}: {} asked through the admin API", run.config.name, what);
+    const bool running = run.pid > 0;
+    const bool stopping = running && run.state.load() == State::draining && !run.restart_after_exit;
+    if (action == Action::stop) {
+        run.held = true;
+        run.restart_pending = false;
+        run.wanted = false;
+        if (running && run.state.load() != State::draining) {
+            begin_stop(run, now, "stopped through the admin API", false);
+        } else if (running) {
+            run.restart_after_exit = false;  // a drain already under way ends in a stop
+            run.detail = "stopped through the admin API";
+        } else {
+            run.state = State::stopped;
+            run.detail = "stopped through the admin API";
+        }
+        return;
+    }
+    run.held = false;
+    if (running && action == Action::restart) {
+        if (run.state.load() != State::draining) begin_stop(run, now, "restart asked through the admin API", true);
+        run.restart_after_exit = true;
+        run.asked_restart = true;
+        return;
+    }
+    if (running && stopping) {  // a start while it drains to a stop: start again once it is down
+        run.restart_after_exit = true;
+        run.asked_restart = true;
+        return;
+    }
+    if (running) return;  // start: already loading or ready
+    // Not running (stopped, failed, or waiting to restart after a crash): now, without a backoff.
+    if (run.state.load() == State::failed) run.restart_times.clear();
+    run.restart_pending = false;
+    run.consecutive_failures = 0;
+    run.state = State::stopped;
+    run.detail.clear();
+    run.wanted = true;
 }
 
 void Supervisor::begin_stop(Run& run, SteadyTime now, std::string why, bool restart) {
@@ -917,6 +1001,7 @@ Status Supervisor::status_of(const Run& run, SteadyTime now) const {
     s.name = run.config.name;
     s.state = run.state.load();
     s.detail = run.detail;
+    s.held = run.held.load();
     s.pid = run.pid > 0 ? run.pid : 0;
     s.port = run.config.port;
     s.model = run.config.model;
@@ -961,6 +1046,7 @@ std::string Supervisor::json() const {
         out += R"(,"state":")" + std::string(to_string(s.state)) + '"';
         out += R"(,"detail":)";
         append_json_string(out, s.detail);
+        out += s.held ? R"(,"held":true)" : R"(,"held":false)";
         out += R"(,"pid":)" + std::to_string(s.pid);
         out += R"(,"port":)" + std::to_string(s.port);
         out += R"(,"model":)";

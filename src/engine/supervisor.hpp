@@ -54,6 +54,7 @@ struct Status {
     std::size_t in_flight = 0;
     double uptime_s = 0;
     std::uint64_t restarts = 0;
+    bool held = false;  // stopped through the admin API: not started again until asked
     std::string last_error;
     std::vector<std::string> log_tail;  // on failure
 };
@@ -96,6 +97,14 @@ public:
     std::vector<Status> status() const;
     std::string json() const;  // {"object":"list","data":[...]} of status()
 
+    // Asked through the admin API (any thread; carried out on the supervisor's): `start` an
+    // engine now (also one that failed, or that was stopped by `stop`); `stop` it, drained first,
+    // and keep it stopped (requests for it then go to other tiers, or get 503 engine_stopped)
+    // until `start` or `restart`; `restart` it, drained first, without counting against its
+    // max_restarts. False when there is no engine of that name.
+    enum class Action { start, stop, restart };
+    bool act(std::string_view name, Action action);
+
 private:
     struct Run;
 
@@ -116,12 +125,15 @@ private:
     std::size_t memory_budget(const Run& run) const;
     void wake();
     std::size_t in_flight(std::size_t engine) const;
+    void carry_out(Run& run, Action action, SteadyTime now);
     Status status_of(const Run& run, SteadyTime now) const;
 
     const config::Gateway& config_;
     std::vector<std::unique_ptr<Run>> runs_;
     std::function<std::size_t(std::size_t)> in_flight_;
     mutable std::mutex mutex_;  // the runs' supervisor-thread fields, for status()
+    std::mutex actions_mutex_;
+    std::vector<std::pair<std::size_t, Action>> actions_;  // from act(), for the next tick
     std::thread thread_;
     std::atomic<bool> stopping_{false};
     int wake_fd_ = -1;  // eventfd: a request wants an engine, or stop()

@@ -204,6 +204,31 @@ asio::awaitable<wire::LocalResponse> revoke_key(Shared& shared, std::string name
     co_return response;
 }
 
+// POST /admin/engines/{name}/{start|stop|restart}: `rest` is "{name}/{verb}", the name
+// percent-encoded as the console sends it.
+wire::LocalResponse engine_action(Shared& shared, std::string_view rest) {
+    const auto slash = rest.rfind('/');
+    const std::string_view verb = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    using Action = engine::Supervisor::Action;
+    std::optional<Action> action;
+    if (verb == "start") action = Action::start;
+    if (verb == "stop") action = Action::stop;
+    if (verb == "restart") action = Action::restart;
+    if (!action) {
+        return error(ApiError::not_found("POST /admin/engines/{name}/ takes start, stop or restart", "unknown_url"));
+    }
+    const std::string name = console::percent_decode(rest.substr(0, slash), false);
+    if (!shared.engines.act(name, *action)) {
+        return error(ApiError::not_found("no engine named '" + name + "'", "engine_not_found"));
+    }
+    wire::LocalResponse response;
+    response.status = 202;
+    response.body = R"({"name":)";
+    append_json_string(response.body, name);
+    response.body += R"(,"action":")" + std::string(verb) + R"(","accepted":true})";
+    return response;
+}
+
 }  // namespace
 
 asio::awaitable<wire::LocalResponse> admin(Shared& shared, AdminRequest request) {
@@ -230,6 +255,7 @@ asio::awaitable<wire::LocalResponse> admin_authorized(Shared& shared, AdminReque
         response.body = shared.engines.json();
         co_return response;
     }
+    if (path.starts_with("/admin/engines/") && method == "POST") co_return engine_action(shared, path.substr(15));
     const std::shared_ptr<Generation> generation = shared.current();
     if (path == "/admin/reload" && method == "POST") co_return co_await reload(shared);
     if (path == "/admin/models" && method == "GET") co_return list_models(*generation);

@@ -5,6 +5,9 @@
 //   DELETE /admin/keys/{name}   revoke a key created here (keys of the config file stay)
 //   GET    /admin/engines       the supervised engines: state, pid, memory, requests in flight,
 //                               uptime, restarts, last error and log tail (docs/engines.md)
+//   POST   /admin/engines/{name}/start|stop|restart
+//                               start one, stop one (drained; kept stopped until started), or
+//                               restart one (drained first); 202, carried out by the supervisor
 //   GET    /admin/models        every model with its deployments: tier, health, breaker, in flight
 //   GET    /admin/overview, /admin/requests[/{id}], /admin/spend, /admin/config: console/data.hpp
 // Keys created here are stored in the ledger's database (as digests) and survive restarts; with no

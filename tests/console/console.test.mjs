@@ -17,6 +17,24 @@ const CALLER = 'sk-caller-console-000001';
 const XSS = '<img src=x onerror=alert(1)>';
 const XSS_KEY = 'sk-xss-console-00000001';
 const UPSTREAM_SECRET = 'sk-upstream-literal-console-secret';
+// A real llama-server on the tiny model, supervised as engine `llama-1` (scripts/test exports
+// these; SWITCHYARD_SKIP_LLAMA=1 leaves the engine out).
+const LLAMA = process.env.SWITCHYARD_LLAMA_SERVER;
+const TINY = process.env.SWITCHYARD_TINY_MODEL;
+const WITH_ENGINE = process.env.SWITCHYARD_SKIP_LLAMA !== '1';
+if (WITH_ENGINE && (!LLAMA || !TINY)) {
+  throw new Error('SWITCHYARD_LLAMA_SERVER and SWITCHYARD_TINY_MODEL must be set (scripts/test does), or SWITCHYARD_SKIP_LLAMA=1');
+}
+const engineConfig = () => (WITH_ENGINE ? `
+engines:
+  - name: llama-1
+    command: ["${LLAMA}", -m, "\${MODEL}", --host, 127.0.0.1, --port, "\${PORT}", -c, "512", -np, "1", -t, "1", --no-webui]
+    model: "${TINY}"
+    preload: true
+    load_timeout: 60s
+    drain_timeout: 5s
+    stop_grace: 3s
+` : '');
 
 const config = (simUrl, dir) => `
 listeners: [{address: 127.0.0.1, port: 0}]
@@ -34,7 +52,7 @@ models:
     deployments: [{upstream: cloud, model: sim-m}]
   - name: "${XSS}"
     deployments: [{upstream: cloud, model: sim-x}]
-`;
+${WITH_ENGINE ? '  - name: local-m\n    deployments: [{engine: llama-1}]\n' : ''}${engineConfig()}`;
 
 async function chat(root, key, model, requestId) {
   const response = await fetch(`${root}/v1/chat/completions`, {
@@ -46,7 +64,7 @@ async function chat(root, key, model, requestId) {
   return response.status;
 }
 
-test('the console shows the gateway in a browser, safely', { timeout: 60000 }, async (t) => {
+test('the console shows the gateway in a browser, safely', { timeout: 90000 }, async (t) => {
   const gateway = await startGateway(config);
   const shots = process.env.SWITCHYARD_SCREENSHOT_DIR || join(gateway.dir, 'shots');
   mkdirSync(shots, { recursive: true });
@@ -126,9 +144,14 @@ test('the console shows the gateway in a browser, safely', { timeout: 60000 }, a
   assert.equal(await page.locator('img').count(), 0, 'no element came out of a name');
   await page.screenshot({ path: join(shots, 'models.png'), fullPage: true });
 
-  // Engines: none supervised here, said so.
+  // Engines: the supervised llama-server, ready; a viewer gets no buttons.
   await page.click('nav a[href="#/engines"]');
-  await page.locator('#engines', { hasText: 'no engines' }).waitFor();
+  if (WITH_ENGINE) {
+    await page.locator('#engines tr', { hasText: 'llama-1' }).locator('td', { hasText: /^ready$/ }).waitFor({ timeout: 30000 });
+    assert.equal(await page.locator('button[data-engine]').count(), 0, 'no engine buttons for a viewer');
+  } else {
+    await page.locator('#engines', { hasText: 'no engines' }).waitFor();
+  }
   await page.screenshot({ path: join(shots, 'engines.png'), fullPage: true });
 
   // Keys, as the viewer: the list (XSS name as text), no create form.
@@ -194,6 +217,43 @@ test('the console shows the gateway in a browser, safely', { timeout: 60000 }, a
   await page.locator('button.danger[data-key="made-in-browser"]').click();
   await page.locator('#keys td', { hasText: 'made-in-browser' }).waitFor({ state: 'detached' });
   assert.equal(await chat(gateway.root, secret, 'm', 'browser-revoked-key'), 401);
+
+  // Engines, as the admin: restart llama-1 (a new process, ready again), stop it (requests for
+  // its model are refused with engine_stopped, not started again), start it.
+  if (WITH_ENGINE) {
+    const engine = async () => page.evaluate(async () => (await (await fetch('api/engines')).json()).data.find((e) => e.name === 'llama-1'));
+    const row = page.locator('#engines tr', { hasText: 'llama-1' });
+    const ready = async () => row.locator('td', { hasText: /^ready$/ }).waitFor({ timeout: 30000 });
+    await page.click('nav a[href="#/engines"]');
+    await ready();
+    const before = await engine();
+    await page.locator('button[data-engine="llama-1"][data-action="restart"]').click();
+    await page.waitForFunction(async (pid) => {
+      const e = (await (await fetch('api/engines')).json()).data.find((x) => x.name === 'llama-1');
+      return e.state === 'ready' && e.pid > 0 && e.pid !== pid;
+    }, before.pid, { timeout: 30000, polling: 200 });
+    await ready();
+    const restarted = await engine();
+    assert.equal(restarted.restarts, before.restarts + 1);
+    assert.equal(await chat(gateway.root, CALLER, 'local-m', 'browser-engine-after-restart'), 200);
+    await page.screenshot({ path: join(shots, 'engines-admin.png'), fullPage: true });
+
+    await page.locator('button[data-engine="llama-1"][data-action="stop"]').click();
+    await row.locator('td', { hasText: /^stopped$/ }).waitFor({ timeout: 30000 });
+    await page.locator('button[data-engine="llama-1"][data-action="start"]').waitFor();
+    const refused = await fetch(`${gateway.root}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CALLER}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'local-m', messages: [{ role: 'user', content: 'hello' }], max_tokens: 4 }),
+    });
+    assert.equal(refused.status, 503);
+    assert.equal((await refused.json()).error.code, 'engine_stopped');
+    assert.equal((await engine()).state, 'stopped', 'a request does not start a stopped engine');
+
+    await page.locator('button[data-engine="llama-1"][data-action="start"]').click();
+    await ready();
+    assert.equal(await chat(gateway.root, CALLER, 'local-m', 'browser-engine-after-start'), 200);
+  }
 
   // Config reload by the admin: the same file again, applied as generation 2.
   await page.click('nav a[href="#/config"]');

@@ -247,6 +247,50 @@ TEST(Engines, KilledEngineRestartsAndNothingIsLost) {
     EXPECT_EQ(r.status, 200) << r.body;
 }
 
+// Through the admin API (what the console's buttons call): a restart drains and starts a new
+// process without counting against max_restarts; a stop keeps the engine down (its model is
+// refused with engine_stopped, or spills to a later tier) until a start; unknown names are 404.
+TEST(Engines, AdminRestartStopAndStart) {
+    require_llama();
+    auto gateway = start_gateway(config(engine("tiny", "    preload: true\n    restart: {max_restarts: 0}\n"),
+                                        "  - name: tiny\n    deployments: [{engine: tiny}]\n"),
+                                 kEnv);
+    wait_for_state(gateway, "tiny", "ready");
+    const long pid = number(gateway, "tiny", "pid");
+    auto r = post(gateway.port, "/admin/engines/tiny/restart", "", kMaster);
+    ASSERT_EQ(r.status, 202) << r.body;
+    EXPECT_NE(r.body.find(R"("action":"restart")"), std::string::npos) << r.body;
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while ((number(gateway, "tiny", "pid") == pid || state(gateway, "tiny") != R"("ready")") &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(state(gateway, "tiny"), R"("ready")") << admin_engines(gateway);
+    EXPECT_NE(number(gateway, "tiny", "pid"), pid);
+    EXPECT_EQ(number(gateway, "tiny", "restarts"), 1);  // counted, but not against max_restarts: 0
+    EXPECT_EQ(ask(gateway, "tiny").status, 200);
+
+    r = post(gateway.port, "/admin/engines/tiny/stop", "", kMaster);
+    ASSERT_EQ(r.status, 202) << r.body;
+    wait_for_state(gateway, "tiny", "stopped", 15s);
+    EXPECT_EQ(field(admin_engines(gateway), "tiny", "held"), "true");
+    r = ask(gateway, "tiny");
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_NE(r.body.find("engine_stopped"), std::string::npos) << r.body;
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(state(gateway, "tiny"), R"("stopped")") << "a request must not start a stopped engine";
+
+    r = post(gateway.port, "/admin/engines/tiny/start", "", kMaster);
+    ASSERT_EQ(r.status, 202) << r.body;
+    wait_for_state(gateway, "tiny", "ready");
+    EXPECT_EQ(field(admin_engines(gateway), "tiny", "held"), "false");
+    EXPECT_EQ(ask(gateway, "tiny").status, 200);
+
+    EXPECT_EQ(post(gateway.port, "/admin/engines/nope/restart", "", kMaster).status, 404);
+    EXPECT_EQ(post(gateway.port, "/admin/engines/tiny/explode", "", kMaster).status, 404);
+    EXPECT_EQ(post(gateway.port, "/admin/engines/tiny/restart", "", kCaller).status, 401);
+}
+
 TEST(Engines, MemoryLimitBelowRssDrainsThenRestarts) {
     require_llama();
     auto gateway = start_gateway(config(engine("tiny", "    preload: true\n    memory_limit: 1MiB\n"

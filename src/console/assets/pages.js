@@ -20,7 +20,7 @@ function poll(ms, load, context, status) {
     if (!stopped) timer = setTimeout(tick, ms);
   };
   tick();
-  return { stop() { stopped = true; clearTimeout(timer); }, now: tick };
+  return { stop() { stopped = true; clearTimeout(timer); }, now: () => { clearTimeout(timer); return tick(); } };
 }
 
 function heading(title, ...extra) {
@@ -132,7 +132,26 @@ function engines(root, context) {
   const { node, status } = heading('Engines');
   const body = h('div', { id: 'engines' });
   root.append(node, body);
-  return poll(3000, async () => {
+  let poller = null;
+  // Restart (drained first), stop (drained, then kept stopped) or start; the supervisor carries
+  // it out, and the next polls show the states it goes through.
+  const act = async (e, verb) => {
+    if (verb !== 'start' && !window.confirm(`${verb === 'stop' ? 'Stop' : 'Restart'} engine ${e.name}? Requests in flight finish first.`)) return;
+    try {
+      await post(`engines/${encodeURIComponent(e.name)}/${verb}`);
+      status.textContent = `${verb} of ${e.name} asked`;
+      status.classList.remove('error');
+      poller.now();
+    } catch (error) { status.textContent = error.message; status.classList.add('error'); context.failed(error); }
+  };
+  const engineActions = (e) => {
+    const button = (verb, label, cls) => h('button', { type: 'button', class: cls, 'data-engine': e.name, 'data-action': verb, onclick: () => act(e, verb) }, label);
+    const running = e.pid > 0 || e.state === 'loading' || e.state === 'draining';
+    return h('span', { class: 'actions' },
+      button('restart', 'Restart', 'quiet'),
+      running && !e.held ? button('stop', 'Stop', 'danger') : button('start', 'Start', ''));
+  };
+  poller = poll(3000, async () => {
     const list = await get('engines');
     clear(body);
     if (!list.data.length) { body.append(h('p', { class: 'muted' }, 'no engines: this gateway supervises none (engines: in the config)')); return; }
@@ -148,6 +167,7 @@ function engines(root, context) {
       { title: 'restarts', value: (e) => e.restarts, num: true },
       { title: 'uptime', value: (e) => fmtDuration(e.uptime_s), num: true },
       { title: 'detail', value: (e) => e.detail || e.last_error || '' },
+      ...(isAdmin(context) ? [{ title: '', value: (e) => engineActions(e) }] : []),
     ], list.data));
     for (const e of list.data) {
       if (e.log_tail && e.log_tail.length) {
@@ -155,6 +175,7 @@ function engines(root, context) {
       }
     }
   }, context, status);
+  return poller;
 }
 
 // ---- Keys ----
