@@ -341,20 +341,20 @@ TEST(RouterScheduling, ASessionsTurnsStayOnOneDeploymentAndLoadOverrides) {
     EXPECT_GE(router.counters().affinity_forgotten.load(), 1u);
 }
 
+// A prefix-affinity model whose `engines` deployments take one request each, the rest queueing.
+std::string affinity_queue(int engines) {
+    std::string upstreams = "upstreams:\n", deployments;
+    for (int i = 1; i <= engines; ++i) {
+        const std::string n = std::to_string(i);
+        upstreams += "  - {name: gpu-" + n + ", base_url: \"http://127.0.0.1:" + n + "\"}\n";
+        deployments += "      - {upstream: gpu-" + n + ", max_concurrency: 1}\n";
+    }
+    return upstreams + "models:\n  - name: m\n    strategy: prefix-affinity\n    overflow: queue\n"
+                       "    queue: {size: 100, timeout: 5s}\n    deployments:\n" + deployments;
+}
+
 TEST(RouterScheduling, AFreedSlotGoesToTheWaiterWhosePrefixItHolds) {
-    const auto config = load(R"(
-upstreams:
-  - {name: gpu-1, base_url: "http://127.0.0.1:1"}
-  - {name: gpu-2, base_url: "http://127.0.0.1:2"}
-models:
-  - name: m
-    strategy: prefix-affinity
-    overflow: queue
-    queue: {size: 10, timeout: 5s}
-    deployments:
-      - {upstream: gpu-1, max_concurrency: 1}
-      - {upstream: gpu-2, max_concurrency: 1}
-)");
+    const auto config = load(affinity_queue(2));
     FakeHealth health;
     ManualClock clock;
     Router router(config, health, clock);
@@ -402,17 +402,7 @@ models:
 TEST(RouterScheduling, AWaiterPassedOverForAffinityIsServedWithinItsBound) {
     // One engine holds every waiter's prefix but the oldest's, which another holds: slots on the
     // first go to the later waiters at most 8 times before the oldest takes one.
-    const auto config = load(R"(
-upstreams:
-  - {name: gpu-1, base_url: "http://127.0.0.1:1"}
-models:
-  - name: m
-    strategy: prefix-affinity
-    overflow: queue
-    queue: {size: 100, timeout: 5s}
-    deployments:
-      - {upstream: gpu-1, max_concurrency: 1}
-)");
+    const auto config = load(affinity_queue(1));
     FakeHealth health;
     ManualClock clock;
     Router router(config, health, clock);
