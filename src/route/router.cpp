@@ -90,11 +90,21 @@ struct Router::Slot {
 // A request waiting in a tier's queue; a released slot is handed to it as a lease.
 struct Router::Waiter {
     Waiter(asio::any_io_executor executor, double estimate, Hints prompt)
-        : timer(std::move(executor)), tokens(estimate), hints(prompt) {}
+        : timer(std::move(executor)), tokens(estimate), hints(prompt) {
+        // Its own copy of the prompt's blocks (~1 KiB): what the queue reads never depends on
+        // the waiting request's lifetime.
+        if (hints.prefix != nullptr) {
+            prefix = *hints.prefix;
+            hints.prefix = &prefix;
+        }
+    }
+    Waiter(const Waiter&) = delete;
+    Waiter& operator=(const Waiter&) = delete;
     asio::steady_timer timer;
     Lease lease;
-    double tokens;     // its estimate, for a deployment's token limit
-    Hints hints;       // its prompt's blocks (they live in the waiting request) and session
+    double tokens;  // its estimate, for a deployment's token limit
+    Hints hints;    // its prompt's blocks (`prefix`) and session
+    parse::PromptPrefix prefix;
     unsigned passed = 0;  // times a slot went to a later waiter whose prefix it held
 };
 
