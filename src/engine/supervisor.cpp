@@ -559,6 +559,9 @@ void Supervisor::tick(SteadyTime now) {
     }
 }
 
+// The detail of an engine stopped (and held) through the admin API.
+constexpr const char* kHeld = "stopped through the admin API";
+
 // Checks whether the engine's process ended, and decides what comes next.
 void Supervisor::reap(Run& run, SteadyTime now) {
     int status = 0;
@@ -582,18 +585,14 @@ void Supervisor::reap(Run& run, SteadyTime now) {
         spdlog::info("engine {}: stopped (pid {}, {})", run.config.name, old_pid, describe_exit(status));
         return;
     }
-    if (run.held.load()) {  // stopped through the admin API: whatever way it ended, it stays down
-        run.terminating = false;
-        run.restart_after_exit = false;
-        run.state = State::stopped;
-        run.detail = "stopped through the admin API";
-        spdlog::info("engine {}: stopped (pid {}, {})", run.config.name, old_pid, describe_exit(status));
-        return;
-    }
     const bool planned = run.terminating;
     run.terminating = false;
-    if (planned && !run.restart_after_exit) {
+    // Asked to stop, or held stopped through the admin API (whatever way it ended): it stays down.
+    if ((planned && !run.restart_after_exit) || run.held.load()) {
+        run.restart_after_exit = false;
+        run.asked_restart = false;
         run.state = State::stopped;
+        if (run.held.load()) run.detail = kHeld;
         spdlog::info("engine {}: stopped (pid {}, {})", run.config.name, old_pid, describe_exit(status));
         return;
     }
@@ -653,30 +652,23 @@ void Supervisor::carry_out(Run& run, Action action, SteadyTime now) {
     const char* what = action == Action::start ? "start" : action == Action::stop ? "stop" : "restart";
     spdlog::info("engine {}: {} asked through the admin API", run.config.name, what);
     const bool running = run.pid > 0;
-    const bool stopping = running && run.state.load() == State::draining && !run.restart_after_exit;
-    if (action == Action::stop) {
-        run.held = true;
+    const bool draining = running && run.state.load() == State::draining;
+    if (action == Action::stop) {  // (act() has set `held`)
         run.restart_pending = false;
         run.wanted = false;
-        if (running && run.state.load() != State::draining) {
-            begin_stop(run, now, "stopped through the admin API", false);
-        } else if (running) {
-            run.restart_after_exit = false;  // a drain already under way ends in a stop
-            run.detail = "stopped through the admin API";
+        if (running && !draining) {
+            begin_stop(run, now, kHeld, false);
         } else {
-            run.state = State::stopped;
-            run.detail = "stopped through the admin API";
+            run.restart_after_exit = false;  // a drain already under way ends in a stop
+            if (!running) run.state = State::stopped;
+            run.detail = kHeld;
         }
         return;
     }
     run.held = false;
-    if (running && action == Action::restart) {
-        if (run.state.load() != State::draining) begin_stop(run, now, "restart asked through the admin API", true);
-        run.restart_after_exit = true;
-        run.asked_restart = true;
-        return;
-    }
-    if (running && stopping) {  // a start while it drains to a stop: start again once it is down
+    // A restart, or a start while it drains to a stop: (drained and) started again once it is down.
+    if (running && (action == Action::restart || (draining && !run.restart_after_exit))) {
+        if (!draining) begin_stop(run, now, "restart asked through the admin API", true);
         run.restart_after_exit = true;
         run.asked_restart = true;
         return;

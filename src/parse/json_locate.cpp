@@ -83,32 +83,13 @@ private:
     }
 
     bool string() {
-        ++pos_;  // opening quote
-        while (!at_end()) {
-            const auto c = static_cast<unsigned char>(peek());
-            if (c == '"') {
-                ++pos_;
-                return true;
-            }
-            if (c < 0x20) return fail_bool("control character inside a string (escape it)");
-            if (c == '\\') {
-                ++pos_;
-                if (at_end()) break;
-                const char e = peek();
-                if (e == 'u') {
-                    for (int i = 0; i < 4; ++i) {
-                        ++pos_;
-                        if (at_end() || !std::isxdigit(static_cast<unsigned char>(peek()))) {
-                            return fail_bool("invalid \\u escape in a string");
-                        }
-                    }
-                } else if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) {
-                    return fail_bool(std::string("invalid escape '\\") + e + "' in a string");
-                }
-            }
-            ++pos_;
+        StringScan scan = scan_json_string(text_.substr(pos_));
+        if (scan.error) {
+            pos_ += scan.error->offset;
+            return fail_bool(std::move(scan.error->what));
         }
-        return fail_bool("unterminated string");
+        pos_ += scan.length;
+        return true;
     }
 
     bool array(int depth) {
@@ -166,6 +147,33 @@ private:
 };
 
 }  // namespace
+
+StringScan scan_json_string(std::string_view text) {
+    const auto fail = [](std::size_t at, std::string what) { return StringScan{0, JsonSyntaxError{at, std::move(what)}}; };
+    std::size_t pos = 1;  // past the opening quote
+    while (pos < text.size()) {
+        const auto c = static_cast<unsigned char>(text[pos]);
+        if (c == '"') return StringScan{pos + 1, std::nullopt};
+        if (c < 0x20) return fail(pos, "control character inside a string (escape it)");
+        if (c == '\\') {
+            ++pos;
+            if (pos >= text.size()) break;
+            const char e = text[pos];
+            if (e == 'u') {
+                for (int i = 0; i < 4; ++i) {
+                    ++pos;
+                    if (pos >= text.size() || !std::isxdigit(static_cast<unsigned char>(text[pos]))) {
+                        return fail(pos, "invalid \\u escape in a string");
+                    }
+                }
+            } else if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) {
+                return fail(pos, std::string("invalid escape '\\") + e + "' in a string");
+            }
+        }
+        ++pos;
+    }
+    return fail(text.size(), "unterminated string");
+}
 
 std::optional<JsonSyntaxError> locate_json_error(std::string_view text) { return Scanner(text).run(); }
 

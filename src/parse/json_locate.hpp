@@ -21,4 +21,13 @@ struct JsonSyntaxError {
 // nullopt when the text is well-formed JSON (one value, optional surrounding whitespace).
 std::optional<JsonSyntaxError> locate_json_error(std::string_view text);
 
+// The JSON string literal `text` starts with (at its opening quote): its length, both quotes
+// included, or where (offset in `text`) and why it is not a valid one: a control character, a bad
+// escape, no closing quote. UTF-8 is not checked. No allocation unless it fails.
+struct StringScan {
+    std::size_t length = 0;
+    std::optional<JsonSyntaxError> error;
+};
+StringScan scan_json_string(std::string_view text);
+
 }  // namespace switchyard::parse

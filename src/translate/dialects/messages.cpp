@@ -5,10 +5,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <string>
 #include <vector>
 
+#include "parse/json_locate.hpp"
 #include "translate/dialects/dialects.hpp"
 #include "translate/json.hpp"
 
@@ -1080,34 +1080,13 @@ simdjson::error_code read_event_fields(od::value root, EventFields& out) {
 }
 
 // The JSON string literal at the start of `in` (quotes included), when it is one a JSON parser
-// would accept (escapes valid, no control character, valid UTF-8); empty otherwise.
+// would accept (the scanner parse/json_locate.hpp's locator uses, and valid UTF-8); empty otherwise.
 std::string_view string_literal_at(std::string_view in) {
     if (in.empty() || in[0] != '"') return {};
-    bool ascii = true;
-    for (std::size_t i = 1; i < in.size(); ++i) {
-        const auto c = static_cast<unsigned char>(in[i]);
-        if (c == '"') {
-            const std::string_view literal = in.substr(0, i + 1);
-            if (!ascii && !simdjson::validate_utf8(literal.data(), literal.size())) return {};
-            return literal;
-        }
-        if (c < 0x20) return {};
-        if (c >= 0x80) ascii = false;
-        if (c != '\\') continue;
-        if (++i == in.size()) return {};
-        switch (in[i]) {
-            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't': break;
-            case 'u':
-                if (i + 4 >= in.size()) return {};
-                for (int k = 1; k <= 4; ++k) {
-                    if (!std::isxdigit(static_cast<unsigned char>(in[i + static_cast<std::size_t>(k)]))) return {};
-                }
-                i += 4;
-                break;
-            default: return {};
-        }
-    }
-    return {};
+    const parse::StringScan scan = parse::scan_json_string(in);
+    if (scan.error) return {};
+    const std::string_view literal = in.substr(0, scan.length);
+    return simdjson::validate_utf8(literal.data(), literal.size()) ? literal : std::string_view();
 }
 
 // A content_block_delta in the exact shape Anthropic (and llama-server) write it, read without the
