@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <array>
+#include <cstdint>
 
 namespace switchyard {
 
@@ -29,12 +30,19 @@ void append_json_string(std::string& out, std::string_view text) {
     static constexpr char kHex[] = "0123456789abcdef";
     // Text from the wire (a path, a header, an engine's log) may not be UTF-8: its bytes from 0x80
     // are then escaped one by one (read as Latin-1), so that the JSON stays valid for any reader.
-    const bool utf8 = simdjson::validate_utf8(text.data(), text.size());
+    // The check runs when the first such byte is met (most text written is ASCII: keys, ids, types).
+    enum class Utf8 : std::uint8_t { unknown, valid, invalid } utf8 = Utf8::unknown;
     out.push_back('"');
     std::size_t plain_from = 0;  // the start of the run of bytes that need no escape
     for (std::size_t i = 0; i < text.size(); ++i) {
         const auto byte = static_cast<unsigned char>(text[i]);
-        if (byte >= 0x20 && byte != '"' && byte != '\\' && (utf8 || byte < 0x80)) continue;
+        if (byte >= 0x20 && byte != '"' && byte != '\\' && byte < 0x80) continue;
+        if (byte >= 0x80) {
+            if (utf8 == Utf8::unknown) {
+                utf8 = simdjson::validate_utf8(text.data(), text.size()) ? Utf8::valid : Utf8::invalid;
+            }
+            if (utf8 == Utf8::valid) continue;
+        }
         out.append(text.data() + plain_from, i - plain_from);
         plain_from = i + 1;
         switch (byte) {

@@ -151,9 +151,11 @@ private:
 StringScan scan_json_string(std::string_view text) {
     const auto fail = [](std::size_t at, std::string what) { return StringScan{0, JsonSyntaxError{at, std::move(what)}}; };
     std::size_t pos = 1;  // past the opening quote
+    bool ascii = true;
     while (pos < text.size()) {
         const auto c = static_cast<unsigned char>(text[pos]);
-        if (c == '"') return StringScan{pos + 1, std::nullopt};
+        if (c == '"') return StringScan{pos + 1, std::nullopt, ascii};
+        if (c >= 0x80) ascii = false;
         if (c < 0x20) return fail(pos, "control character inside a string (escape it)");
         if (c == '\\') {
             ++pos;

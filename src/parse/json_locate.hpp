@@ -27,6 +27,7 @@ std::optional<JsonSyntaxError> locate_json_error(std::string_view text);
 struct StringScan {
     std::size_t length = 0;
     std::optional<JsonSyntaxError> error;
+    bool ascii = true;  // no byte from 0x80 (then the literal needs no UTF-8 check)
 };
 StringScan scan_json_string(std::string_view text);
 

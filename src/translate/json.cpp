@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 
 #include "core/digest.hpp"
 #include "core/error.hpp"
@@ -187,11 +188,27 @@ Json join(Json a, std::string_view separator, Json b, Arena& arena) {
 }
 
 std::string make_id(std::string_view prefix, std::string_view seed, std::size_t n) {
-    std::string input(seed);
-    input += '/';
-    input += std::to_string(n);
-    std::string id(prefix);
-    id += sha256_hex(input).substr(0, 24);
+    char input[256];
+    std::string_view hashed;
+    char digits[24];
+    const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+    (void)ec;
+    const std::string_view number(digits, static_cast<std::size_t>(end - digits));
+    std::string long_input;
+    if (seed.size() + 1 + number.size() <= sizeof input) {  // the usual case: no allocation
+        std::memcpy(input, seed.data(), seed.size());
+        input[seed.size()] = '/';
+        std::memcpy(input + seed.size() + 1, number.data(), number.size());
+        hashed = std::string_view(input, seed.size() + 1 + number.size());
+    } else {
+        long_input.append(seed).append(1, '/').append(number);
+        hashed = long_input;
+    }
+    const Sha256 digest = sha256(hashed);
+    std::string id;
+    id.reserve(prefix.size() + 24);
+    id += prefix;
+    append_hex(id, digest.data(), 12);  // 24 hex digits
     return id;
 }
 

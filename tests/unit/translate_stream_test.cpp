@@ -66,6 +66,13 @@ TEST(TranslateJson, WriterPlacesCommas) {
     EXPECT_EQ(out, R"({"a":1,"b":[2,"x\"y",null],"c":{},true})");
 }
 
+TEST(TranslateJson, IdsAreTheSeedsDigestAndStayTheSameAcrossReleases) {
+    // The first 24 hex digits of SHA-256("<seed>/<n>"): ids a caller may have stored (a Responses
+    // item id, a tool call id) must not change when the gateway is upgraded.
+    EXPECT_EQ(json::make_id("resp_", "req-1", 0), "resp_4893a171fe8bd22ddd230084");
+    EXPECT_EQ(json::make_id("", std::string(300, 'r'), 7), "ea16362ba31710914f8fd449");  // a seed too long for the stack
+}
+
 TEST(TranslateJson, LiteralsAndConversions) {
     EXPECT_EQ(json::text_of(R"("a\n\"b\" \u00e9 \ud83d\ude00")"), "a\n\"b\" \xC3\xA9 \xF0\x9F\x98\x80");
     EXPECT_TRUE(json::is(R"("user")", "user"));

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "core/digest.hpp"
 #include "core/request_id.hpp"
 #include "http/read.hpp"
 #include "http/wire.hpp"
@@ -25,6 +26,23 @@ TEST(Wire, JsonStringsStayValidForTextThatIsNotUtf8) {
     out.clear();
     append_json_string(out, "model-\xff\xc3");  // not UTF-8 (a %FF in a path): each high byte escaped
     EXPECT_EQ(out, "\"model-\\u00ff\\u00c3\"");
+    out.clear();
+    // The UTF-8 check runs when the first high byte is met: escapes before it are kept, and text
+    // whose invalid byte comes late is still escaped from its first high byte on.
+    append_json_string(out, "a\tb \xc3\xa9 c \xff");
+    EXPECT_EQ(out, "\"a\\tb \\u00c3\\u00a9 c \\u00ff\"");
+}
+
+TEST(Wire, Sha256MatchesTheStandardVectors) {
+    EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    const std::string million(1'000'000, 'a');  // one context per thread, reused: no state left over
+    EXPECT_EQ(sha256_hex(million), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    std::string hex;
+    const Sha256 digest = sha256("abc");
+    append_hex(hex, digest.data(), 4);
+    EXPECT_EQ(hex, "ba7816bf");
 }
 
 TEST(Wire, ChunkHeader) {

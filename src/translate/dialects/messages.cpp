@@ -1080,13 +1080,14 @@ simdjson::error_code read_event_fields(od::value root, EventFields& out) {
 }
 
 // The JSON string literal at the start of `in` (quotes included), when it is one a JSON parser
-// would accept (the scanner parse/json_locate.hpp's locator uses, and valid UTF-8); empty otherwise.
+// would accept (the scanner parse/json_locate.hpp's locator uses, and valid UTF-8: checked when a
+// byte from 0x80 is in it); empty otherwise.
 std::string_view string_literal_at(std::string_view in) {
     if (in.empty() || in[0] != '"') return {};
     const parse::StringScan scan = parse::scan_json_string(in);
     if (scan.error) return {};
     const std::string_view literal = in.substr(0, scan.length);
-    return simdjson::validate_utf8(literal.data(), literal.size()) ? literal : std::string_view();
+    return scan.ascii || simdjson::validate_utf8(literal.data(), literal.size()) ? literal : std::string_view();
 }
 
 // A content_block_delta in the exact shape Anthropic (and llama-server) write it, read without the

@@ -1128,7 +1128,9 @@ enum class Phase : std::uint8_t {
 
 class Writer final : public StreamWriter {
 public:
-    explicit Writer(const AnswerOptions& options) : options_(options) {}
+    explicit Writer(const AnswerOptions& options) : options_(options) {
+        items_.reserve(4);  // an answer's items: a message, often reasoning or a tool call or two
+    }
 
     void write(const Event& event, std::string& out) override {
         if (phase_ == Phase::over) return;
@@ -1233,6 +1235,7 @@ private:
         item.id.append(digits, end);
         item.call_id.clear();
         item.name.clear();
+        item.body.reserve(512);  // a sentence, or a tool call's arguments, without growing step by step
         item.body.assign(kEmptyText);
         item.signature.clear();
         item.ns.clear();
