@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/clock.hpp"
 #include "usage/usage.hpp"
 
 namespace switchyard::account {
@@ -40,9 +41,7 @@ Trace::Trace(const Sinks& sinks, std::string_view request_id, bool stage_times)
       keep_content_(sinks.access_log != nullptr && sinks.access_log->content()),
       keep_stages_(stage_times && sinks.access_log != nullptr) {
     if (keep_row_) {
-        arrived_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+        arrived_ms_ = unix_ms();
     }
     if (keep_content_) content_limit_ = 2 * sinks.access_log->max_content_bytes() + 64;
 }

@@ -360,6 +360,9 @@ struct Server {
     // bytes in all (0: none kept), each for at most this long.
     std::size_t responses_store_bytes = 64u << 20;
     Duration responses_store_ttl{std::chrono::hours(1)};
+    // With a ledger, kept answers are written to its database too (ledger/ledger.hpp), so that a
+    // restart, or another instance on the same database, still continues them within the ttl.
+    bool responses_store_persist = true;
     // A stream whose upstream is silent this long (a long prompt before its first token) gets the
     // caller's dialect's keep-alive event (Anthropic's ping, an SSE comment elsewhere); 0: never.
     Duration stream_keepalive{std::chrono::seconds(10)};

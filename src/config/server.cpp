@@ -27,7 +27,7 @@ void read_server(Reader& in, const YAML::Node& node, Server& out) {
     if (!in.expect_map(node, "'server'",
                        {"io_threads", "max_body_bytes", "max_header_bytes", "max_headers", "request_read_timeout",
                         "keepalive_timeout", "shutdown_grace", "expose_upstream_address", "metrics", "debug",
-                        "responses_store_bytes", "responses_store_ttl", "stream_keepalive", "max_connections",
+                        "responses_store_bytes", "responses_store_ttl", "responses_store_persist", "stream_keepalive", "max_connections",
                         "first_byte_timeout"})) {
         return;
     }
@@ -43,6 +43,7 @@ void read_server(Reader& in, const YAML::Node& node, Server& out) {
     in.boolean(node, "debug", out.debug);
     in.size(node, "responses_store_bytes", out.responses_store_bytes);
     in.duration(node, "responses_store_ttl", out.responses_store_ttl);
+    in.boolean(node, "responses_store_persist", out.responses_store_persist);
     in.duration_or_zero(node, "stream_keepalive", out.stream_keepalive);
     in.integer(node, "max_connections", out.max_connections, 0, 100000000);
     in.duration(node, "first_byte_timeout", out.first_byte_timeout);

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 
 namespace switchyard {
 
@@ -23,6 +24,10 @@ public:
 };
 
 const Clock& system_clock();
+
+// Wall-clock time, Unix milliseconds: for what is recorded (ledger rows, expiry dates kept in a
+// database), never for deciding (that is Clock's).
+std::int64_t unix_ms();
 
 // A clock that moves only when told; safe to read from several threads.
 class ManualClock final : public Clock {

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/await.hpp"
+#include "core/clock.hpp"
 
 namespace switchyard::ledger {
 
@@ -75,6 +76,17 @@ void Ledger::record(Row row) {
     if (wake) wake_.notify_one();
 }
 
+void Ledger::keep_conversation(StoredConversation conversation) {
+    const std::size_t bytes = conversation.id.size() + conversation.items.size();
+    std::lock_guard lock(mutex_);
+    if (stopping_ || conversation_bytes_ + bytes > kConversationQueueBytes) {
+        conversations_dropped_.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    conversation_bytes_ += bytes;
+    conversations_.push_back(std::move(conversation));
+}
+
 Stats Ledger::stats() {
     Stats s;
     s.written = written_.load();
@@ -84,6 +96,8 @@ Stats Ledger::stats() {
     s.failed_batches = failed_.load();
     s.spool_rows = spool_rows_.load();
     s.spool_bytes = spool_bytes_.load();
+    s.conversations_saved = conversations_saved_.load();
+    s.conversations_dropped = conversations_dropped_.load();
     std::lock_guard lock(mutex_);
     s.queued = queue_.size() + held_rows_.load();
     return s;
@@ -127,10 +141,13 @@ void Ledger::writer() {
         auto tasks = std::move(tasks_);
         tasks_.clear();
         take_queue();
+        conversations_held_.swap(conversations_);
+        conversation_bytes_ = 0;
         const bool stopping = stopping_;
         lock.unlock();
         for (auto& task : tasks) task();
         write_held();
+        write_conversations();
         publish();
         if (stopping) {
             finish();
@@ -272,6 +289,46 @@ void Ledger::finish() {
         held_.clear();
     }
     held_rows_.store(0);
+}
+
+// After the rows, which come first: conversations in one transaction a round, and every minute the
+// expired ones deleted. None is kept for later: a database that fails them loses them (counted).
+void Ledger::write_conversations() {
+    const auto now = Clock::now();
+    if (!conversations_held_.empty()) {
+        const std::size_t n = conversations_held_.size();
+        std::string why = "the database is failing";
+        bool saved = false;
+        if (store_ready()) {
+            try {
+                store_->save_conversations(conversations_held_);
+                saved = true;
+            } catch (const std::exception& e) {
+                why = e.what();
+            }
+        }
+        if (saved) {
+            conversations_saved_.fetch_add(n, std::memory_order_relaxed);
+        } else {
+            conversations_dropped_.fetch_add(n, std::memory_order_relaxed);
+            if (due(next_conversation_error_log_)) {
+                spdlog::warn("ledger: {} Responses conversations not kept in {} ({}); this instance still has them "
+                             "in memory",
+                             n, store_->describe(), why);
+            }
+        }
+        conversations_held_.clear();
+    }
+    if (now >= next_prune_ && store_ready()) {
+        next_prune_ = now + std::chrono::minutes(1);
+        try {
+            if (const std::int64_t pruned = store_->prune_conversations(unix_ms())) {
+                spdlog::debug("ledger: {} expired Responses conversations deleted", pruned);
+            }
+        } catch (const std::exception& e) {
+            spdlog::debug("ledger: deleting expired Responses conversations failed: {}", e.what());
+        }
+    }
 }
 
 void Ledger::lose(std::size_t rows, const char* why) {

@@ -43,7 +43,14 @@ struct Stats {
     std::size_t queued = 0;            // rows in memory: waiting for the writer, or that the spool refused
     std::size_t spool_rows = 0;        // in the spool, not yet replayed
     std::uint64_t spool_bytes = 0;     // their bytes
+    // Responses conversations (keep_conversation): saved to the database, and dropped (the queue
+    // full, or the database failing; the memory store still has them).
+    std::uint64_t conversations_saved = 0;
+    std::uint64_t conversations_dropped = 0;
 };
+
+// Conversations waiting for the writer, at most this many bytes (beyond: dropped and counted).
+inline constexpr std::size_t kConversationQueueBytes = 32u << 20;
 
 class Ledger {
 public:
@@ -64,6 +71,12 @@ public:
     void stop();
 
     void record(Row row);
+    // A Responses API conversation for the database, so that previous_response_id finds it after a
+    // restart and on other instances that share the database. Best effort, unlike rows: the
+    // memory store (src/conversation) has it anyway, so one that cannot be written soon (the queue
+    // holds kConversationQueueBytes, or the database is failing) is dropped and counted. Expired
+    // ones are deleted every minute.
+    void keep_conversation(StoredConversation conversation);
     Stats stats();
 
     // Runs `task` on the writer thread; resumes the caller on its executor with the exception the
@@ -84,6 +97,7 @@ private:
     bool store_ready() const { return !store_failing_ || Clock::now() >= retry_at_; }
     void finish();
     void lose(std::size_t rows, const char* why);
+    void write_conversations();
     void publish();
     void adopt_spool();
 
@@ -94,6 +108,8 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     std::vector<Row> queue_;
+    std::vector<StoredConversation> conversations_;
+    std::size_t conversation_bytes_ = 0;
     std::deque<std::function<void()>> tasks_;
     bool stopping_ = false;
     std::thread thread_;
@@ -105,6 +121,8 @@ private:
     std::uint64_t uid_prefix_ = 0;  // random per run; a row's uid is it and a sequence number
     std::uint64_t uid_sequence_ = 0;
     Clock::time_point next_store_error_log_{}, next_spool_error_log_{}, next_loss_log_{};
+    Clock::time_point next_conversation_error_log_{}, next_prune_{};
+    std::vector<StoredConversation> conversations_held_;
     std::uint64_t lost_logged_ = 0;
 
     std::atomic<std::uint64_t> written_{0};
@@ -114,6 +132,8 @@ private:
     std::atomic<std::uint64_t> failed_{0};
     std::atomic<std::size_t> held_rows_{0};
     std::atomic<std::size_t> spool_rows_{0};
+    std::atomic<std::uint64_t> conversations_saved_{0};
+    std::atomic<std::uint64_t> conversations_dropped_{0};
     std::atomic<std::uint64_t> spool_bytes_{0};
 };
 

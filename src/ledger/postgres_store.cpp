@@ -413,6 +413,30 @@ public:
         return std::strcmp(PQcmdTuples(r.get()), "0") != 0;
     }
 
+    void save_conversations(std::span<const StoredConversation> conversations) override {
+        Transaction t(*this);
+        for (const StoredConversation& c : conversations) {
+            exec_params("INSERT INTO responses (id, items, expires_ms) VALUES ($1, $2, $3) ON CONFLICT (id) "
+                        "DO UPDATE SET items = excluded.items, expires_ms = excluded.expires_ms",
+                        {clean_text(c.id), clean_text(c.items), number(c.expires_ms)});
+        }
+        t.commit();
+    }
+
+    std::optional<std::string> load_conversation(const std::string& id, std::int64_t now_ms) override {
+        const Result r = exec_params("SELECT items FROM responses WHERE id = $1 AND expires_ms > $2",
+                                     {clean_text(id), number(now_ms)});
+        if (r.rows() == 0) return std::nullopt;
+        return r.text(0, 0);
+    }
+
+    std::int64_t prune_conversations(std::int64_t now_ms) override {
+        Transaction t(*this);
+        const Result r = exec_params("DELETE FROM responses WHERE expires_ms <= $1", {number(now_ms)});
+        t.commit();
+        return std::strtoll(PQcmdTuples(r.get()), nullptr, 10);
+    }
+
     std::string describe() const override { return describe_; }
 
 private:

@@ -55,6 +55,16 @@ ALTER TABLE requests ADD COLUMN overhead_ms DOUBLE PRECISION NOT NULL DEFAULT -1
 ALTER TABLE requests ADD COLUMN uid TEXT;
 CREATE UNIQUE INDEX requests_uid ON requests (uid);
 )sql",
+    // 4: Responses API conversations kept for previous_response_id (src/conversation), so that a
+    // restart, or another instance on the same database, still continues them until they expire.
+    R"sql(
+CREATE TABLE responses (
+    id TEXT PRIMARY KEY,
+    items TEXT NOT NULL,
+    expires_ms BIGINT NOT NULL
+);
+CREATE INDEX responses_expires ON responses (expires_ms);
+)sql",
 };
 
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

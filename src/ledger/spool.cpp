@@ -18,6 +18,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "core/clock.hpp"
+
 namespace switchyard::ledger {
 
 namespace {
@@ -208,8 +210,7 @@ Record next_record(std::string_view bytes) {
 // --- SpoolFile ---
 
 std::unique_ptr<SpoolFile> SpoolFile::create(const std::filesystem::path& dir, const std::string& store) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto ms = unix_ms();
     static std::atomic<unsigned> made{0};  // a name is never made twice, even within one millisecond
     const std::string name = fmt::format("ledger-{:016d}-{}-{}.spool", ms, ::getpid(), made.fetch_add(1));
     // Made under another name and renamed once locked, so that no other gateway adopts it first.

@@ -228,6 +228,41 @@ public:
         return sqlite3_changes(db_) > 0;
     }
 
+    void save_conversations(std::span<const StoredConversation> conversations) override {
+        exec("BEGIN");
+        try {
+            Statement q(db_,
+                        "INSERT INTO responses (id, items, expires_ms) VALUES (?, ?, ?) "
+                        "ON CONFLICT (id) DO UPDATE SET items = excluded.items, expires_ms = excluded.expires_ms");
+            for (const StoredConversation& c : conversations) {
+                q.bind(1, c.id);
+                q.bind(2, c.items);
+                q.bind(3, c.expires_ms);
+                q.step();
+                q.reset();
+            }
+            exec("COMMIT");
+        } catch (...) {
+            sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+            throw;
+        }
+    }
+
+    std::optional<std::string> load_conversation(const std::string& id, std::int64_t now_ms) override {
+        Statement q(db_, "SELECT items FROM responses WHERE id = ? AND expires_ms > ?");
+        q.bind(1, id);
+        q.bind(2, now_ms);
+        if (!q.step()) return std::nullopt;
+        return q.text(0);
+    }
+
+    std::int64_t prune_conversations(std::int64_t now_ms) override {
+        Statement q(db_, "DELETE FROM responses WHERE expires_ms <= ?");
+        q.bind(1, now_ms);
+        q.step();
+        return sqlite3_changes(db_);
+    }
+
     std::string describe() const override { return "sqlite " + path_; }
 
 private:

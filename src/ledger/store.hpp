@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -21,6 +22,14 @@ struct StoredKey {
     std::string sha256;
     std::string policy_json;
     std::int64_t created_ms = 0;
+};
+
+// A Responses API conversation kept for previous_response_id (see src/conversation): the input
+// items up to and including response `id`'s output, as a JSON array text, until expires_ms.
+struct StoredConversation {
+    std::string id;
+    std::string items;
+    std::int64_t expires_ms = 0;  // Unix ms
 };
 
 struct Spend {
@@ -44,6 +53,12 @@ public:
     virtual std::vector<StoredKey> load_keys() = 0;  // not revoked
     virtual void save_key(const StoredKey& key) = 0;
     virtual bool revoke_key(const std::string& name, std::int64_t when_ms) = 0;  // false: unknown
+    // Conversations, in one transaction; a known id gets the new items and expiry.
+    virtual void save_conversations(std::span<const StoredConversation> conversations) = 0;
+    // The items kept for `id`, unless unknown or expired at now_ms.
+    virtual std::optional<std::string> load_conversation(const std::string& id, std::int64_t now_ms) = 0;
+    // Deletes the conversations expired at now_ms; returns how many.
+    virtual std::int64_t prune_conversations(std::int64_t now_ms) = 0;
     virtual std::string describe() const = 0;  // for logs: "sqlite /path" or "postgres host:port/db"
     // Each call to a database server that has not answered after `timeout` fails, and its
     // connection is dropped (the next call makes a new one). Zero, the default: no limit (a report

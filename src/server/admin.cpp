@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "auth/keys.hpp"
+#include "core/clock.hpp"
 #include "core/await.hpp"
 #include "core/digest.hpp"
 #include "server/runtime.hpp"
@@ -245,8 +246,7 @@ asio::awaitable<wire::LocalResponse> admin(Shared& shared, AdminRequest request)
 
 asio::awaitable<wire::LocalResponse> admin_authorized(Shared& shared, AdminRequest request) {
     const std::time_t now = std::time(nullptr);
-    const std::int64_t now_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const std::int64_t now_ms = unix_ms();
     const std::string_view path = request.path;
     const std::string_view method = request.method;
 

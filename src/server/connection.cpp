@@ -8,6 +8,7 @@
 #include <memory>
 #include <boost/beast/http.hpp>
 
+#include "core/clock.hpp"
 #include "account/account.hpp"
 #include "admit/admit.hpp"
 #include "core/await.hpp"
@@ -139,11 +140,16 @@ private:
 // caller's next request finds it.
 class ConversationKeeper final : public forward::AnswerSink {
 public:
-    ConversationKeeper(conversation::Store* store, std::string_view body) : store_(store), body_(body) {}
+    // `database`: also written to the ledger's database, kept for `ttl` (null: memory only).
+    ConversationKeeper(conversation::Store* store, ledger::Ledger* database, std::chrono::seconds ttl,
+                       std::string_view body)
+        : store_(store), database_(database), ttl_(ttl), body_(body) {}
     void answered(std::string_view answer) override;
 
 private:
     conversation::Store* store_;
+    ledger::Ledger* database_;
+    std::chrono::seconds ttl_;
     std::string_view body_;
 };
 
@@ -227,8 +233,12 @@ private:
                                     forward::AnswerSink* answer_sink = nullptr);
     // The Responses API's previous_response_id: the stored conversation goes before the request's
     // input (and the body is parsed again), or a 404 when the gateway keeps no such answer.
-    std::optional<ApiError> continue_conversation(parse::Endpoint endpoint, std::string& body,
-                                                  std::variant<parse::RequestFacts, ApiError>& parsed);
+    // One this instance does not hold in memory (it restarted, or another instance answered) is
+    // looked up in the ledger's database, off the I/O thread.
+    asio::awaitable<std::optional<ApiError>> continue_conversation(parse::Endpoint endpoint, std::string& body,
+                                                                   std::variant<parse::RequestFacts, ApiError>& parsed);
+    // The ledger when kept conversations are written to its database; null otherwise.
+    ledger::Ledger* conversation_database() const;
     // A Responses answer is kept for later previous_response_ids (unless the request said store:false).
     bool keeps_answer(parse::Endpoint endpoint, const parse::RequestFacts& facts) const;
     asio::awaitable<bool> respond(const wire::LocalResponse& response, std::string_view request_id, bool keep_alive);
@@ -639,7 +649,9 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
 
     auto parsed = parse::parse_request(endpoint, body, worker_.json);
     if (auto* error = std::get_if<ApiError>(&parsed)) co_return co_await refuse(trace, *error);
-    if (auto error = continue_conversation(endpoint, body, parsed)) co_return co_await refuse(trace, *error);
+    if (auto error = co_await continue_conversation(endpoint, body, parsed)) {
+        co_return co_await refuse(trace, *error);
+    }
     const auto& facts = std::get<parse::RequestFacts>(parsed);
     trace.parsed(endpoint, body, facts);
     trace.ended(account::Stage::parse);
@@ -692,7 +704,8 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
     if (estimate) {
         outcome = co_await forward::answer_count_estimate(caller, caller_side(trace, nullptr));
     } else {
-        ConversationKeeper keeper(worker_.shared.conversations.get(), body);
+        ConversationKeeper keeper(worker_.shared.conversations.get(), conversation_database(),
+                                  std::chrono::duration_cast<std::chrono::seconds>(limits().responses_store_ttl), body);
         outcome = co_await local->forwarder.run(
             caller, caller_side(trace, admission.charges_budget() ? &charge : nullptr,
                                 keeps_answer(endpoint, facts) ? &keeper : nullptr));
@@ -740,19 +753,49 @@ forward::CallerSide ClientConnection::caller_side(account::Trace& trace, forward
             worker_.json,   answer_sink};
 }
 
-std::optional<ApiError> ClientConnection::continue_conversation(parse::Endpoint endpoint, std::string& body,
-                                                                std::variant<parse::RequestFacts, ApiError>& parsed) {
-    const std::string& previous = std::get<parse::RequestFacts>(parsed).previous_response_id;
+asio::awaitable<std::optional<ApiError>> ClientConnection::continue_conversation(
+    parse::Endpoint endpoint, std::string& body, std::variant<parse::RequestFacts, ApiError>& parsed) {
+    const std::string previous = std::get<parse::RequestFacts>(parsed).previous_response_id;
     if (previous.empty() || (endpoint != parse::Endpoint::responses && endpoint != parse::Endpoint::input_tokens)) {
-        return std::nullopt;
+        co_return std::nullopt;
     }
     conversation::Store* store = worker_.shared.conversations.get();
-    const std::optional<std::string> prior = store != nullptr ? store->get(previous) : std::nullopt;
-    if (!prior) return conversation::not_found(previous);
+    std::optional<std::string> prior = store != nullptr ? store->get(previous) : std::nullopt;
+    if (!prior) {
+        if (ledger::Ledger* database = conversation_database()) {
+            auto found = std::make_shared<std::optional<std::string>>();
+            const std::int64_t now_ms = unix_ms();
+            std::function<void(ledger::Store&)> load = [found, previous, now_ms](ledger::Store& ledger_store) {
+                *found = ledger_store.load_conversation(previous, now_ms);
+            };
+            const std::exception_ptr failure = co_await database->run(std::move(load));
+            if (failure) {
+                std::string why = "unknown error";
+                try {
+                    std::rethrow_exception(failure);
+                } catch (const std::exception& e) {
+                    why = e.what();
+                }
+                spdlog::warn("looking up previous_response_id '{}' in the ledger's database failed: {}", previous, why);
+                co_return ApiError{503,
+                                   "The conversation of previous_response_id could not be looked up: the gateway's "
+                                   "database is unavailable. Try again, or send the whole input.",
+                                   "server_error", std::string("previous_response_id"), std::string("store_unavailable")};
+            }
+            prior = std::move(*found);
+            if (prior) store->put(previous, *prior);  // the next turn finds it in memory
+        }
+    }
+    if (!prior) co_return conversation::not_found(previous);
     body = conversation::continue_from(body, *prior);
     parsed = parse::parse_request(endpoint, body, worker_.json);
-    if (const auto* error = std::get_if<ApiError>(&parsed)) return *error;
-    return std::nullopt;
+    if (const auto* error = std::get_if<ApiError>(&parsed)) co_return *error;
+    co_return std::nullopt;
+}
+
+ledger::Ledger* ClientConnection::conversation_database() const {
+    if (worker_.shared.conversations == nullptr || !limits().responses_store_persist) return nullptr;
+    return worker_.shared.ledger.get();
 }
 
 bool ClientConnection::keeps_answer(parse::Endpoint endpoint, const parse::RequestFacts& facts) const {
@@ -763,7 +806,12 @@ void ConversationKeeper::answered(std::string_view answer) {
     const auto output = conversation::output_of(answer);
     if (store_ == nullptr || !output || output->id.empty()) return;
     const auto input = conversation::input_items(body_);
-    store_->put(output->id, conversation::conversation(input ? *input : "[]", output->items));
+    std::string items = conversation::conversation(input ? *input : "[]", output->items);
+    if (database_ != nullptr) {
+        const std::int64_t expires_ms = unix_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(ttl_).count();
+        database_->keep_conversation(ledger::StoredConversation{output->id, items, expires_ms});
+    }
+    store_->put(output->id, std::move(items));
 }
 
 asio::awaitable<void> serve_connection(Worker& worker, tcp::socket socket) {

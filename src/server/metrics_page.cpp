@@ -356,6 +356,12 @@ void render_ledger(std::string& out, ledger::Ledger& ledger) {
     single(out, "switchyard_ledger_failed_batches_total", "counter",
            "Ledger batches whose write to the database failed (spooled, or kept and retried).",
            static_cast<double>(stats.failed_batches));
+    single(out, "switchyard_ledger_conversations_saved_total", "counter",
+           "Responses conversations written to the ledger's database (for previous_response_id).",
+           static_cast<double>(stats.conversations_saved));
+    single(out, "switchyard_ledger_conversations_dropped_total", "counter",
+           "Responses conversations not written to the database (its queue full or the database failing).",
+           static_cast<double>(stats.conversations_dropped));
 }
 
 // Each key's labels, as an info metric.

@@ -11,6 +11,7 @@
 
 #include "console/samples.hpp"
 #include "core/await.hpp"
+#include "core/clock.hpp"
 #include "account/access_log.hpp"
 #include "server/overload.hpp"
 #include "server/runtime.hpp"
@@ -107,10 +108,6 @@ std::vector<std::shared_ptr<upstream::Upstream>> make_upstreams(const config::Ga
     return out;
 }
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 }  // namespace
 
@@ -230,7 +227,7 @@ Shared::Shared(config::Gateway gateway, std::string path)
             boot.server.responses_store_bytes,
             std::chrono::duration_cast<std::chrono::seconds>(boot.server.responses_store_ttl), system_clock());
     }
-    last_reload_ok_ms = now_ms();
+    last_reload_ok_ms = unix_ms();
     if (!boot.state.url.empty()) {
         fleet = std::make_unique<state::Fleet>(boot, keys);
         bind_fleet(current_);
@@ -342,7 +339,7 @@ ReloadResult Shared::reload() {
                      std::to_string(keys_changed.added) + " added, " + std::to_string(keys_changed.changed) +
                      " changed, " + std::to_string(keys_changed.removed) + " removed";
     reloads_applied.fetch_add(1);
-    last_reload_ok_ms = now_ms();
+    last_reload_ok_ms = unix_ms();
     spdlog::info("config reloaded from {}: generation {} ({})", config_path, next->number, result.summary);
     return result;
 }

@@ -716,6 +716,60 @@ TEST_F(Dialects, PreviousResponseIdContinuesAKeptConversation) {
     }
 }
 
+// With a ledger, a kept conversation is written to its database too: a restarted gateway, or a
+// second instance on the same database, continues it (looked up once, then held in memory);
+// with responses_store_persist off, a restart forgets it.
+TEST_F(Dialects, AKeptConversationOutlivesARestartAndReachesAnotherInstance) {
+    const std::string model = model_via(Dialect::chat);
+    const Response first = call(Dialect::responses, R"({"model":")" + model + R"(","input":"Tell me about trains."})");
+    ASSERT_EQ(first.status, 200) << first.body;
+    dom::parser parser;
+    dom::element root;
+    ASSERT_EQ(parser.parse(first.body).get(root), simdjson::SUCCESS);
+    const std::string id{std::string_view(root["id"])};
+    const std::int64_t first_input = root["usage"]["input_tokens"];
+    const std::string next =
+        R"({"model":")" + model + R"(","previous_response_id":")" + id + R"(","input":"And about boats?"})";
+
+    // A second instance on the same database, while the first still runs (the writer flushes
+    // every 100 ms; give it a few rounds).
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    Gateway other = start_gateway(config(sim_, ledger_), kEnv);
+    const Response there = post(other.port, "/v1/responses", next, auth_for(Dialect::responses));
+    ASSERT_EQ(there.status, 200) << there.body;
+    EXPECT_GT(read_whole(Dialect::responses, there.body).input, first_input + 12) << there.body;
+    other.process->stop(SIGTERM);
+
+    // The first instance restarted: its memory is gone, the database is not.
+    EXPECT_EQ(gateway_.process->stop(SIGTERM), 0);
+    gateway_ = start_gateway(config(sim_, ledger_), kEnv);
+    for (const bool stream : {false, true}) {
+        const std::string body = stream ? next.substr(0, next.size() - 1) + R"(,"stream":true})" : next;
+        const Answer answer = stream ? read_stream(Dialect::responses, call_streaming(Dialect::responses, body).body())
+                                     : read_whole(Dialect::responses, call(Dialect::responses, body).body);
+        EXPECT_GT(answer.input, first_input + 12) << (stream ? "streamed" : "whole");
+    }
+    const Response unknown = call(Dialect::responses, R"({"model":")" + model +
+                                                          R"(","previous_response_id":"resp_never","input":"y"})");
+    EXPECT_EQ(unknown.status, 404) << unknown.body;
+
+    // Kept in memory only: a restart forgets it.
+    std::string memory_only = config(sim_, ledger_);
+    memory_only.replace(memory_only.find("server: {"), 9, "server: {responses_store_persist: false, ");
+    EXPECT_EQ(gateway_.process->stop(SIGTERM), 0);
+    gateway_ = start_gateway(memory_only, kEnv);
+    const Response kept = call(Dialect::responses, R"({"model":")" + model + R"(","input":"Tell me about ships."})");
+    ASSERT_EQ(kept.status, 200) << kept.body;
+    ASSERT_EQ(parser.parse(kept.body).get(root), simdjson::SUCCESS);
+    const std::string memory_id{std::string_view(root["id"])};
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(gateway_.process->stop(SIGTERM), 0);
+    gateway_ = start_gateway(memory_only, kEnv);
+    const Response forgotten = call(Dialect::responses, R"({"model":")" + model + R"(","previous_response_id":")" +
+                                                            memory_id + R"(","input":"y"})");
+    EXPECT_EQ(forgotten.status, 404) << forgotten.body;
+}
+
 // A real llama-server (built by scripts/setup, on the tiny random-weight model) serves all three
 // dialects itself: reached natively, every caller's bytes go through; reached as a chat-only
 // upstream, Responses and Messages callers are translated. Either way the caller gets its own

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/clock.hpp"
 #include "harness.hpp"
 #include "ledger/ledger.hpp"
 #include "ledger/schema.hpp"
@@ -332,6 +333,25 @@ TEST_P(LedgerStore, GatewaysStartingTogetherMigrateOnce) {
     }
 }
 
+TEST_P(LedgerStore, ConversationsAreKeptReplacedAndExpire) {
+    const std::string items = R"([{"type":"message","role":"user","content":[{"type":"input_text","text":"caf\u00e9 \u2603"}]}])";
+    const std::vector<ledger::StoredConversation> first{{"resp_a", items, 2000}, {"resp_b", "[]", 5000}};
+    store_->save_conversations(first);
+    EXPECT_EQ(store_->load_conversation("resp_a", 1000), items);
+    EXPECT_EQ(store_->load_conversation("resp_a", 2000), std::nullopt);  // expired at its instant
+    EXPECT_EQ(store_->load_conversation("resp_c", 1000), std::nullopt);
+    // Stored again (the same answer id): the new items and expiry win.
+    store_->save_conversations(std::vector<ledger::StoredConversation>{{"resp_a", "[1]", 9000}});
+    EXPECT_EQ(store_->load_conversation("resp_a", 3000), "[1]");
+    EXPECT_EQ(store_->prune_conversations(6000), 1);  // resp_b
+    EXPECT_EQ(store_->load_conversation("resp_b", 0), std::nullopt);
+    EXPECT_EQ(store_->load_conversation("resp_a", 6000), "[1]");
+    EXPECT_EQ(store_->prune_conversations(6000), 0);
+    // Another gateway on the same database reads them.
+    auto other = ledger::open_store(url_);
+    EXPECT_EQ(other->load_conversation("resp_a", 6000), "[1]");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, LedgerStore, ::testing::Values(Backend::sqlite, Backend::postgres), backend_name);
 
 // What only a server does: a password, bytes it refuses, going away and coming back.
@@ -477,6 +497,23 @@ TEST_P(LedgerWriter, RowsFromManyThreadsAreAllWritten) {
     EXPECT_EQ(ids.size(), static_cast<std::size_t>(kThreads * kPerThread));
 }
 
+// Conversations go through the writer best effort: written within a round; while the database is
+// down, dropped and counted (the answering instance holds them in memory), never retried.
+TEST_P(LedgerWriter, ConversationsAreWrittenByTheWriter) {
+    ledger::Ledger writer(config_, ledger::open_store(config_.url));
+    writer.store().migrate();
+    writer.start();
+    const std::int64_t later = unix_ms() + 60'000;
+    for (int i = 0; i < 20; ++i) writer.keep_conversation({"resp_" + std::to_string(i), "[" + std::to_string(i) + "]", later});
+    writer.record(sample_row(1, 1000));
+    ASSERT_TRUE(eventually([&] { return writer.stats().conversations_saved == 20; }, 5s));
+    writer.stop();
+    EXPECT_EQ(writer.stats().conversations_dropped, 0u);
+    auto store = ledger::open_store(config_.url);
+    EXPECT_EQ(store->load_conversation("resp_7", unix_ms()), "[7]");
+    EXPECT_EQ(read_all(*store).size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, LedgerWriter, ::testing::Values(Backend::sqlite, Backend::postgres), backend_name);
 
 class LedgerWriterPostgres : public LedgerWriter {};
@@ -570,6 +607,23 @@ TEST_P(LedgerWriterPostgres, AFullSpoolKeepsRowsInMemoryAndCountsWhatIsLost) {
     EXPECT_EQ(stats.replayed, stats.spooled);
     auto store = ledger::open_store(config_.url);
     EXPECT_EQ(read_all(*store).size(), stats.written);
+}
+
+TEST_P(LedgerWriterPostgres, ConversationsTheDatabaseCannotTakeAreDroppedAndCounted) {
+    ledger::Ledger writer(config_, ledger::open_store(config_.url));
+    writer.store().migrate();
+    writer.start();
+    postgres().stop(SIGKILL);
+    writer.record(sample_row(1, 1000));
+    ASSERT_TRUE(eventually([&] { return writer.stats().failed_batches >= 1; }, 5s));
+    writer.keep_conversation({"resp_down", "[]", unix_ms() + 60'000});
+    ASSERT_TRUE(eventually([&] { return writer.stats().conversations_dropped == 1; }, 5s));
+    postgres().start();
+    ASSERT_TRUE(eventually([&] { return writer.stats().written == 1; }, 5s));
+    writer.keep_conversation({"resp_up", "[]", unix_ms() + 60'000});
+    ASSERT_TRUE(eventually([&] { return writer.stats().conversations_saved == 1; }, 5s));
+    writer.stop();
+    EXPECT_EQ(writer.stats().conversations_dropped, 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LedgerWriterPostgres, ::testing::Values(Backend::postgres), backend_name);
