@@ -3,12 +3,14 @@
 #include <spdlog/async.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <simdjson.h>
 
 #include <algorithm>
 #include <ctime>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
 
@@ -16,23 +18,25 @@ namespace switchyard::account {
 
 std::unique_ptr<AccessLog> AccessLog::make(const config::AccessLog& config) {
     if (config.path.empty()) return nullptr;
-    spdlog::init_thread_pool(8192, 1);
+    auto pool = std::make_shared<spdlog::details::thread_pool>(8192, 1);
     std::shared_ptr<spdlog::sinks::sink> sink;
     if (config.path == "stdout") {
         sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
     } else {
         sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(config.path, config.max_size, config.max_files);
     }
-    auto logger = std::make_shared<spdlog::async_logger>("access", std::move(sink), spdlog::thread_pool(),
-                                                         spdlog::async_overflow_policy::block);
+    // Never blocks the I/O thread that writes: a full queue loses its oldest line (counted).
+    auto logger = std::make_shared<spdlog::async_logger>("access", std::move(sink), pool,
+                                                         spdlog::async_overflow_policy::overrun_oldest);
     logger->set_pattern("%v");
     logger->set_level(spdlog::level::info);
     logger->flush_on(spdlog::level::info);
-    return std::make_unique<AccessLog>(config, std::move(logger));
+    return std::make_unique<AccessLog>(config, std::move(logger), std::move(pool));
 }
 
-AccessLog::AccessLog(const config::AccessLog& config, std::shared_ptr<spdlog::logger> logger)
-    : config_(config), logger_(std::move(logger)) {
+AccessLog::AccessLog(const config::AccessLog& config, std::shared_ptr<spdlog::logger> logger,
+                     std::shared_ptr<spdlog::details::thread_pool> pool)
+    : config_(config), logger_(std::move(logger)), pool_(std::move(pool)) {
     if (!config_.content) return;
     for (const auto& redaction : config_.redact) {  // validated by the config loader
         // A replacement is taken literally: "$" would otherwise start a group reference.
@@ -47,9 +51,26 @@ void AccessLog::write(const ledger::Row& row, const Content* content, std::strin
     if (content != nullptr && config_.content) {
         const Content redacted{redact(content->prompt), redact(content->completion)};
         logger_->info(access_line(row, &redacted, stages));
-        return;
+    } else {
+        logger_->info(access_line(row, nullptr, stages));
     }
-    logger_->info(access_line(row, nullptr, stages));
+    // Every 1024 lines: were lines dropped since? Then said, at most every 10 seconds.
+    if ((lines_.fetch_add(1, std::memory_order_relaxed) & 1023) == 1023) warn_when_dropping();
+}
+
+std::uint64_t AccessLog::dropped() const { return pool_ ? pool_->overrun_counter() : 0; }
+
+void AccessLog::warn_when_dropping() {
+    const std::uint64_t dropped_now = dropped();
+    const std::uint64_t told = dropped_told_.load(std::memory_order_relaxed);
+    if (dropped_now <= told) return;
+    const std::int64_t now = unix_ms();
+    std::int64_t next = next_warning_ms_.load(std::memory_order_relaxed);
+    if (now < next || !next_warning_ms_.compare_exchange_strong(next, now + 10'000)) return;
+    dropped_told_.store(dropped_now, std::memory_order_relaxed);
+    spdlog::warn("access log: {} lines dropped ({} since start): its writer cannot keep up with {}; every request "
+                 "is still in the ledger",
+                 dropped_now - told, dropped_now, config_.path);
 }
 
 std::string AccessLog::redact(std::string_view text) const {

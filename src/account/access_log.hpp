@@ -2,13 +2,21 @@
 // (request id, key name — never the key —, model, deployment, tier, status, tokens, cost, timings,
 // the gateway's own time, retries, fallback, error; per-stage times for a debug request), to
 // stdout or to a size-rotated file, written by spdlog's background thread (never on an I/O
-// thread's time beyond formatting the line). Prompts and completions are logged only with
+// thread's time beyond formatting the line: when the writer falls 8192 lines behind, a slow disk
+// or a blocked stdout, the oldest waiting lines are dropped and counted rather than the request
+// waiting; the ledger keeps every request regardless). Prompts and completions are logged only with
 // `access_log.content`, then redacted (emails, API keys, card numbers by default, or the user's
 // patterns) and cut to `max_content_bytes` each.
 #pragma once
 
 #include <spdlog/logger.h>
 
+#include <spdlog/async_logger.h>
+#include <spdlog/details/thread_pool.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <regex>
 #include <string>
@@ -38,20 +46,30 @@ public:
     // object of per-stage times, when not empty.
     void write(const ledger::Row& row, const Content* content, std::string_view stages = {});
     void flush() { logger_->flush(); }
+    // Lines dropped because the writer was 8192 lines behind (for /metrics).
+    std::uint64_t dropped() const;
 
     // `text` with every redaction applied, then cut to max_content_bytes (on a UTF-8 boundary).
     std::string redact(std::string_view text) const;
 
-    AccessLog(const config::AccessLog& config, std::shared_ptr<spdlog::logger> logger);
+    // `pool`: the writer's queue, whose overruns dropped() counts (null: none counted).
+    AccessLog(const config::AccessLog& config, std::shared_ptr<spdlog::logger> logger,
+              std::shared_ptr<spdlog::details::thread_pool> pool = nullptr);
 
 private:
     struct Rule {
         std::regex pattern;
         std::string replace;
     };
+    void warn_when_dropping();
+
     config::AccessLog config_;
     std::shared_ptr<spdlog::logger> logger_;
+    std::shared_ptr<spdlog::details::thread_pool> pool_;
     std::vector<Rule> rules_;
+    std::atomic<std::uint64_t> lines_{0};
+    std::atomic<std::uint64_t> dropped_told_{0};
+    std::atomic<std::int64_t> next_warning_ms_{0};
 };
 
 // The line for `row` (and its content and stage times, as given).

@@ -410,6 +410,11 @@ std::string render_metrics(Shared& shared) {
     if (!shared.engines.empty()) render_engines(out, shared.engines);
     render_config(out, shared, *generation);
     if (shared.ledger) render_ledger(out, *shared.ledger);
+    if (shared.access_log) {
+        single(out, "switchyard_access_log_dropped_lines_total", "counter",
+               "Access log lines dropped because its writer fell 8192 lines behind (the ledger has every request).",
+               static_cast<double>(shared.access_log->dropped()));
+    }
     const auto keys = shared.keys.list();
     if (!keys.empty()) render_keys(out, keys);
     return out;

@@ -2,6 +2,15 @@
 // stream events, redaction with the built-in and custom patterns, and the cut at the size limit.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
 #include "config/config.hpp"
 #include "account/access_log.hpp"
 #include "usage/usage.hpp"
@@ -94,6 +103,47 @@ TEST(AccessLogContent, BadRedactionsAreConfigErrors) {
     ASSERT_EQ(result.errors.size(), 1u);
     EXPECT_NE(result.errors[0].message.find("not a valid regular expression"), std::string::npos);
     EXPECT_EQ(result.errors[0].line, 3);
+}
+
+// A writer that cannot keep up (here a pipe nobody reads) never holds up the thread that logs:
+// the queue's oldest lines are dropped and counted instead.
+TEST(AccessLogWriter, AStuckWriterDropsLinesAndNeverBlocksTheCaller) {
+    const auto dir = std::filesystem::temp_directory_path() / ("sy-access-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string fifo = (dir / "access.fifo").string();
+    std::filesystem::remove(fifo);
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);  // there, never read until the end
+    ASSERT_GE(reader, 0);
+    config::AccessLog config;
+    config.path = fifo;
+    auto log = AccessLog::make(config);
+    ASSERT_NE(log, nullptr);
+
+    ledger::Row row;
+    row.request_id = "req";
+    row.model = std::string(300, 'm');
+    constexpr int kLines = 20000;  // the pipe takes ~64 KiB, the queue 8192 lines: the rest must go
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kLines; ++i) log->write(row, nullptr);
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_LT(took, std::chrono::seconds(20)) << "writing waited for the stuck writer";
+    EXPECT_GT(log->dropped(), 10000u);
+    EXPECT_LT(log->dropped(), static_cast<std::uint64_t>(kLines));
+
+    // Read what is there while the log shuts down (its writer finishes the lines it holds).
+    std::atomic<bool> done{false};
+    std::thread drain([&] {
+        char buffer[65536];
+        while (!done.load()) {
+            if (::read(reader, buffer, sizeof buffer) <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    });
+    log.reset();
+    done = true;
+    drain.join();
+    ::close(reader);
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace
