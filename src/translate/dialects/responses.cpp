@@ -1236,7 +1236,7 @@ private:
         item.call_id.clear();
         item.name.clear();
         item.body.reserve(512);  // a sentence, or a tool call's arguments, without growing step by step
-        item.body.assign(kEmptyText);
+        item.body.assign(1, '"');  // open while deltas come: item_done() closes the literal
         item.signature.clear();
         item.ns.clear();
         item.complete = false;
@@ -1321,12 +1321,13 @@ private:
     void delta(Json text, std::string& out) {
         if (phase_ != Phase::output_item || text.size() < 2) return;
         OutputItem& item = current();
-        item.body.pop_back();  // the closing quote: the piece's text goes before it
-        item.body += inner(text);
-        item.body += '"';
+        item.body += inner(text);  // the literal is still open
         if (item.kind == ItemKind::custom_tool_call) return;  // unwrapped whole when the call ends
         out += delta_head_;
-        json::Writer(out).number(sequence_++);
+        char digits[24];
+        const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, sequence_++);
+        (void)ec;
+        out.append(digits, end);
         out += delta_mid_;
         out += text;
         out += delta_tail_;
@@ -1335,6 +1336,7 @@ private:
     void item_done(std::string& out) {
         if (phase_ != Phase::output_item) return;
         OutputItem& item = current();
+        item.body += '"';  // the text is whole
         switch (item.kind) {
             case ItemKind::message: {
                 {
