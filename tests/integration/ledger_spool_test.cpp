@@ -293,6 +293,50 @@ TEST_F(LedgerSpool, AHungDatabaseIsGivenUpOnAfterTheWriteTimeout) {
     expect_exactly_once(url, load.answered());
 }
 
+// Two instances on one PostgreSQL ledger (a fleet): a Responses conversation one of them answered
+// is continued by the other. While the database is down, an id neither holds in memory is a 503
+// (retryable), not a 404; one held in memory still works.
+TEST_F(LedgerSpool, InstancesOnOneDatabaseContinueEachOthersConversations) {
+    Postgres& pg = postgres();
+    pg.create_database("spool_conversations");
+    const std::string url = pg.url("spool_conversations");
+    Sim sim = start_sim({"--tokens", "3"});
+    auto a = start_gateway(config(sim, url, fresh_path("spool-conv-a")));
+    auto b = start_gateway(config(sim, url, fresh_path("spool-conv-b")));
+    const auto id_of = [](const Response& response) {
+        const auto at = response.body.find("\"id\":\"resp_");
+        return at == std::string::npos ? std::string() : response.body.substr(at + 6, response.body.find('"', at + 6) - at - 6);
+    };
+    const auto turn = [](int port, const std::string& previous) {
+        return post(port, "/v1/responses",
+                    R"({"model":"m","input":"more",)" +
+                        (previous.empty() ? std::string() : R"("previous_response_id":")" + previous + "\",") +
+                        R"("max_output_tokens":16})");
+    };
+    const Response first = turn(a.port, "");
+    ASSERT_EQ(first.status, 200) << first.body;
+    const std::string id = id_of(first);
+    ASSERT_FALSE(id.empty()) << first.body;
+    ASSERT_TRUE(eventually([&] { return ledger_metric(a.port, "conversations_saved_total") >= 1; }, 5s));
+    const Response on_b = turn(b.port, id);
+    EXPECT_EQ(on_b.status, 200) << on_b.body;
+    const std::string second = id_of(on_b);
+    ASSERT_TRUE(eventually([&] { return ledger_metric(b.port, "conversations_saved_total") >= 1; }, 5s));
+
+    pg.stop(SIGINT);
+    const Response unknown_while_down = turn(a.port, second);  // b answered it: a must ask the database
+    EXPECT_EQ(unknown_while_down.status, 503) << unknown_while_down.body;
+    EXPECT_NE(unknown_while_down.body.find("store_unavailable"), std::string::npos) << unknown_while_down.body;
+    const Response held = turn(b.port, second);  // b holds its own answer in memory
+    EXPECT_EQ(held.status, 200) << held.body;
+    pg.start();
+    const Response back = turn(a.port, second);
+    EXPECT_EQ(back.status, 200) << back.body;
+    EXPECT_EQ(turn(a.port, "resp_nobody").status, 404);
+    a.process->stop(SIGTERM);
+    b.process->stop(SIGTERM);
+}
+
 // A key's spend that a killed gateway left in the spool (its database was down) counts against the
 // key's budget at the next start, before the spool is replayed: the restart is no way round it.
 TEST_F(LedgerSpool, SpendLeftInTheSpoolCountsAgainstTheBudgetAfterARestart) {
