@@ -51,6 +51,7 @@ Admission& Admission::operator=(Admission&& other) noexcept {
     key_ = std::move(other.key_);
     key_limiter_ = other.key_limiter_;
     model_limiter_ = other.model_limiter_;
+    key_limiter_owner_ = std::move(other.key_limiter_owner_);
     model_limiter_owner_ = std::move(other.model_limiter_owner_);
     fleet_ = other.fleet_;
     state_ = other.state_;
@@ -141,6 +142,7 @@ asio::awaitable<std::variant<Admission, Refused>> admit(const Context& context, 
     // cannot answer, fail-open falls back to this instance's share in-process), else in-process.
     limit::RateLimiter* key_limiter = key && key->limiter.any() ? &key->limiter : nullptr;
     limit::RateLimiter* model_limiter = context.model_limiter.get();
+    std::shared_ptr<limit::RateLimiter> key_fallback, model_fallback;  // fail-open: the fleet's, held
     if (context.fleet != nullptr) {
         state::Fleet& fleet = *context.fleet;
         std::array<state::Limit, 2> limits{};
@@ -156,8 +158,10 @@ asio::awaitable<std::variant<Admission, Refused>> admit(const Context& context, 
                 co_await fleet.admit(*context.state, std::span<const state::Limit>(limits.data(), count), estimated);
             if (verdict.kind == state::Verdict::Kind::unavailable) {
                 if (!fleet.fail_open()) co_return Refused{state_unavailable_error(), std::nullopt};
-                key_limiter = key ? fleet.fallback_key(*key) : nullptr;
-                model_limiter = fleet.fallback_model(model);
+                key_fallback = key ? fleet.fallback_key(*key) : nullptr;
+                model_fallback = fleet.fallback_model(model);
+                key_limiter = key_fallback.get();
+                model_limiter = model_fallback.get();
             } else {
                 key_limiter = nullptr;
                 model_limiter = nullptr;
@@ -180,6 +184,7 @@ asio::awaitable<std::variant<Admission, Refused>> admit(const Context& context, 
         limit::append_headers(headers, key_limiter->snapshot(now));
         if (refusal) co_return Refused{rate_limit_error({}, *refusal), metrics::Refusal::key_rate_limit};
         admission.key_limiter_ = key_limiter;
+        admission.key_limiter_owner_ = std::move(key_fallback);
         admission.open_ = true;
     }
     if (model_limiter != nullptr) {
@@ -187,7 +192,7 @@ asio::awaitable<std::variant<Admission, Refused>> admit(const Context& context, 
             co_return Refused{rate_limit_error(model.name, *refusal), metrics::Refusal::model_rate_limit};
         }
         admission.model_limiter_ = model_limiter;
-        if (model_limiter == context.model_limiter.get()) admission.model_limiter_owner_ = context.model_limiter;
+        admission.model_limiter_owner_ = model_fallback ? std::move(model_fallback) : context.model_limiter;
         admission.open_ = true;
     }
     co_return std::move(admission);

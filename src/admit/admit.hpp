@@ -74,6 +74,7 @@ private:
     std::shared_ptr<auth::KeyEntry> key_;  // holds one of its in-flight slots
     limit::RateLimiter* key_limiter_ = nullptr;
     limit::RateLimiter* model_limiter_ = nullptr;
+    std::shared_ptr<limit::RateLimiter> key_limiter_owner_;  // a fleet's fail-open limiter (the key's own: key_)
     std::shared_ptr<limit::RateLimiter> model_limiter_owner_;
     state::Fleet* fleet_ = nullptr;
     state::Connection* state_ = nullptr;

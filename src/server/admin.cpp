@@ -196,6 +196,7 @@ asio::awaitable<wire::LocalResponse> revoke_key(Shared& shared, std::string name
     for (Worker* worker : shared.workers) {
         asio::post(worker->io, [worker, name] { worker->metrics.forget_key(name); });
     }
+    if (shared.fleet) shared.fleet->forget_key(name);  // its fail-open limiter, if Redis was ever away
     shared.console_sessions.close_key(name);  // its console sign-ins end with it
     spdlog::info("admin: key '{}' revoked", name);
     wire::LocalResponse response;

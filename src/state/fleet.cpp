@@ -74,20 +74,30 @@ void Fleet::bind(Binding binding) {
     binding_ = std::move(bound);
 }
 
-limit::RateLimiter* Fleet::fallback(std::unordered_map<std::string, Fallback>& fallbacks, const std::string& name,
-                                    const config::RateLimit& limits) {
+std::shared_ptr<limit::RateLimiter> Fleet::fallback(std::unordered_map<std::string, Fallback>& fallbacks,
+                                                    const std::string& name, const config::RateLimit& limits) {
     if (!limits.any()) return nullptr;
     std::lock_guard lock(mutex_);
     Fallback& entry = fallbacks[name];
     if (!entry.limiter || !(entry.limits == limits)) {
         entry.limits = limits;
-        entry.limiter = std::make_unique<limit::RateLimiter>(limit::share(limits, state_.instances), system_clock().now());
+        entry.limiter = std::make_shared<limit::RateLimiter>(limit::share(limits, state_.instances), system_clock().now());
     }
-    return entry.limiter.get();
+    return entry.limiter;
 }
 
-limit::RateLimiter* Fleet::fallback_model(const config::Model& model) {
+std::shared_ptr<limit::RateLimiter> Fleet::fallback_model(const config::Model& model) {
     return fallback(model_fallbacks_, model.name, model.limits);
+}
+
+void Fleet::forget_key(const std::string& name) {
+    std::lock_guard lock(mutex_);
+    key_fallbacks_.erase(name);
+}
+
+std::size_t Fleet::fallback_limiters() const {
+    std::lock_guard lock(mutex_);
+    return key_fallbacks_.size() + model_fallbacks_.size();
 }
 
 Fleet::~Fleet() = default;
@@ -383,7 +393,7 @@ void Fleet::spend(auth::KeyEntry& key, double usd, std::time_t now) {
     unsent_spend_[base + month_text(now)] += usd;
 }
 
-limit::RateLimiter* Fleet::fallback_key(const auth::KeyEntry& key) {
+std::shared_ptr<limit::RateLimiter> Fleet::fallback_key(const auth::KeyEntry& key) {
     return fallback(key_fallbacks_, key.policy.name, key.policy.limits);
 }
 
@@ -645,6 +655,9 @@ void Fleet::render_metrics(std::string& out) const {
         const std::string labels = "{mode=\"" + std::string(to_string(m)) + "\"}";
         sample("switchyard_state_mode", labels, m == now ? 1 : 0);
     }
+    header("switchyard_state_fallback_limiters", "gauge",
+           "Fail-open limiters held in-process (by key and by model), made when Redis did not answer.");
+    sample("switchyard_state_fallback_limiters", "", static_cast<double>(fallback_limiters()));
     header("switchyard_state_redis_calls_total", "counter", "Redis commands sent.");
     sample("switchyard_state_redis_calls_total", "", static_cast<double>(stats_.calls.load()));
     header("switchyard_state_redis_timeouts_total", "counter", "Redis calls with no reply within state.timeout.");

@@ -110,9 +110,13 @@ public:
     // A key's spend: kept locally at once, sent to Redis with the next sync.
     void spend(auth::KeyEntry& key, double usd, std::time_t now);
 
-    // Fail-open: this instance's share of a key's or a model's limits, in-process.
-    limit::RateLimiter* fallback_key(const auth::KeyEntry& key);
-    limit::RateLimiter* fallback_model(const config::Model& model);
+    // Fail-open: this instance's share of a key's or a model's limits, in-process. A request holds
+    // its limiter until it ends (a revoked key's is forgotten meanwhile).
+    std::shared_ptr<limit::RateLimiter> fallback_key(const auth::KeyEntry& key);
+    std::shared_ptr<limit::RateLimiter> fallback_model(const config::Model& model);
+    // A revoked key: its fail-open limiter goes (requests still in flight keep theirs).
+    void forget_key(const std::string& name);
+    std::size_t fallback_limiters() const;  // fail-open limiters held, by key and by model (tests)
 
     // Records a Redis outcome: logs and counts mode changes.
     void note(bool ok, std::string_view why);
@@ -186,18 +190,18 @@ private:
 
     // Made by connect() before the I/O threads run; read-only after.
     std::unordered_map<const Connection*, std::unique_ptr<Thread>> threads_;
-    std::mutex mutex_;  // the maps below and the binding
+    mutable std::mutex mutex_;  // the maps below and the binding
     std::shared_ptr<const Binding> binding_;
     // Fail-open limiters by key and by model name, with the limits they were made for (a reload
     // may change them).
     struct Fallback {
         config::RateLimit limits;
-        std::unique_ptr<limit::RateLimiter> limiter;
+        std::shared_ptr<limit::RateLimiter> limiter;
     };
     std::unordered_map<std::string, Fallback> key_fallbacks_;
     std::unordered_map<std::string, Fallback> model_fallbacks_;
-    limit::RateLimiter* fallback(std::unordered_map<std::string, Fallback>& fallbacks, const std::string& name,
-                                 const config::RateLimit& limits);
+    std::shared_ptr<limit::RateLimiter> fallback(std::unordered_map<std::string, Fallback>& fallbacks,
+                                                 const std::string& name, const config::RateLimit& limits);
     std::shared_ptr<const Binding> synced_binding_;  // the one breaker_opened_ was read from (sync thread only)
     std::map<std::string, double> unsent_spend_;  // Redis key -> dollars not yet added there
     std::vector<std::uint64_t> breaker_opened_;   // by deployment id: times opened, as last seen (sync thread only)

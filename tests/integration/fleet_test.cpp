@@ -450,6 +450,34 @@ TEST_F(Fleet, RedisKilledRestartedAndHungMidRun) {
     EXPECT_NE(log.find("answers; mode redis"), std::string::npos) << log;
 }
 
+// A key created through the admin API and used while Redis is away gets a fail-open limiter;
+// revoking the key drops it (it used to stay until a restart).
+TEST_F(Fleet, ARevokedKeysFailOpenLimiterIsDropped) {
+    Sim sim = start_sim({"--tokens", "2"});
+    Options options;
+    options.state = "{url: " + redis_->url() + ", timeout: 100ms, instances: 1, sync_interval: 200ms}";
+    std::string yaml = config(sim, options);
+    yaml.insert(yaml.find("keys:"), "auth: {master_key: \"${MASTER_KEY}\"}\n");
+    auto env = kEnv;
+    env["MASTER_KEY"] = "master-secret-0001";
+    Gateway gateway = start_gateway(yaml, env);
+    const std::map<std::string, std::string> master{{"authorization", "Bearer master-secret-0001"}};
+    const auto created =
+        request(gateway.port, "POST", "/admin/keys", R"({"name":"carol","limits":{"rpm":6000}})", master);
+    ASSERT_EQ(created.status, 201) << created.body;
+    const auto at = created.body.find(R"("key":"sk-sy-)");
+    ASSERT_NE(at, std::string::npos) << created.body;
+    const std::map<std::string, std::string> carol{{"authorization", "Bearer " + created.body.substr(at + 7, 46)}};
+
+    redis_->stop(SIGKILL);
+    EXPECT_EQ(post(gateway.port, "/v1/chat/completions", chat_body("m"), carol).status, 200);
+    EXPECT_EQ(metric(gateway.port, "switchyard_state_fallback_limiters"), 1);
+    EXPECT_EQ(request(gateway.port, "DELETE", "/admin/keys/carol", "", master).status, 200);
+    EXPECT_EQ(metric(gateway.port, "switchyard_state_fallback_limiters"), 0);
+    EXPECT_EQ(post(gateway.port, "/v1/chat/completions", chat_body("m"), carol).status, 401);
+    redis_->start();
+}
+
 // A Redis with a password: the gateway authenticates (the password from ${ENV}), never shows the
 // password in its log or /metrics, and survives Redis losing its scripts (SCRIPT FLUSH): the
 // next call sends the script's text instead of its digest.
