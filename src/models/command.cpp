@@ -149,13 +149,31 @@ int run_show(const CommandOptions& options) {
         std::cerr << "switchyard show: " << parsed.error << "\n";
         return 1;
     }
-    const Gguf& g = *parsed.gguf;
-    const ModelInfo info = describe(g);
+    const Gguf& g = *parsed.gguf;  // the metadata: a split model's first part has it all
+    // Tensors, parameters and sizes over every part of a split model.
+    const std::vector<std::string> files = model_files(path);
+    std::string why;
+    const auto whole = read_model(path, &why);
+    if (!whole) {
+        std::cerr << "switchyard show: " << why << "\n";
+        return 1;
+    }
+    const ModelInfo& info = *whole;
     std::map<std::string, std::pair<std::size_t, std::uint64_t>> types;  // name -> tensors, bytes
-    for (const auto& t : g.tensors) {
-        auto& [count, bytes] = types[std::string(tensor_type(t.type)->name)];
-        ++count;
-        bytes += t.bytes;
+    std::size_t tensors = 0;
+    for (const auto& file : files) {
+        const ParseResult part = file == path ? ParseResult{} : read_file(file);
+        if (file != path && !part.gguf) {
+            std::cerr << "switchyard show: " << part.error << "\n";
+            return 1;
+        }
+        const Gguf& gguf = file == path ? g : *part.gguf;
+        for (const auto& t : gguf.tensors) {
+            auto& [count, bytes] = types[std::string(tensor_type(t.type)->name)];
+            ++count;
+            bytes += t.bytes;
+        }
+        tensors += gguf.tensors.size();
     }
     const Estimate e = estimate(info, EngineShape{});
     if (options.json) {
@@ -165,8 +183,9 @@ int run_show(const CommandOptions& options) {
                           json_string(info.quantization) + R"(,"context_length":)" + std::to_string(info.context_length) +
                           R"(,"layers":)" + std::to_string(info.layers) + R"(,"embedding":)" + std::to_string(info.embedding) +
                           R"(,"heads":)" + std::to_string(info.heads) + R"(,"kv_heads":)" + std::to_string(info.kv_heads) +
-                          R"(,"chat_template":)" + (info.chat_template ? "true" : "false") + R"(,"tensors":)" +
-                          std::to_string(g.tensors.size()) + R"(,"tensor_bytes":)" + std::to_string(info.tensor_bytes) +
+                          R"(,"chat_template":)" + (info.chat_template ? "true" : "false") + R"(,"files":)" +
+                          std::to_string(files.size()) + R"(,"tensors":)" + std::to_string(tensors) +
+                          R"(,"tensor_bytes":)" + std::to_string(info.tensor_bytes) +
                           R"(,"tensor_types":{)";
         bool first = true;
         for (const auto& [name, cb] : types) {
@@ -184,7 +203,8 @@ int run_show(const CommandOptions& options) {
         std::cout << out << "\n";
         return 0;
     }
-    std::cout << "path            " << path << "\n"
+    std::cout << "path            " << path << (files.size() > 1 ? " (part 1 of " + std::to_string(files.size()) + ")" : "")
+              << "\n"
               << "GGUF version    " << g.version << "\n"
               << "architecture    " << (info.architecture.empty() ? "?" : info.architecture) << "\n"
               << "name            " << info.name << "\n"
@@ -197,7 +217,7 @@ int run_show(const CommandOptions& options) {
     if (info.experts) std::cout << "experts         " << info.experts << "\n";
     std::cout << "vocabulary      " << info.vocab << "\n"
               << "chat template   " << (info.chat_template ? "present" : "absent") << "\n"
-              << "tensors         " << g.tensors.size() << " (" << gib_text(info.tensor_bytes) << ")\n";
+              << "tensors         " << tensors << " (" << gib_text(info.tensor_bytes) << ")\n";
     for (const auto& [name, cb] : types) {
         std::cout << "  " << name << std::string(name.size() < 10 ? 10 - name.size() : 1, ' ') << cb.first << " tensors, "
                   << gib_text(cb.second) << "\n";

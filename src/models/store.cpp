@@ -184,6 +184,19 @@ std::vector<std::string> choose_files(const std::vector<std::string>& files, std
     return parts;
 }
 
+std::vector<std::string> model_files(const std::string& path) {
+    std::vector<std::string> files{path};
+    const auto part = split_part(base_name(path));
+    if (!part || part->index != 1) return files;
+    const std::string dir = path.substr(0, path.size() - base_name(path).size());
+    for (unsigned i = 2; i <= part->count; ++i) {
+        char suffix[32];
+        std::snprintf(suffix, sizeof suffix, "-%05u-of-%05u.gguf", i, part->count);
+        files.push_back(dir + part->stem + suffix);
+    }
+    return files;
+}
+
 std::optional<ModelInfo> read_model(const std::string& path, std::string* why) {
     const auto first = read_file(path);
     if (!first.gguf) {
@@ -191,13 +204,9 @@ std::optional<ModelInfo> read_model(const std::string& path, std::string* why) {
         return std::nullopt;
     }
     ModelInfo info = describe(*first.gguf);
-    const auto part = split_part(base_name(path));
-    if (!part || part->index != 1) return info;
-    const std::string dir = path.substr(0, path.size() - base_name(path).size());
-    for (unsigned i = 2; i <= part->count; ++i) {
-        char suffix[32];
-        std::snprintf(suffix, sizeof suffix, "-%05u-of-%05u.gguf", i, part->count);
-        const auto next = read_file(dir + part->stem + suffix);
+    const std::vector<std::string> files = model_files(path);
+    for (std::size_t i = 1; i < files.size(); ++i) {
+        const auto next = read_file(files[i]);
         if (!next.gguf) {
             *why = next.error;
             return std::nullopt;

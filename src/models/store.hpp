@@ -50,6 +50,10 @@ std::string default_name(const Source& source);
 // listing what there is, when none or several models match.
 std::vector<std::string> choose_files(const std::vector<std::string>& files, std::string_view quant, std::string* why);
 
+// The files of the model at `path`: it alone, or when it is part 1 of a split model
+// (NAME-00001-of-0000N.gguf), every part beside it, in order.
+std::vector<std::string> model_files(const std::string& path);
+
 // The model at `path`: its header described, and when the file is part 1 of a split model
 // (NAME-00001-of-0000N.gguf), the other parts beside it read too and their tensors and parameters
 // added. nullopt with `why` when a part is missing or unreadable.

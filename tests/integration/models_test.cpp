@@ -298,6 +298,20 @@ TEST_F(ModelsPull, ChoosesByQuantizationAndFetchesEverySplitPart) {
     EXPECT_NE(list.output.find(R"("name":"repo-Q4_0","path":")" + dir + R"(/repo-Q4_0-00001-of-00002.gguf","files":2)"),
               std::string::npos)
         << list.output;
+    // show reads every part: the tensors of both files, the metadata of the first.
+    const CliRun one = cli({"show", "eight", "--models-dir", dir, "--json"});
+    const CliRun split = cli({"show", "repo-Q4_0", "--models-dir", dir, "--json"});
+    ASSERT_EQ(split.status, 0) << split.output;
+    const auto number = [](const std::string& json, const std::string& field) {
+        const auto at = json.find("\"" + field + "\":");
+        return at == std::string::npos ? -1L : std::stol(json.substr(at + field.size() + 3));
+    };
+    const long moe_tensors = number(cli({"show", tiny_llama4_model(), "--json"}).output, "tensors");
+    EXPECT_EQ(number(split.output, "files"), 2) << split.output;
+    EXPECT_EQ(number(split.output, "tensors"), number(one.output, "tensors") + moe_tensors) << split.output;
+    EXPECT_GT(number(split.output, "parameters"), number(one.output, "parameters")) << split.output;
+    const CliRun text = cli({"show", "repo-Q4_0", "--models-dir", dir});
+    EXPECT_NE(text.output.find("(part 1 of 2)"), std::string::npos) << text.output;
     run = pull({"hf:org/repo:Q5_K_M"});
     EXPECT_EQ(run.status, 1);
     EXPECT_NE(run.output.find("no .gguf file is tagged Q5_K_M; the repository has: big-Q4_0-00001-of-00002.gguf"),
