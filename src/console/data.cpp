@@ -189,12 +189,7 @@ wire::LocalResponse json_response(std::string body) {
 }
 
 wire::LocalResponse ledger_failed(std::exception_ptr failure) {
-    std::string what = "unknown error";
-    try {
-        std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-        what = e.what();
-    }
+    const std::string what = ledger::Ledger::what_failed(failure);
     return wire::error_response(
         ApiError{503, "the ledger could not be read: " + what, "server_error", std::nullopt, "ledger_unavailable"});
 }

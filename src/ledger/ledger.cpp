@@ -348,6 +348,16 @@ void Ledger::publish() {
     if (lost_.load() > lost_logged_) lose(0, "the queue was full, or see the errors before");
 }
 
+std::string Ledger::what_failed(const std::exception_ptr& failure) {
+    try {
+        std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+    }
+    return "unknown error";
+}
+
 asio::awaitable<std::exception_ptr> Ledger::run(std::function<void(Store&)> task) {
     auto executor = co_await asio::this_coro::executor;
     const auto token = await_tuple;

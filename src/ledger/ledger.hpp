@@ -82,6 +82,8 @@ public:
     // Runs `task` on the writer thread; resumes the caller on its executor with the exception the
     // task threw, or null.
     asio::awaitable<std::exception_ptr> run(std::function<void(Store&)> task);
+    // What a task run() reported failed with: its exception's what(), or "unknown error".
+    static std::string what_failed(const std::exception_ptr& failure);
 
 private:
     using Clock = std::chrono::steady_clock;

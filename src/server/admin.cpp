@@ -151,12 +151,7 @@ asio::awaitable<wire::LocalResponse> create_key(Shared& shared, const Generation
         std::function<void(ledger::Store&)> save = [stored](ledger::Store& store) { store.save_key(stored); };
         const auto failure = co_await shared.ledger->run(std::move(save));
         if (failure) {
-            std::string what = "unknown error";
-            try {
-                std::rethrow_exception(failure);
-            } catch (const std::exception& e) {
-                what = e.what();
-            }
+            const std::string what = ledger::Ledger::what_failed(failure);
             spdlog::error("admin: storing key '{}' failed: {}", policy->name, what);
             co_return error(ApiError{503, "the key could not be stored: " + what, "server_error", std::nullopt,
                                      "ledger_unavailable"});

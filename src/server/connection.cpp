@@ -770,13 +770,8 @@ asio::awaitable<std::optional<ApiError>> ClientConnection::continue_conversation
             };
             const std::exception_ptr failure = co_await database->run(std::move(load));
             if (failure) {
-                std::string why = "unknown error";
-                try {
-                    std::rethrow_exception(failure);
-                } catch (const std::exception& e) {
-                    why = e.what();
-                }
-                spdlog::warn("looking up previous_response_id '{}' in the ledger's database failed: {}", previous, why);
+                spdlog::warn("looking up previous_response_id '{}' in the ledger's database failed: {}", previous,
+                             ledger::Ledger::what_failed(failure));
                 co_return ApiError{503,
                                    "The conversation of previous_response_id could not be looked up: the gateway's "
                                    "database is unavailable. Try again, or send the whole input.",

@@ -357,6 +357,19 @@ protected:
                                     std::map<std::string, std::string> headers = {}) {
         return post_streaming(gateway_.port, path_of(caller), body, auth_for(caller, std::move(headers)));
     }
+    // A Responses request kept by the gateway (store is not false): its answer's id and input tokens.
+    struct Kept {
+        std::string id;
+        std::int64_t input = -1;
+    };
+    Kept kept_turn(const std::string& model, const std::string& input) {
+        const Response answer = call(Dialect::responses, R"({"model":")" + model + R"(","input":")" + input + "\"}");
+        EXPECT_EQ(answer.status, 200) << answer.body;
+        dom::parser parser;
+        dom::element root;
+        if (answer.status != 200 || parser.parse(answer.body).get(root) != simdjson::SUCCESS) return {};
+        return {std::string(std::string_view(root["id"])), int64_t(root["usage"]["input_tokens"])};
+    }
     std::vector<ledger::Row> stop_and_read_ledger() {
         EXPECT_EQ(gateway_.process->stop(SIGTERM), 0);
         gateway_.process.reset();
@@ -688,13 +701,10 @@ TEST_F(Dialects, PreviousResponseIdContinuesAKeptConversation) {
     for (const Dialect upstream : kDialects) {
         SCOPED_TRACE(name_of(upstream) + " upstream");
         const std::string model = model_via(upstream);
-        const Response first = call(Dialect::responses, R"({"model":")" + model + R"(","input":"Tell me about trains."})");
-        ASSERT_EQ(first.status, 200) << first.body;
+        const auto [id, first_input] = kept_turn(model, "Tell me about trains.");
+        ASSERT_FALSE(id.empty());
         dom::parser parser;
         dom::element root;
-        ASSERT_EQ(parser.parse(first.body).get(root), simdjson::SUCCESS);
-        const std::string id{std::string_view(root["id"])};
-        const std::int64_t first_input = root["usage"]["input_tokens"];
 
         for (const bool stream : {false, true}) {
             const std::string next = R"({"model":")" + model + R"(","previous_response_id":")" + id +
@@ -721,13 +731,8 @@ TEST_F(Dialects, PreviousResponseIdContinuesAKeptConversation) {
 // with responses_store_persist off, a restart forgets it.
 TEST_F(Dialects, AKeptConversationOutlivesARestartAndReachesAnotherInstance) {
     const std::string model = model_via(Dialect::chat);
-    const Response first = call(Dialect::responses, R"({"model":")" + model + R"(","input":"Tell me about trains."})");
-    ASSERT_EQ(first.status, 200) << first.body;
-    dom::parser parser;
-    dom::element root;
-    ASSERT_EQ(parser.parse(first.body).get(root), simdjson::SUCCESS);
-    const std::string id{std::string_view(root["id"])};
-    const std::int64_t first_input = root["usage"]["input_tokens"];
+    const auto [id, first_input] = kept_turn(model, "Tell me about trains.");
+    ASSERT_FALSE(id.empty());
     const std::string next =
         R"({"model":")" + model + R"(","previous_response_id":")" + id + R"(","input":"And about boats?"})";
 
@@ -758,10 +763,8 @@ TEST_F(Dialects, AKeptConversationOutlivesARestartAndReachesAnotherInstance) {
     memory_only.replace(memory_only.find("server: {"), 9, "server: {responses_store_persist: false, ");
     EXPECT_EQ(gateway_.process->stop(SIGTERM), 0);
     gateway_ = start_gateway(memory_only, kEnv);
-    const Response kept = call(Dialect::responses, R"({"model":")" + model + R"(","input":"Tell me about ships."})");
-    ASSERT_EQ(kept.status, 200) << kept.body;
-    ASSERT_EQ(parser.parse(kept.body).get(root), simdjson::SUCCESS);
-    const std::string memory_id{std::string_view(root["id"])};
+    const std::string memory_id = kept_turn(model, "Tell me about ships.").id;
+    ASSERT_FALSE(memory_id.empty());
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     EXPECT_EQ(gateway_.process->stop(SIGTERM), 0);
     gateway_ = start_gateway(memory_only, kEnv);
