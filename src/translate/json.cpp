@@ -23,10 +23,23 @@ Writer& Writer::close(char c) {
 }
 
 Writer& Writer::key(std::string_view name) {
-    comma();
-    out_ += '"';
-    out_ += name;
-    out_ += "\":";
+    // One append for the comma, the quoted name and the colon (names are the code's own, short).
+    char text[64];
+    if (name.size() + 4 > sizeof text) {
+        comma();
+        out_ += '"';
+        out_ += name;
+        out_ += "\":";
+    } else {
+        std::size_t n = 0;
+        if (need_comma_) text[n++] = ',';
+        text[n++] = '"';
+        std::memcpy(text + n, name.data(), name.size());
+        n += name.size();
+        text[n++] = '"';
+        text[n++] = ':';
+        out_.append(text, n);
+    }
     need_comma_ = false;
     return *this;
 }
