@@ -44,6 +44,8 @@ public:
     virtual std::vector<StoredKey> load_keys() = 0;  // not revoked
     virtual void save_key(const StoredKey& key) = 0;
     virtual bool revoke_key(const std::string& name, std::int64_t when_ms) = 0;  // false: unknown
+    // Replaces a stored key's policy (PATCH /admin/keys/{name}); false: no such key, or revoked.
+    virtual bool update_key(const std::string& name, const std::string& policy_json) = 0;
     virtual std::string describe() const = 0;  // for logs: "sqlite /path" or "postgres host:port/db"
     // Each call to a database server that has not answered after `timeout` fails, and its
     // connection is dropped (the next call makes a new one). Zero, the default: no limit (a report
