@@ -245,12 +245,12 @@ test('the console shows the gateway in a browser, safely', { timeout: 90000 }, a
   assert.equal(await page.locator('button[data-edit-key="caller"]').count(), 0);
   await page.locator('button[data-edit-key="made-in-browser"]').click();
   await page.fill('#edit-key-rpm', '1');
+  await page.screenshot({ path: join(shots, 'keys-edit.png'), fullPage: true });
   await page.click('#edit-key button[type=submit]');
   await page.locator('#edit-key').waitFor({ state: 'detached' });
   await page.locator('#keys tr', { hasText: 'made-in-browser' }).locator('td', { hasText: /^1 \/ –$/ }).waitFor();
   assert.equal(await chat(gateway.root, secret, 'm', 'browser-edited-key-1'), 200);
   assert.equal(await chat(gateway.root, secret, 'm', 'browser-edited-key-2'), 429);
-  await page.screenshot({ path: join(shots, 'keys-edited.png'), fullPage: true });
   await page.locator('button.danger[data-key="made-in-browser"]').click();
   await page.locator('#keys td', { hasText: 'made-in-browser' }).waitFor({ state: 'detached' });
   assert.equal(await chat(gateway.root, secret, 'm', 'browser-revoked-key'), 401);

@@ -147,7 +147,10 @@ export function xyChart({ title, lines, marks = [], xMax, xFormat = (v) => Strin
     const kind = m.kind || 'break-even';
     chart.append(svg('line', { class: `mark ${kind}`, x1: mx, x2: mx, y1: y0, y2: my }));
     chart.append(svg('circle', { class: `mark ${kind}`, cx: mx, cy: my, r: 3.5, 'data-mark': kind }));
-    chart.append(svg('text', { class: `mark-label ${kind}`, x: mx + 5, y: Math.max(my - 5, y1 + 9) }, m.text));
+    // The text on the side with more room, above the point.
+    const left = mx > (x0 + x1) / 2;
+    chart.append(svg('text', { class: `mark-label ${kind}`, x: left ? mx - 6 : mx + 5, y: Math.max(my - 6, y1 + 9),
+      'text-anchor': left ? 'end' : 'start' }, m.text));
   });
   labels.sort((a, b) => a.y - b.y);
   let floor = PAD.top - 2;
