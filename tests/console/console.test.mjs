@@ -4,8 +4,8 @@
 // without the CSRF token is refused; the cookie is HttpOnly and SameSite=Strict; the CSP header is
 // there and nothing on the page breaks it; no console errors. Screenshots of each page go to
 // SWITCHYARD_SCREENSHOT_DIR (ctest: build/<preset>/console-screenshots). The Spend page draws
-// `switchyard cost`'s comparison (an all-local option from upstream `box`'s cost model, with its
-// break-even); an admin lowers a key's limit on the Keys page and the next requests see it.
+// `switchyard cost`'s comparison (an all-local option from the cost model of a local upstream with
+// the XSS-shaped name, with its break-even); an admin lowers a key's limit on the Keys page and the next requests see it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -49,10 +49,10 @@ keys:
   - {name: "${XSS}", key: ${XSS_KEY}}
 upstreams:
   - {name: cloud, type: openai, base_url: ${simUrl}/v1, api_key: ${UPSTREAM_SECRET}}
-  - {name: box, type: openai, base_url: ${simUrl}/v1, local: true, cost: {hardware_usd: 300, lifetime_months: 36}}
+  - {name: "${XSS}", type: openai, base_url: ${simUrl}/v1, local: true, cost: {hardware_usd: 300, lifetime_months: 36}}
 models:
   - name: lm
-    deployments: [{upstream: box, model: sim-local}]
+    deployments: [{upstream: "${XSS}", model: sim-local}]
   - name: m
     deployments: [{upstream: cloud, model: sim-m}]
   - name: "${XSS}"
@@ -80,7 +80,7 @@ test('the console shows the gateway in a browser, safely', { timeout: 90000 }, a
   });
 
   // Known traffic: 8 answered for `caller`, 2 for the XSS-named key on the XSS-named model, 2 on
-  // the local upstream `box`.
+  // the XSS-named local upstream.
   for (let i = 0; i < 8; i += 1) assert.equal(await chat(gateway.root, CALLER, 'm', `browser-req-${i}`), 200);
   for (let i = 0; i < 2; i += 1) assert.equal(await chat(gateway.root, XSS_KEY, XSS, `browser-xss-${i}`), 200);
   for (let i = 0; i < 2; i += 1) assert.equal(await chat(gateway.root, CALLER, 'lm', `browser-local-${i}`), 200);
@@ -201,18 +201,18 @@ test('the console shows the gateway in a browser, safely', { timeout: 90000 }, a
   const bars = page.locator('#cost-options svg');
   await bars.locator('rect.bar').nth(2).waitFor({ timeout: 15000 });
   const barText = await bars.textContent();
-  for (const option of ['all cloud (gpt-4o-mini)', 'all local (box)', 'hybrid']) assert.ok(barText.includes(option), `${option} in ${barText}`);
+  for (const option of ['all cloud (gpt-4o-mini)', `all local (${XSS})`, 'hybrid']) assert.ok(barText.includes(option), `${option} in ${barText}`);
   const curves = page.locator('#cost-curves svg');
   const drawn = await curves.locator('path.line').evaluateAll((paths) => paths.map((p) => [p.getAttribute('data-option'), p.getAttribute('d').split('L').length]));
-  assert.ok(drawn.some(([name, n]) => name === 'all local (box)' && n > 100), JSON.stringify(drawn));
+  assert.ok(drawn.some(([name, n]) => name === `all local (${XSS})` && n > 100), JSON.stringify(drawn));
   assert.ok(drawn.some(([name]) => name === 'all cloud (gpt-4o-mini)'), JSON.stringify(drawn));
   assert.ok(await curves.locator('circle[data-mark="break-even"]').count() >= 1, 'a break-even is marked');
   assert.equal(await curves.locator('circle[data-mark="volume"]').count(), 1, 'the period\'s volume is marked');
-  await curves.locator('text', { hasText: 'all local (box) breaks even at' }).waitFor();
+  await curves.locator('text', { hasText: `all local (${XSS}) breaks even at` }).waitFor();
   const api = await page.evaluate(async () => (await fetch('api/cost?hours=24')).json());
   const owned = api.curves.lines.find((l) => l.kind === 'owned');
   assert.ok(owned && owned.break_even_tokens_per_month > 0, JSON.stringify(api.curves.lines.map((l) => l.name)));
-  await page.locator('#cost td', { hasText: 'all local (box)' }).first().waitFor();
+  await page.locator('#cost td', { hasText: `all local (${XSS})` }).first().waitFor();
   assert.equal(await page.locator('img').count(), 0);
   await page.screenshot({ path: join(shots, 'spend.png'), fullPage: true });
 
