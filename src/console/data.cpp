@@ -327,7 +327,6 @@ boost::asio::awaitable<wire::LocalResponse> spend(server::Shared& shared, std::s
     co_return json_response(std::move(body));
 }
 
-
 // A whole number in [lo, hi], else nullopt (a query parameter that must be one when given).
 std::optional<std::int64_t> whole_number(std::string_view text, std::int64_t lo, std::int64_t hi) {
     if (text.empty() || text.size() > 12) return std::nullopt;
@@ -414,12 +413,10 @@ boost::asio::awaitable<wire::LocalResponse> cost(server::Shared& shared, std::st
     }
     struct Job {
         report::CostOptions options;
-        config::Gateway gateway;
-        pricing::Catalog catalog;
-        std::string prices;
+        std::shared_ptr<server::Generation> generation;  // its config and catalog, read on the ledger's thread
         report::Period period;
         std::optional<report::CostReport> report;
-        std::string error;
+        std::optional<ApiError> refused;
     };
     auto job = std::make_shared<Job>();
     job->options.cloud_model = query_value(query, "cloud_model");
@@ -432,35 +429,35 @@ boost::asio::awaitable<wire::LocalResponse> cost(server::Shared& shared, std::st
         }
         job->options.utilization = value;
     }
-    const std::shared_ptr<server::Generation> generation = shared.current();
-    job->gateway = generation->config;
-    job->catalog = generation->catalog;
-    report::add_config_prices(job->catalog, job->gateway, "config");
-    if (job->catalog.empty()) {
-        co_return wire::error_response(ApiError{503, "no price catalog is loaded (set prices.catalog)", "server_error",
-                                                std::nullopt, "prices_unavailable"});
-    }
-    if (!job->options.cloud_model.empty() && !job->catalog.find(job->options.cloud_model)) {
-        co_return wire::error_response(ApiError::invalid_request(
-            "the cloud model '" + job->options.cloud_model + "' is not in the price catalog", "cloud_model",
-            "model_not_found"));
-    }
-    job->prices = job->gateway.prices.catalog.empty() ? "data/prices.yaml" : job->gateway.prices.catalog;
+    job->generation = shared.current();
     job->period.to_ms = now_ms() + 1;
     job->period.from_ms = job->period.to_ms - hours * 3'600'000;
     std::function<void(ledger::Store&)> compute = [job](ledger::Store& store) {
+        const config::Gateway& gateway = job->generation->config;
+        pricing::Catalog catalog = job->generation->catalog;
+        report::add_config_prices(catalog, gateway, "config");
+        if (catalog.empty()) {
+            job->refused = ApiError{503, "no price catalog is loaded (set prices.catalog)", "server_error", std::nullopt,
+                                    "prices_unavailable"};
+            return;
+        }
+        if (!job->options.cloud_model.empty() && !catalog.find(job->options.cloud_model)) {
+            job->refused = ApiError::invalid_request(
+                "the cloud model '" + job->options.cloud_model + "' is not in the price catalog", "cloud_model",
+                "model_not_found");
+            return;
+        }
+        const std::string prices = gateway.prices.catalog.empty() ? "data/prices.yaml" : gateway.prices.catalog;
         report::Aggregator aggregator(job->period, {});
         store.each_row(job->period.from_ms, job->period.to_ms, [&](const ledger::Row& row) { aggregator.add(row); });
-        report::LedgerReport built = report::ledger_report(job->options, job->gateway, job->catalog, job->prices,
-                                                           aggregator.finish(), store.describe(), job->period.to_ms);
+        report::LedgerReport built = report::ledger_report(job->options, gateway, catalog, prices, aggregator.finish(),
+                                                           store.describe(), job->period.to_ms);
         job->report = std::move(built.report);
-        job->error = std::move(built.error);
+        if (!job->report) job->refused = ApiError{500, built.error, "server_error", std::nullopt, "cost_failed"};
     };
     const auto failure = co_await shared.ledger->run(std::move(compute));
     if (failure) co_return ledger_failed(failure);
-    if (!job->report) {
-        co_return wire::error_response(ApiError{500, job->error, "server_error", std::nullopt, "cost_failed"});
-    }
+    if (job->refused) co_return wire::error_response(*job->refused);
     co_return json_response(cost_body(*job->report, hours));
 }
 
