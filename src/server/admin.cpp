@@ -139,6 +139,7 @@ std::string failure_text(const std::exception_ptr& failure) {
         std::rethrow_exception(failure);
     } catch (const std::exception& e) {
         return e.what();
+    } catch (...) {
     }
     return "unknown error";
 }
