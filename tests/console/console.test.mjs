@@ -208,7 +208,7 @@ test('the console shows the gateway in a browser, safely', { timeout: 90000 }, a
   assert.ok(drawn.some(([name]) => name === 'all cloud (gpt-4o-mini)'), JSON.stringify(drawn));
   assert.ok(await curves.locator('circle[data-mark="break-even"]').count() >= 1, 'a break-even is marked');
   assert.equal(await curves.locator('circle[data-mark="volume"]').count(), 1, 'the period\'s volume is marked');
-  await curves.locator('text', { hasText: `all local (${XSS}) breaks even at` }).waitFor();
+  await curves.locator('text', { hasText: `/month: all local (${XSS})` }).waitFor();
   const api = await page.evaluate(async () => (await fetch('api/cost?hours=24')).json());
   const owned = api.curves.lines.find((l) => l.kind === 'owned');
   assert.ok(owned && owned.break_even_tokens_per_month > 0, JSON.stringify(api.curves.lines.map((l) => l.name)));

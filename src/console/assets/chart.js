@@ -7,6 +7,13 @@ const W = 560;
 const H = 170;
 const PAD = { left: 48, right: 96, top: 10, bottom: 22 };
 
+// An SVG text of at most `max` characters (the rest as '…'), the whole text as its tooltip.
+function text(attrs, value, max) {
+  const whole = String(value);
+  if (whole.length <= max) return svg('text', attrs, whole);
+  return svg('text', attrs, svg('title', null, whole), `${whole.slice(0, max - 1)}…`);
+}
+
 function niceMax(v) {
   if (!(v > 0)) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
@@ -88,7 +95,7 @@ export function barChart({ title, rows, format = (v) => String(v), id }) {
   const right = W - 90;
   rows.forEach((r, i) => {
     const yTop = 3 + i * rowH;
-    chart.append(svg('text', { class: 'tick', x: left - 6, y: yTop + 13, 'text-anchor': 'end' }, r.name));
+    chart.append(text({ class: 'tick', x: left - 6, y: yTop + 13, 'text-anchor': 'end' }, r.name, 30));
     const width = Math.max((r.value / max) * (right - left), r.value > 0 ? 1 : 0);
     chart.append(svg('rect', { class: `bar s${r.series || 0}`, x: left, y: yTop + 2, width, height: rowH - 6 }));
     chart.append(svg('text', { class: 'label', x: left + width + 5, y: yTop + 13 }, format(r.value)));
@@ -149,8 +156,8 @@ export function xyChart({ title, lines, marks = [], xMax, xFormat = (v) => Strin
     chart.append(svg('circle', { class: `mark ${kind}`, cx: mx, cy: my, r: 3.5, 'data-mark': kind }));
     // The text on the side with more room, above the point.
     const left = mx > (x0 + x1) / 2;
-    chart.append(svg('text', { class: `mark-label ${kind}`, x: left ? mx - 6 : mx + 5, y: Math.max(my - 6, y1 + 9),
-      'text-anchor': left ? 'end' : 'start' }, m.text));
+    chart.append(text({ class: `mark-label ${kind}`, x: left ? mx - 6 : mx + 5, y: Math.max(my - 6, y1 + 9),
+      'text-anchor': left ? 'end' : 'start' }, m.text, 48));
   });
   labels.sort((a, b) => a.y - b.y);
   let floor = PAD.top - 2;
@@ -164,7 +171,7 @@ export function xyChart({ title, lines, marks = [], xMax, xFormat = (v) => Strin
     ceiling = labels[i].y - 11;
   }
   for (const label of labels) {
-    chart.append(svg('text', { class: `label s${label.index}`, x: x1 + 6, y: label.y }, label.text));
+    chart.append(text({ class: `label s${label.index}`, x: x1 + 6, y: label.y }, label.text, 24));
   }
   if (!lines.length) chart.append(svg('text', { class: 'tick', x: (x0 + x1) / 2, y: (y0 + y1) / 2, 'text-anchor': 'middle' }, 'no option could be costed'));
   return box;

@@ -368,7 +368,7 @@ function costSection(c) {
   for (const line of c.curves.lines) {
     if (line.break_even_tokens_per_month !== null) {
       marks.push({ x: line.break_even_tokens_per_month, y: line.break_even_usd, kind: 'break-even',
-        text: `${line.name} breaks even at ${fmtTokens(line.break_even_tokens_per_month)}/month` });
+        text: `break-even ${fmtTokens(line.break_even_tokens_per_month)}/month: ${line.name}` });
     }
   }
   if (volume > 0) {
