@@ -61,12 +61,16 @@ std::string policy_to_json(const config::Key& key) {
     return out;
 }
 
-std::optional<config::Key> policy_from_json(std::string_view json, std::string* why) {
+namespace {
+
+// The policy `key` with the fields of the JSON object `json` set on it. With `patch`, a field given
+// replaces its old value (models and labels as a whole; limits and budget one sub-field at a time)
+// and the name cannot change.
+std::optional<config::Key> read_policy(std::string_view json, config::Key key, bool patch, std::string* why) {
     namespace od = simdjson::ondemand;
     const simdjson::padded_string padded(json);
     od::parser parser;
     od::document doc;
-    config::Key key;
     const auto fail = [&](std::string message) -> std::optional<config::Key> {
         if (why) *why = std::move(message);
         return std::nullopt;
@@ -83,10 +87,14 @@ std::optional<config::Key> policy_from_json(std::string_view json, std::string* 
         if (name == "name") {
             std::string_view text;
             if (value.get_string().get(text)) return fail("'name' must be a string");
+            if (patch && text != key.name) {
+                return fail("a key's name cannot be changed (revoke it and create one with the new name)");
+            }
             key.name = std::string(text);
         } else if (name == "models") {
             od::array models;
             if (value.get_array().get(models)) return fail("'models' must be an array of model names");
+            key.models.clear();
             for (auto m : models) {
                 std::string_view text;
                 if (m.get_string().get(text)) return fail("'models' must be an array of model names");
@@ -129,6 +137,7 @@ std::optional<config::Key> policy_from_json(std::string_view json, std::string* 
         } else if (name == "labels") {
             od::object labels;
             if (value.get_object().get(labels)) return fail("'labels' must be an object of strings");
+            key.labels.clear();
             for (auto label_result : labels) {
                 od::field label;
                 if (std::move(label_result).get(label)) return fail("'labels' is not valid JSON");
@@ -153,6 +162,16 @@ std::optional<config::Key> policy_from_json(std::string_view json, std::string* 
     }
     if (key.name.empty()) return fail("a key needs a 'name'");
     return key;
+}
+
+}  // namespace
+
+std::optional<config::Key> policy_from_json(std::string_view json, std::string* why) {
+    return read_policy(json, config::Key{}, false, why);
+}
+
+std::optional<config::Key> policy_patched(const config::Key& base, std::string_view json, std::string* why) {
+    return read_policy(json, base, true, why);
 }
 
 KeyStore::KeyStore(const config::Gateway& config, const Clock& clock)
@@ -239,6 +258,23 @@ bool KeyStore::add(config::Key key, std::int64_t created_ms) {
     by_name_[entry->policy.name] = entry;
     required_.store(true);
     return true;
+}
+
+KeyStore::Update KeyStore::update(config::Key policy) {
+    const std::time_t wall_now = std::time(nullptr);
+    std::unique_lock lock(mutex_);
+    auto it = by_name_.find(policy.name);
+    if (it == by_name_.end()) return Update::unknown;
+    const std::shared_ptr<KeyEntry> old = it->second;
+    if (old->from_config) return Update::configured;
+    policy.sha256 = old->policy.sha256;
+    auto entry = std::make_shared<KeyEntry>(std::move(policy), false, clock_.now());
+    entry->created_ms = old->created_ms;
+    // What it spent this day and month still counts against the new budgets.
+    entry->budget.load(old->budget.spent_today(wall_now), old->budget.spent_this_month(wall_now), wall_now);
+    by_digest_[entry->policy.sha256] = entry;
+    it->second = entry;
+    return Update::updated;
 }
 
 KeyStore::Revoke KeyStore::revoke(std::string_view name) {

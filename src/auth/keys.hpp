@@ -43,6 +43,10 @@ struct KeyEntry {
 // The key's policy as JSON (for the admin API and the ledger's key table) and back.
 std::string policy_to_json(const config::Key& key);
 std::optional<config::Key> policy_from_json(std::string_view json, std::string* why);
+// `base` changed by the fields of a JSON object (PATCH /admin/keys/{name}), the same fields as
+// policy_from_json: a field given replaces its old value (models and labels whole; limits and
+// budget one sub-field at a time: {"limits":{"rpm":5}} keeps tpm). The name cannot change.
+std::optional<config::Key> policy_patched(const config::Key& base, std::string_view json, std::string* why);
 
 class KeyStore {
 public:
@@ -57,6 +61,12 @@ public:
     // Adds a key (from the admin API, or loaded from the database); false if its name or digest is
     // taken.
     bool add(config::Key key, std::int64_t created_ms);
+    // Replaces the policy of the admin API key named `policy.name` (its digest kept): new requests
+    // see the new limits at once, from a fresh limiter, with what it spent this day and month kept;
+    // requests already in flight finish under the old entry (and are not counted against the new
+    // max_concurrent). Keys of the config file are changed in the file.
+    enum class Update { updated, unknown, configured };
+    Update update(config::Key policy);
     enum class Revoke { revoked, unknown, configured };
     Revoke revoke(std::string_view name);
     std::vector<std::shared_ptr<KeyEntry>> list() const;

@@ -5,7 +5,7 @@
 //                               cookie (HttpOnly, SameSite=Strict, Path=/ui/, Max-Age) and a CSRF token
 //   GET  /ui/api/session        the session's role, key name, CSRF token and expiry; DELETE: sign out
 //   *    /ui/api/<path>         the admin API's /admin/<path> (server/admin.hpp, console/data.hpp) for
-//                               a session: GET for viewers and admins; POST and DELETE for admins,
+//                               a session: GET for viewers and admins; POST, PATCH and DELETE for admins,
 //                               with the session's CSRF token in x-csrf-token and a same-origin request
 // Every answer carries a strict Content-Security-Policy (nothing inline, nothing from another
 // origin, no framing) and nosniff. None of this is on the model request path.

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <map>
@@ -14,6 +15,7 @@
 #include "core/error.hpp"
 #include "ledger/row.hpp"
 #include "ledger/store.hpp"
+#include "report/ledger.hpp"
 #include "server/runtime.hpp"
 
 namespace switchyard::console {
@@ -285,11 +287,11 @@ void append_totals(std::string& out, const char* name, const std::map<std::strin
     out += ']';
 }
 
-// GET /admin/spend?hours=N: totals by key, model, tier and local/cloud.
+// GET /admin/spend?hours=N: totals by key, label ("team=research"), model, tier and local/cloud.
 boost::asio::awaitable<wire::LocalResponse> spend(server::Shared& shared, std::string_view query) {
     if (!shared.ledger) co_return json_response(R"({"ledger":false})");
     struct Spend {
-        std::map<std::string, Total> by_key, by_model, by_tier, by_locality;
+        std::map<std::string, Total> by_key, by_label, by_model, by_tier, by_locality;
         Total all;
     };
     auto spent = std::make_shared<Spend>();
@@ -299,6 +301,9 @@ boost::asio::awaitable<wire::LocalResponse> spend(server::Shared& shared, std::s
         store.each_row(from, to, [&](const ledger::Row& row) {
             spent->all.add(row);
             spent->by_key[row.key].add(row);
+            if (row.labels.size() > 2) {  // not "{}"
+                for (const auto& [name, value] : report::parse_labels(row.labels)) spent->by_label[name + "=" + value].add(row);
+            }
             spent->by_model[row.model].add(row);
             spent->by_tier[row.tier ? "tier " + std::to_string(row.tier) : "none"].add(row);
             spent->by_locality[row.deployment.empty() ? "none" : row.local ? "local" : "cloud"].add(row);
@@ -309,11 +314,146 @@ boost::asio::awaitable<wire::LocalResponse> spend(server::Shared& shared, std::s
     std::string body = "{\"ledger\":true,\"from_ms\":" + std::to_string(from) + ",\"to_ms\":" + std::to_string(to);
     append_totals(body, "total", {{"all", spent->all}});
     append_totals(body, "by_key", spent->by_key);
+    append_totals(body, "by_label", spent->by_label);
     append_totals(body, "by_model", spent->by_model);
     append_totals(body, "by_tier", spent->by_tier);
     append_totals(body, "by_locality", spent->by_locality);
     body += '}';
     co_return json_response(std::move(body));
+}
+
+// A whole number in [lo, hi], else nullopt (a query parameter that must be one when given).
+std::optional<std::int64_t> whole_number(std::string_view text, std::int64_t lo, std::int64_t hi) {
+    if (text.empty() || text.size() > 12) return std::nullopt;
+    std::int64_t value = 0;
+    for (const char c : text) {
+        if (c < '0' || c > '9') return std::nullopt;
+        value = value * 10 + (c - '0');
+    }
+    if (value < lo || value > hi) return std::nullopt;
+    return value;
+}
+
+void append_group(std::string& out, const report::Group& group) {
+    out += "{\"requests\":" + std::to_string(group.requests) + ",\"failed\":" + std::to_string(group.failed) +
+           ",\"prompt_tokens\":" + std::to_string(group.tokens.prompt) +
+           ",\"cached_tokens\":" + std::to_string(group.tokens.cached) +
+           ",\"completion_tokens\":" + std::to_string(group.tokens.completion) + ",\"spend_usd\":";
+    append_double(out, group.spend_usd);
+    out += '}';
+}
+
+// The body of GET /admin/cost: the period's usage, the monthly comparison ("monthly", as in
+// `switchyard cost --format json`), its curves for the charts, stale prices and the inputs.
+std::string cost_body(const report::CostReport& report, std::int64_t hours) {
+    const report::Usage& usage = *report.usage;
+    std::string out = "{\"ledger\":true,\"hours\":" + std::to_string(hours) +
+                      ",\"from_ms\":" + std::to_string(usage.period.from_ms) +
+                      ",\"to_ms\":" + std::to_string(usage.period.to_ms) + ",\"source\":";
+    append_json_string(out, report.source);
+    out += ",\"totals\":";
+    append_group(out, usage.total);
+    out += ",\"local\":";
+    append_group(out, usage.local);
+    out += ",\"cloud\":";
+    append_group(out, usage.cloud);
+    out += ",\"monthly\":" + report::monthly_json(report.comparison);
+    out += ",\"curves\":" + report::curves_json(report::cost_curves(report.comparison, 120));
+    out += ",\"stale_prices\":[";
+    for (std::size_t i = 0; i < report.stale_prices.size(); ++i) {
+        const report::StalePrice& p = report.stale_prices[i];
+        if (i) out += ',';
+        out += "{\"model\":";
+        append_json_string(out, p.model);
+        out += ",\"date\":";
+        append_json_string(out, p.date);
+        out += ",\"age_days\":" + std::to_string(p.age_days) + ",\"source\":";
+        append_json_string(out, p.source);
+        out += '}';
+    }
+    out += "],\"inputs\":[";
+    for (std::size_t i = 0; i < report.inputs.size(); ++i) {
+        const report::Input& input = report.inputs[i];
+        if (i) out += ',';
+        out += "{\"name\":";
+        append_json_string(out, input.name);
+        out += ",\"value\":";
+        if (input.number) {
+            out += report::plain_number(*input.number);
+        } else {
+            out += "null";
+        }
+        out += ",\"note\":";
+        append_json_string(out, input.text);
+        out += '}';
+    }
+    out += "]}";
+    return out;
+}
+
+// GET /admin/cost?hours=N[&cloud_model=M][&utilization=U]: `switchyard cost`'s ledger mode over
+// the last N hours (24 by default): the same report/ledger arithmetic, read and computed on the
+// ledger's thread.
+boost::asio::awaitable<wire::LocalResponse> cost(server::Shared& shared, std::string_view query) {
+    if (!shared.ledger) co_return json_response(R"({"ledger":false})");
+    std::int64_t hours = 24;
+    if (const std::string text = query_value(query, "hours"); !text.empty()) {
+        const auto parsed = whole_number(text, 1, 24 * 93);
+        if (!parsed) {
+            co_return wire::error_response(ApiError::invalid_request(
+                "'hours' must be a whole number of hours from 1 to 2232 (93 days), got '" + text + "'", "hours",
+                "invalid_hours"));
+        }
+        hours = *parsed;
+    }
+    struct Job {
+        report::CostOptions options;
+        std::shared_ptr<server::Generation> generation;  // its config and catalog, read on the ledger's thread
+        report::Period period;
+        std::optional<report::CostReport> report;
+        std::optional<ApiError> refused;
+    };
+    auto job = std::make_shared<Job>();
+    job->options.cloud_model = query_value(query, "cloud_model");
+    if (const std::string text = query_value(query, "utilization"); !text.empty()) {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (end != text.c_str() + text.size() || !(value > 0 && value <= 1)) {
+            co_return wire::error_response(ApiError::invalid_request(
+                "'utilization' must be a number in (0, 1], got '" + text + "'", "utilization", "invalid_utilization"));
+        }
+        job->options.utilization = value;
+    }
+    job->generation = shared.current();
+    job->period.to_ms = now_ms() + 1;
+    job->period.from_ms = job->period.to_ms - hours * 3'600'000;
+    std::function<void(ledger::Store&)> compute = [job](ledger::Store& store) {
+        const config::Gateway& gateway = job->generation->config;
+        pricing::Catalog catalog = job->generation->catalog;
+        report::add_config_prices(catalog, gateway, "config");
+        if (catalog.empty()) {
+            job->refused = ApiError{503, "no price catalog is loaded (set prices.catalog)", "server_error", std::nullopt,
+                                    "prices_unavailable"};
+            return;
+        }
+        if (!job->options.cloud_model.empty() && !catalog.find(job->options.cloud_model)) {
+            job->refused = ApiError::invalid_request(
+                "the cloud model '" + job->options.cloud_model + "' is not in the price catalog", "cloud_model",
+                "model_not_found");
+            return;
+        }
+        const std::string prices = gateway.prices.catalog.empty() ? "data/prices.yaml" : gateway.prices.catalog;
+        report::Aggregator aggregator(job->period, {});
+        store.each_row(job->period.from_ms, job->period.to_ms, [&](const ledger::Row& row) { aggregator.add(row); });
+        report::LedgerReport built = report::ledger_report(job->options, gateway, catalog, prices, aggregator.finish(),
+                                                           store.describe(), job->period.to_ms);
+        job->report = std::move(built.report);
+        if (!job->report) job->refused = ApiError{500, built.error, "server_error", std::nullopt, "cost_failed"};
+    };
+    const auto failure = co_await shared.ledger->run(std::move(compute));
+    if (failure) co_return ledger_failed(failure);
+    if (job->refused) co_return wire::error_response(*job->refused);
+    co_return json_response(cost_body(*job->report, hours));
 }
 
 }  // namespace
@@ -368,6 +508,7 @@ boost::asio::awaitable<std::optional<wire::LocalResponse>> data(server::Shared& 
     if (path == "/admin/requests") co_return co_await requests(shared, query);
     if (path.starts_with("/admin/requests/")) co_return co_await request_detail(shared, percent_decode(path.substr(16), false));
     if (path == "/admin/spend") co_return co_await spend(shared, query);
+    if (path == "/admin/cost") co_return co_await cost(shared, query);
     if (path == "/admin/config") co_return json_response(shared.config_text.json());
     co_return std::nullopt;
 }

@@ -3,7 +3,10 @@
 //   GET /admin/overview[?since=MS]     the traffic samples of the last hours (console/samples.hpp)
 //   GET /admin/requests[?key=&model=&deployment=&status=&minutes=&limit=]   recent ledger rows
 //   GET /admin/requests/{request id}   one request's ledger row (the last day)
-//   GET /admin/spend[?hours=24]         spend by key, model, tier and local/cloud over the period
+//   GET /admin/spend[?hours=24]         spend by key, label (name=value), model, tier and local/cloud
+//                                       over the period
+//   GET /admin/cost[?hours=24&cloud_model=&utilization=]   `switchyard cost`'s comparison of all
+//                                       cloud, all local and the hybrid over the period (report/ledger)
 //   GET /admin/config                   the running configuration, secrets masked, and its generation
 #pragma once
 

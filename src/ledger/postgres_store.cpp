@@ -437,6 +437,14 @@ public:
         return std::strtoll(PQcmdTuples(r.get()), nullptr, 10);
     }
 
+    bool update_key(const std::string& name, const std::string& policy_json) override {
+        Transaction t(*this);
+        const Result r = exec_params("UPDATE api_keys SET policy = $1 WHERE name = $2 AND revoked_ms IS NULL",
+                                     {clean_text(policy_json), clean_text(name)});
+        t.commit();
+        return std::strcmp(PQcmdTuples(r.get()), "0") != 0;
+    }
+
     std::string describe() const override { return describe_; }
 
 private:

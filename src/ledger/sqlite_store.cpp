@@ -263,6 +263,14 @@ public:
         return sqlite3_changes(db_);
     }
 
+    bool update_key(const std::string& name, const std::string& policy_json) override {
+        Statement q(db_, "UPDATE api_keys SET policy = ? WHERE name = ? AND revoked_ms IS NULL");
+        q.bind(1, policy_json);
+        q.bind(2, name);
+        q.step();
+        return sqlite3_changes(db_) > 0;
+    }
+
     std::string describe() const override { return "sqlite " + path_; }
 
 private:

@@ -53,6 +53,8 @@ public:
     virtual std::vector<StoredKey> load_keys() = 0;  // not revoked
     virtual void save_key(const StoredKey& key) = 0;
     virtual bool revoke_key(const std::string& name, std::int64_t when_ms) = 0;  // false: unknown
+    // Replaces a stored key's policy (PATCH /admin/keys/{name}); false: no such key, or revoked.
+    virtual bool update_key(const std::string& name, const std::string& policy_json) = 0;
     // Conversations, in one transaction; a known id gets the new items and expiry.
     virtual void save_conversations(std::span<const StoredConversation> conversations) = 0;
     // The items kept for `id`, unless unknown or expired at now_ms.

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/error.hpp"
+
 namespace switchyard::report {
 
 namespace {
@@ -607,6 +609,115 @@ YearsView years_view(const Comparison& comparison, int years) {
         if (o.name == comparison.reference || !priced(o)) continue;
         out.options.push_back(option_years(o, comparison.reference_monthly_usd, out.years));
     }
+    return out;
+}
+
+
+std::string plain_number(double value) {
+    if (!std::isfinite(value)) return "0";
+    std::string text = fmt::format("{:.8f}", value);
+    while (text.back() == '0') text.pop_back();
+    if (text.back() == '.') text.pop_back();
+    if (text == "-0") text = "0";
+    return text;
+}
+
+namespace {
+
+std::string json_quoted(std::string_view text) {
+    std::string out;
+    append_json_string(out, text);
+    return out;
+}
+
+std::string optional_number(const std::optional<double>& value) { return value ? plain_number(*value) : "null"; }
+
+}  // namespace
+
+std::string monthly_json(const Comparison& cmp) {
+    std::string out = fmt::format(
+        "{{\n    \"days_per_month\": {},\n    \"tokens\": {{\"input\": {}, \"cached\": {}, \"output\": {}}},\n"
+        "    \"utilization\": {},\n    \"reference\": {},\n    \"reference_usd_per_million\": {},\n    \"options\": [",
+        plain_number(kDaysPerMonth), plain_number(cmp.workload.input), plain_number(cmp.workload.cached), plain_number(cmp.workload.output),
+        plain_number(cmp.utilization), cmp.reference.empty() ? "null" : json_quoted(cmp.reference),
+        plain_number(cmp.reference_usd_per_token * 1e6));
+    for (std::size_t i = 0; i < cmp.options.size(); ++i) {
+        const Option& o = cmp.options[i];
+        const bool machine = o.kind == "rental" || o.kind == "owned";
+        out += fmt::format(
+            "{}\n      {{\"name\": {}, \"kind\": {}, \"monthly_usd\": {}, \"usd_per_million\": {}, \"machines\": {}, "
+            "\"machine_monthly_usd\": {}, \"capacity_tokens_per_month\": {}, \"purchase_usd\": {}, "
+            "\"break_even_tokens_per_month\": {}, \"payback_months\": {}, \"note\": {}, \"local_share\": {}, "
+            "\"overflow_model\": {}, \"overflow_usd\": {}}}",
+            i ? "," : "", json_quoted(o.name), json_quoted(o.kind),
+            (machine && !o.machines) ? "null" : plain_number(o.monthly_usd), optional_number(o.usd_per_million(cmp.workload.total())),
+            optional_number(o.machines), machine ? plain_number(o.machine_monthly_usd) : "null",
+            machine ? plain_number(o.capacity_tokens_per_month) : "null",
+            o.kind == "owned" || o.kind == "hybrid" ? plain_number(o.purchase_usd) : "null",
+            optional_number(o.break_even_tokens_per_month), optional_number(o.payback_months), json_quoted(o.note),
+            optional_number(o.local_share), o.overflow.empty() ? "null" : json_quoted(o.overflow),
+            o.overflow.empty() ? "null" : plain_number(o.cloud_monthly_usd));
+    }
+    out += "\n    ]\n  }";
+    return out;
+}
+
+CostCurves cost_curves(const Comparison& cmp, int samples) {
+    CostCurves curves;
+    const double volume = cmp.workload.total();
+    double limit = volume > 0 ? 2 * volume : 0;
+    for (const auto& o : cmp.options) {
+        if (o.break_even_tokens_per_month) limit = std::max(limit, 1.5 * *o.break_even_tokens_per_month);
+    }
+    if (limit <= 0) limit = 1e6;
+    curves.limit_tokens_per_month = limit;
+    curves.volume_tokens_per_month = std::max(0.0, volume);
+    samples = std::max(samples, 1);
+    for (const auto& o : cmp.options) {
+        if (!monthly_at(o, cmp, volume)) continue;
+        CostLine line;
+        line.name = o.name;
+        line.kind = o.kind;
+        std::vector<double> xs;
+        for (int i = 0; i <= samples; ++i) xs.push_back(limit * i / samples);
+        if ((o.kind == "rental" || o.kind == "owned") && o.capacity_tokens_per_month > 0 &&
+            limit / o.capacity_tokens_per_month <= 400) {
+            // The steps where one more machine is bought, drawn square.
+            for (double k = 1; k * o.capacity_tokens_per_month < limit; ++k) {
+                xs.push_back(k * o.capacity_tokens_per_month);
+                xs.push_back(k * o.capacity_tokens_per_month * (1 + 1e-9));
+            }
+            std::sort(xs.begin(), xs.end());
+        }
+        for (const double x : xs) {
+            if (const auto y = monthly_at(o, cmp, x)) line.points.emplace_back(x, *y);
+        }
+        if (const auto be = break_even_volume(o, cmp, limit)) {
+            line.break_even_tokens_per_month = *be;
+            line.break_even_usd = reference_at(cmp, *be);
+        }
+        curves.lines.push_back(std::move(line));
+    }
+    return curves;
+}
+
+std::string curves_json(const CostCurves& curves) {
+    std::string out = "{\"limit_tokens_per_month\": " + plain_number(curves.limit_tokens_per_month) +
+                      ", \"volume_tokens_per_month\": " + plain_number(curves.volume_tokens_per_month) +
+                      ", \"lines\": [";
+    for (std::size_t i = 0; i < curves.lines.size(); ++i) {
+        const CostLine& line = curves.lines[i];
+        out += fmt::format("{}{{\"name\": {}, \"kind\": {}, \"break_even_tokens_per_month\": {}, "
+                           "\"break_even_usd\": {}, \"points\": [",
+                           i ? ", " : "", json_quoted(line.name), json_quoted(line.kind),
+                           optional_number(line.break_even_tokens_per_month), optional_number(line.break_even_usd));
+        for (std::size_t j = 0; j < line.points.size(); ++j) {
+            if (j) out += ',';
+            out += '[' + plain_number(line.points[j].first) + ',' + plain_number(line.points[j].second) + ']';
+        }
+        out += "]}";
+    }
+    out += "]}";
     return out;
 }
 

@@ -312,4 +312,47 @@ YearsView years_view(const Comparison& comparison, int years);
 // Years spanned by a machine life: ceil(months / 12), at least 1.
 int years_of(double lifetime_months);
 
+// An input the comparison used, and where it came from ("flag", "config", "ledger", "default").
+struct Input {
+    std::string name;
+    std::optional<double> number;  // set for numeric inputs
+    std::string text;              // for text inputs, or the unit/origin note of a number
+};
+
+// Everything `switchyard cost` prints (report/format) and GET /admin/cost serves.
+struct CostReport {
+    std::string mode = "ledger";           // "ledger" or "scenario"
+    std::string source;                    // the ledger ("sqlite /path") or the scenario file
+    std::optional<Usage> usage;            // ledger mode
+    std::vector<Repriced> repricing;       // ledger mode
+    Comparison comparison;
+    YearsView years;                       // empty options: no years table
+    std::vector<Input> inputs;
+    std::vector<StalePrice> stale_prices;  // prices used that are older than --max-price-age
+};
+
+// Each option's monthly cost against monthly volume, sampled for a chart: from 0 to past the
+// month's volume and every break-even; rental and owned lines get the steps where one more machine
+// is bought. `switchyard cost --format html` and the console's Spend page draw the same lines.
+struct CostLine {
+    std::string name;
+    std::string kind;
+    std::vector<std::pair<double, double>> points;  // (tokens a month, US dollars a month)
+    std::optional<double> break_even_tokens_per_month;  // where it meets the reference (all cloud)
+    std::optional<double> break_even_usd;               // the reference's cost there
+};
+struct CostCurves {
+    double limit_tokens_per_month = 0;  // the x axis's end
+    double volume_tokens_per_month = 0; // this month's volume (0: none)
+    std::vector<CostLine> lines;        // options that can be costed, in the comparison's order
+};
+CostCurves cost_curves(const Comparison& comparison, int samples = 200);
+
+// The comparison's month, options and reference as JSON: the "monthly" object of
+// `switchyard cost --format json`, also in GET /admin/cost.
+std::string monthly_json(const Comparison& comparison);
+std::string curves_json(const CostCurves& curves);
+// A number as the JSON and CSV outputs write it: shortest form, at most 8 decimals, no exponent.
+std::string plain_number(double value);
+
 }  // namespace switchyard::report

@@ -67,15 +67,7 @@ std::string thousands(const std::string& text) {
     return out;
 }
 
-// A plain number for CSV and JSON: shortest form, at most 8 decimals, no exponent for money.
-std::string plain(double value) {
-    if (!std::isfinite(value)) return "0";
-    std::string text = fmt::format("{:.8f}", value);
-    while (text.back() == '0') text.pop_back();
-    if (text.back() == '.') text.pop_back();
-    if (text == "-0") text = "0";
-    return text;
-}
+std::string plain(double value) { return plain_number(value); }
 
 std::string json_string(std::string_view text) {
     std::string out;
@@ -514,31 +506,7 @@ std::string to_json(const CostReport& report) {
         }
         out += "]},\n";
     }
-    const Comparison& cmp = report.comparison;
-    out += fmt::format(
-        "  \"monthly\": {{\n    \"days_per_month\": {},\n    \"tokens\": {{\"input\": {}, \"cached\": {}, \"output\": {}}},\n"
-        "    \"utilization\": {},\n    \"reference\": {},\n    \"reference_usd_per_million\": {},\n    \"options\": [",
-        plain(kDaysPerMonth), plain(cmp.workload.input), plain(cmp.workload.cached), plain(cmp.workload.output),
-        plain(cmp.utilization), cmp.reference.empty() ? "null" : json_string(cmp.reference),
-        plain(cmp.reference_usd_per_token * 1e6));
-    for (std::size_t i = 0; i < cmp.options.size(); ++i) {
-        const Option& o = cmp.options[i];
-        const bool machine = o.kind == "rental" || o.kind == "owned";
-        out += fmt::format(
-            "{}\n      {{\"name\": {}, \"kind\": {}, \"monthly_usd\": {}, \"usd_per_million\": {}, \"machines\": {}, "
-            "\"machine_monthly_usd\": {}, \"capacity_tokens_per_month\": {}, \"purchase_usd\": {}, "
-            "\"break_even_tokens_per_month\": {}, \"payback_months\": {}, \"note\": {}, \"local_share\": {}, "
-            "\"overflow_model\": {}, \"overflow_usd\": {}}}",
-            i ? "," : "", json_string(o.name), json_string(o.kind),
-            (machine && !o.machines) ? "null" : plain(o.monthly_usd), json_optional(o.usd_per_million(cmp.workload.total())),
-            json_optional(o.machines), machine ? plain(o.machine_monthly_usd) : "null",
-            machine ? plain(o.capacity_tokens_per_month) : "null",
-            o.kind == "owned" || o.kind == "hybrid" ? plain(o.purchase_usd) : "null",
-            json_optional(o.break_even_tokens_per_month), json_optional(o.payback_months), json_string(o.note),
-            json_optional(o.local_share), o.overflow.empty() ? "null" : json_string(o.overflow),
-            o.overflow.empty() ? "null" : plain(o.cloud_monthly_usd));
-    }
-    out += "\n    ]\n  },\n";
+    out += "  \"monthly\": " + monthly_json(report.comparison) + ",\n";
     if (!report.years.options.empty()) out += json_years(report.years);
     out += "  \"stale_prices\": [";
     for (std::size_t i = 0; i < report.stale_prices.size(); ++i) {
@@ -580,36 +548,20 @@ std::vector<std::vector<std::string>> service_rows(const std::string& dimension,
 std::string cost_chart(const Comparison& cmp) {
     using loadgen::svg::Mark;
     using loadgen::svg::Series;
-    const double volume = cmp.workload.total();
-    double limit = volume > 0 ? 2 * volume : 0;
-    for (const auto& o : cmp.options) {
-        if (o.break_even_tokens_per_month) limit = std::max(limit, 1.5 * *o.break_even_tokens_per_month);
-    }
-    if (limit <= 0) limit = 1e6;
+    const CostCurves curves = cost_curves(cmp);
     std::vector<Series> series;
     std::vector<Mark> marks;
-    constexpr int kSamples = 200;
-    for (const auto& o : cmp.options) {
-        if (!monthly_at(o, cmp, volume)) continue;
-        Series line{o.name, {}};
-        std::vector<double> xs;
-        for (int i = 0; i <= kSamples; ++i) xs.push_back(limit * i / kSamples);
-        if ((o.kind == "rental" || o.kind == "owned") && o.capacity_tokens_per_month > 0 &&
-            limit / o.capacity_tokens_per_month <= 400) {
-            // The steps where one more machine is bought, drawn square.
-            for (double k = 1; k * o.capacity_tokens_per_month < limit; ++k) {
-                xs.push_back(k * o.capacity_tokens_per_month);
-                xs.push_back(k * o.capacity_tokens_per_month * (1 + 1e-9));
-            }
-            std::sort(xs.begin(), xs.end());
-        }
-        for (const double x : xs) line.points.emplace_back(x / 1e6, *monthly_at(o, cmp, x));
-        series.push_back(std::move(line));
-        if (const auto be = break_even_volume(o, cmp, limit)) {
-            marks.push_back({*be / 1e6, reference_at(cmp, *be),
-                             fmt::format("{}: {}M tokens/month", o.name, format_count(*be / 1e6))});
+    for (const auto& line : curves.lines) {
+        Series drawn{line.name, {}};
+        for (const auto& [x, y] : line.points) drawn.points.emplace_back(x / 1e6, y);
+        series.push_back(std::move(drawn));
+        if (line.break_even_tokens_per_month) {
+            const double be = *line.break_even_tokens_per_month;
+            marks.push_back({be / 1e6, *line.break_even_usd,
+                             fmt::format("{}: {}M tokens/month", line.name, format_count(be / 1e6))});
         }
     }
+    const double volume = curves.volume_tokens_per_month;
     if (volume > 0) {
         marks.push_back({volume / 1e6, reference_at(cmp, volume), fmt::format("this month: {}M", format_count(volume / 1e6))});
     }

@@ -12,24 +12,6 @@
 
 namespace switchyard::report {
 
-// An input the comparison used, and where it came from ("flag", "config", "ledger", "default").
-struct Input {
-    std::string name;
-    std::optional<double> number;  // set for numeric inputs
-    std::string text;              // for text inputs, or the unit/origin note of a number
-};
-
-struct CostReport {
-    std::string mode = "ledger";           // "ledger" or "scenario"
-    std::string source;                    // the ledger ("sqlite /path") or the scenario file
-    std::optional<Usage> usage;            // ledger mode
-    std::vector<Repriced> repricing;       // ledger mode
-    Comparison comparison;
-    YearsView years;                       // empty options: no years table
-    std::vector<Input> inputs;
-    std::vector<StalePrice> stale_prices;  // prices used that are older than --max-price-age
-};
-
 void print_table(std::ostream& out, const CostReport& report);
 // One section per table, each introduced by a "# title" line and followed by a blank line; with
 // `only` set to a breakdown's dimension ("key", "label:team"...), that table alone, no title.

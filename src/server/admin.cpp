@@ -130,6 +130,11 @@ ApiError key_exists(const std::string& name) {
     return ApiError{409, "a key named '" + name + "' exists", "invalid_request_error", "name", "key_exists"};
 }
 
+ApiError key_in_config(const std::string& name, std::string_view change) {
+    return ApiError{409, "key '" + name + "' is defined in the config file; " + std::string(change) + " it there",
+                    "invalid_request_error", std::nullopt, "key_in_config"};
+}
+
 // POST /admin/keys: a new key from the policy in the body; the answer holds its secret, shown this
 // once. It is stored in the ledger (when there is one) before it is usable.
 asio::awaitable<wire::LocalResponse> create_key(Shared& shared, const Generation& generation, std::string_view body,
@@ -175,9 +180,7 @@ asio::awaitable<wire::LocalResponse> revoke_key(Shared& shared, std::string name
     switch (shared.keys.revoke(name)) {
         case auth::KeyStore::Revoke::unknown:
             co_return error(ApiError::not_found("no key named '" + name + "'", "key_not_found"));
-        case auth::KeyStore::Revoke::configured:
-            co_return error(ApiError{409, "key '" + name + "' is defined in the config file; remove it there",
-                                     "invalid_request_error", std::nullopt, "key_in_config"});
+        case auth::KeyStore::Revoke::configured: co_return error(key_in_config(name, "remove"));
         case auth::KeyStore::Revoke::revoked: break;
     }
     if (shared.ledger) {
@@ -198,6 +201,49 @@ asio::awaitable<wire::LocalResponse> revoke_key(Shared& shared, std::string name
     response.body = R"({"name":)";
     append_json_string(response.body, name);
     response.body += R"(,"revoked":true})";
+    co_return response;
+}
+
+// PATCH /admin/keys/{name}: changes an API key's policy (the fields of POST /admin/keys but the
+// name; limits and budget one sub-field at a time). Stored in the ledger first, as at creation, so
+// the change survives a restart; new requests see it at once.
+asio::awaitable<wire::LocalResponse> update_key(Shared& shared, const Generation& generation, std::string name,
+                                                std::string_view body, std::time_t now) {
+    const auto existing = shared.keys.by_name(name);
+    if (!existing) co_return error(ApiError::not_found("no key named '" + name + "'", "key_not_found"));
+    if (existing->from_config) co_return error(key_in_config(name, "change"));
+    std::string why;
+    auto policy = auth::policy_patched(existing->policy, body, &why);
+    if (!policy) co_return error(ApiError::invalid_request(why, std::nullopt, "invalid_key_request"));
+    for (const auto& model : policy->models) {
+        if (generation.config.find_model(model) == nullptr) {
+            co_return error(ApiError::invalid_request("unknown model '" + model + "'", "models", "model_not_found"));
+        }
+    }
+    if (shared.ledger) {
+        auto stored = std::make_shared<bool>(false);
+        const std::string policy_json = auth::policy_to_json(*policy);
+        std::function<void(ledger::Store&)> save = [stored, name, policy_json](ledger::Store& store) {
+            *stored = store.update_key(name, policy_json);
+        };
+        const auto failure = co_await shared.ledger->run(std::move(save));
+        if (failure) {
+            const std::string what = ledger::Ledger::what_failed(failure);
+            spdlog::error("admin: storing the change to key '{}' failed: {}", name, what);
+            co_return error(ApiError{503, "the change could not be stored: " + what, "server_error", std::nullopt,
+                                     "ledger_unavailable"});
+        }
+        if (!*stored) spdlog::warn("admin: key '{}' was not in the ledger's key table; changed in memory only", name);
+    }
+    switch (shared.keys.update(std::move(*policy))) {
+        case auth::KeyStore::Update::unknown:
+            co_return error(ApiError::not_found("no key named '" + name + "'", "key_not_found"));
+        case auth::KeyStore::Update::configured: co_return error(key_in_config(name, "change"));
+        case auth::KeyStore::Update::updated: break;
+    }
+    spdlog::info("admin: key '{}' changed", name);
+    wire::LocalResponse response;
+    response.body = describe(*shared.keys.by_name(name), now);
     co_return response;
 }
 
@@ -262,6 +308,10 @@ asio::awaitable<wire::LocalResponse> admin_authorized(Shared& shared, AdminReque
     if (path.starts_with("/admin/keys/") && method == "DELETE") {
         // (Percent-decoded: a name may hold any character; the console sends it encoded.)
         co_return co_await revoke_key(shared, console::percent_decode(path.substr(12), false), now_ms);
+    }
+    if (path.starts_with("/admin/keys/") && method == "PATCH") {
+        co_return co_await update_key(shared, *generation, console::percent_decode(path.substr(12), false),
+                                      request.body, now);
     }
     auto served = co_await console::data(shared, method, std::string(path), std::string(request.query));
     if (served) co_return std::move(*served);

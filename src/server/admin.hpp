@@ -2,6 +2,8 @@
 //   GET    /admin/keys          every key (never its secret) with its spend and requests in flight
 //   POST   /admin/keys          create a key from {name, models, limits, max_concurrent, budget,
 //                               labels}; the answer holds the key itself, shown this once
+//   PATCH  /admin/keys/{name}   change a key created here: the fields of POST but the name (limits
+//                               and budget one sub-field at a time); keys of the config file: 409
 //   DELETE /admin/keys/{name}   revoke a key created here (keys of the config file stay)
 //   GET    /admin/engines       the supervised engines: state, pid, memory, requests in flight,
 //                               uptime, restarts, last error and log tail (docs/engines.md)
@@ -9,7 +11,8 @@
 //                               start one, stop one (drained; kept stopped until started), or
 //                               restart one (drained first); 202, carried out by the supervisor
 //   GET    /admin/models        every model with its deployments: tier, health, breaker, in flight
-//   GET    /admin/overview, /admin/requests[/{id}], /admin/spend, /admin/config: console/data.hpp
+//   GET    /admin/overview, /admin/requests[/{id}], /admin/spend, /admin/cost, /admin/config:
+//                               console/data.hpp
 // Keys created here are stored in the ledger's database (as digests) and survive restarts; with no
 // ledger they live until the gateway stops.
 #pragma once

@@ -3,7 +3,9 @@
 // XSS-shaped key and model names must render as text; a viewer cannot change anything; a POST
 // without the CSRF token is refused; the cookie is HttpOnly and SameSite=Strict; the CSP header is
 // there and nothing on the page breaks it; no console errors. Screenshots of each page go to
-// SWITCHYARD_SCREENSHOT_DIR (ctest: build/<preset>/console-screenshots).
+// SWITCHYARD_SCREENSHOT_DIR (ctest: build/<preset>/console-screenshots). The Spend page draws
+// `switchyard cost`'s comparison (an all-local option from the cost model of a local upstream with
+// the XSS-shaped name, with its break-even); an admin lowers a key's limit on the Keys page and the next requests see it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -47,7 +49,10 @@ keys:
   - {name: "${XSS}", key: ${XSS_KEY}}
 upstreams:
   - {name: cloud, type: openai, base_url: ${simUrl}/v1, api_key: ${UPSTREAM_SECRET}}
+  - {name: "${XSS}", type: openai, base_url: ${simUrl}/v1, local: true, cost: {hardware_usd: 300, lifetime_months: 36}}
 models:
+  - name: lm
+    deployments: [{upstream: "${XSS}", model: sim-local}]
   - name: m
     deployments: [{upstream: cloud, model: sim-m}]
   - name: "${XSS}"
@@ -74,9 +79,11 @@ test('the console shows the gateway in a browser, safely', { timeout: 90000 }, a
     await gateway.stop();
   });
 
-  // Known traffic: 8 answered for `caller`, 2 for the XSS-named key on the XSS-named model.
+  // Known traffic: 8 answered for `caller`, 2 for the XSS-named key on the XSS-named model, 2 on
+  // the XSS-named local upstream.
   for (let i = 0; i < 8; i += 1) assert.equal(await chat(gateway.root, CALLER, 'm', `browser-req-${i}`), 200);
   for (let i = 0; i < 2; i += 1) assert.equal(await chat(gateway.root, XSS_KEY, XSS, `browser-xss-${i}`), 200);
+  for (let i = 0; i < 2; i += 1) assert.equal(await chat(gateway.root, CALLER, 'lm', `browser-local-${i}`), 200);
 
   context = await chromium.launchPersistentContext(join(gateway.dir, 'profile'), {
     executablePath: CHROMIUM,
@@ -133,7 +140,7 @@ test('the console shows the gateway in a browser, safely', { timeout: 90000 }, a
   assert.equal(await page.evaluate(() => document.cookie), '');
 
   // Overview: live numbers from the samples, charts drawn.
-  await page.locator('#tile-total .tile-value', { hasText: /^10$/ }).waitFor({ timeout: 10000 });
+  await page.locator('#tile-total .tile-value', { hasText: /^12$/ }).waitFor({ timeout: 10000 });
   await page.locator('#charts svg path.line').first().waitFor();
   await page.screenshot({ path: join(shots, 'overview.png'), fullPage: true });
 
@@ -158,6 +165,7 @@ test('the console shows the gateway in a browser, safely', { timeout: 90000 }, a
   await page.click('nav a[href="#/keys"]');
   await page.locator('#keys td', { hasText: XSS }).waitFor();
   assert.equal(await page.locator('#new-key').count(), 0);
+  assert.equal(await page.locator('button[data-edit-key]').count(), 0, 'no edit buttons for a viewer');
   assert.equal(await page.locator('img').count(), 0);
 
   // The viewer cannot change anything even by hand, and no POST passes without the CSRF token.
@@ -188,6 +196,24 @@ test('the console shows the gateway in a browser, safely', { timeout: 90000 }, a
   await page.click('nav a[href="#/spend"]');
   await page.locator('#spend td', { hasText: 'caller' }).first().waitFor();
   await page.locator('#spend td', { hasText: XSS }).first().waitFor();
+  // `switchyard cost`'s comparison as pictures: a bar per option, a cost line per option against
+  // monthly tokens, the all-local option's break-even and the period's volume marked.
+  const bars = page.locator('#cost-options svg');
+  await bars.locator('rect.bar').nth(2).waitFor({ timeout: 15000 });
+  const barText = await bars.textContent();
+  for (const option of ['all cloud (gpt-4o-mini)', `all local (${XSS})`, 'hybrid']) assert.ok(barText.includes(option), `${option} in ${barText}`);
+  const curves = page.locator('#cost-curves svg');
+  const drawn = await curves.locator('path.line').evaluateAll((paths) => paths.map((p) => [p.getAttribute('data-option'), p.getAttribute('d').split('L').length]));
+  assert.ok(drawn.some(([name, n]) => name === `all local (${XSS})` && n > 100), JSON.stringify(drawn));
+  assert.ok(drawn.some(([name]) => name === 'all cloud (gpt-4o-mini)'), JSON.stringify(drawn));
+  assert.ok(await curves.locator('circle[data-mark="break-even"]').count() >= 1, 'a break-even is marked');
+  assert.equal(await curves.locator('circle[data-mark="volume"]').count(), 1, 'the period\'s volume is marked');
+  await curves.locator('text', { hasText: `/month: all local (${XSS})` }).waitFor();
+  const api = await page.evaluate(async () => (await fetch('api/cost?hours=24')).json());
+  const owned = api.curves.lines.find((l) => l.kind === 'owned');
+  assert.ok(owned && owned.break_even_tokens_per_month > 0, JSON.stringify(api.curves.lines.map((l) => l.name)));
+  await page.locator('#cost td', { hasText: `all local (${XSS})` }).first().waitFor();
+  assert.equal(await page.locator('img').count(), 0);
   await page.screenshot({ path: join(shots, 'spend.png'), fullPage: true });
 
   // Config: secrets masked.
@@ -214,6 +240,17 @@ test('the console shows the gateway in a browser, safely', { timeout: 90000 }, a
   // The new key works against the model API, and its secret is in no list.
   assert.equal(await chat(gateway.root, secret, 'm', 'browser-new-key'), 200);
   assert.ok(!(await page.locator('#keys').textContent()).includes(secret));
+  // Keys of the config file have no edit button; the new one does: its rate lowered to 1 a
+  // minute, the next request passes and the one after is refused.
+  assert.equal(await page.locator('button[data-edit-key="caller"]').count(), 0);
+  await page.locator('button[data-edit-key="made-in-browser"]').click();
+  await page.fill('#edit-key-rpm', '1');
+  await page.screenshot({ path: join(shots, 'keys-edit.png'), fullPage: true });
+  await page.click('#edit-key button[type=submit]');
+  await page.locator('#edit-key').waitFor({ state: 'detached' });
+  await page.locator('#keys tr', { hasText: 'made-in-browser' }).locator('td', { hasText: /^1 \/ –$/ }).waitFor();
+  assert.equal(await chat(gateway.root, secret, 'm', 'browser-edited-key-1'), 200);
+  assert.equal(await chat(gateway.root, secret, 'm', 'browser-edited-key-2'), 429);
   await page.locator('button.danger[data-key="made-in-browser"]').click();
   await page.locator('#keys td', { hasText: 'made-in-browser' }).waitFor({ state: 'detached' });
   assert.equal(await chat(gateway.root, secret, 'm', 'browser-revoked-key'), 401);

@@ -3,8 +3,14 @@
 // checks, the session bound, and the JSON endpoints its pages read, after real traffic.
 #include <gtest/gtest.h>
 
+#include <simdjson.h>
+
 #include <chrono>
+#include <cmath>
+#include <ctime>
+#include <fstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "harness.hpp"
@@ -327,6 +333,275 @@ TEST(ConsoleData, PagesReadTheTrafficTheLedgerAndAMaskedConfig) {
     EXPECT_EQ(shown.find("sk-viewer-000000000001"), std::string::npos) << shown;
     EXPECT_NE(shown.find(R"("api_key":"********")"), std::string::npos) << shown;
     EXPECT_NE(shown.find(R"("master_key":"${MASTER_KEY}")"), std::string::npos) << shown;
+}
+
+
+// A gateway whose model `m` goes to a cloud upstream and `lm` to a local one with a cost model (both
+// the simulator), so that `switchyard cost` has an all-local option with a break-even.
+std::string hybrid_config(const Sim& sim, const std::string& ledger_path) {
+    return R"(
+listeners: [{address: 127.0.0.1, port: 0}]
+auth: {master_key: "${MASTER_KEY}"}
+console: {sample_interval: 1s}
+keys:
+  - {name: viewer, key: sk-viewer-000000000001, role: viewer}
+  - {name: boss, key: sk-boss-0000000000001, role: admin}
+  - {name: caller, key: sk-caller-000000000001}
+ledger: {url: )" + ledger_path + R"(, flush_interval: 100ms}
+upstreams:
+  - {name: cloud, type: openai, base_url: )" + sim.url() + R"(/v1}
+  - name: box
+    type: openai
+    base_url: )" + sim.url() + R"(/v1
+    local: true
+    cost: {hardware_usd: 300, lifetime_months: 36, power_watts: 0, ops_usd_per_month: 0}
+models:
+  - name: m
+    deployments: [{upstream: cloud, model: sim-m}]
+  - name: lm
+    deployments: [{upstream: box, model: sim-local}]
+)";
+}
+
+std::string ledger_file(const std::string& name) {
+    return temp_dir() + "/" + name + "-" + std::to_string(::getpid()) + "-" +
+           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + ".db";
+}
+
+std::map<std::string, std::string> same_origin(const Signed& s, int port) {
+    auto headers = as(s);
+    headers["host"] = "127.0.0.1:" + std::to_string(port);
+    headers["origin"] = "http://127.0.0.1:" + std::to_string(port);
+    return headers;
+}
+
+// "2026-12-07T14:03:05Z" for Unix ms, rounded down (or up) to the second.
+std::string utc_text(std::int64_t ms, bool up) {
+    const std::time_t seconds = static_cast<std::time_t>(ms / 1000 + (up && ms % 1000 ? 1 : 0));
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return text;
+}
+
+struct CliRun {
+    int exit_code = -1;
+    std::string output;
+    std::string log;
+};
+
+CliRun run_cli(const std::vector<std::string>& args) {
+    static int counter = 0;
+    const std::string out_path = temp_dir() + "/console-cost-" + std::to_string(++counter) + ".json";
+    std::vector<std::string> argv{gateway_binary(), "cost", "-o", out_path};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Process process("cost", argv, kEnv);
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (process.running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    CliRun run;
+    const auto status = process.stop(SIGKILL);
+    run.exit_code = status ? *status : -1;
+    run.log = process.log();
+    std::ifstream in(out_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    run.output = text.str();
+    return run;
+}
+
+// The options of a "monthly" object by kind: {kind -> (monthly_usd or NaN, machine_monthly_usd or NaN)}.
+std::map<std::string, std::pair<double, double>> options_by_kind(simdjson::dom::element monthly) {
+    std::map<std::string, std::pair<double, double>> out;
+    simdjson::dom::array list;
+    if (monthly["options"].get_array().get(list)) return out;
+    for (simdjson::dom::element option : list) {
+        const std::string kind(option["kind"].get_string().value());
+        double usd = NAN;
+        double machine = NAN;
+        if (option["monthly_usd"].value().is_number()) usd = option["monthly_usd"].get_double().value();
+        if (option["machine_monthly_usd"].value().is_number()) machine = option["machine_monthly_usd"].get_double().value();
+        out[kind] = {usd, machine};
+    }
+    return out;
+}
+
+TEST(ConsoleData, CostComparesTheOptionsAsSwitchyardCostDoes) {
+    Sim sim = start_sim({"--ttft-ms", "2", "--tokens", "8"});
+    auto gateway = start_gateway(hybrid_config(sim, ledger_file("console-cost")), kEnv);
+    const int port = gateway.port;
+    const std::map<std::string, std::string> caller{{"authorization", "Bearer sk-caller-000000000001"}};
+    for (int i = 0; i < 6; ++i) ASSERT_EQ(post(port, "/v1/chat/completions", chat_body("m"), caller).status, 200);
+    for (int i = 0; i < 4; ++i) ASSERT_EQ(post(port, "/v1/chat/completions", chat_body("lm"), caller).status, 200);
+    const Signed viewer = sign_in(port, "sk-viewer-000000000001");
+    ASSERT_EQ(viewer.response.status, 201);
+
+    std::string body;
+    ASSERT_TRUE(eventually([&] {
+        const Response r = get(port, "/ui/api/cost?hours=1", as(viewer));
+        body = r.body;
+        return r.status == 200 && body.find(R"("totals":{"requests":10,)") != std::string::npos;
+    })) << body;
+    simdjson::dom::parser parser;
+    simdjson::dom::element cost = parser.parse(body).value();
+    EXPECT_TRUE(cost["ledger"].get_bool().value());
+    EXPECT_EQ(cost["hours"].get_int64().value(), 1);
+    EXPECT_EQ(cost["local"]["requests"].get_uint64().value(), 4u);
+    EXPECT_EQ(cost["cloud"]["requests"].get_uint64().value(), 6u);
+    const auto options = options_by_kind(cost["monthly"]);
+    ASSERT_TRUE(options.contains("cloud")) << body;
+    ASSERT_TRUE(options.contains("owned")) << body;
+    ASSERT_TRUE(options.contains("hybrid")) << body;
+    EXPECT_GT(options.at("cloud").first, 0);
+    // $300 over 36 months, nothing else: one machine costs $8.33 a month.
+    EXPECT_NEAR(options.at("owned").second, 300.0 / 36, 1e-6);
+    // The curves: one line per costed option, from 0 tokens; the owned one breaks even.
+    std::map<std::string, simdjson::dom::element> lines;
+    simdjson::dom::array drawn;
+    ASSERT_EQ(cost["curves"]["lines"].get_array().get(drawn), simdjson::SUCCESS) << body;
+    for (simdjson::dom::element line : drawn) {
+        lines[std::string(line["kind"].get_string().value())] = line;
+    }
+    ASSERT_TRUE(lines.contains("cloud") && lines.contains("owned")) << body;
+    EXPECT_GT(lines["owned"]["points"].get_array().value().size(), 100u);
+    EXPECT_EQ(lines["cloud"]["points"].at(0).at(0).get_double().value(), 0);
+    ASSERT_TRUE(lines["owned"]["break_even_tokens_per_month"].value().is_number()) << body;
+    const double break_even = lines["owned"]["break_even_tokens_per_month"].get_double().value();
+    EXPECT_GT(break_even, 0);
+    EXPECT_GT(cost["curves"]["limit_tokens_per_month"].get_double().value(), break_even);
+    EXPECT_TRUE(lines["cloud"]["break_even_tokens_per_month"].value().is_null());
+
+    // `switchyard cost` on the same ledger and period says the same (the period rounded out to
+    // whole seconds: within a part in a thousand).
+    const std::int64_t from_ms = cost["from_ms"].get_int64().value();
+    const std::int64_t to_ms = cost["to_ms"].get_int64().value();
+    const CliRun cli = run_cli({"--config", gateway.config_path, "--from", utc_text(from_ms, false), "--to",
+                                utc_text(to_ms, true), "--format", "json"});
+    ASSERT_EQ(cli.exit_code, 0) << cli.log;
+    simdjson::dom::parser cli_parser;
+    simdjson::dom::element report = cli_parser.parse(cli.output).value();
+    const auto cli_options = options_by_kind(report["monthly"]);
+    for (const char* kind : {"cloud", "owned", "hybrid"}) {
+        ASSERT_TRUE(cli_options.contains(kind)) << cli.output;
+        EXPECT_NEAR(cli_options.at(kind).first, options.at(kind).first, 1e-3 * options.at(kind).first) << kind;
+    }
+    EXPECT_EQ(report["monthly"]["reference"].get_string().value(), cost["monthly"]["reference"].get_string().value());
+
+    // The admin API serves it to scripts with the master key; bad input is refused with the reason.
+    const std::map<std::string, std::string> master{{"authorization", std::string("Bearer ") + kMaster}};
+    EXPECT_EQ(get(port, "/admin/cost?hours=2", master).status, 200);
+    EXPECT_EQ(get(port, "/admin/cost").status, 401);
+    const Response bad_hours = get(port, "/admin/cost?hours=abc", master);
+    EXPECT_EQ(bad_hours.status, 400);
+    EXPECT_NE(bad_hours.body.find(R"("param":"hours")"), std::string::npos) << bad_hours.body;
+    EXPECT_NE(bad_hours.body.find(R"("code":"invalid_hours")"), std::string::npos) << bad_hours.body;
+    EXPECT_EQ(get(port, "/admin/cost?hours=0", master).status, 400);
+    EXPECT_EQ(get(port, "/admin/cost?hours=100000", master).status, 400);
+    const Response bad_utilization = get(port, "/admin/cost?utilization=1.5", master);
+    EXPECT_EQ(bad_utilization.status, 400);
+    EXPECT_NE(bad_utilization.body.find(R"("param":"utilization")"), std::string::npos) << bad_utilization.body;
+    const Response unknown_model = get(port, "/ui/api/cost?cloud_model=no-such-model", as(viewer));
+    EXPECT_EQ(unknown_model.status, 400);
+    EXPECT_NE(unknown_model.body.find(R"("code":"model_not_found")"), std::string::npos) << unknown_model.body;
+    // The utilization asked for is the one the comparison uses.
+    simdjson::dom::parser low_parser;
+    const std::string low = get(port, "/admin/cost?hours=1&utilization=0.1", master).body;
+    simdjson::dom::element low_cost = low_parser.parse(low).value();
+    EXPECT_EQ(low_cost["monthly"]["utilization"].get_double().value(), 0.1);
+}
+
+TEST(ConsoleData, CostWithoutALedgerSaysSo) {
+    Sim sim = start_sim();
+    auto gateway = start_gateway(R"(
+listeners: [{address: 127.0.0.1, port: 0}]
+auth: {master_key: "${MASTER_KEY}"}
+upstreams:
+  - {name: cloud, type: openai, base_url: )" + sim.url() + R"(/v1}
+models:
+  - name: m
+    deployments: [{upstream: cloud, model: sim-m}]
+)", kEnv);
+    const Response r = get(gateway.port, "/admin/cost", {{"authorization", std::string("Bearer ") + kMaster}});
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, R"({"ledger":false})");
+}
+
+TEST(ConsoleKeys, AnAdminChangesAnApiKeysLimitsAndTheChangeHoldsAcrossARestart) {
+    Sim sim = start_sim();
+    const std::string yaml = hybrid_config(sim, ledger_file("console-keys"));
+    const std::map<std::string, std::string> master{{"authorization", std::string("Bearer ") + kMaster},
+                                                    {"content-type", "application/json"}};
+    std::string secret;
+    {
+        auto gateway = start_gateway(yaml, kEnv);
+        const int port = gateway.port;
+        const Response made = post(port, "/admin/keys",
+                                   R"({"name":"team-a","limits":{"rpm":100,"tpm":100000},"labels":{"team":"a"}})", master);
+        ASSERT_EQ(made.status, 201) << made.body;
+        secret = json_string(made.body, "key");
+        const std::map<std::string, std::string> team{{"authorization", "Bearer " + secret}};
+        for (int i = 0; i < 3; ++i) ASSERT_EQ(post(port, "/v1/chat/completions", chat_body("m"), team).status, 200);
+
+        const Signed viewer = sign_in(port, "sk-viewer-000000000001");
+        const Signed boss = sign_in(port, "sk-boss-0000000000001");
+        const std::string lower = R"({"limits":{"rpm":1}})";
+        // A viewer may not; an admin needs the CSRF token.
+        const Response by_viewer = request(port, "PATCH", "/ui/api/keys/team-a", lower, as(viewer));
+        EXPECT_EQ(by_viewer.status, 403);
+        EXPECT_NE(by_viewer.body.find("console_read_only"), std::string::npos);
+        EXPECT_EQ(request(port, "PATCH", "/ui/api/keys/team-a", lower, as(boss, false)).status, 403);
+        // Bad changes: each refused with its reason, the key unchanged.
+        const auto admin = same_origin(boss, port);
+        const Response bad_limit = request(port, "PATCH", "/ui/api/keys/team-a", R"({"limits":{"rpm":"one"}})", admin);
+        EXPECT_EQ(bad_limit.status, 400);
+        EXPECT_NE(bad_limit.body.find("limits must be whole numbers"), std::string::npos) << bad_limit.body;
+        const Response renamed = request(port, "PATCH", "/ui/api/keys/team-a", R"({"name":"team-b"})", admin);
+        EXPECT_EQ(renamed.status, 400);
+        EXPECT_NE(renamed.body.find("cannot be changed"), std::string::npos) << renamed.body;
+        const Response unknown_field = request(port, "PATCH", "/ui/api/keys/team-a", R"({"rate":5})", admin);
+        EXPECT_EQ(unknown_field.status, 400);
+        EXPECT_NE(unknown_field.body.find("unknown field 'rate'"), std::string::npos) << unknown_field.body;
+        const Response bad_model = request(port, "PATCH", "/ui/api/keys/team-a", R"({"models":["nope"]})", admin);
+        EXPECT_EQ(bad_model.status, 400);
+        EXPECT_NE(bad_model.body.find(R"("code":"model_not_found")"), std::string::npos) << bad_model.body;
+        EXPECT_EQ(request(port, "PATCH", "/ui/api/keys/team-a", "not json", admin).status, 400);
+        // Keys of the config file are changed in the file; unknown keys are not found.
+        const Response configured = request(port, "PATCH", "/ui/api/keys/caller", lower, admin);
+        EXPECT_EQ(configured.status, 409);
+        EXPECT_NE(configured.body.find(R"("code":"key_in_config")"), std::string::npos) << configured.body;
+        EXPECT_NE(configured.body.find(R"("type":"invalid_request_error")"), std::string::npos) << configured.body;
+        EXPECT_EQ(request(port, "PATCH", "/ui/api/keys/nobody", lower, admin).status, 404);
+        EXPECT_EQ(post(port, "/v1/chat/completions", chat_body("m"), team).status, 200);  // still 100 a minute
+
+        // The admin lowers it to 1 a minute: the next request passes, the one after is refused.
+        const Response changed = request(port, "PATCH", "/ui/api/keys/team-a", lower, admin);
+        ASSERT_EQ(changed.status, 200) << changed.body;
+        EXPECT_NE(changed.body.find(R"("limits":{"rpm":1,"tpm":100000,)"), std::string::npos) << changed.body;
+        EXPECT_NE(changed.body.find(R"("labels":{"team":"a"})"), std::string::npos) << changed.body;
+        EXPECT_NE(changed.body.find(R"("source":"api")"), std::string::npos) << changed.body;
+        EXPECT_EQ(post(port, "/v1/chat/completions", chat_body("m"), team).status, 200);
+        EXPECT_EQ(post(port, "/v1/chat/completions", chat_body("m"), team).status, 429);
+        // The admin API takes the same change from a script.
+        const Response by_script = request(port, "PATCH", "/admin/keys/team-a", R"({"max_concurrent":3})", master);
+        ASSERT_EQ(by_script.status, 200) << by_script.body;
+        EXPECT_NE(by_script.body.find(R"("max_concurrent":3)"), std::string::npos) << by_script.body;
+        EXPECT_NE(by_script.body.find(R"("rpm":1,)"), std::string::npos) << by_script.body;
+        // Its spend shows under its label on the Spend page.
+        std::string spend;
+        EXPECT_TRUE(eventually([&] {
+            spend = get(port, "/ui/api/spend?hours=1", as(viewer)).body;
+            return spend.find(R"("by_label":[{"name":"team=a","requests":)") != std::string::npos;
+        })) << spend;
+    }
+    // Stored in the ledger's database like the key itself: a restarted gateway has the change.
+    auto again = start_gateway(yaml, kEnv);
+    const Response listed = get(again.port, "/admin/keys", master);
+    EXPECT_NE(listed.body.find(R"("name":"team-a","models":[],"limits":{"rpm":1,"tpm":100000,)"), std::string::npos)
+        << listed.body;
+    EXPECT_NE(listed.body.find(R"("max_concurrent":3)"), std::string::npos) << listed.body;
+    const std::map<std::string, std::string> team{{"authorization", "Bearer " + secret}};
+    EXPECT_EQ(post(again.port, "/v1/chat/completions", chat_body("m"), team).status, 200);
+    EXPECT_EQ(post(again.port, "/v1/chat/completions", chat_body("m"), team).status, 429);
 }
 
 }  // namespace

@@ -216,7 +216,7 @@ TEST_P(LedgerStore, SpendSumsPerKeyForTodayAndThisMonth) {
     EXPECT_TRUE(store_->spend_since(day_start + 86'400'000LL, day_start + 86'400'000LL).empty());
 }
 
-TEST_P(LedgerStore, KeysAreSavedLoadedAndRevoked) {
+TEST_P(LedgerStore, KeysAreSavedLoadedChangedAndRevoked) {
     EXPECT_TRUE(store_->load_keys().empty());
     const StoredKey ci{"ci-bot", std::string(64, 'a'), R"({"models":["gpt-4o"],"labels":{"team":"o'neil"}})", 1000};
     const StoredKey alice{"alice 🚂", std::string(64, 'b'), "{}", 2000};
@@ -235,7 +235,20 @@ TEST_P(LedgerStore, KeysAreSavedLoadedAndRevoked) {
     EXPECT_THROW(store_->save_key(StoredKey{"ci-bot", std::string(64, 'c'), "{}", 3000}), std::exception);
     EXPECT_THROW(store_->save_key(StoredKey{"other", std::string(64, 'a'), "{}", 3000}), std::exception);
 
+    // A changed policy (PATCH /admin/keys) replaces the stored one; name, digest and age stay.
+    const std::string changed = R"({"models":[],"limits":{"rpm":1},"labels":{"team":"o'neil"}})";
+    EXPECT_TRUE(store_->update_key("ci-bot", changed));
+    EXPECT_FALSE(store_->update_key("nobody", changed));
+    keys = store_->load_keys();
+    std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    ASSERT_EQ(keys.size(), 2u);
+    EXPECT_EQ(keys[1].policy_json, changed);
+    EXPECT_EQ(keys[1].sha256, ci.sha256);
+    EXPECT_EQ(keys[1].created_ms, ci.created_ms);
+    EXPECT_EQ(keys[0].policy_json, alice.policy_json);
+
     EXPECT_TRUE(store_->revoke_key("ci-bot", 5000));
+    EXPECT_FALSE(store_->update_key("ci-bot", "{}"));  // a revoked key is not changed
     EXPECT_FALSE(store_->revoke_key("ci-bot", 6000));  // already revoked
     EXPECT_FALSE(store_->revoke_key("nobody", 6000));
     keys = store_->load_keys();

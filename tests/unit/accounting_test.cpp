@@ -4,6 +4,7 @@
 
 #include <simdjson.h>
 
+#include <ctime>
 #include <map>
 
 #include "auth/keys.hpp"
@@ -126,6 +127,95 @@ TEST(Keys, PolicyRoundTripsThroughJson) {
     EXPECT_FALSE(auth::policy_from_json(R"({"name":"x","colour":"red"})", &why));
     EXPECT_NE(why.find("unknown field 'colour'"), std::string::npos);
     EXPECT_FALSE(auth::policy_from_json(R"({"models":[]})", &why));
+}
+
+TEST(Keys, PatchedPolicyChangesOnlyTheFieldsGiven) {
+    config::Key base;
+    base.name = "team-a";
+    base.sha256 = "digest";
+    base.models = {"m1"};
+    base.limits.rpm = 600;
+    base.limits.tpm = 100000;
+    base.max_concurrent = 8;
+    base.budget_daily = 5;
+    base.budget_monthly = 100;
+    base.labels = {{"team", "research"}};
+    base.role = "viewer";
+    std::string why;
+    auto patched = auth::policy_patched(base, R"({"limits":{"rpm":1},"budget":{"monthly":50},"models":[]})", &why);
+    ASSERT_TRUE(patched) << why;
+    EXPECT_EQ(patched->name, "team-a");
+    EXPECT_EQ(patched->sha256, "digest");
+    EXPECT_EQ(patched->limits.rpm, 1u);
+    EXPECT_EQ(patched->limits.tpm, 100000u);  // a sub-field not given stays
+    EXPECT_DOUBLE_EQ(patched->budget_daily, 5);
+    EXPECT_DOUBLE_EQ(patched->budget_monthly, 50);
+    EXPECT_TRUE(patched->models.empty());  // all models now
+    EXPECT_EQ(patched->max_concurrent, 8u);
+    EXPECT_EQ(patched->labels, base.labels);
+    EXPECT_EQ(patched->role, "viewer");
+
+    patched = auth::policy_patched(base, R"({"labels":{"team":"ops"},"role":"","name":"team-a"})", &why);
+    ASSERT_TRUE(patched) << why;
+    EXPECT_EQ(patched->labels, (std::map<std::string, std::string>{{"team", "ops"}}));  // replaced whole
+    EXPECT_EQ(patched->role, "");
+    EXPECT_EQ(patched->models, base.models);
+
+    EXPECT_FALSE(auth::policy_patched(base, R"({"name":"team-b"})", &why));
+    EXPECT_NE(why.find("cannot be changed"), std::string::npos) << why;
+    EXPECT_FALSE(auth::policy_patched(base, R"({"limits":{"rpm":-1}})", &why));
+    EXPECT_NE(why.find("whole numbers"), std::string::npos) << why;
+    EXPECT_FALSE(auth::policy_patched(base, R"({"role":"root"})", &why));
+    EXPECT_FALSE(auth::policy_patched(base, "[1]", &why));
+    EXPECT_FALSE(auth::policy_patched(base, R"({"colour":"red"})", &why));
+    EXPECT_NE(why.find("unknown field 'colour'"), std::string::npos) << why;
+}
+
+TEST(Keys, UpdateReplacesAnApiKeysPolicyAndKeepsWhatItSpent) {
+    config::Gateway config;
+    config::Key file_key;
+    file_key.name = "from-file";
+    file_key.sha256 = sha256_hex("sk-file-secret-1");
+    config.keys.push_back(file_key);
+    ManualClock clock;
+    auth::KeyStore keys(config, clock);
+    config::Key api;
+    api.name = "api";
+    api.sha256 = sha256_hex("sk-api-secret-1");
+    api.limits.rpm = 100;
+    api.budget_daily = 10;
+    ASSERT_TRUE(keys.add(api, 1234));
+    const std::time_t now = std::time(nullptr);
+    keys.by_name("api")->budget.spend(2.5, now);
+    const auto old = keys.find("sk-api-secret-1");
+    ASSERT_TRUE(old);
+    EXPECT_FALSE(old->limiter.admit(1, clock.now()));
+    EXPECT_FALSE(old->limiter.admit(1, clock.now()));
+
+    config::Key lower = api;
+    lower.limits.rpm = 1;
+    lower.sha256 = "ignored: the digest stays";
+    EXPECT_EQ(keys.update(lower), auth::KeyStore::Update::updated);
+    const auto entry = keys.find("sk-api-secret-1");  // found by the same secret
+    ASSERT_TRUE(entry);
+    EXPECT_NE(entry.get(), old.get());
+    EXPECT_EQ(entry->policy.limits.rpm, 1u);
+    EXPECT_EQ(entry->policy.sha256, api.sha256);
+    EXPECT_EQ(entry->created_ms, 1234);
+    EXPECT_FALSE(entry->from_config);
+    EXPECT_DOUBLE_EQ(entry->budget.spent_today(now), 2.5);
+    // A fresh limiter at the new rate: one now, then refused.
+    EXPECT_FALSE(entry->limiter.admit(1, clock.now()));
+    EXPECT_TRUE(entry->limiter.admit(1, clock.now()));
+    EXPECT_EQ(keys.by_name("api").get(), entry.get());
+
+    config::Key other = file_key;
+    other.limits.rpm = 1;
+    EXPECT_EQ(keys.update(other), auth::KeyStore::Update::configured);
+    EXPECT_EQ(keys.by_name("from-file")->policy.limits.rpm, 0u);
+    config::Key nobody;
+    nobody.name = "nobody";
+    EXPECT_EQ(keys.update(nobody), auth::KeyStore::Update::unknown);
 }
 
 TEST(Keys, FoundByTheirSecretOnly) {

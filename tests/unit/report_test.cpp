@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 #include <sstream>
 
 #include "report/cost.hpp"
 #include "report/format.hpp"
+#include "report/ledger.hpp"
 #include "report/scenario.hpp"
 
 namespace switchyard::report {
@@ -640,6 +642,79 @@ TEST(CostFormat, Json) {
     EXPECT_EQ(options.size(), 3u);
     EXPECT_EQ(root["monthly"]["reference"].get_string().value(), "all cloud (gpt-4o-mini)");
     EXPECT_DOUBLE_EQ(root["inputs"]["utilization"]["value"].get_double().value(), 0.5);
+}
+
+TEST(CostCurves, EachOptionFromZeroWithItsBreakEven) {
+    const CloudModel cloud{"x", {1.0, 1.0, 4.0, "d", "s"}};
+    const Comparison c = compare(Workload{1e9, 0, 0}, {cloud}, {}, {Hardware{"box", 3600, 36, 500, 0.20, 50, 1000}},
+                                 0.5, "");
+    const CostCurves curves = cost_curves(c, 100);
+    EXPECT_DOUBLE_EQ(curves.volume_tokens_per_month, 1e9);
+    EXPECT_DOUBLE_EQ(curves.limit_tokens_per_month, 2e9);  // twice the volume, past the break-even
+    ASSERT_EQ(curves.lines.size(), 2u);
+    const CostLine& box = curves.lines[0];
+    const CostLine& x = curves.lines[1];
+    EXPECT_EQ(box.kind, "owned");
+    EXPECT_EQ(x.kind, "cloud");
+    ASSERT_TRUE(box.break_even_tokens_per_month);
+    EXPECT_NEAR(*box.break_even_tokens_per_month, 223'050'000, 1);
+    EXPECT_NEAR(*box.break_even_usd, 223.05, 1e-6);  // the reference's cost there
+    EXPECT_FALSE(x.break_even_tokens_per_month);
+    // The cloud line is straight from 0; the box's steps where a second machine is bought.
+    ASSERT_EQ(x.points.size(), 101u);
+    EXPECT_EQ(x.points.front(), (std::pair<double, double>{0, 0}));
+    EXPECT_NEAR(x.points.back().second, 2000, 1e-9);
+    EXPECT_GT(box.points.size(), 101u);
+    for (const auto& [volume, usd] : box.points) EXPECT_NEAR(usd, *monthly_at(c.options[0], c, volume), 1e-9);
+    EXPECT_NEAR(box.points.back().second, 2 * 223.05, 1e-6);
+    // As JSON, the same numbers.
+    const std::string json = curves_json(curves);
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    ASSERT_EQ(parser.parse(json).get(root), simdjson::SUCCESS) << json;
+    EXPECT_EQ(root["lines"].at(0)["name"].get_string().value(), "box");
+    EXPECT_NEAR(root["lines"].at(0)["break_even_tokens_per_month"].get_double().value(), 223'050'000, 1);
+    EXPECT_TRUE(root["lines"].at(1)["break_even_tokens_per_month"].is_null());
+    EXPECT_EQ(root["lines"].at(1)["points"].get_array().size(), 101u);
+}
+
+TEST(CostLedger, TheReportOfTheLedgerMode) {
+    Aggregator aggregator({0, kMsPerDay}, {});
+    for (const auto& r : sample_rows()) aggregator.add(r);
+    pricing::Catalog catalog;
+    catalog.set("gpt-4o-mini", {0.15, 0.075, 0.6, "2020-01-01", "https://example.com/prices"});
+    config::Gateway gateway;
+    config::Upstream box;
+    box.name = "box";
+    box.local = true;
+    box.cost = config::CostModel{};
+    box.cost->hardware_usd = 3600;
+    gateway.upstreams.push_back(box);
+    CostOptions options;
+    const std::int64_t today = 1790812800000;  // 2026-10-01
+    LedgerReport built = ledger_report(options, gateway, catalog, "prices.yaml", aggregator.finish(), "sqlite x", today);
+    ASSERT_TRUE(built.report) << built.error;
+    const CostReport& report = *built.report;
+    EXPECT_EQ(report.source, "sqlite x");
+    ASSERT_TRUE(report.usage);
+    EXPECT_EQ(report.usage->total.requests, 4u);
+    EXPECT_EQ(report.comparison.reference, "all cloud (gpt-4o-mini)");
+    std::set<std::string> kinds;
+    for (const auto& o : report.comparison.options) kinds.insert(o.kind);
+    EXPECT_EQ(kinds, (std::set<std::string>{"cloud", "owned", "hybrid"}));
+    ASSERT_EQ(report.stale_prices.size(), 1u);  // dated 2020
+    EXPECT_EQ(report.stale_prices[0].model, "gpt-4o-mini");
+    EXPECT_FALSE(report.years.options.empty());
+    // The "monthly" object of the JSON output is the one monthly_json writes.
+    EXPECT_NE(to_json(report).find("\"monthly\": " + monthly_json(report.comparison)), std::string::npos);
+
+    options.cloud_model = "nope";
+    built = ledger_report(options, gateway, catalog, "prices.yaml", aggregator.finish(), "sqlite x", today);
+    EXPECT_FALSE(built.report);
+    EXPECT_NE(built.error.find("the cloud model 'nope' is not in the price catalog prices.yaml"), std::string::npos);
+    built = ledger_report(CostOptions{}, gateway, pricing::Catalog{}, "empty.yaml", aggregator.finish(), "", today);
+    EXPECT_FALSE(built.report);
+    EXPECT_NE(built.error.find("has no prices"), std::string::npos);
 }
 
 TEST(CostFormat, HybridAndYears) {

@@ -45,4 +45,5 @@ async function send(method, path, body) {
 
 export const get = (path) => call('GET', path);
 export const post = (path, body) => call('POST', path, body === undefined ? {} : body);
+export const patch = (path, body) => call('PATCH', path, body);
 export const del = (path) => call('DELETE', path);

@@ -1,8 +1,8 @@
 // The console's pages. Each is page(root, context) -> {stop()}: it draws into `root` from the
 // API's JSON and polls while it is in view. Values from callers and the config are text only.
 import { h, clear, table, fmtNumber, fmtMs, fmtUsd, fmtBytes, fmtDuration, fmtTime } from './dom.js';
-import { get, post, del } from './api.js';
-import { lineChart, barChart } from './chart.js';
+import { get, post, patch, del } from './api.js';
+import { lineChart, barChart, xyChart } from './chart.js';
 
 // Calls `load` now and every `ms` until stopped; shows its failure in `status`.
 function poll(ms, load, context, status) {
@@ -216,7 +216,51 @@ function keys(root, context) {
     });
     root.append(form);
   }
-  root.append(body);
+  const editor = h('div', { id: 'key-edit' });
+  root.append(editor, body);
+  // Changing an API key's limits, budgets, models and role (PATCH keys/{name}); the file's keys
+  // are changed in the file. An empty number field means no limit.
+  const edit = (k) => {
+    const number = (name, label, value, step = '1') => {
+      const input = h('input', { name, id: `edit-key-${name}`, type: 'number', min: 0, step, value: value || '', placeholder: 'none', class: 'limit' });
+      return { input, node: h('label', null, `${label} `, input) };
+    };
+    const rpm = number('rpm', 'requests/min', k.limits.rpm);
+    const tpm = number('tpm', 'tokens/min', k.limits.tpm);
+    const concurrent = number('max_concurrent', 'max concurrent', k.max_concurrent);
+    const daily = number('daily', 'daily budget $', k.budget.daily, 'any');
+    const monthly = number('monthly', 'monthly budget $', k.budget.monthly, 'any');
+    const modelsField = h('input', { name: 'models', id: 'edit-key-models', value: k.models.join(', '), placeholder: 'models (empty: all)' });
+    const role = h('select', { name: 'role', id: 'edit-key-role' }, h('option', { value: '' }, 'no console role'),
+      h('option', { value: 'viewer', selected: k.role === 'viewer' }, 'viewer'), h('option', { value: 'admin', selected: k.role === 'admin' }, 'admin'));
+    const error = h('p', { class: 'error', role: 'alert', id: 'edit-key-error' });
+    const form = h('form', { class: 'inline', id: 'edit-key' }, h('strong', null, 'Edit ', k.name),
+      rpm.node, tpm.node, concurrent.node, daily.node, monthly.node, modelsField, role,
+      h('button', { type: 'submit' }, 'Save'), h('button', { type: 'button', class: 'quiet', onclick: () => clear(editor) }, 'Cancel'), error);
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      error.textContent = '';
+      const whole = (f) => (f.input.value === '' ? 0 : Number(f.input.value));
+      const request = {
+        limits: { rpm: whole(rpm), tpm: whole(tpm) },
+        max_concurrent: whole(concurrent),
+        budget: { daily: whole(daily), monthly: whole(monthly) },
+        models: modelsField.value.split(',').map((m) => m.trim()).filter(Boolean),
+        role: role.value,
+      };
+      try {
+        await patch(`keys/${encodeURIComponent(k.name)}`, request);
+        clear(editor);
+        status.textContent = `key ${k.name} changed`;
+        status.classList.remove('error');
+        poller.now();
+      } catch (e) {
+        error.textContent = e.message;
+        context.failed(e);
+      }
+    });
+    clear(editor).append(form);
+  };
   poller = poll(5000, async () => {
     const list = await get('keys');
     clear(body).append(table([
@@ -225,14 +269,17 @@ function keys(root, context) {
       { title: 'role', value: (k) => k.role || '' },
       { title: 'models', value: (k) => (k.models.length ? k.models.join(', ') : 'all') },
       { title: 'rpm / tpm', value: (k) => `${k.limits.rpm || '–'} / ${k.limits.tpm || '–'}`, num: true },
+      { title: 'max concurrent', value: (k) => k.max_concurrent || '–', num: true },
       { title: 'spent today', value: (k) => `${fmtUsd(k.spent_today_usd)}${k.budget.daily ? ` of ${fmtUsd(k.budget.daily)}` : ''}`, num: true },
       { title: 'this month', value: (k) => `${fmtUsd(k.spent_this_month_usd)}${k.budget.monthly ? ` of ${fmtUsd(k.budget.monthly)}` : ''}`, num: true },
       { title: 'in flight', value: (k) => k.in_flight, num: true },
       { title: '', value: (k) => (isAdmin(context) && k.source === 'api'
-        ? h('button', { type: 'button', class: 'danger', 'data-key': k.name, onclick: async () => {
-          if (!window.confirm(`Revoke key ${k.name}?`)) return;
-          try { await del(`keys/${encodeURIComponent(k.name)}`); poller.now(); } catch (e) { status.textContent = e.message; status.classList.add('error'); context.failed(e); }
-        } }, 'Revoke')
+        ? h('span', { class: 'actions' },
+          h('button', { type: 'button', class: 'quiet', 'data-edit-key': k.name, onclick: () => edit(k) }, 'Edit'),
+          h('button', { type: 'button', class: 'danger', 'data-key': k.name, onclick: async () => {
+            if (!window.confirm(`Revoke key ${k.name}?`)) return;
+            try { await del(`keys/${encodeURIComponent(k.name)}`); poller.now(); } catch (e) { status.textContent = e.message; status.classList.add('error'); context.failed(e); }
+          } }, 'Revoke'))
         : '') },
     ], list.data, { empty: 'no keys' }));
   }, context, status);
@@ -295,6 +342,67 @@ function requests(root, context) {
 }
 
 // ---- Spend ----
+// Tokens a month as "12.5M" or "350k".
+function fmtTokens(v) {
+  if (v === null || v === undefined) return '–';
+  if (v >= 1e9) return `${fmtNumber(v / 1e9, v < 1e10 ? 1 : 0)}B`;
+  if (v >= 1e6) return `${fmtNumber(v / 1e6, v < 1e7 ? 1 : 0)}M`;
+  if (v >= 1e3) return `${fmtNumber(v / 1e3, 0)}k`;
+  return fmtNumber(v);
+}
+
+// Chart colours by kind of option, the same on both pictures.
+const KIND_SERIES = { cloud: 1, owned: 0, rental: 2, hybrid: 3 };
+
+// `switchyard cost`'s comparison (GET cost): bars of each option's monthly cost, and monthly cost
+// against monthly volume with the break-even points and this period's volume marked. Every number
+// comes from the API; nothing is priced here.
+function costSection(c) {
+  const section = h('div', { class: 'compare', id: 'cost' });
+  const m = c.monthly;
+  const volume = c.curves.volume_tokens_per_month;
+  section.append(h('h2', null, 'Local, cloud or hybrid: a month at this period\'s rate',
+    h('span', { class: 'muted' }, ` · ${fmtTokens(volume)} tokens a month · reference ${m.reference || '–'}`)));
+  const priced = m.options.filter((o) => o.monthly_usd !== null);
+  const marks = [];
+  for (const line of c.curves.lines) {
+    if (line.break_even_tokens_per_month !== null) {
+      marks.push({ x: line.break_even_tokens_per_month, y: line.break_even_usd, kind: 'break-even',
+        text: `break-even ${fmtTokens(line.break_even_tokens_per_month)}/month: ${line.name}` });
+    }
+  }
+  if (volume > 0) {
+    const reference = c.curves.lines.find((l) => l.name === m.reference);
+    const at = reference ? reference.points.reduce((best, p) => (Math.abs(p[0] - volume) < Math.abs(best[0] - volume) ? p : best), reference.points[0]) : null;
+    marks.push({ x: volume, y: at ? at[1] : 0, kind: 'volume', text: `this period: ${fmtTokens(volume)}/month` });
+  }
+  section.append(h('div', { class: 'charts' },
+    barChart({ id: 'cost-options', title: 'Monthly cost per option', format: fmtUsd,
+      rows: priced.map((o) => ({ name: o.name, value: o.monthly_usd, series: KIND_SERIES[o.kind] ?? 4 })) }),
+    xyChart({ id: 'cost-curves', title: 'Monthly cost against monthly tokens', xMax: c.curves.limit_tokens_per_month,
+      xFormat: fmtTokens, format: fmtUsd, marks,
+      lines: c.curves.lines.map((l) => ({ name: l.name, points: l.points, series: KIND_SERIES[l.kind] ?? 4 })) })));
+  section.append(table([
+    { title: 'option', value: (o) => o.name },
+    { title: 'kind', value: (o) => o.kind },
+    { title: 'a month', value: (o) => fmtUsd(o.monthly_usd), num: true },
+    { title: '$ / M tokens', value: (o) => fmtUsd(o.usd_per_million), num: true },
+    { title: 'machines', value: (o) => (o.machines === null ? '–' : fmtNumber(o.machines)), num: true },
+    { title: 'break-even tokens a month', value: (o) => fmtTokens(o.break_even_tokens_per_month), num: true },
+    { title: 'payback', value: (o) => (o.payback_months === null ? '–' : `${fmtNumber(o.payback_months, 1)} months`), num: true },
+    { title: 'note', value: (o) => o.note },
+  ], m.options, { empty: 'no option' }));
+  for (const p of c.stale_prices) {
+    section.append(h('p', { class: 'error' }, `The price of ${p.model} is dated ${p.date} (${p.age_days} days old): check ${p.source}`));
+  }
+  section.append(h('details', null, h('summary', null, 'inputs'), table([
+    { title: 'input', value: (i) => i.name },
+    { title: 'value', value: (i) => (i.value === null ? '' : fmtNumber(i.value, i.value < 10 ? 3 : 0)), num: true },
+    { title: 'from', value: (i) => i.note },
+  ], c.inputs)));
+  return section;
+}
+
 function spend(root, context) {
   const hours = h('select', { id: 'spend-hours', 'aria-label': 'period' },
     [['24', 'last 24 h'], ['168', 'last 7 days'], ['720', 'last 30 days']].map(([v, t]) => h('option', { value: v }, t)));
@@ -304,6 +412,14 @@ function spend(root, context) {
   const poller = poll(10000, async () => {
     const s = await get(`spend?hours=${hours.value}`);
     if (!s.ledger) { clear(body).append(h('p', { class: 'muted' }, 'no ledger is configured (ledger: in the config): spend is not kept')); return; }
+    let comparison;
+    try {
+      const c = await get(`cost?hours=${hours.value}`);
+      comparison = c.ledger ? costSection(c) : null;
+    } catch (e) {
+      if (e.status === 401) throw e;
+      comparison = h('p', { class: 'error', id: 'cost-error' }, `The comparison could not be made: ${e.message}`);
+    }
     const columns = [
       { title: 'name', value: (r) => r.name || '(no key)' },
       { title: 'requests', value: (r) => fmtNumber(r.requests), num: true },
@@ -320,7 +436,9 @@ function spend(root, context) {
         barChart({ title: 'Cost by key', rows: s.by_key.map((r) => ({ name: r.name || '(no key)', value: r.cost_usd })), format: fmtUsd }),
         barChart({ title: 'Cost by model', rows: s.by_model.map((r) => ({ name: r.name, value: r.cost_usd, series: 1 })), format: fmtUsd }),
         barChart({ title: 'Requests: local engines vs cloud', rows: s.by_locality.map((r) => ({ name: r.name, value: r.requests, series: r.name === 'local' ? 0 : 3 })), format: (v) => fmtNumber(v) })),
+      comparison,
       h('h2', null, 'By key'), table(columns, s.by_key),
+      h('h2', null, 'By label'), table(columns, s.by_label || [], { empty: 'no labels in this period' }),
       h('h2', null, 'By model'), table(columns, s.by_model),
       h('h2', null, 'By tier'), table(columns, s.by_tier),
       h('h2', null, 'Local vs cloud'), table(columns, s.by_locality));
