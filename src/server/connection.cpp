@@ -234,7 +234,8 @@ private:
     // The Responses API's previous_response_id: the stored conversation goes before the request's
     // input (and the body is parsed again), or a 404 when the gateway keeps no such answer.
     // One this instance does not hold in memory (it restarted, or another instance answered) is
-    // looked up in the ledger's database, off the I/O thread.
+    // looked up in the ledger's database, off the I/O thread (the answer that continues it is then
+    // kept here as any other).
     asio::awaitable<std::optional<ApiError>> continue_conversation(parse::Endpoint endpoint, std::string& body,
                                                                    std::variant<parse::RequestFacts, ApiError>& parsed);
     // The ledger when kept conversations are written to its database; null otherwise.
@@ -777,8 +778,7 @@ asio::awaitable<std::optional<ApiError>> ClientConnection::continue_conversation
                                    "database is unavailable. Try again, or send the whole input.",
                                    "server_error", std::string("previous_response_id"), std::string("store_unavailable")};
             }
-            prior = std::move(*found);
-            if (prior) store->put(previous, *prior);  // the next turn finds it in memory
+            prior = std::move(*found);  // (not put in memory: its age there would start again)
         }
     }
     if (!prior) co_return conversation::not_found(previous);

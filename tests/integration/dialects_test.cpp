@@ -727,7 +727,7 @@ TEST_F(Dialects, PreviousResponseIdContinuesAKeptConversation) {
 }
 
 // With a ledger, a kept conversation is written to its database too: a restarted gateway, or a
-// second instance on the same database, continues it (looked up once, then held in memory);
+// second instance on the same database, continues it (looked up in the database);
 // with responses_store_persist off, a restart forgets it.
 TEST_F(Dialects, AKeptConversationOutlivesARestartAndReachesAnotherInstance) {
     const std::string model = model_via(Dialect::chat);
