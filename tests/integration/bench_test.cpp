@@ -27,22 +27,10 @@ BenchRun run_bench(const std::vector<std::string>& args, std::map<std::string, s
                    std::chrono::seconds timeout = std::chrono::seconds(60)) {
     static int counter = 0;
     const std::string json_path = temp_dir() + "/bench-" + std::to_string(++counter) + ".json";
-    std::vector<std::string> argv{gateway_binary(), "bench", "--json", json_path, "--no-progress"};
+    std::vector<std::string> argv{"bench", "--json", json_path, "--no-progress"};
     argv.insert(argv.end(), args.begin(), args.end());
-    Process process("bench", argv, std::move(env));
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (process.running() && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    BenchRun run;
-    const auto status = process.stop(SIGKILL);
-    run.exit_code = status ? *status : -1;
-    run.output = process.log();
-    std::ifstream in(json_path);
-    std::stringstream text;
-    text << in.rdbuf();
-    run.json = text.str();
-    return run;
+    CommandRun run = run_command("bench", argv, json_path, std::move(env), timeout);
+    return {run.exit_code, std::move(run.log), std::move(run.file)};
 }
 
 // One run of a --json report.

@@ -394,20 +394,10 @@ struct CliRun {
 CliRun run_cli(const std::vector<std::string>& args) {
     static int counter = 0;
     const std::string out_path = temp_dir() + "/console-cost-" + std::to_string(++counter) + ".json";
-    std::vector<std::string> argv{gateway_binary(), "cost", "-o", out_path};
+    std::vector<std::string> argv{"cost", "-o", out_path};
     argv.insert(argv.end(), args.begin(), args.end());
-    Process process("cost", argv, kEnv);
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (process.running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
-    CliRun run;
-    const auto status = process.stop(SIGKILL);
-    run.exit_code = status ? *status : -1;
-    run.log = process.log();
-    std::ifstream in(out_path);
-    std::stringstream text;
-    text << in.rdbuf();
-    run.output = text.str();
-    return run;
+    CommandRun run = run_command("cost", argv, out_path, kEnv, 30s);
+    return {run.exit_code, std::move(run.file), std::move(run.log)};
 }
 
 // The options of a "monthly" object by kind: {kind -> (monthly_usd or NaN, machine_monthly_usd or NaN)}.

@@ -27,22 +27,10 @@ struct CostRun {
 CostRun run_cost(const std::vector<std::string>& args) {
     static int counter = 0;
     const std::string out_path = temp_dir() + "/cost-" + std::to_string(++counter) + ".out";
-    std::vector<std::string> argv{gateway_binary(), "cost", "-o", out_path};
+    std::vector<std::string> argv{"cost", "-o", out_path};
     argv.insert(argv.end(), args.begin(), args.end());
-    Process process("cost", argv);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (process.running() && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    CostRun run;
-    const auto status = process.stop(SIGKILL);
-    run.exit_code = status ? *status : -1;
-    run.log = process.log();
-    std::ifstream in(out_path);
-    std::stringstream text;
-    text << in.rdbuf();
-    run.output = text.str();
-    return run;
+    CommandRun run = run_command("cost", argv, out_path, {}, std::chrono::seconds(30));
+    return {run.exit_code, std::move(run.log), std::move(run.file)};
 }
 
 constexpr std::int64_t kOct1 = 1790812800000;  // 2026-10-01T00:00:00Z

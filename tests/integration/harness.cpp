@@ -173,6 +173,28 @@ std::string gateway_binary() {
     const char* other = std::getenv("SWITCHYARD_GATEWAY_BIN");
     return other != nullptr && *other != '\0' ? other : SWITCHYARD_BIN;
 }
+
+CommandRun run_command(const std::string& name, const std::vector<std::string>& args, const std::string& out_path,
+                       std::map<std::string, std::string> env, std::chrono::seconds timeout) {
+    std::vector<std::string> argv{gateway_binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Process process(name, argv, std::move(env));
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (process.running() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CommandRun run;
+    const auto status = process.stop(SIGKILL);
+    run.exit_code = status ? *status : -1;
+    run.log = process.log();
+    if (!out_path.empty()) {
+        std::ifstream in(out_path);
+        std::stringstream text;
+        text << in.rdbuf();
+        run.file = text.str();
+    }
+    return run;
+}
 std::string sim_binary() { return SWITCHYARD_SIM_BIN; }
 
 Sim start_sim(const std::vector<std::string>& args) {

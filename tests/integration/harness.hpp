@@ -51,6 +51,18 @@ int wait_for_port(const std::string& ready_file, Process& process,
 std::string gateway_binary();
 std::string sim_binary();
 
+// A `switchyard` command (`args` after the binary) run to its end, killed after `timeout`: its exit
+// code (-1 when killed), what it printed (stdout and stderr), and the file `out_path` it was told
+// to write (empty: none).
+struct CommandRun {
+    int exit_code = -1;
+    std::string log;
+    std::string file;
+};
+CommandRun run_command(const std::string& name, const std::vector<std::string>& args, const std::string& out_path = {},
+                       std::map<std::string, std::string> env = {},
+                       std::chrono::seconds timeout = std::chrono::seconds(60));
+
 struct Sim {
     std::unique_ptr<Process> process;
     int port = 0;

@@ -222,14 +222,8 @@ struct CliRun {
 
 // `switchyard ARGS` to its end.
 CliRun cli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) {
-    std::vector<std::string> argv{gateway_binary()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Process process("cli", argv, env);
-    CliRun run;
-    const auto status = process.stop(0, 60s);  // signal 0: only wait for the end
-    run.status = status ? *status : -1;
-    run.output = process.log();
-    return run;
+    CommandRun run = run_command("cli", args, {}, env);
+    return {run.exit_code, std::move(run.log)};
 }
 
 class ModelsPull : public ::testing::Test {
