@@ -34,19 +34,14 @@ std::string slurp(const std::string& path) {
 EvalRun run_eval(const std::vector<std::string>& args) {
     static int counter = 0;
     const std::string base = temp_dir() + "/eval-" + std::to_string(++counter);
-    std::vector<std::string> argv{gateway_binary(), "bench", "--no-progress", "--json", base + ".json",
-                                  "--markdown", base + ".md", "--html", base + ".html"};
+    std::vector<std::string> argv{"bench",    "--no-progress", "--json", base + ".json",
+                                  "--markdown", base + ".md",    "--html", base + ".html"};
     argv.insert(argv.end(), args.begin(), args.end());
-    Process process("eval", argv);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (process.running() && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    CommandRun command = run_command("eval", argv, base + ".json");
     EvalRun run;
-    const auto status = process.stop(SIGKILL);
-    run.exit_code = status ? *status : -1;
-    run.output = process.log();
-    run.json = slurp(base + ".json");
+    run.exit_code = command.exit_code;
+    run.output = std::move(command.log);
+    run.json = std::move(command.file);
     run.markdown = slurp(base + ".md");
     run.html = slurp(base + ".html");
     return run;
