@@ -133,6 +133,94 @@ export async function startStack(prefix) {
   };
 }
 
+// --- against a real llama-server -------------------------------------------------------------
+
+const root = path.resolve(here, '../..');
+
+export function llamaServerBinary() {
+  return process.env.SWITCHYARD_LLAMA_SERVER || path.join(root, 'third_party/llama.cpp/build/bin/llama-server');
+}
+
+// Writes a model that plays one agent turn (scripts/make_agent_model.py): asked anything it calls
+// `tool` with `args` (string values), shown a tool result it answers `answer`. Its weights are
+// set by hand, so llama-server, its tokenizer, template, tool-call grammar and parser run for real
+// while what the model says is known to the test.
+export function writeAgentModel(dir, { tool, args, answer }) {
+  const out = path.join(dir, 'agent.gguf');
+  const argv = [path.join(root, 'scripts/make_agent_model.py'), '--tool', tool, '--answer', answer, '--out', out];
+  for (const [name, value] of Object.entries(args)) argv.push('--argument', `${name}=${value}`);
+  execFileSync('/usr/bin/python3', argv, {
+    env: { ...process.env, PYTHONPATH: path.join(root, 'third_party/llama.cpp/gguf-py') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return out;
+}
+
+async function freePort() {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+export async function startLlamaServer(model) {
+  const bin = llamaServerBinary();
+  if (!fs.existsSync(bin)) throw new Error(`missing ${bin}: run scripts/setup (it builds llama-server)`);
+  const port = await freePort();
+  // A long context: the agents' system prompts are tens of thousands of characters, and this
+  // vocabulary spells most of them letter by letter.
+  const proc = new Proc('llama-server', [bin, '-m', model, '--host', '127.0.0.1', '--port', String(port),
+    '-c', '131072', '-np', '1', '-t', '2', '--no-webui']);
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (proc.exitCode !== undefined) throw new Error(`llama-server exited before it was ready:\n${proc.log}`);
+    try { if ((await fetch(`${url}/health`)).status === 200) break; } catch { /* not listening yet */ }
+    if (Date.now() > deadline) { await proc.stop(); throw new Error(`llama-server not ready in time:\n${proc.log}`); }
+    await sleep(50);
+  }
+  return { proc, port, url, stop: () => proc.stop() };
+}
+
+// One gateway in front of one llama-server, reached two ways: natively (llama-server speaks chat,
+// responses and messages) and as a chat-only upstream (Messages and Responses callers translated).
+export function llamaGatewayConfig(llamaUrl, ledgerPath) {
+  return `listeners: [{address: 127.0.0.1, port: 0}]
+upstreams:
+  - {name: llama, type: llama-server, base_url: ${llamaUrl}/v1}
+  - {name: llama-chat, type: llama-server, dialects: [chat], base_url: ${llamaUrl}/v1}
+models:
+  - name: sy-llama
+    deployments: [{upstream: llama}]
+  - name: sy-llama-chat
+    deployments: [{upstream: llama-chat}]
+keys:
+  - name: clients-test
+    key: ${GATEWAY_KEY}
+ledger: {url: ${ledgerPath}, flush_interval: 100ms}
+`;
+}
+
+export async function startLlamaStack(prefix, agent) {
+  const dir = tempDir(prefix);
+  const llama = await startLlamaServer(writeAgentModel(dir, agent));
+  const ledger = path.join(dir, 'ledger.db');
+  let gateway;
+  try {
+    gateway = await startGateway(dir, llamaGatewayConfig(llama.url, ledger));
+  } catch (e) {
+    await llama.stop();
+    throw e;
+  }
+  return {
+    dir, llama, gateway, ledger,
+    logs: () => `--- gateway log ---\n${gateway.proc.log}\n--- llama-server log (tail) ---\n${llama.proc.log.slice(-6000)}`,
+    stop: async () => { await gateway.stop(); await llama.stop(); },
+  };
+}
+
 // Rows of the gateway's ledger for one model (the gateway flushes every 100 ms; wait for them).
 export async function ledgerRows(ledgerPath, model, atLeast) {
   let rows = [];
