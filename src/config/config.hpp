@@ -148,6 +148,10 @@ struct Engine {
     std::map<std::string, std::string> env;  // added to the gateway's environment
     std::string workdir;                     // empty: the gateway's
     std::string model;                       // path or name, for ${MODEL}
+    // A `switchyard pull` source (hf:ORG/REPO/FILE.gguf, hf:ORG/REPO:QUANT, an https URL): when
+    // the store has no model named `model`, the supervisor fetches it as that name before the
+    // first start. Empty: the model must be there.
+    std::string pull;
     // The models one engine process serves (llama-server's router mode, Ollama); a deployment on
     // this engine must name one of them. Empty: a single-model engine, any name is forwarded.
     std::vector<std::string> models;

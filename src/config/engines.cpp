@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "config/sections.hpp"
+#include "models/store.hpp"
 
 namespace switchyard::config {
 namespace {
@@ -99,7 +100,7 @@ struct EngineContext {
 std::optional<Engine> read_engine(Reader& in, const YAML::Node& item, EngineContext& context,
                                   std::map<std::string, GpuGroup>& groups) {
     if (!in.expect_map(item, "an engine",
-                       {"name", "command", "env", "workdir", "model", "models", "port", "gpu", "preload",
+                       {"name", "command", "env", "workdir", "model", "pull", "models", "port", "gpu", "preload",
                         "ready_path", "load_timeout", "health_interval", "unhealthy_threshold", "idle_unload",
                         "drain_timeout", "stop_grace", "restart", "memory_limit", "gpu_memory_limit", "max_waiting",
                         "log", "max_loaded"})) {
@@ -114,6 +115,17 @@ std::optional<Engine> read_engine(Reader& in, const YAML::Node& item, EngineCont
     in.string(item, "workdir", engine.workdir);
     in.string(item, "model", engine.model);
     read_engine_models(in, item["models"], engine);
+    in.string(item, "pull", engine.pull);
+    if (!engine.pull.empty()) {
+        if (const auto source = models::parse_source(engine.pull); !source.ok()) {
+            in.error(item["pull"], "'pull': " + source.error);
+        } else if (!engine.models.empty()) {
+            in.error(item["pull"], "'pull' fetches one model: an engine with 'models' serves several");
+        } else if (!models::valid_name(engine.model) || engine.model.ends_with(".gguf")) {
+            in.error(item["pull"], "'pull' fetches the model into the store as 'model', which must then be a store name "
+                                   "(letters, digits, . _ - +; no path): 'model: " + engine.model + "' is not");
+        }
+    }
     in.integer(item, "port", engine.port, 1, 65535);
     if (engine.port != 0 && !context.ports.insert(engine.port).second) {
         in.error(item["port"], "port " + std::to_string(engine.port) + " is given to two engines");

@@ -3,6 +3,7 @@
 #include "core/await.hpp"
 #include "engine/proc.hpp"
 #include "models/estimate.hpp"
+#include "models/pull.hpp"
 #include "models/store.hpp"
 
 #include <arpa/inet.h>
@@ -196,6 +197,17 @@ struct Supervisor::Run {
     int log_fd = -1;
     std::size_t log_bytes = 0;
     std::string log_path;
+
+    // The model being pulled into the store (`pull:`), on a thread of its own: the supervisor
+    // thread reads the progress and, once `pull_over`, joins it and reads its outcome.
+    std::thread pull_thread;
+    bool pulling = false;
+    std::atomic<bool> pull_over{false};
+    std::atomic<std::uint64_t> pull_done{0};
+    std::atomic<std::uint64_t> pull_total{0};
+    int pull_status = 0;       // the pull thread's, written before pull_over
+    std::string pull_message;  // likewise: what it said (errors and the result)
+    SteadyTime pull_started{};
 };
 
 Supervisor::Supervisor(config::Gateway& config)
@@ -383,9 +395,14 @@ asio::awaitable<std::optional<ApiError>> Supervisor::wait_ready(const config::Mo
             co_return ApiError{503, std::move(message), "server_error", std::nullopt, "engine_failed"};
         }
         if (std::chrono::steady_clock::now() >= until) {
-            ApiError error{503, "engine '" + counted.front()->config.name + "' did not become ready within " +
-                                    seconds_text(std::chrono::duration_cast<config::Duration>(until - now)),
-                           "server_error", std::nullopt, "engine_loading"};
+            std::string message = "engine '" + counted.front()->config.name + "' did not become ready within " +
+                                  seconds_text(std::chrono::duration_cast<config::Duration>(until - now));
+            {
+                std::lock_guard lock(mutex_);
+                const std::string& detail = counted.front()->detail;
+                if (detail.starts_with("pulling ")) message += " (it is " + detail + ")";
+            }
+            ApiError error{503, std::move(message), "server_error", std::nullopt, "engine_loading"};
             error.retry_after = 1;
             co_return error;
         }
@@ -445,7 +462,94 @@ void Supervisor::loop() {
     for (auto& run : runs_) {
         if (run->log_fd >= 0) ::close(run->log_fd);
         run->log_fd = -1;
+        if (run->pull_thread.joinable()) run->pull_thread.join();  // stopping_ ends it at its next read
     }
+}
+
+// --- Pulling a missing model --------------------------------------------------------------------
+
+bool Supervisor::needs_pull(const Run& run) const {
+    if (run.config.pull.empty()) return false;
+    const auto entry = models::Store(models_dir_).find(run.config.model);
+    return !entry || !entry->error.empty();
+}
+
+// Fetches the engine's model into the store as `switchyard pull SOURCE --as MODEL` would, on a
+// thread of its own (a download takes minutes; the supervisor goes on watching the others). The
+// engine is `loading` meanwhile: requests wait for it, or go to another tier.
+void Supervisor::begin_pull(Run& run, SteadyTime now) {
+    run.pulling = true;
+    run.pull_over = false;
+    run.pull_done = 0;
+    run.pull_total = 0;
+    run.pull_started = now;
+    run.state = State::loading;
+    run.started = now;
+    run.detail = "pulling " + run.config.pull;
+    run.last_error.clear();
+    spdlog::info("engine {}: model '{}' is not in the store {}; pulling {}", run.config.name, run.config.model,
+                 models_dir_, run.config.pull);
+    run.pull_thread = std::thread([this, &run] {
+        std::ostringstream said;
+        models::PullOptions options;
+        options.source = run.config.pull;
+        options.name = run.config.model;
+        options.models_dir = models_dir_;
+        options.log = &said;
+        options.out = &said;
+        options.on_progress = [&run](std::uint64_t done, std::uint64_t total) {
+            run.pull_done.store(done, std::memory_order_relaxed);
+            run.pull_total.store(total, std::memory_order_relaxed);
+        };
+        options.cancel = &stopping_;
+        int status = 1;
+        try {
+            status = models::pull(options, models::process_env());
+        } catch (const std::exception& e) {
+            said << "switchyard pull: " << e.what() << "\n";
+        }
+        run.pull_status = status;
+        run.pull_message = said.str();
+        run.pull_over.store(true, std::memory_order_release);
+        wake();
+    });
+}
+
+void Supervisor::watch_pull(Run& run, SteadyTime now) {
+    if (!run.pull_over.load(std::memory_order_acquire)) {
+        const double seconds = std::chrono::duration<double>(now - run.pull_started).count();
+        const std::uint64_t done = run.pull_done.load(std::memory_order_relaxed);
+        run.detail = "pulling " + run.config.pull + ":" +
+                     models::progress_text(done, run.pull_total.load(std::memory_order_relaxed),
+                                           seconds > 0 ? static_cast<double>(done) / seconds : 0);
+        return;
+    }
+    run.pull_thread.join();
+    run.pulling = false;
+    // What the pull said, line by line, minus progress lines: its outcome, or why it failed.
+    std::string outcome;
+    std::istringstream lines(run.pull_message);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.find('%') != std::string::npos && line.find("ETA") != std::string::npos) continue;
+        if (line.starts_with("switchyard pull: ")) line.erase(0, 17);
+        if (!line.empty()) outcome = line;
+    }
+    if (run.pull_status == 0) {
+        spdlog::info("engine {}: {}", run.config.name, outcome);
+        run.state = State::stopped;
+        run.detail = outcome;
+        estimate_memory(run);
+        run.wanted = true;  // started on this tick
+        return;
+    }
+    run.last_error = "pulling " + run.config.pull + " failed: " + outcome;
+    spdlog::error("engine {}: {}", run.config.name, run.last_error);
+    run.state = State::failed;
+    run.failed_at = now;
+    run.detail = "pull failed";
+    run.tail.clear();
+    run.retry_failed_at.store((now + run.config.restart_window).time_since_epoch().count());
+    run.wanted = false;
 }
 
 void Supervisor::tick(SteadyTime now) {
@@ -477,6 +581,10 @@ void Supervisor::tick(SteadyTime now) {
     }
     for (auto& owned : runs_) {
         Run& run = *owned;
+        if (run.pulling) {
+            watch_pull(run, now);
+            if (run.pulling) continue;
+        }
         read_output(run);
         if (run.pid > 0) reap(run, now);
         const State state = run.state.load();
@@ -491,7 +599,9 @@ void Supervisor::tick(SteadyTime now) {
             const bool may_retry_failed = state == State::failed && now >= run.failed_at + run.config.restart_window;
             if (state == State::stopped || may_retry_failed) {
                 if (may_retry_failed) run.restart_times.clear();
-                if (group_has_room(run, now)) {
+                if (needs_pull(run)) {
+                    begin_pull(run, now);
+                } else if (group_has_room(run, now)) {
                     run.wanted = false;
                     spawn(run, now);
                 }

@@ -122,6 +122,9 @@ private:
     bool group_has_room(Run& run, SteadyTime now);
     bool memory_has_room(Run& run, SteadyTime now);
     void estimate_memory(Run& run);
+    bool needs_pull(const Run& run) const;
+    void begin_pull(Run& run, SteadyTime now);
+    void watch_pull(Run& run, SteadyTime now);
     std::size_t memory_budget(const Run& run) const;
     void wake();
     std::size_t in_flight(std::size_t engine) const;
@@ -135,7 +138,7 @@ private:
     std::mutex actions_mutex_;
     std::vector<std::pair<std::size_t, Action>> actions_;  // from act(), for the next tick
     std::thread thread_;
-    std::atomic<bool> stopping_{false};
+    std::atomic<bool> stopping_{false};  // also stops a pull at its next read
     int wake_fd_ = -1;  // eventfd: a request wants an engine, or stop()
     std::string nvidia_smi_;  // its path; empty: GPU memory is not watched
     SteadyTime next_memory_check_{};

@@ -182,8 +182,11 @@ std::optional<std::uint64_t> to_number(std::string_view text) {
 
 class Progress {
 public:
-    Progress(std::string label, bool bar) : label_(std::move(label)), bar_(bar), start_(Clock::now()), last_(start_) {}
+    Progress(std::string label, bool bar, std::ostream& log,
+             const std::function<void(std::uint64_t, std::uint64_t)>& callback)
+        : label_(std::move(label)), bar_(bar), log_(log), callback_(callback), start_(Clock::now()), last_(start_) {}
     void update(std::uint64_t done, std::uint64_t total, std::uint64_t resumed_from, bool final = false) {
+        if (callback_) callback_(done, total);
         const auto now = Clock::now();
         const auto every = bar_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000);
         if (!final && now - last_ < every) return;
@@ -192,15 +195,17 @@ public:
         const double rate = seconds > 0 ? static_cast<double>(done - resumed_from) / seconds : 0;
         const std::string text = label_ + " " + progress_text(done, total, rate);
         if (bar_) {
-            std::cerr << "\r" << text << "\x1b[K" << (final ? "\n" : "") << std::flush;
+            log_ << "\r" << text << "\x1b[K" << (final ? "\n" : "") << std::flush;
         } else {
-            std::cerr << text << "\n";
+            log_ << text << "\n";
         }
     }
 
 private:
     std::string label_;
     bool bar_;
+    std::ostream& log_;
+    const std::function<void(std::uint64_t, std::uint64_t)>& callback_;
     Clock::time_point start_;
     Clock::time_point last_;
 };
@@ -272,11 +277,12 @@ private:
         std::uint64_t total = 0;
         bool restart = false;
         bool started = false;
-        Progress progress(label, options_.progress_bar);
+        Progress progress(label, options_.progress_bar, log(), options_.on_progress);
         Head head;
         try {
             head = request(url, have, [&](const char* data, std::size_t n) {
                 if (!started) return;  // not the answer we append (an error page)
+                if (options_.cancel != nullptr && options_.cancel->load()) throw Failure{"cancelled"};
                 std::size_t done = 0;
                 while (done < n) {
                     const ssize_t w = ::pwrite(fd, data + done, n - done, static_cast<off_t>(written + done));
@@ -310,7 +316,7 @@ private:
                 }
                 const std::uint64_t published = to_number(h.linked_size).value_or(0);
                 if (published > 0) total = published;
-                if (started && have > 0) std::cerr << label << ": resuming at " << have << " bytes\n";
+                if (started && have > 0) log() << label << ": resuming at " << have << " bytes\n";
             });
         } catch (const Failure& failure) {
             if (started) progress.update(written, total, have, true);
@@ -351,7 +357,7 @@ private:
                               "; the partial file was deleted",
                           false};
         }
-        std::cerr << label << ": " << (expected.empty() ? "size verified (the source publishes no sha256)" : "sha256 verified")
+        log() << label << ": " << (expected.empty() ? "size verified (the source publishes no sha256)" : "sha256 verified")
                   << "\n";
         return true;
     }
@@ -435,6 +441,8 @@ private:
         }
         throw Failure{"more than " + std::to_string(kMaxRedirects) + " redirects from " + start_url, false};
     }
+
+    std::ostream& log() const { return options_.log != nullptr ? *options_.log : std::cerr; }
 
     const PullOptions& options_;
     std::string token_;
@@ -541,14 +549,16 @@ std::string progress_text(std::uint64_t done, std::uint64_t total, double rate) 
 }
 
 int pull(const PullOptions& options, const Env& env) {
+    std::ostream& errors = options.log != nullptr ? *options.log : std::cerr;
+    std::ostream& result = options.out != nullptr ? *options.out : std::cout;
     const Source source = parse_source(options.source);
     if (!source.ok()) {
-        std::cerr << "switchyard pull: " << source.error << "\n";
+        errors << "switchyard pull: " << source.error << "\n";
         return 2;
     }
     const std::string name = options.name.empty() ? default_name(source) : options.name;
     if (!valid_name(name)) {
-        std::cerr << "switchyard pull: '" << name << "' is not a model name (letters, digits, . _ - +); give one with --as\n";
+        errors << "switchyard pull: '" << name << "' is not a model name (letters, digits, . _ - +); give one with --as\n";
         return 2;
     }
     std::string endpoint = env("HF_ENDPOINT").value_or("https://huggingface.co");
@@ -556,18 +566,18 @@ int pull(const PullOptions& options, const Env& env) {
     const std::string token = env("HF_TOKEN").value_or("");
     const auto endpoint_target = parse_target(endpoint);
     if (!endpoint_target) {
-        std::cerr << "switchyard pull: HF_ENDPOINT is not an http(s) URL\n";
+        errors << "switchyard pull: HF_ENDPOINT is not an http(s) URL\n";
         return 2;
     }
     std::error_code ec;
     fs::create_directories(options.models_dir, ec);
     if (ec) {
-        std::cerr << "switchyard pull: cannot create the model store " << options.models_dir << ": " << ec.message() << "\n";
+        errors << "switchyard pull: cannot create the model store " << options.models_dir << ": " << ec.message() << "\n";
         return 1;
     }
     const Store store(options.models_dir);
     if (const auto existing = store.find(name); existing && existing->error.empty()) {
-        std::cerr << "switchyard pull: " << name << " is already in the store (" << existing->paths.front()
+        errors << "switchyard pull: " << name << " is already in the store (" << existing->paths.front()
                   << "); remove it first with switchyard rm " << name << "\n";
         return 1;
     }
@@ -599,15 +609,15 @@ int pull(const PullOptions& options, const Env& env) {
             puller.download(url, dest, files.size() > 1 ? file : name);
         }
     } catch (const Failure& failure) {
-        std::cerr << "switchyard pull: " << failure.message << "\n";
+        errors << "switchyard pull: " << failure.message << "\n";
         return 1;
     } catch (const std::exception& e) {
-        std::cerr << "switchyard pull: " << e.what() << "\n";
+        errors << "switchyard pull: " << e.what() << "\n";
         return 1;
     }
     const auto entry = store.find(name);
     if (!entry || !entry->error.empty()) {
-        std::cerr << "switchyard pull: the download is not a usable GGUF model: " << (entry ? entry->error : "missing")
+        errors << "switchyard pull: the download is not a usable GGUF model: " << (entry ? entry->error : "missing")
                   << "\n";
         if (entry) {
             std::string ignored;
@@ -615,7 +625,7 @@ int pull(const PullOptions& options, const Env& env) {
         }
         return 1;
     }
-    std::cout << "pulled " << name << " into " << entry->paths.front() << " (" << entry->bytes << " bytes; "
+    result << "pulled " << name << " into " << entry->paths.front() << " (" << entry->bytes << " bytes; "
               << (entry->info.architecture.empty() ? "?" : entry->info.architecture) << ", " << entry->info.parameters
               << " parameters, " << (entry->info.quantization.empty() ? "?" : entry->info.quantization) << ", context "
               << entry->info.context_length << ")\n";

@@ -5,8 +5,10 @@
 // always whole. A command-line tool: blocking I/O on the caller's thread (Boost.Beast, OpenSSL).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <optional>
 #include <string>
 
@@ -20,9 +22,17 @@ struct PullOptions {
     std::string models_dir;  // the store
     bool progress_bar = false;  // a redrawn bar (a terminal); otherwise a plain line now and then
     std::string ca_file;        // extra CA certificates (tests); empty: the system's
+    // Where progress and errors go (null: stderr) and the result line (null: stdout).
+    std::ostream* log = nullptr;
+    std::ostream* out = nullptr;
+    // Called as bytes arrive (bytes so far, the file's size or 0): the engine supervisor shows it.
+    std::function<void(std::uint64_t done, std::uint64_t total)> on_progress;
+    // Set by another thread to give up: the download stops at its next read (within kIoTimeout of
+    // a stalled server) and keeps its partial file, to be resumed.
+    const std::atomic<bool>* cancel = nullptr;
 };
 
-// Runs the pull, writing progress and errors to stderr and the result to stdout; the exit status
+// Runs the pull, writing progress and errors to `log` and the result to `out`; the exit status
 // (0 done, 1 failed, 2 a usage error). `env` gives HF_ENDPOINT and HF_TOKEN (never printed).
 int pull(const PullOptions& options, const Env& env);
 

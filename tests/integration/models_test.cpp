@@ -493,11 +493,11 @@ const std::map<std::string, std::string> kEnv{{"MASTER_KEY", "master-secret-0001
 const std::map<std::string, std::string> kCaller{{"authorization", "Bearer sk-caller-00000001"}};
 const std::map<std::string, std::string> kMaster{{"authorization", "Bearer master-secret-0001"}};
 
-std::string engine(const std::string& name, const std::string& ctx) {
+std::string engine(const std::string& name, const std::string& ctx, const std::string& model = "tiny") {
     return "  - name: " + name + R"(
     command: [")" + llama_server_binary() + R"(", -m, "${MODEL}", --host, 127.0.0.1, --port, "${PORT}", -c, ")" + ctx +
            R"(", -np, "1", -t, "1", --no-webui]
-    model: tiny
+    model: )" + model + R"(
     load_timeout: 60s
     drain_timeout: 5s
     stop_grace: 3s
@@ -580,6 +580,87 @@ models:
         << r.body;
     json = engines();
     EXPECT_NE(json.find(R"("name":"two","state":"ready")"), std::string::npos) << json;  // untouched
+}
+
+
+// An engine whose model is missing from the store pulls it (`pull:`) before its first start: the
+// first request waits while the file comes from the hub and the engine loads, then is answered;
+// the file is in the store, whole and verified, and a second start does not fetch it again. A
+// source that cannot be fetched fails the engine with the pull's own words, which the caller gets
+// (and the cloud tier answers where there is one).
+TEST_F(ModelsPull, AnEngineWithAMissingModelPullsItBeforeItsFirstStart) {
+    if (!fs::exists(llama_server_binary())) GTEST_SKIP() << "run scripts/setup";
+    auto sim = start_sim();
+    const std::string yaml = R"(
+listeners: [{address: 127.0.0.1, port: 0}]
+server: {io_threads: 2, shutdown_grace: 5s}
+auth:
+  master_key: ${MASTER_KEY}
+keys:
+  - {name: caller, key: "${CALLER_KEY}"}
+models_dir: )" + dir + R"(
+upstreams:
+  - {name: cloud, base_url: ")" + sim.url() + R"("}
+engines:
+)" + engine("local", "512") + "    pull: hf:org/repo/tiny-F32.gguf\n" +
+                             engine("gone", "512", "gone") + "    pull: hf:org/repo/missing-Q4_K_M.gguf\n" + R"(
+models:
+  - name: local
+    deployments: [{engine: local}]
+  - name: gone-only
+    deployments: [{engine: gone}]
+  - name: gone
+    deployments: [{engine: gone}, {upstream: cloud, model: gpt-4o-mini, tier: 2}]
+)";
+    auto env = kEnv;
+    env["HF_ENDPOINT"] = hub.url();
+    auto gateway = start_gateway(yaml, env);
+    auto ask = [&](const std::string& model) {
+        return post(gateway.port, "/v1/chat/completions", chat_body(model, false, R"("max_tokens":4)"), kCaller);
+    };
+
+    auto r = ask("local");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("x-switchyard-upstream"), "local");
+    ASSERT_TRUE(fs::exists(dir + "/tiny.gguf"));
+    EXPECT_EQ(read_all(dir + "/tiny.gguf"), tiny);
+    EXPECT_FALSE(fs::exists(dir + "/tiny.gguf.partial"));
+    const auto fetched = [&] {
+        std::size_t n = 0;
+        for (const auto& line : hub.requests()) n += line.starts_with("cdn /cdn/org/repo/tiny-F32.gguf") ? 1 : 0;
+        return n;
+    };
+    EXPECT_EQ(fetched(), 1u);
+    std::string json = request(gateway.port, "GET", "/admin/engines", "", kMaster).body;
+    EXPECT_NE(json.find(R"("name":"local","state":"ready")"), std::string::npos) << json;
+
+    // Restarted through the admin API: the model is there, nothing is fetched again.
+    const std::regex pid_of_local(R"re("name":"local","state":"ready"[^}]*"pid":([0-9]+))re");
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(json, m, pid_of_local)) << json;
+    const std::string first_pid = m[1];
+    ASSERT_EQ(request(gateway.port, "POST", "/admin/engines/local/restart", "", kMaster).status, 202);
+    for (int i = 0; i < 100; ++i) {
+        json = request(gateway.port, "GET", "/admin/engines", "", kMaster).body;
+        if (std::regex_search(json, m, pid_of_local) && m[1] != first_pid) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(std::regex_search(json, m, pid_of_local) && m[1] != first_pid) << json;
+    r = ask("local");
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(fetched(), 1u);
+
+    // A source the hub does not have: the cloud tier answers meanwhile; alone, the caller hears why.
+    r = ask("gone");
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("x-switchyard-upstream"), "cloud");
+    r = ask("gone-only");
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_NE(r.body.find("engine 'gone' failed: pulling hf:org/repo/missing-Q4_K_M.gguf failed: "), std::string::npos)
+        << r.body;
+    EXPECT_NE(r.body.find("answered 404: no such file"), std::string::npos) << r.body;
+    EXPECT_FALSE(fs::exists(dir + "/gone.gguf"));
+    EXPECT_FALSE(fs::exists(dir + "/gone.gguf.partial"));
 }
 
 }  // namespace

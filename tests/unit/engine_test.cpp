@@ -266,6 +266,55 @@ models:
     EXPECT_TRUE(has(14, "either an 'upstream' or an 'engine'"));
 }
 
+TEST(EngineConfig, PullNamesASourceAndAStoreName) {
+    auto ok = load_string(R"(
+engines:
+  - name: local
+    command: [llama-server, -m, "${MODEL}", --port, "${PORT}"]
+    model: llama-3.1-8b
+    pull: hf:bartowski/Meta-Llama-3.1-8B-Instruct-GGUF:Q4_K_M
+models:
+  - name: local
+    deployments: [{engine: local}]
+)",
+                          no_env());
+    ASSERT_TRUE(ok.gateway) << (ok.errors.empty() ? "" : to_string(ok.errors[0]));
+    EXPECT_EQ(ok.gateway->engines[0].pull, "hf:bartowski/Meta-Llama-3.1-8B-Instruct-GGUF:Q4_K_M");
+
+    const auto result = load_string(R"(
+engines:
+  - name: path
+    command: [llama-server]
+    model: /models/x.gguf
+    pull: https://example.com/x.gguf
+  - name: nothing
+    command: [llama-server]
+    pull: hf:org/repo/x.gguf
+  - name: source
+    command: [llama-server]
+    model: x
+    pull: ftp://example.com/x.gguf
+  - name: router
+    command: [llama-server]
+    models: [a, b]
+    pull: hf:org/repo/x.gguf
+)",
+                                    no_env());
+    ASSERT_FALSE(result.gateway);
+    std::string all;
+    for (const auto& e : result.errors) all += to_string(e) + "\n";
+    auto has = [&](int line, std::string_view text) {
+        for (const auto& e : result.errors) {
+            if (e.line == line && e.message.find(text) != std::string::npos) return true;
+        }
+        return false;
+    };
+    EXPECT_TRUE(has(6, "'model: /models/x.gguf' is not")) << all;
+    EXPECT_TRUE(has(9, "must then be a store name")) << all;
+    EXPECT_TRUE(has(13, "'pull': ")) << all;
+    EXPECT_TRUE(has(17, "an engine with 'models' serves several")) << all;
+}
+
 TEST(EngineConfig, AnEngineMayServeSeveralModels) {
     const auto result = load_string(R"(
 engines:
