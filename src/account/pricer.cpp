@@ -29,7 +29,7 @@ Pricer::Pricer(const config::Gateway& config, const pricing::Catalog& catalog, s
             if (own != nullptr) {
                 rate = Rate{(*own)[0] / 1e6, (*own)[1] / 1e6, (*own)[2] / 1e6, true};
             } else if (const pricing::Price* price = catalog.find(deployment.model)) {
-                rate = Rate{price->input / 1e6, price->cached_input / 1e6, price->output / 1e6, true};
+                rate = Rate{price->input / 1e6, price->cached_input / 1e6, price->output / 1e6, true, price->web_search / 1e3};
             } else if (warnings) {
                 warnings->push_back("cloud deployment '" + deployment.name + "' of model '" + model.name +
                                     "': no price for '" + deployment.model +
@@ -43,7 +43,7 @@ double Pricer::cost(const config::Deployment& deployment, const usage::Usage& us
     const Rate& rate = rates_[deployment.id];
     const auto cached = std::min(usage.cached, usage.prompt);
     return static_cast<double>(usage.prompt - cached) * rate.input + static_cast<double>(cached) * rate.cached +
-           static_cast<double>(usage.completion) * rate.output;
+           static_cast<double>(usage.completion) * rate.output + static_cast<double>(usage.web_searches) * rate.web_search;
 }
 
 pricing::Catalog load_catalog(const config::Prices& prices, std::string* why) {

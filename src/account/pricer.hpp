@@ -29,6 +29,7 @@ private:
         double cached = 0;
         double output = 0;
         bool priced = false;
+        double web_search = 0;  // dollars per search
     };
     std::vector<Rate> rates_;  // by deployment id
 };

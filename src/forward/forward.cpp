@@ -181,7 +181,11 @@ Plan plan_for(parse::Endpoint endpoint, config::DialectSet speaks) {
 }
 
 usage::Usage from_common(const translate::Usage& usage) {
-    return {.prompt = usage.input, .cached = usage.cached, .completion = usage.output, .found = usage.found};
+    return {.prompt = usage.input,
+            .cached = usage.cached,
+            .completion = usage.output,
+            .found = usage.found,
+            .web_searches = usage.web_searches};
 }
 
 // The usage a whole answer body of `dialect` reports.

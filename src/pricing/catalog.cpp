@@ -106,8 +106,8 @@ LoadResult parse_catalog(std::string_view yaml_text) {
         };
         for (const auto& field : value) {
             const std::string key = field.first.as<std::string>("");
-            if (key != "input" && key != "cached_input" && key != "output" && key != "date" && key != "as_of" &&
-                key != "source") {
+            if (key != "input" && key != "cached_input" && key != "output" && key != "web_search" && key != "date" &&
+                key != "as_of" && key != "source") {
                 result.errors.push_back(where(field.first) + "model '" + name + "': unknown key '" + key + "'");
                 ok = false;
             }
@@ -115,6 +115,7 @@ LoadResult parse_catalog(std::string_view yaml_text) {
         number("input", &price.input, true);
         number("output", &price.output, true);
         if (!number("cached_input", &price.cached_input, false)) price.cached_input = price.input;
+        number("web_search", &price.web_search, false);
         // `as_of` is another name for `date` (the day the price was read).
         if (value["as_of"].IsDefined() && !value["date"].IsDefined()) {
             text("as_of", &price.date);

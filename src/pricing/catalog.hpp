@@ -19,6 +19,7 @@ struct Price {
     double output = 0;        // completion tokens (reasoning tokens included, as providers bill them)
     std::string date;         // when the price was read, YYYY-MM-DD
     std::string source;       // where it was read
+    double web_search = 0;    // dollars per 1,000 searches the provider's web search tool runs (Anthropic's)
 
     // Dollars for a usage: `prompt_tokens` includes `cached_tokens`, as OpenAI reports it.
     double cost(std::uint64_t prompt_tokens, std::uint64_t cached_tokens, std::uint64_t completion_tokens) const;
@@ -47,8 +48,8 @@ struct LoadResult {
 // Parses a catalog:
 //   models:
 //     gpt-4o-mini: {input: 0.15, cached_input: 0.075, output: 0.60, date: 2026-06-01, source: https://...}
-// `cached_input` defaults to `input`; `date` and `source` are required, so every number says where
-// it came from.
+// `cached_input` defaults to `input`, `web_search` (dollars per 1,000 searches) to 0; `date` and
+// `source` are required, so every number says where it came from.
 LoadResult parse_catalog(std::string_view yaml_text);
 LoadResult load_catalog_file(const std::string& path);
 

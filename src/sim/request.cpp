@@ -320,15 +320,23 @@ std::optional<Invalid> read_tools(od::value value, ToolShape shape, Generation& 
   for (auto element : tools) {
     od::object tool;
     if (auto error = element.get_object().get(tool)) return refused(error, "tools[]", "an object");
-    if (!out.tool_name.empty()) continue;  // only the first tool is called; the rest are skipped
+    // Only the first function tool is called; the rest are skipped (but for Anthropic's server
+    // tools, which are looked for in every position).
+    if (!out.tool_name.empty() && shape != ToolShape::messages) continue;
     std::string_view name;
     std::string arguments = "{}";
+    bool server_tool = false;
     const auto read_named = [&](od::object fields) -> std::optional<Invalid> {
       for (auto item : fields) {
         od::field field;
         std::string_view key;
         if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
-        if (key == "name") {
+        if (key == "type" && shape == ToolShape::messages) {
+          std::string_view tool_type;
+          if (auto error = field.value().get_string().get(tool_type)) return refused(error, "tools[].type", "a string");
+          server_tool = tool_type != "custom";
+          if (tool_type.starts_with("web_search_")) out.web_search_tool = true;
+        } else if (key == "name") {
           if (auto error = field.value().get_string().get(name)) return refused(error, "tools[].name", "a string");
         } else if (key == schema_key) {
           if (auto bad = build_arguments(field.value(), arguments)) return bad;
@@ -351,7 +359,7 @@ std::optional<Invalid> read_tools(od::value value, ToolShape shape, Generation& 
     } else if (auto bad = read_named(tool)) {
       return bad;
     }
-    if (!name.empty()) {
+    if (!name.empty() && !server_tool && out.tool_name.empty()) {
       out.tool_name.assign(name);
       out.tool_arguments = std::move(arguments);
     }

@@ -47,6 +47,8 @@ struct Generation {
   // from its JSON schema; tool_name empty: no tools.
   std::string tool_name;
   std::string tool_arguments;
+  // Messages: the request offers Anthropic's web search server tool (web_search_20250305).
+  bool web_search_tool = false;
   // The last input is a tool result (chat role "tool", Responses function_call_output, Messages
   // tool_result blocks): its text, which the answer echoes.
   bool tool_result = false;

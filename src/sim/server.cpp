@@ -232,6 +232,8 @@ struct Answer {
   AnswerKind kind = AnswerKind::words;
   std::string_view text;  // echo: the text
   ToolCall call;          // tool_call
+  // Messages: the query of the web search the text follows (x-sim-web-search), or empty.
+  std::string_view search_query;
 };
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
@@ -539,6 +541,14 @@ class Session {
       }
       once = it->value() == "true";
     }
+    // x-sim-web-search: QUERY — a Messages request offering the web_search server tool gets its
+    // text after a search for QUERY (Anthropic's blocks and events for it).
+    search_query_.clear();
+    if (auto it = headers.find("x-sim-web-search"); it != headers.end() && endpoint == Endpoint::messages &&
+                                                      generation.web_search_tool) {
+      search_query_.assign(it->value());
+      answer.search_query = search_query_;
+    }
     std::string_view name;
     std::string_view arguments;
     if (auto it = headers.find("x-sim-tool-call"); it != headers.end() && !(once && generation.tool_result)) {
@@ -577,6 +587,7 @@ class Session {
     arguments_.assign(arguments);
     answer.kind = AnswerKind::tool_call;
     answer.call = ToolCall{call_id_, item_id_, tool_name_, arguments_};
+    answer.search_query = {};  // a call, not text: no search before it
     return std::nullopt;
   }
 
@@ -611,7 +622,8 @@ class Session {
         render_text_completion(body_, stamp, text_, chat_finish(plan.finish), usage);
         break;
       case Endpoint::messages:
-        anthropic::render_message(body_, id, generation.model, text_, call, anthropic_stop(plan.finish), usage);
+        anthropic::render_message(body_, id, generation.model, text_, call, anthropic_stop(plan.finish), usage,
+                                  answer.search_query);
         break;
       case Endpoint::responses: {
         const std::string item_id = call != nullptr ? std::string() : new_id("msg_");
@@ -654,6 +666,7 @@ class Session {
     const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
     const Stamp stamp{id, now, generation.model};
     const ToolCall* call = answer.kind == AnswerKind::tool_call ? &answer.call : nullptr;
+    const int text_index = answer.search_query.empty() ? 0 : anthropic::kSearchTextIndex;  // Messages
     const std::string item_id = endpoint == Endpoint::responses && call == nullptr ? new_id("msg_") : std::string();
     const responses::Head head{id, now, generation.model, call != nullptr ? call->item_id : item_id, call};
     const bool null_usage = generation.include_usage;
@@ -687,9 +700,16 @@ class Session {
         event_.clear();
         anthropic::render_message_start(event_, id, generation.model, generation.prompt_tokens);
         frame("message_start");
-        event_.clear();
-        anthropic::render_block_start(event_, call);
-        frame("content_block_start");
+        if (!answer.search_query.empty()) {
+          for (const auto& [name, payload] : anthropic::search_events(answer.search_query)) {
+            event_ = payload;
+            frame(name);
+          }
+        } else {
+          event_.clear();
+          anthropic::render_block_start(event_, call);
+          frame("content_block_start");
+        }
         event_.clear();
         anthropic::render_ping(event_);
         frame("ping");
@@ -742,7 +762,7 @@ class Session {
           frame();
           break;
         case Endpoint::messages:
-          anthropic::render_block_delta(event_, call != nullptr, piece);
+          anthropic::render_block_delta(event_, call != nullptr, piece, text_index);
           frame("content_block_delta");
           break;
         case Endpoint::responses:
@@ -790,10 +810,10 @@ class Session {
       }
       case Endpoint::messages:
         event_.clear();
-        anthropic::render_block_stop(event_);
+        anthropic::render_block_stop(event_, text_index);
         frame("content_block_stop");
         event_.clear();
-        anthropic::render_message_delta(event_, anthropic_stop(plan.finish), sent);
+        anthropic::render_message_delta(event_, anthropic_stop(plan.finish), sent, !answer.search_query.empty());
         frame("message_delta");
         event_.clear();
         anthropic::render_message_stop(event_);
@@ -1008,6 +1028,7 @@ class Session {
   std::string token_;   // one streamed token
   std::string text_;    // a whole completion, or what a stream has sent
   std::string answer_text_;  // an echoed tool result
+  std::string search_query_;  // x-sim-web-search
   std::string call_id_;      // a tool call's call_... or toolu_... id
   std::string item_id_;      // a Responses function call's fc_... id
   std::string tool_name_;

@@ -48,6 +48,22 @@ enum class PartKind : std::uint8_t {
     tool_call,    // the assistant called a tool: id, name, arguments
     tool_result,  // the result of a call: id (of the call), content (text/image parts), is_error
     reasoning,    // the model's thinking: text (may be empty), signature / encrypted, or redacted data
+    web_search,   // a web search the provider ran for the model (answers only): id, text (the query),
+                  // sources (what it found)
+};
+
+// A web page a search found (url and title: string literals).
+struct WebSource {
+    Json url;
+    Json title;
+};
+
+// Where a piece of an answer's text comes from: a page a web search found. `cited_text` is the
+// quoted passage (a string literal, or empty).
+struct Citation {
+    Json url;
+    Json title;
+    Json cited_text;
 };
 
 struct Part {
@@ -75,6 +91,10 @@ struct Part {
     Json item_id;    // Responses' reasoning item id, to send it back as it was
 
     Json cache_control;  // Anthropic's prompt-caching marker on this part (an object), if any
+
+    // web_search: the pages found; text (answers): the pages this text cites
+    std::vector<WebSource> sources;
+    std::vector<Citation> citations;
 };
 
 enum class Role : std::uint8_t { user, assistant };
@@ -96,6 +116,13 @@ struct Tool {
     // turns back into a custom_tool_call with that text.
     bool custom = false;
     Json format;
+    // The provider's own web search (Responses' `web_search` tool, Anthropic's
+    // `web_search_20250305` server tool): the provider runs the searches, the answer carries them
+    // (PartKind::web_search) and the text cites the pages. Chat has no such tool.
+    bool web_search = false;
+    Json allowed_domains, blocked_domains;  // arrays of string literals, or empty
+    Json user_location;                     // {"type":"approximate","city",...} (the same in both), or empty
+    std::optional<std::int64_t> max_uses;   // Anthropic's limit of searches per request
 };
 
 struct ToolChoice {
@@ -174,6 +201,7 @@ struct Usage {
     std::int64_t output = 0;
     std::int64_t reasoning = 0;    // of output, spent thinking
     bool found = false;            // the upstream reported it
+    std::int64_t web_searches = 0; // searches the provider ran (Anthropic's server_tool_use.web_search_requests)
 };
 
 struct Response {
@@ -201,7 +229,9 @@ struct Error {
 // One step of an answer being generated. Readers turn a dialect's events into these (none, one or
 // several per event); writers turn them into the caller's dialect's events. Blocks are opened and
 // closed in order, one at a time; `index` counts them from 0 in the order they opened.
-enum class BlockKind : std::uint8_t { text, reasoning, tool_call };
+// web_search: a search the provider runs; its deltas are pieces of its input ({"query":...}) and
+// the pages it found come as a `sources` event.
+enum class BlockKind : std::uint8_t { text, reasoning, tool_call, web_search };
 
 struct Event {
     enum class Kind : std::uint8_t {
@@ -209,6 +239,8 @@ struct Event {
         block_start,  // a block opened: block, index; tool_call: id and name
         delta,        // more of the open block: text (text, reasoning, or the arguments' next piece)
         signature,    // a reasoning block's signature (text)
+        sources,      // the pages a web search found: id (the search's), sources; between blocks
+        citation,     // the open text block cites a page: citation
         block_stop,   // the open block is complete
         finish,       // the model stopped: stop, stop_sequence; usage when known
         usage,        // usage alone (a chat stream's usage chunk after the finish)
@@ -226,6 +258,8 @@ struct Event {
     Json stop_sequence;
     Usage usage;
     Error error;
+    const std::vector<WebSource>* sources = nullptr;  // sources (valid during the call)
+    const Citation* citation = nullptr;               // citation (likewise)
 };
 
 }  // namespace switchyard::translate

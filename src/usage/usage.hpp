@@ -20,6 +20,7 @@ struct Usage {
     // Prompt-cache reuse reported otherwise (for the hit ratio only; costs go by `cached`):
     std::int64_t cache_read = -1;      // Anthropic's cache_read_input_tokens (not in `prompt`)
     std::int64_t timings_cached = -1;  // llama-server's timings.cache_n (in `prompt`)
+    std::int64_t web_searches = 0;     // searches the provider's web search tool ran (billed apart)
     // Prompt tokens served from the upstream's cache, whichever way it said so.
     std::int64_t cached_prompt() const {
         if (cached > 0) return cached;

@@ -25,13 +25,13 @@ after(async () => { if (stack) await stack.stop(); });
 const COMMAND = 'echo switchyard-ok > marker.txt && cat marker.txt';
 const toml = (s) => JSON.stringify(s); // a JSON string is a TOML basic string
 
-async function runCodex(model) {
+async function runCodex(model, { webSearch = false } = {}) {
   const home = tempDir('codex-home');
   const codexHome = path.join(home, '.codex');
   fs.mkdirSync(codexHome);
   const work = tempDir('codex-work');
   const last = path.join(home, 'last-message.txt');
-  const headers = {
+  const headers = webSearch ? { 'x-sim-web-search': 'gateway news 2026' } : {
     'x-sim-tool-call': 'exec_command',
     'x-sim-tool-arguments': JSON.stringify({ cmd: COMMAND }),
     'x-sim-tool-call-once': 'true',
@@ -46,9 +46,11 @@ async function runCodex(model) {
     '-c', 'model_provider=sy', '-c', `model_providers.sy=${provider}`,
     // Codex offers a built-in web_search tool, which a chat upstream cannot take (the gateway
     // answers 400 rather than drop it); Codex's users with such models turn it off the same way.
-    '-c', 'web_search="disabled"',
+    // An Anthropic upstream runs it as its web search server tool.
+    '-c', `web_search="${webSearch ? 'live' : 'disabled'}"`,
     '-o', last, '-m', model,
-    'Write the marker file, then report what the command printed.'], { cwd: work, env });
+    webSearch ? 'Search the web for switchyard gateway.' : 'Write the marker file, then report what the command printed.'],
+  { cwd: work, env });
   const lastMessage = fs.existsSync(last) ? fs.readFileSync(last, 'utf8') : '';
   return { ...r, work, lastMessage };
 }
@@ -73,3 +75,18 @@ for (const [model, upstreamPath] of [['sy-responses', '/v1/responses'], ['sy-cha
     assert.ok(ok.length >= 2, `ledger rows for ${model}: ${JSON.stringify(rows)}\n${diag}`);
   });
 }
+
+test('Codex CLI\'s web search runs at Anthropic through sy-messages (upstream /v1/messages)', { timeout: 60_000 }, async () => {
+  const before = (await stack.sim.stats()).by_endpoint?.['/v1/messages'] ?? 0;
+  const r = await runCodex('sy-messages', { webSearch: true });
+  const diag = `exit ${r.code} ${r.signal ?? ''}${r.timedOut ? ' (timed out)' : ''}\n--- last message ---\n` +
+               `${r.lastMessage}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}\n${stack.logs()}`;
+  assert.equal(r.code, 0, diag);
+  // The sim searched (it does only when the request offers Anthropic's web_search tool) and the
+  // answer that follows the search is Codex's last message.
+  assert.match(r.lastMessage, /^According to the search, /, diag);
+  // Codex shows the search it saw (the query comes from the upstream, not from the prompt).
+  assert.match(r.stdout + r.stderr, /gateway news 2026/, diag);
+  const stats = await stack.sim.stats();
+  assert.ok((stats.by_endpoint?.['/v1/messages'] ?? 0) - before >= 1, `sim stats: ${JSON.stringify(stats)}\n${diag}`);
+});

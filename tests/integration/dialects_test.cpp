@@ -70,6 +70,8 @@ upstreams:
 models:
   - name: via-chat
     deployments: [{upstream: u-chat, model: sim-chat}]
+  - name: via-claude
+    deployments: [{upstream: u-messages, model: claude-haiku-4-5}]
   - name: via-responses
     deployments: [{upstream: u-responses, model: sim-responses}]
   - name: via-messages
@@ -670,13 +672,51 @@ TEST_F(Dialects, ModelsAnswerAnthropicClientsInTheirShape) {
     dom::parser parser;
     dom::element root;
     ASSERT_EQ(parser.parse(anthropic.body).get(root), simdjson::SUCCESS);
-    EXPECT_EQ(dom::array(root["data"]).size(), 3u);
+    EXPECT_EQ(dom::array(root["data"]).size(), 4u);
     EXPECT_EQ(std::string_view(root["data"].at(0)["type"]), "model");
     EXPECT_EQ(std::string_view(root["first_id"]), "via-chat");
     EXPECT_EQ(std::string_view(root["last_id"]), "via-messages");
     EXPECT_FALSE(bool(root["has_more"]));
     std::string_view created;
     EXPECT_EQ(root["data"].at(0)["created_at"].get_string().get(created), simdjson::SUCCESS);
+}
+
+// A Responses caller's web_search tool runs as Anthropic's web search (the simulator searches when
+// the request offers its server tool and x-sim-web-search says what for): the caller gets the
+// web_search_call and the cited text, whole and streamed, and the ledger prices the search
+// (claude-haiku-4-5: $1 and $5 a million tokens, $10 a thousand searches) beside the tokens, as it
+// does for a Messages caller whose request goes through untranslated.
+TEST_F(Dialects, AWebSearchRunsAtAnthropicAndIsPricedInTheLedger) {
+    const std::map<std::string, std::string> search{{"x-sim-web-search", "rail news"}};
+    const std::string tools = R"("tools":[{"type":"web_search"}])";
+    const Response whole = call(Dialect::responses, R"({"model":"via-claude","input":"What is new in rail?",)" + tools + "}", search);
+    ASSERT_EQ(whole.status, 200) << whole.body;
+    EXPECT_NE(whole.body.find(R"("type":"web_search_call","status":"completed","action":{"type":"search","query":"rail news",)"),
+              std::string::npos)
+        << whole.body;
+    EXPECT_NE(whole.body.find(R"("annotations":[{"type":"url_citation","start_index":25,)"), std::string::npos) << whole.body;
+    const StreamedResponse streamed = call_streaming(
+        Dialect::responses, R"({"model":"via-claude","stream":true,"input":"What is new in rail?",)" + tools + "}", search);
+    ASSERT_EQ(streamed.status, 200);
+    EXPECT_NE(streamed.body().find("event: response.web_search_call.completed"), std::string::npos) << streamed.body();
+    EXPECT_NE(streamed.body().find("event: response.output_text.annotation.added"), std::string::npos) << streamed.body();
+    const Response native = call(
+        Dialect::messages,
+        R"({"model":"via-claude","max_tokens":50,"messages":[{"role":"user","content":"What is new in rail?"}],)"
+        R"("tools":[{"type":"web_search_20250305","name":"web_search","max_uses":2}]})",
+        search);
+    ASSERT_EQ(native.status, 200) << native.body;
+    EXPECT_NE(native.body.find(R"("server_tool_use":{"web_search_requests":1})"), std::string::npos) << native.body;
+
+    const auto rows = stop_and_read_ledger();
+    int priced = 0;
+    for (const auto& row : rows) {
+        if (row.model != "via-claude") continue;
+        ++priced;
+        const double tokens = static_cast<double>(row.prompt_tokens) * 1e-6 + static_cast<double>(row.completion_tokens) * 5e-6;
+        EXPECT_NEAR(row.cost_usd, tokens + 0.01, 1e-9) << row.stream << " " << row.prompt_tokens << "/" << row.completion_tokens;
+    }
+    EXPECT_EQ(priced, 3);
 }
 
 // Claude Code counts tokens before it sends; a deployment that serves count_tokens natively

@@ -1,6 +1,7 @@
 // The official `openai` SDK's Responses API through the gateway, on two routes: a model whose
 // upstream speaks chat completions only (the gateway translates) and one whose upstream speaks
-// Responses itself. Whole answers, streams, a function tool's round trip, errors.
+// Responses itself. Whole answers, streams, a function tool's round trip, errors. And OpenAI's
+// web_search tool carried to an Anthropic upstream's web search server tool, whole and streamed.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -14,7 +15,7 @@ const ROUTES = [
 let gw;
 let client;
 before(async () => {
-  gw = await startGateway({ upstreams: [UPSTREAMS.chat, UPSTREAMS.responses] });
+  gw = await startGateway({ upstreams: [UPSTREAMS.chat, UPSTREAMS.responses, UPSTREAMS.anthropic] });
   client = new OpenAI({ baseURL: gw.openaiBase, apiKey: gw.key, maxRetries: 0, timeout: 10000 });
 });
 after(() => gw?.stop());
@@ -115,6 +116,63 @@ for (const { model, how } of ROUTES) {
     });
   });
 }
+
+describe(`web_search on ${UPSTREAMS.anthropic.model} (Anthropic's web search server tool)`, () => {
+  // switchyard-sim searches (Anthropic's blocks and events) when the request offers the tool and
+  // x-sim-web-search names the query.
+  const search = { headers: { 'x-sim-web-search': 'trains in Oslo' } };
+  const request = {
+    model: UPSTREAMS.anthropic.model, input: 'What runs in Oslo?', store: false,
+    tools: [{ type: 'web_search', filters: { allowed_domains: ['search.example'] } }],
+  };
+
+  test('responses.create: a web_search_call with its query and pages, then the text with its citation', async () => {
+    const response = await client.responses.create(request, search);
+    assert.equal(response.status, 'completed');
+    assert.deepEqual(response.output.map((item) => item.type), ['web_search_call', 'message']);
+    const call = response.output[0];
+    assert.equal(call.status, 'completed');
+    assert.equal(call.action.type, 'search');
+    assert.equal(call.action.query, 'trains in Oslo');
+    assert.deepEqual(call.action.sources.map((s) => s.url), ['https://search.example/1', 'https://search.example/2']);
+    const text = response.output[1].content[0];
+    assert.ok(response.output_text.startsWith('According to the search, '), response.output_text);
+    assert.equal(text.annotations.length, 1);
+    const [citation] = text.annotations;
+    assert.equal(citation.type, 'url_citation');
+    assert.equal(citation.url, 'https://search.example/1');
+    assert.equal(citation.title, 'First result for trains in Oslo');
+    assert.equal(citation.start_index, 'According to the search, '.length);
+    assert.equal(citation.end_index, response.output_text.length);
+  });
+
+  test('responses.stream: web_search_call events, then deltas and annotation.added', async () => {
+    const stream = client.responses.stream(request, search);
+    const types = [];
+    let annotation = null;
+    for await (const event of stream) {
+      types.push(event.type);
+      if (event.type === 'response.output_text.annotation.added') annotation = event.annotation;
+    }
+    const response = await stream.finalResponse();
+    const order = ['response.output_item.added', 'response.web_search_call.in_progress',
+      'response.web_search_call.searching', 'response.web_search_call.completed', 'response.output_item.done'];
+    assert.deepEqual(types.slice(2, 7), order, types.join(' '));
+    assert.ok(types.includes('response.output_text.annotation.added'), types.join(' '));
+    assert.equal(annotation?.url, 'https://search.example/1');
+    assert.equal(annotation.end_index, response.output_text.length);
+    assert.equal(response.output[0].action.query, 'trains in Oslo');
+    assert.deepEqual(response.output[1].content[0].annotations, [annotation]);
+  });
+
+  test('to a chat-only upstream: a 400 naming the tool', async () => {
+    await assert.rejects(client.responses.create({ ...request, model: UPSTREAMS.chat.model }, search), (err) => {
+      assert.ok(err instanceof OpenAI.BadRequestError, `${err}`);
+      assert.match(err.message, /web_search/);
+      return true;
+    });
+  });
+});
 
 test('an unknown model: NotFoundError (404, model_not_found)', async () => {
   await assert.rejects(

@@ -578,6 +578,8 @@ const char* kind_name(Event::Kind kind) {
         case Event::Kind::block_start: return "block_start";
         case Event::Kind::delta: return "delta";
         case Event::Kind::signature: return "signature";
+        case Event::Kind::sources: return "sources";
+        case Event::Kind::citation: return "citation";
         case Event::Kind::block_stop: return "block_stop";
         case Event::Kind::finish: return "finish";
         case Event::Kind::usage: return "usage";
@@ -592,6 +594,7 @@ const char* block_name(BlockKind block) {
         case BlockKind::text: return "text";
         case BlockKind::reasoning: return "reasoning";
         case BlockKind::tool_call: return "tool_call";
+        case BlockKind::web_search: return "web_search";
     }
     return "?";
 }

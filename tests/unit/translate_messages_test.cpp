@@ -203,7 +203,7 @@ TEST(MessagesRequest, ReadsClaudeCodeMidConversationSystemMessages) {
 TEST(MessagesRequest, ServerToolsAndMcpServersAreUnmappedAndRefused) {
     const std::string body =
         R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":"x"}],"service_tier":"auto",)"
-        R"("tools":[{"type":"web_search_20250305","name":"web_search","max_uses":5}]})";
+        R"("tools":[{"type":"code_execution_20250522","name":"code_execution"}]})";
     Request request;
     ASSERT_FALSE(read_request(Dialect::messages, body, request));
     EXPECT_TRUE(request.tools.empty());
@@ -212,7 +212,7 @@ TEST(MessagesRequest, ServerToolsAndMcpServersAreUnmappedAndRefused) {
     EXPECT_FALSE(request.unmapped[0].changes_meaning);
     EXPECT_EQ(request.unmapped[1].name, "tools");
     EXPECT_TRUE(request.unmapped[1].changes_meaning);
-    EXPECT_EQ(s(request.unmapped[1].value), R"({"type":"web_search_20250305","name":"web_search","max_uses":5})");
+    EXPECT_EQ(s(request.unmapped[1].value), R"({"type":"code_execution_20250522","name":"code_execution"})");
     std::string out;
     auto error = write_request(Dialect::messages, request, {}, out);
     ASSERT_TRUE(error);
@@ -521,6 +521,12 @@ struct Recorder final : EventSink {
                 break;
             case Event::Kind::signature:
                 line = "signature " + s(e.text);
+                break;
+            case Event::Kind::sources:
+                line = "sources " + s(e.id) + " " + std::to_string(e.sources != nullptr ? e.sources->size() : 0);
+                break;
+            case Event::Kind::citation:
+                line = "citation " + (e.citation != nullptr ? s(e.citation->url) : std::string());
                 break;
             case Event::Kind::block_stop:
                 line = "block_stop " + std::to_string(e.index);

@@ -259,7 +259,7 @@ TEST(TranslatePairs, RefusalsNameTheField) {
     for (Dialect b : {Dialect::chat, Dialect::messages}) {
         Request request;
         ASSERT_FALSE(read_request(Dialect::responses,
-                                  R"({"model":"gpt-5","input":"news today?","tools":[{"type":"web_search"}]})", request));
+                                  R"({"model":"gpt-5","input":"news today?","tools":[{"type":"file_search"}]})", request));
         std::string body;
         const auto error = write_request(b, request, upstream_options(), body);
         ASSERT_TRUE(error) << to_string(b);

@@ -171,7 +171,7 @@ TEST(Translate_responses, RefusesWhatCannotBeTranslated) {
 
     Request builtin;
     ASSERT_FALSE(read_request(Dialect::responses,
-                              R"({"model":"m","input":"x","background":true,"tools":[{"type":"web_search"}]})", builtin));
+                              R"({"model":"m","input":"x","background":true,"tools":[{"type":"file_search"}]})", builtin));
     ASSERT_EQ(builtin.unmapped.size(), 2u);
     EXPECT_TRUE(builtin.unmapped[0].changes_meaning);
     EXPECT_TRUE(builtin.unmapped[1].changes_meaning);
@@ -522,6 +522,8 @@ std::string describe(const Event& e) {
             break;
         case Event::Kind::delta: s = "delta " + std::to_string(e.index) + " " + std::string(e.text); break;
         case Event::Kind::signature: s = "signature " + std::string(e.text); break;
+        case Event::Kind::sources: s = "sources " + std::string(e.id); break;
+        case Event::Kind::citation: s = "citation"; break;
         case Event::Kind::block_stop: s = "block_stop " + std::to_string(e.index); break;
         case Event::Kind::finish:
             s = "finish " + std::to_string(static_cast<int>(e.stop)) + " " + std::to_string(e.usage.input) + "/" +

@@ -615,6 +615,7 @@ struct RequestWriter {
                 case PartKind::document:
                     return fail("documents cannot be sent to a chat completions upstream", "document");
                 case PartKind::tool_call:
+                case PartKind::web_search:
                 case PartKind::reasoning: break;  // not a user's
             }
         }
@@ -732,6 +733,13 @@ struct RequestWriter {
             if (field.changes_meaning) {
                 return fail(std::string(field.name) + " cannot be translated to a chat completions upstream",
                             std::string(field.name));
+            }
+        }
+        for (const Tool& tool : request.tools) {
+            if (tool.web_search) {
+                return fail("tools: web_search (the provider's own web search) cannot be given to a chat completions "
+                            "upstream; route the model to an OpenAI Responses or Anthropic upstream, or leave the tool out",
+                            "tools");
             }
         }
         if (!request.top_k.empty() && !options.top_k) {
@@ -1050,6 +1058,13 @@ public:
             event.kind != Event::Kind::error && event.kind != Event::Kind::done) {
             begin(Event{}, out);  // an answer that never said it began
         }
+        // A web search the provider ran (Anthropic's server tool) has no place in a chat answer: its
+        // text, which cites the pages, does.
+        if (event.block == BlockKind::web_search &&
+            (event.kind == Event::Kind::block_start || event.kind == Event::Kind::delta ||
+             event.kind == Event::Kind::block_stop)) {
+            return;
+        }
         switch (event.kind) {
             case Event::Kind::start: begin(event, out); break;
             case Event::Kind::block_start:
@@ -1072,6 +1087,8 @@ public:
                 chunk_close(out, {});
                 break;
             case Event::Kind::signature:
+            case Event::Kind::sources:
+            case Event::Kind::citation:
             case Event::Kind::block_stop: break;
             case Event::Kind::finish:
                 if (event.usage.found) usage_ = event.usage;

@@ -43,6 +43,7 @@ struct AnthropicUsage {
     std::int64_t cache_read = 0;
     std::int64_t cache_creation = 0;
     std::int64_t output_tokens = 0;
+    std::int64_t web_searches = 0;  // server_tool_use.web_search_requests
     bool found = false;
     bool has_input = false;  // input_tokens was given (a message_delta may leave it out)
 };
@@ -50,6 +51,15 @@ struct AnthropicUsage {
 simdjson::error_code read_usage(od::value value, AnthropicUsage& out) {
     out.found = true;
     return json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
+        if (key == "server_tool_use") {
+            od::json_type type;
+            SY_TRY(v.type().get(type));
+            if (type != od::json_type::object) return simdjson::SUCCESS;
+            return json::each_field(v, [&](std::string_view k, od::value n) -> simdjson::error_code {
+                if (k == "web_search_requests") return n.get_int64().get(out.web_searches);
+                return simdjson::SUCCESS;
+            });
+        }
         std::int64_t* target = key == "input_tokens"                  ? &out.input_tokens
                                : key == "output_tokens"               ? &out.output_tokens
                                : key == "cache_read_input_tokens"     ? &out.cache_read
@@ -71,6 +81,7 @@ Usage to_common(const AnthropicUsage& usage) {
     out.cached = usage.cache_read;
     out.cache_write = usage.cache_creation;
     out.output = usage.output_tokens;
+    out.web_searches = usage.web_searches;
     out.found = usage.found;
     return out;
 }
@@ -174,6 +185,7 @@ simdjson::error_code read_source(RequestRead& r, od::value value, Part& part) {
 simdjson::error_code read_block(RequestRead& r, od::value value, std::vector<Part>& out) {
     Part part;
     Json type, input;
+    const std::size_t unmapped_before = r.out.unmapped.size();  // (a dropped block's content may add some)
     SY_TRY(json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
         if (key == "type") {
             SY_TRY(r.string(v, type));
@@ -230,6 +242,11 @@ simdjson::error_code read_block(RequestRead& r, od::value value, std::vector<Par
         part.kind = PartKind::tool_result;
     } else if (kind == "thinking" || kind == "redacted_thinking") {
         part.kind = PartKind::reasoning;
+    } else if (kind == "server_tool_use" || kind == "web_search_tool_result") {
+        // A search Anthropic ran in an earlier turn (its results encrypted for Anthropic alone):
+        // no other provider can take it. The text that used it stays.
+        r.out.unmapped.resize(unmapped_before);
+        return simdjson::SUCCESS;
     } else {
         r.out.unmapped.push_back({kind.empty() ? std::string_view("content") : kind, type, true});
         return simdjson::SUCCESS;
@@ -314,11 +331,30 @@ simdjson::error_code read_tool(RequestRead& r, od::value value) {
             bool strict = false;
             SY_TRY(v.get_bool().get(strict));
             tool.strict = strict;
+        } else if (key == "allowed_domains") {
+            SY_TRY(r.literal(v, tool.allowed_domains));
+        } else if (key == "blocked_domains") {
+            SY_TRY(r.literal(v, tool.blocked_domains));
+        } else if (key == "user_location") {
+            SY_TRY(r.literal(v, tool.user_location));
+        } else if (key == "max_uses") {
+            std::int64_t n = 0;
+            SY_TRY(v.get_int64().get(n));
+            tool.max_uses = n;
         }
         return simdjson::SUCCESS;
     }));
-    // A server tool (web_search_20250305, bash_20250124, text_editor_..., code_execution_...)
-    // runs at Anthropic: no other API runs it for the model.
+    // Anthropic's web search server tool: OpenAI's Responses API has its own (chat has none).
+    if (inner(type).starts_with("web_search_")) {
+        tool.web_search = true;
+        if (tool.allowed_domains == "null") tool.allowed_domains = {};
+        if (tool.blocked_domains == "null") tool.blocked_domains = {};
+        if (tool.user_location == "null") tool.user_location = {};
+        r.out.tools.push_back(tool);
+        return simdjson::SUCCESS;
+    }
+    // Another server tool (bash_20250124, text_editor_..., code_execution_...) runs at Anthropic:
+    // no other API runs it for the model.
     if (!type.empty() && !json::is(type, "custom")) {
         r.out.unmapped.push_back({"tools", r.source.in_body(raw_tool), true});
         return simdjson::SUCCESS;
@@ -617,6 +653,8 @@ bool write_block(json::Writer& w, const Part& part, Role role, std::string& scra
             if (part.is_error) w.key("is_error").boolean(true);
             break;
         }
+        case PartKind::web_search:
+            return true;  // answers only (the readers of requests drop searches run before)
         case PartKind::reasoning:
             // Anthropic takes back only its own thinking: signed (or redacted) and not a Responses
             // reasoning item (whose encrypted_content also travels as the signature).
@@ -697,6 +735,14 @@ void write_tools(json::Writer& w, const Request& request) {
     if (request.tools.empty()) return;
     w.key("tools").array();
     for (const auto& tool : request.tools) {
+        if (tool.web_search) {
+            w.object().field_text("type", "web_search_20250305").field_text("name", "web_search");
+            if (tool.max_uses) w.key("max_uses").number(*tool.max_uses);
+            w.field("allowed_domains", tool.allowed_domains).field("blocked_domains", tool.blocked_domains);
+            w.field("user_location", tool.user_location).field("cache_control", tool.cache_control);
+            w.end_object();
+            continue;
+        }
         w.object().field("name", tool.name).field("description", tool.description);
         w.key("input_schema")
             .raw(tool.custom               ? kCustomToolSchema
@@ -781,10 +827,69 @@ std::optional<ApiError> write_request(const Request& request, const WriteOptions
 
 namespace {
 
+// A web page of a web_search_tool_result's content, or a text block's citation: its url, title
+// and (citations) cited_text, as literals in the body.
+simdjson::error_code read_page(Source& source, od::value value, Json& url, Json& title, Json* cited_text) {
+    return json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
+        if (key != "url" && key != "title" && (cited_text == nullptr || key != "cited_text")) return simdjson::SUCCESS;
+        Json raw;
+        SY_TRY(raw_of(v, raw));
+        raw = source.in_body(raw);
+        if (raw == "null") return simdjson::SUCCESS;
+        (key == "url" ? url : key == "title" ? title : *cited_text) = raw;
+        return simdjson::SUCCESS;
+    });
+}
+
+simdjson::error_code read_sources(Source& source, od::value content, std::vector<WebSource>& out) {
+    od::json_type type;
+    SY_TRY(content.type().get(type));
+    if (type != od::json_type::array) return simdjson::SUCCESS;  // a web_search_tool_result_error
+    return json::each_element(content, [&](od::value page) -> simdjson::error_code {
+        WebSource found;
+        SY_TRY(read_page(source, page, found.url, found.title, nullptr));
+        if (!found.url.empty()) out.push_back(found);
+        return simdjson::SUCCESS;
+    });
+}
+
+simdjson::error_code read_citations(Source& source, od::value citations, std::vector<Citation>& out) {
+    od::json_type type;
+    SY_TRY(citations.type().get(type));
+    if (type != od::json_type::array) return simdjson::SUCCESS;
+    return json::each_element(citations, [&](od::value object) -> simdjson::error_code {
+        Citation citation;
+        SY_TRY(read_page(source, object, citation.url, citation.title, &citation.cited_text));
+        if (!citation.url.empty()) out.push_back(citation);  // a document's citations have no url
+        return simdjson::SUCCESS;
+    });
+}
+
+// The query of a server_tool_use's input ({"query":"..."}), a literal in the body.
+simdjson::error_code read_query(Source& source, od::object input, Json& out) {
+    return json::each_field(input, [&](std::string_view key, od::value v) -> simdjson::error_code {
+        if (key != "query") return simdjson::SUCCESS;
+        SY_TRY(raw_of(v, out));
+        out = source.in_body(out);
+        return simdjson::SUCCESS;
+    });
+}
+
 simdjson::error_code read_answer_block(Source& source, od::value value, Response& out) {
     Part part;
-    Json type, input;
+    Json type, input, query, result_of;
+    std::vector<WebSource> sources;
     SY_TRY(json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
+        if (key == "content") return read_sources(source, v, sources);  // web_search_tool_result
+        if (key == "citations") return read_citations(source, v, part.citations);
+        if (key == "input") {
+            od::object object;
+            SY_TRY(v.get_object().get(object));
+            SY_TRY(object.raw_json().get(input));
+            input = source.in_body(input);
+            SY_TRY(object.reset().error());
+            return read_query(source, object, query);
+        }
         Json raw;
         SY_TRY(raw_of(v, raw));
         raw = source.in_body(raw);
@@ -800,8 +905,8 @@ simdjson::error_code read_answer_block(Source& source, od::value value, Response
             part.id = raw;
         else if (key == "name")
             part.name = raw;
-        else if (key == "input")
-            input = raw;
+        else if (key == "tool_use_id")
+            result_of = raw;
         return simdjson::SUCCESS;
     }));
     const std::string_view kind = inner(type);
@@ -814,8 +919,20 @@ simdjson::error_code read_answer_block(Source& source, od::value value, Response
         std::string arguments;
         json::append_as_string(input.empty() ? Json("{}") : input, arguments);
         part.arguments = out.arena.keep(std::move(arguments));
+    } else if (kind == "server_tool_use" && json::is(part.name, "web_search")) {
+        part.kind = PartKind::web_search;
+        part.text = query;
+    } else if (kind == "web_search_tool_result") {
+        // The pages the search found join the search they answer.
+        for (auto it = out.content.rbegin(); it != out.content.rend(); ++it) {
+            if (it->kind == PartKind::web_search && it->id == result_of) {
+                it->sources = std::move(sources);
+                break;
+            }
+        }
+        return simdjson::SUCCESS;
     } else {
-        return simdjson::SUCCESS;  // server tool blocks: Anthropic ran them; nothing for the caller to do
+        return simdjson::SUCCESS;  // other server tools' blocks: Anthropic ran them; nothing for the caller to do
     }
     out.content.push_back(std::move(part));
     return simdjson::SUCCESS;
@@ -999,6 +1116,9 @@ namespace {
 // share their fields' names, so one struct holds either.
 struct BlockFields {
     Json type, text, thinking, partial_json, signature, id, name, input, stop_reason, stop_sequence;
+    Json tool_use_id;
+    std::vector<WebSource> pages;  // a web_search_tool_result's content
+    Citation citation;             // a citations_delta's
 };
 
 struct EventFields {
@@ -1010,12 +1130,41 @@ struct EventFields {
     Json error_type, error_message;
 };
 
+// url, title and cited_text of a web page or a citation (views into the event).
+simdjson::error_code read_page_fields(od::value value, Json& url, Json& title, Json& cited_text) {
+    return json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
+        Json* target = key == "url" ? &url : key == "title" ? &title : key == "cited_text" ? &cited_text : nullptr;
+        if (target == nullptr) return simdjson::SUCCESS;
+        SY_TRY(raw_of(v, *target));
+        if (*target == "null") *target = {};
+        return simdjson::SUCCESS;
+    });
+}
+
 simdjson::error_code read_block_fields(od::value value, BlockFields& out) {
     return json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
+        if (key == "content") {  // web_search_tool_result: the pages (an error object: none)
+            od::json_type type;
+            SY_TRY(v.type().get(type));
+            if (type != od::json_type::array) return simdjson::SUCCESS;
+            return json::each_element(v, [&](od::value page) -> simdjson::error_code {
+                WebSource found;
+                Json ignored;
+                SY_TRY(read_page_fields(page, found.url, found.title, ignored));
+                if (!found.url.empty()) out.pages.push_back(found);
+                return simdjson::SUCCESS;
+            });
+        }
+        if (key == "citation") {
+            return read_page_fields(v, out.citation.url, out.citation.title, out.citation.cited_text);
+        }
+        if (key == "citations") return simdjson::SUCCESS;  // a text block's, always [] when it starts
         Json raw;
         SY_TRY(raw_of(v, raw));
         if (raw == "null") return simdjson::SUCCESS;
-        if (key == "type")
+        if (key == "tool_use_id")
+            out.tool_use_id = raw;
+        else if (key == "type")
             out.type = raw;
         else if (key == "text")
             out.text = raw;
@@ -1210,6 +1359,7 @@ private:
         if (usage.cache_read != 0) raw_usage_.cache_read = usage.cache_read;
         if (usage.cache_creation != 0) raw_usage_.cache_creation = usage.cache_creation;
         if (usage.output_tokens != 0) raw_usage_.output_tokens = usage.output_tokens;
+        if (usage.web_searches != 0) raw_usage_.web_searches = usage.web_searches;
         raw_usage_.found = true;
         usage_ = to_common(raw_usage_);
     }
@@ -1239,9 +1389,22 @@ private:
             event.block = BlockKind::tool_call;
             event.id = fields.block.id;
             event.name = fields.block.name;
+        } else if (type == "server_tool_use" && json::is(fields.block.name, "web_search")) {
+            event.block = BlockKind::web_search;  // its input ({"query":...}) follows as deltas
+            event.id = fields.block.id;
+            event.name = fields.block.name;
+        } else if (type == "web_search_tool_result") {
+            // What the search found, whole in the block's start: given as it stands.
+            Event& found = fresh(Event::Kind::sources);
+            found.index = next_index_;
+            found.id = fields.block.tool_use_id;
+            found.sources = &fields.block.pages;
+            sink.on(found);
+            block_ = Block::skipped;
+            return;
         } else {
-            // redacted_thinking, server tool blocks: the events have no place for them (a whole
-            // answer keeps redacted thinking; a stream loses it).
+            // redacted_thinking, other server tools' blocks: the events have no place for them (a
+            // whole answer keeps redacted thinking; a stream loses it).
             block_ = Block::skipped;
             return;
         }
@@ -1290,7 +1453,16 @@ private:
             sink.on(event);
             return;
         }
-        if (text.empty() || json::is(text, "")) return;  // citations_delta, empty pieces
+        if (type == "citations_delta") {
+            if (open_kind_ != BlockKind::text || fields.block.citation.url.empty()) return;  // a document's
+            Event& event = fresh(Event::Kind::citation);
+            event.index = next_index_;
+            event.block = open_kind_;
+            event.citation = &fields.block.citation;
+            sink.on(event);
+            return;
+        }
+        if (text.empty() || json::is(text, "")) return;  // empty pieces
         delta(text, sink);
     }
 
@@ -1348,9 +1520,19 @@ public:
 
     void write(const Event& event, std::string& out) override {
         if (state_ == State::ended) return;
+        // The common form's web searches come from Anthropic's own answers, which reach a Messages
+        // caller untranslated: no other reader makes them.
+        if (event.block == BlockKind::web_search &&
+            (event.kind == Event::Kind::block_start || event.kind == Event::Kind::delta ||
+             event.kind == Event::Kind::block_stop)) {
+            return;
+        }
         switch (event.kind) {
             case Event::Kind::start:
                 if (state_ == State::before_message) message_start(event, out);
+                break;
+            case Event::Kind::sources:
+            case Event::Kind::citation:
                 break;
             case Event::Kind::block_start:
                 ensure_started(out);
@@ -1474,6 +1656,7 @@ private:
         w.key("content_block").object();
         switch (kind) {
             case BlockKind::text:
+            case BlockKind::web_search:  // (not written: see write())
                 w.field_text("type", "text").field_text("text", "");
                 state_ = State::in_text;
                 break;

@@ -63,6 +63,9 @@ private:
 using json::each_element;
 using json::each_field;
 
+// OpenAI's web search tool: "web_search", and its dated and preview spellings.
+bool is_web_search_tool(std::string_view type) { return type == "web_search" || type.starts_with("web_search_"); }
+
 bool is_type(od::value value, od::json_type type) {
     od::json_type actual;
     return value.type().get(actual) == SUCCESS && actual == type;
@@ -316,6 +319,11 @@ private:
             message_for(Role::assistant).parts.push_back(std::move(reasoning));
             return true;
         }
+        if (type == "web_search_call") {
+            // A search OpenAI ran in an earlier turn: its results are not in the item, and no other
+            // provider can take a search it did not run. The answer that used it follows as text.
+            return true;
+        }
         if (type == "item_reference") {
             return fail("Input items referenced by id (item_reference) need stored responses; send the items themselves.",
                         "input");
@@ -383,7 +391,13 @@ private:
             else if (key == "description") tool.description = doc_.string(v);
             else if (key == "parameters") tool.parameters = doc_.raw(v);
             else if (key == "format") tool.format = doc_.raw(v);
-            else if (key == "strict") {
+            else if (key == "user_location") tool.user_location = doc_.raw(v);
+            else if (key == "filters") {
+                return each_field(v, [&](std::string_view k, od::value f) {
+                    if (k == "allowed_domains") tool.allowed_domains = doc_.raw(f);
+                    return true;
+                });
+            } else if (key == "strict") {
                 bool strict = false;
                 if (v.get_bool().get(strict) == SUCCESS) tool.strict = strict;
             } else if (key == "tools" && is_type(v, od::json_type::array)) {
@@ -403,6 +417,14 @@ private:
             // Responses' tools are flat: a chat-shaped {"function":{"name":...}} has no name here.
             if (tool.name.empty()) return fail("A function or custom tool needs its `name`.", "tools");
             tool.custom = json::is(type, "custom");
+            out_.tools.push_back(tool);
+        } else if (is_web_search_tool(json::text_of(type))) {
+            // OpenAI's web search, which Anthropic's web_search server tool can carry (chat cannot):
+            // its domains and location cross; search_context_size has no counterpart and is dropped.
+            tool.web_search = true;
+            tool.name = "\"web_search\"";
+            if (tool.user_location == "null") tool.user_location = {};
+            if (tool.allowed_domains == "null") tool.allowed_domains = {};
             out_.tools.push_back(tool);
         } else {
             // A built-in tool (web_search, local_shell, file_search, computer_use...) runs at
@@ -623,6 +645,7 @@ public:
                 case PartKind::tool_call: tool_call(part); break;
                 case PartKind::tool_result: tool_result(part); break;
                 case PartKind::reasoning: reasoning(part); break;
+                case PartKind::web_search: break;  // answers only
             }
         }
         close();
@@ -717,12 +740,20 @@ std::optional<ApiError> check_writable(const Request& request) {
         return ApiError::invalid_request("Stop sequences cannot be translated for this model (the Responses API has none).",
                                          "stop");
     }
+    for (const auto& tool : request.tools) {
+        if (tool.web_search && !tool.blocked_domains.empty()) {
+            return ApiError::invalid_request(
+                "The web_search tool's blocked_domains cannot be translated for this model: OpenAI's web search takes "
+                "allowed domains only.",
+                "tools");
+        }
+    }
     return std::nullopt;
 }
 
 // --- Answers: the output items both the whole answer and the stream's final object hold ------
 
-enum class ItemKind : std::uint8_t { message, reasoning, function_call, custom_tool_call };
+enum class ItemKind : std::uint8_t { message, reasoning, function_call, custom_tool_call, web_search_call };
 
 // One output item, whole. Strings are reused from answer to answer (the stream writer's buffer).
 struct OutputItem {
@@ -733,8 +764,64 @@ struct OutputItem {
     std::string body;       // a string literal kept whole: the text, the summary, the arguments or input
     std::string signature;  // reasoning: encrypted_content, a string literal, or empty
     std::string ns;         // function_call: the tool's namespace (a string literal), or empty
+    // message: the text's url_citation annotations, a JSON array (empty: none); web_search_call:
+    // the pages found, {"type":"url","url":...} objects in a JSON array (empty: none)
+    std::string annotations;
+    std::string sources;
     bool complete = false;
 };
+
+// The length of a JSON string literal's text, unescaped, in Unicode code points (OpenAI's
+// annotation indices count characters): an escape is one, \uD83D\uDE00 (a surrogate pair) one,
+// a UTF-8 sequence one.
+std::size_t chars_of(std::string_view in) {  // escaped text, without its quotes
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        const auto c = static_cast<unsigned char>(in[i]);
+        if (c == '\\' && i + 1 < in.size()) {
+            if (in[i + 1] == 'u' && i + 5 < in.size()) {
+                const bool high = (in[i + 2] == 'd' || in[i + 2] == 'D') &&
+                                  std::string_view("89abAB").find(in[i + 3]) != std::string_view::npos;
+                i += 5;
+                if (high && i + 6 < in.size() && in[i + 1] == '\\' && in[i + 2] == 'u') i += 6;  // its low half
+            } else {
+                ++i;
+            }
+            ++n;
+        } else if ((c & 0xC0) != 0x80) {
+            ++n;
+        }
+    }
+    return n;
+}
+std::size_t text_length(Json literal) { return chars_of(inner(literal)); }
+
+// Anthropic's citations of a text that starts at character `start` of the message's text and is
+// `length` long, appended to a message's annotations as url_citation objects.
+void add_annotations(std::string& annotations, const std::vector<Citation>& citations, std::size_t start, std::size_t length) {
+    for (const auto& citation : citations) {
+        annotations += annotations.empty() ? '[' : ',';
+        json::Writer w(annotations);
+        w.object().field_text("type", "url_citation");
+        w.key("start_index").number(static_cast<std::int64_t>(start));
+        w.key("end_index").number(static_cast<std::int64_t>(start + length));
+        w.field("url", citation.url).field("title", citation.title.empty() ? kEmptyText : citation.title).end_object();
+    }
+}
+
+// A search's pages as web_search_call.action.sources.
+void add_sources(std::string& sources, const std::vector<WebSource>& found) {
+    for (const auto& page : found) {
+        sources += sources.empty() ? '[' : ',';
+        json::Writer(sources).object().field_text("type", "url").field("url", page.url).end_object();
+    }
+}
+
+std::string_view closed_array(std::string& array) {
+    if (array.empty()) return "[]";
+    if (array.back() != ']') array += ']';
+    return array;
+}
 
 constexpr std::string_view item_type(ItemKind kind) {
     switch (kind) {
@@ -742,12 +829,14 @@ constexpr std::string_view item_type(ItemKind kind) {
         case ItemKind::reasoning: return "reasoning";
         case ItemKind::function_call: return "function_call";
         case ItemKind::custom_tool_call: return "custom_tool_call";
+        case ItemKind::web_search_call: return "web_search_call";
     }
     return "message";
 }
 
-void write_text_part(json::Writer& w, Json text) {
-    w.object().field_text("type", "output_text").key("annotations").array().end_array();
+// annotations: a JSON array, or empty for [].
+void write_text_part(json::Writer& w, Json text, std::string_view annotations = {}) {
+    w.object().field_text("type", "output_text").key("annotations").raw(annotations.empty() ? "[]" : annotations);
     w.key("logprobs").array().end_array().field("text", text).end_object();
 }
 
@@ -763,8 +852,15 @@ void write_item(json::Writer& w, const OutputItem& item, bool whole) {
     switch (item.kind) {
         case ItemKind::message:
             w.field_text("role", "assistant").key("content").array();
-            if (whole) write_text_part(w, item.body);
+            if (whole) write_text_part(w, item.body, item.annotations);
             w.end_array();
+            break;
+        case ItemKind::web_search_call:
+            if (whole) {
+                w.key("action").object().field_text("type", "search").field("query", item.body.empty() ? kEmptyText : Json(item.body));
+                if (!item.sources.empty()) w.key("sources").raw(item.sources);
+                w.end_object();
+            }
             break;
         case ItemKind::reasoning:
             w.key("summary").array();
@@ -1118,6 +1214,26 @@ private:
 
 // --- Streams: writing -----------------------------------------------------------------------
 
+// The query of a web search whose input came in pieces (the escaped text of {"query":"..."}),
+// as a string literal; "" when there is none.
+std::string query_of(std::string_view input) {
+    std::string literal = "\"";
+    literal += input;
+    literal += '"';
+    std::string object;
+    if (!json::string_to_object(literal, object)) return std::string(kEmptyText);
+    thread_local od::parser parser;
+    const simdjson::padded_string padded(object);
+    od::document document;
+    od::value query;
+    std::string_view raw;
+    if (parser.iterate(padded).get(document) != SUCCESS || document["query"].get(query) != SUCCESS ||
+        json::raw(query).get(raw) != SUCCESS || !raw.starts_with('"')) {
+        return std::string(kEmptyText);
+    }
+    return std::string(raw);
+}
+
 // The stream's grammar, as the protocol names its stages.
 enum class Phase : std::uint8_t {
     before_created,  // nothing sent yet
@@ -1137,14 +1253,28 @@ public:
         switch (event.kind) {
             case Event::Kind::start: created(event, out); break;
             case Event::Kind::block_start: item_added(event, out); break;
-            case Event::Kind::delta: delta(event.text, out); break;
+            case Event::Kind::delta:
+                if (phase_ == Phase::output_item && current().kind == ItemKind::web_search_call) {
+                    search_input_ += inner(event.text);  // pieces of {"query":...}
+                } else {
+                    delta(event.text, out);
+                }
+                break;
             case Event::Kind::signature:
                 if (phase_ == Phase::output_item) current().signature.assign(event.text);
                 break;
-            case Event::Kind::block_stop: item_done(out); break;
+            case Event::Kind::block_stop: block_done(out); break;
+            case Event::Kind::sources: search_results(event, out); break;
+            case Event::Kind::citation:
+                if (phase_ == Phase::output_item && current().kind == ItemKind::message && event.citation != nullptr) {
+                    // Kept as text: the event's views end with the call.
+                    citations_.emplace_back(event.citation->url, event.citation->title);
+                }
+                break;
             case Event::Kind::finish:
                 stop_ = event.stop;
                 if (event.usage.found) usage_ = event.usage;
+                close_search(out);
                 if (phase_ == Phase::output_item) item_done(out);
                 break;
             case Event::Kind::usage:
@@ -1158,6 +1288,7 @@ public:
     void fail(const Error& error, std::string& out) override {
         if (phase_ == Phase::over) return;
         if (phase_ == Phase::before_created) created(Event{}, out);
+        close_search(out);
         if (phase_ == Phase::output_item) item_done(out);
         ResponseHead head = head_of(Status::failed);
         head.error = &error;
@@ -1239,15 +1370,40 @@ private:
         item.body.assign(1, '"');  // open while deltas come: item_done() closes the literal
         item.signature.clear();
         item.ns.clear();
+        item.annotations.clear();
+        item.sources.clear();
         item.complete = false;
         return item;
     }
 
     void item_added(const Event& event, std::string& out) {
         if (phase_ == Phase::before_created) created(Event{}, out);
+        close_search(out);
+        if (event.block == BlockKind::text && phase_ == Phase::output_item && current().kind == ItemKind::message) {
+            // Text blocks in a row (Anthropic puts each cited passage in a block of its own) are
+            // one message, as OpenAI writes it; the block's citations are placed from here.
+            segment_start_ = current().body.size();
+            return;
+        }
         if (phase_ == Phase::output_item) item_done(out);
         switch (event.block) {
-            case BlockKind::text: next_item(ItemKind::message, "msg_"); break;
+            case BlockKind::text:
+                next_item(ItemKind::message, "msg_");
+                segment_start_ = 1;  // after the literal's opening quote
+                break;
+            case BlockKind::web_search: {
+                next_item(ItemKind::web_search_call, "ws_");
+                search_input_.clear();
+                phase_ = Phase::output_item;
+                {
+                    json::Writer w = begin("response.output_item.added", out);
+                    w.key("output_index").number(static_cast<std::int64_t>(output_index())).key("item");
+                    write_item(w, current(), false);
+                    end(w);
+                }
+                search_event("response.web_search_call.in_progress", out);
+                return;
+            }
             case BlockKind::reasoning: next_item(ItemKind::reasoning, "rs_"); break;
             case BlockKind::tool_call: {
                 const bool custom = is_custom_tool(options_.request, event.name);
@@ -1306,7 +1462,8 @@ private:
                 break;
             case ItemKind::reasoning: type = "response.reasoning_summary_text.delta", index = R"(,"summary_index":0)"; break;
             case ItemKind::function_call: type = "response.function_call_arguments.delta"; break;
-            case ItemKind::custom_tool_call: return;
+            case ItemKind::custom_tool_call:
+            case ItemKind::web_search_call: return;
         }
         delta_head_.assign("event: ").append(type).append("\ndata: {\"type\":\"").append(type);
         delta_head_ += R"(","sequence_number":)";
@@ -1333,12 +1490,79 @@ private:
         out += delta_tail_;
     }
 
+    // The end of a block: a text block's citations become annotations, its message staying open
+    // for text that may follow; a web search waits for its results; other items are done.
+    void block_done(std::string& out) {
+        if (phase_ != Phase::output_item) return;
+        OutputItem& item = current();
+        if (item.kind == ItemKind::message) {
+            annotate(item, out);
+        } else if (item.kind == ItemKind::web_search_call) {
+            search_stopped(out);
+        } else {
+            item_done(out);
+        }
+    }
+
+    void annotate(OutputItem& item, std::string& out) {
+        if (citations_.empty()) return;
+        const std::string_view text = std::string_view(item.body).substr(1);  // the open literal's text
+        const std::size_t start = chars_of(text.substr(0, segment_start_ - 1));
+        const std::size_t length = chars_of(text.substr(segment_start_ - 1));
+        for (const auto& [url, title] : citations_) {
+            const std::size_t at = item.annotations.size();
+            add_annotations(item.annotations, {Citation{url, title, {}}}, start, length);
+            json::Writer w = begin("response.output_text.annotation.added", out);
+            item_ref(w).key("content_index").number(0).key("annotation_index").number(annotation_count_++);
+            w.key("annotation").raw(std::string_view(item.annotations).substr(at + 1));
+            end(w);
+        }
+        citations_.clear();
+    }
+
+    void search_event(std::string_view type, std::string& out) {
+        json::Writer w = begin(type, out);
+        w.key("output_index").number(static_cast<std::int64_t>(output_index())).field_text("item_id", current().id);
+        end(w);
+    }
+
+    // The search's input is whole: its query is the item's; the results come next.
+    void search_stopped(std::string& out) {
+        OutputItem& item = current();
+        item.body = query_of(search_input_);
+        search_event("response.web_search_call.searching", out);
+        phase_ = Phase::in_progress;
+        search_pending_ = true;
+    }
+
+    void search_results(const Event& event, std::string& out) {
+        if (!search_pending_ || event.sources == nullptr) return;
+        add_sources(current().sources, *event.sources);
+        close_search(out);
+    }
+
+    void close_search(std::string& out) {
+        if (!search_pending_) return;
+        search_pending_ = false;
+        OutputItem& item = current();
+        if (!item.sources.empty()) closed_array(item.sources);
+        search_event("response.web_search_call.completed", out);
+        item.complete = true;
+        json::Writer w = begin("response.output_item.done", out);
+        w.key("output_index").number(static_cast<std::int64_t>(output_index())).key("item");
+        write_item(w, item, true);
+        end(w);
+    }
+
     void item_done(std::string& out) {
         if (phase_ != Phase::output_item) return;
         OutputItem& item = current();
+        if (item.kind == ItemKind::message) annotate(item, out);
         item.body += '"';  // the text is whole
         switch (item.kind) {
             case ItemKind::message: {
+                if (!item.annotations.empty()) closed_array(item.annotations);
+                annotation_count_ = 0;
                 {
                     json::Writer w = begin("response.output_text.done", out);
                     item_ref(w).key("content_index").number(0).field("text", item.body);
@@ -1347,10 +1571,11 @@ private:
                 }
                 json::Writer w = begin("response.content_part.done", out);
                 item_ref(w).key("content_index").number(0).key("part");
-                write_text_part(w, item.body);
+                write_text_part(w, item.body, item.annotations);
                 end(w);
                 break;
             }
+            case ItemKind::web_search_call: break;  // (closed by close_search)
             case ItemKind::reasoning: {
                 {
                     json::Writer w = begin("response.reasoning_summary_text.done", out);
@@ -1393,6 +1618,7 @@ private:
 
     void completed(std::string& out) {
         if (phase_ == Phase::before_created) created(Event{}, out);
+        close_search(out);
         if (phase_ == Phase::output_item) item_done(out);
         const Status status = status_of(stop_);
         json::Writer w = begin(status == Status::completed ? "response.completed" : "response.incomplete", out);
@@ -1416,6 +1642,14 @@ private:
     std::string scratch_;
     Stop stop_ = Stop::unknown;
     Usage usage_;
+    // Web search and citations (Anthropic's answers): the open search's input, whether a search
+    // awaits its results, the open text block's citations (their text kept), where that block
+    // began in the message's literal, and the message's annotations so far.
+    std::string search_input_;
+    bool search_pending_ = false;
+    std::vector<std::pair<std::string, std::string>> citations_;  // url and title literals
+    std::size_t segment_start_ = 1;
+    std::int64_t annotation_count_ = 0;
 };
 
 // --- Whole answers: reading -----------------------------------------------------------------
@@ -1556,6 +1790,14 @@ std::optional<ApiError> write_request(const Request& request, const WriteOptions
     if (!request.tools.empty()) {
         w.key("tools").array();
         for (const auto& tool : request.tools) {
+            if (tool.web_search) {
+                w.object().field_text("type", "web_search");
+                if (!tool.allowed_domains.empty()) {
+                    w.key("filters").object().field("allowed_domains", tool.allowed_domains).end_object();
+                }
+                w.field("user_location", tool.user_location).end_object();
+                continue;
+            }
             w.object().field_text("type", tool.custom ? "custom" : "function").field("name", tool.name);
             w.field("description", tool.description);
             if (tool.custom) {
@@ -1625,7 +1867,20 @@ bool read_response(std::string_view body, Response& out) {
 void write_response(const Response& response, const AnswerOptions& options, std::string& out) {
     std::vector<OutputItem> items;
     std::size_t n = 0;
+    std::size_t text_so_far = 0;  // characters in the message being merged (its annotations' offsets)
     for (const auto& part : response.content) {
+        if (part.kind == PartKind::text && !items.empty() && items.back().kind == ItemKind::message) {
+            // Text blocks in a row (Anthropic splits cited text into blocks of its own) are one
+            // message, as OpenAI writes them: the texts joined, the citations at their offsets.
+            OutputItem& message = items.back();
+            const std::size_t length = text_length(part.text);
+            add_annotations(message.annotations, part.citations, text_so_far, length);
+            message.body.pop_back();  // the closing quote
+            message.body += inner(part.text);
+            message.body += '"';
+            text_so_far += length;
+            continue;
+        }
         OutputItem item;
         item.complete = true;
         switch (part.kind) {
@@ -1633,6 +1888,14 @@ void write_response(const Response& response, const AnswerOptions& options, std:
                 item.kind = ItemKind::message;
                 item.id = json::make_id("msg_", options.id_seed, n);
                 item.body.assign(part.text.empty() ? kEmptyText : part.text);
+                text_so_far = text_length(item.body);
+                add_annotations(item.annotations, part.citations, 0, text_so_far);
+                break;
+            case PartKind::web_search:
+                item.kind = ItemKind::web_search_call;
+                item.id = json::make_id("ws_", options.id_seed, n);
+                item.body.assign(part.text);
+                add_sources(item.sources, part.sources);
                 break;
             case PartKind::reasoning:
                 if (part.text.empty() && part.signature.empty()) continue;  // redacted: nothing to show
@@ -1659,6 +1922,10 @@ void write_response(const Response& response, const AnswerOptions& options, std:
         }
         items.push_back(std::move(item));
         ++n;
+    }
+    for (auto& item : items) {
+        if (!item.annotations.empty()) closed_array(item.annotations);
+        if (!item.sources.empty()) closed_array(item.sources);
     }
     std::string model;
     if (response.model.empty()) append_json_string(model, options.model);
