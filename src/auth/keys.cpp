@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <set>
 
 #include "core/digest.hpp"
 
@@ -246,6 +247,7 @@ KeyStore::Changes KeyStore::reconfigure(const config::Gateway& config) {
     by_name_ = std::move(by_name);
     master_sha256_ = config.auth.master_key_sha256;
     required_.store(config.auth.required || !by_name_.empty());
+    ++version_;
     return changes;
 }
 
@@ -257,6 +259,7 @@ bool KeyStore::add(config::Key key, std::int64_t created_ms) {
     by_digest_[entry->policy.sha256] = entry;
     by_name_[entry->policy.name] = entry;
     required_.store(true);
+    ++version_;
     return true;
 }
 
@@ -274,6 +277,7 @@ KeyStore::Update KeyStore::update(config::Key policy) {
     entry->budget.load(old->budget.spent_today(wall_now), old->budget.spent_this_month(wall_now), wall_now);
     by_digest_[entry->policy.sha256] = entry;
     it->second = entry;
+    ++version_;
     return Update::updated;
 }
 
@@ -285,7 +289,57 @@ KeyStore::Revoke KeyStore::revoke(std::string_view name) {
     it->second->revoked.store(true);
     by_digest_.erase(it->second->policy.sha256);
     by_name_.erase(it);
+    ++version_;
     return Revoke::revoked;
+}
+
+std::optional<KeyStore::Synced> KeyStore::sync(std::vector<Stored> stored, std::uint64_t version) {
+    const std::time_t wall_now = std::time(nullptr);
+    std::unique_lock lock(mutex_);
+    if (version_.load() != version) return std::nullopt;
+    Synced done;
+    std::set<std::string, std::less<>> names;
+    for (auto& [policy, created_ms] : stored) {
+        names.insert(policy.name);
+        auto it = by_name_.find(policy.name);
+        if (it != by_name_.end() && it->second->from_config) continue;
+        if (it != by_name_.end() && it->second->policy.sha256 == policy.sha256) {
+            if (policy_to_json(it->second->policy) == policy_to_json(policy)) continue;
+            const std::shared_ptr<KeyEntry> old = it->second;
+            auto entry = std::make_shared<KeyEntry>(std::move(policy), false, clock_.now());
+            entry->created_ms = old->created_ms;
+            entry->budget.load(old->budget.spent_today(wall_now), old->budget.spent_this_month(wall_now), wall_now);
+            by_digest_[entry->policy.sha256] = entry;
+            it->second = entry;
+            done.updated.push_back(entry->policy.name);
+            continue;
+        }
+        if (it != by_name_.end()) {  // the name was revoked there and given to another key
+            it->second->revoked.store(true);
+            by_digest_.erase(it->second->policy.sha256);
+            by_name_.erase(it);
+            done.revoked.push_back(policy.name);
+        }
+        if (by_digest_.contains(policy.sha256)) continue;  // a key of the file has that digest
+        auto entry = std::make_shared<KeyEntry>(std::move(policy), false, clock_.now());
+        entry->created_ms = created_ms;
+        by_digest_[entry->policy.sha256] = entry;
+        by_name_[entry->policy.name] = entry;
+        required_.store(true);
+        done.added.push_back(entry->policy.name);
+    }
+    for (auto it = by_name_.begin(); it != by_name_.end();) {
+        if (it->second->from_config || names.contains(it->first)) {
+            ++it;
+            continue;
+        }
+        it->second->revoked.store(true);
+        by_digest_.erase(it->second->policy.sha256);
+        done.revoked.push_back(it->first);
+        it = by_name_.erase(it);
+    }
+    if (!done.added.empty() || !done.updated.empty() || !done.revoked.empty()) ++version_;
+    return done;
 }
 
 std::vector<std::shared_ptr<KeyEntry>> KeyStore::list() const {

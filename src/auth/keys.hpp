@@ -84,7 +84,26 @@ public:
     };
     Changes reconfigure(const config::Gateway& config);
 
+    // Counts the changes made to the keys here (add, update, revoke, reconfigure, sync).
+    std::uint64_t version() const { return version_.load(); }
+
+    // The API keys as another instance sharing the ledger's database left them: `stored` (name,
+    // digest, policy) is every key not revoked there. Keys missing here are added, changed ones
+    // updated (as update() does), API keys no longer stored revoked; keys of the file are left
+    // alone. Nothing is done, and nullopt returned, when the keys changed here since `version`
+    // (stored was read before that change: the next sync reads it again). Else the names
+    // added, updated and revoked.
+    struct Stored {
+        config::Key policy;  // with its sha256
+        std::int64_t created_ms = 0;
+    };
+    struct Synced {
+        std::vector<std::string> added, updated, revoked;
+    };
+    std::optional<Synced> sync(std::vector<Stored> stored, std::uint64_t version);
+
 private:
+    std::atomic<std::uint64_t> version_{0};
     const Clock& clock_;
     mutable std::shared_mutex mutex_;
     std::string master_sha256_;  // guarded by mutex_

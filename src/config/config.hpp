@@ -284,6 +284,9 @@ struct Ledger {
     // A database call with no answer by then is given up (its connection dropped) and its rows
     // spooled: a hung server holds the writer no longer than this. Zero: wait for ever.
     Duration write_timeout{std::chrono::seconds(10)};
+    // API keys made, changed or revoked through another instance on the same database are read
+    // this often and applied here. Zero: only at start.
+    Duration key_sync{std::chrono::seconds(5)};
 
     bool operator==(const Ledger&) const = default;
 };

@@ -28,12 +28,14 @@ void read_ledger(Reader& in, const YAML::Node& node, Ledger& out) {
         out.url = in.expand(node, node.Scalar());
     } else {
         if (!in.expect_map(node, "'ledger'",
-                           {"url", "flush_interval", "queue_size", "batch_size", "spool_dir", "spool_max_bytes", "write_timeout"})) {
+                           {"url", "flush_interval", "queue_size", "batch_size", "spool_dir", "spool_max_bytes", "write_timeout",
+                            "key_sync"})) {
             return;
         }
         in.string(node, "url", out.url);
         in.duration(node, "flush_interval", out.flush_interval);
         in.duration(node, "write_timeout", out.write_timeout);
+        in.duration_or_zero(node, "key_sync", out.key_sync);
         in.integer(node, "queue_size", out.queue_size, 1, 100'000'000);
         in.integer(node, "batch_size", out.batch_size, 1, 1'000'000);
         in.string(node, "spool_dir", out.spool_dir);

@@ -163,7 +163,12 @@ asio::awaitable<wire::LocalResponse> create_key(Shared& shared, const Generation
         }
     }
     const std::string name = policy->name;
-    if (!shared.keys.add(*policy, now_ms)) co_return error(key_exists(name));
+    const std::string digest = policy->sha256;
+    if (!shared.keys.add(*policy, now_ms)) {
+        // A key sync may have read it from the database already: made all the same.
+        const auto synced = shared.keys.by_name(name);
+        if (!synced || synced->policy.sha256 != digest) co_return error(key_exists(name));
+    }
     spdlog::info("admin: key '{}' created", name);
     wire::LocalResponse response;
     response.status = 201;
@@ -175,27 +180,38 @@ asio::awaitable<wire::LocalResponse> create_key(Shared& shared, const Generation
     co_return response;
 }
 
+// A revoked key's traces: its metrics series (each dropped on the thread that records into it),
+// its fail-open limiter (if Redis was ever away) and its console sign-ins.
+void forget_revoked(Shared& shared, const std::string& name) {
+    for (Worker* worker : shared.workers) {
+        asio::post(worker->io, [worker, name] { worker->metrics.forget_key(name); });
+    }
+    if (shared.fleet) shared.fleet->forget_key(name);
+    shared.console_sessions.close_key(name);
+}
+
 // DELETE /admin/keys/{name, percent-encoded}: only keys created through this API (the config file's stay).
 asio::awaitable<wire::LocalResponse> revoke_key(Shared& shared, std::string name, std::int64_t now_ms) {
-    switch (shared.keys.revoke(name)) {
-        case auth::KeyStore::Revoke::unknown:
-            co_return error(ApiError::not_found("no key named '" + name + "'", "key_not_found"));
-        case auth::KeyStore::Revoke::configured: co_return error(key_in_config(name, "remove"));
-        case auth::KeyStore::Revoke::revoked: break;
-    }
+    const auto existing = shared.keys.by_name(name);
+    if (!existing) co_return error(ApiError::not_found("no key named '" + name + "'", "key_not_found"));
+    if (existing->from_config) co_return error(key_in_config(name, "remove"));
+    // The database first, as for a new key: other instances of a fleet read it (key_sync_loop),
+    // and a revocation only here would come back with their next sync.
     if (shared.ledger) {
         std::function<void(ledger::Store&)> revoke = [name, now_ms](ledger::Store& store) {
             store.revoke_key(name, now_ms);
         };
         const auto failure = co_await shared.ledger->run(std::move(revoke));
-        if (failure) spdlog::error("admin: key '{}' revoked here but not in the ledger", name);
+        if (failure) {
+            const std::string what = ledger::Ledger::what_failed(failure);
+            spdlog::error("admin: revoking key '{}' in the ledger failed: {}", name, what);
+            co_return error(ApiError{503, "the revocation could not be stored: " + what, "server_error", std::nullopt,
+                                     "ledger_unavailable"});
+        }
     }
-    // Its metrics series go too, each dropped on the thread that records into it.
-    for (Worker* worker : shared.workers) {
-        asio::post(worker->io, [worker, name] { worker->metrics.forget_key(name); });
-    }
-    if (shared.fleet) shared.fleet->forget_key(name);  // its fail-open limiter, if Redis was ever away
-    shared.console_sessions.close_key(name);  // its console sign-ins end with it
+    // (A sync may have revoked it here meanwhile, from the database: revoked all the same.)
+    if (shared.keys.revoke(name) == auth::KeyStore::Revoke::configured) co_return error(key_in_config(name, "remove"));
+    forget_revoked(shared, name);
     spdlog::info("admin: key '{}' revoked", name);
     wire::LocalResponse response;
     response.body = R"({"name":)";
@@ -317,6 +333,43 @@ asio::awaitable<wire::LocalResponse> admin_authorized(Shared& shared, AdminReque
     if (served) co_return std::move(*served);
     co_return error(ApiError::not_found("Invalid URL (" + std::string(method) + " " + std::string(path) + ")",
                                         "unknown_url"));
+}
+
+}  // namespace switchyard::server
+
+namespace switchyard::server {
+
+asio::awaitable<void> key_sync_loop(Shared& shared, std::chrono::milliseconds interval) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (!shared.draining.load()) {
+        timer.expires_after(interval);
+        co_await timer.async_wait(await_tuple);
+        if (shared.draining.load() || !shared.ledger) break;
+        const std::uint64_t version = shared.keys.version();
+        auto stored = std::make_shared<std::vector<ledger::StoredKey>>();
+        std::function<void(ledger::Store&)> load = [stored](ledger::Store& store) { *stored = store.load_keys(); };
+        if (const auto failure = co_await shared.ledger->run(std::move(load))) {
+            spdlog::debug("keys: the ledger's key table could not be read ({}); tried again in {} ms",
+                          ledger::Ledger::what_failed(failure), interval.count());
+            continue;  // what is known here stays
+        }
+        std::vector<auth::KeyStore::Stored> keys;
+        for (const auto& key : *stored) {
+            std::string why;
+            auto policy = auth::policy_from_json(key.policy_json, &why);
+            if (!policy) continue;  // (said at start-up, and by the instance that stored it)
+            policy->sha256 = key.sha256;
+            keys.push_back({std::move(*policy), key.created_ms});
+        }
+        const auto synced = shared.keys.sync(std::move(keys), version);
+        if (!synced) continue;  // changed here meanwhile: read again next time
+        for (const auto& name : synced->added) spdlog::info("keys: '{}' made through another instance", name);
+        for (const auto& name : synced->updated) spdlog::info("keys: '{}' changed through another instance", name);
+        for (const auto& name : synced->revoked) {
+            forget_revoked(shared, name);
+            spdlog::info("keys: '{}' revoked through another instance", name);
+        }
+    }
 }
 
 }  // namespace switchyard::server

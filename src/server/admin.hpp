@@ -41,4 +41,9 @@ boost::asio::awaitable<wire::LocalResponse> admin(Shared& shared, AdminRequest r
 // GET, viewer sessions: src/console).
 boost::asio::awaitable<wire::LocalResponse> admin_authorized(Shared& shared, AdminRequest request);
 
+// Every `interval` while the gateway runs: the API keys other instances on the same ledger
+// database made, changed or revoked, applied here (auth::KeyStore::sync); a revoked key's metrics
+// series, fail-open limiter and console sessions go as with DELETE /admin/keys here.
+boost::asio::awaitable<void> key_sync_loop(Shared& shared, std::chrono::milliseconds interval);
+
 }  // namespace switchyard::server

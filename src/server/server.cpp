@@ -13,6 +13,7 @@
 #include "core/await.hpp"
 #include "core/clock.hpp"
 #include "account/access_log.hpp"
+#include "server/admin.hpp"
 #include "server/overload.hpp"
 #include "server/runtime.hpp"
 
@@ -402,6 +403,11 @@ int Server::run() {
     if (shared_->fleet) shared_->fleet->start(workers_.front()->io, *workers_.front()->state);
     asio::co_spawn(workers_.front()->io, console::sample_loop(*shared_, shared_->boot.console.sample_interval),
                    asio::detached);
+    if (shared_->ledger && shared_->boot.ledger.key_sync.count() > 0) {
+        asio::co_spawn(workers_.front()->io,
+                       key_sync_loop(*shared_, std::chrono::duration_cast<std::chrono::milliseconds>(shared_->boot.ledger.key_sync)),
+                       asio::detached);
+    }
 
     std::vector<std::thread> threads;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;

@@ -337,6 +337,65 @@ TEST_F(LedgerSpool, InstancesOnOneDatabaseContinueEachOthersConversations) {
     b.process->stop(SIGTERM);
 }
 
+// Instances on one database learn each other's API keys within ledger.key_sync: a key made through
+// one authenticates on the other, a change of its policy applies there, and a revocation ends it
+// there too (a revocation the database cannot take is refused, not made here alone).
+TEST_F(LedgerSpool, InstancesOnOneDatabaseShareTheKeysMadeRevokedAndChangedThroughEither) {
+    Postgres& pg = postgres();
+    pg.create_database("spool_keys");
+    const std::string url = pg.url("spool_keys");
+    Sim sim = start_sim({"--tokens", "3"});
+    std::string yaml = config(sim, url, fresh_path("spool-keys"));
+    yaml += R"(  - name: other
+    deployments: [{upstream: cloud}]
+auth:
+  master_key: ${MASTER_KEY}
+)";
+    const std::string ledger_block = "  spool_dir: ";
+    yaml.insert(yaml.find(ledger_block), "  key_sync: 200ms\n");
+    const std::map<std::string, std::string> env{{"MASTER_KEY", "master-secret-0001"}};
+    const std::map<std::string, std::string> master{{"authorization", "Bearer master-secret-0001"}};
+    auto a = start_gateway(yaml, env);
+    auto b = start_gateway(yaml, env);
+
+    const Response made = post(a.port, "/admin/keys", R"({"name":"ci-bot"})", master);
+    ASSERT_EQ(made.status, 201) << made.body;
+    const auto at = made.body.find("\"key\":\"");
+    ASSERT_NE(at, std::string::npos) << made.body;
+    const std::string secret = made.body.substr(at + 7, made.body.find('"', at + 7) - at - 7);
+    const std::map<std::string, std::string> bot{{"authorization", "Bearer " + secret}};
+    const auto status_on = [&](const Gateway& gateway, const std::string& model) {
+        return post(gateway.port, "/v1/chat/completions", chat_body(model), bot).status;
+    };
+    EXPECT_EQ(status_on(a, "other"), 200);
+    ASSERT_TRUE(eventually([&] { return status_on(b, "other") == 200; }, 5s)) << "b never learned the new key";
+
+    // Changed through b (only model m now): a applies it.
+    ASSERT_EQ(request(b.port, "PATCH", "/admin/keys/ci-bot", R"({"models":["m"]})", master).status, 200);
+    EXPECT_EQ(status_on(b, "other"), 403);
+    ASSERT_TRUE(eventually([&] { return status_on(a, "other") == 403; }, 5s)) << "a never applied the change";
+    EXPECT_EQ(status_on(a, "m"), 200);
+
+    // Revoked through a: b refuses it too.
+    ASSERT_EQ(request(a.port, "DELETE", "/admin/keys/ci-bot", "", master).status, 200);
+    EXPECT_EQ(status_on(a, "m"), 401);
+    ASSERT_TRUE(eventually([&] { return status_on(b, "m") == 401; }, 5s)) << "b still takes a revoked key";
+    EXPECT_EQ(request(b.port, "GET", "/admin/keys", "", master).body.find("ci-bot"), std::string::npos);
+
+    // With the database away, a revocation is refused (503) rather than made on one instance only.
+    const Response second = post(b.port, "/admin/keys", R"({"name":"ci-bot-2"})", master);
+    ASSERT_EQ(second.status, 201) << second.body;
+    ASSERT_TRUE(eventually([&] { return request(a.port, "GET", "/admin/keys", "", master).body.find("ci-bot-2") != std::string::npos; }, 5s));
+    pg.stop(SIGINT);
+    const Response refused = request(a.port, "DELETE", "/admin/keys/ci-bot-2", "", master);
+    EXPECT_EQ(refused.status, 503) << refused.body;
+    EXPECT_NE(refused.body.find("ledger_unavailable"), std::string::npos) << refused.body;
+    EXPECT_NE(request(a.port, "GET", "/admin/keys", "", master).body.find("ci-bot-2"), std::string::npos);
+    pg.start();
+    a.process->stop(SIGTERM);
+    b.process->stop(SIGTERM);
+}
+
 // A key's spend that a killed gateway left in the spool (its database was down) counts against the
 // key's budget at the next start, before the spool is replayed: the restart is no way round it.
 TEST_F(LedgerSpool, SpendLeftInTheSpoolCountsAgainstTheBudgetAfterARestart) {

@@ -218,6 +218,59 @@ TEST(Keys, UpdateReplacesAnApiKeysPolicyAndKeepsWhatItSpent) {
     EXPECT_EQ(keys.update(nobody), auth::KeyStore::Update::unknown);
 }
 
+// What another instance left in the shared database: new keys added, changed ones updated (spend
+// kept), missing API keys revoked, the file's keys untouched; nothing when the keys changed here
+// after the database was read.
+TEST(Keys, SyncAppliesTheDatabasesKeysUnlessChangedHereMeanwhile) {
+    config::Gateway config;
+    config::Key file_key;
+    file_key.name = "from-file";
+    file_key.sha256 = sha256_hex("sk-file-secret-1");
+    config.keys.push_back(file_key);
+    ManualClock clock;
+    auth::KeyStore keys(config, clock);
+    const auto api = [](std::string name, std::uint32_t rpm) {
+        config::Key key;
+        key.name = name;
+        key.sha256 = sha256_hex("sk-" + name + "-secret");
+        key.limits.rpm = rpm;
+        return key;
+    };
+    ASSERT_TRUE(keys.add(api("kept", 5), 1));
+    ASSERT_TRUE(keys.add(api("changed", 5), 2));
+    ASSERT_TRUE(keys.add(api("gone", 5), 3));
+    const std::time_t now = std::time(nullptr);
+    keys.by_name("changed")->budget.spend(1.5, now);
+    const auto kept_entry = keys.by_name("kept");
+    const auto gone_entry = keys.by_name("gone");
+
+    std::uint64_t version = keys.version();
+    std::vector<auth::KeyStore::Stored> stored{{api("kept", 5), 1}, {api("changed", 9), 2}, {api("new", 7), 4}};
+    ASSERT_TRUE(keys.add(api("late", 1), 5));  // made here after the database was read
+    EXPECT_FALSE(keys.sync(stored, version));
+    EXPECT_TRUE(keys.by_name("gone"));
+
+    stored.push_back({api("late", 1), 5});
+    version = keys.version();
+    const auto synced = keys.sync(stored, version);
+    ASSERT_TRUE(synced);
+    EXPECT_EQ(synced->added, std::vector<std::string>{"new"});
+    EXPECT_EQ(synced->updated, std::vector<std::string>{"changed"});
+    EXPECT_EQ(synced->revoked, std::vector<std::string>{"gone"});
+    EXPECT_EQ(keys.by_name("kept").get(), kept_entry.get());  // unchanged: the same entry, limiter and all
+    EXPECT_EQ(keys.by_name("changed")->policy.limits.rpm, 9u);
+    EXPECT_DOUBLE_EQ(keys.by_name("changed")->budget.spent_today(now), 1.5);
+    EXPECT_TRUE(keys.find("sk-new-secret"));
+    EXPECT_FALSE(keys.find("sk-gone-secret"));
+    EXPECT_TRUE(gone_entry->revoked.load());
+    EXPECT_TRUE(keys.by_name("from-file"));  // the file's keys are not the database's to remove
+    EXPECT_NE(keys.version(), version);
+    // Again with the same: nothing to do.
+    const auto again = keys.sync(stored, keys.version());
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->added.empty() && again->updated.empty() && again->revoked.empty());
+}
+
 TEST(Keys, FoundByTheirSecretOnly) {
     config::Gateway config;
     config::Key key;
