@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_tiny_model import gguf, spm_vocab  # noqa: E402  (the SentencePiece-style vocab)
+from make_tiny_model import add_spm_tokenizer, gguf, spm_vocab  # noqa: E402  (the SentencePiece-style vocab)
 
 # ChatML, with tool messages inside <tool_response> as Qwen3-Coder's template writes them.
 # llama.cpp picks its Qwen3-Coder tool-call grammar and parser for a template that names
@@ -146,17 +146,7 @@ def write_model(out: Path, tool: str, arguments: list[tuple[str, str]], answer: 
     writer.add_rope_freq_base(1e30)  # pairs 2 and 3 of the head turn by 1e-15 rad per position
     writer.add_layer_norm_rms_eps(1e-6)
     writer.add_vocab_size(n_vocab)
-    writer.add_tokenizer_model("llama")
-    writer.add_token_list(vocab.tokens)
-    writer.add_token_scores(vocab.scores)
-    writer.add_token_types(vocab.types)
-    writer.add_unk_token_id(vocab.ids["<unk>"])
-    writer.add_bos_token_id(vocab.ids["<s>"])
-    writer.add_eos_token_id(eog)
-    writer.add_add_bos_token(True)
-    writer.add_add_eos_token(False)
-    writer.add_add_space_prefix(True)
-    writer.add_chat_template(TEMPLATE)
+    add_spm_tokenizer(writer, vocab, "<|im_end|>", TEMPLATE)
 
     names, T = gguf.TENSOR_NAMES, gguf.MODEL_TENSOR
 

@@ -90,6 +90,21 @@ def spm_vocab() -> Vocab:
     return v
 
 
+def add_spm_tokenizer(writer: gguf.GGUFWriter, vocab: Vocab, eos: str, template: str) -> None:
+    """The SentencePiece-style vocab's tokenizer metadata, with `eos` ending generation."""
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(vocab.tokens)
+    writer.add_token_scores(vocab.scores)
+    writer.add_token_types(vocab.types)
+    writer.add_unk_token_id(vocab.ids["<unk>"])
+    writer.add_bos_token_id(vocab.ids["<s>"])
+    writer.add_eos_token_id(vocab.ids[eos])
+    writer.add_add_bos_token(True)
+    writer.add_add_eos_token(False)
+    writer.add_add_space_prefix(True)
+    writer.add_chat_template(template)
+
+
 def byte_to_unicode() -> dict[int, str]:
     """GPT-2's reversible map from bytes to printable code points."""
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
@@ -225,17 +240,7 @@ def write_model(arch: str, out: Path, seed: int, embd: int = 64, layers: int = 0
 
     if arch == "llama":
         writer.add_rope_freq_base(10000.0)
-        writer.add_tokenizer_model("llama")
-        writer.add_token_list(vocab.tokens)
-        writer.add_token_scores(vocab.scores)
-        writer.add_token_types(vocab.types)
-        writer.add_unk_token_id(vocab.ids["<unk>"])
-        writer.add_bos_token_id(vocab.ids["<s>"])
-        writer.add_eos_token_id(vocab.ids["<|im_end|>"])
-        writer.add_add_bos_token(True)
-        writer.add_add_eos_token(False)
-        writer.add_add_space_prefix(True)
-        writer.add_chat_template(CHATML_TEMPLATE)
+        add_spm_tokenizer(writer, vocab, "<|im_end|>", CHATML_TEMPLATE)
     else:
         writer.add_rope_freq_base(500000.0)
         writer.add_expert_count(n_expert)

@@ -544,12 +544,17 @@ void Supervisor::watch_pull(Run& run, SteadyTime now) {
     }
     run.last_error = "pulling " + run.config.pull + " failed: " + outcome;
     spdlog::error("engine {}: {}", run.config.name, run.last_error);
+    mark_failed(run, now, "pull failed");
+    run.tail.clear();
+    run.wanted = false;
+}
+
+// Failed: not started again before its restart_window has passed, unless asked (admin start).
+void Supervisor::mark_failed(Run& run, SteadyTime now, std::string detail) {
     run.state = State::failed;
     run.failed_at = now;
-    run.detail = "pull failed";
-    run.tail.clear();
+    run.detail = std::move(detail);
     run.retry_failed_at.store((now + run.config.restart_window).time_since_epoch().count());
-    run.wanted = false;
 }
 
 void Supervisor::tick(SteadyTime now) {
@@ -727,11 +732,9 @@ void Supervisor::reap(Run& run, SteadyTime now) {
         spdlog::error("engine {}: pid {} {}; last lines of its log:{}", run.config.name, old_pid, run.last_error, tail);
     }
     if (run.restart_times.size() > run.config.max_restarts) {
-        run.state = State::failed;
-        run.failed_at = now;
-        run.detail = std::to_string(run.restart_times.size()) + " restarts within " +
-                     seconds_text(run.config.restart_window) + "; not restarted before that window has passed";
-        run.retry_failed_at.store((now + run.config.restart_window).time_since_epoch().count());
+        mark_failed(run, now,
+                    std::to_string(run.restart_times.size()) + " restarts within " +
+                        seconds_text(run.config.restart_window) + "; not restarted before that window has passed");
         spdlog::error("engine {}: failed ({}); {}", run.config.name, run.last_error, run.detail);
         return;
     }
@@ -873,11 +876,8 @@ bool Supervisor::memory_has_room(Run& starting, SteadyTime now) {
     if (placement.never) {
         starting.last_error = "does not fit: " + models::never_fits(starting.model_info, starting.shape,
                                                                      overhead_of(starting.config), capacity, where);
-        starting.state = State::failed;
-        starting.failed_at = now;
-        starting.detail = "refused: larger than the memory budget";
+        mark_failed(starting, now, "refused: larger than the memory budget");
         starting.tail.clear();
-        starting.retry_failed_at.store((now + starting.config.restart_window).time_since_epoch().count());
         starting.wanted = false;
         spdlog::error("engine {}: {}", starting.config.name, starting.last_error);
         return false;

@@ -26,6 +26,10 @@ using upstream::Connection;
 struct Watch {
     Connection* active = nullptr;  // the upstream connection in use, closed if the caller leaves
     bool caller_gone = false;
+    // The caller was sent the stream's finish (response.completed, message_stop, a finish reason):
+    // one that leaves after it read what it wanted (Codex stops reading at response.completed)
+    // was answered, not a 499.
+    bool answered = false;
     bool done = false;
     bool armed = false;  // the wait on the caller's socket has started
     SteadyTime upstream_deadline = SteadyTime::max();  // of the upstream operation in progress
@@ -293,6 +297,10 @@ private:
     // event, with the head the first time (a translated answer's, built here). False when the
     // caller could not be written to.
     asio::awaitable<bool> send_keepalive(route::Lease& lease, Outcome& outcome, bool& head_sent, bool translated);
+    // Bytes were written to the caller: if the stream's finish was among them, it has its answer.
+    void note_answered() {
+        if (scratch_.stream && scratch_.stream->finished()) watch_.answered = true;
+    }
     // A write to the caller failed: it went away (the watch closes the upstream connection).
     void caller_left(Outcome& outcome, const boost::system::error_code& ec) {
         watch_.caller_gone = true;
@@ -794,6 +802,7 @@ asio::awaitable<Exchange::Result> Exchange::relay(Connection& connection, route:
                 settle_usage(outcome, looking.capture);
                 co_return Result::done;
             }
+            note_answered();
             head_sent = true;
             if (send > 0) {
                 const std::string_view sent_bytes(data, send);
@@ -1019,6 +1028,7 @@ asio::awaitable<Exchange::Result> Exchange::relay_translated(Connection& connect
         if (compose_write(head_sent, true, done || read_ec, out.data(), out.size(), chunk_header) > 0) {
             auto [caller_ec, sent] = co_await write_to_caller(caller_, scratch_.pieces);
             if (caller_ec) caller_left(outcome, caller_ec);
+            if (!caller_ec) note_answered();
             if (caller_ec || read_ec) {
                 settle_usage(outcome, false);
                 co_return Result::done;
@@ -1244,7 +1254,10 @@ asio::awaitable<Outcome> Forwarder::run(const CallerRequest& request, CallerSide
     caller.watch.reset();
     watch->done = true;
     watch->stop.emit(asio::cancellation_type::terminal);
-    if (watch->caller_gone) {
+    if (watch->caller_gone && watch->answered) {
+        outcome.caller_reusable = false;  // it has the whole answer: served, with the upstream's status
+        outcome.error.clear();
+    } else if (watch->caller_gone) {
         outcome.status = 499;  // nginx's "client closed request"
         outcome.caller_reusable = false;
         outcome.error = "caller went away; upstream request closed";

@@ -223,6 +223,7 @@ struct Plan {
   std::uint64_t tokens = 0;                 // content tokens (pieces) to generate
   Finish finish = Finish::stop;             // length when max_tokens cut the completion short
   std::optional<std::uint64_t> drop_after;  // drop:N while streaming
+  milliseconds linger{0};  // x-sim-linger-ms: a stream's last event is sent, its end this much later
 };
 
 // What the answer says: generated words, the echo of a tool result, or a tool call.
@@ -508,6 +509,12 @@ class Session {
     if (fault.kind == FaultKind::drop) plan.drop_after = static_cast<std::uint64_t>(fault.arg);
     plan.ttft = milliseconds(knobs.ttft_ms);
     plan.itl = milliseconds(knobs.itl_ms);
+    if (auto it = request.find("x-sim-linger-ms"); it != request.end()) {
+      const auto linger = header_count(it->value());
+      if (!linger) co_return co_await fail(400, fmt::format("invalid x-sim-linger-ms header '{}'", it->value()),
+                                           "invalid_request_error", "", "");
+      plan.linger = milliseconds(*linger);
+    }
     if (endpoint == Endpoint::embeddings) co_return co_await embed(embedding, plan);
 
     // A tool call is sent whole, whatever max_tokens says; words and echoes stop at max_tokens.
@@ -843,6 +850,12 @@ class Session {
       }
       case Endpoint::embeddings:
         break;
+    }
+    if (plan.linger.count() > 0) {
+      // The last event goes now, the stream's end later (a server still busy after its answer).
+      if (!co_await send(head_)) co_return give_up();
+      head_.clear();
+      if (!co_await pause_until(Clock::now() + plan.linger)) co_return give_up();
     }
     if (chunked_) head_ += "0\r\n\r\n";
     if (!co_await send(head_)) co_return give_up();

@@ -13,8 +13,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  GATEWAY_KEY, claudeBinary, requireBinaries, tempDir, startStack, ledgerRows, runClient, cleanEnv,
-  requireToolCallOnce,
+  claudeBinary, requireBinaries, startStack, ledgerRows, runClaude, requireToolCallOnce,
 } from './harness.mjs';
 
 let stack;
@@ -27,39 +26,18 @@ after(async () => { if (stack) await stack.stop(); });
 
 const COMMAND = 'echo switchyard-ok > marker.txt && cat marker.txt';
 
-async function runClaude(model) {
-  const home = tempDir('claude-home');
-  const work = tempDir('claude-work');
-  const headers = [
-    'x-sim-tool-call: Bash',
-    `x-sim-tool-arguments: ${JSON.stringify({ command: COMMAND, description: 'Write the marker file' })}`,
-    'x-sim-tool-call-once: true',
-  ].join('\n');
-  const env = cleanEnv(home, {
-    ANTHROPIC_BASE_URL: stack.gateway.url,
-    ANTHROPIC_AUTH_TOKEN: GATEWAY_KEY,
-    ANTHROPIC_MODEL: model,
-    ANTHROPIC_SMALL_FAST_MODEL: model,
-    ANTHROPIC_DEFAULT_HAIKU_MODEL: model,
-    ANTHROPIC_DEFAULT_SONNET_MODEL: model,
-    ANTHROPIC_DEFAULT_OPUS_MODEL: model,
-    CLAUDE_CODE_SUBAGENT_MODEL: model,
-    ANTHROPIC_CUSTOM_HEADERS: headers,
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    DISABLE_TELEMETRY: '1',
-    DISABLE_AUTOUPDATER: '1',
-  });
-  // Not --dangerously-skip-permissions: Claude Code refuses it as root. --allowedTools Bash lets
-  // the one tool run without asking.
-  const r = await runClient([claudeBinary(), '-p', 'Write the marker file, then report what the command printed.',
-    '--output-format', 'json', '--allowedTools', 'Bash', '--max-turns', '4'], { cwd: work, env });
-  return { ...r, work };
-}
+const PROMPT = 'Write the marker file, then report what the command printed.';
+// The sim calls Bash once, then echoes the tool's result.
+const HEADERS = [
+  'x-sim-tool-call: Bash',
+  `x-sim-tool-arguments: ${JSON.stringify({ command: COMMAND, description: 'Write the marker file' })}`,
+  'x-sim-tool-call-once: true',
+];
 
 for (const [model, upstreamPath] of [['sy-messages', '/v1/messages'], ['sy-chat', '/v1/chat/completions']]) {
   test(`Claude Code runs a Bash tool call through ${model} (upstream ${upstreamPath})`, { timeout: 60_000 }, async () => {
     const before = (await stack.sim.stats()).by_endpoint?.[upstreamPath] ?? 0;
-    const r = await runClaude(model);
+    const r = await runClaude(stack.gateway.url, model, PROMPT, { headers: HEADERS });
     const diag = `exit ${r.code} ${r.signal ?? ''}${r.timedOut ? ' (timed out)' : ''}\n--- stdout ---\n${r.stdout}\n` +
                  `--- stderr ---\n${r.stderr}\n${stack.logs()}`;
     assert.equal(r.code, 0, diag);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  GATEWAY_KEY, claudeBinary, requireBinaries, tempDir, startLlamaStack, ledgerRows, runClient, cleanEnv,
+  claudeBinary, requireBinaries, startLlamaStack, ledgerRows, runClaude,
 } from './harness.mjs';
 
 const COMMAND = 'echo switchyard-ok > marker.txt && cat marker.txt';
@@ -22,30 +22,11 @@ before(async () => {
 });
 after(async () => { if (stack) await stack.stop(); });
 
-async function runClaude(model) {
-  const home = tempDir('claude-home');
-  const work = tempDir('claude-work');
-  const env = cleanEnv(home, {
-    ANTHROPIC_BASE_URL: stack.gateway.url,
-    ANTHROPIC_AUTH_TOKEN: GATEWAY_KEY,
-    ANTHROPIC_MODEL: model,
-    ANTHROPIC_SMALL_FAST_MODEL: model,
-    ANTHROPIC_DEFAULT_HAIKU_MODEL: model,
-    ANTHROPIC_DEFAULT_SONNET_MODEL: model,
-    ANTHROPIC_DEFAULT_OPUS_MODEL: model,
-    CLAUDE_CODE_SUBAGENT_MODEL: model,
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    DISABLE_TELEMETRY: '1',
-    DISABLE_AUTOUPDATER: '1',
-  });
-  const r = await runClient([claudeBinary(), '-p', 'Write the marker file, then report what the command printed.',
-    '--output-format', 'json', '--allowedTools', 'Bash', '--max-turns', '4'], { cwd: work, env, timeoutMs: 90_000 });
-  return { ...r, work };
-}
+const PROMPT = 'Write the marker file, then report what the command printed.';
 
 for (const [model, upstream] of [['sy-llama', 'llama'], ['sy-llama-chat', 'llama-chat']]) {
   test(`Claude Code runs a Bash tool call through ${model} (llama-server, upstream ${upstream})`, { timeout: 120_000 }, async () => {
-    const r = await runClaude(model);
+    const r = await runClaude(stack.gateway.url, model, PROMPT, { timeoutMs: 90_000 });
     const diag = `exit ${r.code} ${r.signal ?? ''}${r.timedOut ? ' (timed out)' : ''}\n--- stdout ---\n${r.stdout}\n` +
                  `--- stderr ---\n${r.stderr}\n${stack.logs()}`;
     assert.equal(r.code, 0, diag);

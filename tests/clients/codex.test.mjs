@@ -10,8 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  GATEWAY_KEY, codexBinary, requireBinaries, tempDir, startStack, ledgerRows, runClient, cleanEnv,
-  requireToolCallOnce,
+  codexBinary, requireBinaries, startStack, ledgerRows, runCodex, requireToolCallOnce,
 } from './harness.mjs';
 
 let stack;
@@ -23,42 +22,18 @@ before(async () => {
 after(async () => { if (stack) await stack.stop(); });
 
 const COMMAND = 'echo switchyard-ok > marker.txt && cat marker.txt';
-const toml = (s) => JSON.stringify(s); // a JSON string is a TOML basic string
-
-async function runCodex(model, { webSearch = false } = {}) {
-  const home = tempDir('codex-home');
-  const codexHome = path.join(home, '.codex');
-  fs.mkdirSync(codexHome);
-  const work = tempDir('codex-work');
-  const last = path.join(home, 'last-message.txt');
-  const headers = webSearch ? { 'x-sim-web-search': 'gateway news 2026' } : {
-    'x-sim-tool-call': 'exec_command',
-    'x-sim-tool-arguments': JSON.stringify({ cmd: COMMAND }),
-    'x-sim-tool-call-once': 'true',
-  };
-  const httpHeaders = Object.entries(headers).map(([k, v]) => `${toml(k)}=${toml(v)}`).join(',');
-  const provider = `{name="sy",base_url=${toml(`${stack.gateway.url}/v1`)},wire_api="responses",env_key="SY_KEY",` +
-                   `http_headers={${httpHeaders}}}`;
-  const env = cleanEnv(home, { CODEX_HOME: codexHome, SY_KEY: GATEWAY_KEY });
-  const r = await runClient([codexBinary(), 'exec', '--skip-git-repo-check',
-    // The command is the test's own; no sandbox, so that it also runs where bubblewrap cannot.
-    '--dangerously-bypass-approvals-and-sandbox',
-    '-c', 'model_provider=sy', '-c', `model_providers.sy=${provider}`,
-    // Codex offers a built-in web_search tool, which a chat upstream cannot take (the gateway
-    // answers 400 rather than drop it); Codex's users with such models turn it off the same way.
-    // An Anthropic upstream runs it as its web search server tool.
-    '-c', `web_search="${webSearch ? 'live' : 'disabled'}"`,
-    '-o', last, '-m', model,
-    webSearch ? 'Search the web for switchyard gateway.' : 'Write the marker file, then report what the command printed.'],
-  { cwd: work, env });
-  const lastMessage = fs.existsSync(last) ? fs.readFileSync(last, 'utf8') : '';
-  return { ...r, work, lastMessage };
-}
+const PROMPT = 'Write the marker file, then report what the command printed.';
+// The sim calls exec_command once, then echoes the tool's result.
+const HEADERS = {
+  'x-sim-tool-call': 'exec_command',
+  'x-sim-tool-arguments': JSON.stringify({ cmd: COMMAND }),
+  'x-sim-tool-call-once': 'true',
+};
 
 for (const [model, upstreamPath] of [['sy-responses', '/v1/responses'], ['sy-chat', '/v1/chat/completions']]) {
   test(`Codex CLI runs a shell tool call through ${model} (upstream ${upstreamPath})`, { timeout: 60_000 }, async () => {
     const before = (await stack.sim.stats()).by_endpoint?.[upstreamPath] ?? 0;
-    const r = await runCodex(model);
+    const r = await runCodex(stack.gateway.url, model, PROMPT, { headers: HEADERS });
     const diag = `exit ${r.code} ${r.signal ?? ''}${r.timedOut ? ' (timed out)' : ''}\n--- last message ---\n` +
                  `${r.lastMessage}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}\n${stack.logs()}`;
     assert.equal(r.code, 0, diag);
@@ -78,7 +53,8 @@ for (const [model, upstreamPath] of [['sy-responses', '/v1/responses'], ['sy-cha
 
 test('Codex CLI\'s web search runs at Anthropic through sy-messages (upstream /v1/messages)', { timeout: 60_000 }, async () => {
   const before = (await stack.sim.stats()).by_endpoint?.['/v1/messages'] ?? 0;
-  const r = await runCodex('sy-messages', { webSearch: true });
+  const r = await runCodex(stack.gateway.url, 'sy-messages', 'Search the web for switchyard gateway.',
+    { headers: { 'x-sim-web-search': 'gateway news 2026' }, webSearch: true });
   const diag = `exit ${r.code} ${r.signal ?? ''}${r.timedOut ? ' (timed out)' : ''}\n--- last message ---\n` +
                `${r.lastMessage}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}\n${stack.logs()}`;
   assert.equal(r.code, 0, diag);

@@ -9,13 +9,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  GATEWAY_KEY, codexBinary, requireBinaries, tempDir, startLlamaStack, ledgerRows, runClient, cleanEnv,
+  codexBinary, requireBinaries, startLlamaStack, ledgerRows, runCodex,
 } from './harness.mjs';
 
 const COMMAND = 'echo switchyard-ok > marker.txt && cat marker.txt';
 const ANSWER = 'Done: marker.txt was written and read back.';
-const toml = (s) => JSON.stringify(s); // a JSON string is a TOML basic string
-
 let stack;
 before(async () => {
   requireBinaries(codexBinary());
@@ -23,28 +21,11 @@ before(async () => {
 });
 after(async () => { if (stack) await stack.stop(); });
 
-async function runCodex(model) {
-  const home = tempDir('codex-home');
-  const codexHome = path.join(home, '.codex');
-  fs.mkdirSync(codexHome);
-  const work = tempDir('codex-work');
-  const last = path.join(home, 'last-message.txt');
-  const provider = `{name="sy",base_url=${toml(`${stack.gateway.url}/v1`)},wire_api="responses",env_key="SY_KEY"}`;
-  const env = cleanEnv(home, { CODEX_HOME: codexHome, SY_KEY: GATEWAY_KEY });
-  const r = await runClient([codexBinary(), 'exec', '--skip-git-repo-check',
-    '--dangerously-bypass-approvals-and-sandbox',
-    '-c', 'model_provider=sy', '-c', `model_providers.sy=${provider}`,
-    // llama-server has no built-in web search (see codex.test.mjs).
-    '-c', 'web_search="disabled"',
-    '-o', last, '-m', model,
-    'Write the marker file, then report what the command printed.'], { cwd: work, env, timeoutMs: 90_000 });
-  const lastMessage = fs.existsSync(last) ? fs.readFileSync(last, 'utf8') : '';
-  return { ...r, work, lastMessage };
-}
+const PROMPT = 'Write the marker file, then report what the command printed.';
 
 for (const [model, upstream] of [['sy-llama', 'llama'], ['sy-llama-chat', 'llama-chat']]) {
   test(`Codex CLI runs a shell tool call through ${model} (llama-server, upstream ${upstream})`, { timeout: 120_000 }, async () => {
-    const r = await runCodex(model);
+    const r = await runCodex(stack.gateway.url, model, PROMPT, { timeoutMs: 90_000 });
     const diag = `exit ${r.code} ${r.signal ?? ''}${r.timedOut ? ' (timed out)' : ''}\n--- last message ---\n` +
                  `${r.lastMessage}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}\n${stack.logs()}`;
     assert.equal(r.code, 0, diag);

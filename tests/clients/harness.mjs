@@ -133,6 +133,62 @@ export async function startStack(prefix) {
   };
 }
 
+// --- the agents, run once each ---------------------------------------------------------------
+
+// `claude -p PROMPT` against `gatewayUrl` with every model role set to `model`, in fresh home and
+// working directories; `headers` (lines "name: value") go with every request (Claude Code's
+// ANTHROPIC_CUSTOM_HEADERS). Resolves to the run and its working directory.
+export async function runClaude(gatewayUrl, model, prompt, { headers = [], timeoutMs } = {}) {
+  const home = tempDir('claude-home');
+  const work = tempDir('claude-work');
+  const env = cleanEnv(home, {
+    ANTHROPIC_BASE_URL: gatewayUrl,
+    ANTHROPIC_AUTH_TOKEN: GATEWAY_KEY,
+    ANTHROPIC_MODEL: model,
+    ANTHROPIC_SMALL_FAST_MODEL: model,
+    ANTHROPIC_DEFAULT_HAIKU_MODEL: model,
+    ANTHROPIC_DEFAULT_SONNET_MODEL: model,
+    ANTHROPIC_DEFAULT_OPUS_MODEL: model,
+    CLAUDE_CODE_SUBAGENT_MODEL: model,
+    ...(headers.length > 0 ? { ANTHROPIC_CUSTOM_HEADERS: headers.join('\n') } : {}),
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_TELEMETRY: '1',
+    DISABLE_AUTOUPDATER: '1',
+  });
+  // Not --dangerously-skip-permissions: Claude Code refuses it as root. --allowedTools Bash lets
+  // the one tool run without asking.
+  const r = await runClient([claudeBinary(), '-p', prompt, '--output-format', 'json', '--allowedTools', 'Bash',
+    '--max-turns', '4'], { cwd: work, env, timeoutMs });
+  return { ...r, work };
+}
+
+const toml = (s) => JSON.stringify(s); // a JSON string is a TOML basic string
+
+// `codex exec PROMPT` with the gateway as a custom Responses provider and `model`, in fresh
+// directories; `headers` go with every request (the provider's http_headers). Codex's web_search
+// tool is offered only with `webSearch` (a chat upstream cannot take it: the gateway answers 400
+// rather than drop it, and Codex's users with such models turn it off the same way). Resolves to
+// the run, its working directory and Codex's last message (-o).
+export async function runCodex(gatewayUrl, model, prompt, { headers = {}, webSearch = false, timeoutMs } = {}) {
+  const home = tempDir('codex-home');
+  const codexHome = path.join(home, '.codex');
+  fs.mkdirSync(codexHome);
+  const work = tempDir('codex-work');
+  const last = path.join(home, 'last-message.txt');
+  const httpHeaders = Object.entries(headers).map(([k, v]) => `${toml(k)}=${toml(v)}`).join(',');
+  const provider = `{name="sy",base_url=${toml(`${gatewayUrl}/v1`)},wire_api="responses",env_key="SY_KEY"` +
+                   (httpHeaders ? `,http_headers={${httpHeaders}}` : '') + '}';
+  const env = cleanEnv(home, { CODEX_HOME: codexHome, SY_KEY: GATEWAY_KEY });
+  const r = await runClient([codexBinary(), 'exec', '--skip-git-repo-check',
+    // The command is the test's own; no sandbox, so that it also runs where bubblewrap cannot.
+    '--dangerously-bypass-approvals-and-sandbox',
+    '-c', 'model_provider=sy', '-c', `model_providers.sy=${provider}`,
+    '-c', `web_search="${webSearch ? 'live' : 'disabled'}"`,
+    '-o', last, '-m', model, prompt], { cwd: work, env, timeoutMs });
+  const lastMessage = fs.existsSync(last) ? fs.readFileSync(last, 'utf8') : '';
+  return { ...r, work, lastMessage };
+}
+
 // --- against a real llama-server -------------------------------------------------------------
 
 const root = path.resolve(here, '../..');

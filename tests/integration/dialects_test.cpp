@@ -663,6 +663,37 @@ TEST_F(Dialects, ACallerThatHangsUpMidStreamClosesTheUpstreamAndIsAccountedFor) 
     EXPECT_GE(recorded, sent - requests);
 }
 
+// A caller that stops reading once it has the whole answer (Codex closes at response.completed)
+// while the upstream has not yet ended its stream (x-sim-linger-ms: its last event now, its end
+// 1.5 s later) was answered: 200 in the ledger, with the upstream's usage, not a 499.
+TEST_F(Dialects, ACallerThatLeavesAfterTheWholeAnswerWasAnswered) {
+    int requests = 0;
+    for (const Dialect caller : {Dialect::responses, Dialect::messages}) {
+        for (const Dialect upstream : kDialects) {
+            SCOPED_TRACE(name_of(caller) + " caller, " + name_of(upstream) + " upstream");
+            const std::string body = body_for(caller, model_via(upstream), true);
+            std::string raw = "POST " + path_of(caller) + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                              "x-sim-linger-ms: 1500\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+            for (const auto& [name, value] : auth_for(caller)) raw += name + ": " + value + "\r\n";
+            raw += "\r\n" + body;
+            const std::string got = raw_exchange(gateway_.port, raw, std::chrono::milliseconds(600));
+            EXPECT_NE(got.find(caller == Dialect::responses ? "event: response.completed" : "event: message_stop"),
+                      std::string::npos)
+                << got;
+            ++requests;
+        }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the gateway notices the callers gone
+    const auto rows = stop_and_read_ledger();
+    ASSERT_EQ(rows.size(), static_cast<std::size_t>(requests));
+    for (const auto& row : rows) {
+        SCOPED_TRACE(row.model + " " + row.upstream);
+        EXPECT_EQ(row.status, 200) << row.error;
+        EXPECT_FALSE(row.usage_estimated);
+        EXPECT_GT(row.completion_tokens, 0);
+    }
+}
+
 TEST_F(Dialects, ModelsAnswerAnthropicClientsInTheirShape) {
     const Response openai = get(gateway_.port, "/v1/models", auth_for(Dialect::chat));
     ASSERT_EQ(openai.status, 200);
