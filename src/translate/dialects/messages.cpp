@@ -828,39 +828,41 @@ std::optional<ApiError> write_request(const Request& request, const WriteOptions
 namespace {
 
 // A web page of a web_search_tool_result's content, or a text block's citation: its url, title
-// and (citations) cited_text, as literals in the body.
-simdjson::error_code read_page(Source& source, od::value value, Json& url, Json& title, Json* cited_text) {
+// and cited_text (views into what was parsed; a null one left empty).
+simdjson::error_code read_page(od::value value, Json& url, Json& title, Json& cited_text) {
     return json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
-        if (key != "url" && key != "title" && (cited_text == nullptr || key != "cited_text")) return simdjson::SUCCESS;
-        Json raw;
-        SY_TRY(raw_of(v, raw));
-        raw = source.in_body(raw);
-        if (raw == "null") return simdjson::SUCCESS;
-        (key == "url" ? url : key == "title" ? title : *cited_text) = raw;
+        Json* target = key == "url" ? &url : key == "title" ? &title : key == "cited_text" ? &cited_text : nullptr;
+        if (target == nullptr) return simdjson::SUCCESS;
+        SY_TRY(raw_of(v, *target));
+        if (*target == "null") *target = {};
         return simdjson::SUCCESS;
     });
 }
 
-simdjson::error_code read_sources(Source& source, od::value content, std::vector<WebSource>& out) {
+// A web_search_tool_result's content: the pages found (none for an error object).
+simdjson::error_code read_sources(od::value content, std::vector<WebSource>& out) {
     od::json_type type;
     SY_TRY(content.type().get(type));
-    if (type != od::json_type::array) return simdjson::SUCCESS;  // a web_search_tool_result_error
+    if (type != od::json_type::array) return simdjson::SUCCESS;
     return json::each_element(content, [&](od::value page) -> simdjson::error_code {
         WebSource found;
-        SY_TRY(read_page(source, page, found.url, found.title, nullptr));
+        Json ignored;
+        SY_TRY(read_page(page, found.url, found.title, ignored));
         if (!found.url.empty()) out.push_back(found);
         return simdjson::SUCCESS;
     });
 }
 
+// A whole answer's text block citations, their views moved into the body.
 simdjson::error_code read_citations(Source& source, od::value citations, std::vector<Citation>& out) {
     od::json_type type;
     SY_TRY(citations.type().get(type));
     if (type != od::json_type::array) return simdjson::SUCCESS;
     return json::each_element(citations, [&](od::value object) -> simdjson::error_code {
         Citation citation;
-        SY_TRY(read_page(source, object, citation.url, citation.title, &citation.cited_text));
-        if (!citation.url.empty()) out.push_back(citation);  // a document's citations have no url
+        SY_TRY(read_page(object, citation.url, citation.title, citation.cited_text));
+        if (citation.url.empty()) return simdjson::SUCCESS;  // a document's citations have no url
+        out.push_back({source.in_body(citation.url), source.in_body(citation.title), source.in_body(citation.cited_text)});
         return simdjson::SUCCESS;
     });
 }
@@ -880,7 +882,11 @@ simdjson::error_code read_answer_block(Source& source, od::value value, Response
     Json type, input, query, result_of;
     std::vector<WebSource> sources;
     SY_TRY(json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
-        if (key == "content") return read_sources(source, v, sources);  // web_search_tool_result
+        if (key == "content") {  // web_search_tool_result
+            SY_TRY(read_sources(v, sources));
+            for (auto& page : sources) page = {source.in_body(page.url), source.in_body(page.title)};
+            return simdjson::SUCCESS;
+        }
         if (key == "citations") return read_citations(source, v, part.citations);
         if (key == "input") {
             od::object object;
@@ -1130,34 +1136,10 @@ struct EventFields {
     Json error_type, error_message;
 };
 
-// url, title and cited_text of a web page or a citation (views into the event).
-simdjson::error_code read_page_fields(od::value value, Json& url, Json& title, Json& cited_text) {
-    return json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
-        Json* target = key == "url" ? &url : key == "title" ? &title : key == "cited_text" ? &cited_text : nullptr;
-        if (target == nullptr) return simdjson::SUCCESS;
-        SY_TRY(raw_of(v, *target));
-        if (*target == "null") *target = {};
-        return simdjson::SUCCESS;
-    });
-}
-
 simdjson::error_code read_block_fields(od::value value, BlockFields& out) {
     return json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
-        if (key == "content") {  // web_search_tool_result: the pages (an error object: none)
-            od::json_type type;
-            SY_TRY(v.type().get(type));
-            if (type != od::json_type::array) return simdjson::SUCCESS;
-            return json::each_element(v, [&](od::value page) -> simdjson::error_code {
-                WebSource found;
-                Json ignored;
-                SY_TRY(read_page_fields(page, found.url, found.title, ignored));
-                if (!found.url.empty()) out.pages.push_back(found);
-                return simdjson::SUCCESS;
-            });
-        }
-        if (key == "citation") {
-            return read_page_fields(v, out.citation.url, out.citation.title, out.citation.cited_text);
-        }
+        if (key == "content") return read_sources(v, out.pages);  // web_search_tool_result
+        if (key == "citation") return read_page(v, out.citation.url, out.citation.title, out.citation.cited_text);
         if (key == "citations") return simdjson::SUCCESS;  // a text block's, always [] when it starts
         Json raw;
         SY_TRY(raw_of(v, raw));
