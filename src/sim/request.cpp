@@ -336,6 +336,14 @@ std::optional<Invalid> read_tools(od::value value, ToolShape shape, Generation& 
           if (auto error = field.value().get_string().get(tool_type)) return refused(error, "tools[].type", "a string");
           server_tool = tool_type != "custom";
           if (tool_type.starts_with("web_search_")) out.web_search_tool = true;
+        } else if (key == "type" && shape == ToolShape::responses) {
+          std::string_view tool_type;
+          if (auto error = field.value().get_string().get(tool_type)) return refused(error, "tools[].type", "a string");
+          // OpenAI's built-in web search ("web_search", "web_search_preview", dated spellings).
+          if (tool_type == "web_search" || tool_type.starts_with("web_search_")) {
+            server_tool = true;
+            out.web_search_tool = true;
+          }
         } else if (key == "name") {
           if (auto error = field.value().get_string().get(name)) return refused(error, "tools[].name", "a string");
         } else if (key == schema_key) {
@@ -693,6 +701,21 @@ std::optional<Invalid> parse_embeddings(const PaddedBody& body, EmbeddingRequest
   return std::nullopt;
 }
 
+// include: an array of strings; whether it asks for a web search's sources.
+std::optional<Invalid> read_include(od::value value, bool& sources) {
+  od::json_type type;
+  if (auto bad = read_type(value, type)) return bad;
+  if (type == od::json_type::null) return std::nullopt;
+  od::array names;
+  if (type != od::json_type::array || value.get_array().get(names)) return wrong_type("include", "an array");
+  for (auto element : names) {
+    std::string_view name;
+    if (auto error = element.get_string().get(name)) return refused(error, "include[]", "a string");
+    if (name == "web_search_call.action.sources") sources = true;
+  }
+  return std::nullopt;
+}
+
 std::optional<Invalid> parse_responses(const PaddedBody& body, Generation& out, bool for_count) {
   od::document doc;
   od::object object;
@@ -726,6 +749,8 @@ std::optional<Invalid> parse_responses(const PaddedBody& body, Generation& out, 
       bad = read_count(field.value(), "max_output_tokens", out.max_tokens);
     } else if (key == "tools") {
       bad = read_tools(field.value(), ToolShape::responses, out);
+    } else if (key == "include") {
+      bad = read_include(field.value(), out.include_sources);
     }
     if (bad) return bad;
   }

@@ -47,8 +47,10 @@ struct Generation {
   // from its JSON schema; tool_name empty: no tools.
   std::string tool_name;
   std::string tool_arguments;
-  // Messages: the request offers Anthropic's web search server tool (web_search_20250305).
+  // The request offers the provider's web search: Anthropic's server tool (web_search_20250305)
+  // or OpenAI's Responses tool (web_search). Responses: include asks for the pages it found.
   bool web_search_tool = false;
+  bool include_sources = false;
   // The last input is a tool result (chat role "tool", Responses function_call_output, Messages
   // tool_result blocks): its text, which the answer echoes.
   bool tool_result = false;

@@ -3,8 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iterator>
 
+#include "sim/anthropic.hpp"
 #include "sim/json_text.hpp"
 
 namespace sim::responses {
@@ -17,17 +19,64 @@ void append_event_head(std::string& out, std::string_view type, std::uint64_t se
   fmt::format_to(std::back_inserter(out), "\",\"sequence_number\":{}", sequence);
 }
 
-// ,"item_id":...,"output_index":0 and, for message text, ,"content_index":0.
+// The message's (or call's) place in the output: after the web search's, when there was one.
+int output_index(const Head& head) { return head.search_query.empty() ? 0 : 1; }
+
+// ,"item_id":...,"output_index":N and, for message text, ,"content_index":0.
 void append_position(std::string& out, const Head& head, bool content_index) {
   out += ",\"item_id\":";
   json::append_string(out, head.item_id);
-  out += ",\"output_index\":0";
+  fmt::format_to(std::back_inserter(out), ",\"output_index\":{}", output_index(head));
   if (content_index) out += ",\"content_index\":0";
 }
 
-void append_part(std::string& out, std::string_view text) {
-  out += "{\"type\":\"output_text\",\"annotations\":[],\"text\":";
+// Characters, as OpenAI's annotation indices count them (Unicode code points).
+std::size_t chars(std::string_view text) {
+  std::size_t n = 0;
+  for (const char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
+// The url_citation of the text after kLeadIn: the first page found.
+void append_annotation(std::string& out, const Head& head, std::string_view text) {
+  const auto page = anthropic::search_pages(head.search_query).front();
+  fmt::format_to(std::back_inserter(out), R"({{"type":"url_citation","start_index":{},"end_index":{},"url":)",
+                 std::min(chars(kLeadIn), chars(text)), chars(text));
+  json::append_string(out, page.url);
+  out += ",\"title\":";
+  json::append_string(out, page.title);
+  out += '}';
+}
+
+void append_part(std::string& out, const Head& head, std::string_view text, bool done) {
+  out += "{\"type\":\"output_text\",\"annotations\":[";
+  if (done && !head.search_query.empty()) append_annotation(out, head, text);
+  out += "],\"text\":";
   json::append_string(out, text);
+  out += '}';
+}
+
+void append_search_item(std::string& out, const Head& head, bool done) {
+  out += "{\"id\":";
+  json::append_string(out, head.search_id);
+  out += ",\"type\":\"web_search_call\",\"status\":";
+  out += done ? "\"completed\"" : "\"in_progress\"";
+  if (done) {
+    out += ",\"action\":{\"type\":\"search\",\"query\":";
+    json::append_string(out, head.search_query);
+    if (head.include_sources) {
+      out += ",\"sources\":[";
+      const auto pages = anthropic::search_pages(head.search_query);
+      for (std::size_t i = 0; i < pages.size(); ++i) {
+        if (i > 0) out += ',';
+        out += "{\"type\":\"url\",\"url\":";
+        json::append_string(out, pages[i].url);
+        out += '}';
+      }
+      out += ']';
+    }
+    out += '}';
+  }
   out += '}';
 }
 
@@ -48,7 +97,7 @@ void append_item(std::string& out, const Head& head, bool done, std::string_view
   }
   fmt::format_to(std::back_inserter(out),
                  ",\"type\":\"message\",\"status\":\"{}\",\"role\":\"assistant\",\"content\":[", status);
-  if (done) append_part(out, text);
+  if (done) append_part(out, head, text, true);
   out += "]}";
 }
 
@@ -67,7 +116,13 @@ void render_response(std::string& out, const Head& head, Status status, std::str
   out += ",\"instructions\":null,\"model\":";
   json::append_string(out, head.model);
   out += ",\"output\":[";
-  if (status != Status::in_progress) append_item(out, head, true, text);
+  if (status != Status::in_progress) {
+    if (!head.search_query.empty()) {
+      append_search_item(out, head, true);
+      out += ',';
+    }
+    append_item(out, head, true, text);
+  }
   out += "],\"parallel_tool_calls\":true,\"previous_response_id\":null,\"usage\":";
   if (status == Status::in_progress) {
     out += "null}";
@@ -89,7 +144,7 @@ void render_response_event(std::string& out, std::string_view type, std::uint64_
 
 void render_item_event(std::string& out, std::uint64_t sequence, const Head& head, bool done, std::string_view text) {
   append_event_head(out, done ? "response.output_item.done" : "response.output_item.added", sequence);
-  out += ",\"output_index\":0,\"item\":";
+  fmt::format_to(std::back_inserter(out), ",\"output_index\":{},\"item\":", output_index(head));
   append_item(out, head, done, text);
   out += '}';
 }
@@ -98,7 +153,7 @@ void render_part_event(std::string& out, std::uint64_t sequence, const Head& hea
   append_event_head(out, done ? "response.content_part.done" : "response.content_part.added", sequence);
   append_position(out, head, true);
   out += ",\"part\":";
-  append_part(out, text);
+  append_part(out, head, text, done);
   out += '}';
 }
 
@@ -119,6 +174,37 @@ void render_done(std::string& out, std::uint64_t sequence, const Head& head, std
   out += call ? ",\"arguments\":" : ",\"text\":";
   json::append_string(out, text);
   if (!call) out += ",\"logprobs\":[]";
+  out += '}';
+}
+
+std::vector<std::pair<std::string_view, std::string>> search_events(const Head& head, std::uint64_t& sequence) {
+  std::vector<std::pair<std::string_view, std::string>> events;
+  std::string s;
+  append_event_head(s, "response.output_item.added", sequence++);
+  s += ",\"output_index\":0,\"item\":";
+  append_search_item(s, head, false);
+  events.emplace_back("response.output_item.added", s + "}");
+  for (std::string_view type : {"response.web_search_call.in_progress", "response.web_search_call.searching",
+                                "response.web_search_call.completed"}) {
+    s.clear();
+    append_event_head(s, type, sequence++);
+    s += ",\"output_index\":0,\"item_id\":";
+    json::append_string(s, head.search_id);
+    events.emplace_back(type, s + "}");
+  }
+  s.clear();
+  append_event_head(s, "response.output_item.done", sequence++);
+  s += ",\"output_index\":0,\"item\":";
+  append_search_item(s, head, true);
+  events.emplace_back("response.output_item.done", s + "}");
+  return events;
+}
+
+void render_annotation_event(std::string& out, std::uint64_t sequence, const Head& head, std::string_view text) {
+  append_event_head(out, "response.output_text.annotation.added", sequence);
+  append_position(out, head, true);
+  out += ",\"annotation_index\":0,\"annotation\":";
+  append_annotation(out, head, text);
   out += '}';
 }
 

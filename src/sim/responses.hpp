@@ -6,20 +6,36 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "sim/openai.hpp"
 
 namespace sim::responses {
 
-// The fields every event of one response repeats. A simulated response has exactly one output item:
-// a message with one output_text part, or a function call.
+// The fields every event of one response repeats. A simulated response has one output item, a
+// message with one output_text part or a function call; or, after a web search (x-sim-web-search,
+// the request offering the web_search tool), two: the web_search_call (sources in its action when
+// the request's include asks for web_search_call.action.sources) and the message, whose text is
+// kLeadIn and then the words, the words citing the first page found (a url_citation annotation).
 struct Head {
   std::string_view id;  // resp_...
   std::int64_t created_at = 0;
   std::string_view model;
   std::string_view item_id;  // msg_... or, for a function call, fc_... (call->item_id)
   const ToolCall* call = nullptr;
+  std::string_view search_query;  // empty: no search
+  std::string_view search_id;     // ws_...
+  bool include_sources = false;
 };
+inline constexpr std::string_view kLeadIn = "According to the search, ";
+
+// The web search's events before the message's (response.output_item.added of the
+// web_search_call, response.web_search_call.in_progress, .searching, .completed, then its
+// response.output_item.done), as (name, payload), numbered from `sequence` on.
+std::vector<std::pair<std::string_view, std::string>> search_events(const Head& head, std::uint64_t& sequence);
+// response.output_text.annotation.added: the message's text (all of it, so far) cites the first page.
+void render_annotation_event(std::string& out, std::uint64_t sequence, const Head& head, std::string_view text);
 
 enum class Status { in_progress, completed, incomplete };
 

@@ -233,7 +233,7 @@ struct Answer {
   AnswerKind kind = AnswerKind::words;
   std::string_view text;  // echo: the text
   ToolCall call;          // tool_call
-  // Messages: the query of the web search the text follows (x-sim-web-search), or empty.
+  // Messages, Responses: the query of the web search the text follows (x-sim-web-search), or empty.
   std::string_view search_query;
 };
 
@@ -548,13 +548,18 @@ class Session {
       }
       once = it->value() == "true";
     }
-    // x-sim-web-search: QUERY — a Messages request offering the web_search server tool gets its
-    // text after a search for QUERY (Anthropic's blocks and events for it).
+    // x-sim-web-search: QUERY — a Messages or Responses request offering the provider's web search
+    // tool gets its text after a search for QUERY (Anthropic's blocks and events for it; OpenAI's
+    // web_search_call item and url_citation annotation).
     search_query_.clear();
-    if (auto it = headers.find("x-sim-web-search"); it != headers.end() && endpoint == Endpoint::messages &&
-                                                      generation.web_search_tool) {
+    if (auto it = headers.find("x-sim-web-search");
+        it != headers.end() && (endpoint == Endpoint::messages || endpoint == Endpoint::responses) &&
+        generation.web_search_tool) {
       search_query_.assign(it->value());
       answer.search_query = search_query_;
+      // A request whose only tool is the web search (Claude Code's WebSearch tool sends one, the
+      // search forced) is answered with the search, whatever x-sim-tool-call names.
+      if (generation.tool_name.empty()) return std::nullopt;
     }
     std::string_view name;
     std::string_view arguments;
@@ -634,7 +639,10 @@ class Session {
         break;
       case Endpoint::responses: {
         const std::string item_id = call != nullptr ? std::string() : new_id("msg_");
-        const responses::Head head{id, now, generation.model, call != nullptr ? call->item_id : item_id, call};
+        const std::string search_id = answer.search_query.empty() ? std::string() : new_id("ws_");
+        const responses::Head head{id, now, generation.model, call != nullptr ? call->item_id : item_id, call,
+                                   answer.search_query, search_id, generation.include_sources};
+        if (!answer.search_query.empty()) text_.insert(0, responses::kLeadIn);
         responses::render_response(body_, head,
                                    plan.finish == Finish::length ? responses::Status::incomplete
                                                                  : responses::Status::completed,
@@ -675,7 +683,11 @@ class Session {
     const ToolCall* call = answer.kind == AnswerKind::tool_call ? &answer.call : nullptr;
     const int text_index = answer.search_query.empty() ? 0 : anthropic::kSearchTextIndex;  // Messages
     const std::string item_id = endpoint == Endpoint::responses && call == nullptr ? new_id("msg_") : std::string();
-    const responses::Head head{id, now, generation.model, call != nullptr ? call->item_id : item_id, call};
+    const bool responses_search = endpoint == Endpoint::responses && !answer.search_query.empty();
+    const std::string search_id = responses_search ? new_id("ws_") : std::string();
+    const responses::Head head{id,   now, generation.model, call != nullptr ? call->item_id : item_id, call,
+                               responses_search ? answer.search_query : std::string_view(), search_id,
+                               generation.include_sources};
     const bool null_usage = generation.include_usage;
     std::uint64_t sequence = 0;  // Responses' sequence_number
     std::uint64_t sent = 0;
@@ -730,6 +742,12 @@ class Session {
         responses::render_response_event(event_, "response.in_progress", sequence++, head,
                                          responses::Status::in_progress, "", {});
         frame("response.in_progress");
+        if (responses_search) {
+          for (const auto& [name, payload] : responses::search_events(head, sequence)) {
+            event_ = payload;
+            frame(name);
+          }
+        }
         event_.clear();
         responses::render_item_event(event_, sequence++, head, false, "");
         frame("response.output_item.added");
@@ -737,6 +755,11 @@ class Session {
           event_.clear();
           responses::render_part_event(event_, sequence++, head, false, "");
           frame("response.content_part.added");
+        }
+        if (responses_search) {  // the lead-in, uncited, before the words
+          event_.clear();
+          responses::render_delta(event_, sequence++, head, responses::kLeadIn);
+          frame("response.output_text.delta");
         }
         break;
       case Endpoint::completions:
@@ -747,6 +770,7 @@ class Session {
 
     Pieces pieces(answer, generation.seed);
     text_.clear();  // what has been sent: Responses repeats it in its closing events
+    if (responses_search) text_ = responses::kLeadIn;
     const std::uint64_t last = plan.drop_after ? std::min(*plan.drop_after, plan.tokens) : plan.tokens;
     const auto first_token_at = headers_at + plan.ttft;
     while (sent < last) {
@@ -828,6 +852,11 @@ class Session {
         break;
       case Endpoint::responses: {
         const std::string_view done_text = call != nullptr ? call->arguments : std::string_view(text_);
+        if (responses_search) {
+          event_.clear();
+          responses::render_annotation_event(event_, sequence++, head, text_);
+          frame("response.output_text.annotation.added");
+        }
         event_.clear();
         responses::render_done(event_, sequence++, head, done_text);
         frame(call != nullptr ? "response.function_call_arguments.done" : "response.output_text.done");

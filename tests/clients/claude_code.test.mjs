@@ -62,3 +62,32 @@ for (const [model, upstreamPath] of [['sy-messages', '/v1/messages'], ['sy-chat'
     assert.ok(ok.length >= 2, `ledger rows for ${model}: ${JSON.stringify(rows)}\n${diag}`);
   });
 }
+
+// Claude Code's WebSearch tool asks the model's API for a search of its own (a request whose only
+// tool is Anthropic's web search server tool, forced) and reads the server_tool_use and
+// web_search_tool_result blocks of the answer. Through sy-responses that request is translated to
+// OpenAI's Responses API with its web_search tool, and the answer's web_search_call and cited text
+// come back as those blocks: the tool's result, which the sim then echoes, lists the pages found.
+test('Claude Code\'s WebSearch runs at OpenAI through sy-responses (upstream /v1/responses)', { timeout: 90_000 }, async () => {
+  const before = (await stack.sim.stats()).by_endpoint?.['/v1/responses'] ?? 0;
+  const headers = [
+    'x-sim-tool-call: WebSearch',
+    `x-sim-tool-arguments: ${JSON.stringify({ query: 'rail news 2026' })}`,
+    'x-sim-tool-call-once: true',
+    'x-sim-web-search: rail news 2026',
+  ];
+  const r = await runClaude(stack.gateway.url, 'sy-responses', 'Search the web for rail news.',
+    { headers, allowedTools: 'WebSearch' });
+  const diag = `exit ${r.code} ${r.signal ?? ''}${r.timedOut ? ' (timed out)' : ''}\n--- stdout ---\n${r.stdout}\n` +
+               `--- stderr ---\n${r.stderr}\n${stack.logs()}`;
+  assert.equal(r.code, 0, diag);
+  let result;
+  assert.doesNotThrow(() => { result = JSON.parse(r.stdout.trim().split('\n').pop()); }, diag);
+  assert.equal(result.is_error, false, diag);
+  // The tool's result (echoed by the sim) holds the search's query and the pages it found.
+  assert.match(result.result, /Tool result: [\s\S]*rail news 2026/, diag);
+  assert.match(result.result, /https:\/\/search\.example\/1/, diag);
+  // The main loop's call, the search, the answer: at least three requests reached the Responses upstream.
+  const stats = await stack.sim.stats();
+  assert.ok((stats.by_endpoint?.['/v1/responses'] ?? 0) - before >= 3, `sim stats: ${JSON.stringify(stats)}\n${diag}`);
+});

@@ -138,7 +138,7 @@ export async function startStack(prefix) {
 // `claude -p PROMPT` against `gatewayUrl` with every model role set to `model`, in fresh home and
 // working directories; `headers` (lines "name: value") go with every request (Claude Code's
 // ANTHROPIC_CUSTOM_HEADERS). Resolves to the run and its working directory.
-export async function runClaude(gatewayUrl, model, prompt, { headers = [], timeoutMs } = {}) {
+export async function runClaude(gatewayUrl, model, prompt, { headers = [], allowedTools = 'Bash', timeoutMs } = {}) {
   const home = tempDir('claude-home');
   const work = tempDir('claude-work');
   const env = cleanEnv(home, {
@@ -155,9 +155,9 @@ export async function runClaude(gatewayUrl, model, prompt, { headers = [], timeo
     DISABLE_TELEMETRY: '1',
     DISABLE_AUTOUPDATER: '1',
   });
-  // Not --dangerously-skip-permissions: Claude Code refuses it as root. --allowedTools Bash lets
-  // the one tool run without asking.
-  const r = await runClient([claudeBinary(), '-p', prompt, '--output-format', 'json', '--allowedTools', 'Bash',
+  // Not --dangerously-skip-permissions: Claude Code refuses it as root. --allowedTools (Bash unless
+  // told otherwise) lets the tools the test calls run without asking.
+  const r = await runClient([claudeBinary(), '-p', prompt, '--output-format', 'json', '--allowedTools', allowedTools,
     '--max-turns', '4'], { cwd: work, env, timeoutMs });
   return { ...r, work };
 }

@@ -74,6 +74,8 @@ models:
     deployments: [{upstream: u-messages, model: claude-haiku-4-5}]
   - name: via-responses
     deployments: [{upstream: u-responses, model: sim-responses}]
+  - name: via-gpt
+    deployments: [{upstream: u-responses, model: gpt-5.4}]
   - name: via-messages
     deployments: [{upstream: u-messages, model: sim-messages}]
 )";
@@ -703,7 +705,7 @@ TEST_F(Dialects, ModelsAnswerAnthropicClientsInTheirShape) {
     dom::parser parser;
     dom::element root;
     ASSERT_EQ(parser.parse(anthropic.body).get(root), simdjson::SUCCESS);
-    EXPECT_EQ(dom::array(root["data"]).size(), 4u);
+    EXPECT_EQ(dom::array(root["data"]).size(), 5u);
     EXPECT_EQ(std::string_view(root["data"].at(0)["type"]), "model");
     EXPECT_EQ(std::string_view(root["first_id"]), "via-chat");
     EXPECT_EQ(std::string_view(root["last_id"]), "via-messages");
@@ -748,6 +750,74 @@ TEST_F(Dialects, AWebSearchRunsAtAnthropicAndIsPricedInTheLedger) {
         EXPECT_NEAR(row.cost_usd, tokens + 0.01, 1e-9) << row.stream << " " << row.prompt_tokens << "/" << row.completion_tokens;
     }
     EXPECT_EQ(priced, 3);
+}
+
+// The other way: a Messages caller (Claude Code's WebSearch tool) whose request offers Anthropic's
+// web search reaches OpenAI's Responses API; the search runs there (the simulator searches when the
+// request offers OpenAI's web_search tool), and the caller gets Anthropic's blocks for it — the
+// server_tool_use, the web_search_tool_result with the pages (the gateway asked OpenAI for them
+// with include) and the cited text — whole and streamed. A Responses caller's search at the same
+// deployment goes through untranslated. The ledger prices every search (gpt-5.4: $2.50 and $15 a
+// million tokens, $10 a thousand searches).
+TEST_F(Dialects, AMessagesCallersWebSearchRunsAtOpenAIAndComesBackAsAnthropicsBlocks) {
+    const std::map<std::string, std::string> search{{"x-sim-web-search", "rail news"}};
+    const std::string request = R"({"model":"via-gpt","max_tokens":50,"messages":[{"role":"user","content":"What is new in rail?"}],)"
+                                R"("tools":[{"type":"web_search_20250305","name":"web_search","max_uses":2}])";
+    const Response whole = call(Dialect::messages, request + "}", search);
+    ASSERT_EQ(whole.status, 200) << whole.body;
+    dom::parser parser;
+    dom::element root;
+    ASSERT_EQ(parser.parse(whole.body).get(root), simdjson::SUCCESS) << whole.body;
+    const dom::array content = root["content"];
+    ASSERT_EQ(content.size(), 4u) << whole.body;  // the search, its pages, the lead-in, the cited text
+    EXPECT_EQ(std::string_view(content.at(0)["type"]), "server_tool_use");
+    EXPECT_EQ(std::string_view(content.at(0)["name"]), "web_search");
+    EXPECT_EQ(std::string_view(content.at(0)["input"]["query"]), "rail news");
+    const std::string_view search_id = content.at(0)["id"];
+    EXPECT_TRUE(search_id.starts_with("srvtoolu_")) << search_id;
+    EXPECT_EQ(std::string_view(content.at(1)["type"]), "web_search_tool_result");
+    EXPECT_EQ(std::string_view(content.at(1)["tool_use_id"]), search_id);
+    const dom::array pages = content.at(1)["content"];
+    ASSERT_EQ(pages.size(), 2u) << whole.body;
+    EXPECT_EQ(std::string_view(pages.at(0)["url"]), "https://search.example/1");
+    EXPECT_EQ(std::string_view(pages.at(0)["title"]), "First result for rail news");  // from the citation
+    EXPECT_EQ(std::string_view(content.at(2)["text"]), "According to the search, ");
+    EXPECT_EQ(std::string_view(content.at(3)["citations"].at(0)["url"]), "https://search.example/1");
+    EXPECT_EQ(int64_t(root["usage"]["server_tool_use"]["web_search_requests"]), 1);
+
+    const StreamedResponse streamed = call_streaming(Dialect::messages, request + R"(,"stream":true})", search);
+    ASSERT_EQ(streamed.status, 200);
+    const std::string body = streamed.body();
+    EXPECT_NE(body.find(R"("content_block":{"type":"server_tool_use","id":"srvtoolu_)"), std::string::npos) << body;
+    EXPECT_NE(body.find(R"("partial_json":"{\"query\":\"rail news\"}")"), std::string::npos) << body;
+    EXPECT_NE(body.find(R"("content_block":{"type":"web_search_tool_result",)"), std::string::npos) << body;
+    EXPECT_NE(body.find(R"("url":"https://search.example/2")"), std::string::npos) << body;
+    EXPECT_NE(body.find(R"("delta":{"type":"citations_delta","citation":{"type":"web_search_result_location","url":"https://search.example/1",)"),
+              std::string::npos)
+        << body;
+    EXPECT_NE(body.find(R"("server_tool_use":{"web_search_requests":1})"), std::string::npos) << body;
+    EXPECT_NE(body.find("event: message_stop"), std::string::npos) << body;
+
+    const std::string native_request = R"({"model":"via-gpt","input":"What is new in rail?","tools":[{"type":"web_search"}])";
+    const Response native = call(Dialect::responses, native_request + "}", search);
+    ASSERT_EQ(native.status, 200) << native.body;
+    EXPECT_NE(native.body.find(R"("type":"web_search_call","status":"completed","action":{"type":"search","query":"rail news"})"),
+              std::string::npos)
+        << native.body;  // (no sources: this caller did not ask for them)
+    const StreamedResponse native_streamed = call_streaming(Dialect::responses, native_request + R"(,"stream":true})", search);
+    ASSERT_EQ(native_streamed.status, 200);
+    EXPECT_NE(native_streamed.body().find("event: response.web_search_call.completed"), std::string::npos);
+
+    const auto rows = stop_and_read_ledger();
+    int priced = 0;
+    for (const auto& row : rows) {
+        if (row.model != "via-gpt") continue;
+        ++priced;
+        EXPECT_GT(row.completion_tokens, 0);
+        const double tokens = static_cast<double>(row.prompt_tokens) * 2.5e-6 + static_cast<double>(row.completion_tokens) * 15e-6;
+        EXPECT_NEAR(row.cost_usd, tokens + 0.01, 1e-9) << row.stream << " " << row.prompt_tokens << "/" << row.completion_tokens;
+    }
+    EXPECT_EQ(priced, 4);
 }
 
 // Claude Code counts tokens before it sends; a deployment that serves count_tokens natively

@@ -1,7 +1,9 @@
 // The official `@anthropic-ai/sdk` through the gateway's Messages API (baseURL is the gateway's
 // root: the SDK appends /v1/messages), on two routes: a model whose upstream speaks chat
 // completions only (the gateway translates) and one on an Anthropic upstream. Whole answers,
-// streams, token counts, a tool_use round trip, errors, and the three ways a key arrives.
+// streams, token counts, a tool_use round trip, errors, and the three ways a key arrives; and
+// Anthropic's web search tool run by an OpenAI upstream's Responses API, its answer in Anthropic's
+// blocks (what Claude Code's WebSearch tool reads).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
@@ -17,7 +19,7 @@ let client;
 // apiKey: since @anthropic-ai/sdk 1.0 sent as Authorization: Bearer; authToken likewise.
 const clientWith = (auth) => new Anthropic({ baseURL: gw.root, maxRetries: 0, timeout: 10000, ...auth });
 before(async () => {
-  gw = await startGateway({ upstreams: [UPSTREAMS.chat, UPSTREAMS.anthropic] });
+  gw = await startGateway({ upstreams: [UPSTREAMS.chat, UPSTREAMS.anthropic, UPSTREAMS.responses] });
   client = clientWith({ apiKey: gw.key });
 });
 after(() => gw?.stop());
@@ -127,6 +129,67 @@ test('the key as authToken (Authorization: Bearer) and as an x-api-key header', 
     const message = await clientWith(auth).messages.create({ model: 'm', max_tokens: 5, messages: hello });
     assert.equal(message.usage.output_tokens, 5, JSON.stringify(Object.keys(auth)));
   }
+});
+
+describe(`web_search on ${UPSTREAMS.responses.model} (OpenAI's web_search tool, through the Responses API)`, () => {
+  // The upstream speaks chat and Responses; the search goes through Responses (chat has no web
+  // search). switchyard-sim searches when the request offers OpenAI's tool and x-sim-web-search
+  // names the query; its pages come back because the gateway asks for them with include.
+  const search = { headers: { 'x-sim-web-search': 'trains in Oslo' } };
+  const request = {
+    model: UPSTREAMS.responses.model, max_tokens: 64,
+    messages: [{ role: 'user', content: 'What runs in Oslo?' }],
+    tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 3 }],
+  };
+  // A whole answer's text is cut at the cited span (the lead-in apart); a stream's citation comes
+  // after the text it cites (OpenAI sends it so), and covers the one text block.
+  const checkBlocks = (message, { streamed = false } = {}) => {
+    assert.deepEqual(message.content.map((block) => block.type),
+      ['server_tool_use', 'web_search_tool_result', 'text', ...(streamed ? [] : ['text'])], JSON.stringify(message.content));
+    const [use, result] = message.content;
+    const lead = message.content[2];
+    const cited = message.content.at(-1);
+    assert.equal(use.name, 'web_search');
+    assert.match(use.id, /^srvtoolu_/);
+    assert.deepEqual(use.input, { query: 'trains in Oslo' });
+    assert.equal(result.tool_use_id, use.id);
+    assert.deepEqual(result.content.map((page) => [page.type, page.url]),
+      [['web_search_result', 'https://search.example/1'], ['web_search_result', 'https://search.example/2']]);
+    assert.ok(lead.text.startsWith('According to the search, '), lead.text);
+    assert.ok(cited.text.length > (streamed ? 'According to the search, '.length : 0));
+    assert.equal(cited.citations.length, 1);
+    assert.equal(cited.citations[0].type, 'web_search_result_location');
+    assert.equal(cited.citations[0].url, 'https://search.example/1');
+    assert.equal(cited.citations[0].title, 'First result for trains in Oslo');
+    assert.equal(message.usage.server_tool_use?.web_search_requests, 1);
+  };
+
+  test('messages.create: server_tool_use, web_search_tool_result with the pages, the cited text', async () => {
+    const message = await client.messages.create(request, search);
+    checkBlocks(message);
+    // A whole answer titles the pages from the citations (OpenAI's sources have no titles).
+    assert.equal(message.content[1].content[0].title, 'First result for trains in Oslo');
+    assert.equal(message.stop_reason, 'end_turn');
+  });
+
+  test("messages.stream: the same blocks in finalMessage(), the citation as a 'citation' event", async () => {
+    const stream = client.messages.stream(request, search);
+    const citations = [];
+    stream.on('citation', (citation) => citations.push(citation));
+    const message = await stream.finalMessage();
+    checkBlocks(message, { streamed: true });
+    assert.deepEqual(citations, message.content[2].citations);
+  });
+
+  test('the next turn, with the search blocks sent back, is served', async () => {
+    const first = await client.messages.create(request, search);
+    const next = await client.messages.create({
+      ...request,
+      messages: [...request.messages, { role: 'assistant', content: first.content },
+        { role: 'user', content: 'And in Bergen?' }],
+    });
+    assert.equal(next.content.at(-1).type, 'text');
+  });
 });
 
 test('an unknown model: NotFoundError (404, not_found_error)', async () => {

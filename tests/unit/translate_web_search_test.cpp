@@ -2,7 +2,9 @@
 // Responses API) carried to Anthropic's `web_search_20250305` server tool and back, and Anthropic's
 // answer (server_tool_use, web_search_tool_result, text blocks with citations) written as a
 // Responses answer (a web_search_call item, one message with url_citation annotations), whole and
-// streamed however the reads are cut. Chat has no such tool: a clear refusal.
+// streamed however the reads are cut; and OpenAI's answer (web_search_call items, annotated text)
+// written as Anthropic's blocks for a Messages caller (Claude Code's WebSearch reads them). Chat has
+// no such tool: a clear refusal.
 #include <gtest/gtest.h>
 
 #include <simdjson.h>
@@ -70,14 +72,34 @@ TEST(TranslateWebSearch, OpenAisToolBecomesAnthropicsServerTool) {
             {"type":"web_search_tool_result","tool_use_id":"srvtoolu_1","content":[{"type":"web_search_result","url":"https://a.example","title":"A","encrypted_content":"x"}]},
             {"type":"text","text":"Things happened.","citations":[{"type":"web_search_result_location","url":"https://a.example","title":"A","cited_text":"t","encrypted_index":"y"}]}]},
           {"role":"user","content":"more"}],
-        "tools":[{"type":"web_search_20250305","name":"web_search","max_uses":3,"allowed_domains":["a.example"]}]})",
+        "tools":[{"type":"web_search_20250305","name":"web_search","max_uses":3,"allowed_domains":["a.example"]}],
+        "tool_choice":{"type":"tool","name":"web_search"}})",
                               from_claude);
     ASSERT_FALSE(read_error) << read_error->message;
     body.clear();
     ASSERT_FALSE(write_request(Dialect::responses, from_claude, to_model("gpt-5"), body));
     EXPECT_NE(body.find(R"("tools":[{"type":"web_search","filters":{"allowed_domains":["a.example"]}}])"), std::string::npos) << body;
     EXPECT_EQ(body.find("srvtoolu_1"), std::string::npos) << body;
+    // OpenAI returns the pages a search found only when asked.
+    EXPECT_NE(body.find(R"("include":["web_search_call.action.sources"])"), std::string::npos) << body;
     EXPECT_NE(body.find(R"("text":"Things happened.")"), std::string::npos) << body;
+    // The search forced (as Claude Code's WebSearch tool asks): OpenAI's hosted tool is no function
+    // to name; the only tool is required, or, beside others, the only one allowed.
+    EXPECT_NE(body.find(R"("tool_choice":"required")"), std::string::npos) << body;
+    from_claude.tools.push_back(request.tools[1]);
+    body.clear();
+    ASSERT_FALSE(write_request(Dialect::responses, from_claude, to_model("gpt-5"), body));
+    EXPECT_NE(body.find(R"("tool_choice":{"type":"allowed_tools","mode":"required","tools":[{"type":"web_search"}]})"),
+              std::string::npos)
+        << body;
+    from_claude.tools.pop_back();
+    Request forced;
+    ASSERT_FALSE(read_request(Dialect::responses,
+                              R"({"model":"m","input":"news?","tools":[{"type":"web_search"}],"tool_choice":{"type":"web_search"}})",
+                              forced));
+    body.clear();
+    ASSERT_FALSE(write_request(Dialect::messages, forced, to_model("claude-sonnet-4-5"), body));
+    EXPECT_NE(body.find(R"("tool_choice":{"type":"tool","name":"web_search"})"), std::string::npos) << body;
     from_claude.tools[0].blocked_domains = R"(["b.example"])";
     body.clear();
     const auto refused = write_request(Dialect::responses, from_claude, to_model("gpt-5"), body);
@@ -176,7 +198,11 @@ std::vector<std::string> datas(const std::string& sse) {
     return out;
 }
 
-std::string type_of(const std::string& data) { return data.substr(9, data.find('"', 9) - 9); }
+// The event's type: the first "type" field's value (Anthropic's ping is spaced: {"type": "ping"}).
+std::string type_of(const std::string& data) {
+    const std::size_t at = data.find('"', data.find(':') + 1) + 1;
+    return data.substr(at, data.find('"', at) - at);
+}
 
 std::string translate(const std::string& stream, std::size_t cut) {
     simdjson::ondemand::parser parser;
@@ -230,7 +256,7 @@ TEST(TranslateWebSearch, AnthropicsStreamIsResponsesWebSearchEvents) {
     }
 }
 
-TEST(TranslateWebSearch, ChatAndMessagesCallersGetTheTextWithoutTheSearch) {
+TEST(TranslateWebSearch, ChatCallersGetTheTextWithoutTheSearch) {
     const std::string stream = anthropic_stream();
     simdjson::ondemand::parser parser;
     const AnswerOptions options = answer_options();
@@ -249,6 +275,169 @@ TEST(TranslateWebSearch, ChatAndMessagesCallersGetTheTextWithoutTheSearch) {
     EXPECT_NE(chat.find(R"("content":"I'll search.Based on the results, Shannon was born in 1916 – “the father”.")"),
               std::string::npos)
         << chat;
+}
+
+// OpenAI's answer to a search, as its documentation shows it: a search with its pages (asked for
+// with include), a page opened (not a search), and text whose annotation cites a span of it.
+constexpr std::string_view kOpenAiAnswer = R"({"id":"resp_1","object":"response","created_at":1764000000,"status":"completed",
+ "error":null,"incomplete_details":null,"model":"gpt-5","output":[
+  {"type":"web_search_call","id":"ws_1","status":"completed","action":{"type":"search","query":"weather \"NYC\"",
+    "sources":[{"type":"url","url":"https://weather.example/nyc"},{"type":"url","url":"https://other.example/"}]}},
+  {"type":"web_search_call","id":"ws_2","status":"completed","action":{"type":"open_page","url":"https://weather.example/nyc"}},
+  {"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text",
+    "text":"Today: sunny – 21°C, says the forecast.","annotations":[
+      {"type":"url_citation","start_index":7,"end_index":19,"url":"https://weather.example/nyc","title":"NYC weather"},
+      {"type":"url_citation","start_index":7,"end_index":19,"url":"https://other.example/","title":"Other"}]}]}],
+ "usage":{"input_tokens":100,"input_tokens_details":{"cached_tokens":0},"output_tokens":20,
+   "output_tokens_details":{"reasoning_tokens":0},"total_tokens":120}})";
+
+TEST(TranslateWebSearch, OpenAisAnswerIsAnthropicsSearchBlocksAndCitedText) {
+    Response response;
+    ASSERT_TRUE(read_response(Dialect::responses, kOpenAiAnswer, response));
+    EXPECT_EQ(response.usage.web_searches, 1);  // the page opened is not a search
+    std::string out;
+    write_response(Dialect::messages, response, answer_options(), out);
+    const std::size_t use = out.find(R"({"type":"server_tool_use","id":"srvtoolu_)");
+    ASSERT_NE(use, std::string::npos) << out;
+    const std::size_t id_at = use + std::string_view(R"({"type":"server_tool_use","id":")").size();
+    const std::string id = out.substr(id_at, out.find('"', id_at) - id_at);
+    EXPECT_NE(out.find(R"(","name":"web_search","input":{"query":"weather \"NYC\""}},)"
+                       R"({"type":"web_search_tool_result","tool_use_id":")" + id + R"(","content":[)"
+                       R"({"type":"web_search_result","url":"https://weather.example/nyc","title":"NYC weather","encrypted_content":"","page_age":null},)"
+                       R"({"type":"web_search_result","url":"https://other.example/","title":"Other","encrypted_content":"","page_age":null}]},)"),
+              std::string::npos)
+        << out;
+    // The text cut as Anthropic cuts it: the cited span ("–" and "°" one character each) a block
+    // with its citations, the rest apart.
+    EXPECT_NE(out.find(R"({"type":"text","text":"Today: "},{"type":"text","text":"sunny – 21°C","citations":[)"
+                       R"({"type":"web_search_result_location","url":"https://weather.example/nyc","title":"NYC weather","encrypted_index":"","cited_text":""},)"
+                       R"({"type":"web_search_result_location","url":"https://other.example/","title":"Other","encrypted_index":"","cited_text":""}]},)"
+                       R"({"type":"text","text":", says the forecast."}])"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find(R"("output_tokens":20,"server_tool_use":{"web_search_requests":1}})"), std::string::npos) << out;
+
+    // Anthropic's own reader takes it back: one search, its pages, the citations.
+    Response again;
+    ASSERT_TRUE(read_response(Dialect::messages, out, again));
+    EXPECT_EQ(again.usage.web_searches, 1);
+    ASSERT_EQ(again.content.size(), 4u) << out;
+    EXPECT_EQ(again.content[0].kind, PartKind::web_search);
+    EXPECT_EQ(again.content[0].sources.size(), 2u);
+    EXPECT_EQ(again.content[2].citations.size(), 2u);
+}
+
+TEST(TranslateWebSearch, AnnotationsOutOfOrderOverlappingOrOutOfRangeLoseNoText) {
+    // Spans given last first, one inside another, one past the end, one of no characters.
+    constexpr std::string_view body = R"({"id":"resp_2","object":"response","status":"completed","model":"gpt-5","output":[
+      {"type":"message","id":"m","role":"assistant","content":[{"type":"output_text","text":"ab\ncd\u00e9f",
+       "annotations":[{"type":"url_citation","start_index":5,"end_index":99,"url":"https://c.example","title":"C"},
+                      {"type":"url_citation","start_index":0,"end_index":2,"url":"https://a.example","title":"A"},
+                      {"type":"url_citation","start_index":1,"end_index":4,"url":"https://b.example","title":"B"},
+                      {"type":"url_citation","start_index":3,"end_index":3,"url":"https://d.example","title":"D"}]}]}]})";
+    Response response;
+    ASSERT_TRUE(read_response(Dialect::responses, body, response));
+    std::string joined;
+    std::vector<std::size_t> cites;
+    for (const auto& part : response.content) {
+        ASSERT_EQ(part.kind, PartKind::text);
+        joined += part.text.substr(1, part.text.size() - 2);
+        cites.push_back(part.citations.size());
+    }
+    EXPECT_EQ(joined, R"(ab\ncd\u00e9f)");  // escapes never cut
+    // "ab" (A, and B which overlaps it), "\ncd" uncited, then "\u00e9f" (C, clamped to the end);
+    // D (no characters, at 3) joins the cited part before it.
+    ASSERT_EQ(response.content.size(), 3u) << joined;
+    EXPECT_EQ(response.content[0].text, R"("ab")");
+    EXPECT_EQ(response.content[1].text, R"("\ncd")");
+    EXPECT_EQ(response.content[2].text, R"("\u00e9f")");
+    EXPECT_EQ(cites, (std::vector<std::size_t>{3, 0, 1}));
+}
+
+// OpenAI's stream of the same kind of answer.
+std::string openai_stream() {
+    std::string s;
+    int n = 0;
+    auto event = [&](std::string_view type, std::string_view rest) {
+        s += "event: ";
+        s += type;
+        s += "\ndata: {\"type\":\"";
+        s += type;
+        s += "\",\"sequence_number\":" + std::to_string(n++);
+        s += rest;
+        s += "}\n\n";
+    };
+    const std::string_view response_head = R"(,"response":{"id":"resp_1","object":"response","created_at":1764000000,"model":"gpt-5","output":[],)";
+    event("response.created", std::string(response_head) + R"("status":"in_progress","usage":null})");
+    event("response.in_progress", std::string(response_head) + R"("status":"in_progress","usage":null})");
+    event("response.output_item.added", R"(,"output_index":0,"item":{"id":"ws_1","type":"web_search_call","status":"in_progress"})");
+    event("response.web_search_call.in_progress", R"(,"output_index":0,"item_id":"ws_1")");
+    event("response.web_search_call.searching", R"(,"output_index":0,"item_id":"ws_1")");
+    event("response.web_search_call.completed", R"(,"output_index":0,"item_id":"ws_1")");
+    event("response.output_item.done", R"(,"output_index":0,"item":{"id":"ws_1","type":"web_search_call","status":"completed",)"
+                                       R"("action":{"type":"search","query":"weather NYC","sources":[{"type":"url","url":"https://weather.example/nyc"}]}})");
+    event("response.output_item.added", R"(,"output_index":1,"item":{"id":"msg_1","type":"message","status":"in_progress","role":"assistant","content":[]})");
+    event("response.content_part.added", R"(,"item_id":"msg_1","output_index":1,"content_index":0,"part":{"type":"output_text","annotations":[],"text":""})");
+    event("response.output_text.delta", R"(,"item_id":"msg_1","output_index":1,"content_index":0,"delta":"It is ")");
+    event("response.output_text.delta", R"(,"item_id":"msg_1","output_index":1,"content_index":0,"delta":"sunny, 21°C")");
+    event("response.output_text.annotation.added", R"(,"item_id":"msg_1","output_index":1,"content_index":0,"annotation_index":0,)"
+                                                   R"("annotation":{"type":"url_citation","start_index":6,"end_index":17,"url":"https://weather.example/nyc","title":"Weather in New York City"})");
+    event("response.output_text.done", R"(,"item_id":"msg_1","output_index":1,"content_index":0,"text":"It is sunny, 21°C")");
+    event("response.content_part.done", R"(,"item_id":"msg_1","output_index":1,"content_index":0,"part":{"type":"output_text","annotations":[],"text":"It is sunny, 21°C"})");
+    event("response.output_item.done", R"(,"output_index":1,"item":{"id":"msg_1","type":"message","status":"completed","role":"assistant","content":[]})");
+    event("response.completed", std::string(response_head) + R"("status":"completed","usage":{"input_tokens":90,"input_tokens_details":{"cached_tokens":0},)"
+                                R"("output_tokens":12,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":102}})");
+    return s;
+}
+
+std::string to_messages(const std::string& stream, std::size_t cut) {
+    simdjson::ondemand::parser parser;
+    const AnswerOptions options = answer_options();
+    StreamTranslator translator(Dialect::responses, Dialect::messages, parser, options);
+    std::string out;
+    translator.feed(std::string_view(stream).substr(0, cut), out);
+    translator.feed(std::string_view(stream).substr(cut), out);
+    translator.end(out);
+    EXPECT_EQ(translator.usage().web_searches, 1);
+    return out;
+}
+
+TEST(TranslateWebSearch, OpenAisStreamIsAnthropicsSearchEvents) {
+    const std::string stream = openai_stream();
+    const std::string sse = to_messages(stream, stream.size());
+    const auto events = datas(sse);
+    std::vector<std::string> types;
+    for (const auto& data : events) types.push_back(type_of(data));
+    const std::vector<std::string> expected{
+        "message_start", "ping",
+        "content_block_start", "content_block_delta", "content_block_stop",  // server_tool_use, its input
+        "content_block_start", "content_block_stop",                         // web_search_tool_result
+        "content_block_start", "content_block_delta", "content_block_delta", "content_block_delta", "content_block_stop",
+        "message_delta", "message_stop"};
+    ASSERT_EQ(types, expected) << sse;
+    EXPECT_NE(events[2].find(R"("index":0,"content_block":{"type":"server_tool_use","id":"srvtoolu_)"), std::string::npos) << events[2];
+    EXPECT_NE(events[2].find(R"(","name":"web_search","input":{}})"), std::string::npos) << events[2];
+    EXPECT_NE(events[3].find(R"("delta":{"type":"input_json_delta","partial_json":"{\"query\":\"weather NYC\"}"})"), std::string::npos)
+        << events[3];
+    const std::size_t id_at = events[2].find("srvtoolu_");
+    const std::string id = events[2].substr(id_at, events[2].find('"', id_at) - id_at);
+    EXPECT_NE(events[5].find(R"("index":1,"content_block":{"type":"web_search_tool_result","tool_use_id":")" + id +
+                             R"(","content":[{"type":"web_search_result","url":"https://weather.example/nyc",)"
+                             R"("title":"https://weather.example/nyc","encrypted_content":"","page_age":null}]}})"),
+              std::string::npos)
+        << events[5];
+    EXPECT_NE(events[7].find(R"("index":2,"content_block":{"type":"text","text":""})"), std::string::npos) << events[7];
+    EXPECT_NE(events[10].find(R"("index":2,"delta":{"type":"citations_delta","citation":{"type":"web_search_result_location",)"
+                              R"("url":"https://weather.example/nyc","title":"Weather in New York City","encrypted_index":"","cited_text":""}})"),
+              std::string::npos)
+        << events[10];
+    EXPECT_NE(events[12].find(R"("output_tokens":12,"server_tool_use":{"web_search_requests":1}})"), std::string::npos)
+        << events[12];
+
+    // However the reads are cut, the caller gets the same events.
+    for (std::size_t cut = 0; cut <= stream.size(); cut += 7) {
+        ASSERT_EQ(to_messages(stream, cut), sse) << "cut at " << cut;
+    }
 }
 
 }  // namespace

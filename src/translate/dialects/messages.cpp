@@ -97,6 +97,42 @@ void write_usage_fields(json::Writer& w, const Usage& usage) {
     w.key("cache_read_input_tokens").number(usage.cached);
 }
 
+// The searches a provider's web search ran, as Anthropic counts them (after output_tokens).
+void write_server_tool_use(json::Writer& w, const Usage& usage) {
+    if (usage.web_searches <= 0) return;
+    w.key("server_tool_use").object().key("web_search_requests").number(usage.web_searches).end_object();
+}
+
+// --- Web search in answers: another provider's searches as Anthropic's blocks ----------------------
+// Anthropic's pages carry an encrypted_content (and citations an encrypted_index) that only it can
+// read back; a search that ran elsewhere has none, and a caller sending such blocks back in a later
+// turn has them dropped by the reader of requests (the search is not run again).
+
+void write_search_use(json::Writer& w, std::string_view id, Json query) {
+    w.object().field_text("type", "server_tool_use").field_text("id", id).field_text("name", "web_search");
+    w.key("input").object().field("query", query.empty() ? Json("\"\"") : query).end_object();
+    w.end_object();
+}
+
+// The web_search_tool_result's content: the pages found. A page with no title (OpenAI gives none
+// but where the text cites it) is titled with its url.
+void write_search_result_content(json::Writer& w, const std::vector<WebSource>& pages) {
+    w.key("content").array();
+    for (const auto& page : pages) {
+        w.object().field_text("type", "web_search_result").field("url", page.url);
+        w.field("title", page.title.empty() ? page.url : page.title);
+        w.field_text("encrypted_content", "").key("page_age").null().end_object();
+    }
+    w.end_array();
+}
+
+void write_citation(json::Writer& w, const Citation& citation) {
+    w.object().field_text("type", "web_search_result_location").field("url", citation.url);
+    w.field("title", citation.title.empty() ? citation.url : citation.title);
+    w.field_text("encrypted_index", "");
+    w.field("cited_text", citation.cited_text.empty() ? Json("\"\"") : citation.cited_text).end_object();
+}
+
 // --- Ids: Anthropic's ids are [A-Za-z0-9_-]+; others' ids that fit are kept --------------------
 
 bool usable_id(Json literal) {
@@ -108,6 +144,12 @@ bool usable_id(Json literal) {
 }
 
 bool starts_with(Json literal, std::string_view prefix) { return inner(literal).starts_with(prefix); }
+
+// A search's id: the provider's when it is Anthropic's, else one made like Anthropic's.
+std::string search_id(Json id, std::string_view seed, std::size_t n) {
+    if (starts_with(id, "srvtoolu_") && usable_id(id)) return std::string(inner(id));
+    return json::make_id("srvtoolu_", seed, n);
+}
 
 // --- Requests: reading ------------------------------------------------------------------------
 
@@ -999,15 +1041,27 @@ void write_response(const Response& response, const AnswerOptions& options, std:
     w.key("content").array();
     std::string scratch;
     std::size_t calls = 0;
+    std::size_t searches = 0;
     bool has_calls = false;
     for (const auto& part : response.content) {
         switch (part.kind) {
             case PartKind::text:
-                w.object()
-                    .field_text("type", "text")
-                    .field("text", part.text.empty() ? Json("\"\"") : part.text)
-                    .end_object();
+                w.object().field_text("type", "text").field("text", part.text.empty() ? Json("\"\"") : part.text);
+                if (!part.citations.empty()) {
+                    w.key("citations").array();
+                    for (const auto& citation : part.citations) write_citation(w, citation);
+                    w.end_array();
+                }
+                w.end_object();
                 break;
+            case PartKind::web_search: {
+                const std::string id = search_id(part.id, options.id_seed, ++searches);
+                write_search_use(w, id, part.text);
+                w.object().field_text("type", "web_search_tool_result").field_text("tool_use_id", id);
+                write_search_result_content(w, part.sources);
+                w.end_object();
+                break;
+            }
             case PartKind::reasoning:
                 if (!part.redacted.empty()) {
                     w.object().field_text("type", "redacted_thinking").field("data", part.redacted).end_object();
@@ -1049,6 +1103,7 @@ void write_response(const Response& response, const AnswerOptions& options, std:
     w.key("usage").object();
     write_usage_fields(w, response.usage);
     w.key("output_tokens").number(response.usage.output);
+    write_server_tool_use(w, response.usage);
     w.end_object();
     w.end_object();
 }
@@ -1502,19 +1557,18 @@ public:
 
     void write(const Event& event, std::string& out) override {
         if (state_ == State::ended) return;
-        // The common form's web searches come from Anthropic's own answers, which reach a Messages
-        // caller untranslated: no other reader makes them.
-        if (event.block == BlockKind::web_search &&
-            (event.kind == Event::Kind::block_start || event.kind == Event::Kind::delta ||
-             event.kind == Event::Kind::block_stop)) {
-            return;
-        }
         switch (event.kind) {
             case Event::Kind::start:
                 if (state_ == State::before_message) message_start(event, out);
                 break;
             case Event::Kind::sources:
+                ensure_started(out);
+                if (state_ == State::after_stop || event.sources == nullptr) return;
+                close_block(out);
+                search_result(*event.sources, out);
+                break;
             case Event::Kind::citation:
+                if (state_ == State::in_text && event.citation != nullptr) citation_delta(*event.citation, out);
                 break;
             case Event::Kind::block_start:
                 ensure_started(out);
@@ -1580,6 +1634,7 @@ private:
         in_text,         // inside a text block
         in_thinking,     // inside a thinking block
         in_tool_call,    // inside a tool_use block
+        in_search,       // inside a server_tool_use block (a web search's input)
         after_stop,      // the model stopped: message_delta, then message_stop
         ended,           // message_stop or error written
     };
@@ -1587,6 +1642,7 @@ private:
     static BlockKind kind_of(State state) {
         return state == State::in_thinking    ? BlockKind::reasoning
                : state == State::in_tool_call ? BlockKind::tool_call
+               : state == State::in_search    ? BlockKind::web_search
                                               : BlockKind::text;
     }
 
@@ -1638,9 +1694,14 @@ private:
         w.key("content_block").object();
         switch (kind) {
             case BlockKind::text:
-            case BlockKind::web_search:  // (not written: see write())
                 w.field_text("type", "text").field_text("text", "");
                 state_ = State::in_text;
+                break;
+            case BlockKind::web_search:  // its input streams as input_json_delta
+                search_id_ = search_id(id, options_.id_seed, ++searches_);
+                w.field_text("type", "server_tool_use").field_text("id", search_id_).field_text("name", "web_search");
+                w.key("input").object().end_object();
+                state_ = State::in_search;
                 break;
             case BlockKind::reasoning:
                 w.field_text("type", "thinking").field_text("thinking", "").field_text("signature", "");
@@ -1672,6 +1733,7 @@ private:
                 w.field_text("type", "thinking_delta").field("thinking", text);
                 break;
             case State::in_tool_call:
+            case State::in_search:
                 w.field_text("type", "input_json_delta").field("partial_json", text);
                 break;
             default:
@@ -1689,8 +1751,36 @@ private:
         end(out);
     }
 
+    // The pages the last search found: a web_search_tool_result block, whole.
+    void search_result(const std::vector<WebSource>& pages, std::string& out) {
+        if (search_id_.empty()) search_id_ = search_id({}, options_.id_seed, ++searches_);  // (no search block came)
+        json::Writer w = begin(out, "content_block_start");
+        w.key("index").number(static_cast<std::int64_t>(index_));
+        w.key("content_block").object().field_text("type", "web_search_tool_result").field_text("tool_use_id", search_id_);
+        write_search_result_content(w, pages);
+        w.end_object();
+        end(out);
+        json::Writer stop = begin(out, "content_block_stop");
+        stop.key("index").number(static_cast<std::int64_t>(index_));
+        end(out);
+        ++index_;
+        search_id_.clear();
+    }
+
+    void citation_delta(const Citation& citation, std::string& out) {
+        json::Writer w = begin(out, "content_block_delta");
+        w.key("index").number(static_cast<std::int64_t>(index_));
+        w.key("delta").object().field_text("type", "citations_delta").key("citation");
+        write_citation(w, citation);
+        w.end_object();
+        end(out);
+    }
+
     void close_block(std::string& out) {
-        if (state_ != State::in_text && state_ != State::in_thinking && state_ != State::in_tool_call) return;
+        if (state_ != State::in_text && state_ != State::in_thinking && state_ != State::in_tool_call &&
+            state_ != State::in_search) {
+            return;
+        }
         json::Writer w = begin(out, "content_block_stop");
         w.key("index").number(static_cast<std::int64_t>(index_));
         end(out);
@@ -1713,6 +1803,7 @@ private:
         // A source that counts its input only at the end (chat, responses): message_start said 0.
         if (!input_known_at_start_ && usage_.found) write_usage_fields(w, usage_);
         w.key("output_tokens").number(usage_.output);
+        write_server_tool_use(w, usage_);
         w.end_object();
         end(out);
     }
@@ -1721,6 +1812,8 @@ private:
     State state_ = State::before_message;
     std::size_t index_ = 0;
     std::size_t calls_ = 0;
+    std::size_t searches_ = 0;
+    std::string search_id_;  // the open or last search's, until its results are written
     Usage usage_;
     bool input_known_at_start_ = false;
     Stop stop_ = Stop::unknown;

@@ -3,6 +3,7 @@
 // AI SDK and OpenAI's Agents SDK read (every event named, typed and numbered; items repeated whole).
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <string>
@@ -475,6 +476,10 @@ private:
         if ((json::is(type, "function") || json::is(type, "custom")) && !name.empty()) {
             choice.mode = ToolChoice::Mode::named;
             choice.name = name;
+        } else if (is_web_search_tool(inner(type))) {
+            // The web search forced ({"type":"web_search"}): Anthropic's {"type":"tool","name":"web_search"}.
+            choice.mode = ToolChoice::Mode::named;
+            choice.name = "\"web_search\"";
         } else if (!type.empty()) {
             out_.unmapped.push_back({"tool_choice", type, true});  // allowed_tools, a built-in tool
         }
@@ -771,28 +776,35 @@ struct OutputItem {
     bool complete = false;
 };
 
+// Where the character that starts at byte `i` of escaped text ends (see chars_of).
+std::size_t next_char(std::string_view in, std::size_t i) {
+    if (in[i] == '\\' && i + 1 < in.size()) {
+        if (in[i + 1] != 'u' || i + 5 >= in.size()) return i + 2;
+        const bool high = (in[i + 2] == 'd' || in[i + 2] == 'D') &&
+                          std::string_view("89abAB").find(in[i + 3]) != std::string_view::npos;
+        i += 6;
+        if (high && i + 5 < in.size() && in[i] == '\\' && in[i + 1] == 'u') i += 6;  // its low half
+        return i;
+    }
+    ++i;
+    while (i < in.size() && (static_cast<unsigned char>(in[i]) & 0xC0) == 0x80) ++i;  // a UTF-8 sequence's rest
+    return i;
+}
+
 // The length of a JSON string literal's text, unescaped, in Unicode code points (OpenAI's
 // annotation indices count characters): an escape is one, \uD83D\uDE00 (a surrogate pair) one,
 // a UTF-8 sequence one.
 std::size_t chars_of(std::string_view in) {  // escaped text, without its quotes
     std::size_t n = 0;
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        const auto c = static_cast<unsigned char>(in[i]);
-        if (c == '\\' && i + 1 < in.size()) {
-            if (in[i + 1] == 'u' && i + 5 < in.size()) {
-                const bool high = (in[i + 2] == 'd' || in[i + 2] == 'D') &&
-                                  std::string_view("89abAB").find(in[i + 3]) != std::string_view::npos;
-                i += 5;
-                if (high && i + 6 < in.size() && in[i + 1] == '\\' && in[i + 2] == 'u') i += 6;  // its low half
-            } else {
-                ++i;
-            }
-            ++n;
-        } else if ((c & 0xC0) != 0x80) {
-            ++n;
-        }
-    }
+    for (std::size_t i = 0; i < in.size(); i = next_char(in, i)) ++n;
     return n;
+}
+
+// The byte of escaped text where its character number `chars` starts (its size when past the end).
+std::size_t byte_of_char(std::string_view in, std::size_t chars) {
+    std::size_t i = 0;
+    for (; chars > 0 && i < in.size(); --chars) i = next_char(in, i);
+    return i;
 }
 std::size_t text_length(Json literal) { return chars_of(inner(literal)); }
 
@@ -821,6 +833,103 @@ std::string_view closed_array(std::string& array) {
     if (array.empty()) return "[]";
     if (array.back() != ']') array += ']';
     return array;
+}
+
+// --- Web search in answers: what a web_search_call found, and the text's url_citation annotations --
+
+// A web_search_call's action. Only a search is one for other dialects (open_page and find_in_page
+// read a page already found); its pages come only when the request's `include` asks for them.
+struct SearchAction {
+    bool search = false;
+    Json query;  // a string literal (`query`, or the first of `queries`)
+    std::vector<WebSource> sources;
+};
+
+void read_action(const Doc& doc, od::value value, SearchAction& out) {
+    Json type;
+    each_field(value, [&](std::string_view key, od::value v) {
+        if (key == "type") type = doc.string(v);
+        else if (key == "query") out.query = doc.string(v);
+        else if (key == "queries" && out.query.empty()) {
+            each_element(v, [&](od::value query) {
+                if (out.query.empty()) out.query = doc.string(query);
+                return true;
+            });
+        } else if (key == "sources") {
+            each_element(v, [&](od::value source) {
+                WebSource page;
+                each_field(source, [&](std::string_view k, od::value x) {
+                    if (k == "url") page.url = doc.string(x);
+                    else if (k == "title") page.title = doc.string(x);
+                    return true;
+                });
+                if (!page.url.empty()) out.sources.push_back(page);
+                return true;
+            });
+        }
+        return true;
+    });
+    out.search = type.empty() ? !out.query.empty() : json::is(type, "search");
+}
+
+// A url_citation annotation: the characters [start, end) of an output_text cite a page.
+struct Annotation {
+    std::int64_t start = 0, end = 0;
+    Json url, title;
+};
+
+bool read_annotation(const Doc& doc, od::value value, Annotation& out) {
+    Json type;
+    each_field(value, [&](std::string_view key, od::value v) {
+        if (key == "type") type = doc.string(v);
+        else if (key == "start_index") out.start = int_of(v);
+        else if (key == "end_index") out.end = int_of(v);
+        else if (key == "url") out.url = doc.string(v);
+        else if (key == "title") out.title = doc.string(v);
+        return true;
+    });
+    return json::is(type, "url_citation") && !out.url.empty();
+}
+
+// An output_text with its annotations as the common form's text parts, as Anthropic writes cited
+// text: a part per cited span, carrying its citations, and the uncited text between them apart.
+// Overlapping spans join the part of the first; a span of no characters cites the part before it
+// (or, at the start, the one after).
+void add_cited_text(Json text, std::vector<Annotation>& notes, Arena& arena, std::vector<Part>& out) {
+    const std::string_view escaped = inner(text);
+    const std::int64_t total = static_cast<std::int64_t>(chars_of(escaped));
+    std::sort(notes.begin(), notes.end(), [](const Annotation& a, const Annotation& b) {
+        return a.start != b.start ? a.start < b.start : a.end < b.end;
+    });
+    const std::size_t first = out.size();
+    std::vector<Citation> carried;  // zero-width citations at the start
+    std::int64_t done = 0;          // characters placed so far
+    const auto piece = [&](std::int64_t from, std::int64_t to) -> Part& {
+        const std::size_t a = byte_of_char(escaped, static_cast<std::size_t>(from));
+        const std::size_t b = byte_of_char(escaped, static_cast<std::size_t>(to));
+        std::string literal = "\"";
+        literal += escaped.substr(a, b - a);
+        literal += '"';
+        Part& part = out.emplace_back();
+        part.text = arena.keep(std::move(literal));
+        part.citations = std::move(carried);
+        carried.clear();
+        done = to;
+        return part;
+    };
+    for (const auto& note : notes) {
+        const Citation citation{note.url, note.title, {}};
+        const std::int64_t start = std::clamp<std::int64_t>(note.start, 0, total);
+        const std::int64_t end = std::clamp<std::int64_t>(note.end, start, total);
+        if (start < done || end == start) {
+            if (out.size() > first) out.back().citations.push_back(citation);
+            else carried.push_back(citation);
+            continue;
+        }
+        if (start > done) piece(done, start);
+        piece(start, end).citations.push_back(citation);
+    }
+    if (done < total || out.size() == first) piece(done, total);
 }
 
 constexpr std::string_view item_type(ItemKind kind) {
@@ -949,6 +1058,9 @@ struct EventFields {
     std::int64_t summary_index = 0;
     // `item`
     Json item_type, item_call_id, item_name, item_arguments, item_input, item_encrypted;
+    SearchAction action;  // a web_search_call's
+    Annotation annotation;  // response.output_text.annotation.added
+    bool has_annotation = false;
     // `response`
     Json response_id, model, incomplete_reason, response_error_code, response_error_message;
     std::int64_t created = 0;
@@ -983,6 +1095,8 @@ public:
             if (is_open(BlockKind::tool_call) && !custom_) delta(f.delta, sink);
         } else if (type == "response.custom_tool_call_input.delta") {
             if (is_open(BlockKind::tool_call) && custom_) input_delta(f.delta, sink);
+        } else if (type == "response.output_text.annotation.added") {
+            if (is_open(BlockKind::text) && f.has_annotation) cite(f.annotation, sink);
         } else if (type == "response.content_part.done") {
             if (is_open(BlockKind::text)) close(sink);
         } else if (type == "response.output_item.done") {
@@ -991,6 +1105,7 @@ public:
             finish(f, type == "response.incomplete", sink);
         } else if (type == "response.failed") {
             if (f.usage.found) usage_ = f.usage;
+            usage_.web_searches = searches_;
             error(f.response_error_code, f.response_error_code, f.response_error_message, {}, sink);
         } else if (type == "error") {
             error(f.error_type.empty() ? f.code : f.error_type, f.code, f.message, f.param, sink);
@@ -1035,8 +1150,11 @@ private:
                     else if (k == "arguments") f.item_arguments = doc.string(i);
                     else if (k == "input") f.item_input = doc.string(i);
                     else if (k == "encrypted_content") f.item_encrypted = doc.string(i);
+                    else if (k == "action") read_action(doc, i, f.action);
                     return true;
                 });
+            } else if (key == "annotation") {
+                f.has_annotation = read_annotation(doc, v, f.annotation);
             } else if (key == "response") {
                 each_field(v, [&](std::string_view k, od::value r) {
                     if (k == "id") f.response_id = doc.string(r);
@@ -1165,13 +1283,45 @@ private:
             close(sink);
         } else if (type == "message" && is_open(BlockKind::text)) {
             close(sink);
+        } else if (type == "web_search_call" && f.action.search) {
+            search(f, sink);
         }
+    }
+
+    // A search, whole at its item's end (its action is known only then): a web_search block whose
+    // input is {"query":...}, then the pages found.
+    void search(const EventFields& f, EventSink& sink) {
+        open(BlockKind::web_search, f.item_id, "\"web_search\"", f, sink);
+        std::string object = "{\"query\":";
+        object += f.action.query.empty() ? kEmptyText : f.action.query;
+        object += '}';
+        scratch_.clear();
+        json::append_as_string(object, scratch_);
+        delta(scratch_, sink);
+        close(sink);
+        reset_event(Event::Kind::sources);
+        event_.block = BlockKind::web_search;
+        event_.id = f.item_id;
+        event_.sources = &f.action.sources;
+        emit(sink);
+        ++searches_;
+    }
+
+    // The open text cites a page (OpenAI says so after the text it cites).
+    void cite(const Annotation& annotation, EventSink& sink) {
+        citation_ = {annotation.url, annotation.title, {}};
+        reset_event(Event::Kind::citation);
+        event_.block = BlockKind::text;
+        event_.index = index_;
+        event_.citation = &citation_;
+        emit(sink);
     }
 
     void finish(const EventFields& f, bool incomplete, EventSink& sink) {
         start(f, sink);
         if (open_) close(sink);
         if (f.usage.found) usage_ = f.usage;
+        usage_.web_searches = searches_;  // billed per search; OpenAI's usage does not count them
         reset_event(Event::Kind::finish);
         if (incomplete) {
             event_.stop = stop_of(Dialect::responses, inner(f.incomplete_reason));
@@ -1201,6 +1351,8 @@ private:
     Event event_;
     Usage usage_;
     std::string scratch_;
+    Citation citation_;
+    std::int64_t searches_ = 0;
     std::size_t index_ = 0;  // the open block's index, or the next one's
     std::size_t deltas_ = 0;
     std::int64_t summary_index_ = 0;
@@ -1681,6 +1833,8 @@ public:
             return true;
         });
         if (!ok || !is_response || failed || json::is(status, "failed")) return false;
+        out_.usage.web_searches = searches_;
+        name_sources();
         if (json::is(status, "incomplete")) {
             out_.stop = stop_of(Dialect::responses, inner(reason));
             if (out_.stop == Stop::end_turn || out_.stop == Stop::unknown) out_.stop = Stop::max_tokens;
@@ -1693,6 +1847,7 @@ public:
 private:
     bool output_item(od::value value, bool& tool_call) {
         Json type, id, call_id, name, arguments, input, encrypted, text;
+        SearchAction action;
         const bool ok = each_field(value, [&](std::string_view key, od::value v) {
             if (key == "type") type = doc_.string(v);
             else if (key == "id") id = doc_.string(v);
@@ -1701,18 +1856,30 @@ private:
             else if (key == "arguments") arguments = doc_.string(v);
             else if (key == "input") input = doc_.string(v);
             else if (key == "encrypted_content") encrypted = doc_.string(v);
+            else if (key == "action") read_action(doc_, v, action);
             else if (key == "content" || key == "summary") {
-                // A message's output_text / refusal parts; a reasoning item's summary (and
-                // llama-server's reasoning_text content): texts, in order.
+                // A message's output_text / refusal parts (with the pages the text cites); a
+                // reasoning item's summary (and llama-server's reasoning_text content): texts, in order.
                 const bool message = key == "content";
                 return each_element(v, [&](od::value part) {
                     Json piece;
+                    notes_.clear();
                     each_field(part, [&](std::string_view k, od::value t) {
-                        if (k == "text" || k == "refusal") piece = doc_.string(t);
+                        if (k == "text" || k == "refusal") {
+                            piece = doc_.string(t);
+                        } else if (k == "annotations" && message) {
+                            each_element(t, [&](od::value note) {
+                                Annotation annotation;
+                                if (read_annotation(doc_, note, annotation)) notes_.push_back(annotation);
+                                return true;
+                            });
+                        }
                         return true;
                     });
                     if (piece.empty()) return true;
-                    if (message) {
+                    if (message && !notes_.empty()) {
+                        add_cited_text(piece, notes_, out_.arena, pending_text_);
+                    } else if (message) {
                         Part part_out;
                         part_out.text = piece;
                         pending_text_.push_back(part_out);
@@ -1744,14 +1911,38 @@ private:
                                                      : wrap_input(input, out_.arena);
             out_.content.push_back(std::move(part));
             tool_call = true;
+        } else if (kind == "web_search_call" && action.search) {
+            Part part;
+            part.kind = PartKind::web_search;
+            part.id = id;
+            part.text = action.query;
+            part.sources = std::move(action.sources);
+            out_.content.push_back(std::move(part));
+            ++searches_;
         }
         pending_text_.clear();
         return true;
     }
 
+    // OpenAI's sources have no titles; a page the text cites has its title there.
+    void name_sources() {
+        for (auto& search : out_.content) {
+            if (search.kind != PartKind::web_search) continue;
+            for (auto& page : search.sources) {
+                for (const auto& text : out_.content) {
+                    for (const auto& citation : text.citations) {
+                        if (page.title.empty() && citation.url == page.url) page.title = citation.title;
+                    }
+                }
+            }
+        }
+    }
+
     const Doc& doc_;
     Response& out_;
     std::vector<Part> pending_text_;
+    std::vector<Annotation> notes_;
+    std::int64_t searches_ = 0;
 };
 
 bool is_openai_type(std::string_view type) {
@@ -1817,10 +2008,25 @@ std::optional<ApiError> write_request(const Request& request, const WriteOptions
         case ToolChoice::Mode::auto_: w.field_text("tool_choice", "auto"); break;
         case ToolChoice::Mode::none: w.field_text("tool_choice", "none"); break;
         case ToolChoice::Mode::required: w.field_text("tool_choice", "required"); break;
-        case ToolChoice::Mode::named:
+        case ToolChoice::Mode::named: {
+            const auto search = std::find_if(request.tools.begin(), request.tools.end(), [&](const Tool& tool) {
+                return tool.web_search && tool.name == choice.name;
+            });
+            if (search != request.tools.end()) {
+                // The web search forced (Claude Code's WebSearch tool asks Anthropic so): OpenAI's
+                // hosted tool is not a function to name; the one tool required, or the only one allowed.
+                if (request.tools.size() == 1) {
+                    w.field_text("tool_choice", "required");
+                } else {
+                    w.key("tool_choice").object().field_text("type", "allowed_tools").field_text("mode", "required");
+                    w.key("tools").array().object().field_text("type", "web_search").end_object().end_array().end_object();
+                }
+                break;
+            }
             w.key("tool_choice").object().field_text("type", is_custom_tool(&request, choice.name) ? "custom" : "function");
             w.field("name", choice.name).end_object();
             break;
+        }
     }
     if (choice.parallel) w.key("parallel_tool_calls").boolean(*choice.parallel);
     if (request.max_tokens) w.key("max_output_tokens").number(*request.max_tokens);
@@ -1845,8 +2051,15 @@ std::optional<ApiError> write_request(const Request& request, const WriteOptions
         // A caller of another dialect that asked for thinking sees it as the summary.
         if (reasoning.summary || reasoning.budget) w.field_text("summary", "auto");
         w.end_object();
-        // Stateless: the reasoning comes back encrypted, to be sent with the next turn.
-        w.key("include").array().text("reasoning.encrypted_content").end_array();
+    }
+    // Stateless: the reasoning comes back encrypted, to be sent with the next turn. A web search's
+    // pages come only when asked for (a caller of another dialect gets them as search results).
+    const bool searches = std::any_of(request.tools.begin(), request.tools.end(), [](const Tool& t) { return t.web_search; });
+    if (reasoning.enabled || searches) {
+        w.key("include").array();
+        if (reasoning.enabled) w.text("reasoning.encrypted_content");
+        if (searches) w.text("web_search_call.action.sources");
+        w.end_array();
     }
     w.field("user", request.user).field("prompt_cache_key", request.cache_key);
     w.key("store").boolean(false);  // the gateway is stateless toward its upstreams
