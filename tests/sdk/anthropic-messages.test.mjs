@@ -192,6 +192,24 @@ describe(`web_search on ${UPSTREAMS.responses.model} (OpenAI's web_search tool, 
   });
 });
 
+test("Anthropic's text editor tool to a chat-only upstream: a function there, its call a tool_use here", async () => {
+  const tools = [{ type: 'text_editor_20250728', name: 'str_replace_based_edit_tool', max_characters: 10000 }];
+  const input = { command: 'view', path: '/repo/a.py' };
+  const message = await client.messages.create(
+    { model: UPSTREAMS.chat.model, max_tokens: 256, messages: [{ role: 'user', content: 'Show me a.py' }], tools },
+    { headers: toolCallHeaders('str_replace_based_edit_tool', input) });
+  assert.equal(message.stop_reason, 'tool_use');
+  const use = message.content.find((block) => block.type === 'tool_use');
+  assert.equal(use?.name, 'str_replace_based_edit_tool', JSON.stringify(message.content));
+  assert.deepEqual(use.input, input);
+  // The upstream saw a function of that name with the editor's input schema.
+  const upstream = JSON.parse((await gw.simStats()).last_body);
+  const fn = upstream.tools[0].function;
+  assert.equal(fn.name, 'str_replace_based_edit_tool');
+  assert.deepEqual(fn.parameters.properties.command.enum, ['view', 'create', 'str_replace', 'insert']);
+  assert.deepEqual(fn.parameters.required, ['command', 'path']);
+});
+
 test('an unknown model: NotFoundError (404, not_found_error)', async () => {
   await assert.rejects(
     client.messages.create({ model: 'n-typo', max_tokens: 5, messages: hello }),

@@ -2,6 +2,7 @@
 // bodies as Claude Code sends them, whole answers, errors, and SSE streams read, written and relayed
 // however the reads cut them.
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include <algorithm>
 
@@ -226,6 +227,86 @@ TEST(MessagesRequest, ServerToolsAndMcpServersAreUnmappedAndRefused) {
     error = write_request(Dialect::messages, mcp, {}, out);
     ASSERT_TRUE(error);
     EXPECT_EQ(error->param, "mcp_servers");
+}
+
+// Anthropic's client tools (bash, the text editor, memory) are the caller's to run: to another API
+// each is a function of its name with its published input, so a local model can call it and the
+// caller runs the call as Claude's. Server tools and the computer tool stay a 400 naming them.
+TEST(MessagesRequest, AnthropicsClientToolsAreFunctionsElsewhere) {
+    const std::string body =
+        R"({"model":"m","max_tokens":100,"messages":[{"role":"user","content":"fix it"},)"
+        R"({"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"str_replace_based_edit_tool",)"
+        R"("input":{"command":"view","path":"/repo/a.py"}}]},)"
+        R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"1: x = 1"}]}],)"
+        R"("tools":[{"type":"bash_20250124","name":"bash"},)"
+        R"({"type":"text_editor_20250728","name":"str_replace_based_edit_tool","max_characters":10000},)"
+        R"({"type":"text_editor_20250124","name":"str_replace_editor","cache_control":{"type":"ephemeral"}},)"
+        R"({"type":"memory_20250818","name":"memory"}]})";
+    Request request;
+    ASSERT_FALSE(read_request(Dialect::messages, body, request));
+    EXPECT_TRUE(request.unmapped.empty());
+    ASSERT_EQ(request.tools.size(), 4u);
+    EXPECT_EQ(s(request.tools[0].name), R"("bash")");
+    EXPECT_EQ(s(request.tools[2].cache_control), R"({"type":"ephemeral"})");
+    for (const Tool& tool : request.tools) {
+        simdjson::dom::parser parser;
+        simdjson::dom::element schema;
+        ASSERT_EQ(parser.parse(std::string(tool.parameters)).get(schema), simdjson::SUCCESS) << tool.parameters;
+        EXPECT_EQ(std::string_view(schema["type"]), "object");
+        simdjson::dom::parser text_parser;
+        simdjson::dom::element description;
+        ASSERT_EQ(text_parser.parse(std::string(tool.description)).get(description), simdjson::SUCCESS) << tool.description;
+        EXPECT_TRUE(description.is_string());
+    }
+    std::string out;
+    ASSERT_FALSE(write_request(Dialect::chat, request, {.model = "qwen3-coder"}, out));
+    EXPECT_NE(out.find(R"({"type":"function","function":{"name":"bash","description":"Run a command in a persistent bash shell)"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find(R"("name":"str_replace_based_edit_tool","description":"View, create and edit text files.)"),
+              std::string::npos)
+        << out;
+    // The 2025-07 editor has no undo_edit; the 2025-01 one has.
+    const std::size_t editor = out.find(R"("name":"str_replace_based_edit_tool")");
+    const std::size_t old_editor = out.find(R"("name":"str_replace_editor")");
+    ASSERT_NE(old_editor, std::string::npos);
+    EXPECT_NE(out.find(R"("enum":["view","create","str_replace","insert"]})", editor), std::string::npos) << out;
+    EXPECT_LT(out.find(R"("enum":["view","create","str_replace","insert"]})", editor), old_editor) << out;
+    EXPECT_NE(out.find(R"("enum":["view","create","str_replace","insert","undo_edit"]})", old_editor), std::string::npos) << out;
+    // The earlier call and its result cross as any function's.
+    EXPECT_NE(out.find(R"("tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"str_replace_based_edit_tool",)"
+                       R"("arguments":"{\"command\":\"view\",\"path\":\"/repo/a.py\"}"}}])"),
+              std::string::npos)
+        << out;
+    out.clear();
+    ASSERT_FALSE(write_request(Dialect::responses, request, {.model = "gpt-5"}, out));
+    EXPECT_NE(out.find(R"({"type":"function","name":"memory","description":"A memory directory)"), std::string::npos) << out;
+
+    // A server tool, and the computer tool, are named in the refusal.
+    for (const std::string_view tool : {R"({"type":"web_fetch_20250910","name":"web_fetch","max_uses":5})",
+                                        R"({"type":"computer_20250124","name":"computer","display_width_px":1024,"display_height_px":768})"}) {
+        Request refused;
+        ASSERT_FALSE(read_request(Dialect::messages,
+                                  R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":"x"}],"tools":[)" +
+                                      std::string(tool) + "]}",
+                                  refused));
+        out.clear();
+        const auto error = write_request(Dialect::chat, refused, {.model = "qwen3-coder"}, out);
+        ASSERT_TRUE(error);
+        EXPECT_EQ(error->status, 400);
+        EXPECT_EQ(error->param, "tools");
+        EXPECT_NE(error->message.find(std::string(tool).substr(0, 30)), std::string::npos) << error->message;
+    }
+}
+
+// Found by the fuzz replay: a tool_choice of type tool with no name was written as `"name":}`.
+TEST(MessagesRequest, ANamedToolChoiceWithoutItsNameIsRefused) {
+    Request request;
+    const auto error = read_request(
+        Dialect::messages, R"({"model":"m","max_tokens":10,"messages":[],"tool_choice":{"type":"tool","nam.e":"bash"}})", request);
+    ASSERT_TRUE(error);
+    EXPECT_EQ(error->status, 400);
+    EXPECT_EQ(error->param, "tool_choice.name");
 }
 
 TEST(MessagesRequest, RefusesWhatItCannotSay) {

@@ -731,8 +731,9 @@ struct RequestWriter {
     bool body() {
         for (const Unmapped& field : request.unmapped) {
             if (field.changes_meaning) {
-                return fail(std::string(field.name) + " cannot be translated to a chat completions upstream",
-                            std::string(field.name));
+                std::string what(field.name);
+                if (!field.value.empty()) what += " (" + std::string(field.value.substr(0, 200)) + ")";
+                return fail(what + " cannot be translated to a chat completions upstream", std::string(field.name));
             }
         }
         for (const Tool& tool : request.tools) {

@@ -350,6 +350,68 @@ simdjson::error_code read_message(RequestRead& r, od::value value, std::size_t i
     return simdjson::SUCCESS;
 }
 
+// Anthropic-defined client tools: Claude knows their schemas and the caller runs the calls. To
+// another API each is a function of the same name with that schema (the descriptions are ours), so
+// any model can call it and the caller runs the call as it would Claude's. Matched by type prefix,
+// in order (the text editor's versions up to 20250124 have undo_edit). `computer_*` is not among
+// them: its calls need screenshots and a model trained on them.
+struct DefinedTool {
+    std::string_view type_prefix;
+    Json description;  // a string literal
+    Json schema;       // an object
+};
+
+// The text editor's input (its commands, with or without undo_edit).
+std::string editor_schema(bool undo) {
+    std::string schema = R"({"type":"object","properties":{"command":{"type":"string","enum":["view","create","str_replace","insert")";
+    if (undo) schema += R"(,"undo_edit")";
+    schema +=
+        R"(]},"path":{"type":"string","description":"Absolute path to the file or directory."},)"
+        R"("file_text":{"type":"string","description":"create: the whole content of the new file."},)"
+        R"("old_str":{"type":"string","description":"str_replace: the exact text to replace; it must occur once in the file, whitespace included."},)"
+        R"("new_str":{"type":"string","description":"str_replace: the text that replaces old_str; insert: the text to insert."},)"
+        R"("insert_line":{"type":"integer","description":"insert: the line after which the text goes (0: before the first line)."},)"
+        R"("view_range":{"type":"array","items":{"type":"integer"},"description":"view: the first and last line to show, from 1; -1 as the last: to the end."}},)"
+        R"("required":["command","path"]})";
+    return schema;
+}
+
+const DefinedTool* defined_tool(Json type) {
+    static const std::string editor = editor_schema(false), editor_with_undo = editor_schema(true);
+    static const std::string editor_text =
+        R"("View, create and edit text files. view shows a file with line numbers (or lists a directory); create )"
+        R"(writes a new file; str_replace replaces one exact, unique occurrence of old_str with new_str; insert adds )"
+        R"(new_str after line insert_line.")";
+    static const std::string editor_with_undo_text = editor_text.substr(0, editor_text.size() - 2) +
+                                                     R"(; undo_edit reverts the last edit of the file.")";
+    static const std::array<DefinedTool, 5> tools{{
+        {"bash_",
+         R"("Run a command in a persistent bash shell and get its output. Send restart: true to start a new shell.")",
+         R"({"type":"object","properties":{"command":{"type":"string","description":"The command to run."},)"
+         R"("restart":{"type":"boolean","description":"Restart the shell instead of running a command."}}})"},
+        {"text_editor_20250124", editor_with_undo_text, editor_with_undo},
+        {"text_editor_2024", editor_with_undo_text, editor_with_undo},
+        {"text_editor_", editor_text, editor},
+        {"memory_",
+         R"("A memory directory (/memories) kept between conversations: view it or a file, create a file, )"
+         R"(str_replace or insert text in one, delete a file, rename one.")",
+         R"({"type":"object","properties":{"command":{"type":"string","enum":["view","create","str_replace","insert","delete","rename"]},)"
+         R"("path":{"type":"string","description":"The file or directory, under /memories."},)"
+         R"("file_text":{"type":"string","description":"create: the content of the file."},)"
+         R"("old_str":{"type":"string","description":"str_replace: the exact text to replace."},)"
+         R"("new_str":{"type":"string","description":"str_replace: the new text."},)"
+         R"("insert_line":{"type":"integer","description":"insert: the line after which insert_text goes."},)"
+         R"("insert_text":{"type":"string","description":"insert: the text to insert."},)"
+         R"("view_range":{"type":"array","items":{"type":"integer"},"description":"view: the first and last line to show."},)"
+         R"("old_path":{"type":"string","description":"rename: the file to rename."},)"
+         R"("new_path":{"type":"string","description":"rename: its new path."}},"required":["command"]})"},
+    }};
+    for (const auto& tool : tools) {
+        if (inner(type).starts_with(tool.type_prefix)) return &tool;
+    }
+    return nullptr;
+}
+
 simdjson::error_code read_tool(RequestRead& r, od::value value) {
     od::object object;
     SY_TRY(value.get_object().get(object));
@@ -395,8 +457,14 @@ simdjson::error_code read_tool(RequestRead& r, od::value value) {
         r.out.tools.push_back(tool);
         return simdjson::SUCCESS;
     }
-    // Another server tool (bash_20250124, text_editor_..., code_execution_...) runs at Anthropic:
-    // no other API runs it for the model.
+    if (const DefinedTool* defined = defined_tool(type); defined != nullptr && !tool.name.empty()) {
+        tool.description = defined->description;
+        tool.parameters = defined->schema;
+        r.out.tools.push_back(tool);
+        return simdjson::SUCCESS;
+    }
+    // A server tool (web_fetch_..., code_execution_..., tool_search_...) runs at Anthropic, and the
+    // computer tool needs a model trained on it: no other API has them for the model.
     if (!type.empty() && !json::is(type, "custom")) {
         r.out.unmapped.push_back({"tools", r.source.in_body(raw_tool), true});
         return simdjson::SUCCESS;
@@ -408,7 +476,7 @@ simdjson::error_code read_tool(RequestRead& r, od::value value) {
 
 simdjson::error_code read_tool_choice(RequestRead& r, od::value value) {
     ToolChoice& choice = r.out.tool_choice;
-    return json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
+    SY_TRY(json::each_field(value, [&](std::string_view key, od::value v) -> simdjson::error_code {
         if (key == "type") {
             Json type;
             SY_TRY(r.string(v, type));
@@ -430,7 +498,11 @@ simdjson::error_code read_tool_choice(RequestRead& r, od::value value) {
             choice.parallel = !disable;
         }
         return simdjson::SUCCESS;
-    });
+    }));
+    if (choice.mode == ToolChoice::Mode::named && choice.name.empty()) {
+        return r.refuse("tool_choice.name: Field required (tool_choice of type tool names the tool)", "tool_choice.name");
+    }
+    return simdjson::SUCCESS;
 }
 
 simdjson::error_code read_thinking(RequestRead& r, od::value value) {
