@@ -47,10 +47,42 @@ AccessLog::AccessLog(const config::AccessLog& config, std::shared_ptr<spdlog::lo
     }
 }
 
+void RecentContent::add(std::string_view request_id, Content content) {
+    Entry entry{std::string(request_id), std::move(content)};
+    const std::size_t size = entry.bytes();
+    if (size > max_bytes_ || max_entries_ == 0) return;
+    std::lock_guard lock(mutex_);
+    while (!entries_.empty() && (entries_.size() >= max_entries_ || bytes_ + size > max_bytes_)) {
+        bytes_ -= entries_.front().bytes();
+        entries_.pop_front();
+    }
+    bytes_ += size;
+    entries_.push_back(std::move(entry));
+}
+
+std::optional<Content> RecentContent::find(std::string_view request_id) const {
+    std::lock_guard lock(mutex_);
+    for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+        if (it->request_id == request_id) return it->content;
+    }
+    return std::nullopt;
+}
+
+std::size_t RecentContent::size() const {
+    std::lock_guard lock(mutex_);
+    return entries_.size();
+}
+
+std::size_t RecentContent::bytes() const {
+    std::lock_guard lock(mutex_);
+    return bytes_;
+}
+
 void AccessLog::write(const ledger::Row& row, const Content* content, std::string_view stages) {
     if (content != nullptr && config_.content) {
-        const Content redacted{redact(content->prompt), redact(content->completion)};
+        Content redacted{redact(content->prompt), redact(content->completion)};
         logger_->info(access_line(row, &redacted, stages));
+        recent_.add(row.request_id, std::move(redacted));
     } else {
         logger_->info(access_line(row, nullptr, stages));
     }

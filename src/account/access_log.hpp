@@ -17,7 +17,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <regex>
 #include <string>
 #include <string_view>
@@ -35,8 +38,37 @@ struct Content {
     std::string completion;
 };
 
+// The redacted content of the latest requests, newest kept, for the console's request detail (GET
+// /admin/requests/{id}): at most `max_entries` requests and `max_bytes` of text; the oldest go
+// first. Written on the I/O threads (one short lock per request, only when content is logged).
+class RecentContent {
+public:
+    RecentContent(std::size_t max_entries, std::size_t max_bytes) : max_entries_(max_entries), max_bytes_(max_bytes) {}
+
+    void add(std::string_view request_id, Content content);
+    // The newest content kept for `request_id`, if it is still kept.
+    std::optional<Content> find(std::string_view request_id) const;
+    std::size_t size() const;
+    std::size_t bytes() const;
+
+private:
+    struct Entry {
+        std::string request_id;
+        Content content;
+        std::size_t bytes() const { return request_id.size() + content.prompt.size() + content.completion.size(); }
+    };
+    const std::size_t max_entries_, max_bytes_;
+    mutable std::mutex mutex_;
+    std::deque<Entry> entries_;  // oldest first
+    std::size_t bytes_ = 0;
+};
+
 class AccessLog {
 public:
+    // How much content the console can show: the last 1,000 requests, 16 MiB of text at most.
+    static constexpr std::size_t kRecentEntries = 1000;
+    static constexpr std::size_t kRecentBytes = std::size_t{16} << 20;
+
     // Null when the config turns the log off.
     static std::unique_ptr<AccessLog> make(const config::AccessLog& config);
 
@@ -51,6 +83,8 @@ public:
 
     // `text` with every redaction applied, then cut to max_content_bytes (on a UTF-8 boundary).
     std::string redact(std::string_view text) const;
+    // The content logged (redacted) for a recent request, when the log keeps content.
+    std::optional<Content> recent_content(std::string_view request_id) const { return recent_.find(request_id); }
 
     // `pool`: the writer's queue, whose overruns dropped() counts (null: none counted).
     AccessLog(const config::AccessLog& config, std::shared_ptr<spdlog::logger> logger,
@@ -67,6 +101,7 @@ private:
     std::shared_ptr<spdlog::logger> logger_;
     std::shared_ptr<spdlog::details::thread_pool> pool_;
     std::vector<Rule> rules_;
+    RecentContent recent_{kRecentEntries, kRecentBytes};
     std::atomic<std::uint64_t> lines_{0};
     std::atomic<std::uint64_t> dropped_told_{0};
     std::atomic<std::int64_t> next_warning_ms_{0};

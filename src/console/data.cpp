@@ -252,6 +252,17 @@ boost::asio::awaitable<wire::LocalResponse> request_detail(server::Shared& share
                                                                     "request_not_found"));
     std::string body;
     append_row(body, **found);
+    // What it said and got, as the access log kept it (redacted), while the log still holds it.
+    if (shared.access_log && shared.access_log->content()) {
+        if (const auto content = shared.access_log->recent_content(id)) {
+            body.pop_back();  // the row's closing brace
+            body += R"(,"prompt":)";
+            append_json_string(body, content->prompt);
+            body += R"(,"completion":)";
+            append_json_string(body, content->completion);
+            body += '}';
+        }
+    }
     co_return json_response(std::move(body));
 }
 

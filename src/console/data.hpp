@@ -2,7 +2,9 @@
 // serves them too, under /admin/, for scripts and `switchyard` commands; docs/observability.md):
 //   GET /admin/overview[?since=MS]     the traffic samples of the last hours (console/samples.hpp)
 //   GET /admin/requests[?key=&model=&deployment=&status=&minutes=&limit=]   recent ledger rows
-//   GET /admin/requests/{request id}   one request's ledger row (the last day)
+//   GET /admin/requests/{request id}   one request's ledger row (the last day), with its prompt
+//                                      and completion when the access log keeps content (redacted
+//                                      as there; the latest 1,000 requests)
 //   GET /admin/spend[?hours=24]         spend by key, label (name=value), model, tier and local/cloud
 //                                       over the period
 //   GET /admin/cost[?hours=24&cloud_model=&utilization=]   `switchyard cost`'s comparison of all

@@ -43,6 +43,7 @@ listeners: [{address: 127.0.0.1, port: 0}]
 auth: {master_key: ${MASTER}}
 console: {sample_interval: 1s}
 ledger: {url: ${join(dir, 'ledger.db')}, flush_interval: 100ms}
+access_log: {path: ${join(dir, 'access.log')}, content: true}
 keys:
   - {name: viewer, key: ${VIEWER}, role: viewer}
   - {name: caller, key: ${CALLER}}
@@ -59,11 +60,11 @@ models:
     deployments: [{upstream: cloud, model: sim-x}]
 ${WITH_ENGINE ? '  - name: local-m\n    deployments: [{engine: llama-1}]\n' : ''}${engineConfig()}`;
 
-async function chat(root, key, model, requestId) {
+async function chat(root, key, model, requestId, content = 'hello') {
   const response = await fetch(`${root}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-request-id': requestId },
-    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hello' }], max_tokens: 8 }),
+    body: JSON.stringify({ model, messages: [{ role: 'user', content }], max_tokens: 8 }),
   });
   await response.text();
   return response.status;
@@ -82,7 +83,9 @@ test('the console shows the gateway in a browser, safely', { timeout: 90000 }, a
   // Known traffic: 8 answered for `caller`, 2 for the XSS-named key on the XSS-named model, 2 on
   // the XSS-named local upstream.
   for (let i = 0; i < 8; i += 1) assert.equal(await chat(gateway.root, CALLER, 'm', `browser-req-${i}`), 200);
-  for (let i = 0; i < 2; i += 1) assert.equal(await chat(gateway.root, XSS_KEY, XSS, `browser-xss-${i}`), 200);
+  for (let i = 0; i < 2; i += 1) {
+    assert.equal(await chat(gateway.root, XSS_KEY, XSS, `browser-xss-${i}`, `${XSS} mail jane.doe@example.com`), 200);
+  }
   for (let i = 0; i < 2; i += 1) assert.equal(await chat(gateway.root, CALLER, 'lm', `browser-local-${i}`), 200);
 
   context = await chromium.launchPersistentContext(join(gateway.dir, 'profile'), {
@@ -189,6 +192,9 @@ test('the console shows the gateway in a browser, safely', { timeout: 90000 }, a
   assert.equal(await page.locator('#requests td', { hasText: 'browser-req-0' }).count(), 0);
   await page.locator('#requests tr.clickable').first().click();
   await page.locator('#request-detail', { hasText: 'browser-xss-' }).waitFor();
+  // The access log keeps content: the prompt shows as it logged it, redacted, the markup as text.
+  assert.equal(await page.locator('#request-prompt').textContent(), `user: ${XSS} mail [REDACTED:email]`);
+  assert.ok((await page.locator('#request-completion').textContent()).length > 0);
   assert.equal(await page.locator('img').count(), 0);
   await page.screenshot({ path: join(shots, 'requests.png'), fullPage: true });
 

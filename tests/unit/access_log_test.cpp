@@ -107,6 +107,48 @@ TEST(AccessLogContent, BadRedactionsAreConfigErrors) {
 
 // A writer that cannot keep up (here a pipe nobody reads) never holds up the thread that logs:
 // the queue's oldest lines are dropped and counted instead.
+// The console's request detail shows a recent request's content as the log wrote it: redacted,
+// kept for the latest requests only, never when the log keeps no content.
+TEST(AccessLogContent, TheLatestRequestsContentIsKeptRedactedForTheConsole) {
+    const auto dir = std::filesystem::temp_directory_path() / ("sy-access-recent-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    auto config = access_log_config("access_log: {path: stdout, content: true}\n");
+    config.path = (dir / "access.log").string();
+    auto log = AccessLog::make(config);
+    ASSERT_NE(log, nullptr);
+    ledger::Row row;
+    row.request_id = "req-1";
+    const Content content{"user: mail jane.doe@example.com", "sure, sk-proj-abcdefghijklmnop1234"};
+    log->write(row, &content);
+    const auto kept = log->recent_content("req-1");
+    ASSERT_TRUE(kept);
+    EXPECT_EQ(kept->prompt, "user: mail [REDACTED:email]");
+    EXPECT_EQ(kept->completion, "sure, [REDACTED:api_key]");
+    EXPECT_FALSE(log->recent_content("req-2"));
+
+    config.content = false;
+    auto plain = AccessLog::make(config);
+    plain->write(row, &content);
+    EXPECT_FALSE(plain->recent_content("req-1"));
+    log->flush();
+    plain->flush();
+    std::filesystem::remove_all(dir);
+
+    // Bounded by entries and by bytes, the oldest going first; one larger than the whole is not kept.
+    RecentContent recent(3, 40);
+    for (const std::string id : {"a", "b", "c", "d"}) recent.add(id, Content{"p-" + id, "c"});
+    EXPECT_EQ(recent.size(), 3u);
+    EXPECT_FALSE(recent.find("a"));
+    EXPECT_EQ(recent.find("d")->prompt, "p-d");
+    recent.add("e", Content{std::string(30, 'x'), ""});  // 31 bytes: only "d" (5) can stay beside it
+    EXPECT_EQ(recent.size(), 2u);
+    EXPECT_LE(recent.bytes(), 40u);
+    EXPECT_TRUE(recent.find("d"));
+    recent.add("f", Content{std::string(50, 'x'), ""});
+    EXPECT_FALSE(recent.find("f"));
+    EXPECT_EQ(recent.size(), 2u);
+}
+
 TEST(AccessLogWriter, AStuckWriterDropsLinesAndNeverBlocksTheCaller) {
     const auto dir = std::filesystem::temp_directory_path() / ("sy-access-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);

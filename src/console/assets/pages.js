@@ -315,8 +315,12 @@ function requests(root, context) {
         ['usage estimated', r.usage_estimated ? 'yes' : 'no'], ['cost', fmtUsd(r.cost_usd)], ['TTFT', fmtMs(r.ttft_ms)],
         ['total', fmtMs(r.total_ms)], ['gateway overhead', fmtMs(r.overhead_ms)], ['retries', r.retries],
         ['fallback', r.fallback ? 'yes' : 'no'], ['error', r.error]];
+      // Content only where the access log keeps it (access_log.content), redacted as there.
+      const content = r.prompt === undefined ? [] : [
+        h('h3', null, 'prompt'), h('pre', { class: 'content', id: 'request-prompt' }, r.prompt),
+        h('h3', null, 'completion'), h('pre', { class: 'content', id: 'request-completion' }, r.completion)];
       clear(detail).append(h('div', { class: 'detail' }, h('h2', null, 'Request ', r.request_id),
-        h('dl', null, items.map(([k, v]) => [h('dt', null, k), h('dd', null, String(v ?? ''))])),
+        h('dl', null, items.map(([k, v]) => [h('dt', null, k), h('dd', null, String(v ?? ''))])), ...content,
         h('button', { type: 'button', class: 'quiet', onclick: () => clear(detail) }, 'Close')));
     } catch (e) { status.textContent = e.message; status.classList.add('error'); context.failed(e); }
   };
