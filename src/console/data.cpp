@@ -492,6 +492,44 @@ std::string masked_config_json(std::string_view yaml) {
     return out;
 }
 
+std::optional<std::string> ReportCache::get_or_begin(const std::string& key, Clock::time_point now,
+                                                     std::uint64_t version) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) {
+        if (entries_.size() >= kEntries) {
+            entries_.erase(std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
+                return a.second.asked_at < b.second.asked_at;
+            }));
+        }
+        it = entries_.emplace(key, Entry{}).first;
+    }
+    Entry& entry = it->second;
+    entry.asked_at = now;
+    const auto age = now - entry.read_at;
+    if (entry.has_body && (age < kMinFresh || (age < kFresh && version == entry.version))) return entry.body;
+    const bool reading = entry.reading_since != Clock::time_point{} && now - entry.reading_since < kReadTimeout;
+    if (reading && entry.has_body) return entry.body;  // stale, until the read under way ends
+    if (!reading) entry.reading_since = now;
+    return std::nullopt;
+}
+
+void ReportCache::put(const std::string& key, std::string body, Clock::time_point now, std::uint64_t version) {
+    std::lock_guard lock(mutex_);
+    const auto it = entries_.find(key);
+    if (it == entries_.end()) return;  // dropped meanwhile
+    it->second.body = std::move(body);
+    it->second.has_body = true;
+    it->second.version = version;
+    it->second.read_at = now;
+    it->second.reading_since = {};
+}
+
+void ReportCache::abandon(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    if (const auto it = entries_.find(key); it != entries_.end()) it->second.reading_since = {};
+}
+
 void ConfigText::set(std::uint64_t generation, const std::string& yaml) {
     std::string json = "{\"generation\":" + std::to_string(generation) + ",\"config\":" + masked_config_json(yaml) + "}";
     std::lock_guard lock(mutex_);
@@ -518,8 +556,25 @@ boost::asio::awaitable<std::optional<wire::LocalResponse>> data(server::Shared& 
     }
     if (path == "/admin/requests") co_return co_await requests(shared, query);
     if (path.starts_with("/admin/requests/")) co_return co_await request_detail(shared, percent_decode(path.substr(16), false));
-    if (path == "/admin/spend") co_return co_await spend(shared, query);
-    if (path == "/admin/cost") co_return co_await cost(shared, query);
+    if (path == "/admin/spend" || path == "/admin/cost") {
+        const std::string key = path + '?' + query;
+        const std::uint64_t version = shared.ledger ? shared.ledger->stats().written : 0;
+        if (auto kept = shared.reports.get_or_begin(key, ReportCache::Clock::now(), version)) {
+            co_return json_response(std::move(*kept));
+        }
+        wire::LocalResponse response;
+        if (path == "/admin/spend") {
+            response = co_await spend(shared, query);
+        } else {
+            response = co_await cost(shared, query);
+        }
+        if (response.status == 200) {
+            shared.reports.put(key, response.body, ReportCache::Clock::now(), version);
+        } else {
+            shared.reports.abandon(key);
+        }
+        co_return response;
+    }
     if (path == "/admin/config") co_return json_response(shared.config_text.json());
     co_return std::nullopt;
 }

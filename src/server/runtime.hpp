@@ -115,6 +115,7 @@ struct Shared {
     console::Sessions console_sessions;
     console::Samples samples;
     console::ConfigText config_text;
+    console::ReportCache reports;  // GET /admin/spend and /admin/cost, kept 10 s per query
 
     std::vector<struct Worker*> workers;  // set by the Server once they exist (for /metrics)
 

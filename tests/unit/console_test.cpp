@@ -87,6 +87,38 @@ TEST(ConsoleSamples, KeepDifferencesInABoundedRing) {
     EXPECT_EQ(newer.find("{\"t\":100000,"), std::string::npos);
 }
 
+// Spend and cost answers read the whole period from the ledger: kept per query, re-read when old
+// (10 s) or when the ledger wrote rows since (after a second), one read at a time while one is kept.
+TEST(ConsoleReportCache, KeepsAnAnswerWhileFreshAndReadsItAgainOnceAtATime) {
+    using namespace std::chrono_literals;
+    ReportCache cache;
+    const ReportCache::Clock::time_point t0{};
+    const auto at = [&](auto d) { return t0 + 100s + d; };
+    EXPECT_FALSE(cache.get_or_begin("spend?hours=24", at(0ms), 5));  // read it
+    cache.put("spend?hours=24", "A", at(20ms), 5);
+    EXPECT_EQ(cache.get_or_begin("spend?hours=24", at(5s), 5), "A");     // no row written since
+    EXPECT_EQ(cache.get_or_begin("spend?hours=24", at(500ms), 6), "A");  // rows written, under a second old
+    EXPECT_FALSE(cache.get_or_begin("spend?hours=24", at(2s), 6));       // rows written, older: read again
+    EXPECT_EQ(cache.get_or_begin("spend?hours=24", at(2100ms), 7), "A");  // meanwhile the kept one
+    cache.put("spend?hours=24", "B", at(2200ms), 6);
+    EXPECT_EQ(cache.get_or_begin("spend?hours=24", at(2300ms), 6), "B");
+    EXPECT_FALSE(cache.get_or_begin("spend?hours=24", at(13s), 6));  // older than 10 s
+    cache.abandon("spend?hours=24");                                  // that read failed
+    EXPECT_FALSE(cache.get_or_begin("spend?hours=24", at(13100ms), 6));
+    EXPECT_EQ(cache.get_or_begin("spend?hours=24", at(14s), 6), "B");
+    EXPECT_FALSE(cache.get_or_begin("spend?hours=24", at(75s), 6));  // a read stuck for a minute: again
+    EXPECT_FALSE(cache.get_or_begin("cost?hours=24", at(75s), 6));   // another query, its own answer
+
+    // Bounded: the query asked least recently goes first.
+    for (int i = 0; i < static_cast<int>(ReportCache::kEntries); ++i) {
+        const std::string key = "q" + std::to_string(i);
+        cache.get_or_begin(key, at(80s + std::chrono::milliseconds(i)), 6);
+        cache.put(key, key, at(80s + std::chrono::milliseconds(i)), 6);
+    }
+    EXPECT_EQ(cache.get_or_begin("q31", at(81s), 6), "q31");
+    EXPECT_FALSE(cache.get_or_begin("spend?hours=24", at(81s), 6));  // evicted: nothing kept
+}
+
 TEST(ConsoleConfig, SecretsAreMaskedAndVariablesNamed) {
     const std::string json = masked_config_json(R"(
 auth: {master_key: "${MASTER}"}
