@@ -215,6 +215,10 @@ int run_show(const CommandOptions& options) {
               << "embedding       " << info.embedding << "\n"
               << "heads           " << info.heads << " (" << info.kv_heads << " KV, head size " << info.key_length << ")\n";
     if (info.experts) std::cout << "experts         " << info.experts << "\n";
+    if (info.swa_window) {
+        std::cout << "sliding window  " << info.swa_window << " tokens, on " << info.swa_layers << " of " << info.layers
+                  << " layers\n";
+    }
     std::cout << "vocabulary      " << info.vocab << "\n"
               << "chat template   " << (info.chat_template ? "present" : "absent") << "\n"
               << "tensors         " << tensors << " (" << gib_text(info.tensor_bytes) << ")\n";

@@ -32,6 +32,13 @@ EngineShape read_shape(const std::vector<std::string>& command) {
             shape.ctx = number(value).value_or(shape.ctx);
         } else if (flag == "-np" || flag == "--parallel") {
             shape.slots = std::max<std::uint64_t>(1, number(value).value_or(shape.slots));
+            shape.slots_given = number(value).has_value();
+        } else if (flag == "-kvu" || flag == "--kv-unified") {
+            shape.unified = true;
+        } else if (flag == "-no-kvu" || flag == "--no-kv-unified") {
+            shape.unified = false;
+        } else if (flag == "--swa-full") {
+            shape.swa_full = true;
         } else if (flag == "-ub" || flag == "--ubatch-size") {
             shape.ubatch = std::max<std::uint64_t>(1, number(value).value_or(shape.ubatch));
         } else if (flag == "-ctk" || flag == "--cache-type-k") {
@@ -66,7 +73,19 @@ Estimate estimate(const ModelInfo& model, const EngineShape& shape, std::uint64_
     // kv_heads_sum is over the layers (a per-layer head count array sums them).
     const double per_cell = static_cast<double>(model.kv_heads_sum) *
                             (static_cast<double>(model.key_length) * k_bytes + static_cast<double>(model.value_length) * v_bytes);
-    e.kv = static_cast<std::uint64_t>(per_cell * static_cast<double>(e.ctx));
+    // Sliding-window layers keep only the window (for each sequence when the cache is unified)
+    // and a batch, as llama.cpp sizes its iSWA cache.
+    double swa_per_cell = 0;
+    if (model.swa_window > 0 && model.kv_heads_swa_sum > 0) {
+        const bool unified = shape.unified.value_or(!shape.slots_given);
+        const std::uint64_t sequences = shape.slots_given ? e.slots : 4;  // llama-server's automatic slots
+        const std::uint64_t cells = model.swa_window * (unified ? sequences : 1) + shape.ubatch;
+        e.swa_ctx = shape.swa_full ? e.ctx : (std::min(e.ctx, cells) + 255) / 256 * 256;
+        swa_per_cell = static_cast<double>(model.kv_heads_swa_sum) *
+                       (static_cast<double>(model.key_length) * k_bytes + static_cast<double>(model.value_length) * v_bytes);
+    }
+    e.kv = static_cast<std::uint64_t>((per_cell - swa_per_cell) * static_cast<double>(e.ctx) +
+                                      swa_per_cell * static_cast<double>(e.swa_ctx));
     e.compute = 4 * shape.ubatch * (model.vocab + model.embedding);
     e.overhead = overhead;
     return e;

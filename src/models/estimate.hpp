@@ -22,6 +22,9 @@ struct EngineShape {
     std::uint64_t ubatch = 512;  // -ub / --ubatch-size
     std::string cache_k = "f16";  // -ctk / --cache-type-k
     std::string cache_v = "f16";  // -ctv / --cache-type-v
+    bool slots_given = false;     // -np given; else llama-server picks 4 slots and a unified cache
+    std::optional<bool> unified;  // -kvu / -no-kvu; else unified when the slots are not given
+    bool swa_full = false;        // --swa-full: sliding-window layers cache the whole context
 };
 EngineShape read_shape(const std::vector<std::string>& command);
 // Bytes per cached element of a KV cache type ("f16" 2, "q8_0" 34/32...); nullopt when unknown.
@@ -32,6 +35,8 @@ struct Estimate {
     std::uint64_t slots = 1;
     std::uint64_t weights = 0;  // every tensor's bytes
     std::uint64_t kv = 0;       // layers x cells x (kv heads x (key + value length)) x cache type bytes
+    std::uint64_t swa_ctx = 0;  // the sliding-window layers' cells (0: none): the window x sequences
+                                // (1 unless unified) + ubatch, padded to 256, at most ctx
     std::uint64_t compute = 0;  // 4 bytes x ubatch x (vocabulary + embedding): the logits of a batch
     std::uint64_t overhead = 0; // the process itself (code, threads, buffers), a constant
     std::uint64_t total() const { return weights + kv + compute + overhead; }

@@ -424,6 +424,67 @@ ParseResult read_file(const std::string& path) {
     return result;
 }
 
+namespace {
+
+// Sliding-window attention as llama.cpp reads it (src/models/<arch>.cpp of the release that
+// scripts/setup builds): the layers that use the window follow a pattern of n_pattern (every
+// n-th layer attends to everything: the last of each group, or the first with dense_first),
+// unless the file gives <arch>.attention.sliding_window_pattern (a count, or one bool per layer).
+// The window is <arch>.attention.sliding_window, else the default; gemma3 and olmo2 have none
+// without the key; llama4's chunked attention is 8192 tokens unless the key says 0. Other
+// architectures are taken to attend to everything in every layer.
+struct SwaRule {
+    std::string_view arch;
+    std::uint64_t pattern;
+    std::uint64_t default_window;
+    bool needs_key;
+    bool dense_first;
+};
+constexpr SwaRule kSwaRules[] = {
+    {"gemma2", 2, 4096, false, false},  {"gemma3", 6, 0, true, false},    {"cohere2", 4, 0, false, false},
+    {"cohere2moe", 4, 0, false, true},  {"gpt-oss", 2, 0, false, false},  {"olmo2", 4, 0, true, false},
+    {"llama4", 4, 8192, false, false},
+};
+
+// Which layers use the sliding window (empty: none).
+std::vector<bool> swa_layers(const Gguf& g, const ModelInfo& m, std::uint64_t& window) {
+    window = 0;
+    const SwaRule* rule = nullptr;
+    for (const auto& r : kSwaRules) {
+        if (m.architecture == r.arch) rule = &r;
+    }
+    if (rule == nullptr || m.layers == 0) return {};
+    const std::string a = m.architecture + ".";
+    const auto key = g.uint(a + "attention.sliding_window");
+    if (rule->arch == "llama4") {
+        if (key && *key == 0) return {};
+        window = rule->default_window;
+    } else if (rule->needs_key) {
+        window = key.value_or(0);
+    } else {
+        window = key && *key > 0 ? *key : rule->default_window;
+    }
+    if (window == 0) return {};
+    std::vector<bool> swa(m.layers, false);
+    std::uint64_t pattern = rule->pattern;
+    if (const Value* given = g.find(a + "attention.sliding_window_pattern")) {
+        if (const Array* layers = given->as_array(); layers != nullptr && layers->head.size() == m.layers) {
+            for (std::size_t il = 0; il < m.layers; ++il) {
+                const auto* flag = std::get_if<bool>(&layers->head[il].data);
+                swa[il] = flag != nullptr ? *flag : layers->head[il].as_uint().value_or(0) != 0;
+            }
+            return swa;
+        }
+        pattern = given->as_uint().value_or(pattern);
+    }
+    for (std::uint64_t il = 0; il < m.layers; ++il) {
+        swa[il] = pattern == 0 || (rule->dense_first ? il % pattern != 0 : il % pattern < pattern - 1);
+    }
+    return swa;
+}
+
+}  // namespace
+
 ModelInfo describe(const Gguf& g) {
     ModelInfo m;
     m.architecture = g.string("general.architecture").value_or("");
@@ -472,6 +533,18 @@ ModelInfo describe(const Gguf& g) {
     if (!per_layer(a + "attention.head_count_kv", m.kv_heads, m.kv_heads_sum)) {
         m.kv_heads = m.heads;
         m.kv_heads_sum = heads_sum;
+    }
+    const std::vector<bool> swa = swa_layers(g, m, m.swa_window);
+    if (!swa.empty()) {
+        const Value* per = g.find(a + "attention.head_count_kv");
+        const Array* kv_array = per != nullptr ? per->as_array() : nullptr;
+        for (std::size_t il = 0; il < swa.size(); ++il) {
+            if (!swa[il]) continue;
+            ++m.swa_layers;
+            m.kv_heads_swa_sum += kv_array != nullptr && il < kv_array->head.size()
+                                      ? kv_array->head[il].as_uint().value_or(0)
+                                      : m.kv_heads;
+        }
     }
     const std::uint64_t head_dim = m.heads > 0 ? m.embedding / m.heads : 0;
     m.key_length = g.uint(a + "attention.key_length").value_or(head_dim);

@@ -107,6 +107,11 @@ struct ModelInfo {
     std::uint64_t heads = 0;         // <arch>.attention.head_count
     std::uint64_t kv_heads = 0;      // <arch>.attention.head_count_kv (heads when absent; max over layers)
     std::uint64_t kv_heads_sum = 0;  // over the layers (a per-layer array), else layers x kv_heads
+    // Sliding-window attention (llama.cpp's iSWA cache), for the architectures that have it:
+    // the window in tokens (0: none) and the KV heads of the layers that use it (of kv_heads_sum).
+    std::uint64_t swa_window = 0;
+    std::uint64_t swa_layers = 0;
+    std::uint64_t kv_heads_swa_sum = 0;
     std::uint64_t key_length = 0;    // per head; embedding / heads when absent
     std::uint64_t value_length = 0;
     std::uint64_t experts = 0;       // <arch>.expert_count

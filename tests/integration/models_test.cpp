@@ -447,11 +447,17 @@ TEST(ModelsEstimate, MatchesLlamaServersBufferSizes) {
     struct Case {
         std::string model;
         std::vector<std::string> args;
+        bool compute = true;  // at a long context the attention's buffers outgrow the logits
     };
+    // The llama4 model's chunked attention (8192 tokens on 3 of its 4 layers) keeps the window only
+    // once the context is longer: 8704 cells for one slot; 33280 with llama-server's automatic 4
+    // slots and unified cache.
     const std::vector<Case> cases{{tiny_model(), {"-c", "256", "-np", "1"}},
                                   {tiny_model(), {"-c", "2048", "-np", "4"}},
                                   {tiny_llama4_model(), {"-c", "512", "-np", "1", "-ub", "128"}},
-                                  {tiny_llama4_model(), {"-c", "1024", "-np", "2"}}};
+                                  {tiny_llama4_model(), {"-c", "1024", "-np", "2"}},
+                                  {tiny_llama4_model(), {"-c", "65536", "-np", "1"}, false},
+                                  {tiny_llama4_model(), {"-c", "40960", "-ub", "512"}, false}};
     for (const auto& c : cases) {
         std::vector<std::string> argv{llama_server_binary(), "-m", c.model, "--host", "127.0.0.1", "--port",
                                       std::to_string(free_port()), "-t", "1", "--no-webui", "-v"};
@@ -480,7 +486,9 @@ TEST(ModelsEstimate, MatchesLlamaServersBufferSizes) {
         EXPECT_NEAR(static_cast<double>(e.kv) / mib, log_mib(log, "CPU KV buffer size"), 0.011) << what;
         const double compute = log_mib(log, "CPU compute buffer size");
         EXPECT_GT(compute, 0) << what;
-        EXPECT_NEAR(static_cast<double>(e.compute) / mib, compute, 1.5) << what;
+        if (c.compute) {
+            EXPECT_NEAR(static_cast<double>(e.compute) / mib, compute, 1.5) << what;
+        }
         std::cout << what << ": weights " << e.weights / mib << " MiB, KV " << e.kv / mib << " (log "
                   << log_mib(log, "CPU KV buffer size") << "), compute " << e.compute / mib << " (log " << compute << ")\n";
         server.stop(SIGTERM, 5s);

@@ -3,6 +3,8 @@
 // placement decision, the store's names and the pull source syntax.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -298,6 +300,70 @@ TEST(Estimate, Llama3Formula) {
     const Estimate model_ctx = estimate(m, read_shape({"-m", "x"}));
     EXPECT_EQ(model_ctx.ctx, 8192u);  // the model's own when -c is not given
     EXPECT_EQ(estimate(m, read_shape({"-c", "1000"})).ctx, 1024u);  // padded to 256
+}
+
+// Sliding-window attention: llama.cpp keeps only the window (and a batch) for those layers. The
+// header says the window; which layers use it is the architecture's pattern, or the file's own.
+TEST(Gguf, SlidingWindowLayersFromTheArchitecturesPatternOrTheFiles) {
+    const auto info = [](std::string_view arch, std::uint32_t layers, std::optional<std::uint32_t> window,
+                         std::vector<bool> pattern = {}) {
+        Builder b;
+        const std::string a(arch);
+        b.header(3, 0, 4 + (window ? 1 : 0) + (pattern.empty() ? 0 : 1)).kv_str("general.architecture", a);
+        b.kv_u32(a + ".block_count", layers).kv_u32(a + ".attention.head_count", 8).kv_u32(a + ".attention.head_count_kv", 4);
+        if (window) b.kv_u32(a + ".attention.sliding_window", *window);
+        if (!pattern.empty()) {
+            b.str(a + ".attention.sliding_window_pattern").u32(9).u32(7).u64(pattern.size());
+            for (const bool swa : pattern) b.u8(swa ? 1 : 0);
+        }
+        const auto result = parse(b.bytes, false);
+        EXPECT_TRUE(result.gguf) << result.error;
+        return result.gguf ? describe(*result.gguf) : ModelInfo{};
+    };
+    // gemma3: 5 of every 6 layers on the window: 10 of 12 here.
+    ModelInfo m = info("gemma3", 12, 1024);
+    EXPECT_EQ(m.swa_window, 1024u);
+    EXPECT_EQ(m.swa_layers, 10u);
+    EXPECT_EQ(m.kv_heads_swa_sum, 40u);
+    EXPECT_EQ(info("gemma3", 12, std::nullopt).swa_window, 0u);  // no window without the key
+    // gemma2: every other layer, 4096 when the file says nothing.
+    m = info("gemma2", 4, std::nullopt);
+    EXPECT_EQ(m.swa_window, 4096u);
+    EXPECT_EQ(m.swa_layers, 2u);
+    // llama4: chunks of 8192 on 3 layers of 4, unless the file sets 0.
+    EXPECT_EQ(info("llama4", 8, std::nullopt).swa_layers, 6u);
+    EXPECT_EQ(info("llama4", 8, 0).swa_window, 0u);
+    // The file's own pattern wins.
+    m = info("gpt-oss", 4, 128, {true, true, true, false});
+    EXPECT_EQ(m.swa_layers, 3u);
+    EXPECT_EQ(info("llama", 8, 4096).swa_window, 0u);  // an architecture without sliding windows
+}
+
+TEST(Estimate, SlidingWindowLayersKeepTheWindowNotTheContext) {
+    ModelInfo m;  // gemma-3-27b: 62 layers, 16 KV heads of 128, a window of 1024 on 52 layers
+    m.architecture = "gemma3";
+    m.layers = 62;
+    m.kv_heads = 16;
+    m.kv_heads_sum = 16 * 62;
+    m.swa_window = 1024;
+    m.swa_layers = 52;
+    m.kv_heads_swa_sum = 16 * 52;
+    m.key_length = m.value_length = 128;
+    const std::uint64_t per_layer_cell = 16 * 256 * 2;  // K and V, f16
+    // One slot given: the window and a batch, padded: 1536 cells on the 52 layers.
+    Estimate e = estimate(m, read_shape({"-c", "32768", "-np", "1"}));
+    EXPECT_EQ(e.swa_ctx, 1536u);
+    EXPECT_EQ(e.kv, 10 * 32768 * per_layer_cell + 52 * 1536 * per_layer_cell);
+    // Slots left to llama-server: 4, unified, so the window is kept for each: 4 x 1024 + 512.
+    e = estimate(m, read_shape({"-c", "32768"}));
+    EXPECT_EQ(e.swa_ctx, 4608u);
+    // Given slots and a unified cache, likewise; --swa-full keeps the whole context.
+    EXPECT_EQ(estimate(m, read_shape({"-c", "32768", "-np", "2", "-kvu"})).swa_ctx, 2560u);
+    e = estimate(m, read_shape({"-c", "32768", "-np", "2", "--swa-full"}));
+    EXPECT_EQ(e.swa_ctx, 32768u);
+    EXPECT_EQ(e.kv, 62 * 32768 * per_layer_cell);
+    // Never more than the context.
+    EXPECT_EQ(estimate(m, read_shape({"-c", "1024", "-np", "1"})).swa_ctx, 1024u);
 }
 
 TEST(Estimate, NeverFitsSaysWhatToTry) {
