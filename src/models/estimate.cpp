@@ -39,6 +39,8 @@ EngineShape read_shape(const std::vector<std::string>& command) {
             shape.unified = false;
         } else if (flag == "--swa-full") {
             shape.swa_full = true;
+        } else if (flag == "-fa" || flag == "--flash-attn") {
+            shape.flash_attn_off = value == "off" || value == "0" || value == "false";
         } else if (flag == "-ub" || flag == "--ubatch-size") {
             shape.ubatch = std::max<std::uint64_t>(1, number(value).value_or(shape.ubatch));
         } else if (flag == "-ctk" || flag == "--cache-type-k") {
@@ -86,7 +88,12 @@ Estimate estimate(const ModelInfo& model, const EngineShape& shape, std::uint64_
     }
     e.kv = static_cast<std::uint64_t>((per_cell - swa_per_cell) * static_cast<double>(e.ctx) +
                                       swa_per_cell * static_cast<double>(e.swa_ctx));
-    e.compute = 4 * shape.ubatch * (model.vocab + model.embedding);
+    const std::uint64_t logits = 4 * shape.ubatch * (model.vocab + model.embedding);
+    const std::uint64_t mask_bytes = shape.flash_attn_off ? 4 : 2;
+    const std::uint64_t full_cells = model.kv_heads_sum > model.kv_heads_swa_sum ? e.ctx : 0;
+    std::uint64_t attention = (full_cells + e.swa_ctx) * shape.ubatch * mask_bytes;
+    if (shape.flash_attn_off) attention += std::max(full_cells, e.swa_ctx) * shape.ubatch * model.heads * 4;
+    e.compute = std::max(logits, attention);
     e.overhead = overhead;
     return e;
 }

@@ -25,6 +25,7 @@ struct EngineShape {
     bool slots_given = false;     // -np given; else llama-server picks 4 slots and a unified cache
     std::optional<bool> unified;  // -kvu / -no-kvu; else unified when the slots are not given
     bool swa_full = false;        // --swa-full: sliding-window layers cache the whole context
+    bool flash_attn_off = false;  // -fa off: attention scores are materialized (auto/on: they are not)
 };
 EngineShape read_shape(const std::vector<std::string>& command);
 // Bytes per cached element of a KV cache type ("f16" 2, "q8_0" 34/32...); nullopt when unknown.
@@ -37,7 +38,10 @@ struct Estimate {
     std::uint64_t kv = 0;       // layers x cells x (kv heads x (key + value length)) x cache type bytes
     std::uint64_t swa_ctx = 0;  // the sliding-window layers' cells (0: none): the window x sequences
                                 // (1 unless unified) + ubatch, padded to 256, at most ctx
-    std::uint64_t compute = 0;  // 4 bytes x ubatch x (vocabulary + embedding): the logits of a batch
+    // The larger of a batch's logits, 4 bytes x ubatch x (vocabulary + embedding), and its
+    // attention's buffers: an attention mask of cells x ubatch per cache (full and sliding-window),
+    // f16 (f32 with flash attention off, which adds the scores: cells x ubatch x heads x 4 bytes)
+    std::uint64_t compute = 0;
     std::uint64_t overhead = 0; // the process itself (code, threads, buffers), a constant
     std::uint64_t total() const { return weights + kv + compute + overhead; }
 };

@@ -440,24 +440,27 @@ double log_mib(const std::string& whole_log, const std::string& label) {
 
 // llama-server prints its buffers in MiB with two decimals: the weights (its model buffer) and the
 // KV cache are estimated to that rounding; the compute buffer, which llama.cpp sizes from its graph,
-// by 4 bytes x ubatch x (vocabulary + embedding) within 1.5 MiB on these tiny models (on real models
-// the logits dominate it: 258.5 MiB for Llama 3 8B, as the estimate gives).
+// within 1.5 MiB on these tiny models: the larger of the logits, 4 bytes x ubatch x (vocabulary +
+// embedding), and the attention's masks (and scores, flash attention off) at long contexts. On real
+// models the logits dominate short contexts: 258.5 MiB for Llama 3 8B, as the estimate gives.
 TEST(ModelsEstimate, MatchesLlamaServersBufferSizes) {
     if (!fs::exists(llama_server_binary()) || !fs::exists(tiny_model())) GTEST_SKIP() << "run scripts/setup";
     struct Case {
         std::string model;
         std::vector<std::string> args;
-        bool compute = true;  // at a long context the attention's buffers outgrow the logits
     };
     // The llama4 model's chunked attention (8192 tokens on 3 of its 4 layers) keeps the window only
     // once the context is longer: 8704 cells for one slot; 33280 with llama-server's automatic 4
-    // slots and unified cache.
+    // slots and unified cache. At long contexts the attention's mask (and, with flash attention
+    // off, its scores) outgrow the logits in the compute buffer.
     const std::vector<Case> cases{{tiny_model(), {"-c", "256", "-np", "1"}},
                                   {tiny_model(), {"-c", "2048", "-np", "4"}},
+                                  {tiny_model(), {"-c", "32768", "-np", "1"}},
                                   {tiny_llama4_model(), {"-c", "512", "-np", "1", "-ub", "128"}},
                                   {tiny_llama4_model(), {"-c", "1024", "-np", "2"}},
-                                  {tiny_llama4_model(), {"-c", "65536", "-np", "1"}, false},
-                                  {tiny_llama4_model(), {"-c", "40960", "-ub", "512"}, false}};
+                                  {tiny_llama4_model(), {"-c", "65536", "-np", "1"}},
+                                  {tiny_llama4_model(), {"-c", "40960", "-ub", "512"}},
+                                  {tiny_llama4_model(), {"-c", "65536", "-np", "1", "-fa", "off"}}};
     for (const auto& c : cases) {
         std::vector<std::string> argv{llama_server_binary(), "-m", c.model, "--host", "127.0.0.1", "--port",
                                       std::to_string(free_port()), "-t", "1", "--no-webui", "-v"};
@@ -481,14 +484,13 @@ TEST(ModelsEstimate, MatchesLlamaServersBufferSizes) {
         command.insert(command.end(), c.args.begin(), c.args.end());
         const models::Estimate e = models::estimate(models::describe(*parsed.gguf), models::read_shape(command));
         const double mib = 1 << 20;
-        const std::string what = c.model + " " + command[1] + " " + command[2] + " " + command[3] + " " + command[4];
+        std::string what = c.model;
+        for (const auto& arg : c.args) what += " " + arg;
         EXPECT_NEAR(static_cast<double>(e.weights) / mib, log_mib(log, "CPU_Mapped model buffer size"), 0.006) << what;
         EXPECT_NEAR(static_cast<double>(e.kv) / mib, log_mib(log, "CPU KV buffer size"), 0.011) << what;
         const double compute = log_mib(log, "CPU compute buffer size");
         EXPECT_GT(compute, 0) << what;
-        if (c.compute) {
-            EXPECT_NEAR(static_cast<double>(e.compute) / mib, compute, 1.5) << what;
-        }
+        EXPECT_NEAR(static_cast<double>(e.compute) / mib, compute, 1.5) << what;
         std::cout << what << ": weights " << e.weights / mib << " MiB, KV " << e.kv / mib << " (log "
                   << log_mib(log, "CPU KV buffer size") << "), compute " << e.compute / mib << " (log " << compute << ")\n";
         server.stop(SIGTERM, 5s);
@@ -582,8 +584,12 @@ models:
     r = ask("huge-only");
     EXPECT_EQ(r.status, 503) << r.body;
     std::cout << r.body << "\n";
-    EXPECT_NE(r.body.find("does not fit: needs 1.0 GiB at ctx 4194304 x 1 slot"), std::string::npos) << r.body;
-    EXPECT_NE(r.body.find("the host budget (host_memory) has 30.0 MiB; try ctx 32768 or a smaller quantization than F32"),
+    // (4 GiB of it the attention mask of a 512-token batch over 4 million cells)
+    EXPECT_NE(r.body.find("does not fit: needs 5.0 GiB at ctx 4194304 x 1 slot (weights 0.7 MiB, KV cache 1.0 GiB, "
+                          "compute and overhead 4.0 GiB)"),
+              std::string::npos)
+        << r.body;
+    EXPECT_NE(r.body.find("the host budget (host_memory) has 30.0 MiB; try ctx 8192 or a smaller quantization than F32"),
               std::string::npos)
         << r.body;
     json = engines();

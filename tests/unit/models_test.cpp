@@ -364,6 +364,17 @@ TEST(Estimate, SlidingWindowLayersKeepTheWindowNotTheContext) {
     EXPECT_EQ(e.kv, 62 * 32768 * per_layer_cell);
     // Never more than the context.
     EXPECT_EQ(estimate(m, read_shape({"-c", "1024", "-np", "1"})).swa_ctx, 1024u);
+
+    // The compute buffer: the logits of a batch (a vocabulary of 262,144) outweigh the attention's
+    // f16 masks (32768 + 1536 cells x 512); with flash attention off the scores of a batch over the
+    // whole context (x 32 heads, f32) outweigh them.
+    m.vocab = 262144;
+    m.embedding = 5376;
+    m.heads = 32;
+    e = estimate(m, read_shape({"-c", "32768", "-np", "1"}));
+    EXPECT_EQ(e.compute, 4ull * 512 * (262144 + 5376));
+    e = estimate(m, read_shape({"-c", "32768", "-np", "1", "-fa", "off"}));
+    EXPECT_EQ(e.compute, (32768ull + 1536) * 512 * 4 + 32768ull * 512 * 32 * 4);
 }
 
 TEST(Estimate, NeverFitsSaysWhatToTry) {
