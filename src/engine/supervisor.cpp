@@ -189,6 +189,7 @@ struct Supervisor::Run {
     SteadyTime next_models_check{};
     std::string model_path;  // `model`, a store name resolved to its file
     models::ModelInfo model_info;
+    std::vector<models::ModelInfo> router_models;  // a router's, in the order of `models`
     models::EngineShape shape;
     std::optional<models::Estimate> estimate;
     std::string estimate_note;
@@ -230,7 +231,7 @@ void Supervisor::estimate_memory(Run& run) {
     const models::Store store(models_dir_);
     run.model_path = store.resolve(run.config.model);
     if (!run.config.models.empty()) {
-        run.estimate_note = "serves several models: not estimated";
+        estimate_router(run);
         return;
     }
     if (run.model_path.empty()) {
@@ -250,6 +251,38 @@ void Supervisor::estimate_memory(Run& run) {
     spdlog::info("engine {}: {} estimated at {} (ctx {} x {} slots: weights {}, KV cache {}, compute {}, overhead {})",
                  run.config.name, run.model_path, models::gib_text(run.estimate->total()), run.estimate->ctx,
                  run.estimate->slots, models::gib_text(run.estimate->weights), models::gib_text(run.estimate->kv),
+                 models::gib_text(run.estimate->compute), models::gib_text(run.estimate->overhead));
+}
+
+// A router's models are the folder's NAME.gguf files: its estimate is its worst case, the
+// --models-max largest of them loaded at once beside the router (models::router_estimate).
+void Supervisor::estimate_router(Run& run) {
+    run.router_models.clear();
+    if (run.model_path.empty()) {
+        run.estimate_note = "no model folder";
+        return;
+    }
+    std::vector<models::ModelInfo> infos;
+    for (const auto& name : run.config.models) {
+        const std::string file = (std::filesystem::path(run.model_path) / (name + ".gguf")).string();
+        std::string why;
+        const auto info = models::read_model(file, &why);
+        if (!info) {
+            run.estimate_note = "model '" + name + "' not estimated: " + why;
+            return;
+        }
+        infos.push_back(*info);
+    }
+    run.router_models = std::move(infos);
+    run.shape = models::read_shape(run.config.command);
+    run.estimate = models::router_estimate(run.router_models, run.shape, overhead_of(run.config));
+    run.estimate_note.clear();
+    spdlog::info("engine {}: {} models in {} estimated at {} with {} loaded at once (ctx {}: weights {}, KV cache {}, "
+                 "compute {}, overhead {})",
+                 run.config.name, run.router_models.size(), run.model_path, models::gib_text(run.estimate->total()),
+                 run.shape.models_max == 0 ? run.router_models.size()
+                                           : std::min<std::size_t>(run.shape.models_max, run.router_models.size()),
+                 run.estimate->ctx, models::gib_text(run.estimate->weights), models::gib_text(run.estimate->kv),
                  models::gib_text(run.estimate->compute), models::gib_text(run.estimate->overhead));
 }
 
@@ -874,8 +907,12 @@ bool Supervisor::memory_has_room(Run& starting, SteadyTime now) {
     }
     const auto placement = models::place(capacity, starting.estimate->total(), residents);
     if (placement.never) {
-        starting.last_error = "does not fit: " + models::never_fits(starting.model_info, starting.shape,
-                                                                     overhead_of(starting.config), capacity, where);
+        starting.last_error =
+            "does not fit: " +
+            (starting.router_models.empty()
+                 ? models::never_fits(starting.model_info, starting.shape, overhead_of(starting.config), capacity, where)
+                 : models::router_never_fits(starting.router_models, starting.config.models, starting.shape,
+                                             overhead_of(starting.config), capacity, where));
         mark_failed(starting, now, "refused: larger than the memory budget");
         starting.tail.clear();
         starting.wanted = false;

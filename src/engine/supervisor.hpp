@@ -122,6 +122,7 @@ private:
     bool group_has_room(Run& run, SteadyTime now);
     bool memory_has_room(Run& run, SteadyTime now);
     void estimate_memory(Run& run);
+    void estimate_router(Run& run);
     static void mark_failed(Run& run, SteadyTime now, std::string detail);
     bool needs_pull(const Run& run) const;
     void begin_pull(Run& run, SteadyTime now);

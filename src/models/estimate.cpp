@@ -39,6 +39,8 @@ EngineShape read_shape(const std::vector<std::string>& command) {
             shape.unified = false;
         } else if (flag == "--swa-full") {
             shape.swa_full = true;
+        } else if (flag == "--models-max") {
+            shape.models_max = number(value).value_or(shape.models_max);
         } else if (flag == "-fa" || flag == "--flash-attn") {
             shape.flash_attn_off = value == "off" || value == "0" || value == "false";
         } else if (flag == "-ub" || flag == "--ubatch-size") {
@@ -98,6 +100,33 @@ Estimate estimate(const ModelInfo& model, const EngineShape& shape, std::uint64_
     return e;
 }
 
+Estimate router_estimate(const std::vector<ModelInfo>& models, const EngineShape& shape, std::uint64_t overhead,
+                         std::vector<std::size_t>* loaded) {
+    std::vector<std::pair<std::uint64_t, std::size_t>> sizes;  // (total, index)
+    std::vector<Estimate> each;
+    for (std::size_t i = 0; i < models.size(); ++i) {
+        each.push_back(estimate(models[i], shape, overhead));
+        sizes.emplace_back(each.back().total(), i);
+    }
+    std::stable_sort(sizes.begin(), sizes.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    const std::size_t at_once = shape.models_max == 0 ? sizes.size() : std::min<std::size_t>(shape.models_max, sizes.size());
+    Estimate e;
+    e.slots = std::max<std::uint64_t>(1, shape.slots);
+    e.overhead = overhead;  // the router itself
+    if (loaded != nullptr) loaded->clear();
+    for (std::size_t k = 0; k < at_once; ++k) {
+        const Estimate& child = each[sizes[k].second];
+        e.ctx = std::max(e.ctx, child.ctx);
+        e.swa_ctx = std::max(e.swa_ctx, child.swa_ctx);
+        e.weights += child.weights;
+        e.kv += child.kv;
+        e.compute += child.compute;
+        e.overhead += child.overhead;
+        if (loaded != nullptr) loaded->push_back(sizes[k].second);
+    }
+    return e;
+}
+
 std::string gib_text(std::uint64_t bytes) {
     char text[32];
     if (bytes >= (1ull << 30)) {
@@ -129,6 +158,25 @@ std::string never_fits(const ModelInfo& model, const EngineShape& shape, std::ui
     if (fitting > 0) out += "ctx " + std::to_string(fitting) + " or ";
     out += "a smaller quantization";
     if (!model.quantization.empty()) out += " than " + model.quantization;
+    return out;
+}
+
+std::string router_never_fits(const std::vector<ModelInfo>& models, const std::vector<std::string>& names,
+                              const EngineShape& shape, std::uint64_t overhead, std::uint64_t budget,
+                              std::string_view where) {
+    std::vector<std::size_t> loaded;
+    const Estimate need = router_estimate(models, shape, overhead, &loaded);
+    std::string out = "needs " + gib_text(need.total()) + " with its " +
+                      (loaded.size() == 1 ? std::string("largest model") : std::to_string(loaded.size()) + " largest models") +
+                      " loaded (--models-max " + std::to_string(shape.models_max) + ") at ctx " + std::to_string(need.ctx) + ":";
+    for (std::size_t k = 0; k < loaded.size(); ++k) {
+        const std::size_t i = loaded[k];
+        out += (k == 0 ? " " : ", ") + (i < names.size() ? names[i] : models[i].name) + " " +
+               gib_text(estimate(models[i], shape, overhead).total());
+    }
+    out += "; " + std::string(where) + " has " + gib_text(budget) + "; try ";
+    if (loaded.size() > 1) out += "--models-max " + std::to_string(loaded.size() - 1) + ", ";
+    out += "a smaller ctx or smaller quantizations";
     return out;
 }
 

@@ -26,6 +26,7 @@ struct EngineShape {
     std::optional<bool> unified;  // -kvu / -no-kvu; else unified when the slots are not given
     bool swa_full = false;        // --swa-full: sliding-window layers cache the whole context
     bool flash_attn_off = false;  // -fa off: attention scores are materialized (auto/on: they are not)
+    std::uint64_t models_max = 4;  // --models-max (a router: models loaded at once; 0: no limit)
 };
 EngineShape read_shape(const std::vector<std::string>& command);
 // Bytes per cached element of a KV cache type ("f16" 2, "q8_0" 34/32...); nullopt when unknown.
@@ -53,6 +54,13 @@ inline constexpr std::uint64_t kGpuOverhead = 512ull << 20;
 inline constexpr std::uint64_t kDefaultOverhead = kHostOverhead;
 Estimate estimate(const ModelInfo& model, const EngineShape& shape, std::uint64_t overhead = kDefaultOverhead);
 
+// A router engine (llama-server --models-dir): its own process and, at worst, the `models_max`
+// largest of its models loaded at once, each a child llama-server with the router's command line
+// (so each with its own context, slots and process overhead). `loaded` gets the indices of those
+// models, largest first.
+Estimate router_estimate(const std::vector<ModelInfo>& models, const EngineShape& shape, std::uint64_t overhead,
+                         std::vector<std::size_t>* loaded = nullptr);
+
 // "41.2 GiB", "512.0 MiB"
 std::string gib_text(std::uint64_t bytes);
 
@@ -60,6 +68,13 @@ std::string gib_text(std::uint64_t bytes);
 // 32768 x 4 slots; the group has 24.0 GiB; try ctx 8192 or a smaller quantization".
 std::string never_fits(const ModelInfo& model, const EngineShape& shape, std::uint64_t overhead,
                        std::uint64_t budget, std::string_view where);
+
+// The same for a router: "needs 9.1 GiB with its 2 largest models loaded (--models-max 2) at ctx
+// 8192: a 4.9 GiB, b 4.2 GiB; the host has 8.0 GiB; try --models-max 1, a smaller ctx or smaller
+// quantizations".
+std::string router_never_fits(const std::vector<ModelInfo>& models, const std::vector<std::string>& names,
+                              const EngineShape& shape, std::uint64_t overhead, std::uint64_t budget,
+                              std::string_view where);
 
 // MemAvailable of a /proc/meminfo text, in bytes.
 std::optional<std::uint64_t> parse_mem_available(std::string_view meminfo);

@@ -503,6 +503,14 @@ TEST(EngineRouter, TwoModelsOnOneEngineProcess) {
     EXPECT_GT(main_rss, 0) << json;
     EXPECT_GT(rss, main_rss + (4l << 20)) << json;  // each child holds a model: megabytes more
     std::cout << "router RSS " << (main_rss >> 10) << " KiB, with its children " << (rss >> 10) << " KiB\n";
+    // Its memory estimate: the router and, at worst, its models loaded at once (both, under the
+    // default --models-max of 4), each a llama-server of its own. The tree uses about that now.
+    const std::string estimate_text = field(json, "router", "estimate_bytes");
+    ASSERT_NE(estimate_text, "null") << json;
+    const double estimate = std::stod(estimate_text);
+    EXPECT_GT(static_cast<double>(rss), 0.5 * estimate) << json;
+    EXPECT_LT(static_cast<double>(rss), 1.5 * estimate) << json;
+    std::cout << "router estimate " << (static_cast<long>(estimate) >> 10) << " KiB\n";
 
     Process ps("ps", {gateway_binary(), "ps", "--url", "http://127.0.0.1:" + std::to_string(gateway.port)},
                {{"SWITCHYARD_MASTER_KEY", "master-secret-0001"}});

@@ -377,6 +377,45 @@ TEST(Estimate, SlidingWindowLayersKeepTheWindowNotTheContext) {
     EXPECT_EQ(e.compute, (32768ull + 1536) * 512 * 4 + 32768ull * 512 * 32 * 4);
 }
 
+// A router engine holds, at worst, its --models-max largest models at once, each a llama-server
+// with the router's command line, beside the router itself.
+TEST(Estimate, ARouterIsItsLargestModelsLoadedAtOnce) {
+    ModelInfo big = llama3_8b_q4_k_m();
+    big.name = "big";
+    ModelInfo small = big;
+    small.name = "small";
+    small.tensor_bytes = 1ull << 30;
+    ModelInfo mid = big;
+    mid.name = "mid";
+    mid.tensor_bytes = 2ull << 30;
+    const std::vector<ModelInfo> models{small, big, mid};
+    const auto one = [&](const ModelInfo& m, const EngineShape& shape) { return estimate(m, shape, kHostOverhead).total(); };
+
+    EngineShape shape = read_shape({"llama-server", "--models-dir", "/m", "-c", "8192", "--models-max", "2"});
+    EXPECT_EQ(shape.models_max, 2u);
+    std::vector<std::size_t> loaded;
+    Estimate e = router_estimate(models, shape, kHostOverhead, &loaded);
+    EXPECT_EQ(loaded, (std::vector<std::size_t>{1, 2}));  // big, then mid
+    EXPECT_EQ(e.total(), kHostOverhead + one(big, shape) + one(mid, shape));
+    EXPECT_EQ(e.weights, big.tensor_bytes + mid.tensor_bytes);
+    EXPECT_EQ(e.ctx, 8192u);
+    // The default (4) and 0 (no limit) load all three.
+    shape = read_shape({"llama-server", "--models-dir", "/m", "-c", "8192"});
+    EXPECT_EQ(router_estimate(models, shape, kHostOverhead).total(),
+              kHostOverhead + one(big, shape) + one(mid, shape) + one(small, shape));
+    shape.models_max = 0;
+    EXPECT_EQ(router_estimate(models, shape, kHostOverhead, &loaded).weights,
+              big.tensor_bytes + mid.tensor_bytes + small.tensor_bytes);
+    EXPECT_EQ(loaded.size(), 3u);
+
+    shape.models_max = 2;
+    const std::string why = router_never_fits(models, {"s", "b", "m"}, shape, kHostOverhead, 4ull << 30, "the host");
+    EXPECT_NE(why.find("needs 9.1 GiB with its 2 largest models loaded (--models-max 2) at ctx 8192: b 5.9 GiB, m 3.3 GiB; "
+                       "the host has 4.0 GiB; try --models-max 1, a smaller ctx or smaller quantizations"),
+              std::string::npos)
+        << why;
+}
+
 TEST(Estimate, NeverFitsSaysWhatToTry) {
     const ModelInfo m = llama3_8b_q4_k_m();
     const EngineShape shape = read_shape({"-c", "65536", "-np", "4"});
