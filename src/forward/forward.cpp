@@ -580,8 +580,7 @@ std::optional<ApiError> Exchange::translate_request(const config::Deployment& de
     const config::Upstream& config = upstream.config();
     // The provider's web search has no chat form: to an upstream that also speaks a dialect that
     // carries it (OpenAI's Responses, Anthropic's Messages), the request goes in that one.
-    const bool searches = std::any_of(read->tools.begin(), read->tools.end(), [](const auto& t) { return t.web_search; });
-    if (searches && plan_.endpoint == parse::Endpoint::chat_completions) {
+    if (read->offers_web_search() && plan_.endpoint == parse::Endpoint::chat_completions) {
         for (const translate::Dialect dialect : {translate::Dialect::responses, translate::Dialect::messages}) {
             if ((config.dialects & config::dialect_bit(dialect)) != 0) {
                 plan_.endpoint = parse::generating_endpoint(dialect);

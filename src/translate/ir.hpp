@@ -177,6 +177,14 @@ struct Request {
     bool stream = false;
     std::vector<Unmapped> unmapped;
     Arena arena;
+
+    // The request offers the provider's web search (chat has no such tool).
+    bool offers_web_search() const {
+        for (const Tool& tool : tools) {
+            if (tool.web_search) return true;
+        }
+        return false;
+    }
 };
 
 // --- Answers --------------------------------------------------------------------------------

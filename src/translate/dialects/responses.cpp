@@ -2054,7 +2054,7 @@ std::optional<ApiError> write_request(const Request& request, const WriteOptions
     }
     // Stateless: the reasoning comes back encrypted, to be sent with the next turn. A web search's
     // pages come only when asked for (a caller of another dialect gets them as search results).
-    const bool searches = std::any_of(request.tools.begin(), request.tools.end(), [](const Tool& t) { return t.web_search; });
+    const bool searches = request.offers_web_search();
     if (reasoning.enabled || searches) {
         w.key("include").array();
         if (reasoning.enabled) w.text("reasoning.encrypted_content");
