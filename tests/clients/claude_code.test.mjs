@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  claudeBinary, requireBinaries, startStack, ledgerRows, runClaude, requireToolCallOnce,
+  claudeBinary, claudeSucceeded, requireBinaries, startStack, ledgerRows, runClaude, requireToolCallOnce,
 } from './harness.mjs';
 
 let stack;
@@ -38,13 +38,7 @@ for (const [model, upstreamPath] of [['sy-messages', '/v1/messages'], ['sy-chat'
   test(`Claude Code runs a Bash tool call through ${model} (upstream ${upstreamPath})`, { timeout: 60_000 }, async () => {
     const before = (await stack.sim.stats()).by_endpoint?.[upstreamPath] ?? 0;
     const r = await runClaude(stack.gateway.url, model, PROMPT, { headers: HEADERS });
-    const diag = `exit ${r.code} ${r.signal ?? ''}${r.timedOut ? ' (timed out)' : ''}\n--- stdout ---\n${r.stdout}\n` +
-                 `--- stderr ---\n${r.stderr}\n${stack.logs()}`;
-    assert.equal(r.code, 0, diag);
-    let result;
-    assert.doesNotThrow(() => { result = JSON.parse(r.stdout.trim().split('\n').pop()); }, diag);
-    assert.equal(result.is_error, false, diag);
-    assert.equal(result.subtype, 'success', diag);
+    const { result, diag } = claudeSucceeded(r, stack.logs());
     // The tool ran in the working directory...
     const marker = path.join(r.work, 'marker.txt');
     assert.ok(fs.existsSync(marker), `no marker.txt: the Bash tool did not run\n${diag}`);
@@ -78,12 +72,7 @@ test('Claude Code\'s WebSearch runs at OpenAI through sy-responses (upstream /v1
   ];
   const r = await runClaude(stack.gateway.url, 'sy-responses', 'Search the web for rail news.',
     { headers, allowedTools: 'WebSearch' });
-  const diag = `exit ${r.code} ${r.signal ?? ''}${r.timedOut ? ' (timed out)' : ''}\n--- stdout ---\n${r.stdout}\n` +
-               `--- stderr ---\n${r.stderr}\n${stack.logs()}`;
-  assert.equal(r.code, 0, diag);
-  let result;
-  assert.doesNotThrow(() => { result = JSON.parse(r.stdout.trim().split('\n').pop()); }, diag);
-  assert.equal(result.is_error, false, diag);
+  const { result, diag } = claudeSucceeded(r, stack.logs());
   // The tool's result (echoed by the sim) holds the search's query and the pages it found.
   assert.match(result.result, /Tool result: [\s\S]*rail news 2026/, diag);
   assert.match(result.result, /https:\/\/search\.example\/1/, diag);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  claudeBinary, requireBinaries, startLlamaStack, ledgerRows, runClaude,
+  claudeBinary, claudeSucceeded, requireBinaries, startLlamaStack, ledgerRows, runClaude,
 } from './harness.mjs';
 
 const COMMAND = 'echo switchyard-ok > marker.txt && cat marker.txt';
@@ -27,13 +27,7 @@ const PROMPT = 'Write the marker file, then report what the command printed.';
 for (const [model, upstream] of [['sy-llama', 'llama'], ['sy-llama-chat', 'llama-chat']]) {
   test(`Claude Code runs a Bash tool call through ${model} (llama-server, upstream ${upstream})`, { timeout: 120_000 }, async () => {
     const r = await runClaude(stack.gateway.url, model, PROMPT, { timeoutMs: 90_000 });
-    const diag = `exit ${r.code} ${r.signal ?? ''}${r.timedOut ? ' (timed out)' : ''}\n--- stdout ---\n${r.stdout}\n` +
-                 `--- stderr ---\n${r.stderr}\n${stack.logs()}`;
-    assert.equal(r.code, 0, diag);
-    let result;
-    assert.doesNotThrow(() => { result = JSON.parse(r.stdout.trim().split('\n').pop()); }, diag);
-    assert.equal(result.is_error, false, diag);
-    assert.equal(result.subtype, 'success', diag);
+    const { result, diag } = claudeSucceeded(r, stack.logs());
     // llama-server's reply was a tool call Claude Code ran in its working directory...
     const marker = path.join(r.work, 'marker.txt');
     assert.ok(fs.existsSync(marker), `no marker.txt: the Bash tool did not run\n${diag}`);

@@ -1,6 +1,7 @@
 // Shared by the client tests: starts switchyard-sim and the gateway on ports the OS picks (ready
 // files, as tests/integration/harness.cpp does), runs a client binary with a timeout, and reads
 // the sim's statistics and the gateway's ledger.
+import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -160,6 +161,20 @@ export async function runClaude(gatewayUrl, model, prompt, { headers = [], allow
   const r = await runClient([claudeBinary(), '-p', prompt, '--output-format', 'json', '--allowedTools', allowedTools,
     '--max-turns', '4'], { cwd: work, env, timeoutMs });
   return { ...r, work };
+}
+
+// A `runClaude` run that succeeded: exit 0 and, on stdout's last line, Claude Code's JSON result
+// with no error. Returns that result and the diagnostics (the run's output, then `logs`) for the
+// caller's further assertions.
+export function claudeSucceeded(r, logs) {
+  const diag = `exit ${r.code} ${r.signal ?? ''}${r.timedOut ? ' (timed out)' : ''}\n--- stdout ---\n${r.stdout}\n` +
+               `--- stderr ---\n${r.stderr}\n${logs}`;
+  assert.equal(r.code, 0, diag);
+  let result;
+  assert.doesNotThrow(() => { result = JSON.parse(r.stdout.trim().split('\n').pop()); }, diag);
+  assert.equal(result.is_error, false, diag);
+  assert.equal(result.subtype, 'success', diag);
+  return { result, diag };
 }
 
 const toml = (s) => JSON.stringify(s); // a JSON string is a TOML basic string

@@ -204,10 +204,12 @@ std::string type_of(const std::string& data) {
     return data.substr(at, data.find('"', at) - at);
 }
 
-std::string translate(const std::string& stream, std::size_t cut) {
+// `stream` of dialect `from` translated to `to`, read in two pieces cut at `cut`; it counts one search.
+std::string translate(const std::string& stream, std::size_t cut, Dialect from = Dialect::messages,
+                      Dialect to = Dialect::responses) {
     simdjson::ondemand::parser parser;
     const AnswerOptions options = answer_options();
-    StreamTranslator translator(Dialect::messages, Dialect::responses, parser, options);
+    StreamTranslator translator(from, to, parser, options);
     std::string out;
     translator.feed(std::string_view(stream).substr(0, cut), out);
     translator.feed(std::string_view(stream).substr(cut), out);
@@ -391,15 +393,7 @@ std::string openai_stream() {
 }
 
 std::string to_messages(const std::string& stream, std::size_t cut) {
-    simdjson::ondemand::parser parser;
-    const AnswerOptions options = answer_options();
-    StreamTranslator translator(Dialect::responses, Dialect::messages, parser, options);
-    std::string out;
-    translator.feed(std::string_view(stream).substr(0, cut), out);
-    translator.feed(std::string_view(stream).substr(cut), out);
-    translator.end(out);
-    EXPECT_EQ(translator.usage().web_searches, 1);
-    return out;
+    return translate(stream, cut, Dialect::responses, Dialect::messages);
 }
 
 TEST(TranslateWebSearch, OpenAisStreamIsAnthropicsSearchEvents) {
