@@ -285,11 +285,11 @@ TEST(MessagesRequest, AnthropicsClientToolsAreFunctionsElsewhere) {
     // A server tool, and the computer tool, are named in the refusal.
     for (const std::string_view tool : {R"({"type":"web_fetch_20250910","name":"web_fetch","max_uses":5})",
                                         R"({"type":"computer_20250124","name":"computer","display_width_px":1024,"display_height_px":768})"}) {
+        // (the body outlives the request, which views it)
+        const std::string with_tool =
+            R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":"x"}],"tools":[)" + std::string(tool) + "]}";
         Request refused;
-        ASSERT_FALSE(read_request(Dialect::messages,
-                                  R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":"x"}],"tools":[)" +
-                                      std::string(tool) + "]}",
-                                  refused));
+        ASSERT_FALSE(read_request(Dialect::messages, with_tool, refused));
         out.clear();
         const auto error = write_request(Dialect::chat, refused, {.model = "qwen3-coder"}, out);
         ASSERT_TRUE(error);
