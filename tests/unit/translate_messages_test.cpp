@@ -273,6 +273,10 @@ TEST(MessagesRequest, AnthropicsClientToolsAreFunctionsElsewhere) {
     EXPECT_NE(out.find(R"("enum":["view","create","str_replace","insert"]})", editor), std::string::npos) << out;
     EXPECT_LT(out.find(R"("enum":["view","create","str_replace","insert"]})", editor), old_editor) << out;
     EXPECT_NE(out.find(R"("enum":["view","create","str_replace","insert","undo_edit"]})", old_editor), std::string::npos) << out;
+    EXPECT_NE(out.find(R"(insert adds new_str after line insert_line; undo_edit reverts the last edit of the file.")", old_editor),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find(R"(insert adds new_str after line insert_line.","parameters")", editor), std::string::npos) << out;
     // The earlier call and its result cross as any function's.
     EXPECT_NE(out.find(R"("tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"str_replace_based_edit_tool",)"
                        R"("arguments":"{\"command\":\"view\",\"path\":\"/repo/a.py\"}"}}])"),

@@ -378,12 +378,13 @@ std::string editor_schema(bool undo) {
 
 const DefinedTool* defined_tool(Json type) {
     static const std::string editor = editor_schema(false), editor_with_undo = editor_schema(true);
-    static const std::string editor_text =
+    // The editor's description, the versions with undo_edit saying so.
+    static const std::string editor_head =
         R"("View, create and edit text files. view shows a file with line numbers (or lists a directory); create )"
         R"(writes a new file; str_replace replaces one exact, unique occurrence of old_str with new_str; insert adds )"
-        R"(new_str after line insert_line.")";
-    static const std::string editor_with_undo_text = editor_text.substr(0, editor_text.size() - 2) +
-                                                     R"(; undo_edit reverts the last edit of the file.")";
+        R"(new_str after line insert_line)";
+    static const std::string editor_text = editor_head + R"(.")";
+    static const std::string editor_with_undo_text = editor_head + R"(; undo_edit reverts the last edit of the file.")";
     static const std::array<DefinedTool, 5> tools{{
         {"bash_",
          R"("Run a command in a persistent bash shell and get its output. Send restart: true to start a new shell.")",
