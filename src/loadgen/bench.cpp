@@ -39,12 +39,12 @@ void write_requests(std::ofstream& out, const std::string& model, const Load& lo
     const std::string model_json = json_quote(model);
     for (const RequestRecord& r : samples.requests) {
         const auto tpot = tpot_ms(r);
-        out << fmt::format(R"({{"model":{},"load":{{"mode":"{}","value":{:g}}},"start_s":{:.6f},"e2el_ms":{:.3f},)"
+        out << fmt::format(R"({{"model":{},"load":{{"mode":"{}","value":{:g}}},"start_s":{:.6f},"due_s":{},"e2el_ms":{:.3f},)"
                            R"("ttft_ms":{},"tpot_ms":{},"itl_count":{},"input_tokens":{},"output_tokens":{},)"
                            R"("cached_tokens":{},"status":{},"error":{},"warmup":{}}})"
                            "\n",
                            model_json, load.mode == Load::Mode::concurrency ? "concurrency" : "rate", load.value,
-                           r.start_s, r.e2e_ms(), r.ttft_ms >= 0 ? fmt::format("{:.3f}", r.ttft_ms) : "null",
+                           r.start_s, r.due_s >= 0 ? fmt::format("{:.6f}", r.due_s) : "null", r.e2e_ms(), r.ttft_ms >= 0 ? fmt::format("{:.3f}", r.ttft_ms) : "null",
                            tpot ? fmt::format("{:.3f}", *tpot) : "null", r.itl_count, r.input_tokens, r.output_tokens,
                            r.cached_tokens, r.status, r.ok() ? "null" : json_quote(error_label(r)),
                            r.warmup ? "true" : "false");

@@ -198,8 +198,10 @@ void Connection::begin(Scratch& x, const Context& ctx, RequestRecord& record, Cl
 void Connection::begin_attempt(Scratch& x, const Context& ctx, RequestRecord& record, std::uint32_t itl_begin) {
     const double start_s = record.start_s;
     const bool warmup = record.warmup;
+    const double due_s = record.due_s;
     record = RequestRecord{};
     record.start_s = start_s;
+    record.due_s = due_s;
     record.warmup = warmup;
     record.itl_begin = itl_begin;
     ctx.itl_ms->resize(itl_begin);

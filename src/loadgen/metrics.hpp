@@ -21,6 +21,7 @@ enum class ErrorKind : std::uint8_t { none, http, connect, timeout, closed, brok
 
 struct RequestRecord {
     double start_s = 0;   // when the request was sent (connecting included), seconds since the run began
+    double due_s = -1;    // when a session's arrival was due (rate mode, its first turn); -1: none
     double end_s = 0;     // when its last byte arrived
     double ttft_ms = -1;  // first token-bearing chunk; streaming only (-1: none)
     std::uint32_t input_tokens = 0;  // from the server's usage

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "core/await.hpp"
@@ -83,6 +84,7 @@ struct Lane {
     Connection connection;
     Scratch scratch;
     Session session;
+    std::optional<Clock::time_point> due;  // the arrival that started its session (rate mode)
 };
 
 // One thread: its io_context, lanes, samples and timeout sweep.
@@ -150,6 +152,10 @@ private:
             workload.next(session, shared_.model_json, lane.scratch.body);
             RequestRecord record;
             record.warmup = ticket->warmup;
+            if (lane.due) {
+                record.due_s = std::chrono::duration<double>(*lane.due - shared_.t0).count();
+                lane.due.reset();
+            }
             co_await lane.connection.exchange(lane.scratch, context_, record);
             samples_.requests.push_back(record);
             if (record.ok()) {
@@ -201,6 +207,7 @@ private:
                 lane = lanes_.back().get();
             }
             shared_.options.workload->begin(shared_.next_session.fetch_add(1, std::memory_order_relaxed), lane->session);
+            lane->due = next;
             ++live_;
             asio::co_spawn(io_, open_session(lane), asio::detached);
         }
