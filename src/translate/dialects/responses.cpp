@@ -1494,13 +1494,22 @@ private:
             append_json_string(model_, options_.model);
         }
         created_ = event.created != 0 ? event.created : options_.now;
-        id_base_ = json::make_id("", options_.id_seed, 1);
-        for (const std::string_view type : {"response.created", "response.in_progress"}) {
-            json::Writer w = begin(type, out);
+        // Item ids share the response's: unique with it, and one hash a stream instead of two.
+        id_base_.assign(std::string_view(response_id_).substr(response_id_.starts_with("resp_") ? 5 : 0));
+        // response.in_progress carries the same object as response.created: written once, copied.
+        std::size_t object_at = 0;
+        {
+            json::Writer w = begin("response.created", out);
             w.key("response");
+            object_at = out.size();
             write_response_object(w, head_of(Status::in_progress), nullptr, 0, nullptr);
             end(w);
         }
+        const std::size_t object_size = out.size() - object_at;  // with its "}\n\n"
+        json::Writer w = begin("response.in_progress", out);
+        w.key("response");
+        out.reserve(out.size() + object_size);  // no reallocation while out copies from itself
+        out.append(out, object_at, object_size);
         phase_ = Phase::in_progress;
     }
 
