@@ -118,11 +118,13 @@ struct Tool {
     Json format;
     // The provider's own web search (Responses' `web_search` tool, Anthropic's
     // `web_search_20250305` server tool): the provider runs the searches, the answer carries them
-    // (PartKind::web_search) and the text cites the pages. Chat has no such tool.
+    // (PartKind::web_search) and the text cites the pages. Chat's callers ask for it with
+    // `web_search_options`, read as this tool.
     bool web_search = false;
     Json allowed_domains, blocked_domains;  // arrays of string literals, or empty
     Json user_location;                     // {"type":"approximate","city",...} (the same in both), or empty
     std::optional<std::int64_t> max_uses;   // Anthropic's limit of searches per request
+    Json search_context_size;               // OpenAI's "low" | "medium" | "high" (a string literal), or empty
 };
 
 struct ToolChoice {

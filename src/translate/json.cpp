@@ -225,6 +225,36 @@ std::string make_id(std::string_view prefix, std::string_view seed, std::size_t 
     return id;
 }
 
+std::size_t next_char(std::string_view in, std::size_t i) {
+    if (in[i] == '\\' && i + 1 < in.size()) {
+        if (in[i + 1] != 'u' || i + 5 >= in.size()) return i + 2;
+        const bool high = (in[i + 2] == 'd' || in[i + 2] == 'D') &&
+                          std::string_view("89abAB").find(in[i + 3]) != std::string_view::npos;
+        i += 6;
+        if (high && i + 5 < in.size() && in[i] == '\\' && in[i + 1] == 'u') i += 6;  // its low half
+        return i;
+    }
+    ++i;
+    while (i < in.size() && (static_cast<unsigned char>(in[i]) & 0xC0) == 0x80) ++i;  // a UTF-8 sequence's rest
+    return i;
+}
+
+std::size_t chars_of(std::string_view in) {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < in.size(); i = next_char(in, i)) ++n;
+    return n;
+}
+
+std::size_t byte_of_char(std::string_view in, std::size_t chars) {
+    std::size_t i = 0;
+    for (; chars > 0 && i < in.size(); --chars) i = next_char(in, i);
+    return i;
+}
+
+std::size_t text_length(Json literal) {
+    return literal.size() >= 2 && literal.front() == '"' ? chars_of(literal.substr(1, literal.size() - 2)) : 0;
+}
+
 simdjson::simdjson_result<std::string_view> raw(simdjson::ondemand::value value) {
     simdjson::ondemand::json_type type;
     if (auto error = value.type().get(type)) return error;

@@ -73,6 +73,16 @@ Json join(Json a, std::string_view separator, Json b, Arena& arena);
 // `seed` and `n`), deterministic for a given seed.
 std::string make_id(std::string_view prefix, std::string_view seed, std::size_t n);
 
+// Counting characters in escaped text (a string literal's inside, quotes left out) as OpenAI's
+// annotation indices count them, in Unicode code points: an escape is one, \uD83D\uDE00 (a
+// surrogate pair) one, a UTF-8 sequence one.
+std::size_t next_char(std::string_view escaped, std::size_t i);  // where the character at byte i ends
+std::size_t chars_of(std::string_view escaped);
+// The byte of `escaped` where its character number `chars` starts (its size when past the end).
+std::size_t byte_of_char(std::string_view escaped, std::size_t chars);
+// The characters of string literal `literal`'s text.
+std::size_t text_length(Json literal);
+
 // The raw JSON of an On-Demand value (any type), trimmed of the whitespace after it.
 simdjson::simdjson_result<std::string_view> raw(simdjson::ondemand::value value);
 

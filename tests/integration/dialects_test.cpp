@@ -714,9 +714,10 @@ TEST_F(Dialects, ModelsAnswerAnthropicClientsInTheirShape) {
     EXPECT_EQ(root["data"].at(0)["created_at"].get_string().get(created), simdjson::SUCCESS);
 }
 
-// A Responses caller's web_search tool runs as Anthropic's web search (the simulator searches when
-// the request offers its server tool and x-sim-web-search says what for): the caller gets the
-// web_search_call and the cited text, whole and streamed, and the ledger prices the search
+// A Responses caller's web_search tool (or a chat caller's web_search_options) runs as Anthropic's
+// web search (the simulator searches when the request offers its server tool and x-sim-web-search
+// says what for): the caller gets the web_search_call and the cited text (a chat caller, the text
+// and its annotations), whole and streamed, and the ledger prices the search
 // (claude-haiku-4-5: $1 and $5 a million tokens, $10 a thousand searches) beside the tokens, as it
 // does for a Messages caller whose request goes through untranslated.
 TEST_F(Dialects, AWebSearchRunsAtAnthropicAndIsPricedInTheLedger) {
@@ -740,6 +741,26 @@ TEST_F(Dialects, AWebSearchRunsAtAnthropicAndIsPricedInTheLedger) {
         search);
     ASSERT_EQ(native.status, 200) << native.body;
     EXPECT_NE(native.body.find(R"("server_tool_use":{"web_search_requests":1})"), std::string::npos) << native.body;
+    // A chat caller asks with web_search_options (as of OpenAI's search models): the text comes
+    // with its citations as the message's annotations, whole and streamed.
+    const std::string chat = R"({"model":"via-claude","messages":[{"role":"user","content":"What is new in rail?"}],)"
+                             R"("web_search_options":{"user_location":{"type":"approximate","approximate":{"country":"GB"}}})";
+    const Response chat_whole = call(Dialect::chat, chat + "}", search);
+    ASSERT_EQ(chat_whole.status, 200) << chat_whole.body;
+    EXPECT_NE(chat_whole.body.find(R"("content":"According to the search, )"), std::string::npos) << chat_whole.body;
+    EXPECT_NE(chat_whole.body.find(R"("annotations":[{"type":"url_citation","url_citation":{"end_index":)"), std::string::npos)
+        << chat_whole.body;
+    EXPECT_NE(chat_whole.body.find(R"("start_index":25,"title":"First result for rail news","url":"https://search.example/1"}})"),
+              std::string::npos)
+        << chat_whole.body;
+    EXPECT_EQ(chat_whole.body.find("query"), std::string::npos) << chat_whole.body;  // the search is not text
+    const StreamedResponse chat_streamed = call_streaming(Dialect::chat, chat + R"(,"stream":true})", search);
+    ASSERT_EQ(chat_streamed.status, 200);
+    EXPECT_NE(chat_streamed.body().find(R"("delta":{"annotations":[{"type":"url_citation","url_citation":{"end_index":)"),
+              std::string::npos)
+        << chat_streamed.body();
+    EXPECT_NE(chat_streamed.body().find(R"("start_index":25,"title":"First result for rail news")"), std::string::npos)
+        << chat_streamed.body();
 
     const auto rows = stop_and_read_ledger();
     int priced = 0;
@@ -749,7 +770,7 @@ TEST_F(Dialects, AWebSearchRunsAtAnthropicAndIsPricedInTheLedger) {
         const double tokens = static_cast<double>(row.prompt_tokens) * 1e-6 + static_cast<double>(row.completion_tokens) * 5e-6;
         EXPECT_NEAR(row.cost_usd, tokens + 0.01, 1e-9) << row.stream << " " << row.prompt_tokens << "/" << row.completion_tokens;
     }
-    EXPECT_EQ(priced, 3);
+    EXPECT_EQ(priced, 5);
 }
 
 // The other way: a Messages caller (Claude Code's WebSearch tool) whose request offers Anthropic's

@@ -1,14 +1,15 @@
 // The official `openai` SDK's chat completions through the gateway: whole answers, streams with
-// usage, and the errors it raises from the gateway's own error bodies.
-import { after, before, test } from 'node:test';
+// usage, the errors it raises from the gateway's own error bodies, and web_search_options answered
+// by Anthropic's web search with the citations as the message's annotations.
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startGateway } from './harness.mjs';
+import { startGateway, UPSTREAMS } from './harness.mjs';
 
 let gw;
 let client;
 before(async () => {
-  gw = await startGateway();
+  gw = await startGateway({ upstreams: [UPSTREAMS.chat, UPSTREAMS.anthropic] });
   client = new OpenAI({ baseURL: gw.openaiBase, apiKey: gw.key, maxRetries: 0, timeout: 10000 });
 });
 after(() => gw?.stop());
@@ -92,4 +93,46 @@ test('a wrong key: AuthenticationError (401)', async () => {
       assert.ok(!err.message.includes('sk-wrong'), 'the key is never repeated');
       return true;
     });
+});
+
+describe(`web_search_options on ${UPSTREAMS.anthropic.model} (Anthropic's web search server tool)`, () => {
+  // switchyard-sim searches when the request offers Anthropic's tool and x-sim-web-search names the
+  // query; its answer cites the first page in a text block of its own.
+  const search = { headers: { 'x-sim-web-search': 'trams in Lisbon' } };
+  const request = {
+    model: UPSTREAMS.anthropic.model, max_tokens: 64,
+    messages: [{ role: 'user', content: 'What runs in Lisbon?' }],
+    web_search_options: { search_context_size: 'low', user_location: { type: 'approximate', approximate: { country: 'PT' } } },
+  };
+  const checkCitation = (content, annotation) => {
+    assert.equal(annotation.type, 'url_citation');
+    const { url, title, start_index: start, end_index: end } = annotation.url_citation;
+    assert.equal(url, 'https://search.example/1');
+    assert.equal(title, 'First result for trams in Lisbon');
+    assert.equal(start, 'According to the search, '.length);
+    assert.ok(end > start && end <= [...content].length, `${start}..${end} of ${content}`);
+  };
+
+  test('create: the text, its citation as an annotation over the cited characters', async () => {
+    const completion = await client.chat.completions.create(request, search);
+    const { message } = completion.choices[0];
+    assert.ok(message.content.startsWith('According to the search, '), message.content);
+    assert.equal(message.annotations?.length, 1, JSON.stringify(message));
+    checkCitation(message.content, message.annotations[0]);
+    assert.equal(completion.choices[0].finish_reason, 'stop');
+  });
+
+  test('create with stream: true: the annotation in a chunk of its own after the text it cites', async () => {
+    const stream = await client.chat.completions.create({ ...request, stream: true }, search);
+    let content = '';
+    const annotations = [];
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) {
+        content += c.delta?.content ?? '';
+        annotations.push(...(c.delta?.annotations ?? []));
+      }
+    }
+    assert.equal(annotations.length, 1, content);
+    checkCitation(content, annotations[0]);
+  });
 });

@@ -4,7 +4,8 @@
 // Responses answer (a web_search_call item, one message with url_citation annotations), whole and
 // streamed however the reads are cut; and OpenAI's answer (web_search_call items, annotated text)
 // written as Anthropic's blocks for a Messages caller (Claude Code's WebSearch reads them). Chat has
-// no such tool: a clear refusal.
+// callers ask for it with web_search_options and get the citations as their message's annotations;
+// toward a chat upstream, which cannot search, the tool is a clear refusal.
 #include <gtest/gtest.h>
 
 #include <simdjson.h>
@@ -258,27 +259,6 @@ TEST(TranslateWebSearch, AnthropicsStreamIsResponsesWebSearchEvents) {
     }
 }
 
-TEST(TranslateWebSearch, ChatCallersGetTheTextWithoutTheSearch) {
-    const std::string stream = anthropic_stream();
-    simdjson::ondemand::parser parser;
-    const AnswerOptions options = answer_options();
-    StreamTranslator translator(Dialect::messages, Dialect::chat, parser, options);
-    std::string out;
-    translator.feed(stream, out);
-    translator.end(out);
-    EXPECT_EQ(out.find("weather NYC"), std::string::npos) << out;  // the query is not text of the answer
-    EXPECT_NE(out.find(R"("content":"It is ")"), std::string::npos) << out;
-    EXPECT_NE(out.find(R"("content":"sunny, 21°C")"), std::string::npos) << out;
-
-    Response response;
-    ASSERT_TRUE(read_response(Dialect::messages, kAnswer, response));
-    std::string chat;
-    write_response(Dialect::chat, response, answer_options(), chat);
-    EXPECT_NE(chat.find(R"("content":"I'll search.Based on the results, Shannon was born in 1916 – “the father”.")"),
-              std::string::npos)
-        << chat;
-}
-
 // OpenAI's answer to a search, as its documentation shows it: a search with its pages (asked for
 // with include), a page opened (not a search), and text whose annotation cites a span of it.
 constexpr std::string_view kOpenAiAnswer = R"({"id":"resp_1","object":"response","created_at":1764000000,"status":"completed",
@@ -292,6 +272,104 @@ constexpr std::string_view kOpenAiAnswer = R"({"id":"resp_1","object":"response"
       {"type":"url_citation","start_index":7,"end_index":19,"url":"https://other.example/","title":"Other"}]}]}],
  "usage":{"input_tokens":100,"input_tokens_details":{"cached_tokens":0},"output_tokens":20,
    "output_tokens_details":{"reasoning_tokens":0},"total_tokens":120}})";
+
+// A chat caller asks for OpenAI's search with web_search_options (its search models take it):
+// toward Anthropic or Responses it is their search tool, the location flat as they write it.
+constexpr std::string_view kChatRequest = R"({"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"Weather in NYC?"}],
+  "web_search_options":{"search_context_size":"high","user_location":{"type":"approximate",
+    "approximate":{"country":"US","city":"New York","region":"New York","timezone":"America/New_York","zip":"10001"}}},
+  "stream":true})";
+
+TEST(TranslateWebSearch, ChatCallersWebSearchOptionsAreTheSearchTool) {
+    Request request;
+    ASSERT_FALSE(read_request(Dialect::chat, kChatRequest, request));
+    ASSERT_TRUE(request.offers_web_search());
+    std::string body;
+    ASSERT_FALSE(write_request(Dialect::messages, request, to_model("claude-sonnet-4-5"), body));
+    EXPECT_NE(body.find(R"("tools":[{"type":"web_search_20250305","name":"web_search","user_location":{"type":"approximate",)"
+                        R"("country":"US","city":"New York","region":"New York","timezone":"America/New_York"}}])"),
+              std::string::npos)
+        << body;
+    EXPECT_EQ(body.find("search_context_size"), std::string::npos) << body;  // Anthropic has no such setting
+    body.clear();
+    ASSERT_FALSE(write_request(Dialect::responses, request, to_model("gpt-5"), body));
+    EXPECT_NE(body.find(R"("tools":[{"type":"web_search","user_location":{"type":"approximate","country":"US",)"
+                        R"("city":"New York","region":"New York","timezone":"America/New_York"},"search_context_size":"high"}])"),
+              std::string::npos)
+        << body;
+    // Asking for nothing in particular is still asking for the search.
+    Request plain;
+    ASSERT_FALSE(read_request(Dialect::chat, R"({"model":"m","messages":[{"role":"user","content":"hi"}],"web_search_options":{}})",
+                              plain));
+    body.clear();
+    ASSERT_FALSE(write_request(Dialect::messages, plain, to_model("claude-sonnet-4-5"), body));
+    EXPECT_NE(body.find(R"("tools":[{"type":"web_search_20250305","name":"web_search"}])"), std::string::npos) << body;
+    Request bad;
+    const auto error = read_request(Dialect::chat, R"({"model":"m","messages":[{"role":"user","content":"hi"}],"web_search_options":5})", bad);
+    ASSERT_TRUE(error);
+    EXPECT_EQ(error->status, 400);
+    EXPECT_EQ(error->param, "web_search_options");
+}
+
+TEST(TranslateWebSearch, ChatCallersGetTheTextWithItsCitationsAsAnnotations) {
+    Request request;
+    ASSERT_FALSE(read_request(Dialect::chat, kChatRequest, request));
+    AnswerOptions options = answer_options();
+    options.request = &request;
+    const std::string stream = anthropic_stream();
+    for (std::size_t cut = 0; cut <= stream.size(); cut += 11) {
+        simdjson::ondemand::parser parser;
+        StreamTranslator translator(Dialect::messages, Dialect::chat, parser, options);
+        std::string out;
+        translator.feed(std::string_view(stream).substr(0, cut), out);
+        translator.feed(std::string_view(stream).substr(cut), out);
+        translator.end(out);
+        EXPECT_EQ(translator.usage().web_searches, 1);
+        EXPECT_EQ(out.find("weather NYC"), std::string::npos) << out;  // the query is not text of the answer
+        // The cited block's text, then its citation over characters 6 to 17 of the content ("°" is one).
+        const std::size_t text = out.find(R"("content":"sunny, 21°C")");
+        const std::size_t annotation = out.find(R"("delta":{"annotations":[{"type":"url_citation","url_citation":{)"
+                                                R"("end_index":17,"start_index":6,"title":"Weather in New York City",)"
+                                                R"("url":"https://weather.example/nyc"}}]})");
+        ASSERT_NE(text, std::string::npos) << out;
+        ASSERT_NE(annotation, std::string::npos) << out;
+        EXPECT_LT(text, annotation);
+        EXPECT_LT(annotation, out.find(R"("content":".")")) << out;
+    }
+    // Without web search asked for (no request known), the stream is text alone.
+    {
+        simdjson::ondemand::parser parser;
+        const AnswerOptions plain = answer_options();
+        StreamTranslator translator(Dialect::messages, Dialect::chat, parser, plain);
+        std::string out;
+        translator.feed(stream, out);
+        translator.end(out);
+        EXPECT_EQ(out.find("annotations"), std::string::npos) << out;
+        EXPECT_NE(out.find(R"("content":"It is ")"), std::string::npos) << out;
+    }
+
+    // The whole answer: one content, the cited passage's characters after "I'll search." (12) and
+    // "Based on the results, " (22); "–", "“" and "”" are one each.
+    Response response;
+    ASSERT_TRUE(read_response(Dialect::messages, kAnswer, response));
+    std::string chat;
+    write_response(Dialect::chat, response, options, chat);
+    EXPECT_NE(chat.find(R"("content":"I'll search.Based on the results, Shannon was born in 1916 – “the father”.",)"
+                        R"("refusal":null,"annotations":[{"type":"url_citation","url_citation":{"end_index":73,"start_index":34,)"
+                        R"("title":"Claude Shannon - Wikipedia","url":"https://en.wikipedia.org/wiki/Claude_Shannon"}}])"),
+              std::string::npos)
+        << chat;
+    // OpenAI's Responses answer (annotations over its text) the same way.
+    Response openai;
+    ASSERT_TRUE(read_response(Dialect::responses, kOpenAiAnswer, openai));
+    chat.clear();
+    write_response(Dialect::chat, openai, options, chat);
+    EXPECT_NE(chat.find(R"("annotations":[{"type":"url_citation","url_citation":{"end_index":19,"start_index":7,"title":"NYC weather",)"
+                        R"("url":"https://weather.example/nyc"}},{"type":"url_citation","url_citation":{"end_index":19,)"
+                        R"("start_index":7,"title":"Other","url":"https://other.example/"}}])"),
+              std::string::npos)
+        << chat;
+}
 
 TEST(TranslateWebSearch, OpenAisAnswerIsAnthropicsSearchBlocksAndCitedText) {
     Response response;

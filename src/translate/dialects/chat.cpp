@@ -1,6 +1,7 @@
 // Stage "translate", the OpenAI Chat Completions dialect: chat request bodies, chat.completion
 // answers, OpenAI errors and chat.completion.chunk streams, to and from the common form (ir.hpp).
 // Reads what OpenAI, llama-server, vLLM and Ollama send (reasoning_content, top_k, bare errors).
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <string>
@@ -157,7 +158,7 @@ struct UnmappedField {
     bool changes_meaning;
 };
 
-constexpr std::array<UnmappedField, 20> kUnmappedFields{{
+constexpr std::array<UnmappedField, 19> kUnmappedFields{{
     {"n", "1", true},
     {"logprobs", "false", true},
     {"top_logprobs", "0", true},
@@ -166,7 +167,6 @@ constexpr std::array<UnmappedField, 20> kUnmappedFields{{
     {"frequency_penalty", "0", true},
     {"modalities", "", true},
     {"audio", "", true},
-    {"web_search_options", "", true},
     {"prediction", "", false},  // a latency hint
     {"verbosity", "", false},
     {"service_tier", "", false},
@@ -415,6 +415,38 @@ struct RequestReader {
         return true;
     }
 
+    // OpenAI's web search for chat (its search models): {"search_context_size":..., "user_location":
+    // {"type":"approximate","approximate":{"city":...}}}, read as the provider's web search tool,
+    // the location flat as Responses and Anthropic write it.
+    bool read_web_search(od::value value) {
+        if (type_of(value) != od::json_type::object) return fail("web_search_options must be an object", "web_search_options");
+        Tool tool;
+        tool.web_search = true;
+        tool.name = "\"web_search\"";
+        std::string location;  // the flat location's fields, each `,"name":"text"`
+        const auto place = [&](std::string_view name, od::value v) {
+            const Json text = string_of(v);
+            if (!text.empty() && (name == "city" || name == "country" || name == "region" || name == "timezone")) {
+                location.append(",\"").append(name).append("\":").append(text);
+            }
+            return true;
+        };
+        const bool ok = each_field(value, [&](std::string_view key, od::value v) {
+            if (key == "search_context_size") tool.search_context_size = string_of(v);
+            if (key == "user_location" && type_of(v) == od::json_type::object) {
+                return each_field(v, [&](std::string_view k, od::value approximate) {
+                    return k != "approximate" || type_of(approximate) != od::json_type::object ||
+                           each_field(approximate, place);
+                });
+            }
+            return true;
+        });
+        if (!ok) return fail("invalid web_search_options", "web_search_options");
+        if (!location.empty()) tool.user_location = out.arena.keep(R"({"type":"approximate")" + location + "}");
+        out.tools.push_back(tool);
+        return true;
+    }
+
     bool read_format(od::value value) {
         Json type;
         const bool ok = each_field(value, [&](std::string_view key, od::value v) {
@@ -499,6 +531,8 @@ struct RequestReader {
             if (type_of(v) != od::json_type::null) return read_format(v);
         } else if (key == "stream") {
             out.stream = raw_of(v) == "true";
+        } else if (key == "web_search_options") {
+            if (type_of(v) != od::json_type::null) return read_web_search(v);
         } else {
             for (const UnmappedField& field : kUnmappedFields) {
                 if (field.name != key) continue;
@@ -1047,11 +1081,23 @@ private:
     Usage usage_;
 };
 
+// One of a message's `annotations`: text from character `start` to `end` cites a page (OpenAI's
+// search models answer so).
+void write_url_citation(json::Writer& w, const Citation& citation, std::size_t start, std::size_t end) {
+    w.object().field_text("type", "url_citation").key("url_citation").object();
+    w.key("end_index").number(static_cast<std::int64_t>(end)).key("start_index").number(static_cast<std::int64_t>(start));
+    w.field("title", citation.title.empty() ? citation.url : citation.title).field("url", citation.url);
+    w.end_object().end_object();
+}
+
 // --- Streams: writing ------------------------------------------------------------------------------
 
 class ChunkWriter final : public StreamWriter {
 public:
-    explicit ChunkWriter(const AnswerOptions& options) : options_(options) { head_.reserve(128); }
+    explicit ChunkWriter(const AnswerOptions& options)
+        : options_(options), count_chars_(options.request != nullptr && options.request->offers_web_search()) {
+        head_.reserve(128);
+    }
 
     void write(const Event& event, std::string& out) override {
         if (state_ == State::done) return;
@@ -1071,6 +1117,7 @@ public:
             case Event::Kind::block_start:
                 open_ = event.block;
                 if (event.block == BlockKind::tool_call) start_call(event, out);
+                block_chars_ = chars_;
                 break;
             case Event::Kind::delta:
                 if (event.text.empty()) break;
@@ -1084,16 +1131,23 @@ public:
                 } else {
                     out += open_ == BlockKind::text ? R"("content":)" : R"("reasoning_content":)";
                     out += event.text;
+                    if (count_chars_ && open_ == BlockKind::text) chars_ += json::text_length(event.text);
                 }
                 chunk_close(out, {});
                 break;
-            case Event::Kind::signature:
-            case Event::Kind::sources:
             case Event::Kind::citation:
-            case Event::Kind::block_stop: break;
+                if (count_chars_ && open_ == BlockKind::text && event.citation != nullptr) {
+                    // Kept as text: the event's views end with the call.
+                    citations_.emplace_back(event.citation->url, event.citation->title);
+                }
+                break;
+            case Event::Kind::block_stop: annotate(out); break;
+            case Event::Kind::signature:
+            case Event::Kind::sources: break;
             case Event::Kind::finish:
                 if (event.usage.found) usage_ = event.usage;
                 if (state_ == State::finished) break;
+                annotate(out);
                 chunk_open(out);
                 chunk_close(out, stop_word(Dialect::chat, event.stop));
                 state_ = State::finished;
@@ -1179,6 +1233,20 @@ private:
         ++calls_;
     }
 
+    // The text block that ends cited pages (a provider's web search): a chunk whose delta has their
+    // url_citation annotations, over the block's characters in the message's content.
+    void annotate(std::string& out) {
+        if (citations_.empty()) return;
+        chunk_open(out);
+        out += R"("annotations":)";
+        json::Writer w(out);
+        w.array();
+        for (const auto& [url, title] : citations_) write_url_citation(w, Citation{url, title, {}}, block_chars_, chars_);
+        w.end_array();
+        chunk_close(out, {});
+        citations_.clear();
+    }
+
     void chunk_open(std::string& out) {
         out += head_;
         out += R"("choices":[{"index":0,"delta":{)";
@@ -1202,6 +1270,12 @@ private:
     std::size_t calls_ = 0;  // tool calls opened: chat numbers them apart from other blocks
     std::string head_;
     Usage usage_;
+    // Web search (the request offered it): the content's characters so far and where the open
+    // block began (annotations' offsets), and the open text block's citations (url, title).
+    bool count_chars_ = false;
+    std::size_t chars_ = 0;
+    std::size_t block_chars_ = 0;
+    std::vector<std::pair<std::string, std::string>> citations_;
 };
 
 }  // namespace
@@ -1306,6 +1380,21 @@ bool read_response(std::string_view body, Response& out) {
     return true;
 }
 
+// The answer's text parts' citations (a provider's web search: Anthropic's cited blocks, OpenAI
+// Responses' annotations) as the message's annotations, over the joined text.
+void write_annotations(json::Writer& w, const std::vector<const Part*>& texts) {
+    const bool cited = std::any_of(texts.begin(), texts.end(), [](const Part* part) { return !part->citations.empty(); });
+    if (!cited) return;
+    w.key("annotations").array();
+    std::size_t at = 0;
+    for (const Part* part : texts) {
+        const std::size_t length = json::text_length(part->text);
+        for (const Citation& citation : part->citations) write_url_citation(w, citation, at, at + length);
+        at += length;
+    }
+    w.end_array();
+}
+
 void write_response(const Response& response, const AnswerOptions& options, std::string& out) {
     json::Writer w(out);
     w.object().key("id");
@@ -1336,6 +1425,7 @@ void write_response(const Response& response, const AnswerOptions& options, std:
         w.raw(joined_literal(texts, ""));
     }
     w.key("refusal").null();
+    write_annotations(w, texts);
     if (!reasoning.empty()) {
         w.key("reasoning_content");
         w.raw(joined_literal(reasoning, ""));

@@ -393,6 +393,7 @@ private:
             else if (key == "parameters") tool.parameters = doc_.raw(v);
             else if (key == "format") tool.format = doc_.raw(v);
             else if (key == "user_location") tool.user_location = doc_.raw(v);
+            else if (key == "search_context_size") tool.search_context_size = doc_.string(v);
             else if (key == "filters") {
                 return each_field(v, [&](std::string_view k, od::value f) {
                     if (k == "allowed_domains") tool.allowed_domains = doc_.raw(f);
@@ -421,7 +422,8 @@ private:
             out_.tools.push_back(tool);
         } else if (is_web_search_tool(json::text_of(type))) {
             // OpenAI's web search, which Anthropic's web_search server tool can carry (chat cannot):
-            // its domains and location cross; search_context_size has no counterpart and is dropped.
+            // its domains and location cross; search_context_size has no counterpart there and is
+            // dropped (it crosses to Responses from chat's web_search_options).
             tool.web_search = true;
             tool.name = "\"web_search\"";
             if (tool.user_location == "null") tool.user_location = {};
@@ -776,37 +778,9 @@ struct OutputItem {
     bool complete = false;
 };
 
-// Where the character that starts at byte `i` of escaped text ends (see chars_of).
-std::size_t next_char(std::string_view in, std::size_t i) {
-    if (in[i] == '\\' && i + 1 < in.size()) {
-        if (in[i + 1] != 'u' || i + 5 >= in.size()) return i + 2;
-        const bool high = (in[i + 2] == 'd' || in[i + 2] == 'D') &&
-                          std::string_view("89abAB").find(in[i + 3]) != std::string_view::npos;
-        i += 6;
-        if (high && i + 5 < in.size() && in[i] == '\\' && in[i + 1] == 'u') i += 6;  // its low half
-        return i;
-    }
-    ++i;
-    while (i < in.size() && (static_cast<unsigned char>(in[i]) & 0xC0) == 0x80) ++i;  // a UTF-8 sequence's rest
-    return i;
-}
-
-// The length of a JSON string literal's text, unescaped, in Unicode code points (OpenAI's
-// annotation indices count characters): an escape is one, \uD83D\uDE00 (a surrogate pair) one,
-// a UTF-8 sequence one.
-std::size_t chars_of(std::string_view in) {  // escaped text, without its quotes
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < in.size(); i = next_char(in, i)) ++n;
-    return n;
-}
-
-// The byte of escaped text where its character number `chars` starts (its size when past the end).
-std::size_t byte_of_char(std::string_view in, std::size_t chars) {
-    std::size_t i = 0;
-    for (; chars > 0 && i < in.size(); --chars) i = next_char(in, i);
-    return i;
-}
-std::size_t text_length(Json literal) { return chars_of(inner(literal)); }
+using json::byte_of_char;
+using json::chars_of;
+using json::text_length;
 
 // Anthropic's citations of a text that starts at character `start` of the message's text and is
 // `length` long, appended to a message's annotations as url_citation objects.
@@ -1995,7 +1969,8 @@ std::optional<ApiError> write_request(const Request& request, const WriteOptions
                 if (!tool.allowed_domains.empty()) {
                     w.key("filters").object().field("allowed_domains", tool.allowed_domains).end_object();
                 }
-                w.field("user_location", tool.user_location).end_object();
+                w.field("user_location", tool.user_location).field("search_context_size", tool.search_context_size);
+                w.end_object();
                 continue;
             }
             w.object().field_text("type", tool.custom ? "custom" : "function").field("name", tool.name);
