@@ -12,7 +12,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 IDLE=${IDLE:-20000} DURATION=${DURATION:-15} CONNS=${CONNS:-8} IO_THREADS=${IO_THREADS:-2}
 BENCH_NAME=flood_bench
 source "$ROOT/bench/lib.sh"
-SWITCHYARD="$ROOT/build/release/src/switchyard"
+SWITCHYARD=${SWITCHYARD:-$ROOT/build/release/src/switchyard}  # another build to compare: SWITCHYARD=/path/to/switchyard
 SIM="$ROOT/build/release/src/sim/switchyard-sim"
 for tool in wrk "$SWITCHYARD" "$SIM"; do command -v "$tool" >/dev/null || die "$tool is required"; done
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/flood-bench.XXXXXX")

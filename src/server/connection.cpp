@@ -281,8 +281,14 @@ private:
     // only waits (idle keep-alive, a flood of sockets that say nothing) does not hold it.
     static constexpr std::size_t kRelaySize = 16 * 1024;
     std::unique_ptr<char[]> relay_;
-    wire::HeadArena head_arena_;  // the current request's head and its upstream response's
-    std::optional<wire::RequestParser> parser_;  // the current request's (its head is in head_arena_)
+    // What serving a request needs (a few KiB: the head arena, the request's parser, the forwarding
+    // scratch), made for the connection's first request, as relay_ is for its first forwarded one.
+    struct Serving {
+        wire::HeadArena head_arena;  // the current request's head and its upstream response's
+        std::optional<wire::RequestParser> parser;  // the current request's (its head is in head_arena)
+        forward::Scratch scratch;
+    };
+    std::unique_ptr<Serving> serving_;
     wire::GatewayHeaders named_;                 // what the gateway reads of its head, once it is read
     bool keep_alive_ = false;  // the current request lets the connection take another
     bool idle_ = true;
@@ -293,7 +299,6 @@ private:
     SteadyTime deadline_ = SteadyTime::max();
     SteadyTime write_deadline_ = SteadyTime::max();
     std::shared_ptr<forward::Watch> watch_;  // the request being forwarded (see forward::CallerSide)
-    forward::Scratch scratch_;
     bool reading_ = false;
     bool read_timed_out_ = false;
     SteadyTime waiting_since_ = SteadyTime::max();  // see waiting_since()
@@ -331,7 +336,14 @@ asio::awaitable<void> ClientConnection::run() {
             deadline_ = now + wait_for_request(first);
             waiting_since_ = now;
             ++worker_.waiting_connections;
-            auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), await_tuple);
+            boost::system::error_code ec;
+            std::size_t n = 0;
+            if (first) {
+                // A new connection waits for its first byte holding no buffer: a flood of sockets
+                // that say nothing costs their coroutine frames alone.
+                std::tie(ec) = co_await socket_.async_wait(tcp::socket::wait_read, await_tuple);
+            }
+            if (!ec) std::tie(ec, n) = co_await socket_.async_read_some(buffer_.prepare(4096), await_tuple);
             --worker_.waiting_connections;
             waiting_since_ = SteadyTime::max();
             deadline_ = SteadyTime::max();
@@ -352,21 +364,23 @@ asio::awaitable<void> ClientConnection::run() {
 asio::awaitable<bool> ClientConnection::serve_one() {
     const auto& server = limits();
     // Nothing from the previous request is alive any more; its body's storage is kept for this one.
-    std::string body = parser_ ? std::move(parser_->get().body()) : std::string();
+    if (!serving_) serving_ = std::make_unique<Serving>();
+    std::optional<wire::RequestParser>& parser = serving_->parser;
+    std::string body = parser ? std::move(parser->get().body()) : std::string();
     body.clear();
-    parser_.reset();
-    head_arena_.reset();
-    parser_.emplace(std::piecewise_construct, std::make_tuple(),
-                    std::make_tuple(wire::ArenaAllocator<char>(head_arena_)));
-    parser_->get().body() = std::move(body);
-    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(server.max_header_bytes, UINT32_MAX)));
-    parser_->body_limit(server.max_body_bytes);
+    parser.reset();
+    serving_->head_arena.reset();
+    parser.emplace(std::piecewise_construct, std::make_tuple(),
+                   std::make_tuple(wire::ArenaAllocator<char>(serving_->head_arena)));
+    parser->get().body() = std::move(body);
+    parser->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(server.max_header_bytes, UINT32_MAX)));
+    parser->body_limit(server.max_body_bytes);
     read_timed_out_ = false;
     keep_alive_ = false;
     head_only_ = false;
     // Usually the whole request is in the buffer already (the keep-alive wait read it).
-    const boost::system::error_code fed = wire::feed(buffer_, *parser_, wire::ReadUntil::message);
-    named_ = parser_->is_header_done() ? wire::gateway_headers(parser_->get().base()) : wire::GatewayHeaders{};
+    const boost::system::error_code fed = wire::feed(buffer_, *parser, wire::ReadUntil::message);
+    named_ = parser->is_header_done() ? wire::gateway_headers(parser->get().base()) : wire::GatewayHeaders{};
     if (fed || too_many_headers() || named_.transfer_encoding.present()) return read_rest(fed);
     return handle_read();
 }
@@ -375,15 +389,16 @@ asio::awaitable<bool> ClientConnection::handle_read() {
     // (The parser's flags say what request.keep_alive() would find by looking up Connection.)
     // An HTTP/1.0 request with a Transfer-Encoding is served, but its framing cannot be trusted
     // for another one (RFC 9112, section 6.1).
-    keep_alive_ = parser_->keep_alive() && !worker_.shared.draining.load(std::memory_order_relaxed) &&
-                  !(named_.transfer_encoding.present() && parser_->get().version() < 11);
-    return handle(parser_->get(), keep_alive_);
+    const wire::RequestParser& parser = *serving_->parser;
+    keep_alive_ = parser.keep_alive() && !worker_.shared.draining.load(std::memory_order_relaxed) &&
+                  !(named_.transfer_encoding.present() && parser.get().version() < 11);
+    return handle(serving_->parser->get(), keep_alive_);
 }
 
 std::size_t ClientConnection::header_count() const { return named_.count; }
 
 asio::awaitable<bool> ClientConnection::read_rest(boost::system::error_code fed) {
-    wire::RequestParser& parser = *parser_;
+    wire::RequestParser& parser = *serving_->parser;
     reading_ = true;
     deadline_ = std::chrono::steady_clock::now() + limits().request_read_timeout;
     struct StopDeadline {
@@ -471,7 +486,7 @@ std::optional<ApiError> ClientConnection::head_error() const {
                             "invalid_request_error", std::nullopt, "unsupported_transfer_encoding"};
         default: break;
     }
-    if (auto length = parser_->content_length(); length && *length > limits().max_body_bytes) return too_large();
+    if (auto length = serving_->parser->content_length(); length && *length > limits().max_body_bytes) return too_large();
     return std::nullopt;
 }
 
@@ -750,7 +765,7 @@ forward::CallerSide ClientConnection::caller_side(account::Trace& trace, forward
     if (!relay_) relay_ = std::make_unique_for_overwrite<char[]>(kRelaySize);
     return {socket_,        head_,      std::span<char>(relay_.get(), kRelaySize), limits().request_read_timeout,
             write_deadline_, watch_,    capture_,   trace.completion(),
-            trace.content_limit(), usage_sink, head_arena_, scratch_,
+            trace.content_limit(), usage_sink, serving_->head_arena, serving_->scratch,
             worker_.json,   answer_sink};
 }
 
