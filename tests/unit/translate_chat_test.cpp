@@ -359,29 +359,60 @@ TEST(ChatRequest, ThinkingBudgetsBecomeEfforts) {
     }
 }
 
-TEST(ChatRequest, RefusesDocumentsAndImagesInToolResults) {
-    Request request = anthropic_like();
-    Part document;
-    document.kind = PartKind::document;
-    document.media_type = R"("application/pdf")";
-    document.data = R"("JVBERi0=")";
-    request.messages[0].parts.push_back(document);
+// Documents: a PDF is chat's file part (OpenAI's models read it), a plain-text one its text; one
+// given by URL has no chat form. Images a tool returned (Claude Code reading a picture) follow the
+// turn's tool messages in a user message, after a line naming the call.
+TEST(ChatRequest, DocumentsAreFilePartsAndToolImagesFollowTheToolMessages) {
+    Request request;
+    ASSERT_FALSE(read_request(Dialect::messages, R"({"model":"m","max_tokens":100,"messages":[
+        {"role":"user","content":[
+          {"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0="},"title":"spec.pdf"},
+          {"type":"document","source":{"type":"text","media_type":"text/plain","data":"Line one.\nLine two."}},
+          {"type":"text","text":"Read both, then look."}]},
+        {"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"Read","input":{"file_path":"/a.png"}},
+          {"type":"tool_use","id":"toolu_2","name":"Read","input":{"file_path":"/b.txt"}}]},
+        {"role":"user","content":[
+          {"type":"tool_result","tool_use_id":"toolu_1","content":[
+            {"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}}]},
+          {"type":"tool_result","tool_use_id":"toolu_2","content":"plain text"},
+          {"type":"text","text":"What do you see?"}]}]})",
+                              request));
     std::string body;
     WriteOptions options;
-    options.model = "m";
-    auto error = write_request(Dialect::chat, request, options, body);
-    ASSERT_TRUE(error);
-    EXPECT_EQ(error->param, std::optional<std::string>("document"));
-    EXPECT_TRUE(body.empty());
+    options.model = "gpt-4.1";
+    const auto error = write_request(Dialect::chat, request, options, body);
+    ASSERT_FALSE(error) << error->message;
+    EXPECT_NE(body.find(R"({"role":"user","content":[{"type":"file","file":{"file_data":"data:application/pdf;base64,JVBERi0=",)"
+                        R"("filename":"spec.pdf"}},{"type":"text","text":"Line one.\nLine two."},)"
+                        R"({"type":"text","text":"Read both, then look."}]})"),
+              std::string::npos)
+        << body;
+    EXPECT_NE(body.find(R"x({"role":"tool","tool_call_id":"toolu_1","content":"(what it returned follows in the next message)"},)x"
+                        R"({"role":"tool","tool_call_id":"toolu_2","content":"plain text"},)"
+                        R"({"role":"user","content":[{"type":"text","text":"The tool call toolu_1 returned:"},)"
+                        R"({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}},)"
+                        R"({"type":"text","text":"What do you see?"}]})"),
+              std::string::npos)
+        << body;
 
-    request = anthropic_like();
-    Part screenshot;
-    screenshot.kind = PartKind::image;
-    screenshot.url = R"("https://example.com/a.png")";
-    request.messages[2].parts[0].content.push_back(screenshot);
-    error = write_request(Dialect::chat, request, options, body);
-    ASSERT_TRUE(error);
-    EXPECT_EQ(error->param, std::optional<std::string>("tool_result"));
+    // Toward Responses, the plain-text document is input text too.
+    body.clear();
+    ASSERT_FALSE(write_request(Dialect::responses, request, options, body));
+    EXPECT_NE(body.find(R"({"type":"input_file","file_data":"data:application/pdf;base64,JVBERi0=","filename":"spec.pdf"},)"
+                        R"({"type":"input_text","text":"Line one.\nLine two."})"),
+              std::string::npos)
+        << body;
+
+    Request by_url;
+    ASSERT_FALSE(read_request(Dialect::messages, R"({"model":"m","max_tokens":100,"messages":[{"role":"user","content":[
+        {"type":"document","source":{"type":"url","url":"https://example.com/a.pdf"}}]}]})",
+                              by_url));
+    body.clear();
+    const auto refused = write_request(Dialect::chat, by_url, options, body);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 400);
+    EXPECT_EQ(refused->param, std::optional<std::string>("document"));
+    EXPECT_TRUE(body.empty());
 }
 
 // --- Whole answers ---------------------------------------------------------------------------------

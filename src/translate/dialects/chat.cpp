@@ -2,6 +2,7 @@
 // answers, OpenAI errors and chat.completion.chunk streams, to and from the common form (ir.hpp).
 // Reads what OpenAI, llama-server, vLLM and Ollama send (reasoning_content, top_k, bare errors).
 #include <algorithm>
+#include <deque>
 #include <array>
 #include <optional>
 #include <string>
@@ -574,6 +575,9 @@ struct RequestWriter {
     const WriteOptions& options;
     json::Writer w;
     std::optional<ApiError> error;
+    // Text the writer adds (the labels of images a tool returned), kept while parts point at it.
+    std::deque<Part> made{};
+    Arena arena{};
 
     bool fail(std::string message, std::string param) {
         error = ApiError::invalid_request(std::move(message), std::move(param));
@@ -608,8 +612,10 @@ struct RequestWriter {
         w.key("content").array();
         for (const Part* part : parts) {
             w.object();
-            if (part->kind == PartKind::text) {
-                w.key("type").text("text").key("text").raw(part->text);
+            if (part->kind == PartKind::text || (part->kind == PartKind::document && !part->text.empty())) {
+                w.key("type").text("text").key("text").raw(part->text);  // a plain-text document's text
+            } else if (part->kind == PartKind::document) {
+                if (!file_part(*part)) return false;
             } else {
                 w.key("type").text("image_url").key("image_url").object();
                 if (!image_url(*part)) return false;
@@ -621,14 +627,49 @@ struct RequestWriter {
         return true;
     }
 
-    bool tool_result(const Part& result) {
+    // A document: a plain-text one is text; a PDF (base64, or a data: URL) is chat's file part, which
+    // OpenAI's models read. One given by URL or by a provider's file id has no chat form.
+    bool file_part(const Part& part) {
+        w.key("type").text("file").key("file").object();
+        if (part.url.starts_with("\"data:")) {
+            w.key("file_data").raw(part.url);
+        } else if (!part.data.empty()) {
+            std::string url = "data:" + (part.media_type.empty() ? std::string("application/pdf") : json::text_of(part.media_type));
+            url += ";base64,";
+            url += word_of(part.data);  // base64 has nothing to escape
+            w.key("file_data").text(url);
+        } else {
+            return fail("a document given by URL or by file id cannot be sent to a chat completions upstream; send "
+                        "its content (base64 or text)",
+                        "document");
+        }
+        w.field("filename", part.title.empty() ? Json("\"document.pdf\"") : part.title).end_object();
+        return true;
+    }
+
+    // A tool's result as a tool message. Chat's tool messages hold text only: images (and documents)
+    // the tool returned (Claude Code's Read of a picture) go to `attached`, for the user message that
+    // follows the turn's tool messages, after a line that names the call.
+    bool tool_result(const Part& result, std::vector<const Part*>& attached) {
         std::vector<const Part*> texts;
+        const std::size_t before = attached.size();
         for (const Part& part : result.content) {
-            if (part.kind != PartKind::text) {
-                return fail("a tool result holding an image cannot be sent to a chat completions upstream",
-                            "tool_result");
+            if (part.kind == PartKind::text) {
+                texts.push_back(&part);
+            } else if (part.kind == PartKind::image || part.kind == PartKind::document) {
+                attached.push_back(&part);
             }
-            texts.push_back(&part);
+        }
+        if (attached.size() > before) {
+            const std::string call = json::text_of(result.id);
+            Part label;
+            label.text = literal_in(arena, "The tool call " + call + " returned:");
+            attached.insert(attached.begin() + static_cast<std::ptrdiff_t>(before), &made.emplace_back(label));
+            if (texts.empty()) {
+                Part note;
+                note.text = literal_in(arena, "(what it returned follows in the next message)");
+                texts.push_back(&made.emplace_back(note));
+            }
         }
         w.object().key("role").text("tool").key("tool_call_id").raw(result.id).key("content");
         joined_text(texts, "\\n");
@@ -638,16 +679,16 @@ struct RequestWriter {
 
     bool user_message(const Message& message) {
         std::vector<const Part*> parts;
-        // Tool results first: chat wants them right after the assistant's calls, as role tool.
+        // Tool results first: chat wants them right after the assistant's calls, as role tool. What
+        // they returned that is not text comes first in the user message after them.
         for (const Part& part : message.parts) {
             switch (part.kind) {
                 case PartKind::tool_result:
-                    if (!tool_result(part)) return false;
+                    if (!tool_result(part, parts)) return false;
                     break;
                 case PartKind::text:
-                case PartKind::image: parts.push_back(&part); break;
-                case PartKind::document:
-                    return fail("documents cannot be sent to a chat completions upstream", "document");
+                case PartKind::image:
+                case PartKind::document: parts.push_back(&part); break;
                 case PartKind::tool_call:
                 case PartKind::web_search:
                 case PartKind::reasoning: break;  // not a user's

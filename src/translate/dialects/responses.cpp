@@ -607,6 +607,10 @@ void write_image(json::Writer& w, const Part& part) {
 }
 
 void write_document(json::Writer& w, const Part& part) {
+    if (!part.text.empty()) {  // Anthropic's plain-text document: its text
+        w.object().field_text("type", "input_text").field("text", part.text).end_object();
+        return;
+    }
     if (json::is(part.media_type, "text/plain") && !part.data.empty()) {
         w.object().field_text("type", "input_text").field("text", part.data).end_object();
         return;
@@ -700,11 +704,14 @@ private:
             .field("call_id", part.id)
             .key("output");
         bool images = false;
-        for (const auto& piece : part.content) images = images || piece.kind == PartKind::image;
+        for (const auto& piece : part.content) {
+            images = images || piece.kind == PartKind::image || piece.kind == PartKind::document;
+        }
         if (images) {
             w_.array();
             for (const auto& piece : part.content) {
                 if (piece.kind == PartKind::image) write_image(w_, piece);
+                else if (piece.kind == PartKind::document) write_document(w_, piece);
                 else if (piece.kind == PartKind::text) w_.object().field_text("type", "input_text").field("text", piece.text).end_object();
             }
             w_.end_array();
