@@ -110,11 +110,60 @@ Reply session_body(const Session& session, int status = 200) {
     return secured(std::move(response), "no-store");
 }
 
+// A fleet's sessions in Redis (sessions.hpp). Each call's outcome is noted as the fleet's are; when
+// Redis does not answer, the instance goes on with what its own table knows.
+bool in_redis(server::Shared& shared, const Request& request) { return shared.fleet && request.state != nullptr; }
+
+boost::asio::awaitable<void> share_session(server::Shared& shared, const Request& request,
+                                           const Sessions::Opened& opened) {
+    if (!in_redis(shared, request)) co_return;
+    const std::string key = session_key(shared.fleet->config().prefix, opened.id);
+    const std::string value = encode(opened.session);
+    const std::string ttl = std::to_string(shared.console_sessions.ttl().count());
+    const std::string_view argv[] = {"SET", key, value, "PX", ttl};
+    const state::Result result = co_await request.state->call(argv);
+    shared.fleet->note(result.ok() && !result.reply->is_error(), "console session: " + result.unavailable);
+}
+
+boost::asio::awaitable<void> unshare_session(server::Shared& shared, const Request& request, std::string_view id) {
+    if (!in_redis(shared, request)) co_return;
+    const std::string key = session_key(shared.fleet->config().prefix, id);
+    const std::string_view argv[] = {"DEL", key};
+    const state::Result result = co_await request.state->call(argv);
+    shared.fleet->note(result.ok() && !result.reply->is_error(), "console session: " + result.unavailable);
+}
+
+// The session of cookie value `id` as the fleet's Redis has it: taken into this instance's table
+// when found, ended here when Redis no longer has it. Without an answer, the table decides.
+boost::asio::awaitable<void> refresh_session(server::Shared& shared, const Request& request, std::string_view id) {
+    if (!in_redis(shared, request) || id.size() != 64) co_return;
+    const std::string key = session_key(shared.fleet->config().prefix, id);
+    const std::string_view get[] = {"GET", key};
+    const state::Result found = co_await request.state->call(get);
+    if (!found.ok() || found.reply->is_error()) {
+        shared.fleet->note(false, "console session: " + (found.ok() ? found.reply->text : found.unavailable));
+        co_return;
+    }
+    std::optional<Session> session;
+    if (found.reply->type == state::Reply::Type::string) session = decode(found.reply->text);
+    if (!session) {
+        shared.console_sessions.close(id);
+        co_return;
+    }
+    const std::string_view pttl[] = {"PTTL", key};
+    const state::Result left = co_await request.state->call(pttl);
+    if (!left.ok() || left.reply->type != state::Reply::Type::integer || left.reply->integer <= 0) {
+        if (left.ok()) shared.console_sessions.close(id);  // it expired between the two calls
+        co_return;
+    }
+    shared.console_sessions.adopt(id, std::move(*session), std::chrono::milliseconds(left.reply->integer));
+}
+
 // POST api/session {"key": "..."}: the master key signs in as admin; a key with a role as that role.
-Reply sign_in(server::Shared& shared, const Request& request) {
+boost::asio::awaitable<Reply> sign_in(server::Shared& shared, const Request& request) {
     const config::Console& console = shared.boot.console;
     if (cross_site(request)) {
-        return error(ApiError{403, "sign-in must come from the console's own page", "permission_error", std::nullopt,
+        co_return error(ApiError{403, "sign-in must come from the console's own page", "permission_error", std::nullopt,
                               "cross_site_request"});
     }
     std::string key;
@@ -124,7 +173,7 @@ Reply sign_in(server::Shared& shared, const Request& request) {
         simdjson::ondemand::document doc;
         std::string_view text;
         if (parser.iterate(padded).get(doc) || doc["key"].get_string().get(text)) {
-            return error(ApiError::invalid_request("the body must be {\"key\": \"<API key>\"}", "key", "invalid_body"));
+            co_return error(ApiError::invalid_request("the body must be {\"key\": \"<API key>\"}", "key", "invalid_body"));
         }
         key = std::string(text);
     }
@@ -137,28 +186,31 @@ Reply sign_in(server::Shared& shared, const Request& request) {
         if (entry->policy.role == "admin") role = Role::admin;
         if (entry->policy.role == "viewer") role = Role::viewer;
         if (!role) {
-            return error(ApiError{403, "key '" + name + "' has no console role (give it role: viewer or role: admin)",
+            co_return error(ApiError{403, "key '" + name + "' has no console role (give it role: viewer or role: admin)",
                                   "permission_error", "key", "no_console_role"});
         }
     }
     if (!role) {
-        return error(ApiError{401, "that is not the master key nor a key of this gateway", "invalid_request_error", "key",
+        co_return error(ApiError{401, "that is not the master key nor a key of this gateway", "invalid_request_error", "key",
                               "invalid_api_key"});
     }
     const Sessions::Opened opened = shared.console_sessions.open(*role, name);
+    co_await share_session(shared, request, opened);
     spdlog::info("console: {} signed in as {}", name.empty() ? std::string("the master key") : "key '" + name + "'",
                  to_string(*role));
     Reply reply = session_body(opened.session, 201);
     add_header(reply.headers, "Set-Cookie",
                set_cookie(console, opened.id,
                           static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(console.session_ttl).count())));
-    return reply;
+    co_return reply;
 }
 
 // The request's live session whose key still has its role; nullopt after ending a stale one.
-std::optional<Session> current_session(server::Shared& shared, std::string_view id) {
+boost::asio::awaitable<std::optional<Session>> current_session(server::Shared& shared, const Request& request,
+                                                               std::string_view id) {
+    co_await refresh_session(shared, request, id);
     auto session = shared.console_sessions.find(id);
-    if (!session) return std::nullopt;
+    if (!session) co_return std::nullopt;
     bool valid = false;
     if (session->key.empty()) {
         valid = shared.keys.has_master();
@@ -167,16 +219,17 @@ std::optional<Session> current_session(server::Shared& shared, std::string_view 
     }
     if (!valid) {
         shared.console_sessions.close(id);
-        return std::nullopt;
+        co_await unshare_session(shared, request, id);
+        co_return std::nullopt;
     }
-    return session;
+    co_return session;
 }
 
 boost::asio::awaitable<Reply> api(server::Shared& shared, const Request& request, std::string_view rest) {
     const bool reading = request.method == "GET" || request.method == "HEAD";
-    if (rest == "session" && request.method == "POST") co_return sign_in(shared, request);
+    if (rest == "session" && request.method == "POST") co_return co_await sign_in(shared, request);
     const std::string_view id = cookie_value(request.cookie, kSessionCookie);
-    const auto session = current_session(shared, id);
+    const std::optional<Session> session = co_await current_session(shared, request, id);
     if (!session && rest == "session" && reading) {  // the page asks at load: not an error
         wire::LocalResponse response;
         response.body = R"({"role":null})";
@@ -201,6 +254,7 @@ boost::asio::awaitable<Reply> api(server::Shared& shared, const Request& request
         if (reading) co_return session_body(*session);
         if (request.method == "DELETE") {
             shared.console_sessions.close(id);
+            co_await unshare_session(shared, request, id);
             wire::LocalResponse response;
             response.body = R"({"signed_out":true})";
             Reply reply = secured(std::move(response), "no-store");

@@ -22,6 +22,9 @@
 namespace switchyard::server {
 struct Shared;
 }
+namespace switchyard::state {
+class Connection;
+}
 
 namespace switchyard::console {
 
@@ -42,6 +45,7 @@ struct Request {
     std::string_view host;           // Host
     std::string_view fetch_site;     // Sec-Fetch-Site
     std::string_view csrf;           // x-csrf-token
+    state::Connection* state = nullptr;  // the I/O thread's Redis connection (a fleet), for sessions
 };
 
 struct Reply {

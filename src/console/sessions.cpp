@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <stdexcept>
 #include <vector>
@@ -50,6 +51,51 @@ Sessions::Opened Sessions::open(Role role, std::string key) {
     }
     by_digest_.emplace(sha256_hex(opened.id), opened.session);
     return opened;
+}
+
+void Sessions::adopt(std::string_view id, Session session, std::chrono::milliseconds remaining) {
+    const SteadyTime now = clock_.now();
+    session.expires = now + std::min(remaining, ttl_);
+    std::lock_guard lock(mutex_);
+    std::string digest = sha256_hex(id);
+    if (!by_digest_.contains(digest)) {
+        std::erase_if(by_digest_, [&](const auto& entry) { return entry.second.expires <= now; });
+        while (by_digest_.size() >= max_) {
+            auto first = std::min_element(by_digest_.begin(), by_digest_.end(), [](const auto& a, const auto& b) {
+                return a.second.expires < b.second.expires;
+            });
+            by_digest_.erase(first);
+        }
+    }
+    by_digest_.insert_or_assign(std::move(digest), std::move(session));
+}
+
+std::string session_key(std::string_view prefix, std::string_view id) {
+    return std::string(prefix) + ":console:session:" + sha256_hex(id);
+}
+
+std::string encode(const Session& session) {
+    return "1 " + std::string(to_string(session.role)) + " " + session.csrf + " " +
+           std::to_string(session.expires_unix_ms) + " " + session.key;
+}
+
+std::optional<Session> decode(std::string_view text) {
+    // "1 <role> <csrf> <expires_unix_ms> <key name>"; the name is the rest (it may hold spaces).
+    std::string_view fields[4];
+    for (auto& field : fields) {
+        const std::size_t space = text.find(' ');
+        if (space == std::string_view::npos) return std::nullopt;
+        field = text.substr(0, space);
+        text.remove_prefix(space + 1);
+    }
+    if (fields[0] != "1" || (fields[1] != "admin" && fields[1] != "viewer") || fields[2].size() != 64) return std::nullopt;
+    Session session;
+    session.role = fields[1] == "admin" ? Role::admin : Role::viewer;
+    session.csrf = std::string(fields[2]);
+    const auto [end, ec] = std::from_chars(fields[3].data(), fields[3].data() + fields[3].size(), session.expires_unix_ms);
+    if (ec != std::errc() || end != fields[3].data() + fields[3].size()) return std::nullopt;
+    session.key = std::string(text);
+    return session;
 }
 
 std::optional<Session> Sessions::find(std::string_view id) {

@@ -2,6 +2,12 @@
 // it came from, its CSRF token and its expiry. Bounded: at most `max` sessions; a new sign-in
 // beyond ends the one that expires first. Ids are kept only as SHA-256 digests. Used by console
 // requests only (a mutex; nothing on the model request path).
+//
+// A fleet (`state:` Redis) keeps its sessions in Redis too, so that every instance knows a sign-in
+// and a restart keeps it: `<prefix>:console:session:<the id's SHA-256>` holds the session's fields
+// (encode()), expiring with the session (Redis ends it). While Redis answers it is the truth: a
+// session found there is taken into this table (adopt()) for the rest of its life, one gone from
+// there is ended here. console.cpp does the Redis calls.
 #pragma once
 
 #include <cstddef>
@@ -36,6 +42,9 @@ public:
         Session session;
     };
     Opened open(Role role, std::string key);
+    // A session another instance opened (or this one, before a restart), found in Redis with
+    // `remaining` of its life: kept here as if opened here (within the bound).
+    void adopt(std::string_view id, Session session, std::chrono::milliseconds remaining);
     // The live session of a cookie value; an expired one is ended.
     std::optional<Session> find(std::string_view id);
     bool close(std::string_view id);
@@ -54,5 +63,11 @@ private:
 
 // 2 * `bytes` hex digits from OpenSSL's generator.
 std::string random_hex(std::size_t bytes);
+
+// A session in Redis: its key, and its fields as text ("1 <role> <csrf> <expires_unix_ms> <key
+// name>"); decode() gives nullopt for anything else (its steady expiry is left for adopt()).
+std::string session_key(std::string_view prefix, std::string_view id);
+std::string encode(const Session& session);
+std::optional<Session> decode(std::string_view text);
 
 }  // namespace switchyard::console

@@ -545,7 +545,8 @@ asio::awaitable<bool> ClientConnection::answer_locally(wire::Request& request, R
             request[http::field::origin],
             request[http::field::host],
             request["sec-fetch-site"],
-            request["x-csrf-token"]};
+            request["x-csrf-token"],
+            worker_.state.get()};
         console::Reply reply = co_await console::serve(shared, console_request);
         reply.response.extra_headers = reply.headers;
         co_return co_await respond(reply.response, request_id, keep_alive);

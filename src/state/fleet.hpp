@@ -16,7 +16,8 @@
 //     a heartbeat expiry every sync interval, and counts the others' against the limit;
 //   - breaker openings: published with their cooldown as expiry, and held by the other instances
 //     as a cooldown, within a sync interval;
-//   - deployment rate limits stay per instance, each enforcing its share (limit / instances).
+//   - deployment rate limits stay per instance, each enforcing its share (limit / instances);
+//   - web console sessions: kept in Redis with their TTL by src/console (sessions.hpp).
 // When Redis does not answer within `timeout`, the request goes on at once: fail-open, each
 // instance enforces its own share of each limit in-process; fail-closed, requests that need
 // shared state are refused with 503. Recovery is automatic (connections reconnect with backoff).

@@ -284,6 +284,52 @@ TEST(ConsoleAuth, SessionsAreBounded) {
     EXPECT_EQ(get(gateway.port, "/ui/api/models", as(third)).status, 200);
 }
 
+// A fleet (`state:` Redis) shares its console sessions: signed in on one instance, the same cookie
+// works on another and after the first restarts; signed out on one, it is out on all. Redis holds
+// the session with its TTL, under its id's digest.
+TEST(ConsoleAuth, AFleetSharesSessionsThroughRedisAndARestartKeepsThem) {
+    if (!redis_available()) GTEST_SKIP() << "redis-server not found";
+    RedisServer redis;
+    Sim sim = start_sim();
+    std::string yaml = config(sim, "{session_ttl: 1h}");
+    yaml += "state: {url: \"" + redis.url() + "\", sync_interval: 100ms}\n";
+    auto a = std::make_unique<Gateway>(start_gateway(yaml, kEnv));
+    auto b = start_gateway(yaml, kEnv);
+
+    const Signed admin = sign_in(a->port, kMaster);
+    ASSERT_EQ(admin.response.status, 201) << admin.response.body;
+    const Response on_b = get(b.port, "/ui/api/session", as(admin, false));
+    ASSERT_EQ(on_b.status, 200) << on_b.body;
+    EXPECT_EQ(json_string(on_b.body, "role"), "admin");
+    EXPECT_EQ(json_string(on_b.body, "csrf"), admin.csrf);  // one session, one token, whichever instance
+    EXPECT_EQ(get(b.port, "/ui/api/models", as(admin)).status, 200);
+    // In Redis with its TTL, under the id's digest (the cookie's value is not a key there).
+    const std::string id = admin.cookie.substr(admin.cookie.find('=') + 1);
+    EXPECT_EQ(redis.command("EXISTS switchyard:console:session:" + id), ":0");
+    const std::string ttl = redis.command("EVAL \"local k = redis.call('KEYS', 'switchyard:console:session:*') "
+                                          "return redis.call('PTTL', k[1])\" 0");
+    ASSERT_EQ(ttl.substr(0, 1), ":") << ttl;
+    EXPECT_GT(std::stoll(ttl.substr(1)), 3'500'000);
+    EXPECT_LE(std::stoll(ttl.substr(1)), 3'600'000);
+
+    // The instance that signed it in restarts: the session is still good there.
+    a.reset();
+    a = std::make_unique<Gateway>(start_gateway(yaml, kEnv));
+    EXPECT_EQ(get(a->port, "/ui/api/models", as(admin)).status, 200);
+
+    // Signed out on b: out on a too, at once.
+    EXPECT_EQ(request(b.port, "DELETE", "/ui/api/session", "", as(admin)).status, 200);
+    EXPECT_EQ(get(a->port, "/ui/api/models", as(admin)).status, 401);
+    EXPECT_EQ(get(a->port, "/ui/api/session", as(admin, false)).body, R"({"role":null})");
+
+    // A session the other instance has taken in (b, here) ends there too when signed out on a.
+    const Signed viewer = sign_in(a->port, "sk-viewer-000000000001");
+    ASSERT_EQ(viewer.response.status, 201);
+    EXPECT_EQ(get(b.port, "/ui/api/models", as(viewer)).status, 200);
+    EXPECT_EQ(request(a->port, "DELETE", "/ui/api/session", "", as(viewer)).status, 200);
+    EXPECT_EQ(get(b.port, "/ui/api/models", as(viewer)).status, 401);
+}
+
 TEST(ConsoleData, PagesReadTheTrafficTheLedgerAndAMaskedConfig) {
     Sim sim = start_sim({"--ttft-ms", "5", "--tokens", "4"});
     auto gateway = start_gateway(config(sim), kEnv);

@@ -7,6 +7,7 @@
 #include "console/data.hpp"
 #include "console/samples.hpp"
 #include "console/sessions.hpp"
+#include "core/digest.hpp"
 #include "metrics/metrics.hpp"
 
 namespace switchyard::console {
@@ -49,6 +50,46 @@ TEST(ConsoleSessions, AreBoundedAndEndWithTheirKey) {
     EXPECT_TRUE(sessions.find(ids[3]));
     EXPECT_TRUE(sessions.close(ids[3]));
     EXPECT_FALSE(sessions.close(ids[3]));
+}
+
+// A fleet's sessions as Redis keeps them (sessions.hpp): the fields as text and back, a key name
+// with spaces kept whole, anything else refused; one found there is kept for what is left of it.
+TEST(ConsoleSessions, RoundTripThroughTheirRedisFormAndAreAdoptedForWhatIsLeft) {
+    ManualClock clock;
+    Sessions sessions(2, 1h, clock);
+    const auto opened = sessions.open(Role::viewer, "team a key");
+    const std::string text = encode(opened.session);
+    const auto back = decode(text);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->role, Role::viewer);
+    EXPECT_EQ(back->key, "team a key");
+    EXPECT_EQ(back->csrf, opened.session.csrf);
+    EXPECT_EQ(back->expires_unix_ms, opened.session.expires_unix_ms);
+    Session master;
+    master.role = Role::admin;
+    master.csrf = std::string(64, 'a');
+    master.expires_unix_ms = 1767225600000;
+    EXPECT_EQ(decode(encode(master))->key, "");  // the master key's session: no key name
+    const std::string csrf(64, 'a');
+    for (const std::string& bad : std::vector<std::string>{"", "1 admin", "2 admin " + csrf + " 1 k", "1 root " + csrf + " 1 k",
+                                                           "1 admin short 1 k", "1 admin " + csrf + " soon k"}) {
+        EXPECT_FALSE(decode(bad)) << bad;
+    }
+    EXPECT_EQ(session_key("switchyard", opened.id), "switchyard:console:session:" + sha256_hex(opened.id));
+
+    Sessions other(2, 1h, clock);
+    const std::string id = std::string(64, '7');
+    other.adopt(id, *back, 10min);
+    ASSERT_TRUE(other.find(id));
+    EXPECT_EQ(other.find(id)->key, "team a key");
+    clock.advance(10min);
+    EXPECT_FALSE(other.find(id));  // what was left of it, not a new TTL
+    // Within the bound, as sign-ins are.
+    other.adopt(std::string(64, '1'), master, 30min);
+    other.adopt(std::string(64, '2'), master, 20min);
+    other.adopt(std::string(64, '3'), master, 40min);
+    EXPECT_EQ(other.size(), 2u);
+    EXPECT_FALSE(other.find(std::string(64, '2')));
 }
 
 TEST(ConsoleSamples, QuantilesInterpolateWithinBuckets) {
