@@ -215,6 +215,10 @@ int run_show(const CommandOptions& options) {
               << "embedding       " << info.embedding << "\n"
               << "heads           " << info.heads << " (" << info.kv_heads << " KV, head size " << info.key_length << ")\n";
     if (info.experts) std::cout << "experts         " << info.experts << "\n";
+    if (info.kv_layers < info.layers) {
+        std::cout << "KV cache        on the first " << info.kv_layers << " of " << info.layers
+                  << " layers (the others share theirs)\n";
+    }
     if (info.swa_window) {
         std::cout << "sliding window  " << info.swa_window << " tokens, on " << info.swa_layers << " of " << info.layers
                   << " layers\n";

@@ -430,9 +430,11 @@ namespace {
 // scripts/setup builds): the layers that use the window follow a pattern of n_pattern (every
 // n-th layer attends to everything: the last of each group, or the first with dense_first),
 // unless the file gives <arch>.attention.sliding_window_pattern (a count, or one bool per layer).
-// The window is <arch>.attention.sliding_window, else the default; gemma3 and olmo2 have none
-// without the key; llama4's chunked attention is 8192 tokens unless the key says 0. Other
-// architectures are taken to attend to everything in every layer.
+// The window is <arch>.attention.sliding_window, else the default (`needs_key`: no window without
+// the key); llama4's chunked attention is 8192 tokens unless the key says 0; exaone4 has a window
+// in its 64-layer model only; smallthinker's is 4096 whenever the key is there. An architecture
+// not in the table whose file gives the window and one bool per layer (granite-swa, mimo2, step35,
+// gemma4...) uses them, as llama.cpp reads them; any other attends to everything in every layer.
 struct SwaRule {
     std::string_view arch;
     std::uint64_t pattern;
@@ -441,9 +443,12 @@ struct SwaRule {
     bool dense_first;
 };
 constexpr SwaRule kSwaRules[] = {
-    {"gemma2", 2, 4096, false, false},  {"gemma3", 6, 0, true, false},    {"cohere2", 4, 0, false, false},
-    {"cohere2moe", 4, 0, false, true},  {"gpt-oss", 2, 0, false, false},  {"olmo2", 4, 0, true, false},
-    {"llama4", 4, 8192, false, false},
+    {"gemma2", 2, 4096, false, false},   {"gemma3", 6, 0, true, false},       {"cohere2", 4, 0, false, false},
+    {"cohere2moe", 4, 0, false, true},   {"gpt-oss", 2, 0, false, false},     {"olmo2", 4, 0, true, false},
+    {"llama4", 4, 8192, false, false},   {"gemma3n", 5, 0, true, false},      {"exaone4", 4, 4096, false, false},
+    {"exaone-moe", 4, 128, false, false}, {"plamo3", 8, 0, true, false},      {"mellum", 4, 0, true, false},
+    {"afmoe", 4, 0, true, false},        {"smallthinker", 4, 0, true, true},  {"laguna", 4, 0, true, true},
+    {"muse-glimmer", 4, 0, true, false},
 };
 
 // Which layers use the sliding window (empty: none).
@@ -453,28 +458,45 @@ std::vector<bool> swa_layers(const Gguf& g, const ModelInfo& m, std::uint64_t& w
     for (const auto& r : kSwaRules) {
         if (m.architecture == r.arch) rule = &r;
     }
-    if (rule == nullptr || m.layers == 0) return {};
+    if (m.layers == 0) return {};
     const std::string a = m.architecture + ".";
     const auto key = g.uint(a + "attention.sliding_window");
+    const Value* given = g.find(a + "attention.sliding_window_pattern");
+    std::vector<bool> swa(m.layers, false);
+    // One flag per layer, as the file says; false when it says something else.
+    const auto per_layer = [&] {
+        const Array* layers = given != nullptr ? given->as_array() : nullptr;
+        if (layers == nullptr || layers->head.size() != m.layers) return false;
+        for (std::size_t il = 0; il < m.layers; ++il) {
+            const auto* flag = std::get_if<bool>(&layers->head[il].data);
+            swa[il] = flag != nullptr ? *flag : layers->head[il].as_uint().value_or(0) != 0;
+        }
+        return true;
+    };
+    if (rule == nullptr) {
+        window = key.value_or(0);
+        if (window == 0 || !per_layer()) {
+            window = 0;
+            return {};
+        }
+        return swa;
+    }
     if (rule->arch == "llama4") {
         if (key && *key == 0) return {};
         window = rule->default_window;
+    } else if (rule->arch == "exaone4") {
+        window = m.layers == 64 ? key.value_or(rule->default_window) : 0;
+    } else if (rule->arch == "smallthinker") {
+        window = key && *key > 0 ? 4096 : 0;
     } else if (rule->needs_key) {
         window = key.value_or(0);
     } else {
         window = key && *key > 0 ? *key : rule->default_window;
     }
     if (window == 0) return {};
-    std::vector<bool> swa(m.layers, false);
     std::uint64_t pattern = rule->pattern;
-    if (const Value* given = g.find(a + "attention.sliding_window_pattern")) {
-        if (const Array* layers = given->as_array(); layers != nullptr && layers->head.size() == m.layers) {
-            for (std::size_t il = 0; il < m.layers; ++il) {
-                const auto* flag = std::get_if<bool>(&layers->head[il].data);
-                swa[il] = flag != nullptr ? *flag : layers->head[il].as_uint().value_or(0) != 0;
-            }
-            return swa;
-        }
+    if (given != nullptr) {
+        if (per_layer()) return swa;
         pattern = given->as_uint().value_or(pattern);
     }
     for (std::uint64_t il = 0; il < m.layers; ++il) {
@@ -534,16 +556,29 @@ ModelInfo describe(const Gguf& g) {
         m.kv_heads = m.heads;
         m.kv_heads_sum = heads_sum;
     }
+    // Layers that keep no KV cache of their own (they read an earlier layer's): gemma3n's after
+    // its 20th, gemma4's last `shared_kv_layers`, as llama.cpp's has_kv() says.
+    const Value* per = g.find(a + "attention.head_count_kv");
+    const Array* kv_array = per != nullptr ? per->as_array() : nullptr;
+    const auto kv_heads_of = [&](std::size_t il) {
+        return kv_array != nullptr && il < kv_array->head.size() ? kv_array->head[il].as_uint().value_or(0) : m.kv_heads;
+    };
+    m.kv_layers = m.layers;
+    if (m.architecture == "gemma3n") {
+        m.kv_layers = std::min<std::uint64_t>(m.layers, 20);
+    } else if (const auto shared = g.uint(a + "attention.shared_kv_layers"); shared && *shared < m.layers) {
+        m.kv_layers = m.layers - *shared;
+    }
+    if (m.kv_layers < m.layers) {
+        m.kv_heads_sum = 0;
+        for (std::size_t il = 0; il < m.kv_layers; ++il) m.kv_heads_sum += kv_heads_of(il);
+    }
     const std::vector<bool> swa = swa_layers(g, m, m.swa_window);
     if (!swa.empty()) {
-        const Value* per = g.find(a + "attention.head_count_kv");
-        const Array* kv_array = per != nullptr ? per->as_array() : nullptr;
-        for (std::size_t il = 0; il < swa.size(); ++il) {
+        for (std::size_t il = 0; il < std::min<std::size_t>(swa.size(), m.kv_layers); ++il) {
             if (!swa[il]) continue;
             ++m.swa_layers;
-            m.kv_heads_swa_sum += kv_array != nullptr && il < kv_array->head.size()
-                                      ? kv_array->head[il].as_uint().value_or(0)
-                                      : m.kv_heads;
+            m.kv_heads_swa_sum += kv_heads_of(il);
         }
     }
     const std::uint64_t head_dim = m.heads > 0 ? m.embedding / m.heads : 0;

@@ -106,7 +106,8 @@ struct ModelInfo {
     std::uint64_t embedding = 0;     // <arch>.embedding_length
     std::uint64_t heads = 0;         // <arch>.attention.head_count
     std::uint64_t kv_heads = 0;      // <arch>.attention.head_count_kv (heads when absent; max over layers)
-    std::uint64_t kv_heads_sum = 0;  // over the layers (a per-layer array), else layers x kv_heads
+    std::uint64_t kv_heads_sum = 0;  // over the layers with a KV cache (a per-layer array), else x kv_heads
+    std::uint64_t kv_layers = 0;     // layers with a KV cache of their own (others share one: gemma3n, gemma4)
     // Sliding-window attention (llama.cpp's iSWA cache), for the architectures that have it:
     // the window in tokens (0: none) and the KV heads of the layers that use it (of kv_heads_sum).
     std::uint64_t swa_window = 0;

@@ -306,12 +306,14 @@ TEST(Estimate, Llama3Formula) {
 // header says the window; which layers use it is the architecture's pattern, or the file's own.
 TEST(Gguf, SlidingWindowLayersFromTheArchitecturesPatternOrTheFiles) {
     const auto info = [](std::string_view arch, std::uint32_t layers, std::optional<std::uint32_t> window,
-                         std::vector<bool> pattern = {}) {
+                         std::vector<bool> pattern = {}, std::optional<std::uint32_t> shared_kv = std::nullopt) {
         Builder b;
         const std::string a(arch);
-        b.header(3, 0, 4 + (window ? 1 : 0) + (pattern.empty() ? 0 : 1)).kv_str("general.architecture", a);
+        b.header(3, 0, 4 + (window ? 1 : 0) + (pattern.empty() ? 0 : 1) + (shared_kv ? 1 : 0))
+            .kv_str("general.architecture", a);
         b.kv_u32(a + ".block_count", layers).kv_u32(a + ".attention.head_count", 8).kv_u32(a + ".attention.head_count_kv", 4);
         if (window) b.kv_u32(a + ".attention.sliding_window", *window);
+        if (shared_kv) b.kv_u32(a + ".attention.shared_kv_layers", *shared_kv);
         if (!pattern.empty()) {
             b.str(a + ".attention.sliding_window_pattern").u32(9).u32(7).u64(pattern.size());
             for (const bool swa : pattern) b.u8(swa ? 1 : 0);
@@ -337,6 +339,30 @@ TEST(Gguf, SlidingWindowLayersFromTheArchitecturesPatternOrTheFiles) {
     m = info("gpt-oss", 4, 128, {true, true, true, false});
     EXPECT_EQ(m.swa_layers, 3u);
     EXPECT_EQ(info("llama", 8, 4096).swa_window, 0u);  // an architecture without sliding windows
+    // An architecture not in the table, with the window and a flag per layer (granite-swa, mimo2,
+    // step35...): as the file says; without the flags, no window.
+    m = info("granite-swa", 4, 4096, {true, false, true, true});
+    EXPECT_EQ(m.swa_window, 4096u);
+    EXPECT_EQ(m.swa_layers, 3u);
+    EXPECT_EQ(info("granite-swa", 4, 4096).swa_window, 0u);
+    // exaone4: a window in the 64-layer model only (4096 unless the file says).
+    EXPECT_EQ(info("exaone4", 30, 4096).swa_window, 0u);
+    m = info("exaone4", 64, std::nullopt);
+    EXPECT_EQ(m.swa_window, 4096u);
+    EXPECT_EQ(m.swa_layers, 48u);
+    // gemma3n: only its first 20 layers keep a KV cache (the others read theirs), 4 of 5 of them
+    // on the window.
+    m = info("gemma3n", 35, 512);
+    EXPECT_EQ(m.kv_layers, 20u);
+    EXPECT_EQ(m.kv_heads_sum, 20u * 4);
+    EXPECT_EQ(m.swa_layers, 16u);
+    EXPECT_EQ(m.kv_heads_swa_sum, 16u * 4);
+    // gemma4: the file says how many of the last layers share.
+    m = info("gemma4", 10, 1024, {true, true, true, true, false, true, true, true, true, false}, 4);
+    EXPECT_EQ(m.kv_layers, 6u);
+    EXPECT_EQ(m.kv_heads_sum, 24u);
+    EXPECT_EQ(m.swa_layers, 5u);
+    EXPECT_EQ(info("llama", 8, std::nullopt).kv_layers, 8u);
 }
 
 TEST(Estimate, SlidingWindowLayersKeepTheWindowNotTheContext) {
