@@ -207,9 +207,8 @@ std::string type_of(const std::string& data) {
 
 // `stream` of dialect `from` translated to `to`, read in two pieces cut at `cut`; it counts one search.
 std::string translate(const std::string& stream, std::size_t cut, Dialect from = Dialect::messages,
-                      Dialect to = Dialect::responses) {
+                      Dialect to = Dialect::responses, const AnswerOptions& options = answer_options()) {
     simdjson::ondemand::parser parser;
-    const AnswerOptions options = answer_options();
     StreamTranslator translator(from, to, parser, options);
     std::string out;
     translator.feed(std::string_view(stream).substr(0, cut), out);
@@ -318,13 +317,7 @@ TEST(TranslateWebSearch, ChatCallersGetTheTextWithItsCitationsAsAnnotations) {
     options.request = &request;
     const std::string stream = anthropic_stream();
     for (std::size_t cut = 0; cut <= stream.size(); cut += 11) {
-        simdjson::ondemand::parser parser;
-        StreamTranslator translator(Dialect::messages, Dialect::chat, parser, options);
-        std::string out;
-        translator.feed(std::string_view(stream).substr(0, cut), out);
-        translator.feed(std::string_view(stream).substr(cut), out);
-        translator.end(out);
-        EXPECT_EQ(translator.usage().web_searches, 1);
+        const std::string out = translate(stream, cut, Dialect::messages, Dialect::chat, options);
         EXPECT_EQ(out.find("weather NYC"), std::string::npos) << out;  // the query is not text of the answer
         // The cited block's text, then its citation over characters 6 to 17 of the content ("°" is one).
         const std::size_t text = out.find(R"("content":"sunny, 21°C")");
@@ -337,16 +330,9 @@ TEST(TranslateWebSearch, ChatCallersGetTheTextWithItsCitationsAsAnnotations) {
         EXPECT_LT(annotation, out.find(R"("content":".")")) << out;
     }
     // Without web search asked for (no request known), the stream is text alone.
-    {
-        simdjson::ondemand::parser parser;
-        const AnswerOptions plain = answer_options();
-        StreamTranslator translator(Dialect::messages, Dialect::chat, parser, plain);
-        std::string out;
-        translator.feed(stream, out);
-        translator.end(out);
-        EXPECT_EQ(out.find("annotations"), std::string::npos) << out;
-        EXPECT_NE(out.find(R"("content":"It is ")"), std::string::npos) << out;
-    }
+    const std::string plain = translate(stream, stream.size(), Dialect::messages, Dialect::chat);
+    EXPECT_EQ(plain.find("annotations"), std::string::npos) << plain;
+    EXPECT_NE(plain.find(R"("content":"It is ")"), std::string::npos) << plain;
 
     // The whole answer: one content, the cited passage's characters after "I'll search." (12) and
     // "Based on the results, " (22); "–", "“" and "”" are one each.
