@@ -163,8 +163,8 @@ boost::asio::awaitable<void> refresh_session(server::Shared& shared, const Reque
 boost::asio::awaitable<Reply> sign_in(server::Shared& shared, const Request& request) {
     const config::Console& console = shared.boot.console;
     if (cross_site(request)) {
-        co_return error(ApiError{403, "sign-in must come from the console's own page", "permission_error", std::nullopt,
-                              "cross_site_request"});
+        co_return error(ApiError{403, "sign-in must come from the console's own page", "permission_error",
+                                 std::nullopt, "cross_site_request"});
     }
     std::string key;
     {
@@ -173,7 +173,8 @@ boost::asio::awaitable<Reply> sign_in(server::Shared& shared, const Request& req
         simdjson::ondemand::document doc;
         std::string_view text;
         if (parser.iterate(padded).get(doc) || doc["key"].get_string().get(text)) {
-            co_return error(ApiError::invalid_request("the body must be {\"key\": \"<API key>\"}", "key", "invalid_body"));
+            co_return error(
+                ApiError::invalid_request("the body must be {\"key\": \"<API key>\"}", "key", "invalid_body"));
         }
         key = std::string(text);
     }
@@ -187,12 +188,12 @@ boost::asio::awaitable<Reply> sign_in(server::Shared& shared, const Request& req
         if (entry->policy.role == "viewer") role = Role::viewer;
         if (!role) {
             co_return error(ApiError{403, "key '" + name + "' has no console role (give it role: viewer or role: admin)",
-                                  "permission_error", "key", "no_console_role"});
+                                     "permission_error", "key", "no_console_role"});
         }
     }
     if (!role) {
-        co_return error(ApiError{401, "that is not the master key nor a key of this gateway", "invalid_request_error", "key",
-                              "invalid_api_key"});
+        co_return error(ApiError{401, "that is not the master key nor a key of this gateway", "invalid_request_error",
+                                 "key", "invalid_api_key"});
     }
     const Sessions::Opened opened = shared.console_sessions.open(*role, name);
     co_await share_session(shared, request, opened);

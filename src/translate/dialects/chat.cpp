@@ -1274,8 +1274,8 @@ private:
         ++calls_;
     }
 
-    // The text block that ends cited pages (a provider's web search): a chunk whose delta has their
-    // url_citation annotations, over the block's characters in the message's content.
+    // A text block that cited pages (a provider's web search) has ended: a chunk whose delta has
+    // their url_citation annotations, over the block's characters in the message's content.
     void annotate(std::string& out) {
         if (citations_.empty()) return;
         chunk_open(out);
