@@ -239,6 +239,11 @@ struct Model {
     std::vector<std::string> fallbacks;  // other models tried, in order, when this one cannot serve
     std::vector<std::size_t> fallback_index;  // the same, as indexes into Gateway::models
     RateLimit limits;  // all callers together
+    // Fair share in the queue (route/fair_queue.hpp): across keys (empty), or across the values of
+    // this key label (`queue.fair_by: label:team`), each value weighted by `fair_weights` (1 when
+    // not listed); a key without the label is a group of its own, with its own weight.
+    std::string fair_label;
+    std::map<std::string, double> fair_weights;
 
     bool operator==(const Model&) const = default;
 };

@@ -129,6 +129,31 @@ void read_fallbacks(Reader& in, const YAML::Node& fallbacks, Model& model, std::
     }
 }
 
+// `queue.fair_by` (`key`, or `label:NAME`) and `queue.weights` ({VALUE: weight}, with fair_by a label).
+void read_fair_share(Reader& in, const YAML::Node& queue, Model& model) {
+    if (const auto by = in.scalar(queue, "fair_by")) {
+        if (by->starts_with("label:") && by->size() > 6) {
+            model.fair_label = by->substr(6);
+        } else if (*by != "key") {
+            in.error(queue["fair_by"], "'fair_by' must be 'key' or 'label:NAME' (a key label such as label:team), got '" +
+                                           *by + "'");
+        }
+    }
+    const YAML::Node weights = queue["weights"];
+    if (!weights) return;
+    if (!weights.IsMap()) {
+        in.error(weights, "'weights' must be a mapping of label values to weights, such as {research: 2, batch: 1}");
+        return;
+    }
+    if (model.fair_label.empty()) in.error(weights, "'weights' needs 'fair_by: label:NAME' (keys have their own weight)");
+    for (auto it = weights.begin(); it != weights.end(); ++it) {
+        const std::string value = it->first.as<std::string>();
+        double weight = 1;
+        in.number(weights, value.c_str(), weight, 0.001, 1e6);
+        model.fair_weights[value] = weight;
+    }
+}
+
 // How a model picks a deployment and what it does when every one is full.
 void read_strategy(Reader& in, const YAML::Node& item, Model& model) {
     in.choice(item, "strategy", model.strategy,
@@ -141,9 +166,10 @@ void read_strategy(Reader& in, const YAML::Node& item, Model& model) {
               {{"spill", Overflow::spill}, {"queue", Overflow::queue}, {"reject", Overflow::reject}});
     if (model.overflow == Overflow::queue) model.queue_size = 100;
     if (const YAML::Node queue = item["queue"]) {
-        if (in.expect_map(queue, "'queue'", {"size", "timeout"})) {
+        if (in.expect_map(queue, "'queue'", {"size", "timeout", "fair_by", "weights"})) {
             in.integer(queue, "size", model.queue_size, 0, 1'000'000);
             in.duration(queue, "timeout", model.queue_timeout);
+            read_fair_share(in, queue, model);
         }
     }
     if (const YAML::Node affinity = item["affinity"]) {

@@ -257,6 +257,18 @@ bool Router::usable(const Slot& slot, SteadyTime now) const {
     return slot.breaker.allows(now);
 }
 
+FairClient fair_client(const config::Model& model, const config::Key* key) {
+    if (key == nullptr) return {};
+    if (!model.fair_label.empty()) {
+        if (const auto label = key->labels.find(model.fair_label); label != key->labels.end()) {
+            const auto weight = model.fair_weights.find(label->second);
+            return {parse::hash_bytes(label->second, parse::hash_bytes(model.fair_label, 0x6c6162656c)),
+                    weight != model.fair_weights.end() ? weight->second : 1.0};
+        }
+    }
+    return {parse::hash_bytes(key->name, 0x6b6579), key->weight};
+}
+
 namespace {
 // Whole seconds from `now` to `until`, rounded up.
 long long seconds_until(SteadyTime until, SteadyTime now) {

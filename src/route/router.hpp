@@ -85,6 +85,15 @@ struct Hints {
     double weight = 1;        // and its weight
 };
 
+// Who a request counts as in `model`'s queue, and with what weight (Hints::client, ::weight): its
+// key, or the key's value of the model's `queue.fair_by` label (a key without the label is a group
+// of its own); 0 and 1 without a key.
+struct FairClient {
+    std::uint64_t client = 0;
+    double weight = 1;
+};
+FairClient fair_client(const config::Model& model, const config::Key* key);
+
 // How an attempt ended, as far as the deployment's health goes.
 enum class Verdict {
     success,       // an answer that is not an upstream fault (2xx, or a 4xx the caller caused)

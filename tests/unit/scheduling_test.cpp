@@ -297,6 +297,65 @@ models:
       - {upstream: cloud, tier: 2}
 )";
 
+// queue.fair_by: label:team shares a queue across a label's values, not keys: two keys of one team
+// are one client with the team's weight; a key without the label is a client of its own with its
+// own weight. By key (the default), each key is its own client.
+TEST(RouterScheduling, FairShareAcrossALabelsValues) {
+    const auto config = load(R"(
+upstreams:
+  - {name: gpu, base_url: "http://127.0.0.1:1"}
+keys:
+  - {name: alice, key: sk-alice-0000000001, labels: {team: research}}
+  - {name: bob, key: sk-bob-00000000001, labels: {team: research}}
+  - {name: carol, key: sk-carol-0000000001, labels: {team: ops}}
+  - {name: dave, key: sk-dave-00000000001, weight: 2}
+models:
+  - name: by-team
+    queue: {size: 10, fair_by: "label:team", weights: {research: 3}}
+    deployments: [{upstream: gpu}]
+  - name: by-key
+    queue: {size: 10}
+    deployments: [{upstream: gpu}]
+)");
+    ASSERT_EQ(config.keys.size(), 4u);
+    const config::Model& by_team = config.models[0];
+    EXPECT_EQ(by_team.fair_label, "team");
+    const FairClient alice = fair_client(by_team, &config.keys[0]);
+    const FairClient bob = fair_client(by_team, &config.keys[1]);
+    const FairClient carol = fair_client(by_team, &config.keys[2]);
+    const FairClient dave = fair_client(by_team, &config.keys[3]);
+    EXPECT_EQ(alice.client, bob.client);
+    EXPECT_EQ(alice.weight, 3);
+    EXPECT_NE(carol.client, alice.client);
+    EXPECT_EQ(carol.weight, 1);  // a value not listed
+    EXPECT_NE(dave.client, alice.client);
+    EXPECT_NE(dave.client, carol.client);
+    EXPECT_EQ(dave.weight, 2);  // no team: its own key and weight
+    EXPECT_EQ(fair_client(by_team, nullptr).client, 0u);
+
+    const config::Model& by_key = config.models[1];
+    EXPECT_NE(fair_client(by_key, &config.keys[0]).client, fair_client(by_key, &config.keys[1]).client);
+    EXPECT_EQ(fair_client(by_key, &config.keys[3]).weight, 2);
+    EXPECT_EQ(fair_client(by_key, &config.keys[3]).client, dave.client);
+
+    // Served so: the team of two keys gets as much as the team of one, weights aside.
+    FairQueue<int> queue;
+    for (int i = 0; i < 4; ++i) queue.push(alice.client, 100, 1, 1);
+    for (int i = 0; i < 4; ++i) queue.push(bob.client, 100, 1, 2);
+    for (int i = 0; i < 4; ++i) queue.push(carol.client, 100, 1, 3);
+    std::string order;
+    for (int i = 0; i < 6; ++i) order += std::to_string(queue.pop());
+    EXPECT_EQ(order, "131313");  // the teams in turn (research's oldest waiters, alice's, first)
+
+    for (const std::string_view bad : {"queue: {fair_by: team}", "queue: {weights: {research: 2}}",
+                                       "queue: {fair_by: \"label:team\", weights: {research: 0}}"}) {
+        auto result = config::load_string("upstreams: [{name: gpu, base_url: \"http://127.0.0.1:1\"}]\nmodels:\n"
+                                          "  - name: m\n    " + std::string(bad) + "\n    deployments: [{upstream: gpu}]\n",
+                                          [](std::string_view) { return std::nullopt; });
+        EXPECT_FALSE(result.errors.empty()) << bad;
+    }
+}
+
 TEST(RouterScheduling, ASessionsTurnsStayOnOneDeploymentAndLoadOverrides) {
     const auto config = load(kLocal);
     FakeHealth health;
