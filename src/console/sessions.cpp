@@ -42,6 +42,12 @@ Sessions::Opened Sessions::open(Role role, std::string key) {
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch() + ttl_)
             .count();
     std::lock_guard lock(mutex_);
+    make_room(now);
+    by_digest_.emplace(sha256_hex(opened.id), opened.session);
+    return opened;
+}
+
+void Sessions::make_room(SteadyTime now) {
     std::erase_if(by_digest_, [&](const auto& entry) { return entry.second.expires <= now; });
     while (by_digest_.size() >= max_) {  // full: the session that would end first goes
         auto first = std::min_element(by_digest_.begin(), by_digest_.end(), [](const auto& a, const auto& b) {
@@ -49,8 +55,6 @@ Sessions::Opened Sessions::open(Role role, std::string key) {
         });
         by_digest_.erase(first);
     }
-    by_digest_.emplace(sha256_hex(opened.id), opened.session);
-    return opened;
 }
 
 void Sessions::adopt(std::string_view id, Session session, std::chrono::milliseconds remaining) {
@@ -58,15 +62,7 @@ void Sessions::adopt(std::string_view id, Session session, std::chrono::millisec
     session.expires = now + std::min(remaining, ttl_);
     std::lock_guard lock(mutex_);
     std::string digest = sha256_hex(id);
-    if (!by_digest_.contains(digest)) {
-        std::erase_if(by_digest_, [&](const auto& entry) { return entry.second.expires <= now; });
-        while (by_digest_.size() >= max_) {
-            auto first = std::min_element(by_digest_.begin(), by_digest_.end(), [](const auto& a, const auto& b) {
-                return a.second.expires < b.second.expires;
-            });
-            by_digest_.erase(first);
-        }
-    }
+    if (!by_digest_.contains(digest)) make_room(now);
     by_digest_.insert_or_assign(std::move(digest), std::move(session));
 }
 

@@ -54,6 +54,9 @@ public:
     std::chrono::milliseconds ttl() const { return ttl_; }
 
 private:
+    // Ends the expired sessions, then, while full, the one that would end first (mutex_ held).
+    void make_room(SteadyTime now);
+
     const std::size_t max_;
     const std::chrono::milliseconds ttl_;
     const Clock& clock_;
