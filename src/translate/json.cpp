@@ -225,6 +225,14 @@ std::string make_id(std::string_view prefix, std::string_view seed, std::size_t 
     return id;
 }
 
+std::string data_url(const Part& part, std::string_view fallback_type) {
+    std::string url = "data:";
+    url += part.media_type.empty() ? std::string(fallback_type) : text_of(part.media_type);
+    url += ";base64,";
+    url += text_of(part.data);
+    return url;
+}
+
 std::size_t next_char(std::string_view in, std::size_t i) {
     if (in[i] == '\\' && i + 1 < in.size()) {
         if (in[i + 1] != 'u' || i + 5 >= in.size()) return i + 2;

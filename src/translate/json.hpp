@@ -69,6 +69,9 @@ bool string_to_object(Json literal, std::string& out);
 // "b" -> "a\nb"), kept in `arena`.
 Json join(Json a, std::string_view separator, Json b, Arena& arena);
 
+// The data: URL of a part's base64 `data` ("data:<media type, else fallback_type>;base64,...",
+// plain text), as OpenAI's image and file parts take it.
+std::string data_url(const Part& part, std::string_view fallback_type);
 // A fresh id for an item the writer makes ("msg_", "fc_", "toolu_" + 24 characters derived from
 // `seed` and `n`), deterministic for a given seed.
 std::string make_id(std::string_view prefix, std::string_view seed, std::size_t n);

@@ -593,9 +593,7 @@ struct RequestWriter {
         if (!part.url.empty()) {
             w.key("url").raw(part.url);
         } else if (!part.data.empty()) {
-            std::string url = "data:" + json::text_of(part.media_type) + ";base64,";
-            url += word_of(part.data);  // base64 has nothing to escape
-            w.key("url").text(url);
+            w.key("url").text(json::data_url(part, ""));
         } else {
             return fail("an image given by file id cannot be sent to a chat completions upstream", "image");
         }
@@ -634,10 +632,7 @@ struct RequestWriter {
         if (part.url.starts_with("\"data:")) {
             w.key("file_data").raw(part.url);
         } else if (!part.data.empty()) {
-            std::string url = "data:" + (part.media_type.empty() ? std::string("application/pdf") : json::text_of(part.media_type));
-            url += ";base64,";
-            url += word_of(part.data);  // base64 has nothing to escape
-            w.key("file_data").text(url);
+            w.key("file_data").text(json::data_url(part, "application/pdf"));
         } else {
             return fail("a document given by URL or by file id cannot be sent to a chat completions upstream; send "
                         "its content (base64 or text)",

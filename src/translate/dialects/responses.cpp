@@ -584,23 +584,12 @@ Json effort_of_budget(std::int64_t budget) {
     return "\"high\"";
 }
 
-void write_data_url(const Part& part, std::string_view fallback_type, std::string& out) {
-    std::string url = "data:";
-    url += part.media_type.empty() ? fallback_type : json::text_of(part.media_type);
-    url += ";base64,";
-    url += json::text_of(part.data);
-    append_json_string(out, url);
-}
-
 void write_image(json::Writer& w, const Part& part) {
     w.object().field_text("type", "input_image");
     if (!part.url.empty()) {
         w.field("image_url", part.url);
     } else if (!part.data.empty()) {
-        w.key("image_url");
-        std::string url;
-        write_data_url(part, "image/png", url);
-        w.raw(url);
+        w.key("image_url").text(json::data_url(part, "image/png"));
     }
     w.field("file_id", part.file_id).field("detail", part.detail.empty() ? Json("\"auto\"") : part.detail);
     w.end_object();
@@ -619,9 +608,7 @@ void write_document(json::Writer& w, const Part& part) {
     if (!part.url.empty()) {
         w.key(part.url.starts_with("\"data:") ? "file_data" : "file_url").raw(part.url);
     } else if (!part.data.empty()) {
-        std::string url;
-        write_data_url(part, "application/pdf", url);
-        w.key("file_data").raw(url);
+        w.key("file_data").text(json::data_url(part, "application/pdf"));
     }
     w.field("file_id", part.file_id);
     if (!part.url.empty() || !part.data.empty()) {
