@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <span>
 
 #include "console/assets.hpp"
 #include "console/sessions.hpp"
@@ -114,6 +115,16 @@ Reply session_body(const Session& session, int status = 200) {
 // Redis does not answer, the instance goes on with what its own table knows.
 bool in_redis(server::Shared& shared, const Request& request) { return shared.fleet && request.state != nullptr; }
 
+// One call; ok() is false for an error reply too (then noted as unavailable).
+boost::asio::awaitable<state::Result> redis(server::Shared& shared, const Request& request,
+                                            std::span<const std::string_view> argv) {
+    state::Result result = co_await request.state->call(argv);
+    const bool ok = result.ok() && !result.reply->is_error();
+    shared.fleet->note(ok, "console session: " + (result.ok() ? result.reply->text : result.unavailable));
+    if (!ok) result.reply.reset();
+    co_return result;
+}
+
 boost::asio::awaitable<void> share_session(server::Shared& shared, const Request& request,
                                            const Sessions::Opened& opened) {
     if (!in_redis(shared, request)) co_return;
@@ -121,16 +132,14 @@ boost::asio::awaitable<void> share_session(server::Shared& shared, const Request
     const std::string value = encode(opened.session);
     const std::string ttl = std::to_string(shared.console_sessions.ttl().count());
     const std::string_view argv[] = {"SET", key, value, "PX", ttl};
-    const state::Result result = co_await request.state->call(argv);
-    shared.fleet->note(result.ok() && !result.reply->is_error(), "console session: " + result.unavailable);
+    co_await redis(shared, request, argv);
 }
 
 boost::asio::awaitable<void> unshare_session(server::Shared& shared, const Request& request, std::string_view id) {
     if (!in_redis(shared, request)) co_return;
     const std::string key = session_key(shared.fleet->config().prefix, id);
     const std::string_view argv[] = {"DEL", key};
-    const state::Result result = co_await request.state->call(argv);
-    shared.fleet->note(result.ok() && !result.reply->is_error(), "console session: " + result.unavailable);
+    co_await redis(shared, request, argv);
 }
 
 // The session of cookie value `id` as the fleet's Redis has it: taken into this instance's table
@@ -139,11 +148,8 @@ boost::asio::awaitable<void> refresh_session(server::Shared& shared, const Reque
     if (!in_redis(shared, request) || id.size() != 64) co_return;
     const std::string key = session_key(shared.fleet->config().prefix, id);
     const std::string_view get[] = {"GET", key};
-    const state::Result found = co_await request.state->call(get);
-    if (!found.ok() || found.reply->is_error()) {
-        shared.fleet->note(false, "console session: " + (found.ok() ? found.reply->text : found.unavailable));
-        co_return;
-    }
+    const state::Result found = co_await redis(shared, request, get);
+    if (!found.ok()) co_return;
     std::optional<Session> session;
     if (found.reply->type == state::Reply::Type::string) session = decode(found.reply->text);
     if (!session) {
@@ -151,7 +157,7 @@ boost::asio::awaitable<void> refresh_session(server::Shared& shared, const Reque
         co_return;
     }
     const std::string_view pttl[] = {"PTTL", key};
-    const state::Result left = co_await request.state->call(pttl);
+    const state::Result left = co_await redis(shared, request, pttl);
     if (!left.ok() || left.reply->type != state::Reply::Type::integer || left.reply->integer <= 0) {
         if (left.ok()) shared.console_sessions.close(id);  // it expired between the two calls
         co_return;
