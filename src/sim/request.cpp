@@ -2,6 +2,7 @@
 // order, and copies out what it keeps: the thread's parser is reused by the next request.
 #include "sim/request.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -154,10 +155,42 @@ void capture_text(std::string* capture, std::string_view text) {
   capture->append(text);
 }
 
+// What a chat message's content parts were, checked as OpenAI does once the role is known (it may
+// follow the content): only a user message carries images, audio and files.
+struct ChatParts {
+  std::uint64_t message = 0;      // the message's index, for param
+  std::string first_non_text;     // the first part whose type is not text ("" none)
+  std::uint64_t non_text_at = 0;  // its index
+
+  // A part's type: refused when chat has no such part; a non-text one is noted.
+  std::optional<Invalid> note(std::string_view type, std::uint64_t index) {
+    static constexpr std::string_view kKnown[] = {"text", "image_url", "input_audio", "file", "refusal", "audio"};
+    const auto param = [&] { return fmt::format("messages[{}].content[{}].type", message, index); };
+    if (std::find(std::begin(kKnown), std::end(kKnown), type) == std::end(kKnown)) {
+      return Invalid{fmt::format("Invalid value: '{}'. Supported values are: 'text', 'image_url', 'input_audio', "
+                                 "'refusal', 'audio', and 'file'.", type),
+                     param()};
+    }
+    if (type != "text" && type != "refusal" && first_non_text.empty()) {
+      first_non_text = type;
+      non_text_at = index;
+    }
+    return std::nullopt;
+  }
+  // After the message: a non-text part anywhere but a user message is refused.
+  std::optional<Invalid> check(std::string_view role) const {
+    if (first_non_text.empty() || role == "user") return std::nullopt;
+    return Invalid{fmt::format("Invalid value: '{}'. Supported values are: 'text'.", first_non_text),
+                   fmt::format("messages[{}].content[{}].type", message, non_text_at)};
+  }
+};
+
 // A chat message's content: a string, null, or an array of parts whose "text" fields count. Also
 // Responses content and function_call_output output, and Anthropic tool_result content. capture, when
-// given, collects the text (a tool result's, which the answer echoes).
-std::optional<Invalid> read_content(od::value value, PromptTally& prompt, std::string* capture = nullptr) {
+// given, collects the text (a tool result's, which the answer echoes); chat, when given, checks the
+// parts' types as chat's.
+std::optional<Invalid> read_content(od::value value, PromptTally& prompt, std::string* capture = nullptr,
+                                    ChatParts* chat = nullptr) {
   od::json_type type;
   if (auto bad = read_type(value, type)) return bad;
   if (type == od::json_type::null) return std::nullopt;
@@ -172,6 +205,7 @@ std::optional<Invalid> read_content(od::value value, PromptTally& prompt, std::s
   if (type != od::json_type::array || value.get_array().get(parts)) {
     return wrong_type("messages[].content", "a string or an array of content parts");
   }
+  std::uint64_t index = 0;
   for (auto element : parts) {
     od::value part;
     od::object fields;
@@ -182,12 +216,21 @@ std::optional<Invalid> read_content(od::value value, PromptTally& prompt, std::s
       od::field field;
       std::string_view key;
       if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
+      if (key == "type" && chat != nullptr) {
+        std::string_view name;
+        if (auto error = field.value().get_string().get(name)) {
+          return refused(error, "messages[].content[].type", "a string");
+        }
+        if (auto bad = chat->note(name, index)) return bad;
+        continue;
+      }
       if (key != "text") continue;
       std::string_view text;
       if (auto error = field.value().get_string().get(text)) return refused(error, "messages[].content[].text", "a string");
       prompt.add_text(text);
       capture_text(capture, text);
     }
+    ++index;
   }
   return std::nullopt;
 }
@@ -205,21 +248,26 @@ std::optional<Invalid> read_messages(od::value value, PromptTally& prompt, Gener
     od::json_type type;
     if (std::move(element).get(message) || message.type().get(type)) return malformed();
     if (auto error = message.get_object().get(fields)) return refused(error, "messages[]", "an object");
+    ChatParts parts;
+    parts.message = count;
     ++count;
     out.tool_result = false;
     out.tool_result_text.clear();
+    std::string role;
     for (auto item : fields) {
       od::field field;
       std::string_view key;
       if (std::move(item).get(field) || field.unescaped_key().get(key)) return malformed();
       if (key == "content") {
-        if (auto bad = read_content(field.value(), prompt, &out.tool_result_text)) return bad;
+        if (auto bad = read_content(field.value(), prompt, &out.tool_result_text, &parts)) return bad;
       } else if (key == "role") {
-        std::string_view role;
-        if (auto error = field.value().get_string().get(role)) return refused(error, "messages[].role", "a string");
+        std::string_view text;
+        if (auto error = field.value().get_string().get(text)) return refused(error, "messages[].role", "a string");
+        role = text;
         out.tool_result = role == "tool";
       }
     }
+    if (auto bad = parts.check(role)) return bad;
   }
   if (!out.tool_result) out.tool_result_text.clear();
   if (count == 0) return Invalid{"Invalid 'messages': empty array. Expected an array with minimum length 1.", "messages"};

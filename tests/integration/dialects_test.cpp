@@ -714,6 +714,80 @@ TEST_F(Dialects, ModelsAnswerAnthropicClientsInTheirShape) {
     EXPECT_EQ(root["data"].at(0)["created_at"].get_string().get(created), simdjson::SUCCESS);
 }
 
+// What Claude Code sends when it reads a PDF and a picture — a document block, and an image inside a
+// tool_result — reaches a chat-only upstream as chat's file part and, since a chat tool message
+// takes text only (the simulator refuses an image there, as OpenAI does), as an image in the user
+// message after the tool messages; toward Responses as input_file and the function_call_output's
+// own image. Whole and streamed; the simulator's copy of the forwarded body shows the parts.
+TEST_F(Dialects, DocumentsAndPicturesFromAToolReachEveryUpstreamInItsOwnParts) {
+    const std::string messages =
+        R"({"model":"MODEL","max_tokens":100,"messages":[
+          {"role":"user","content":[
+            {"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0xLjQK"},"title":"spec.pdf"},
+            {"type":"text","text":"Read the spec, then look at the screenshot."}]},
+          {"role":"assistant","content":[{"type":"tool_use","id":"toolu_01","name":"Read","input":{"file_path":"/tmp/shot.png"}}]},
+          {"role":"user","content":[
+            {"type":"tool_result","tool_use_id":"toolu_01","content":[
+              {"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}}]},
+            {"type":"text","text":"What do you see?"}]}],
+        "tools":[{"name":"Read","description":"Reads a file","input_schema":{"type":"object","properties":{"file_path":{"type":"string"}}}}])";
+    const auto forwarded = [&] {
+        dom::parser parser;
+        dom::element root;
+        const std::string stats = sim_stats(sim_);
+        EXPECT_EQ(parser.parse(stats).get(root), simdjson::SUCCESS);
+        return std::string(std::string_view(root["last_body"]));
+    };
+    for (const Dialect upstream : {Dialect::chat, Dialect::responses}) {
+        for (const bool stream : {false, true}) {
+            SCOPED_TRACE(name_of(upstream) + (stream ? " upstream, streamed" : " upstream"));
+            std::string body = messages;
+            body.replace(body.find("MODEL"), 5, model_via(upstream));
+            if (stream) body += R"(,"stream":true)";
+            body += "}";
+            std::string answer;
+            int status = 0;
+            if (stream) {
+                const StreamedResponse response = call_streaming(Dialect::messages, body);
+                status = response.status;
+                answer = response.body();
+            } else {
+                const Response response = call(Dialect::messages, body);
+                status = response.status;
+                answer = response.body;
+            }
+            ASSERT_EQ(status, 200) << answer;
+            EXPECT_FALSE((stream ? read_stream(Dialect::messages, answer) : read_whole(Dialect::messages, answer)).text.empty()) << answer;
+            const std::string sent = forwarded();
+            if (upstream == Dialect::chat) {
+                EXPECT_NE(sent.find(R"({"type":"file","file":{"file_data":"data:application/pdf;base64,JVBERi0xLjQK","filename":"spec.pdf"}})"),
+                          std::string::npos)
+                    << sent;
+                EXPECT_NE(sent.find(R"({"role":"tool","tool_call_id":"toolu_01","content":)"), std::string::npos) << sent;
+                EXPECT_NE(sent.find(R"({"role":"user","content":[{"type":"text","text":"The tool call toolu_01 returned:"},)"
+                                    R"({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}},)"
+                                    R"({"type":"text","text":"What do you see?"}]})"),
+                          std::string::npos)
+                    << sent;
+            } else {
+                EXPECT_NE(sent.find(R"({"type":"input_file","file_data":"data:application/pdf;base64,JVBERi0xLjQK","filename":"spec.pdf"})"),
+                          std::string::npos)
+                    << sent;
+                EXPECT_NE(sent.find(R"("type":"function_call_output","call_id":"toolu_01")"), std::string::npos) << sent;
+                EXPECT_NE(sent.find(R"("image_url":"data:image/png;base64,iVBORw0KGgo=")"), std::string::npos) << sent;
+            }
+        }
+    }
+    // The simulator refuses what chat has no part for, as OpenAI does, in the caller's shape.
+    const Response refused = call(
+        Dialect::chat,
+        R"({"model":"via-chat","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":null,"tool_calls":[)"
+        R"({"id":"c1","type":"function","function":{"name":"Read","arguments":"{}"}}]},)"
+        R"({"role":"tool","tool_call_id":"c1","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]}]})");
+    EXPECT_EQ(refused.status, 400) << refused.body;
+    EXPECT_NE(refused.body.find(R"("param":"messages[2].content[0].type")"), std::string::npos) << refused.body;
+}
+
 // A Responses caller's web_search tool (or a chat caller's web_search_options) runs as Anthropic's
 // web search (the simulator searches when the request offers its server tool and x-sim-web-search
 // says what for): the caller gets the web_search_call and the cited text (a chat caller, the text
