@@ -27,6 +27,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "harness.hpp"
 #include "ledger/store.hpp"
@@ -402,8 +403,10 @@ TEST(Soak, MixedTrafficWithFaultsLosesNothingAndMemoryStaysFlat) {
     EXPECT_EQ(page.find("nope-"), std::string::npos);
     EXPECT_EQ(page.find("key=\"temp-"), std::string::npos);
 
-    // Memory: once warm (the first quarter), the highest RSS of the last quarter is within 5% of the
-    // highest of the second.
+    // Memory: once warm (the first quarter), the last quarter's median RSS is within 5% of the
+    // second's, and its peak within 10% of the second's. A leak moves the median; a burst of
+    // requests held at once (when the machine is busy and answers slow) moves only the peak, which
+    // is why the peak gets the wider bound.
     ASSERT_GE(samples.size(), 8u);
     const std::size_t q = samples.size() / 4;
     auto peak = [&](std::size_t from, std::size_t to) {
@@ -411,16 +414,26 @@ TEST(Soak, MixedTrafficWithFaultsLosesNothingAndMemoryStaysFlat) {
         for (std::size_t i = from; i < to; ++i) most = std::max(most, samples[i].rss);
         return most;
     };
+    auto median = [&](std::size_t from, std::size_t to) {
+        std::vector<long> values;
+        for (std::size_t i = from; i < to; ++i) values.push_back(samples[i].rss);
+        std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2), values.end());
+        return values[values.size() / 2];
+    };
     const long warm = peak(q, 2 * q);
     const long last = peak(3 * q, samples.size());
+    const long warm_median = median(q, 2 * q);
+    const long last_median = median(3 * q, samples.size());
     std::ostringstream trace;
     for (const auto& s : samples) trace << s.rss / 1024 << ' ';
-    EXPECT_LE(last, warm + warm / 20) << "RSS (MiB) every 0.5 s: " << trace.str();
+    EXPECT_LE(last_median, warm_median + warm_median / 20) << "RSS (MiB) every 0.5 s: " << trace.str();
+    EXPECT_LE(last, warm + warm / 10) << "RSS (MiB) every 0.5 s: " << trace.str();
     std::printf("soak: %ds, %ld requests (%ld hung up, %ld unknown model), %ld 429/5xx, %ld refused at the cap, "
-                "%d engine kills; RSS warm %ld KiB, last quarter %ld KiB (%+.1f%%)\n",
+                "%d engine kills; RSS median warm %ld KiB, last quarter %ld KiB (%+.1f%%); peak %ld, %ld KiB (%+.1f%%)\n",
                 seconds, sent, tally.by_kind[static_cast<std::size_t>(Kind::hang_up)].load(),
                 tally.by_kind[static_cast<std::size_t>(Kind::unknown_model)].load(), tally.errors.load(),
-                tally.refused_at_cap.load(), chaos.engine_kills(), warm, last,
+                tally.refused_at_cap.load(), chaos.engine_kills(), warm_median, last_median,
+                100.0 * static_cast<double>(last_median - warm_median) / static_cast<double>(warm_median), warm, last,
                 100.0 * static_cast<double>(last - warm) / static_cast<double>(warm));
 }
 
