@@ -1,6 +1,6 @@
 // Scheduling for local engines, end to end: prefix affinity over two real llama-server replicas
 // (a session's turns stay on one, which reuses its cache), load overriding affinity, an engine
-// going down forgetting what it held, the fair order of a tier's queue across keys, batch keys
+// going down forgetting what it held, the fair order of a tier's queue across keys and teams, batch keys
 // waiting while interactive ones spill, and local_only keys never reaching the cloud tier.
 #include <gtest/gtest.h>
 
@@ -205,6 +205,59 @@ TEST(SchedulingFairShare, AQueueServesKeysInFairOrder) {
     // FIFO would serve l1 and l2 last (places 6 and 7).
     EXPECT_LE(place("l1"), 3) << ::testing::PrintToString(order);
     EXPECT_LE(place("l2"), 5) << ::testing::PrintToString(order);
+}
+
+// The share between teams (queue.fair_by: label:team): two keys of team "big" queue three requests
+// each, then the one key of team "small" two. The big team's keys share one counter, so the small
+// team's requests come second and fourth; shared by key (three counters) they would come third and
+// sixth.
+TEST(SchedulingFairShare, ATeamOfManyKeysGetsOneShare) {
+    Sim local = start_sim({"--ttft-ms", "250", "--tokens", "2"});
+    const std::string yaml = R"(
+listeners: [{address: 127.0.0.1, port: 0}]
+auth: {required: true}
+keys:
+  - {name: big-1, key: "${HEAVY_KEY}", labels: {team: big}}
+  - {name: big-2, key: "${BATCH_KEY}", labels: {team: big}}
+  - {name: small, key: "${LIGHT_KEY}", labels: {team: small}}
+upstreams:
+  - {name: local, base_url: ")" + local.url() + R"(/v1"}
+models:
+  - name: m
+    overflow: queue
+    queue: {size: 20, timeout: 10s, fair_by: "label:team"}
+    deployments:
+      - {upstream: local, max_concurrency: 1}
+)";
+    auto gateway = start_gateway(yaml, kKeys);
+    std::mutex mutex;
+    std::vector<std::string> order;
+    const auto call = [&](const std::string& key, const std::string& name) {
+        const auto r = post(gateway.port, "/v1/chat/completions", chat_body("m", false, R"("max_tokens":2)"),
+                            bearer(key));
+        std::lock_guard lock(mutex);
+        order.push_back(r.status == 200 ? name : name + "!" + std::to_string(r.status));
+    };
+    std::vector<std::thread> threads;
+    threads.emplace_back(call, "sk-heavy", "a0");  // takes the slot
+    std::this_thread::sleep_for(50ms);
+    for (int i = 1; i <= 3; ++i) {
+        threads.emplace_back(call, "sk-heavy", "a" + std::to_string(i));
+        std::this_thread::sleep_for(10ms);
+        threads.emplace_back(call, "sk-batch", "b" + std::to_string(i));
+        std::this_thread::sleep_for(10ms);
+    }
+    std::this_thread::sleep_for(30ms);
+    threads.emplace_back(call, "sk-light", "s1");
+    std::this_thread::sleep_for(10ms);
+    threads.emplace_back(call, "sk-light", "s2");
+    for (auto& t : threads) t.join();
+    ASSERT_EQ(order.size(), 9u);
+    const auto place = [&](const std::string& name) {
+        return std::find(order.begin(), order.end(), name) - order.begin();
+    };
+    EXPECT_EQ(place("s1"), 2) << ::testing::PrintToString(order);
+    EXPECT_EQ(place("s2"), 4) << ::testing::PrintToString(order);
 }
 
 // Local full: an interactive key spills to the cloud at once; a batch key waits for local; a
