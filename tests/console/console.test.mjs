@@ -11,67 +11,16 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { startGateway, CHROMIUM, chromiumArgs } from './harness.mjs';
+import {
+  startGateway, CHROMIUM, chromiumArgs, consoleConfig, chat, MASTER, VIEWER, CALLER, XSS, XSS_KEY, UPSTREAM_SECRET,
+} from './harness.mjs';
 
-const MASTER = 'master-secret-console-01';
-const VIEWER = 'sk-viewer-console-000001';
-const CALLER = 'sk-caller-console-000001';
-const XSS = '<img src=x onerror=alert(1)>';
-const XSS_KEY = 'sk-xss-console-00000001';
-const UPSTREAM_SECRET = 'sk-upstream-literal-console-secret';
 // A real llama-server on the tiny model, supervised as engine `llama-1` (scripts/test exports
-// these; SWITCHYARD_SKIP_LLAMA=1 leaves the engine out).
-const LLAMA = process.env.SWITCHYARD_LLAMA_SERVER;
-const TINY = process.env.SWITCHYARD_TINY_MODEL;
+// SWITCHYARD_LLAMA_SERVER and SWITCHYARD_TINY_MODEL; SWITCHYARD_SKIP_LLAMA=1 leaves the engine out).
 const WITH_ENGINE = process.env.SWITCHYARD_SKIP_LLAMA !== '1';
-if (WITH_ENGINE && (!LLAMA || !TINY)) {
-  throw new Error('SWITCHYARD_LLAMA_SERVER and SWITCHYARD_TINY_MODEL must be set (scripts/test does), or SWITCHYARD_SKIP_LLAMA=1');
-}
-const engineConfig = () => (WITH_ENGINE ? `
-engines:
-  - name: llama-1
-    command: ["${LLAMA}", -m, "\${MODEL}", --host, 127.0.0.1, --port, "\${PORT}", -c, "512", -np, "1", -t, "1", --no-webui]
-    model: "${TINY}"
-    preload: true
-    load_timeout: 60s
-    drain_timeout: 5s
-    stop_grace: 3s
-` : '');
-
-const config = (simUrl, dir) => `
-listeners: [{address: 127.0.0.1, port: 0}]
-auth: {master_key: ${MASTER}}
-console: {sample_interval: 1s}
-ledger: {url: ${join(dir, 'ledger.db')}, flush_interval: 100ms}
-access_log: {path: ${join(dir, 'access.log')}, content: true}
-keys:
-  - {name: viewer, key: ${VIEWER}, role: viewer}
-  - {name: caller, key: ${CALLER}}
-  - {name: "${XSS}", key: ${XSS_KEY}}
-upstreams:
-  - {name: cloud, type: openai, base_url: ${simUrl}/v1, api_key: ${UPSTREAM_SECRET}}
-  - {name: "${XSS}", type: openai, base_url: ${simUrl}/v1, local: true, cost: {hardware_usd: 300, lifetime_months: 36}}
-models:
-  - name: lm
-    deployments: [{upstream: "${XSS}", model: sim-local}]
-  - name: m
-    deployments: [{upstream: cloud, model: sim-m}]
-  - name: "${XSS}"
-    deployments: [{upstream: cloud, model: sim-x}]
-${WITH_ENGINE ? '  - name: local-m\n    deployments: [{engine: llama-1}]\n' : ''}${engineConfig()}`;
-
-async function chat(root, key, model, requestId, content = 'hello') {
-  const response = await fetch(`${root}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-request-id': requestId },
-    body: JSON.stringify({ model, messages: [{ role: 'user', content }], max_tokens: 8 }),
-  });
-  await response.text();
-  return response.status;
-}
 
 test('the console shows the gateway in a browser, safely', { timeout: 90000 }, async (t) => {
-  const gateway = await startGateway(config);
+  const gateway = await startGateway((simUrl, dir) => consoleConfig(simUrl, dir, { engine: WITH_ENGINE }));
   const shots = process.env.SWITCHYARD_SCREENSHOT_DIR || join(gateway.dir, 'shots');
   mkdirSync(shots, { recursive: true });
   let context = null;

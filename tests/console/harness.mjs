@@ -86,3 +86,65 @@ export function chromiumArgs(dir) {
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
     `--user-data-dir=${join(dir, 'chromium-profile')}`];
 }
+
+// The console tests' gateway: a viewer, a caller and a key with an XSS-shaped name; a cloud
+// upstream whose secret must never reach a page; a local upstream with the XSS-shaped name and a
+// cost model; models m, lm and one with the XSS-shaped name. With `engine`, a real llama-server
+// on the tiny model (SWITCHYARD_LLAMA_SERVER, SWITCHYARD_TINY_MODEL), supervised as `llama-1`,
+// serves model local-m.
+export const MASTER = 'master-secret-console-01';
+export const VIEWER = 'sk-viewer-console-000001';
+export const CALLER = 'sk-caller-console-000001';
+export const XSS = '<img src=x onerror=alert(1)>';
+export const XSS_KEY = 'sk-xss-console-00000001';
+export const UPSTREAM_SECRET = 'sk-upstream-literal-console-secret';
+
+export function consoleConfig(simUrl, dir, { engine = false } = {}) {
+  const llama = process.env.SWITCHYARD_LLAMA_SERVER;
+  const tiny = process.env.SWITCHYARD_TINY_MODEL;
+  if (engine && (!llama || !tiny)) {
+    throw new Error('SWITCHYARD_LLAMA_SERVER and SWITCHYARD_TINY_MODEL must be set (scripts/test does), or SWITCHYARD_SKIP_LLAMA=1');
+  }
+  const engines = engine ? `
+engines:
+  - name: llama-1
+    command: ["${llama}", -m, "\${MODEL}", --host, 127.0.0.1, --port, "\${PORT}", -c, "512", -np, "1", -t, "1", --no-webui]
+    model: "${tiny}"
+    preload: true
+    load_timeout: 60s
+    drain_timeout: 5s
+    stop_grace: 3s
+` : '';
+  return `
+listeners: [{address: 127.0.0.1, port: 0}]
+auth: {master_key: ${MASTER}}
+console: {sample_interval: 1s}
+ledger: {url: ${join(dir, 'ledger.db')}, flush_interval: 100ms}
+access_log: {path: ${join(dir, 'access.log')}, content: true}
+keys:
+  - {name: viewer, key: ${VIEWER}, role: viewer}
+  - {name: caller, key: ${CALLER}}
+  - {name: "${XSS}", key: ${XSS_KEY}}
+upstreams:
+  - {name: cloud, type: openai, base_url: ${simUrl}/v1, api_key: ${UPSTREAM_SECRET}}
+  - {name: "${XSS}", type: openai, base_url: ${simUrl}/v1, local: true, cost: {hardware_usd: 300, lifetime_months: 36}}
+models:
+  - name: lm
+    deployments: [{upstream: "${XSS}", model: sim-local}]
+  - name: m
+    deployments: [{upstream: cloud, model: sim-m}]
+  - name: "${XSS}"
+    deployments: [{upstream: cloud, model: sim-x}]
+${engine ? '  - name: local-m\n    deployments: [{engine: llama-1}]\n' : ''}${engines}`;
+}
+
+// One chat completion through the gateway; its status (the body is read and dropped).
+export async function chat(root, key, model, requestId, content = 'hello') {
+  const response = await fetch(`${root}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-request-id': requestId },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content }], max_tokens: 8 }),
+  });
+  await response.text();
+  return response.status;
+}

@@ -41,7 +41,7 @@ export function table(columns, rows, { empty = 'nothing yet', onRow } = {}) {
   const body = rows.length
     ? rows.map((row) => {
       const tr = h('tr', { class: onRow ? 'clickable' : null },
-        columns.map((c) => h('td', { class: c.num ? 'num' : null }, c.value(row))));
+        columns.map((c) => h('td', { class: c.num ? 'num' : c.nowrap ? 'nowrap' : null }, c.value(row))));
       if (onRow) {
         tr.tabIndex = 0;
         tr.addEventListener('click', () => onRow(row));

@@ -388,7 +388,7 @@ function costSection(c) {
       lines: c.curves.lines.map((l) => ({ name: l.name, points: l.points, series: KIND_SERIES[l.kind] ?? 4 })) })));
   section.append(table([
     { title: 'option', value: (o) => o.name },
-    { title: 'kind', value: (o) => o.kind },
+    { title: 'kind', value: (o) => o.kind, nowrap: true },
     { title: 'a month', value: (o) => fmtUsd(o.monthly_usd), num: true },
     { title: '$ / M tokens', value: (o) => fmtUsd(o.usd_per_million), num: true },
     { title: 'machines', value: (o) => (o.machines === null ? '–' : fmtNumber(o.machines)), num: true },
