@@ -16,6 +16,8 @@
 #include "loadgen/bench.hpp"
 #include "models/command.hpp"
 #include "report/command.hpp"
+#include "report/format.hpp"
+#include "report/ledger.hpp"
 #include "server/server.hpp"
 
 namespace {
@@ -86,6 +88,9 @@ void add_bench_options(CLI::App& cmd, loadgen::BenchOptions& o) {
 void add_cost_options(CLI::App& cmd, report::CostOptions& o) {
     cmd.add_option("-c,--config", o.config_path, "Gateway configuration whose ledger, prices and cost models to use");
     cmd.add_option("--scenario", o.scenario_path, "Plan from a scenario file instead of a ledger (see docs/cost.md)");
+    cmd.add_option("--url", o.url, "Ask a running gateway instead (its ledger, prices and config; http only)");
+    cmd.add_option("--key-env", o.key_env, "With --url: environment variable holding the master key")
+        ->capture_default_str();
     cmd.add_option("--from", o.from, "Start of the period, UTC: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z (default: this month)");
     cmd.add_option("--to", o.to, "End of the period, UTC; a bare date includes that day (default: now)");
     cmd.add_option("--format", o.format, "Output format")
@@ -210,6 +215,8 @@ int main(int argc, char** argv) {
     }
 
     spdlog::set_level(spdlog::level::from_str(log_level));
+    // GET /admin/cost?format= writes reports as `switchyard cost` does (report/format).
+    report::set_report_writer(&report::write_report);
     auto result = config::load_file(config_path);
     if (!result.gateway) return report_errors(config_path, result);
     try {

@@ -335,7 +335,7 @@ boost::asio::awaitable<wire::LocalResponse> spend(server::Shared& shared, std::s
 
 // A whole number in [lo, hi], else nullopt (a query parameter that must be one when given).
 std::optional<std::int64_t> whole_number(std::string_view text, std::int64_t lo, std::int64_t hi) {
-    if (text.empty() || text.size() > 12) return std::nullopt;
+    if (text.empty() || text.size() > 18) return std::nullopt;
     std::int64_t value = 0;
     for (const char c : text) {
         if (c < '0' || c > '9') return std::nullopt;
@@ -402,46 +402,133 @@ std::string cost_body(const report::CostReport& report, std::int64_t hours) {
     return out;
 }
 
-// GET /admin/cost?hours=N[&cloud_model=M][&utilization=U]: `switchyard cost`'s ledger mode over
-// the last N hours (24 by default): the same report/ledger arithmetic, read and computed on the
-// ledger's thread.
-boost::asio::awaitable<wire::LocalResponse> cost(server::Shared& shared, std::string_view query) {
-    if (!shared.ledger) co_return json_response(R"({"ledger":false})");
-    std::int64_t hours = 24;
+// A number in [lo, hi] (or (0, hi] when `above_zero`), else nullopt.
+std::optional<double> real_number(const std::string& text, double lo, double hi, bool above_zero = false) {
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !(value >= lo && value <= hi)) return std::nullopt;
+    if (above_zero && !(value > 0)) return std::nullopt;
+    return value;
+}
+
+// The report's parameters from the query (see docs/observability.md); an error names the bad one.
+std::optional<ApiError> read_cost_query(std::string_view query, report::CostOptions& o, std::int64_t& hours,
+                                        std::optional<report::Period>& period, std::string& format,
+                                        std::optional<std::int64_t>& today_ms) {
+    const auto bad = [](const std::string& name, const std::string& what, const std::string& text) {
+        return ApiError::invalid_request("'" + name + "' must be " + what + ", got '" + text + "'", name,
+                                         "invalid_" + name);
+    };
     if (const std::string text = query_value(query, "hours"); !text.empty()) {
         const auto parsed = whole_number(text, 1, 24 * 93);
-        if (!parsed) {
-            co_return wire::error_response(ApiError::invalid_request(
-                "'hours' must be a whole number of hours from 1 to 2232 (93 days), got '" + text + "'", "hours",
-                "invalid_hours"));
-        }
+        if (!parsed) return bad("hours", "a whole number of hours from 1 to 2232 (93 days)", text);
         hours = *parsed;
     }
+    const std::string from = query_value(query, "from_ms"), to = query_value(query, "to_ms");
+    if (!from.empty() || !to.empty()) {
+        const auto from_ms = whole_number(from, 0, INT64_MAX / 2), to_ms = whole_number(to, 0, INT64_MAX / 2);
+        if (!from_ms) return bad("from_ms", "Unix milliseconds (with to_ms)", from);
+        if (!to_ms || *to_ms <= *from_ms) return bad("to_ms", "Unix milliseconds after from_ms", to);
+        period = report::Period{*from_ms, *to_ms};
+    }
+    format = query_value(query, "format");
+    if (!format.empty() && format != "table" && format != "csv" && format != "json" && format != "markdown" &&
+        format != "html") {
+        return bad("format", "table, csv, json, markdown or html", format);
+    }
+    o.by = query_value(query, "by");
+    o.cloud_model = query_value(query, "cloud_model");
+    struct Real {
+        const char* name;
+        double* out;
+        double lo, hi;
+        bool above_zero;
+        const char* what;
+    };
+    const Real reals[] = {
+        {"utilization", &o.utilization, 0, 1, true, "a number in (0, 1]"},
+        {"local_throughput", &o.local_throughput, 0, 1e12, true, "a positive number of tokens a second"},
+        {"hardware_usd", &o.hardware_usd, 0, 1e12, false, "a price in US dollars"},
+        {"lifetime_months", &o.lifetime_months, 0.1, 1200, false, "a number of months from 0.1 to 1200"},
+        {"power_watts", &o.power_watts, 0, 1e9, false, "a number of watts"},
+        {"electricity_usd_per_kwh", &o.electricity_usd_per_kwh, 0, 1e6, false, "a price in US dollars"},
+        {"ops_usd_per_month", &o.ops_usd_per_month, 0, 1e12, false, "a price in US dollars"},
+    };
+    for (const Real& real : reals) {
+        const std::string text = query_value(query, real.name);
+        if (text.empty()) continue;
+        const auto value = real_number(text, real.lo, real.hi, real.above_zero);
+        if (!value) return bad(real.name, real.what, text);
+        *real.out = *value;
+    }
+    if (const std::string text = query_value(query, "years"); !text.empty()) {
+        const auto parsed = whole_number(text, 1, 50);
+        if (!parsed) return bad("years", "a whole number from 1 to 50", text);
+        o.years = static_cast<int>(*parsed);
+    }
+    if (const std::string text = query_value(query, "max_price_age"); !text.empty()) {
+        const auto parsed = whole_number(text, 0, 100'000);
+        if (!parsed) return bad("max_price_age", "a whole number of days", text);
+        o.max_price_age_days = static_cast<int>(*parsed);
+    }
+    if (const std::string text = query_value(query, "today_ms"); !text.empty()) {
+        today_ms = whole_number(text, 0, INT64_MAX / 2);
+        if (!today_ms) return bad("today_ms", "Unix milliseconds", text);
+    }
+    return std::nullopt;
+}
+
+// GET /admin/cost: `switchyard cost`'s ledger mode over the last `hours` (24 by default) or
+// [from_ms, to_ms): the same report/ledger arithmetic, read and computed on the ledger's thread.
+// Without `format`, the console's JSON (cost_body); with it, the report as `switchyard cost
+// --format F` writes it (what `switchyard cost --url` asks for), grouped by `by`.
+boost::asio::awaitable<wire::LocalResponse> cost(server::Shared& shared, std::string_view query) {
+    if (!shared.ledger) co_return json_response(R"({"ledger":false})");
     struct Job {
         report::CostOptions options;
         std::shared_ptr<server::Generation> generation;  // its config and catalog, read on the ledger's thread
         report::Period period;
+        std::vector<report::Dimension> dimensions;
+        std::int64_t today_ms = 0;
         std::optional<report::CostReport> report;
         std::optional<ApiError> refused;
     };
     auto job = std::make_shared<Job>();
-    job->options.cloud_model = query_value(query, "cloud_model");
-    if (const std::string text = query_value(query, "utilization"); !text.empty()) {
-        char* end = nullptr;
-        const double value = std::strtod(text.c_str(), &end);
-        if (end != text.c_str() + text.size() || !(value > 0 && value <= 1)) {
-            co_return wire::error_response(ApiError::invalid_request(
-                "'utilization' must be a number in (0, 1], got '" + text + "'", "utilization", "invalid_utilization"));
+    std::int64_t hours = 24;
+    std::optional<report::Period> period;
+    std::string format;
+    std::optional<std::int64_t> today;
+    if (auto refused = read_cost_query(query, job->options, hours, period, format, today)) {
+        co_return wire::error_response(*refused);
+    }
+    if (!format.empty() && report::report_writer() == nullptr) {
+        co_return wire::error_response(ApiError{501, "this build of the gateway cannot write cost reports", "server_error",
+                                                std::nullopt, "report_unavailable"});
+    }
+    if (!format.empty()) {
+        if (job->options.by.empty()) {
+            job->dimensions = report::default_dimensions();
+        } else {
+            std::string why;
+            auto parsed = report::parse_dimensions(job->options.by, &why);
+            if (!parsed) co_return wire::error_response(ApiError::invalid_request("'by': " + why, "by", "invalid_by"));
+            job->dimensions = std::move(*parsed);
         }
-        job->options.utilization = value;
     }
     job->generation = shared.current();
-    job->period.to_ms = now_ms() + 1;
-    job->period.from_ms = job->period.to_ms - hours * 3'600'000;
-    std::function<void(ledger::Store&)> compute = [job](ledger::Store& store) {
+    job->today_ms = today.value_or(now_ms());
+    if (period) {
+        job->period = *period;
+        hours = (period->to_ms - period->from_ms + 3'599'999) / 3'600'000;
+    } else {
+        job->period.to_ms = now_ms() + 1;
+        job->period.from_ms = job->period.to_ms - hours * 3'600'000;
+    }
+    const std::string config_source = shared.config_path.empty() ? "config" : shared.config_path;
+    std::function<void(ledger::Store&)> compute = [job, config_source](ledger::Store& store) {
         const config::Gateway& gateway = job->generation->config;
         pricing::Catalog catalog = job->generation->catalog;
-        report::add_config_prices(catalog, gateway, "config");
+        report::add_config_prices(catalog, gateway, config_source);
         if (catalog.empty()) {
             job->refused = ApiError{503, "no price catalog is loaded (set prices.catalog)", "server_error", std::nullopt,
                                     "prices_unavailable"};
@@ -454,17 +541,24 @@ boost::asio::awaitable<wire::LocalResponse> cost(server::Shared& shared, std::st
             return;
         }
         const std::string prices = gateway.prices.catalog.empty() ? "data/prices.yaml" : gateway.prices.catalog;
-        report::Aggregator aggregator(job->period, {});
+        report::Aggregator aggregator(job->period, job->dimensions);
         store.each_row(job->period.from_ms, job->period.to_ms, [&](const ledger::Row& row) { aggregator.add(row); });
         report::LedgerReport built = report::ledger_report(job->options, gateway, catalog, prices, aggregator.finish(),
-                                                           store.describe(), job->period.to_ms);
+                                                           store.describe(), job->today_ms);
         job->report = std::move(built.report);
         if (!job->report) job->refused = ApiError{500, built.error, "server_error", std::nullopt, "cost_failed"};
     };
     const auto failure = co_await shared.ledger->run(std::move(compute));
     if (failure) co_return ledger_failed(failure);
     if (job->refused) co_return wire::error_response(*job->refused);
-    co_return json_response(cost_body(*job->report, hours));
+    if (format.empty()) co_return json_response(cost_body(*job->report, hours));
+    wire::LocalResponse response;
+    response.body = report::report_writer()(*job->report, format, report::only_dimension(job->options.by, job->dimensions));
+    response.content_type = format == "json"   ? "application/json"
+                            : format == "html" ? "text/html; charset=utf-8"
+                            : format == "csv"  ? "text/csv; charset=utf-8"
+                                               : "text/plain; charset=utf-8";
+    co_return response;
 }
 
 }  // namespace
@@ -556,6 +650,9 @@ boost::asio::awaitable<std::optional<wire::LocalResponse>> data(server::Shared& 
     }
     if (path == "/admin/requests") co_return co_await requests(shared, query);
     if (path.starts_with("/admin/requests/")) co_return co_await request_detail(shared, percent_decode(path.substr(16), false));
+    // A report in one of `switchyard cost`'s formats is asked for by the command, now and then:
+    // not kept.
+    if (path == "/admin/cost" && !query_value(query, "format").empty()) co_return co_await cost(shared, query);
     if (path == "/admin/spend" || path == "/admin/cost") {
         const std::string key = path + '?' + query;
         const std::uint64_t version = shared.ledger ? shared.ledger->stats().written : 0;

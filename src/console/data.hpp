@@ -8,7 +8,10 @@
 //   GET /admin/spend[?hours=24]         spend by key, label (name=value), model, tier and local/cloud
 //                                       over the period
 //   GET /admin/cost[?hours=24&cloud_model=&utilization=]   `switchyard cost`'s comparison of all
-//                                       cloud, all local and the hybrid over the period (report/ledger)
+//                                       cloud, all local and the hybrid over the period (report/ledger);
+//                                       with format= (from_ms, to_ms, by and the cost model's
+//                                       overrides too), the whole report as `switchyard cost --url`
+//                                       prints it
 //   GET /admin/config                   the running configuration, secrets masked, and its generation
 // Spend and cost answers are kept for 10 s per query (ReportCache).
 #pragma once

@@ -70,55 +70,10 @@ std::string uptime_text(std::int64_t seconds) {
 }
 
 
-// GET `path` of the gateway with the master key; the exit status to return on failure, or 0.
-int fetch(const PsOptions& options, const char* command, const std::string& path, std::string& body) {
-    std::string why;
-    const auto url = parse_url(options.url, &why);
-    if (!url) {
-        std::cerr << "switchyard " << command << ": --url: " << why << "\n";
-        return 2;
-    }
-    if (url->tls) {
-        std::cerr << "switchyard " << command << ": only http:// gateways are supported\n";
-        return 2;
-    }
-    const char* key = std::getenv(options.key_env.c_str());
-    if (key == nullptr || *key == '\0') {
-        std::cerr << "switchyard " << command << ": set " << options.key_env << " to the gateway's master key\n";
-        return 2;
-    }
-    int status = 0;
-    try {
-        asio::io_context io;
-        asio::ip::tcp::resolver resolver(io);
-        beast::tcp_stream stream(io);
-        stream.expires_after(std::chrono::seconds(10));
-        stream.connect(resolver.resolve(url->host, std::to_string(url->port)));
-        http::request<http::empty_body> request{http::verb::get, path, 11};
-        request.set(http::field::host, url->host_header());
-        request.set(http::field::authorization, std::string("Bearer ") + key);
-        request.set(http::field::connection, "close");
-        http::write(stream, request);
-        beast::flat_buffer buffer;
-        http::response<http::string_body> response;
-        http::read(stream, buffer, response);
-        status = response.result_int();
-        body = std::move(response.body());
-    } catch (const std::exception& e) {
-        std::cerr << "switchyard " << command << ": cannot reach " << options.url << ": " << e.what() << "\n";
-        return 1;
-    }
-    if (status != 200) {
-        std::cerr << "switchyard " << command << ": the gateway answered " << status << ": " << body << "\n";
-        return 1;
-    }
-    return 0;
-}
-
 int print(const PsOptions& options, const char* command, const std::string& path,
           std::string (*table)(const std::string&, std::string*)) {
     std::string body;
-    if (const int failed = fetch(options, command, path, body)) return failed;
+    if (const int failed = admin_get(options.url, options.key_env, command, path, body)) return failed;
     if (options.json) {
         std::cout << body << "\n";
         return 0;
@@ -134,6 +89,51 @@ int print(const PsOptions& options, const char* command, const std::string& path
 }
 
 }  // namespace
+
+int admin_get(const std::string& gateway, const std::string& key_env, const char* command, const std::string& path,
+              std::string& body, std::chrono::seconds timeout) {
+    std::string why;
+    const auto url = parse_url(gateway, &why);
+    if (!url) {
+        std::cerr << "switchyard " << command << ": --url: " << why << "\n";
+        return 2;
+    }
+    if (url->tls) {
+        std::cerr << "switchyard " << command << ": only http:// gateways are supported\n";
+        return 2;
+    }
+    const char* key = std::getenv(key_env.c_str());
+    if (key == nullptr || *key == '\0') {
+        std::cerr << "switchyard " << command << ": set " << key_env << " to the gateway's master key\n";
+        return 2;
+    }
+    int status = 0;
+    try {
+        asio::io_context io;
+        asio::ip::tcp::resolver resolver(io);
+        beast::tcp_stream stream(io);
+        stream.expires_after(timeout);
+        stream.connect(resolver.resolve(url->host, std::to_string(url->port)));
+        http::request<http::empty_body> request{http::verb::get, path, 11};
+        request.set(http::field::host, url->host_header());
+        request.set(http::field::authorization, std::string("Bearer ") + key);
+        request.set(http::field::connection, "close");
+        http::write(stream, request);
+        beast::flat_buffer buffer;
+        http::response<http::string_body> response;
+        http::read(stream, buffer, response);
+        status = response.result_int();
+        body = std::move(response.body());
+    } catch (const std::exception& e) {
+        std::cerr << "switchyard " << command << ": cannot reach " << gateway << ": " << e.what() << "\n";
+        return 1;
+    }
+    if (status != 200) {
+        std::cerr << "switchyard " << command << ": the gateway answered " << status << ": " << body << "\n";
+        return 1;
+    }
+    return 0;
+}
 
 std::string ps_table(const std::string& json, std::string* why) {
     simdjson::dom::parser parser;

@@ -2,6 +2,7 @@
 // deployments, as tables read from its admin API (with the master key).
 #pragma once
 
+#include <chrono>
 #include <string>
 
 namespace switchyard::engine {
@@ -16,6 +17,12 @@ int run_ps(const PsOptions& options);
 // `switchyard models`: every model with its deployments, health and requests in flight
 // (GET /admin/models).
 int run_models(const PsOptions& options);
+
+// GET `path` of the gateway at `url` with the master key from the environment variable `key_env`
+// (the body in `body`); 0, or the exit status to return, with the reason on stderr as `switchyard
+// COMMAND: ...`. Only http:// URLs. `timeout`: for the whole exchange.
+int admin_get(const std::string& url, const std::string& key_env, const char* command, const std::string& path,
+              std::string& body, std::chrono::seconds timeout = std::chrono::seconds(10));
 
 // The table `ps` prints for an /admin/engines body; empty with `why` set when it cannot be read.
 std::string ps_table(const std::string& json, std::string* why);

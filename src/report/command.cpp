@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <optional>
 
 #include "config/config.hpp"
+#include "engine/ps.hpp"
 #include "ledger/store.hpp"
 #include "loadgen/bench.hpp"
 #include "report/cost.hpp"
@@ -68,7 +70,7 @@ void check_price_ages(const CostOptions& o, std::int64_t today, const std::vecto
     }
 }
 
-int write_report(const CostOptions& o, const CostReport& report, const std::string& only) {
+int emit_report(const CostOptions& o, const CostReport& report, const std::string& only) {
     std::ofstream file;
     if (!o.output_path.empty()) {
         file.open(o.output_path);
@@ -78,17 +80,7 @@ int write_report(const CostOptions& o, const CostReport& report, const std::stri
         }
     }
     std::ostream& out = o.output_path.empty() ? std::cout : file;
-    if (o.format == "json") {
-        out << to_json(report);
-    } else if (o.format == "markdown") {
-        out << to_markdown(report);
-    } else if (o.format == "html") {
-        out << to_html(report);
-    } else if (o.format == "csv") {
-        out << to_csv(report, only);
-    } else {
-        print_table(out, report);
-    }
+    out << write_report(report, o.format, only);
     out.flush();
     if (!out) {
         std::cerr << "switchyard cost: writing the report failed\n";
@@ -140,7 +132,7 @@ int run_scenario(const CostOptions& o) {
     if (needs_catalog) report.inputs.push_back({"price catalog", std::nullopt, prices});
     report.inputs.push_back({"years", static_cast<double>(years),
                              o.years > 0 ? "flag" : scenario.years > 0 ? "scenario" : "longest owned lifetime"});
-    return write_report(o, report, "");
+    return emit_report(o, report, "");
 }
 
 // --by: the dimensions to break the usage down by (all of them when not given); nullopt once the
@@ -157,14 +149,6 @@ std::optional<std::vector<Dimension>> ledger_dimensions(const CostOptions& o) {
 }
 
 // The one dimension --by asked for, which the CSV output is limited to ("" : all of them).
-std::string only_dimension(const CostOptions& o, const std::vector<Dimension>& dimensions) {
-    return !o.by.empty() && dimensions.size() == 1 &&
-                   !(dimensions[0].kind == Dimension::Kind::label && dimensions[0].label.empty())
-               ? dimensions[0].title()
-               : std::string();
-}
-
-// --from and --to (default: this UTC month until now); nullopt once the problem is on stderr.
 std::optional<Period> ledger_period(const CostOptions& o) {
     const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
@@ -241,7 +225,7 @@ int run_ledger(const CostOptions& o) {
     }
     const auto dimensions = ledger_dimensions(o);
     if (!dimensions) return 2;
-    const std::string only = only_dimension(o, *dimensions);
+    const std::string only = only_dimension(o.by, *dimensions);
     const auto period = ledger_period(o);
     if (!period) return 2;
     // Prices: --prices, else the config's catalog, else the default one.
@@ -262,20 +246,99 @@ int run_ledger(const CostOptions& o) {
     }
     for (const auto& stale : built.report->stale_prices) warn_stale(o, stale);
     const CostReport& report = *built.report;
-    return write_report(o, report, only);
+    return emit_report(o, report, only);
+}
+
+// A query parameter's value, percent-encoded (RFC 3986's unreserved characters as they are).
+std::string query_encoded(std::string_view value) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (const char c : value) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (std::isalnum(byte) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += c;
+        } else {
+            out += '%';
+            out += kHex[byte >> 4];
+            out += kHex[byte & 15];
+        }
+    }
+    return out;
+}
+
+// --url: the running gateway computes the report on its own ledger, prices and config (GET
+// /admin/cost with format=), so the numbers are those of the console's Spend page; the period,
+// groupings and cost model overrides are the flags', checked here first.
+int run_remote(const CostOptions& o) {
+    if (!o.prices_file.empty()) {
+        std::cerr << "switchyard cost: --prices does not apply with --url: the gateway prices with its own catalog\n";
+        return 2;
+    }
+    const auto dimensions = ledger_dimensions(o);
+    if (!dimensions) return 2;
+    const auto period = ledger_period(o);
+    if (!period) return 2;
+    std::string path = "/admin/cost?format=" + query_encoded(o.format) + "&from_ms=" + std::to_string(period->from_ms) +
+                       "&to_ms=" + std::to_string(period->to_ms);
+    const auto add = [&path](std::string_view name, const std::string& value) {
+        if (!value.empty()) path.append("&").append(name).append("=").append(query_encoded(value));
+    };
+    const auto add_number = [&add](std::string_view name, double value) {
+        if (value >= 0) add(name, plain_number(value));
+    };
+    add("by", o.by);
+    add("cloud_model", o.cloud_model);
+    if (o.utilization > 0) add_number("utilization", o.utilization);
+    add_number("local_throughput", o.local_throughput);
+    add_number("hardware_usd", o.hardware_usd);
+    add_number("lifetime_months", o.lifetime_months);
+    add_number("power_watts", o.power_watts);
+    add_number("electricity_usd_per_kwh", o.electricity_usd_per_kwh);
+    add_number("ops_usd_per_month", o.ops_usd_per_month);
+    if (o.years > 0) add("years", std::to_string(o.years));
+    add("max_price_age", std::to_string(o.max_price_age_days));
+    if (!o.today.empty()) {
+        const auto today = today_ms(o);
+        if (!today) return 2;
+        add("today_ms", std::to_string(*today));
+    }
+    std::string body;
+    if (const int failed = engine::admin_get(o.url, o.key_env, "cost", path, body, std::chrono::seconds(300))) {
+        return failed;
+    }
+    std::ofstream file;
+    if (!o.output_path.empty()) {
+        file.open(o.output_path);
+        if (!file) {
+            std::cerr << "switchyard cost: cannot write " << o.output_path << "\n";
+            return 1;
+        }
+    }
+    std::ostream& out = o.output_path.empty() ? std::cout : file;
+    out << body;
+    out.flush();
+    if (!out) {
+        std::cerr << "switchyard cost: writing the report failed\n";
+        return 1;
+    }
+    return 0;
 }
 
 }  // namespace
 
 int run_cost(const CostOptions& options) {
-    if (options.scenario_path.empty() == options.config_path.empty()) {
-        std::cerr << "switchyard cost: give either --config (report on the ledger) or --scenario (plan without one)\n";
+    const int sources = (options.config_path.empty() ? 0 : 1) + (options.scenario_path.empty() ? 0 : 1) +
+                        (options.url.empty() ? 0 : 1);
+    if (sources != 1) {
+        std::cerr << "switchyard cost: give one of --config (report on the ledger), --url (ask a running gateway) "
+                     "or --scenario (plan without a ledger)\n";
         return 2;
     }
     if (options.utilization > 1) {
         std::cerr << "switchyard cost: --utilization must be in (0, 1]\n";
         return 2;
     }
+    if (!options.url.empty()) return run_remote(options);
     return options.scenario_path.empty() ? run_ledger(options) : run_scenario(options);
 }
 

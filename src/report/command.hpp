@@ -24,9 +24,13 @@ struct CostOptions {
     double power_watts = -1;
     double electricity_usd_per_kwh = -1;
     double ops_usd_per_month = -1;
-    int years = 0;
+    int years = 0;                // the years table's horizon; 0: the machines' lifetime (scenario: `years`)
     int max_price_age_days = 90;  // warn about a price used whose date is older than this
-    std::string today;            // YYYY-MM-DD: the day prices are aged against (default: the clock's)  // the years table's horizon; 0: the machines' lifetime (scenario: `years`)
+    std::string today;            // YYYY-MM-DD: the day prices are aged against (default: the clock's)
+    // Instead of --config: a running gateway's URL, whose GET /admin/cost computes the report on its
+    // own ledger, prices and config (with the master key from the environment variable key_env).
+    std::string url;
+    std::string key_env = "SWITCHYARD_MASTER_KEY";
 };
 
 // Tokens per second per machine when neither the flag nor the ledger says.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <sstream>
 
 #include "core/error.hpp"
 #include "core/table.hpp"
@@ -751,6 +752,16 @@ std::string to_markdown(const CostReport& report) {
         }
     }
     return out;
+}
+
+std::string write_report(const CostReport& report, std::string_view format, const std::string& only) {
+    if (format == "json") return to_json(report);
+    if (format == "markdown") return to_markdown(report);
+    if (format == "html") return to_html(report);
+    if (format == "csv") return to_csv(report, only);
+    std::ostringstream out;
+    print_table(out, report);
+    return out.str();
 }
 
 }  // namespace switchyard::report

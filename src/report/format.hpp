@@ -6,6 +6,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "report/cost.hpp"
@@ -23,6 +24,10 @@ std::string to_json(const CostReport& report);
 std::string to_html(const CostReport& report);
 // The same tables as GitHub-flavoured Markdown (no charts), for a pull request or a wiki page.
 std::string to_markdown(const CostReport& report);
+
+// The report in `format` (table, csv, json, markdown, html; anything else: table), as `switchyard
+// cost` writes it; `only`, for csv: one breakdown's table alone (report::only_dimension).
+std::string write_report(const CostReport& report, std::string_view format, const std::string& only = {});
 
 // "$1,234.56"; amounts under a cent keep two significant digits ("$0.00042").
 std::string format_usd(double usd);

@@ -1,5 +1,6 @@
 #include "report/ledger.hpp"
 
+#include <atomic>
 #include <map>
 
 namespace switchyard::report {
@@ -208,6 +209,20 @@ LedgerReport ledger_report(const CostOptions& o, const config::Gateway& gateway,
     report.usage = std::move(usage);
     out.report = std::move(report);
     return out;
+}
+
+namespace {
+std::atomic<ReportWriter> g_report_writer{nullptr};
+}  // namespace
+
+void set_report_writer(ReportWriter writer) { g_report_writer.store(writer); }
+ReportWriter report_writer() { return g_report_writer.load(); }
+
+std::string only_dimension(std::string_view by, const std::vector<Dimension>& dimensions) {
+    return !by.empty() && dimensions.size() == 1 &&
+                   !(dimensions[0].kind == Dimension::Kind::label && dimensions[0].label.empty())
+               ? dimensions[0].title()
+               : std::string();
 }
 
 }  // namespace switchyard::report

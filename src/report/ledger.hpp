@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 #include "pricing/catalog.hpp"
@@ -29,5 +31,17 @@ struct LedgerReport {
 // max_price_age_days at `today_ms` are listed in report.stale_prices. The catalog must not be empty.
 LedgerReport ledger_report(const CostOptions& options, const config::Gateway& gateway, const pricing::Catalog& catalog,
                            const std::string& prices, Usage usage, std::string source, std::int64_t today_ms);
+
+// How a report is written in `switchyard cost`'s formats (table, csv, json, markdown, html): by
+// report/format, which the gateway's core does not link. The switchyard binary registers it at
+// start, so GET /admin/cost?format= (what `switchyard cost --url` asks for) writes the same text as
+// the command does; nullptr until then. `only`: csv's single table (see only_dimension), or empty.
+using ReportWriter = std::string (*)(const CostReport& report, std::string_view format, const std::string& only);
+void set_report_writer(ReportWriter writer);
+ReportWriter report_writer();
+
+// The title of the one dimension `by` names ("key", "label:team"), for which csv writes that table
+// alone; empty when `by` is empty, names several, or "label" (every label).
+std::string only_dimension(std::string_view by, const std::vector<Dimension>& dimensions);
 
 }  // namespace switchyard::report

@@ -494,6 +494,95 @@ models:
 }
 
 
+// `switchyard cost --url`: a running gateway computes the report on its own ledger, prices and
+// config (GET /admin/cost?format=...), and it is the report `--config` writes on the same ledger,
+// byte for byte, in every format, with the same groupings and overrides. Errors are the command's.
+TEST(Cost, AskedOfARunningGatewayItIsTheSameReport) {
+    const std::string db = temp_dir() + "/remote-ledger.db";
+    {
+        auto store = ledger::open_store("sqlite:" + db);
+        store->migrate();
+        const std::vector<ledger::Row> rows{
+            make_row(kOct1 + 8 * kHour, "alice", R"({"team":"research"})", "test-cloud", "cloud-a", "cloud", 2, false,
+                     1'000'000, 200'000, 100'000, 1.25, 900),
+            make_row(kOct1 + kDay, "bob", R"({"team":"ops"})", "llama", "box-a", "box", 1, true, 3'000'000, 0, 1'000'000,
+                     0.5, 2000)};
+        store->insert(rows);
+    }
+    const std::string master = "sk-master-remote-cost-01";
+    const std::string yaml = R"(
+listeners: [{address: 127.0.0.1, port: 0}]
+auth: {master_key: )" + master + R"(}
+upstreams:
+  - name: box
+    type: llama-server
+    base_url: http://127.0.0.1:9
+    cost: {hardware_usd: 3600, lifetime_months: 36, power_watts: 500, electricity_usd_per_kwh: 0.20, ops_usd_per_month: 50}
+  - {name: cloud, type: openai, base_url: http://127.0.0.1:9}
+models:
+  - name: llama
+    deployments: [{upstream: box, model: llama}, {upstream: cloud, model: test-cloud, tier: 2}]
+ledger: )" + db + R"(
+prices:
+  catalog: )" + std::string(SWITCHYARD_SOURCE_DIR) + R"(/data/prices.yaml
+  models:
+    test-cloud: {input: 1.0, cached_input: 0.25, output: 4.0}
+)";
+    Gateway gateway = start_gateway(yaml);
+    const std::string& config = gateway.config_path;  // the command reads the file the gateway read
+    const std::string url = "http://127.0.0.1:" + std::to_string(gateway.port);
+    const std::map<std::string, std::string> env{{"SWITCHYARD_MASTER_KEY", master}};
+    const auto remote = [&](std::vector<std::string> args) {
+        static int counter = 0;
+        const std::string out_path = temp_dir() + "/remote-cost-" + std::to_string(++counter) + ".out";
+        std::vector<std::string> argv{"cost", "-o", out_path, "--url", url};
+        argv.insert(argv.end(), args.begin(), args.end());
+        CommandRun run = run_command("cost", argv, out_path, env, std::chrono::seconds(30));
+        return CostRun{run.exit_code, std::move(run.log), std::move(run.file)};
+    };
+    const std::vector<std::string> period{"--from", "2026-10-01", "--to", "2026-10-31", "--today", "2026-12-01"};
+    for (const std::string format : {"json", "table", "csv", "markdown", "html"}) {
+        SCOPED_TRACE(format);
+        std::vector<std::string> args = period;
+        args.insert(args.end(), {"--format", format});
+        std::vector<std::string> local_args{"--config", config};
+        local_args.insert(local_args.end(), args.begin(), args.end());
+        const CostRun local = run_cost(local_args);
+        ASSERT_EQ(local.exit_code, 0) << local.log;
+        const CostRun asked = remote(args);
+        ASSERT_EQ(asked.exit_code, 0) << asked.log;
+        EXPECT_EQ(asked.output, local.output);
+    }
+    // One grouping as CSV, and the cost model's overrides, as the flags give them.
+    const std::vector<std::string> more{"--by", "label:team", "--format", "csv", "--hardware-usd", "9000",
+                                        "--utilization", "0.25", "--years", "2", "--cloud-model", "test-cloud"};
+    std::vector<std::string> args = period;
+    args.insert(args.end(), more.begin(), more.end());
+    std::vector<std::string> local_args{"--config", config};
+    local_args.insert(local_args.end(), args.begin(), args.end());
+    const CostRun local = run_cost(local_args);
+    ASSERT_EQ(local.exit_code, 0) << local.log;
+    const CostRun asked = remote(args);
+    ASSERT_EQ(asked.exit_code, 0) << asked.log;
+    EXPECT_EQ(asked.output, local.output);
+    EXPECT_NE(asked.output.find("research"), std::string::npos) << asked.output;
+
+    // The gateway's refusals reach the command's caller; a wrong key is refused.
+    args = period;
+    args.insert(args.end(), {"--cloud-model", "no-such-model"});
+    const CostRun unknown = remote(args);
+    EXPECT_EQ(unknown.exit_code, 1);
+    EXPECT_NE(unknown.log.find("no-such-model"), std::string::npos) << unknown.log;
+    const Response wrong = get(gateway.port, "/admin/cost?format=json", {{"authorization", "Bearer sk-wrong"}});
+    EXPECT_EQ(wrong.status, 401);
+    const Response bad = get(gateway.port, "/admin/cost?format=pdf", {{"authorization", "Bearer " + master}});
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_NE(bad.body.find(R"("param":"format")"), std::string::npos) << bad.body;
+    const CostRun both = run_cost({"--config", config, "--url", url});
+    EXPECT_EQ(both.exit_code, 2);
+    EXPECT_NE(both.log.find("give one of"), std::string::npos) << both.log;
+}
+
 // A price older than --max-price-age is named with its date, aged against --today; one given in
 // the scenario itself has no date and is not aged.
 TEST(Cost, WarnsAboutOldPrices) {
