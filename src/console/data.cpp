@@ -58,6 +58,34 @@ std::string without_url_password(const std::string& value) {
     return value.substr(0, colon + 1) + std::string(kMask) + value.substr(at);
 }
 
+// A plain YAML scalar that reads the same as a JSON number, true or false ("8080", "0.5", "true"),
+// not "1s", "0x10" or "yes".
+bool plain_json_literal(std::string_view text) {
+    if (text == "true" || text == "false") return true;
+    std::size_t i = 0;
+    const auto digits = [&] {
+        const std::size_t start = i;
+        while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+        return i > start;
+    };
+    if (i < text.size() && text[i] == '-') ++i;
+    if (i < text.size() && text[i] == '0') {
+        ++i;
+    } else if (!digits()) {
+        return false;
+    }
+    if (i < text.size() && text[i] == '.') {
+        ++i;
+        if (!digits()) return false;
+    }
+    if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+        ++i;
+        if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+        if (!digits()) return false;
+    }
+    return i == text.size();
+}
+
 void to_json(std::string& out, const YAML::Node& node, bool mask) {
     switch (node.Type()) {
         case YAML::NodeType::Map: {
@@ -87,6 +115,8 @@ void to_json(std::string& out, const YAML::Node& node, bool mask) {
             const std::string& value = node.Scalar();
             if (mask && !only_variable(value)) {
                 append_json_string(out, kMask);
+            } else if (node.Tag() == "?" && plain_json_literal(value)) {
+                out += value;  // written unquoted in the file: a number or a boolean, shown as one
             } else {
                 append_json_string(out, without_url_password(value));
             }

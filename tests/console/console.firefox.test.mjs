@@ -1,13 +1,14 @@
 // The web console in Firefox ESR (Debian's firefox-esr, driven by puppeteer-core over WebDriver
 // BiDi; no browser downloaded): the pages a person reads, after known traffic, must show what the
 // backend holds; the XSS-shaped names render as text; the session cookie is HttpOnly and
-// SameSite=Strict; an admin creates and revokes a key; nothing breaks the Content-Security-Policy
+// SameSite=Strict; an admin creates and revokes a key, and reloads the config (a broken file's
+// validation error shown, then the mended one applied); nothing breaks the Content-Security-Policy
 // and nothing is logged as an error. The Chromium test (console.test.mjs) goes further (engines,
 // request detail, key edits, reload, the dark theme); this one is what must hold in a second
 // engine. Screenshots go to SWITCHYARD_SCREENSHOT_DIR/firefox.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import puppeteer from 'puppeteer-core';
 import { startGateway, consoleConfig, chat, MASTER, VIEWER, CALLER, XSS, XSS_KEY, UPSTREAM_SECRET } from './harness.mjs';
@@ -126,6 +127,21 @@ test('the console works in Firefox ESR', { timeout: 90000 }, async (t) => {
   await page.waitForFunction(() => ![...document.querySelectorAll('#keys td')].some((e) => e.textContent === 'made-in-firefox'),
     { timeout: 10000, polling: 100 });
   assert.equal(await chat(gateway.root, secret, 'm', 'firefox-revoked-key'), 401);
+
+  // A reload of a config file with an error shows the validation error and keeps generation 1;
+  // the file mended, the reload applies it as generation 2.
+  const configPath = join(gateway.dir, 'gateway.yaml');
+  const good = readFileSync(configPath, 'utf8');
+  writeFileSync(configPath, `${good.trimEnd()}\n  - name: broken\n    deployments: [{upstream: no-such-upstream}]\n`);
+  await page.click('nav a[href="#/config"]');
+  await page.waitForSelector('#reload');
+  await page.click('#reload');
+  await waitText('#reload-result .error', 'no-such-upstream');
+  await waitText('#generation', 'generation 1');
+  await page.screenshot({ path: join(shots, 'config-error.png'), fullPage: true });
+  writeFileSync(configPath, good);
+  await page.click('#reload');
+  await waitText('#reload-result', 'generation 2');
 
   assert.deepEqual(await page.evaluate(() => window.__violations), [], 'no Content-Security-Policy violation');
   assert.deepEqual(problems, [], 'no console errors, page errors or dialogs');

@@ -178,6 +178,10 @@ state: {url: "redis://:hunter2@localhost:6379"}
     EXPECT_NE(json.find(R"("key_sha256":"abc")"), std::string::npos) << json;
     EXPECT_NE(json.find(R"("name":"alice")"), std::string::npos) << json;
     EXPECT_EQ(masked_config_json("a: [unclosed"), "null");
+    // Numbers and booleans written plainly stay numbers and booleans; anything quoted or not a
+    // JSON literal is a string.
+    EXPECT_EQ(masked_config_json(R"(a: {port: 8080, u: 0.5, on: true, q: "8080", t: 1s, h: 0x10, y: yes, z: 012, e: -1e3})"),
+              R"({"a":{"port":8080,"u":0.5,"on":true,"q":"8080","t":"1s","h":"0x10","y":"yes","z":"012","e":-1e3}})");
 }
 
 TEST(ConsoleConfig, Section) {

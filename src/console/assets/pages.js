@@ -466,7 +466,12 @@ function yamlText(value, indent = '') {
       return `\n${indent}${k}:${text.startsWith('\n') ? text : ` ${text}`}`;
     }).join('');
   }
-  return JSON.stringify(String(value));
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  // A string YAML would read back as the same string goes bare; others (numbers, booleans, null,
+  // durations starting with a digit, anything with YAML punctuation) are quoted.
+  const text = String(value);
+  if (/^[A-Za-z_/][A-Za-z0-9_./:@-]*$/.test(text) && !/^(true|false|yes|no|on|off|null|y|n|~)$/i.test(text)) return text;
+  return JSON.stringify(text);
 }
 
 function configPage(root, context) {
