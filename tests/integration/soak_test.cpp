@@ -1,4 +1,4 @@
-// The soak: the gateway under mixed traffic with faults on a schedule for a while (two minutes in
+// The soak: the gateway under mixed traffic with faults on a schedule for a while (three minutes in
 // the suite; bench/soak.sh runs it for 30), its resident memory sampled as it goes. Callers speak
 // all three dialects, streaming and not, through a local tier (a simulated chat-only engine, so
 // most requests are translated, and a real llama-server the gateway supervises) and a cloud tier
@@ -9,7 +9,7 @@
 // that do not exist and flood the gateway with idle connections. At the end every request must
 // have been answered and be in the ledger once, and memory must have stopped growing once warm.
 //
-//   SWITCHYARD_SOAK_SECONDS  how long the traffic runs (default 120)
+//   SWITCHYARD_SOAK_SECONDS  how long the traffic runs (default 180)
 //   SWITCHYARD_SOAK_CSV      where to write "seconds,rss_kib,requests" samples (none by default)
 //   SWITCHYARD_SOAK_SKIP     faults to leave out, to find what memory follows: flood, redis,
 //                            postgres, engine, keys, reload (comma-separated)
@@ -48,7 +48,7 @@ const std::map<std::string, std::string> kAdmin{{"authorization", "Bearer master
 int soak_seconds() {
     const char* text = std::getenv("SWITCHYARD_SOAK_SECONDS");
     const int seconds = text != nullptr ? std::atoi(text) : 0;
-    return seconds > 0 ? seconds : 120;
+    return seconds > 0 ? seconds : 180;
 }
 
 struct Parts {
