@@ -10,6 +10,7 @@
 #include "console/sessions.hpp"
 #include "core/digest.hpp"
 #include "core/error.hpp"
+#include "ledger/ledger.hpp"
 #include "server/admin.hpp"
 #include "server/runtime.hpp"
 
@@ -125,8 +126,20 @@ boost::asio::awaitable<state::Result> redis(server::Shared& shared, const Reques
     co_return result;
 }
 
+// Without a fleet, the ledger's database keeps the sign-ins for the next start (sessions.hpp); not
+// waited for: a database that is away costs a sign-in nothing (the session is then this run's only).
+bool in_ledger(const server::Shared& shared) { return !shared.fleet && shared.ledger; }
+
 boost::asio::awaitable<void> share_session(server::Shared& shared, const Request& request,
                                            const Sessions::Opened& opened) {
+    if (in_ledger(shared)) {
+        shared.ledger->post(
+            [kept = ledger::StoredSession{session_digest(opened.id), encode(opened.session),
+                                          opened.session.expires_unix_ms}](ledger::Store& store) {
+                store.save_session(kept);
+            },
+            "keeping a console sign-in");
+    }
     if (!in_redis(shared, request)) co_return;
     const std::string key = session_key(shared.fleet->config().prefix, opened.id);
     const std::string value = encode(opened.session);
@@ -136,6 +149,10 @@ boost::asio::awaitable<void> share_session(server::Shared& shared, const Request
 }
 
 boost::asio::awaitable<void> unshare_session(server::Shared& shared, const Request& request, std::string_view id) {
+    if (in_ledger(shared)) {
+        shared.ledger->post([digest = session_digest(id)](ledger::Store& store) { store.delete_session(digest); },
+                            "ending a console sign-in");
+    }
     if (!in_redis(shared, request)) co_return;
     const std::string key = session_key(shared.fleet->config().prefix, id);
     const std::string_view argv[] = {"DEL", key};

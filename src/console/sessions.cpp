@@ -58,13 +58,18 @@ void Sessions::make_room(SteadyTime now) {
 }
 
 void Sessions::adopt(std::string_view id, Session session, std::chrono::milliseconds remaining) {
+    adopt_digest(sha256_hex(id), std::move(session), remaining);
+}
+
+void Sessions::adopt_digest(std::string digest, Session session, std::chrono::milliseconds remaining) {
     const SteadyTime now = clock_.now();
     session.expires = now + std::min(remaining, ttl_);
     std::lock_guard lock(mutex_);
-    std::string digest = sha256_hex(id);
     if (!by_digest_.contains(digest)) make_room(now);
     by_digest_.insert_or_assign(std::move(digest), std::move(session));
 }
+
+std::string session_digest(std::string_view id) { return sha256_hex(id); }
 
 std::string session_key(std::string_view prefix, std::string_view id) {
     return std::string(prefix) + ":console:session:" + sha256_hex(id);
@@ -113,9 +118,15 @@ bool Sessions::close(std::string_view id) {
     return by_digest_.erase(digest) > 0;
 }
 
-void Sessions::close_key(std::string_view key) {
+std::vector<std::string> Sessions::close_key(std::string_view key) {
+    std::vector<std::string> closed;
     std::lock_guard lock(mutex_);
-    std::erase_if(by_digest_, [&](const auto& entry) { return entry.second.key == key; });
+    std::erase_if(by_digest_, [&](const auto& entry) {
+        if (entry.second.key != key) return false;
+        closed.push_back(entry.first);
+        return true;
+    });
+    return closed;
 }
 
 std::size_t Sessions::size() const {

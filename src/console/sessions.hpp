@@ -8,6 +8,10 @@
 // (encode()), expiring with the session (Redis ends it). While Redis answers it is the truth: a
 // session found there is taken into this table (adopt()) for the rest of its life, one gone from
 // there is ended here. console.cpp does the Redis calls.
+//
+// Without a fleet, a gateway with a ledger keeps its sign-ins in the ledger's database instead
+// (table console_sessions: the id's digest, encode()'s fields, the expiry), written on sign-in and
+// sign-out and read at start (adopt_digest()), so that a restart does not sign everyone out.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/clock.hpp"
 
@@ -45,11 +50,14 @@ public:
     // A session another instance opened (or this one, before a restart), found in Redis with
     // `remaining` of its life: kept here as if opened here (within the bound).
     void adopt(std::string_view id, Session session, std::chrono::milliseconds remaining);
+    // The same by the id's digest (session_digest): a sign-in the ledger's database kept across a
+    // restart (a gateway without a fleet).
+    void adopt_digest(std::string digest, Session session, std::chrono::milliseconds remaining);
     // The live session of a cookie value; an expired one is ended.
     std::optional<Session> find(std::string_view id);
     bool close(std::string_view id);
-    // Ends every session of a key (revoked, or its role changed).
-    void close_key(std::string_view key);
+    // Ends every session of a key (revoked, or its role changed); their digests.
+    std::vector<std::string> close_key(std::string_view key);
     std::size_t size() const;
     std::chrono::milliseconds ttl() const { return ttl_; }
 
@@ -66,6 +74,9 @@ private:
 
 // 2 * `bytes` hex digits from OpenSSL's generator.
 std::string random_hex(std::size_t bytes);
+
+// How a session id is kept: its SHA-256, hex.
+std::string session_digest(std::string_view id);
 
 // A session in Redis: its key, and its fields as text ("1 <role> <csrf> <expires_unix_ms> <key
 // name>"); decode() gives nullopt for anything else (its steady expiry is left for adopt()).

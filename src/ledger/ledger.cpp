@@ -382,4 +382,18 @@ asio::awaitable<std::exception_ptr> Ledger::run(std::function<void(Store&)> task
     co_return failure;
 }
 
+void Ledger::post(std::function<void(Store&)> task, std::string what) {
+    {
+        std::lock_guard lock(mutex_);
+        tasks_.push_back([this, work = std::move(task), what = std::move(what)] {
+            try {
+                work(*store_);
+            } catch (...) {
+                spdlog::warn("ledger: {} failed: {}", what, what_failed(std::current_exception()));
+            }
+        });
+    }
+    wake_.notify_one();
+}
+
 }  // namespace switchyard::ledger

@@ -82,6 +82,9 @@ public:
     // Runs `task` on the writer thread; resumes the caller on its executor with the exception the
     // task threw, or null.
     asio::awaitable<std::exception_ptr> run(std::function<void(Store&)> task);
+    // Runs `task` on the writer thread without waiting for it: one that fails is logged as `what`
+    // failing (best effort: the console's sign-ins, say, which memory has anyway).
+    void post(std::function<void(Store&)> task, std::string what);
     // What a task run() reported failed with: its exception's what(), or "unknown error".
     static std::string what_failed(const std::exception_ptr& failure);
 

@@ -437,6 +437,32 @@ public:
         return std::strtoll(PQcmdTuples(r.get()), nullptr, 10);
     }
 
+    void save_session(const StoredSession& session) override {
+        Transaction t(*this);
+        exec_params("INSERT INTO console_sessions (digest, fields, expires_ms) VALUES ($1, $2, $3) ON CONFLICT (digest) "
+                    "DO UPDATE SET fields = excluded.fields, expires_ms = excluded.expires_ms",
+                    {clean_text(session.digest), clean_text(session.fields), number(session.expires_ms)});
+        t.commit();
+    }
+
+    void delete_session(const std::string& digest) override {
+        Transaction t(*this);
+        exec_params("DELETE FROM console_sessions WHERE digest = $1", {clean_text(digest)});
+        t.commit();
+    }
+
+    std::vector<StoredSession> load_sessions(std::int64_t now_ms) override {
+        Transaction t(*this);
+        exec_params("DELETE FROM console_sessions WHERE expires_ms <= $1", {number(now_ms)});
+        t.commit();
+        const Result r = exec_params("SELECT digest, fields, expires_ms FROM console_sessions ORDER BY expires_ms", {});
+        std::vector<StoredSession> out;
+        for (int i = 0; i < r.rows(); ++i) {
+            out.push_back({r.text(i, 0), r.text(i, 1), r.integer(i, 2)});
+        }
+        return out;
+    }
+
     bool update_key(const std::string& name, const std::string& policy_json) override {
         Transaction t(*this);
         const Result r = exec_params("UPDATE api_keys SET policy = $1 WHERE name = $2 AND revoked_ms IS NULL",

@@ -65,6 +65,15 @@ CREATE TABLE responses (
 );
 CREATE INDEX responses_expires ON responses (expires_ms);
 )sql",
+    // 5: the web console's sign-ins (src/console/sessions), so that a restart keeps them: the
+    // SHA-256 of the session id (never the id), the session's fields, its expiry.
+    R"sql(
+CREATE TABLE console_sessions (
+    digest TEXT PRIMARY KEY,
+    fields TEXT NOT NULL,
+    expires_ms BIGINT NOT NULL
+);
+)sql",
 };
 
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

@@ -263,6 +263,34 @@ public:
         return sqlite3_changes(db_);
     }
 
+    void save_session(const StoredSession& session) override {
+        Statement q(db_,
+                    "INSERT INTO console_sessions (digest, fields, expires_ms) VALUES (?, ?, ?) "
+                    "ON CONFLICT (digest) DO UPDATE SET fields = excluded.fields, expires_ms = excluded.expires_ms");
+        q.bind(1, session.digest);
+        q.bind(2, session.fields);
+        q.bind(3, session.expires_ms);
+        q.step();
+    }
+
+    void delete_session(const std::string& digest) override {
+        Statement q(db_, "DELETE FROM console_sessions WHERE digest = ?");
+        q.bind(1, digest);
+        q.step();
+    }
+
+    std::vector<StoredSession> load_sessions(std::int64_t now_ms) override {
+        {
+            Statement prune(db_, "DELETE FROM console_sessions WHERE expires_ms <= ?");
+            prune.bind(1, now_ms);
+            prune.step();
+        }
+        Statement q(db_, "SELECT digest, fields, expires_ms FROM console_sessions ORDER BY expires_ms");
+        std::vector<StoredSession> out;
+        while (q.step()) out.push_back({q.text(0), q.text(1), q.integer(2)});
+        return out;
+    }
+
     bool update_key(const std::string& name, const std::string& policy_json) override {
         Statement q(db_, "UPDATE api_keys SET policy = ? WHERE name = ? AND revoked_ms IS NULL");
         q.bind(1, policy_json);

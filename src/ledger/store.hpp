@@ -1,4 +1,5 @@
-// Where ledger rows and API keys created at run time are kept: SQLite (a file, WAL mode) or
+// Where ledger rows, API keys created at run time, kept Responses conversations and console
+// sign-ins are kept: SQLite (a file, WAL mode) or
 // PostgreSQL (a URL), with one schema and versioned migrations (see docs/ledger.md). A Store is
 // used by one thread at a time: the ledger's writer thread.
 #pragma once
@@ -32,6 +33,14 @@ struct StoredConversation {
     std::int64_t expires_ms = 0;  // Unix ms
 };
 
+// A web console sign-in kept across restarts (see src/console/sessions): the SHA-256 of its id
+// (hex), its fields as console::encode() writes them, and when it ends.
+struct StoredSession {
+    std::string digest;
+    std::string fields;
+    std::int64_t expires_ms = 0;  // Unix ms
+};
+
 struct Spend {
     std::string key;
     double today_usd = 0;
@@ -61,6 +70,11 @@ public:
     virtual std::optional<std::string> load_conversation(const std::string& id, std::int64_t now_ms) = 0;
     // Deletes the conversations expired at now_ms; returns how many.
     virtual std::int64_t prune_conversations(std::int64_t now_ms) = 0;
+    // Console sessions: kept (a known digest is replaced), ended, and those still live at now_ms
+    // (the expired ones are deleted first).
+    virtual void save_session(const StoredSession& session) = 0;
+    virtual void delete_session(const std::string& digest) = 0;
+    virtual std::vector<StoredSession> load_sessions(std::int64_t now_ms) = 0;
     virtual std::string describe() const = 0;  // for logs: "sqlite /path" or "postgres host:port/db"
     // Each call to a database server that has not answered after `timeout` fails, and its
     // connection is dropped (the next call makes a new one). Zero, the default: no limit (a report

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "console/samples.hpp"
+#include "console/sessions.hpp"
 #include "core/await.hpp"
 #include "core/clock.hpp"
 #include "account/access_log.hpp"
@@ -201,6 +202,16 @@ Shared::Shared(config::Gateway gateway, std::string path)
             policy->sha256 = stored.sha256;
             if (!keys.add(std::move(*policy), stored.created_ms)) {
                 spdlog::warn("ledger: key '{}' clashes with a key of the config file; the config's wins", stored.name);
+            }
+        }
+        // Console sign-ins a previous run kept (without a fleet: with one, Redis keeps them).
+        if (boot.state.url.empty()) {
+            const std::int64_t now_ms = unix_ms();
+            for (auto& kept : store.load_sessions(now_ms)) {
+                auto session = console::decode(kept.fields);
+                if (!session) continue;
+                console_sessions.adopt_digest(std::move(kept.digest), std::move(*session),
+                                              std::chrono::milliseconds(kept.expires_ms - now_ms));
             }
         }
         // Rows a previous run spooled (its database down) are not in the store yet: counted too.

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "ledger/store.hpp"
 
 using namespace std::chrono_literals;
 
@@ -328,6 +329,52 @@ TEST(ConsoleAuth, AFleetSharesSessionsThroughRedisAndARestartKeepsThem) {
     EXPECT_EQ(get(b.port, "/ui/api/models", as(viewer)).status, 200);
     EXPECT_EQ(request(a->port, "DELETE", "/ui/api/session", "", as(viewer)).status, 200);
     EXPECT_EQ(get(b.port, "/ui/api/models", as(viewer)).status, 401);
+}
+
+// Without a fleet, the ledger's database keeps the sign-ins: a restarted gateway knows the cookie
+// (its role and CSRF token too); signing out, or the key's revocation, ends a sign-in for the next
+// start as well. The database holds the id's digest, never the id.
+TEST(ConsoleAuth, ARestartKeepsSignInsInTheLedgersDatabase) {
+    Sim sim = start_sim();
+    const std::string yaml = config(sim, "{session_ttl: 1h}");
+    const auto at = yaml.find("ledger: {url: ") + 14;
+    const std::string db = yaml.substr(at, yaml.find(',', at) - at);
+    const auto kept = [&db] {
+        auto store = ledger::open_store(db);
+        return store->load_sessions(0);
+    };
+    const std::map<std::string, std::string> master{{"authorization", std::string("Bearer ") + kMaster},
+                                                    {"content-type", "application/json"}};
+    auto gateway = std::make_unique<Gateway>(start_gateway(yaml, kEnv));
+    const int port = gateway->port;
+    const Signed admin = sign_in(port, kMaster);
+    const Signed viewer = sign_in(port, "sk-viewer-000000000001");
+    const Response made = post(port, "/admin/keys", R"({"name":"temp-viewer","role":"viewer"})", master);
+    ASSERT_EQ(made.status, 201) << made.body;
+    const Signed temp = sign_in(port, json_string(made.body, "key"));
+    for (const Signed* s : {&admin, &viewer, &temp}) ASSERT_EQ(s->response.status, 201) << s->response.body;
+    EXPECT_TRUE(eventually([&] { return kept().size() == 3; }));
+    const std::string admin_id = admin.cookie.substr(admin.cookie.find('=') + 1);
+    for (const auto& session : kept()) {
+        EXPECT_EQ(session.digest.size(), 64u);
+        EXPECT_EQ(session.fields.find(admin_id), std::string::npos);
+        EXPECT_NE(session.digest, admin_id);
+    }
+    // The viewer signs out, the temporary key is revoked: only the admin's sign-in is left.
+    EXPECT_EQ(request(port, "DELETE", "/ui/api/session", "", as(viewer)).status, 200);
+    EXPECT_EQ(request(port, "DELETE", "/admin/keys/temp-viewer", "", master).status, 200);
+    EXPECT_TRUE(eventually([&] { return kept().size() == 1; }));
+
+    gateway.reset();
+    gateway = std::make_unique<Gateway>(start_gateway(yaml, kEnv));
+    const Response again = get(gateway->port, "/ui/api/session", as(admin, false));
+    ASSERT_EQ(again.status, 200) << again.body;
+    EXPECT_EQ(json_string(again.body, "role"), "admin");
+    EXPECT_EQ(json_string(again.body, "csrf"), admin.csrf);
+    EXPECT_EQ(get(gateway->port, "/ui/api/models", as(admin)).status, 200);
+    EXPECT_EQ(post(gateway->port, "/ui/api/keys", R"({"name":"made-after-restart"})", as(admin)).status, 201);
+    EXPECT_EQ(get(gateway->port, "/ui/api/session", as(viewer, false)).body, R"({"role":null})");
+    EXPECT_EQ(get(gateway->port, "/ui/api/models", as(temp)).status, 401);
 }
 
 TEST(ConsoleData, PagesReadTheTrafficTheLedgerAndAMaskedConfig) {

@@ -346,6 +346,25 @@ TEST_P(LedgerStore, GatewaysStartingTogetherMigrateOnce) {
     }
 }
 
+// Console sign-ins: kept by digest (a second save replaces), ended one by one, and read back live
+// (those expired at the instant asked are deleted on the way).
+TEST_P(LedgerStore, ConsoleSessionsAreKeptEndedAndExpire) {
+    store_->save_session({"d1", "1 admin c1 5000 ", 5000});
+    store_->save_session({"d2", "1 viewer c2 9000 viewer", 9000});
+    store_->save_session({"d3", "1 viewer c3 3000 viewer", 3000});
+    store_->save_session({"d1", "1 admin c1 7000 ", 7000});  // replaced
+    auto live = store_->load_sessions(4000);
+    ASSERT_EQ(live.size(), 2u);
+    EXPECT_EQ(live[0].digest, "d1");
+    EXPECT_EQ(live[0].fields, "1 admin c1 7000 ");
+    EXPECT_EQ(live[0].expires_ms, 7000);
+    EXPECT_EQ(live[1].digest, "d2");
+    store_->delete_session("d2");
+    live = store_->load_sessions(0);  // d3 was deleted at 4000
+    ASSERT_EQ(live.size(), 1u);
+    EXPECT_EQ(live[0].digest, "d1");
+}
+
 TEST_P(LedgerStore, ConversationsAreKeptReplacedAndExpire) {
     const std::string items = R"([{"type":"message","role":"user","content":[{"type":"input_text","text":"caf\u00e9 \u2603"}]}])";
     const std::vector<ledger::StoredConversation> first{{"resp_a", items, 2000}, {"resp_b", "[]", 5000}};
