@@ -16,7 +16,8 @@
 # The model: models/bench-llama.gguf, a random-weight llama of about 10M parameters written by
 # scripts/make_tiny_model.py when missing (prefill then costs real time on a CPU).
 # Knobs: REPLICAS=2 SLOTS=2 CACHE_RAM=256 SESSIONS=8 TURNS=4 PREFIX_LEN=20 INPUT_LEN=120 OUTPUT_LEN=8 REQUESTS=40
-#        THREADS=1 (per llama-server) FAIR_DURATION=30 LIGHT=1 RESULTS=bench/RESULTS.md
+#        THREADS=1 (per llama-server) FAIR_DURATION=30 LIGHT=1 FAIRNESS=1 (0: strategies only)
+#        CTX_PER_SLOT=2048 RESULTS=bench/RESULTS.md
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,9 +40,10 @@ THREADS=${THREADS:-1}
 CACHE_RAM=${CACHE_RAM:-256}
 FAIR_DURATION=${FAIR_DURATION:-30}
 LIGHT=${LIGHT:-1}
+FAIRNESS=${FAIRNESS:-1}
 SKIP_BUILD=${SKIP_BUILD:-0}
 STRATEGIES=(${STRATEGIES:-round-robin least-outstanding latency prefix-affinity})
-export SESSIONS REPLICAS SLOTS CACHE_RAM TURNS REQUESTS
+export SESSIONS REPLICAS SLOTS CACHE_RAM TURNS REQUESTS CTX_PER_SLOT
 
 BENCH_NAME=sched_bench
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -165,12 +167,14 @@ fair_run() {  # fair_run NAME LIGHT-KEY-ENV HEAVY(0: none)
     stop_pid "$GATEWAY_PID"
     stop_replicas
 }
-log "fairness: light key alone ($LIGHT sessions)"
-fair_run alone LIGHT_KEY 0
-log "fairness: heavy key ($HEAVY sessions) and light key ($LIGHT), fair queue"
-fair_run fair LIGHT_KEY "$HEAVY"
-log "fairness: the same load as one key (first come, first served)"
-fair_run fifo HEAVY_KEY "$HEAVY"
+if [[ $FAIRNESS == 1 ]]; then
+    log "fairness: light key alone ($LIGHT sessions)"
+    fair_run alone LIGHT_KEY 0
+    log "fairness: heavy key ($HEAVY sessions) and light key ($LIGHT), fair queue"
+    fair_run fair LIGHT_KEY "$HEAVY"
+    log "fairness: the same load as one key (first come, first served)"
+    fair_run fifo HEAVY_KEY "$HEAVY"
+fi
 
 "$PYTHON" - "$WORK" "$RESULTS" "$(machine_desc)" "$GIT_REV$GIT_DIRTY" "${STRATEGIES[*]}" <<'PY'
 import json, os, re, sys, time
@@ -224,10 +228,11 @@ for row in rows:
     lines.append(f"| {s} | {p50:.0f} | {p99:.0f} | {rps:.2f} | {hit:.1%} | {ok} / {bad} | {ratio} |")
 
 fair = []
+fairness_ran = os.path.exists(f"{work}/alone-light.json")
 alone = run(f"{work}/alone-light.json")
 alone_p50 = (alone or {}).get("ttft_ms", {}) or {}
 alone_p50 = alone_p50.get("median")
-for name in ("fair", "fifo"):
+for name in ("fair", "fifo") if fairness_ran else ():
     light = run(f"{work}/{name}-light.json")
     m_prompt = by(metrics(f"{work}/{name}.metrics", "switchyard_prompt_tokens_total"), "key")
     m_compl = by(metrics(f"{work}/{name}.metrics", "switchyard_completion_tokens_total"), "key")
@@ -239,6 +244,17 @@ for name in ("fair", "fifo"):
     vs = f"{lp50 / alone_p50:.2f}x" if lp50 and alone_p50 else "n/a"
     fair.append(f"| {name} | {share} | {lreq} | {lp50 or 0:.0f} | {vs} |")
 
+fairness_text = f"""**Fairness** (one queueing tier, least-outstanding; the light key's sessions against 10x as many of
+the heavy key's; token shares by key from /metrics; light key TTFT against its uncontended p50 of
+{alone_p50 or 0:.0f} ms):
+
+| queue order | share of tokens served | light key requests | light key TTFT p50 ms | vs uncontended |
+| --- | --- | ---: | ---: | ---: |
+{chr(10).join(fair)}
+
+(In `fifo` both loads are sent with one key, so the share column has one row: the queue is then
+first come, first served.)
+""" if fairness_ran else "**Fairness:** not run (FAIRNESS=0).\n"
 env = {k: v for k, v in (a.split("=", 1) for a in sys.argv[6:])} if len(sys.argv) > 6 else {}
 section = f"""## sched_bench
 
@@ -249,22 +265,12 @@ revision {rev}.
 absolute times are noisy: compare the rows of one run.
 
 **Strategies** ({os.environ.get("SESSIONS")} sessions in flight over {os.environ.get("REPLICAS")} replicas of
-{os.environ.get("SLOTS")} slots, each with a {os.environ.get("CACHE_RAM")} MiB RAM prompt cache; replicas restarted cold
+{os.environ.get("SLOTS")} slots of {os.environ.get("CTX_PER_SLOT")} tokens, each with a {os.environ.get("CACHE_RAM")} MiB RAM prompt cache; replicas restarted cold
 for each strategy; {os.environ.get("TURNS")} turns a session, {os.environ.get("REQUESTS")} requests):
 
 {chr(10).join(lines)}
 
-**Fairness** (one queueing tier, least-outstanding; the light key's sessions against 10x as many of
-the heavy key's; token shares by key from /metrics; light key TTFT against its uncontended p50 of
-{alone_p50 or 0:.0f} ms):
-
-| queue order | share of tokens served | light key requests | light key TTFT p50 ms | vs uncontended |
-| --- | --- | ---: | ---: | ---: |
-{chr(10).join(fair)}
-
-(In `fifo` both loads are sent with one key, so the share column has one row: the queue is then
-first come, first served.)
-"""
+{fairness_text}"""
 text = open(results).read() if results and __import__("os").path.exists(results) else ""
 start = text.find("## sched_bench")
 if start >= 0:
