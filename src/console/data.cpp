@@ -15,6 +15,7 @@
 #include "core/error.hpp"
 #include "ledger/row.hpp"
 #include "ledger/store.hpp"
+#include "parse/request.hpp"
 #include "report/ledger.hpp"
 #include "server/runtime.hpp"
 
@@ -61,29 +62,7 @@ std::string without_url_password(const std::string& value) {
 // A plain YAML scalar that reads the same as a JSON number, true or false ("8080", "0.5", "true"),
 // not "1s", "0x10" or "yes".
 bool plain_json_literal(std::string_view text) {
-    if (text == "true" || text == "false") return true;
-    std::size_t i = 0;
-    const auto digits = [&] {
-        const std::size_t start = i;
-        while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
-        return i > start;
-    };
-    if (i < text.size() && text[i] == '-') ++i;
-    if (i < text.size() && text[i] == '0') {
-        ++i;
-    } else if (!digits()) {
-        return false;
-    }
-    if (i < text.size() && text[i] == '.') {
-        ++i;
-        if (!digits()) return false;
-    }
-    if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
-        ++i;
-        if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
-        if (!digits()) return false;
-    }
-    return i == text.size();
+    return text == "true" || text == "false" || parse::is_json_number(text);
 }
 
 void to_json(std::string& out, const YAML::Node& node, bool mask) {

@@ -95,32 +95,6 @@ std::string_view trim_end(std::string_view token) {
     return token;
 }
 
-// RFC 8259, section 6, whatever the range: what a number means is the upstream's business.
-bool is_json_number(std::string_view token) {
-    token = trim_end(token);
-    std::size_t i = 0;
-    const auto digits = [&] {
-        const std::size_t start = i;
-        while (i < token.size() && token[i] >= '0' && token[i] <= '9') ++i;
-        return i > start;
-    };
-    if (i < token.size() && token[i] == '-') ++i;
-    if (i < token.size() && token[i] == '0') {
-        ++i;
-    } else if (!digits()) {
-        return false;
-    }
-    if (i < token.size() && token[i] == '.') {
-        ++i;
-        if (!digits()) return false;
-    }
-    if (i < token.size() && (token[i] == 'e' || token[i] == 'E')) {
-        ++i;
-        if (i < token.size() && (token[i] == '+' || token[i] == '-')) ++i;
-        if (!digits()) return false;
-    }
-    return i == token.size();
-}
 
 // RFC 8259, section 7: the escape at `at` (its backslash) is \" \\ \/ \b \f \n \r \t or \u and four hex
 // digits, a lone surrogate (\ud83d) included, as most JSON readers take it. Returns the escape's
@@ -475,6 +449,32 @@ struct Seen {
 };
 
 }  // namespace
+
+bool is_json_number(std::string_view token) {
+    token = trim_end(token);
+    std::size_t i = 0;
+    const auto digits = [&] {
+        const std::size_t start = i;
+        while (i < token.size() && token[i] >= '0' && token[i] <= '9') ++i;
+        return i > start;
+    };
+    if (i < token.size() && token[i] == '-') ++i;
+    if (i < token.size() && token[i] == '0') {
+        ++i;
+    } else if (!digits()) {
+        return false;
+    }
+    if (i < token.size() && token[i] == '.') {
+        ++i;
+        if (!digits()) return false;
+    }
+    if (i < token.size() && (token[i] == 'e' || token[i] == 'E')) {
+        ++i;
+        if (i < token.size() && (token[i] == '+' || token[i] == '-')) ++i;
+        if (!digits()) return false;
+    }
+    return i == token.size();
+}
 
 std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::string& body, od::parser& parser) {
     if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) {

@@ -61,6 +61,10 @@ struct RequestFacts {
     PromptPrefix prefix;  // generating endpoints: the prompt's identity for prefix affinity
 };
 
+// Whether `token` (trailing whitespace aside) is a number by RFC 8259's grammar (section 6),
+// whatever its range: what a number means is the upstream's business.
+bool is_json_number(std::string_view token);
+
 // `body` gets simdjson's padding reserved (capacity only; its size and bytes are unchanged).
 // `parser` is reused across requests on one thread.
 std::variant<RequestFacts, ApiError> parse_request(Endpoint endpoint, std::string& body,

@@ -70,7 +70,8 @@ void check_price_ages(const CostOptions& o, std::int64_t today, const std::vecto
     }
 }
 
-int emit_report(const CostOptions& o, const CostReport& report, const std::string& only) {
+// The report's text to --output, else stdout; the exit status.
+int write_output(const CostOptions& o, const std::string& text) {
     std::ofstream file;
     if (!o.output_path.empty()) {
         file.open(o.output_path);
@@ -80,13 +81,17 @@ int emit_report(const CostOptions& o, const CostReport& report, const std::strin
         }
     }
     std::ostream& out = o.output_path.empty() ? std::cout : file;
-    out << write_report(report, o.format, only);
+    out << text;
     out.flush();
     if (!out) {
         std::cerr << "switchyard cost: writing the report failed\n";
         return 1;
     }
     return 0;
+}
+
+int emit_report(const CostOptions& o, const CostReport& report, const std::string& only) {
+    return write_output(o, write_report(report, o.format, only));
 }
 
 int run_scenario(const CostOptions& o) {
@@ -306,22 +311,7 @@ int run_remote(const CostOptions& o) {
     if (const int failed = engine::admin_get(o.url, o.key_env, "cost", path, body, std::chrono::seconds(300))) {
         return failed;
     }
-    std::ofstream file;
-    if (!o.output_path.empty()) {
-        file.open(o.output_path);
-        if (!file) {
-            std::cerr << "switchyard cost: cannot write " << o.output_path << "\n";
-            return 1;
-        }
-    }
-    std::ostream& out = o.output_path.empty() ? std::cout : file;
-    out << body;
-    out.flush();
-    if (!out) {
-        std::cerr << "switchyard cost: writing the report failed\n";
-        return 1;
-    }
-    return 0;
+    return write_output(o, body);
 }
 
 }  // namespace

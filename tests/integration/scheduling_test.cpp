@@ -169,6 +169,34 @@ models:
 )";
 }
 
+// Requests sent one after another (each `after` the one before it, from its own thread) for model
+// m, each named; the names in the order the answers came back ("name!STATUS" for one not 200).
+struct Arrival {
+    std::string key;
+    std::string name;
+    std::chrono::milliseconds after{10};
+};
+std::vector<std::string> order_served(int port, const std::vector<Arrival>& arrivals) {
+    std::mutex mutex;
+    std::vector<std::string> order;
+    const auto call = [&](const std::string& key, const std::string& name) {
+        const auto r = post(port, "/v1/chat/completions", chat_body("m", false, R"("max_tokens":2)"), bearer(key));
+        std::lock_guard lock(mutex);
+        order.push_back(r.status == 200 ? name : name + "!" + std::to_string(r.status));
+    };
+    std::vector<std::thread> threads;
+    for (const Arrival& a : arrivals) {
+        std::this_thread::sleep_for(a.after);
+        threads.emplace_back(call, a.key, a.name);
+    }
+    for (auto& t : threads) t.join();
+    return order;
+}
+
+std::ptrdiff_t place(const std::vector<std::string>& order, const std::string& name) {
+    return std::find(order.begin(), order.end(), name) - order.begin();
+}
+
 // One local slot, busy: a heavy key queues six requests, then a light key two. Served in fair
 // order the light key's come second and fourth, not seventh and eighth.
 TEST(SchedulingFairShare, AQueueServesKeysInFairOrder) {
@@ -178,33 +206,15 @@ TEST(SchedulingFairShare, AQueueServesKeysInFairOrder) {
     yaml = yaml.substr(0, yaml.find("      - {upstream: cloud, tier: 2}"));  // local only: requests queue
     yaml.replace(yaml.find("    queue:"), 0, "    overflow: queue\n");
     auto gateway = start_gateway(yaml, kKeys);
-    std::mutex mutex;
-    std::vector<std::string> order;
-    const auto call = [&](const std::string& key, const std::string& name) {
-        const auto r = post(gateway.port, "/v1/chat/completions", chat_body("m", false, R"("max_tokens":2)"),
-                            bearer(key));
-        std::lock_guard lock(mutex);
-        order.push_back(r.status == 200 ? name : name + "!" + std::to_string(r.status));
-    };
-    std::vector<std::thread> threads;
-    threads.emplace_back(call, "sk-heavy", "h0");  // takes the slot
-    std::this_thread::sleep_for(50ms);
-    for (int i = 1; i <= 5; ++i) {
-        threads.emplace_back(call, "sk-heavy", "h" + std::to_string(i));
-        std::this_thread::sleep_for(10ms);
-    }
-    std::this_thread::sleep_for(30ms);
-    threads.emplace_back(call, "sk-light", "l1");
-    std::this_thread::sleep_for(10ms);
-    threads.emplace_back(call, "sk-light", "l2");
-    for (auto& t : threads) t.join();
+    std::vector<Arrival> arrivals{{"sk-heavy", "h0", 0ms}};  // takes the slot
+    for (int i = 1; i <= 5; ++i) arrivals.push_back({"sk-heavy", "h" + std::to_string(i), i == 1 ? 50ms : 10ms});
+    arrivals.push_back({"sk-light", "l1", 40ms});
+    arrivals.push_back({"sk-light", "l2", 10ms});
+    const std::vector<std::string> order = order_served(gateway.port, arrivals);
     ASSERT_EQ(order.size(), 8u);
-    const auto place = [&](const std::string& name) {
-        return std::find(order.begin(), order.end(), name) - order.begin();
-    };
     // FIFO would serve l1 and l2 last (places 6 and 7).
-    EXPECT_LE(place("l1"), 3) << ::testing::PrintToString(order);
-    EXPECT_LE(place("l2"), 5) << ::testing::PrintToString(order);
+    EXPECT_LE(place(order, "l1"), 3) << ::testing::PrintToString(order);
+    EXPECT_LE(place(order, "l2"), 5) << ::testing::PrintToString(order);
 }
 
 // The share between teams (queue.fair_by: label:team): two keys of team "big" queue three requests
@@ -230,34 +240,17 @@ models:
       - {upstream: local, max_concurrency: 1}
 )";
     auto gateway = start_gateway(yaml, kKeys);
-    std::mutex mutex;
-    std::vector<std::string> order;
-    const auto call = [&](const std::string& key, const std::string& name) {
-        const auto r = post(gateway.port, "/v1/chat/completions", chat_body("m", false, R"("max_tokens":2)"),
-                            bearer(key));
-        std::lock_guard lock(mutex);
-        order.push_back(r.status == 200 ? name : name + "!" + std::to_string(r.status));
-    };
-    std::vector<std::thread> threads;
-    threads.emplace_back(call, "sk-heavy", "a0");  // takes the slot
-    std::this_thread::sleep_for(50ms);
+    std::vector<Arrival> arrivals{{"sk-heavy", "a0", 0ms}};  // takes the slot
     for (int i = 1; i <= 3; ++i) {
-        threads.emplace_back(call, "sk-heavy", "a" + std::to_string(i));
-        std::this_thread::sleep_for(10ms);
-        threads.emplace_back(call, "sk-batch", "b" + std::to_string(i));
-        std::this_thread::sleep_for(10ms);
+        arrivals.push_back({"sk-heavy", "a" + std::to_string(i), i == 1 ? 50ms : 10ms});
+        arrivals.push_back({"sk-batch", "b" + std::to_string(i), 10ms});
     }
-    std::this_thread::sleep_for(30ms);
-    threads.emplace_back(call, "sk-light", "s1");
-    std::this_thread::sleep_for(10ms);
-    threads.emplace_back(call, "sk-light", "s2");
-    for (auto& t : threads) t.join();
+    arrivals.push_back({"sk-light", "s1", 40ms});
+    arrivals.push_back({"sk-light", "s2", 10ms});
+    const std::vector<std::string> order = order_served(gateway.port, arrivals);
     ASSERT_EQ(order.size(), 9u);
-    const auto place = [&](const std::string& name) {
-        return std::find(order.begin(), order.end(), name) - order.begin();
-    };
-    EXPECT_EQ(place("s1"), 2) << ::testing::PrintToString(order);
-    EXPECT_EQ(place("s2"), 4) << ::testing::PrintToString(order);
+    EXPECT_EQ(place(order, "s1"), 2) << ::testing::PrintToString(order);
+    EXPECT_EQ(place(order, "s2"), 4) << ::testing::PrintToString(order);
 }
 
 // Local full: an interactive key spills to the cloud at once; a batch key waits for local; a
