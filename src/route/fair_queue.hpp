@@ -2,9 +2,10 @@
 // Token Counter (Sheng et al., "Fairness in Serving Large Language Models", OSDI 2024): each
 // client (a key) has a counter of the tokens it was granted divided by its weight; a freed slot
 // goes to the oldest waiter of the client with the lowest counter, and that counter grows by the
-// request's estimated tokens / weight. A client that becomes active again (its first waiter) has
-// its counter lifted to the lowest of the active clients' counters, so credit is not banked while
-// idle, and it keeps a higher counter it already had, so a heavy client's turns do not reset it.
+// request's estimated tokens / weight, corrected by credit() to the tokens it used once it is
+// over. A client that becomes active again (its first waiter) has its counter lifted to the lowest
+// of the active clients' counters, so credit is not banked while idle, and it keeps a higher
+// counter it already had, so a heavy client's turns do not reset it.
 // State is bounded: at most kMaxClients counters; past it, the inactive client with the lowest
 // counter is forgotten (it would be lifted anyway on its return). No clock: order is by tokens.
 // Not thread-safe: the tier's queue lock guards it.
@@ -95,6 +96,11 @@ public:
             return true;
         }
         return false;
+    }
+    // A granted request used `delta` more tokens / weight than it was charged (negative: fewer):
+    // its client's counter counts what was served (not below 0). A forgotten client: nothing.
+    void credit(std::uint64_t client, double delta) {
+        if (Client* c = find(client)) c->counter = std::max(0.0, c->counter + delta);
     }
     double counter(std::uint64_t client) const {
         const Client* c = find(client);

@@ -116,6 +116,8 @@ Lease& Lease::operator=(Lease&& other) noexcept {
         deployment_ = other.deployment_;
         probe_ = other.probe_;
         reported_ = other.reported_;
+        fair_client_ = other.fair_client_;
+        fair_weight_ = other.fair_weight_;
     }
     return *this;
 }
@@ -487,6 +489,10 @@ void Router::correct_tokens(const Lease& lease, double delta) {
     if (!lease) return;
     Slot& slot = *slots_[lease.deployment_->id];
     if (slot.limiter) slot.limiter->correct(delta, clock_.now());
+    if (lease.fair_weight_ > 0) {
+        std::lock_guard lock(slot.tier->queue_mutex);
+        slot.tier->waiters.credit(lease.fair_client_, delta / lease.fair_weight_);
+    }
 }
 
 Router::Pick Router::pick(const config::Model& model, std::span<const std::size_t> tried, double tokens, Hints hints) {
@@ -547,7 +553,10 @@ asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTi
         const bool leased = take(tier, {}, clock_.now(), lease, tokens, hints) == Take::leased;
         if (!leased && std::chrono::steady_clock::now() < until) continue;
         if (tier.waiters.erase(waiter, leased)) tier.waiting.fetch_sub(1);
-        if (leased) co_return std::move(lease);
+        if (leased) {
+            charged(lease, hints);
+            co_return std::move(lease);
+        }
         break;
     }
     counters_->queue_timeouts.fetch_add(1, std::memory_order_relaxed);
@@ -561,6 +570,12 @@ asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTi
 // freed deployment held before it takes any free slot.
 constexpr std::size_t kAffinityWindow = 64;
 constexpr unsigned kMaxPassed = 8;
+
+// A lease the fair queue granted, charging `hints.client` its estimate / weight.
+void Router::charged(Lease& lease, const Hints& hints) {
+    lease.fair_client_ = hints.client;
+    lease.fair_weight_ = std::max(hints.weight, 1e-9);
+}
 
 void Router::dispatch(Tier& tier) {
     std::lock_guard lock(tier.queue_mutex);
@@ -594,6 +609,7 @@ void Router::dispatch(Tier& tier) {
         }
         std::shared_ptr<Waiter> waiter = tier.waiters.pop(at);
         tier.waiting.fetch_sub(1);
+        charged(lease, waiter->hints);
         waiter->lease = std::move(lease);
         asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
     }

@@ -72,6 +72,10 @@ private:
     const config::Deployment* deployment_ = nullptr;
     bool probe_ = false;
     bool reported_ = false;
+    // Granted from the tier's fair queue, which charged its client the estimate / weight:
+    // correct_tokens() then charges the difference (fair_weight_ 0: not charged).
+    std::uint64_t fair_client_ = 0;
+    double fair_weight_ = 0;
 };
 
 // What a request offers the prefix-affinity strategy: its prompt's blocks and its session (the
@@ -174,7 +178,9 @@ public:
     // The same without waiting: a full tier that would queue is refused instead.
     std::variant<Lease, ApiError> try_acquire(const config::Model& model, std::span<const std::size_t> tried,
                                               double tokens = 0);
-    // A leased attempt used `delta` more tokens than estimated (negative: fewer).
+    // A leased attempt used `delta` more tokens than estimated (negative: fewer): the deployment's
+    // token limit, and the fair queue's counter of the client when the queue granted the lease,
+    // count what was used.
     void correct_tokens(const Lease& lease, double delta);
 
     // Could another attempt find a deployment now (one not in `tried`, usable, with a free slot
@@ -229,6 +235,7 @@ private:
                                                         Hints hints = {});
     void release(Lease& lease);
     void dispatch(Tier& tier);
+    static void charged(Lease& lease, const Hints& hints);
     ApiError full_error(const Tier& tier, std::string_view why, std::string code) const;
     ApiError unusable_error(const config::Model& model, std::span<const std::size_t> tried) const;
     ApiError first_tier_error(const config::Model& model, std::span<const std::size_t> tried, bool local_only) const;

@@ -4,10 +4,12 @@
 
 #include <boost/asio.hpp>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "parse/request.hpp"
 #include "route/balance.hpp"
@@ -354,6 +356,57 @@ models:
                                           [](std::string_view) { return std::nullopt; });
         EXPECT_FALSE(result.errors.empty()) << bad;
     }
+}
+
+// The queue charges a client what its requests used, not their estimate: key 1's first request
+// is estimated at 1,000 tokens but uses 10 (a large max_tokens, a short answer), so its second
+// comes before key 2's second (estimated and used: 100). Charged by the estimate, it would come after.
+TEST(RouterScheduling, TheQueueChargesWhatARequestUsedNotItsEstimate) {
+    const auto config = load(R"(
+upstreams:
+  - {name: gpu, base_url: "http://127.0.0.1:1"}
+models:
+  - name: m
+    queue: {size: 10, timeout: 1s}
+    deployments: [{upstream: gpu, max_concurrency: 1}]
+)");
+    FakeHealth health;
+    ManualClock clock;
+    Router router(config, health, clock);
+    const config::Model& model = *config.find_model("m");
+    auto hold = std::make_unique<Lease>(std::move(std::get<Lease>(router.pick(model, {}, 100).result())));
+    asio::io_context io;
+    std::vector<std::string> granted;
+    std::map<std::string, std::unique_ptr<Lease>> leases;
+    const auto queue = [&](const std::string& name, std::uint64_t client, double estimate) {
+        Hints hints;
+        hints.client = client;
+        auto pick = router.pick(model, {}, estimate, hints);
+        ASSERT_TRUE(pick.must_wait());
+        asio::co_spawn(io, router.wait(pick, SteadyTime::max()), [&, name](std::exception_ptr, auto r) {
+            granted.push_back(name);
+            leases[name] = std::make_unique<Lease>(std::move(std::get<Lease>(r)));
+        });
+        io.poll();
+    };
+    queue("a1", 1, 1000);
+    queue("b1", 2, 100);
+    queue("a2", 1, 1000);
+    queue("b2", 2, 100);
+    hold.reset();
+    io.poll();
+    ASSERT_EQ(granted, (std::vector<std::string>{"a1"}));
+    router.correct_tokens(*leases["a1"], 10 - 1000);  // it used 10
+    leases["a1"].reset();
+    io.poll();
+    ASSERT_EQ(granted.back(), "b1");  // key 2 had been charged nothing yet
+    router.correct_tokens(*leases["b1"], 0);
+    leases["b1"].reset();
+    io.poll();
+    EXPECT_EQ(granted.back(), "a2");  // 10 against 100
+    leases["a2"].reset();
+    io.poll();
+    EXPECT_EQ(granted, (std::vector<std::string>{"a1", "b1", "a2", "b2"}));
 }
 
 TEST(RouterScheduling, ASessionsTurnsStayOnOneDeploymentAndLoadOverrides) {
