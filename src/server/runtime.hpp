@@ -58,7 +58,7 @@ struct Generation {
     std::vector<std::string> price_warnings;  // deployments without a price (logged when costs are kept)
     account::Pricer pricer;
     std::vector<std::shared_ptr<limit::RateLimiter>> model_limits;  // by model index; null: none
-    bool token_limits = false;  // some limit or budget counts tokens
+    bool token_limits = false;  // some limit, budget or queue's fair share counts tokens
 };
 
 // One I/O thread's side of a generation: its upstream connection pools (kept across a reload for

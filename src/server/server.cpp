@@ -136,7 +136,8 @@ Generation::Generation(config::Gateway gateway, std::uint64_t generation_number,
             if (!limiter) limiter = std::make_shared<limit::RateLimiter>(model.limits, system_clock().now());
         }
         model_limits.push_back(std::move(limiter));
-        token_limits = token_limits || model.limits.tpm > 0;
+        // A queue's fair share counts the tokens requests used (route::Router::correct_tokens).
+        token_limits = token_limits || model.limits.tpm > 0 || model.queue_size > 0;
         for (const auto& deployment : model.deployments) token_limits = token_limits || deployment.limits.tpm > 0;
     }
     for (const auto& key : config.keys) {
