@@ -63,6 +63,7 @@ struct CallerRequest {
     bool batch = false;
     std::uint64_t client = 0;
     double weight = 1;
+    const config::Key* key = nullptr;  // for a fallback model's queue, which may group otherwise
 };
 
 // Told a response's usage once the whole of it is read, just before its last bytes go to the

@@ -518,6 +518,11 @@ asio::awaitable<std::variant<Lease, ApiError>> Router::acquire(const config::Mod
 asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTime deadline, double tokens,
                                                             Hints hints) {
     const config::Model& model = *tier.model;
+    if (hints.key != nullptr) {  // this tier's model may be a fallback with its own fair_by
+        const FairClient fair = fair_client(model, hints.key);
+        hints.client = fair.client;
+        hints.weight = fair.weight;
+    }
     auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor, tokens, hints);
     {
         std::lock_guard lock(tier.queue_mutex);

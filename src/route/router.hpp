@@ -87,6 +87,9 @@ struct Hints {
     bool batch = false;       // the caller's key: waits for the first tier rather than spill
     std::uint64_t client = 0; // fair share in a tier's queue: the caller's key (0: unauthenticated)
     double weight = 1;        // and its weight
+    // The caller's key, when there is one: a queue of another model than the one asked for (a
+    // fallback) groups by that model's queue.fair_by, so client and weight are taken again there.
+    const config::Key* key = nullptr;
 };
 
 // Who a request counts as in `model`'s queue, and with what weight (Hints::client, ::weight): its

@@ -716,7 +716,8 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
                                         .local_only = key_policy != nullptr && key_policy->local_only,
                                         .batch = key_policy != nullptr && key_policy->batch,
                                         .client = fair.client,
-                                        .weight = fair.weight};
+                                        .weight = fair.weight,
+                                        .key = key_policy};
     const bool estimate = !parse::generates(endpoint) && !forward::counts_natively(generation.config, model, endpoint);
     forward::Outcome outcome;
     if (estimate) {

@@ -409,6 +409,64 @@ models:
     EXPECT_EQ(granted, (std::vector<std::string>{"a1", "b1", "a2", "b2"}));
 }
 
+// A request that waits in a fallback model's queue is grouped by that model's fair_by: alice and
+// bob (team research) are one client there, though each is its own in the model asked for (by key).
+// So carol (team ops) comes before bob; grouped by key, bob, the older, would.
+TEST(RouterScheduling, AFallbackModelsQueueGroupsByItsOwnFairBy) {
+    const auto config = load(R"(
+upstreams:
+  - {name: gpu-a, base_url: "http://127.0.0.1:1"}
+  - {name: gpu-b, base_url: "http://127.0.0.1:2"}
+keys:
+  - {name: alice, key: sk-alice-0000000001, labels: {team: research}}
+  - {name: bob, key: sk-bob-00000000001, labels: {team: research}}
+  - {name: carol, key: sk-carol-0000000001, labels: {team: ops}}
+models:
+  - name: a
+    fallbacks: [b]
+    deployments: [{upstream: gpu-a, max_concurrency: 1}]
+  - name: b
+    overflow: queue
+    queue: {size: 10, timeout: 1s, fair_by: "label:team"}
+    deployments: [{upstream: gpu-b, max_concurrency: 1}]
+)");
+    FakeHealth health;
+    ManualClock clock;
+    Router router(config, health, clock);
+    const config::Model& a = *config.find_model("a");
+    const config::Model& b = *config.find_model("b");
+    auto hold_a = std::make_unique<Lease>(std::move(std::get<Lease>(router.pick(a, {}, 100).result())));
+    auto hold_b = std::make_unique<Lease>(std::move(std::get<Lease>(router.pick(b, {}, 100).result())));
+    asio::io_context io;
+    std::vector<std::string> granted;
+    std::map<std::string, std::unique_ptr<Lease>> leases;
+    const auto ask_a = [&](const std::string& name, const config::Key& key) {
+        const FairClient fair = fair_client(a, &key);  // as the gateway fills them: the model asked for
+        Hints hints;
+        hints.client = fair.client;
+        hints.weight = fair.weight;
+        hints.key = &key;
+        auto pick = router.pick(a, {}, 100, hints);
+        ASSERT_TRUE(pick.must_wait());
+        asio::co_spawn(io, router.wait(pick, SteadyTime::max()), [&, name](std::exception_ptr, auto r) {
+            granted.push_back(name);
+            leases[name] = std::make_unique<Lease>(std::move(std::get<Lease>(r)));
+        });
+        io.poll();
+    };
+    ask_a("alice", config.keys[0]);
+    ask_a("bob", config.keys[1]);
+    ask_a("carol", config.keys[2]);
+    EXPECT_EQ(router.queued(b), 3u);
+    hold_b.reset();
+    io.poll();
+    ASSERT_EQ(granted, (std::vector<std::string>{"alice"}));
+    EXPECT_EQ(leases["alice"]->model().name, "b");
+    leases["alice"].reset();
+    io.poll();
+    EXPECT_EQ(granted, (std::vector<std::string>{"alice", "carol"}));
+}
+
 TEST(RouterScheduling, ASessionsTurnsStayOnOneDeploymentAndLoadOverrides) {
     const auto config = load(kLocal);
     FakeHealth health;
