@@ -1279,8 +1279,8 @@ namespace {
 // What the prefix-affinity strategy decides with: the prompt's blocks, and the caller's session
 // header (x-session-id) when it sent one, which outweighs the body's own keys.
 route::Hints route_hints(const CallerRequest& request) {
-    route::Hints hints{&request.facts.prefix, 0, request.local_only, request.batch, request.client, request.weight,
-                       request.key};
+    route::Hints hints{&request.facts.prefix, 0, request.local_only, request.batch};
+    hints.key = request.key;
     if (auto it = request.headers.find("x-session-id"); it != request.headers.end() && !it->value().empty()) {
         const std::string_view value(it->value().data(), it->value().size());
         hints.session = parse::hash_bytes(value, 0x6b6579) | 1;

@@ -58,12 +58,10 @@ struct CallerRequest {
     std::chrono::nanoseconds waited_before{};
     bool report_overhead = false;
     // The caller's key's scheduling policy (route::Hints): first tier only, waiting rather than
-    // spilling, and its fair share of a tier's queue.
+    // spilling, and the key itself, whose fair share of a tier's queue the router works out.
     bool local_only = false;
     bool batch = false;
-    std::uint64_t client = 0;
-    double weight = 1;
-    const config::Key* key = nullptr;  // for a fallback model's queue, which may group otherwise
+    const config::Key* key = nullptr;
 };
 
 // Told a response's usage once the whole of it is read, just before its last bytes go to the

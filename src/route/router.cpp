@@ -518,7 +518,7 @@ asio::awaitable<std::variant<Lease, ApiError>> Router::acquire(const config::Mod
 asio::awaitable<std::variant<Lease, ApiError>> Router::wait(Tier& tier, SteadyTime deadline, double tokens,
                                                             Hints hints) {
     const config::Model& model = *tier.model;
-    if (hints.key != nullptr) {  // this tier's model may be a fallback with its own fair_by
+    if (hints.key != nullptr) {  // grouped by this tier's model's fair_by (a fallback may have its own)
         const FairClient fair = fair_client(model, hints.key);
         hints.client = fair.client;
         hints.weight = fair.weight;

@@ -85,11 +85,12 @@ struct Hints {
     std::uint64_t session = 0;
     bool local_only = false;  // the caller's key: only each model's first tier, refused rather than spilled
     bool batch = false;       // the caller's key: waits for the first tier rather than spill
-    std::uint64_t client = 0; // fair share in a tier's queue: the caller's key (0: unauthenticated)
-    double weight = 1;        // and its weight
-    // The caller's key, when there is one: a queue of another model than the one asked for (a
-    // fallback) groups by that model's queue.fair_by, so client and weight are taken again there.
-    const config::Key* key = nullptr;
+    // Who the request counts as in a tier's queue, and with what weight: with `key`, a queue
+    // works them out for its own model (fair_client(): the asked one's or a fallback's fair_by);
+    // without a key, as given (0 and 1: unauthenticated).
+    std::uint64_t client = 0;
+    double weight = 1;
+    const config::Key* key = nullptr;  // the caller's key, if any
 };
 
 // Who a request counts as in `model`'s queue, and with what weight (Hints::client, ::weight): its

@@ -698,7 +698,6 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
 
     account::BudgetCharge charge(admission, generation.pricer);
     const config::Key* key_policy = std::get<0>(key) ? &std::get<0>(key)->policy : nullptr;
-    const route::FairClient fair = route::fair_client(model, key_policy);
     const forward::CallerRequest caller{.endpoint = endpoint,
                                         .body = body,
                                         .facts = facts,
@@ -715,8 +714,6 @@ asio::awaitable<bool> ClientConnection::proxy(parse::Endpoint endpoint, wire::Re
                                         .report_overhead = debug,
                                         .local_only = key_policy != nullptr && key_policy->local_only,
                                         .batch = key_policy != nullptr && key_policy->batch,
-                                        .client = fair.client,
-                                        .weight = fair.weight,
                                         .key = key_policy};
     const bool estimate = !parse::generates(endpoint) && !forward::counts_natively(generation.config, model, endpoint);
     forward::Outcome outcome;

@@ -441,11 +441,8 @@ models:
     std::vector<std::string> granted;
     std::map<std::string, std::unique_ptr<Lease>> leases;
     const auto ask_a = [&](const std::string& name, const config::Key& key) {
-        const FairClient fair = fair_client(a, &key);  // as the gateway fills them: the model asked for
         Hints hints;
-        hints.client = fair.client;
-        hints.weight = fair.weight;
-        hints.key = &key;
+        hints.key = &key;  // as the gateway fills them
         auto pick = router.pick(a, {}, 100, hints);
         ASSERT_TRUE(pick.must_wait());
         asio::co_spawn(io, router.wait(pick, SteadyTime::max()), [&, name](std::exception_ptr, auto r) {
