@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <span>
+#include <vector>
 
 #include "console/assets.hpp"
 #include "console/sessions.hpp"
@@ -297,6 +298,17 @@ boost::asio::awaitable<Reply> api(server::Shared& shared, const Request& request
 }
 
 }  // namespace
+
+void end_key_sessions(server::Shared& shared, std::string_view name) {
+    const std::vector<std::string> closed = shared.console_sessions.close_key(name);
+    if (in_ledger(shared) && !closed.empty()) {
+        shared.ledger->post(
+            [closed](ledger::Store& store) {
+                for (const std::string& digest : closed) store.delete_session(digest);
+            },
+            "ending a revoked key's console sign-ins");
+    }
+}
 
 std::string_view cookie_value(std::string_view header, std::string_view name) {
     while (!header.empty()) {

@@ -59,6 +59,10 @@ bool serves(const config::Console& console, std::string_view path);
 
 boost::asio::awaitable<Reply> serve(server::Shared& shared, Request request);
 
+// Ends every console sign-in of key `name` (revoked), here and in the ledger's database that keeps
+// them without a fleet (a fleet's Redis copies end when their instance finds the key gone).
+void end_key_sessions(server::Shared& shared, std::string_view name);
+
 // The value of cookie `name` in a Cookie header; empty when absent.
 std::string_view cookie_value(std::string_view header, std::string_view name);
 

@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "auth/keys.hpp"
+#include "console/console.hpp"
 #include "core/clock.hpp"
 #include "core/await.hpp"
 #include "core/digest.hpp"
@@ -187,14 +188,7 @@ void forget_revoked(Shared& shared, const std::string& name) {
         asio::post(worker->io, [worker, name] { worker->metrics.forget_key(name); });
     }
     if (shared.fleet) shared.fleet->forget_key(name);
-    const std::vector<std::string> closed = shared.console_sessions.close_key(name);
-    if (!shared.fleet && shared.ledger && !closed.empty()) {  // sign-ins the database keeps (console/sessions)
-        shared.ledger->post(
-            [closed](ledger::Store& store) {
-                for (const std::string& digest : closed) store.delete_session(digest);
-            },
-            "ending a revoked key's console sign-ins");
-    }
+    console::end_key_sessions(shared, name);
 }
 
 // DELETE /admin/keys/{name, percent-encoded}: only keys created through this API (the config file's stay).
