@@ -29,4 +29,26 @@ struct Url {
 // Returns the reason on failure.
 std::optional<Url> parse_url(std::string_view text, std::string* why);
 
+// `text` percent-encoded (RFC 3986): its unreserved characters (letters, digits, - . _ ~) and those
+// in `keep` ("/" for a path) as they are, every other byte as %XX. Header-only: the model store,
+// which does not link the core, uses it too.
+inline std::string percent_encode(std::string_view text, std::string_view keep = {}) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                                c == '-' || c == '.' || c == '_' || c == '~';
+        if (unreserved || keep.find(c) != std::string_view::npos) {
+            out += c;
+        } else {
+            const auto byte = static_cast<unsigned char>(c);
+            out += '%';
+            out += kHex[byte >> 4];
+            out += kHex[byte & 15];
+        }
+    }
+    return out;
+}
+
 }  // namespace switchyard

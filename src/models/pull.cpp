@@ -23,6 +23,8 @@
 #include <memory>
 #include <vector>
 
+#include "core/url.hpp"
+
 namespace switchyard::models {
 
 namespace asio = boost::asio;
@@ -474,19 +476,6 @@ std::vector<std::string> list_repo(Puller& puller, const std::string& endpoint, 
     return files;
 }
 
-std::string url_path_escape(std::string_view path) {
-    std::string out;
-    for (const unsigned char c : path) {
-        if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            char hex[4];
-            std::snprintf(hex, sizeof hex, "%%%02X", c);
-            out += hex;
-        }
-    }
-    return out;
-}
 
 }  // namespace
 
@@ -598,7 +587,7 @@ int pull(const PullOptions& options, const Env& env) {
                 const auto part = split_part(file.substr(file.rfind('/') + 1));
                 char suffix[32] = "";
                 if (part) std::snprintf(suffix, sizeof suffix, "-%05u-of-%05u", part->index, part->count);
-                files.emplace_back(endpoint + "/" + source.repo + "/resolve/main/" + url_path_escape(file),
+                files.emplace_back(endpoint + "/" + source.repo + "/resolve/main/" + percent_encode(file, "/"),
                                    name + suffix + ".gguf");
             }
         }

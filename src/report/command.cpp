@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "config/config.hpp"
+#include "core/url.hpp"
 #include "engine/ps.hpp"
 #include "ledger/store.hpp"
 #include "loadgen/bench.hpp"
@@ -254,23 +255,6 @@ int run_ledger(const CostOptions& o) {
     return emit_report(o, report, only);
 }
 
-// A query parameter's value, percent-encoded (RFC 3986's unreserved characters as they are).
-std::string query_encoded(std::string_view value) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    std::string out;
-    for (const char c : value) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (std::isalnum(byte) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += c;
-        } else {
-            out += '%';
-            out += kHex[byte >> 4];
-            out += kHex[byte & 15];
-        }
-    }
-    return out;
-}
-
 // --url: the running gateway computes the report on its own ledger, prices and config (GET
 // /admin/cost with format=), so the numbers are those of the console's Spend page; the period,
 // groupings and cost model overrides are the flags', checked here first.
@@ -283,10 +267,10 @@ int run_remote(const CostOptions& o) {
     if (!dimensions) return 2;
     const auto period = ledger_period(o);
     if (!period) return 2;
-    std::string path = "/admin/cost?format=" + query_encoded(o.format) + "&from_ms=" + std::to_string(period->from_ms) +
+    std::string path = "/admin/cost?format=" + percent_encode(o.format) + "&from_ms=" + std::to_string(period->from_ms) +
                        "&to_ms=" + std::to_string(period->to_ms);
     const auto add = [&path](std::string_view name, const std::string& value) {
-        if (!value.empty()) path.append("&").append(name).append("=").append(query_encoded(value));
+        if (!value.empty()) path.append("&").append(name).append("=").append(percent_encode(value));
     };
     const auto add_number = [&add](std::string_view name, double value) {
         if (value >= 0) add(name, plain_number(value));
